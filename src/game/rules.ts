@@ -1,0 +1,184 @@
+/**
+ * The game rules: one pure, deterministic `applyAction` that the Administration Server runs for
+ * client-server sites and every Site Server runs for P2P sites. Integer maths only; all randomness
+ * comes from the PRNG state stored in the site state. Inputs are never mutated.
+ */
+import { randomInt, seedFrom } from './rng.js';
+import { cleanSayText } from './text.js';
+import type {
+  ApplyResult,
+  CarriedItem,
+  Dir,
+  GameEvent,
+  Item,
+  SiteAction,
+  SiteSnapshot,
+  SiteState,
+  UserState,
+} from './types.js';
+import { getSite, isWalkable, portalAt, type SiteDef } from './world.js';
+
+/** Applied actions between a pick-up and the item growing back somewhere on the site. */
+export const RESPAWN_STEPS = 12;
+
+const DELTA: Record<Dir, { dx: number; dy: number }> = {
+  up: { dx: 0, dy: -1 },
+  down: { dx: 0, dy: 1 },
+  left: { dx: -1, dy: 0 },
+  right: { dx: 1, dy: 0 },
+};
+
+/** A fresh site with its full stock of items, placed by a generator seeded from the world seed and site id. */
+export function createSite(siteId: string, worldSeed = 1): SiteSnapshot {
+  const def = getSite(siteId);
+  let site: SiteState = {
+    site: siteId,
+    step: 0,
+    rng: seedFrom(`${worldSeed}:${siteId}`),
+    nextItemNo: 1,
+    items: [],
+    respawnAt: [],
+  };
+  const events: GameEvent[] = [];
+  for (let i = 0; i < def.maxItems; i++) site = spawnItem(def, site, events);
+  return { site, users: [] };
+}
+
+/** A new user's state at the spawn point of a site. */
+export function newUser(name: string, siteId: string): UserState {
+  const def = getSite(siteId);
+  return { name, site: siteId, x: def.spawn.x, y: def.spawn.y, inventory: [] };
+}
+
+export function findUser(snapshot: SiteSnapshot, name: string): UserState | undefined {
+  return snapshot.users.find((u) => u.name === name);
+}
+
+/**
+ * Applies one action of `actor` to a site. Every action advances the site's step (even a rejected
+ * one), so respawns happen at the same point on every replica that applies the same sequence.
+ */
+export function applyAction(snapshot: SiteSnapshot, actor: string, action: SiteAction): ApplyResult {
+  const def = getSite(snapshot.site.site);
+  const events: GameEvent[] = [];
+  let users = snapshot.users;
+  let site: SiteState = { ...snapshot.site, step: snapshot.site.step + 1 };
+  const me = users.find((u) => u.name === actor);
+  const reject = (reason: Extract<GameEvent, { kind: 'rejected' }>['reason']): void => {
+    events.push({ kind: 'rejected', user: actor, action: action.kind, reason });
+  };
+
+  if (action.kind === 'join') {
+    if (me) reject('already-here');
+    else {
+      const placed = placeArrival(def, { ...action.user, name: actor, site: def.id });
+      users = insertSorted(users, placed);
+      events.push({ kind: 'joined', user: placed });
+    }
+  } else if (!me) {
+    reject('not-here');
+  } else {
+    switch (action.kind) {
+      case 'move': {
+        const { dx, dy } = DELTA[action.dir];
+        const x = me.x + dx;
+        const y = me.y + dy;
+        if (!isWalkable(def, x, y)) reject('wall');
+        else {
+          users = replaceUser(users, { ...me, x, y });
+          events.push({ kind: 'moved', user: actor, x, y });
+        }
+        break;
+      }
+      case 'pickup': {
+        const item = site.items.find((i) => i.x === me.x && i.y === me.y);
+        if (!item) reject('no-item');
+        else {
+          const carried: CarriedItem = { id: item.id, kind: item.kind };
+          users = replaceUser(users, { ...me, inventory: [...me.inventory, carried] });
+          site = {
+            ...site,
+            items: site.items.filter((i) => i.id !== item.id),
+            respawnAt: [...site.respawnAt, site.step + RESPAWN_STEPS],
+          };
+          events.push({ kind: 'picked', user: actor, item });
+        }
+        break;
+      }
+      case 'say': {
+        const text = cleanSayText(action.text);
+        if (text === '') reject('empty-text');
+        else events.push({ kind: 'said', user: actor, text });
+        break;
+      }
+      case 'portal': {
+        const portal = portalAt(def, me.x, me.y);
+        if (!portal) reject('no-portal');
+        else {
+          users = users.filter((u) => u.name !== actor);
+          const moved: UserState = { ...me, site: portal.to, x: portal.toX, y: portal.toY };
+          events.push({ kind: 'left', user: moved, via: 'portal' });
+        }
+        break;
+      }
+      case 'leave': {
+        users = users.filter((u) => u.name !== actor);
+        events.push({ kind: 'left', user: me, via: 'logout' });
+        break;
+      }
+    }
+  }
+
+  while (site.respawnAt.length > 0 && (site.respawnAt[0] ?? Infinity) <= site.step) {
+    site = spawnItem(def, { ...site, respawnAt: site.respawnAt.slice(1) }, events);
+  }
+  return { snapshot: { site, users }, events };
+}
+
+/** Applies a sequence of actions in order; what the determinism tests and replicas use. */
+export function applyAll(
+  snapshot: SiteSnapshot,
+  actions: ReadonlyArray<{ actor: string; action: SiteAction }>,
+): ApplyResult {
+  let current = snapshot;
+  const events: GameEvent[] = [];
+  for (const { actor, action } of actions) {
+    const r = applyAction(current, actor, action);
+    current = r.snapshot;
+    events.push(...r.events);
+  }
+  return { snapshot: current, events };
+}
+
+/** An arriving user lands where they were if that tile is walkable, else at the spawn point. */
+function placeArrival(def: SiteDef, user: UserState): UserState {
+  if (Number.isInteger(user.x) && Number.isInteger(user.y) && isWalkable(def, user.x, user.y)) return user;
+  return { ...user, x: def.spawn.x, y: def.spawn.y };
+}
+
+/** Puts one new item on a random free floor tile (no wall, portal or item). Gives up after a bounded number of draws. */
+function spawnItem(def: SiteDef, site: SiteState, events: GameEvent[]): SiteState {
+  let rng = site.rng;
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const rx = randomInt(rng, def.width);
+    const ry = randomInt(rx.seed, def.height);
+    const rk = randomInt(ry.seed, def.itemKinds.length);
+    rng = rk.seed;
+    const x = rx.value;
+    const y = ry.value;
+    if (!isWalkable(def, x, y) || portalAt(def, x, y)) continue;
+    if (site.items.some((i) => i.x === x && i.y === y)) continue;
+    const item: Item = { id: `${def.id}-${site.nextItemNo}`, kind: def.itemKinds[rk.value] ?? 'coin', x, y };
+    events.push({ kind: 'spawned', item });
+    return { ...site, rng, nextItemNo: site.nextItemNo + 1, items: [...site.items, item] };
+  }
+  return { ...site, rng };
+}
+
+function insertSorted(users: readonly UserState[], user: UserState): UserState[] {
+  return [...users, user].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function replaceUser(users: readonly UserState[], user: UserState): UserState[] {
+  return users.map((u) => (u.name === user.name ? user : u));
+}

@@ -1,0 +1,27 @@
+/**
+ * Every error a sender can get back, by name. docs/errors.md lists them with their meaning.
+ */
+export const ERROR_CODES = [
+  'ERR_MALFORMED', // not parseable, or fails the schema
+  'ERR_TOO_LARGE', // over the size limit of its channel
+  'ERR_UNKNOWN_TYPE', // a `type` nobody handles
+  'ERR_VERSION', // PROTOCOL_VERSION mismatch
+  'ERR_NOT_AUTHENTICATED', // anything but `hello` before a successful `hello`
+  'ERR_ALREADY_AUTHENTICATED', // a second `hello` on one connection
+  'ERR_TOKEN_INVALID', // no such session
+  'ERR_TOKEN_EXPIRED', // session past its lifetime
+  'ERR_BAD_CREDENTIALS', // wrong name or password
+  'ERR_NAME_TAKEN', // registering a name that exists
+  'ERR_NAME_INVALID', // name breaks the name rule
+  'ERR_PASSWORD_INVALID', // password too short or too long
+  'ERR_SITE_UNKNOWN', // no such site
+  'ERR_ACTION_NUMBER', // action number not above the last one seen (replay or reorder)
+  'ERR_OUT_OF_TURN', // valid message at a moment it is not allowed (e.g. action while changing site)
+  'ERR_RATE_LIMITED', // too many messages from one user
+  'ERR_LOGGED_IN_ELSEWHERE', // the same account connected again; the old connection is closed
+  'ERR_NOT_FOUND', // HTTP route that does not exist
+  'ERR_METHOD', // HTTP method not allowed
+  'ERR_INTERNAL', // a bug on our side; logged
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
