@@ -19,12 +19,13 @@ import { AdminSocket, defaultSocketUrl, type SocketFactory } from './adminSocket
 export const PING_INTERVAL_MS = 2000;
 /** Sent but not yet applied actions at most; more key presses wait (the server limits 20/s anyway). */
 export const MAX_INFLIGHT = 6;
-/** Errors on `hello` that end the session: the token or the page is no good. */
-const FATAL_ON_HELLO: ReadonlySet<string> = new Set([
+/** Errors that end the session: the token or the page is no good, or another tab took over. */
+const FATAL: ReadonlySet<string> = new Set([
   'ERR_TOKEN_INVALID',
   'ERR_TOKEN_EXPIRED',
   'ERR_VERSION',
   'ERR_NOT_AUTHENTICATED',
+  'ERR_LOGGED_IN_ELSEWHERE',
 ]);
 
 export interface SessionEnd {
@@ -140,7 +141,7 @@ export class GameConnection {
   }
 
   private onError(code: ErrorCode, message: string): void {
-    if (!this.welcomed && FATAL_ON_HELLO.has(code)) {
+    if (FATAL.has(code)) {
       // The server closes after these; remember why so the close reports it.
       this.pendingEnd = { error: { code, message }, dropToken: true };
       setTimeout(() => this.socket.close(1000, code), 500);

@@ -1,0 +1,191 @@
+/**
+ * Wires the page together: login form -> session -> admin connection -> store -> HUD and Phaser.
+ * Keeps the session token in sessionStorage so a reload reconnects; logging out clears it.
+ */
+import type { Game } from 'phaser';
+import { Api } from '../net/api.js';
+import { GameConnection, type SessionEnd } from '../net/connection.js';
+import type { PlayerAction } from '../game/types.js';
+import type { SessionReply } from '../protocol/messages.js';
+import { mountHud } from './hud.js';
+import { KeyboardControls } from './input.js';
+import { createLoginForm } from './login.js';
+import {
+  createGameStore,
+  initialState,
+  loggedOut,
+  snapshotOf,
+  type GameStore,
+  type Snapshot,
+} from './store.js';
+
+const STORAGE_KEY = 'mmo.session';
+/** Attempts to reconnect after the socket drops unexpectedly. */
+const MAX_RECONNECTS = 3;
+
+export interface MmoDebug {
+  /** A deep copy of the accepted state; `site` is null until the first `enter`, `me` null before login. */
+  snapshot(): Snapshot;
+}
+
+declare global {
+  interface Window {
+    __mmo?: MmoDebug;
+  }
+}
+
+function loadSession(): SessionReply | null {
+  try {
+    const raw = sessionStorage.getItem(STORAGE_KEY);
+    if (!raw) return null;
+    const s = JSON.parse(raw) as Partial<SessionReply>;
+    if (typeof s.token !== 'string' || typeof s.user !== 'string') return null;
+    if (typeof s.expiresAt === 'number' && s.expiresAt > 0 && s.expiresAt <= Date.now()) return null;
+    return { token: s.token, user: s.user, guest: s.guest === true, expiresAt: s.expiresAt ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+function saveSession(s: SessionReply | null): void {
+  try {
+    if (s) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(s));
+    else sessionStorage.removeItem(STORAGE_KEY);
+  } catch {
+    // storage disabled: the session just won't survive a reload
+  }
+}
+
+function need<T extends HTMLElement>(id: string): T {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`missing #${id}`);
+  return e as T;
+}
+
+export function startApp(): { store: GameStore } {
+  const store = createGameStore();
+  const api = new Api();
+  const loginView = need('login-view');
+  const gameView = need('game-view');
+  const gameParent = need('game');
+  const chat = need<HTMLInputElement>('chat-input');
+  const logoutButton = gameView.querySelector<HTMLButtonElement>('[data-testid="logout"]');
+
+  let conn: GameConnection | null = null;
+  let game: Promise<Game> | null = null;
+  let reconnects = 0;
+  let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+
+  const send = (a: PlayerAction): boolean => conn?.sendAction(a) ?? false;
+
+  const login = createLoginForm(loginView, api, (s) => {
+    saveSession(s);
+    enterGame(s);
+  });
+  mountHud(gameView, store);
+
+  const controls = new KeyboardControls(
+    {
+      move: (dir) => send({ kind: 'move', dir }),
+      pickup: () => void send({ kind: 'pickup' }),
+      portal: () => void send({ kind: 'portal' }),
+      openChat: () => chat.focus(),
+    },
+    { isActive: () => !gameView.hidden && conn !== null && document.activeElement !== chat },
+  );
+  controls.attach(window);
+
+  chat.addEventListener('focus', () => controls.releaseAll());
+  chat.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      const text = chat.value.trim();
+      if (text !== '') send({ kind: 'say', text });
+      chat.value = '';
+      chat.blur();
+    } else if (e.key === 'Escape') {
+      e.preventDefault();
+      chat.value = '';
+      chat.blur();
+    }
+  });
+  // Clicking the map gives the keys back to the game.
+  gameParent.addEventListener('pointerdown', () => chat.blur());
+
+  logoutButton?.addEventListener('click', () => {
+    logoutButton.blur();
+    if (conn) conn.logout();
+    else endSession({ error: null, dropToken: true });
+  });
+
+  function showLogin(error: SessionEnd['error']): void {
+    gameView.hidden = true;
+    login.show(error);
+  }
+
+  function ensureGame(): void {
+    if (game) {
+      void game.then((g) => g.scale.refresh());
+      return;
+    }
+    game = import('./game.js').then((m) => m.startGame(gameParent, store));
+    game.catch((e: unknown) => console.error('cannot start the renderer', e));
+  }
+
+  function connect(token: string): void {
+    conn = new GameConnection({
+      store,
+      onEnd: (end) => onEnd(end),
+      log: (...a) => console.warn(...a),
+    });
+    conn.connect(token);
+  }
+
+  function enterGame(s: SessionReply): void {
+    login.hide();
+    gameView.hidden = false;
+    (document.activeElement as HTMLElement | null)?.blur?.();
+    store.setState({ ...initialState(), session: { user: s.user, guest: s.guest } }, true);
+    reconnects = 0;
+    ensureGame();
+    connect(s.token);
+  }
+
+  function onEnd(end: SessionEnd): void {
+    conn = null;
+    const saved = end.dropToken ? null : loadSession();
+    if (end.error?.code === 'ERR_CLOSED' && saved && reconnects < MAX_RECONNECTS) {
+      reconnects++;
+      store.setState({ status: 'connecting' });
+      reconnectTimer = setTimeout(() => {
+        reconnectTimer = null;
+        connect(saved.token);
+      }, 800 * reconnects);
+      return;
+    }
+    endSession(end);
+  }
+
+  function endSession(end: SessionEnd): void {
+    if (reconnectTimer) clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    controls.releaseAll();
+    // A dropped connection that could not be re-established: the token may still be good, but
+    // the login page is where the player decides what to do next.
+    saveSession(null);
+    store.setState(loggedOut(end.error), true);
+    showLogin(end.error);
+  }
+
+  store.subscribe((s, prev) => {
+    if (s.status === 'online' && prev.status !== 'online') reconnects = 0;
+  });
+  setInterval(() => conn?.tick(), 250);
+
+  window.__mmo = Object.freeze({ snapshot: () => snapshotOf(store.getState(), performance.now()) });
+
+  const saved = loadSession();
+  if (saved) enterGame(saved);
+  else showLogin(null);
+  return { store };
+}
