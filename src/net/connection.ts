@@ -5,7 +5,7 @@
  */
 import type { PlayerAction } from '../game/types.js';
 import type { ErrorCode } from '../protocol/errors.js';
-import type { ServerMessage } from '../protocol/messages.js';
+import type { ServerMessage, SiteUpdate } from '../protocol/messages.js';
 import {
   enterSite,
   expire,
@@ -27,6 +27,14 @@ const FATAL: ReadonlySet<string> = new Set([
   'ERR_NOT_AUTHENTICATED',
   'ERR_LOGGED_IN_ELSEWHERE',
 ]);
+
+/**
+ * Where numbered actions go. The admin socket by default (client-server sites); the P2P layer
+ * installs a route to the Site Servers of a P2P site with `setActionRoute`.
+ */
+export interface ActionRoute {
+  send(actionNo: number, action: PlayerAction): boolean;
+}
 
 export interface SessionEnd {
   /** Why it ended; null for a clean logout. */
@@ -58,6 +66,7 @@ export class GameConnection {
   private welcomed = false;
   private ended = false;
   private pendingEnd: SessionEnd | null = null;
+  private route: ActionRoute | null = null;
 
   constructor(private readonly opts: ConnectionOptions) {
     this.store = opts.store;
@@ -82,11 +91,23 @@ export class GameConnection {
   /** Numbers and sends one action; false when it cannot be sent now. */
   sendAction(action: PlayerAction): boolean {
     const s = this.store.getState();
-    if (!this.welcomed || s.site === null || !this.socket.open) return false;
+    if (!this.welcomed || s.site === null || (!this.route && !this.socket.open)) return false;
     if (Object.keys(s.inflight).length >= MAX_INFLIGHT) return false;
     const { actionNo, patch } = takeActionNo(s, this.now());
     this.store.setState(patch);
-    return this.socket.send({ type: 'action', actionNo, action });
+    return this.route
+      ? this.route.send(actionNo, action)
+      : this.socket.send({ type: 'action', actionNo, action });
+  }
+
+  /** Sends actions another way (P2P Site Servers) until called with null. */
+  setActionRoute(route: ActionRoute | null): void {
+    this.route = route;
+  }
+
+  /** An update accepted outside the admin socket (by a majority of Site Servers). */
+  acceptUpdate(update: SiteUpdate): void {
+    if (!this.ended) this.store.setState((s) => receiveUpdate(s, update, this.now()));
   }
 
   /** Asks the admin to log out; the session ends on its `bye` or on close (1 s at most). */
