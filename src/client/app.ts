@@ -120,12 +120,13 @@ export function startApp(): { store: GameStore } {
 
   function showLogin(error: SessionEnd['error']): void {
     gameView.hidden = true;
+    void game?.then((g) => g.loop.sleep());
     login.show(error);
   }
 
   function ensureGame(): void {
     if (game) {
-      void game.then((g) => g.scale.refresh());
+      void game.then((g) => g.loop.wake());
       return;
     }
     game = import('./game.js').then((m) => m.startGame(gameParent, store));
