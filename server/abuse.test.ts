@@ -1,0 +1,155 @@
+/**
+ * One client misbehaves in every way we know while another plays: the honest one must keep being
+ * served, and the server must keep answering.
+ */
+import { describe, expect, it } from 'vitest';
+import { MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION } from '../src/protocol/messages.js';
+import { SqliteStorage } from './storage/sqlite.js';
+import { WS_MAX_PAYLOAD } from './ws.js';
+import { get, Player, register, startServer, WsClient } from './testkit.js';
+
+describe('abuse', () => {
+  it('a malformed-message barrage and an action flood from one client do not disturb another', async () => {
+    const s = await startServer({ actionRate: { perSecond: 20, burst: 40 }, maxFramesPerSecond: 2000 });
+    const honest = await Player.connect(s.wsUrl, await register(s.base, 'honest'));
+    const evilSession = await register(s.base, 'evil');
+    const evil = await WsClient.open(s.wsUrl);
+
+    // The honest player walks back and forth the whole time, each step awaited.
+    const honestPlay = (async () => {
+      let applied = 0;
+      for (let i = 0; i < 30; i++) {
+        const u = await honest.act({ kind: 'move', dir: i % 2 === 0 ? 'up' : 'down' });
+        if (u.events.some((e) => e.kind === 'moved' && e.user === 'honest')) applied++;
+      }
+      return applied;
+    })();
+
+    // Before hello: garbage of every kind.
+    const garbage = [
+      '',
+      'x',
+      '{',
+      '[]',
+      'null',
+      '42',
+      '"str"',
+      '{"type":1}',
+      '{"type":"nope"}',
+      '{"type":"hello"}',
+      '\u0000\u0001',
+      '{"type":"__proto__"}',
+    ];
+    for (const g of garbage) evil.sendRaw(g);
+    evil.sendRaw(Buffer.from([0xde, 0xad, 0xbe, 0xef]), true);
+    evil.sendRaw(
+      JSON.stringify({
+        type: 'action',
+        actionNo: 1,
+        action: { kind: 'say', text: 'x'.repeat(MAX_CLIENT_MESSAGE_BYTES) },
+      }),
+    );
+    evil.send({ type: 'action', actionNo: 1, action: { kind: 'move', dir: 'up' } });
+    evil.send({ type: 'logout' });
+    evil.send({ type: 'hello', v: PROTOCOL_VERSION, token: evilSession.token });
+    await evil.waitType('enter');
+    // After hello: a second hello, schema violations, replays, then a flood.
+    evil.send({ type: 'hello', v: PROTOCOL_VERSION, token: evilSession.token });
+    evil.send({
+      type: 'action',
+      actionNo: 1,
+      action: { kind: 'join', user: { name: 'honest', site: 'meadow', x: 1, y: 1, inventory: [] } },
+    });
+    evil.send({ type: 'action', actionNo: 0, action: { kind: 'pickup' } });
+    evil.send({ type: 'action', actionNo: 1.5, action: { kind: 'pickup' } });
+    evil.send({ type: 'action', actionNo: 5, action: { kind: 'move', dir: 'north' } });
+    evil.send({ type: 'action', actionNo: 5, action: { kind: 'say', text: 'first' } });
+    evil.send({ type: 'action', actionNo: 5, action: { kind: 'say', text: 'replayed' } });
+    evil.send({ type: 'action', actionNo: 4, action: { kind: 'say', text: 'older' } });
+    for (let n = 100; n < 300; n++)
+      evil.send({ type: 'action', actionNo: n, action: { kind: 'say', text: `spam ${n}` } });
+    evil.send({ type: 'ping', id: 99, t: 0 });
+    // Pong comes after every frame before it was handled.
+    await evil.waitType('pong', (m) => m.id === 99);
+
+    const codes = evil.all.filter((m) => m.type === 'error').map((m) => (m.type === 'error' ? m.code : ''));
+    const count = (c: string) => codes.filter((x) => x === c).length;
+    expect(count('ERR_MALFORMED')).toBeGreaterThanOrEqual(8);
+    expect(count('ERR_UNKNOWN_TYPE')).toBe(3);
+    expect(count('ERR_TOO_LARGE')).toBe(1);
+    expect(count('ERR_NOT_AUTHENTICATED')).toBe(2);
+    expect(count('ERR_ALREADY_AUTHENTICATED')).toBe(1);
+    expect(count('ERR_ACTION_NUMBER')).toBe(2);
+    // Rate limiting answers at most once a second, and drops the excess.
+    expect(count('ERR_RATE_LIMITED')).toBeGreaterThanOrEqual(1);
+    expect(count('ERR_RATE_LIMITED')).toBeLessThanOrEqual(2);
+    const evilApplied = evil.all.filter(
+      (m) => m.type === 'update' && m.applied.some((a) => a.user === 'evil'),
+    ).length;
+    expect(evilApplied).toBeGreaterThanOrEqual(30);
+    expect(evilApplied).toBeLessThan(100);
+    expect(evil.isClosed).toBe(false);
+    // The impersonating join never happened.
+    expect(
+      honest.client.all.some(
+        (m) => m.type === 'update' && m.events.some((e) => e.kind === 'said' && e.text === 'replayed'),
+      ),
+    ).toBe(false);
+
+    expect(await honestPlay).toBe(30);
+    // Honest still served: ping and a fresh action.
+    honest.client.send({ type: 'ping', id: 1, t: 0 });
+    await honest.client.waitType('pong');
+    await honest.act({ kind: 'say', text: 'still here' });
+    expect((await get(s.base, '/api/health')).body).toEqual({ ok: true });
+    // Every refusal was logged.
+    expect(s.logs.filter((l) => l.includes('"ws.reject"')).length).toBeGreaterThanOrEqual(codes.length - 2);
+  });
+
+  it('frames larger than the payload cap close that connection only', async () => {
+    const s = await startServer();
+    const honest = await Player.connect(s.wsUrl, await register(s.base, 'honest'));
+    const evil = await WsClient.open(s.wsUrl);
+    evil.sendRaw('x'.repeat(WS_MAX_PAYLOAD + 1));
+    expect((await evil.waitClose()).code).toBe(1009);
+    const binary = await WsClient.open(s.wsUrl);
+    binary.sendRaw(Buffer.alloc(WS_MAX_PAYLOAD * 4), true);
+    expect((await binary.waitClose()).code).toBe(1009);
+    await honest.act({ kind: 'move', dir: 'up' });
+  });
+
+  it('a connection sending too many frames per second is closed and logged', async () => {
+    const s = await startServer({ maxFramesPerSecond: 50 });
+    const honest = await Player.connect(s.wsUrl, await register(s.base, 'honest'));
+    const evil = await Player.connect(s.wsUrl, await register(s.base, 'evil'));
+    for (let i = 0; i < 200; i++) evil.client.send({ type: 'ping', id: i, t: 0 });
+    await evil.client.waitError('ERR_RATE_LIMITED');
+    expect((await evil.client.waitClose()).code).toBe(1008);
+    expect(s.logs.some((l) => l.includes('"ws.flood_closed"'))).toBe(true);
+    // The flooder left the map; the honest player saw it go and keeps playing.
+    await honest.client.waitType('update', (u) =>
+      u.events.some((e) => e.kind === 'left' && e.user.name === 'evil'),
+    );
+    await honest.act({ kind: 'move', dir: 'up' });
+  });
+
+  it('an exception inside a handler becomes ERR_INTERNAL for that client only', async () => {
+    // A storage that fails for one user: its hello blows up deep inside the game.
+    const storage = new SqliteStorage(':memory:');
+    const getUser = storage.getUser.bind(storage);
+    storage.getUser = (name) => {
+      if (name === 'victim') throw new Error('disk on fire');
+      return getUser(name);
+    };
+    const s = await startServer({ storage });
+    const honest = await Player.connect(s.wsUrl, await register(s.base, 'honest'));
+    const victim = await WsClient.open(s.wsUrl);
+    victim.send({ type: 'hello', v: PROTOCOL_VERSION, token: (await register(s.base, 'victim')).token });
+    await victim.waitError('ERR_INTERNAL');
+    // Half-entered is no state to play in: the connection is closed.
+    expect((await victim.waitClose()).code).toBe(1011);
+    expect(s.logs.some((l) => l.includes('"ws.internal"') && l.includes('disk on fire'))).toBe(true);
+    await honest.act({ kind: 'move', dir: 'up' });
+    expect((await get(s.base, '/api/health')).status).toBe(200);
+  });
+});

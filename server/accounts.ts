@@ -1,0 +1,130 @@
+/**
+ * Accounts and sessions: register, login, guest, and resolving the bearer token a WebSocket `hello`
+ * carries. Validation beyond the wire schema (name rule, password length) lives here.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { DEFAULT_SITE, isSiteId, newUser } from '../src/game/index.js';
+import type { ErrorCode } from '../src/protocol/errors.js';
+import {
+  MAX_PASSWORD,
+  MIN_PASSWORD,
+  USER_NAME_RE,
+  type Credentials,
+  type GuestRequest,
+  type SessionReply,
+} from '../src/protocol/messages.js';
+import { DEFAULT_SCRYPT, hashPassword, verifyPassword } from './password.js';
+import type { ScryptParams, Storage } from './storage/types.js';
+
+export interface AccountsOptions {
+  now: () => number;
+  sessionTtlMs: number;
+  scrypt?: ScryptParams;
+}
+
+export interface Failure {
+  ok: false;
+  status: number;
+  code: ErrorCode;
+  message: string;
+}
+export type SessionResult = { ok: true; value: SessionReply } | Failure;
+export type TokenResult =
+  { ok: true; user: string; guest: boolean } | { ok: false; code: ErrorCode; message: string };
+
+const GUEST_PREFIX_RE = /^guest-/i;
+const BAD_CREDENTIALS = 'wrong name or password';
+
+const fail = (status: number, code: ErrorCode, message: string): Failure => ({
+  ok: false,
+  status,
+  code,
+  message,
+});
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export class Accounts {
+  private readonly scryptParams: ScryptParams;
+  /** Hash checked when the name is unknown, so a login takes as long whether or not the account exists. */
+  private dummy: Promise<{ salt: string; hash: string; params: ScryptParams }> | null = null;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly opts: AccountsOptions,
+  ) {
+    this.scryptParams = opts.scrypt ?? DEFAULT_SCRYPT;
+  }
+
+  async register(c: Credentials): Promise<SessionResult> {
+    if (!USER_NAME_RE.test(c.name) || GUEST_PREFIX_RE.test(c.name)) {
+      return fail(
+        400,
+        'ERR_NAME_INVALID',
+        'names are 3-16 letters, digits, "_" or "-" and may not start with "guest-"',
+      );
+    }
+    const length = Array.from(c.password).length;
+    if (length < MIN_PASSWORD || length > MAX_PASSWORD) {
+      return fail(400, 'ERR_PASSWORD_INVALID', `passwords are ${MIN_PASSWORD}-${MAX_PASSWORD} characters`);
+    }
+    // Cheap early answer; the insert below is what settles a race between two registrations.
+    if (this.storage.getAccount(c.name)) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
+    const h = await hashPassword(c.password, this.scryptParams);
+    const created = this.storage.createAccount({ name: c.name, ...h, created: this.opts.now() });
+    if (!created) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
+    return { ok: true, value: this.openSession(c.name, false) };
+  }
+
+  async login(c: Credentials): Promise<SessionResult> {
+    const account = this.storage.getAccount(c.name);
+    if (!account) {
+      this.dummy ??= hashPassword('not a password', this.scryptParams);
+      await verifyPassword(c.password, await this.dummy);
+      return fail(401, 'ERR_BAD_CREDENTIALS', BAD_CREDENTIALS);
+    }
+    if (!(await verifyPassword(c.password, account)))
+      return fail(401, 'ERR_BAD_CREDENTIALS', BAD_CREDENTIALS);
+    return { ok: true, value: this.openSession(account.name, false) };
+  }
+
+  /** A guest gets a fresh random name and starts on the site it chose. */
+  guest(req: GuestRequest): SessionResult {
+    const site = req.site ?? DEFAULT_SITE;
+    if (!isSiteId(site)) return fail(400, 'ERR_SITE_UNKNOWN', 'no such site');
+    let name = '';
+    for (let i = 0; ; i++) {
+      if (i >= 20) return fail(500, 'ERR_INTERNAL', 'could not pick a guest name');
+      name = `guest-${randomBytes(4).toString('hex')}`;
+      if (!this.storage.isNameUsed(name)) break;
+    }
+    const reply = this.openSession(name, true);
+    // The stored state is what `hello` restores, so the chosen site needs no extra bookkeeping.
+    this.storage.saveBatch(
+      { users: [{ name, guest: true, state: newUser(name, site), lastActionNo: 0 }], sites: [] },
+      this.opts.now(),
+    );
+    return { ok: true, value: reply };
+  }
+
+  resolve(token: string): TokenResult {
+    const s = this.storage.getSession(hashToken(token));
+    if (!s) return { ok: false, code: 'ERR_TOKEN_INVALID', message: 'unknown session; log in again' };
+    if (s.expiresAt <= this.opts.now())
+      return { ok: false, code: 'ERR_TOKEN_EXPIRED', message: 'session expired; log in again' };
+    return { ok: true, user: s.user, guest: s.guest };
+  }
+
+  endSession(token: string): void {
+    this.storage.deleteSession(hashToken(token));
+  }
+
+  private openSession(user: string, guest: boolean): SessionReply {
+    const token = randomBytes(32).toString('hex');
+    const expiresAt = this.opts.now() + this.opts.sessionTtlMs;
+    this.storage.putSession({ tokenHash: hashToken(token), user, guest, expiresAt });
+    return { token, user, guest, expiresAt };
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * What the Administration Server keeps across restarts. The interface is synchronous because the
+ * one implementation (SQLite via better-sqlite3) is, and because a synchronous save cannot interleave
+ * with game steps on the event loop.
+ */
+import type { SiteState, UserState } from '../../src/game/types.js';
+
+/** scrypt cost parameters, stored per account so they can be raised later without breaking old hashes. */
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+  keylen: number;
+}
+
+export interface AccountRecord {
+  /** Canonical spelling; lookups are case-insensitive so "Alice" cannot impersonate "alice". */
+  name: string;
+  /** Hex. */
+  salt: string;
+  /** Hex. */
+  hash: string;
+  params: ScryptParams;
+  created: number;
+}
+
+export interface SessionRecord {
+  /** SHA-256 of the bearer token (hex): a leaked database does not hand out live sessions. */
+  tokenHash: string;
+  user: string;
+  guest: boolean;
+  expiresAt: number;
+}
+
+export interface StoredUser {
+  state: UserState;
+  guest: boolean;
+  /** Highest action number applied for this user, so replays are refused across reconnects and restarts. */
+  lastActionNo: number;
+}
+
+export interface SaveBatch {
+  users: ReadonlyArray<{ name: string } & StoredUser>;
+  sites: readonly SiteState[];
+}
+
+export interface Storage {
+  getAccount(name: string): AccountRecord | undefined;
+  /** False when the name (case-insensitively) exists already. */
+  createAccount(account: AccountRecord): boolean;
+  /** Whether any account, session or stored state uses this name; for picking fresh guest names. */
+  isNameUsed(name: string): boolean;
+
+  putSession(session: SessionRecord): void;
+  getSession(tokenHash: string): SessionRecord | undefined;
+  deleteSession(tokenHash: string): void;
+  /**
+   * Deletes sessions that expired before `before`, then the stored states of guests left without
+   * a session (guests are not accounts). Returns the number of sessions removed.
+   */
+  purgeExpired(before: number): number;
+
+  getUser(name: string): StoredUser | undefined;
+  deleteUser(name: string): void;
+  getSite(siteId: string): SiteState | undefined;
+
+  /** Saves user and site states in one transaction: a crash never keeps an item both on the map and in a bag. */
+  saveBatch(batch: SaveBatch, now: number): void;
+
+  close(): void;
+}

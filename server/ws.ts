@@ -1,0 +1,332 @@
+/**
+ * WebSocket connections at `/ws`: one small state machine per connection (awaiting hello →
+ * playing → closed). Every frame goes through `parseClientMessage`; a bad frame gets an `error`
+ * reply and a log line and touches nothing else. Floods are capped per connection (frames per
+ * second) and per user (token bucket on actions).
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { ErrorCode } from '../src/protocol/errors.js';
+import {
+  MAX_CLIENT_MESSAGE_BYTES,
+  PROTOCOL_VERSION,
+  parseClientMessage,
+  type ClientMessage,
+} from '../src/protocol/messages.js';
+import type { Accounts } from './accounts.js';
+import { encode, type Game, type PlayerLink } from './game.js';
+import type { Logger } from './log.js';
+import { KeyedRateLimiter, WindowCounter, type RateSpec } from './rateLimit.js';
+
+export const WS_PATH = '/ws';
+/**
+ * Frames up to this size are read and answered with ERR_TOO_LARGE when over the message limit;
+ * larger ones make `ws` close the connection (1009) without buffering them.
+ */
+export const WS_MAX_PAYLOAD = 4 * MAX_CLIENT_MESSAGE_BYTES;
+
+export interface WsLimits {
+  /** Player actions per user. */
+  actions: RateSpec;
+  /** Frames of any kind per connection per second; above it the connection is closed. */
+  maxFramesPerSecond: number;
+  /** A connection that has not said hello by then is closed. */
+  helloTimeoutMs: number;
+  /** Unsent bytes queued for a client beyond which it is dropped (it is not reading). */
+  maxBufferedBytes: number;
+}
+
+export const DEFAULT_WS_LIMITS: WsLimits = {
+  actions: { perSecond: 20, burst: 40 },
+  maxFramesPerSecond: 100,
+  helloTimeoutMs: 10_000,
+  maxBufferedBytes: 1 << 20,
+};
+
+export interface WsDeps {
+  game: Game;
+  accounts: Accounts;
+  log: Logger;
+  now: () => number;
+  limits: WsLimits;
+}
+
+export interface WsEndpoint {
+  /** Closes every connection (1001) and the endpoint. */
+  close(): Promise<void>;
+  readonly connections: number;
+}
+
+/**
+ * Serves `/ws` on `server`. Other upgrade paths are refused, unless `shareUpgrades` (dev mode,
+ * where Vite's hot-reload socket shares the port and answers its own upgrades).
+ */
+export function attachWebSocket(server: Server, deps: WsDeps, shareUpgrades = false): WsEndpoint {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false });
+  const actionLimiter = new KeyedRateLimiter(deps.limits.actions);
+  let nextId = 1;
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== WS_PATH) {
+      if (!shareUpgrades) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      }
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  server.on('upgrade', onUpgrade);
+
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    new Connection(ws, nextId++, req.socket.remoteAddress ?? '?', deps, actionLimiter);
+  });
+
+  const sweep = setInterval(() => actionLimiter.sweep(deps.now()), 60_000);
+  sweep.unref();
+
+  return {
+    get connections() {
+      return wss.clients.size;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(sweep);
+        server.off('upgrade', onUpgrade);
+        for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+        // Clients that do not answer the close handshake promptly are cut off.
+        const force = setTimeout(() => {
+          for (const ws of wss.clients) ws.terminate();
+        }, 500);
+        force.unref();
+        wss.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}
+
+type Phase =
+  { kind: 'hello' } | { kind: 'playing'; user: string; guest: boolean; token: string } | { kind: 'closed' };
+
+class Connection implements PlayerLink {
+  private phase: Phase = { kind: 'hello' };
+  private readonly frames = new WindowCounter();
+  private lastRateError = -Infinity;
+  private readonly helloTimer: ReturnType<typeof setTimeout>;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly id: number,
+    private readonly ip: string,
+    private readonly deps: WsDeps,
+    private readonly actionLimiter: KeyedRateLimiter,
+  ) {
+    ws.on('message', (data: RawData, isBinary: boolean) =>
+      this.guard('message', () => this.onFrame(data, isBinary)),
+    );
+    ws.on('close', (code: number) => this.guard('close', () => this.onClose(code)));
+    ws.on('error', (err: Error) =>
+      this.deps.log.warn('ws.socket_error', { conn: this.id, ip: this.ip, err }),
+    );
+    this.helloTimer = setTimeout(() => {
+      if (this.phase.kind === 'hello') this.end(1008, 'ERR_NOT_AUTHENTICATED', 'no hello in time');
+    }, deps.limits.helloTimeoutMs);
+    this.helloTimer.unref();
+    deps.log.info('ws.open', { conn: id, ip });
+  }
+
+  // --- PlayerLink ---------------------------------------------------------------------------
+
+  send(json: string): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.ws.bufferedAmount > this.deps.limits.maxBufferedBytes) {
+      // Called from inside a broadcast: leave the site on a later tick, not in the middle of it.
+      this.deps.log.warn('ws.slow_consumer', {
+        conn: this.id,
+        user: this.userName,
+        buffered: this.ws.bufferedAmount,
+      });
+      queueMicrotask(() => this.guard('slow', () => this.end(1008, null, 'not reading', true)));
+      return;
+    }
+    this.ws.send(json);
+  }
+
+  kick(code: ErrorCode, message: string): void {
+    // Game has already handed the user to another link, so this connection leaves nothing behind.
+    this.sendMsgError(code, message);
+    this.send(encode({ type: 'bye', reason: code }));
+    this.phase = { kind: 'closed' };
+    clearTimeout(this.helloTimer);
+    this.ws.close(1000, code);
+  }
+
+  // --- frames -------------------------------------------------------------------------------
+
+  private get userName(): string | undefined {
+    return this.phase.kind === 'playing' ? this.phase.user : undefined;
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (this.phase.kind === 'closed') return;
+    const count = this.frames.hit(this.deps.now());
+    if (count > this.deps.limits.maxFramesPerSecond) {
+      this.deps.log.warn('ws.flood_closed', {
+        conn: this.id,
+        ip: this.ip,
+        user: this.userName,
+        frames: count,
+      });
+      this.end(1008, 'ERR_RATE_LIMITED', 'too many messages; connection closed');
+      return;
+    }
+    const buf = toBuffer(data);
+    const parsed = parseClientMessage(isBinary ? new Uint8Array(buf) : buf.toString('utf8'));
+    if (!parsed.ok) {
+      this.reject(parsed.code, parsed.message);
+      return;
+    }
+    this.dispatch(parsed.value);
+  }
+
+  private dispatch(msg: ClientMessage): void {
+    const { game, accounts, now } = this.deps;
+    if (msg.type === 'hello') {
+      if (this.phase.kind === 'playing') {
+        this.reject('ERR_ALREADY_AUTHENTICATED', 'already said hello');
+        return;
+      }
+      if (msg.v !== PROTOCOL_VERSION) {
+        this.end(1008, 'ERR_VERSION', `protocol version ${PROTOCOL_VERSION} expected, got ${msg.v}`);
+        return;
+      }
+      const who = accounts.resolve(msg.token);
+      if (!who.ok) {
+        this.end(1008, who.code, who.message);
+        return;
+      }
+      clearTimeout(this.helloTimer);
+      this.phase = { kind: 'playing', user: who.user, guest: who.guest, token: msg.token };
+      this.deps.log.info('ws.hello', { conn: this.id, user: who.user, guest: who.guest });
+      this.send(
+        encode({ type: 'welcome', v: PROTOCOL_VERSION, user: who.user, guest: who.guest, serverTime: now() }),
+      );
+      try {
+        game.enter(who.user, who.guest, this);
+      } catch (err) {
+        // Welcomed but not on a site is no state to play in: log, tell, close.
+        this.deps.log.error('ws.internal', {
+          conn: this.id,
+          user: who.user,
+          what: 'enter',
+          err,
+          stack: (err as Error)?.stack,
+        });
+        this.end(1011, 'ERR_INTERNAL', 'could not enter the game');
+      }
+      return;
+    }
+    if (msg.type === 'ping') {
+      // Answered before hello too: the login screen may measure the round trip.
+      this.send(encode({ type: 'pong', id: msg.id, t: msg.t, serverTime: now() }));
+      return;
+    }
+    if (this.phase.kind !== 'playing') {
+      this.reject('ERR_NOT_AUTHENTICATED', 'say hello first');
+      return;
+    }
+    const { user, guest, token } = this.phase;
+    if (msg.type === 'logout') {
+      game.leave(user, this, { forget: guest, reason: 'logout' });
+      accounts.endSession(token);
+      this.send(encode({ type: 'bye', reason: 'logout' }));
+      this.phase = { kind: 'closed' };
+      this.ws.close(1000, 'logout');
+      return;
+    }
+    // msg.type === 'action'
+    const t = now();
+    if (!this.actionLimiter.take(user, t)) {
+      if (t - this.lastRateError >= 1000) {
+        this.lastRateError = t;
+        this.sendMsgError('ERR_RATE_LIMITED', 'too many actions; some were dropped', String(msg.actionNo));
+        this.deps.log.warn('ws.rate_limited', { conn: this.id, user });
+      }
+      return;
+    }
+    const err = game.act(user, this, msg.actionNo, msg.action);
+    if (err) this.reject(err.code, err.message, String(msg.actionNo));
+  }
+
+  private onClose(code: number): void {
+    clearTimeout(this.helloTimer);
+    const was = this.phase;
+    this.phase = { kind: 'closed' };
+    if (was.kind === 'playing')
+      this.deps.game.leave(was.user, this, { forget: false, reason: `closed ${code}` });
+    this.deps.log.info('ws.close', {
+      conn: this.id,
+      user: was.kind === 'playing' ? was.user : undefined,
+      code,
+    });
+  }
+
+  // --- helpers ------------------------------------------------------------------------------
+
+  /** Refuses one frame: error reply and a log line; the connection stays. */
+  private reject(code: ErrorCode, message: string, ref?: string): void {
+    this.deps.log.warn('ws.reject', { conn: this.id, ip: this.ip, user: this.userName, code, message });
+    this.sendMsgError(code, message, ref);
+  }
+
+  private sendMsgError(code: ErrorCode, message: string, ref?: string): void {
+    this.send(
+      encode(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref }),
+    );
+  }
+
+  /** Ends the connection: optional error reply, leave and save, close (or cut off when `hard`). */
+  private end(closeCode: number, code: ErrorCode | null, message: string, hard = false): void {
+    if (this.phase.kind === 'closed') return;
+    if (code) {
+      this.deps.log.warn('ws.end', { conn: this.id, ip: this.ip, user: this.userName, code, message });
+      this.sendMsgError(code, message);
+    }
+    const was = this.phase;
+    this.phase = { kind: 'closed' };
+    clearTimeout(this.helloTimer);
+    if (was.kind === 'playing')
+      this.deps.game.leave(was.user, this, { forget: false, reason: code ?? message });
+    if (hard) this.ws.terminate();
+    else this.ws.close(closeCode, code ?? message);
+  }
+
+  /** Any exception in a handler becomes ERR_INTERNAL for this client only. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.deps.log.error('ws.internal', {
+        conn: this.id,
+        user: this.userName,
+        what,
+        err,
+        stack: (err as Error)?.stack,
+      });
+      try {
+        this.sendMsgError('ERR_INTERNAL', 'internal error');
+      } catch {
+        // the socket is gone; nothing more to do
+      }
+    }
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
