@@ -137,12 +137,20 @@ describe('portals', () => {
   it('carries the inventory through the portal', () => {
     let snap = createSite('meadow');
     const item = snap.site.items[0]!;
-    snap = applyAction(snap, 'ann', { kind: 'join', user: { ...newUser('ann', 'meadow'), x: item.x, y: item.y } }).snapshot;
+    snap = applyAction(snap, 'ann', {
+      kind: 'join',
+      user: { ...newUser('ann', 'meadow'), x: item.x, y: item.y },
+    }).snapshot;
     snap = applyAction(snap, 'ann', { kind: 'pickup' }).snapshot;
     snap = { ...snap, users: snap.users.map((u) => ({ ...u, x: 9, y: 12 })) };
     const r = applyAction(snap, 'ann', { kind: 'portal' });
     const left = r.events.find((e) => e.kind === 'left');
-    expect(left?.kind === 'left' && left.user).toMatchObject({ site: 'forest', x: 9, y: 2, inventory: [{ id: item.id, kind: item.kind }] });
+    expect(left?.kind === 'left' && left.user).toMatchObject({
+      site: 'forest',
+      x: 9,
+      y: 2,
+      inventory: [{ id: item.id, kind: item.kind }],
+    });
   });
 });
 
@@ -163,7 +171,12 @@ describe('pick-up', () => {
         { actor: second, action: { kind: 'pickup' } },
       ]);
       expect(r.events).toContainEqual({ kind: 'picked', user: first, item });
-      expect(r.events).toContainEqual({ kind: 'rejected', user: second, action: 'pickup', reason: 'no-item' });
+      expect(r.events).toContainEqual({
+        kind: 'rejected',
+        user: second,
+        action: 'pickup',
+        reason: 'no-item',
+      });
       expect(findUser(r.snapshot, first)?.inventory).toEqual([{ id: item.id, kind: item.kind }]);
       expect(findUser(r.snapshot, second)?.inventory).toEqual([]);
       expect(r.snapshot.site.items.find((i) => i.id === item.id)).toBeUndefined();
@@ -173,7 +186,9 @@ describe('pick-up', () => {
   it('rejects a pick-up where there is nothing', () => {
     const snap = siteWith('meadow', [{ name: 'ann', x: 1, y: 1 }]);
     expect(snap.site.items.some((i) => i.x === 1 && i.y === 1)).toBe(false);
-    expect(rejected(applyAction(snap, 'ann', { kind: 'pickup' }).events)).toMatchObject({ reason: 'no-item' });
+    expect(rejected(applyAction(snap, 'ann', { kind: 'pickup' }).events)).toMatchObject({
+      reason: 'no-item',
+    });
   });
 });
 
@@ -229,13 +244,20 @@ describe('determinism', () => {
 
   it('gives byte-identical state for the same actions in the same order', () => {
     fc.assert(
-      fc.property(fc.constantFrom('meadow', 'town', 'cave'), fc.array(actionArb, { maxLength: 80 }), (site, actions) => {
-        const start = siteWith(site, names.map((name) => ({ name })));
-        const a = applyAll(start, actions);
-        const b = applyAll(structuredClone(start), structuredClone(actions));
-        expect(canonicalJson(a.snapshot)).toBe(canonicalJson(b.snapshot));
-        expect(canonicalJson(a.events)).toBe(canonicalJson(b.events));
-      }),
+      fc.property(
+        fc.constantFrom('meadow', 'town', 'cave'),
+        fc.array(actionArb, { maxLength: 80 }),
+        (site, actions) => {
+          const start = siteWith(
+            site,
+            names.map((name) => ({ name })),
+          );
+          const a = applyAll(start, actions);
+          const b = applyAll(structuredClone(start), structuredClone(actions));
+          expect(canonicalJson(a.snapshot)).toBe(canonicalJson(b.snapshot));
+          expect(canonicalJson(a.events)).toBe(canonicalJson(b.events));
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -258,7 +280,9 @@ describe('determinism', () => {
   });
 
   it('canonicalJson sorts keys and refuses non-finite numbers', () => {
-    expect(canonicalJson({ b: 1, a: [2, { d: null, c: 'x' }], u: undefined })).toBe('{"a":[2,{"c":"x","d":null}],"b":1}');
+    expect(canonicalJson({ b: 1, a: [2, { d: null, c: 'x' }], u: undefined })).toBe(
+      '{"a":[2,{"c":"x","d":null}],"b":1}',
+    );
     expect(() => canonicalJson({ x: Number.NaN })).toThrow();
   });
 });

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SITE, getSite, isSiteId, isWalkable, listSites, portalAt, SITE_IDS, tileAt, type SiteDef } from './index.js';
+import {
+  DEFAULT_SITE,
+  getSite,
+  isSiteId,
+  isWalkable,
+  listSites,
+  portalAt,
+  SITE_IDS,
+  tileAt,
+  type SiteDef,
+} from './index.js';
 
 /** Tiles reachable on foot from (x, y). */
 function reachable(def: SiteDef, x: number, y: number): Set<string> {
@@ -51,27 +61,36 @@ describe('world sanity', () => {
     expect(def.itemKinds.length).toBeGreaterThan(0);
   });
 
-  it.each(sites.map((s) => [s.id, s] as const))('%s: spawn and portals are walkable and reachable from spawn', (_id, def) => {
-    expect(isWalkable(def, def.spawn.x, def.spawn.y)).toBe(true);
-    const fromSpawn = reachable(def, def.spawn.x, def.spawn.y);
-    for (const p of def.portals) {
-      expect(tileAt(def, p.x, p.y), `portal at ${p.x},${p.y}`).toMatch(/[.,]/);
-      expect(fromSpawn.has(`${p.x},${p.y}`), `portal at ${p.x},${p.y} reachable`).toBe(true);
-      expect(portalAt(def, p.x, p.y)).toBe(p);
-    }
-  });
+  it.each(sites.map((s) => [s.id, s] as const))(
+    '%s: spawn and portals are walkable and reachable from spawn',
+    (_id, def) => {
+      expect(isWalkable(def, def.spawn.x, def.spawn.y)).toBe(true);
+      const fromSpawn = reachable(def, def.spawn.x, def.spawn.y);
+      for (const p of def.portals) {
+        expect(tileAt(def, p.x, p.y), `portal at ${p.x},${p.y}`).toMatch(/[.,]/);
+        expect(fromSpawn.has(`${p.x},${p.y}`), `portal at ${p.x},${p.y} reachable`).toBe(true);
+        expect(portalAt(def, p.x, p.y)).toBe(p);
+      }
+    },
+  );
 
-  it.each(sites.map((s) => [s.id, s] as const))('%s: every portal target is walkable, on its site, and has a portal back', (_id, def) => {
-    for (const p of def.portals) {
-      expect(isSiteId(p.to), `${def.id} -> ${p.to}`).toBe(true);
-      const dest = getSite(p.to);
-      expect(isWalkable(dest, p.toX, p.toY), `${def.id} -> ${p.to} lands on ${p.toX},${p.toY}`).toBe(true);
-      // Landing on a portal tile would bounce the traveller on its next `portal` key press.
-      expect(portalAt(dest, p.toX, p.toY)).toBeUndefined();
-      expect(reachable(dest, dest.spawn.x, dest.spawn.y).has(`${p.toX},${p.toY}`)).toBe(true);
-      expect(dest.portals.some((back) => back.to === def.id), `${p.to} has a portal back to ${def.id}`).toBe(true);
-    }
-  });
+  it.each(sites.map((s) => [s.id, s] as const))(
+    '%s: every portal target is walkable, on its site, and has a portal back',
+    (_id, def) => {
+      for (const p of def.portals) {
+        expect(isSiteId(p.to), `${def.id} -> ${p.to}`).toBe(true);
+        const dest = getSite(p.to);
+        expect(isWalkable(dest, p.toX, p.toY), `${def.id} -> ${p.to} lands on ${p.toX},${p.toY}`).toBe(true);
+        // Landing on a portal tile would bounce the traveller on its next `portal` key press.
+        expect(portalAt(dest, p.toX, p.toY)).toBeUndefined();
+        expect(reachable(dest, dest.spawn.x, dest.spawn.y).has(`${p.toX},${p.toY}`)).toBe(true);
+        expect(
+          dest.portals.some((back) => back.to === def.id),
+          `${p.to} has a portal back to ${def.id}`,
+        ).toBe(true);
+      }
+    },
+  );
 
   it('every site is reachable from the default site through portals', () => {
     const seen = new Set([DEFAULT_SITE]);

@@ -47,9 +47,12 @@ describe('parseClientMessage rejects', () => {
     expect(code(json([{ type: 'logout' }]))).toBe('ERR_MALFORMED');
   });
 
-  it.each([{}, { type: 'teleport' }, { type: 42 }, { type: null }, { type: '__proto__' }, { type: 'HELLO' }])('unknown type %j', (msg) => {
-    expect(code(json(msg))).toBe('ERR_UNKNOWN_TYPE');
-  });
+  it.each([{}, { type: 'teleport' }, { type: 42 }, { type: null }, { type: '__proto__' }, { type: 'HELLO' }])(
+    'unknown type %j',
+    (msg) => {
+      expect(code(json(msg))).toBe('ERR_UNKNOWN_TYPE');
+    },
+  );
 
   it.each([
     { type: 'logout', extra: 1 },
@@ -99,7 +102,9 @@ describe('parseClientMessage rejects', () => {
   it('say too long', () => {
     const ok = 'a'.repeat(MAX_SAY_LENGTH * 4);
     expect(code(json({ type: 'action', actionNo: 1, action: { kind: 'say', text: ok } }))).toBe('ok');
-    expect(code(json({ type: 'action', actionNo: 1, action: { kind: 'say', text: `${ok}a` } }))).toBe('ERR_MALFORMED');
+    expect(code(json({ type: 'action', actionNo: 1, action: { kind: 'say', text: `${ok}a` } }))).toBe(
+      'ERR_MALFORMED',
+    );
   });
 
   it('oversized frames, counting UTF-8 bytes rather than characters', () => {
@@ -128,7 +133,10 @@ describe('parseClientMessage rejects', () => {
 
 describe('parseCredentials', () => {
   it('accepts a name and a password', () => {
-    expect(parseCredentials({ name: 'ann', password: 'secret' })).toEqual({ ok: true, value: { name: 'ann', password: 'secret' } });
+    expect(parseCredentials({ name: 'ann', password: 'secret' })).toEqual({
+      ok: true,
+      value: { name: 'ann', password: 'secret' },
+    });
   });
 
   it.each([
@@ -162,12 +170,17 @@ describe('parseGuestRequest', () => {
     expect(parseGuestRequest(undefined)).toEqual({ ok: true, value: {} });
     expect(parseGuestRequest({ site: 'town' })).toEqual({ ok: true, value: { site: 'town' } });
   });
-  it.each([{ site: 5 }, { site: 'x'.repeat(65) }, { site: 'town', name: 'me' }, [], 'town'])('rejects %j', (body) => {
-    expect(parseGuestRequest(body).ok).toBe(false);
-  });
+  it.each([{ site: 5 }, { site: 'x'.repeat(65) }, { site: 'town', name: 'me' }, [], 'town'])(
+    'rejects %j',
+    (body) => {
+      expect(parseGuestRequest(body).ok).toBe(false);
+    },
+  );
 });
 
 describe('user names', () => {
   it.each(['ann', 'Ann_99', 'a-b', 'x'.repeat(16)])('valid %s', (n) => expect(isValidUserName(n)).toBe(true));
-  it.each(['ab', 'x'.repeat(17), 'ann smith', 'ann!', 'änn', ''])('invalid %s', (n) => expect(isValidUserName(n)).toBe(false));
+  it.each(['ab', 'x'.repeat(17), 'ann smith', 'ann!', 'änn', ''])('invalid %s', (n) =>
+    expect(isValidUserName(n)).toBe(false),
+  );
 });
