@@ -1,0 +1,224 @@
+/**
+ * The property checkers must be able to fail: each test builds a small valid trace by hand, checks
+ * it passes, then breaks it the way a buggy protocol would and checks the right property flags it.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  checkAll,
+  checkEquivocatorsCaught,
+  checkExactlyOnce,
+  checkLiveness,
+  checkMedianBound,
+  checkMedianOrder,
+  checkSafety,
+  longestStall,
+} from './properties.js';
+import type { Trace, TraceUpdate } from './trace.js';
+
+function up(seq: number, applied: Array<[string, number]>, at: number, hash?: string): TraceUpdate {
+  return {
+    seq,
+    hash: hash ?? `h${seq}:${applied.map((a) => a.join('#')).join(',')}`,
+    applied: applied.map(([user, actionNo]) => ({ user, actionNo })),
+    at,
+  };
+}
+
+/** 3 servers, 2 users, two updates; arrivals consistent with the order applied. */
+function goodTrace(): Trace {
+  const updates = [
+    up(
+      1,
+      [
+        ['u1', 1],
+        ['u2', 1],
+      ],
+      110,
+    ),
+    up(2, [['u1', 2]], 210),
+  ];
+  const servers = ['s1', 's2', 's3'].map((id) => ({
+    id,
+    honest: true,
+    cheats: [] as string[],
+    joinedAt: 0,
+    crashed: [] as Array<[number, number]>,
+    updates: updates.map((u) => ({ ...u, applied: [...u.applied] })),
+  }));
+  const arr = (server: string, user: string, actionNo: number, reported: number) => ({
+    server,
+    user,
+    actionNo,
+    reported,
+  });
+  return {
+    config: { nServer: 3, nMajority: 2, tTimeslot: 100, tTimeout: 200, tReqTimeout: 100, tIgnore: 1000 },
+    end: 1000,
+    faults: { loss: false, crashes: false, partitions: false, cheaters: false, clockOffsets: false },
+    servers,
+    users: [
+      {
+        id: 'u1',
+        sent: [
+          { user: 'u1', actionNo: 1, at: 10, kind: 'move', deliveredTo: ['s1', 's2', 's3'], mustApply: true },
+          {
+            user: 'u1',
+            actionNo: 2,
+            at: 120,
+            kind: 'move',
+            deliveredTo: ['s1', 's2', 's3'],
+            mustApply: true,
+          },
+        ],
+        accepted: updates.map((u) => ({ ...u, at: u.at + 2 })),
+      },
+      {
+        id: 'u2',
+        sent: [
+          { user: 'u2', actionNo: 1, at: 15, kind: 'say', deliveredTo: ['s1', 's2', 's3'], mustApply: true },
+        ],
+        accepted: updates.map((u) => ({ ...u, at: u.at + 2 })),
+      },
+    ],
+    arrivals: [
+      arr('s1', 'u1', 1, 11),
+      arr('s2', 'u1', 1, 12),
+      arr('s3', 'u1', 1, 13),
+      arr('s1', 'u2', 1, 16),
+      arr('s2', 'u2', 1, 17),
+      arr('s3', 'u2', 1, 14),
+      arr('s1', 'u1', 2, 121),
+      arr('s2', 'u1', 2, 122),
+      arr('s3', 'u1', 2, 121),
+    ],
+    events: [],
+    rejections: [],
+  };
+}
+
+const props = (vs: Array<{ property: string }>) => [...new Set(vs.map((x) => x.property))];
+
+describe('property checkers', () => {
+  it('pass a consistent trace', () => {
+    const t = goodTrace();
+    expect(checkAll(t, { livenessBound: 200, medianOrder: true })).toEqual([]);
+    expect(longestStall(t)).toBe(100);
+  });
+
+  it('flag honest servers that diverge', () => {
+    const t = goodTrace();
+    const s3 = t.servers[2];
+    if (!s3) throw new Error('fixture');
+    s3.updates[1] = up(2, [['u2', 1]], 210);
+    expect(props(checkSafety(t))).toEqual(['safety']);
+  });
+
+  it('ignore a cheater whose updates differ, but flag a user who accepts them', () => {
+    const t = goodTrace();
+    const s3 = t.servers[2];
+    const u2 = t.users[1];
+    if (!s3 || !u2) throw new Error('fixture');
+    s3.honest = false;
+    s3.cheats = ['tamper'];
+    s3.updates[1] = up(2, [['u2', 1]], 210, 'forged');
+    expect(checkSafety(t)).toEqual([]);
+    u2.accepted[1] = up(2, [['u2', 1]], 212, 'forged');
+    expect(props(checkAll(t))).toEqual(['safety', 'tamper']);
+  });
+
+  it('flag a gap or a reorder in a user accepted sequence', () => {
+    const t = goodTrace();
+    const u1 = t.users[0];
+    if (!u1) throw new Error('fixture');
+    u1.accepted.reverse();
+    expect(checkSafety(t).length).toBeGreaterThan(0);
+  });
+
+  it('flag a lost, a doubled and an invented action', () => {
+    const lost = goodTrace();
+    for (const s of lost.servers) s.updates = s.updates.slice(0, 1);
+    for (const u of lost.users) u.accepted = u.accepted.slice(0, 1);
+    expect(checkExactlyOnce(lost).map((x) => x.message)).toEqual([
+      'action u1#2 sent at 120 ms was never applied',
+    ]);
+
+    const doubled = goodTrace();
+    for (const s of doubled.servers) s.updates.push(up(3, [['u1', 1]], 300));
+    expect(checkExactlyOnce(doubled).map((x) => x.message)).toEqual(['action u1#1 was applied 2 times']);
+
+    const invented = goodTrace();
+    for (const s of invented.servers) s.updates.push(up(3, [['u2', 9]], 300));
+    expect(checkExactlyOnce(invented).map((x) => x.message)).toEqual([
+      'action u2#9 was applied but its user never sent it',
+    ]);
+  });
+
+  it('flag a stalled action', () => {
+    const t = goodTrace();
+    expect(checkLiveness(t, 150)).toEqual([]);
+    expect(checkLiveness(t, 95).length).toBe(2);
+    const u1 = t.users[0];
+    if (!u1) throw new Error('fixture');
+    u1.accepted = u1.accepted.slice(0, 1);
+    expect(checkLiveness(t, 1000).map((x) => x.message)).toEqual([
+      'action u1#2 sent at 120 ms was never accepted by its sender',
+    ]);
+  });
+
+  it('flag actions applied out of median order', () => {
+    const t = goodTrace();
+    // u2#1 has median 16 but u1#1 has median 12: swapping them in every update breaks the order.
+    for (const s of t.servers)
+      s.updates[0] = up(
+        1,
+        [
+          ['u2', 1],
+          ['u1', 1],
+        ],
+        110,
+      );
+    for (const u of t.users)
+      u.accepted[0] = up(
+        1,
+        [
+          ['u2', 1],
+          ['u1', 1],
+        ],
+        112,
+      );
+    expect(checkSafety(t)).toEqual([]);
+    expect(props(checkMedianOrder(t))).toEqual(['median-order']);
+  });
+
+  it('bound the effect of a lying server on the median', () => {
+    const t = goodTrace();
+    const s3 = t.servers[2];
+    if (!s3) throw new Error('fixture');
+    s3.honest = false;
+    s3.cheats = ['shift'];
+    t.faults.cheaters = true;
+    // honest reports: u1#1 [11, 12], u2#1 [16, 17]; with f = 1, k = 2: u1#1 in [11, 12], u2#1 in [16, 17]
+    expect(checkMedianBound(t)).toEqual([]);
+    for (const s of t.servers)
+      s.updates[0] = up(
+        1,
+        [
+          ['u2', 1],
+          ['u1', 1],
+        ],
+        110,
+      );
+    expect(props(checkMedianBound(t))).toEqual(['median-bound']);
+  });
+
+  it('flag an equivocator that was never evicted', () => {
+    const t = goodTrace();
+    const s3 = t.servers[2];
+    if (!s3) throw new Error('fixture');
+    s3.honest = false;
+    s3.cheats = ['equivocate'];
+    expect(props(checkEquivocatorsCaught(t))).toEqual(['equivocation']);
+    t.events.push({ at: 500, kind: 'evicted', node: 's3', by: 'admin', detail: 'proof' });
+    expect(checkEquivocatorsCaught(t)).toEqual([]);
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * The trace of a finished run: plain data the property checkers read. It records what each party
+ * did and saw, in true (virtual) time, without any protocol logic. The scenario fills it from the
+ * hosts and the network; tests can also build one by hand (and break it on purpose).
+ */
+
+export interface ActionKey {
+  user: string;
+  actionNo: number;
+}
+
+/** One update as a server applied it or a user accepted it. */
+export interface TraceUpdate {
+  seq: number;
+  /** Digest of the update's content; equal content gives equal digests on every party. */
+  hash: string;
+  /** Actions applied in this update, in order. */
+  applied: ActionKey[];
+  /** True time it was applied (server) or accepted (user). */
+  at: number;
+}
+
+export interface TraceServer {
+  id: string;
+  /** False for scripted cheaters. */
+  honest: boolean;
+  /** Cheat kinds it runs (empty when honest). */
+  cheats: string[];
+  /** True time it began serving the site (0 for the initial servers). */
+  joinedAt: number;
+  /** True time it stopped serving (evicted, replaced, crashed for good), if it did. */
+  leftAt?: number;
+  /** Time windows [from, to) during which it was crashed. */
+  crashed: Array<[number, number]>;
+  updates: TraceUpdate[];
+}
+
+export interface TraceSent extends ActionKey {
+  at: number;
+  kind: string;
+  /** Servers (ids) the action message was delivered to. */
+  deliveredTo: string[];
+  /**
+   * Whether the run's conditions oblige the protocol to apply it: sent early enough before the
+   * end, and delivered to at least N_majority honest servers that stayed up and mutually connected
+   * until the end. (The rule is in scenario.ts; the checkers only read the flag.)
+   */
+  mustApply: boolean;
+}
+
+export interface TraceUser {
+  id: string;
+  sent: TraceSent[];
+  accepted: TraceUpdate[];
+}
+
+/** An arrival time a server reported for an action in a Timeslot it sent (by its synced clock). */
+export interface TraceArrival extends ActionKey {
+  server: string;
+  reported: number;
+}
+
+export interface TraceEvent {
+  at: number;
+  kind: string;
+  /** The node the event is about. */
+  node?: string;
+  /** The node that reported it. */
+  by?: string;
+  detail?: string;
+}
+
+export interface TraceRejection {
+  at: number;
+  node: string;
+  from: string;
+  reason: string;
+}
+
+export interface TraceConfig {
+  nServer: number;
+  nMajority: number;
+  tTimeslot: number;
+  tTimeout: number;
+  tReqTimeout: number;
+  tIgnore: number;
+}
+
+export interface Trace {
+  config: TraceConfig;
+  /** True time the run stopped. */
+  end: number;
+  /** Whether the run had any fault (loss, crash, partition, cheater, clock offset, jitter). */
+  faults: { loss: boolean; crashes: boolean; partitions: boolean; cheaters: boolean; clockOffsets: boolean };
+  servers: TraceServer[];
+  users: TraceUser[];
+  arrivals: TraceArrival[];
+  events: TraceEvent[];
+  rejections: TraceRejection[];
+}
+
+export const actionId = (a: ActionKey): string => `${a.user}#${a.actionNo}`;
