@@ -1,0 +1,84 @@
+/**
+ * Seed → a small randomized scenario for the property sweep. Faults vary per seed but stay within
+ * what the protocol promises to survive: at most N_server − N_majority servers crashed or cut off
+ * at once, at most N_majority − 1 cheaters, and never both beyond the tolerance together.
+ */
+import { createRng } from './rng.js';
+import { CHEAT_KINDS, nMajorityOf, type CheatKind, type ScenarioOptions } from './options.js';
+
+export interface FuzzCase {
+  options: ScenarioOptions;
+  /** Short human label of the faults, for failure messages. */
+  label: string;
+  /** The run had no faults at all: exact median order and eq. (14) expectations apply. */
+  faultFree: boolean;
+}
+
+export function fuzzCase(seed: number): FuzzCase {
+  const r = createRng(seed).fork('fuzz');
+  const servers = r.chance(0.6) ? 5 : 3;
+  const nMaj = nMajorityOf(servers);
+  const tolerance = servers - nMaj;
+  const users = 2 + r.int(5);
+  const duration = 1200 + r.int(4) * 300;
+  const o: ScenarioOptions = {
+    servers,
+    users,
+    duration,
+    seed,
+    latencySU: 1 + r.int(10),
+    latencySS: 1 + r.int(10),
+    jitter: 0,
+    loss: 0,
+    rate: 4 + r.int(8),
+    clockOffset: 0,
+    cheats: [],
+    crashes: [],
+    partitions: [],
+    spares: 2,
+    tTimeslot: r.pick([50, 100]),
+  };
+  const labels: string[] = [];
+  const mode = r.int(6); // 0 clean, 1 network, 2 crash, 3 partition, 4 cheat, 5 mixed
+  if (mode === 1 || mode === 5) {
+    o.jitter = r.int(20);
+    o.loss = r.pick([0, 0.01, 0.03]);
+    o.clockOffset = r.int(5);
+    labels.push(`jitter ${o.jitter} loss ${o.loss} clock ±${o.clockOffset}`);
+  }
+  let budget = tolerance; // servers that may be faulty (crashed, cut off or cheating) at once
+  if ((mode === 4 || mode === 5) && budget > 0) {
+    const n = 1 + r.int(budget);
+    const kinds = CHEAT_KINDS.filter((k) => k !== 'collude' || n >= 2);
+    const kind: CheatKind = r.pick(kinds);
+    if (kind === 'collude') o.cheats.push({ kind, count: n });
+    else if (kind === 'shift') o.cheats.push({ kind, count: n, delta: r.pick([-1, 1]) * (5 + r.int(60)) });
+    else o.cheats.push({ kind, count: n });
+    budget -= n;
+    labels.push(`cheat ${kind}×${n}`);
+  }
+  if ((mode === 2 || mode === 5) && budget > 0) {
+    const n = 1 + r.int(budget);
+    const at = r.int(duration);
+    const restart = r.chance(0.5) ? at + 200 + r.int(1000) : undefined;
+    o.crashes.push(restart === undefined ? { count: n, at } : { count: n, at, until: restart });
+    budget -= n;
+    labels.push(`crash ${n}@${at}${restart === undefined ? '' : `-${restart}`}`);
+  }
+  if (mode === 3 && budget > 0) {
+    const s = `s${r.int(servers)}`;
+    const start = r.int(duration);
+    const end = start + 100 + r.int(800);
+    o.partitions.push({ side: [s], start, end });
+    labels.push(`partition ${s}@${start}-${end}`);
+  }
+  if (mode === 3 && r.chance(0.5) && users > 0) {
+    const u = `u${r.int(users)}`;
+    const start = r.int(duration);
+    const end = start + 100 + r.int(500);
+    o.partitions.push({ side: [u], start, end });
+    labels.push(`partition ${u}@${start}-${end}`);
+  }
+  const faultFree = labels.length === 0;
+  return { options: o, label: faultFree ? 'no faults' : labels.join(', '), faultFree };
+}
