@@ -3,6 +3,7 @@
  * parsed here before anything reads it; parse functions never throw, they return a reason.
  */
 import { z } from 'zod';
+import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
 import type { ErrorCode } from './errors.js';
 import type { GameEvent, SiteAction, UserState } from '../game/types.js';
 import type { SiteView } from '../game/view.js';
@@ -172,4 +173,350 @@ function utf8Length(s: string): number {
 
 export function isValidUserName(name: string): boolean {
   return userNameSchema.safeParse(name).success;
+}
+
+// =============================================================================================
+// Peer section: Site Server protocol (paper 4.3, 4.4; docs/protocol.md). Every message between
+// Site Servers, users of a P2P site and the admin's site coordinator. Binary (MessagePack) on the
+// wire, parsed here by `decodePeerMessage`, which never throws.
+// =============================================================================================
+
+/** Largest encoded peer message accepted, in bytes (a state chunk is at most STATE_CHUNK_BYTES). */
+export const MAX_PEER_MESSAGE_BYTES = 256 * 1024;
+/** Payload bytes per state-transfer chunk. */
+export const STATE_CHUNK_BYTES = 48 * 1024;
+/** Most timeslots one TimeslotRequest may ask for / one reply may carry. */
+export const MAX_TIMESLOTS_PER_REPLY = 64;
+/** Actor name under which admin-issued system actions (join, leave) are numbered and ordered. */
+export const SYSTEM_ACTOR = '@admin';
+/** Peer id of the Administration Server (the coordinator) in `send`/`receive`. */
+export const ADMIN_ID = 'admin';
+
+const MAX_ID = 64;
+const hexHash = z.string().regex(/^[0-9a-f]{32}$/);
+const hexSig = z.string().regex(/^[0-9a-f]{2,256}$/);
+const hexKey = z.string().regex(/^[0-9a-f]{2,256}$/);
+const peerId = z.string().min(1).max(MAX_ID);
+const siteRef = z.string().min(1).max(MAX_ID);
+const seqNo = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+const time = z.number().finite();
+const shortString = z.string().max(MAX_ID);
+
+const itemSchema = z.strictObject({ id: shortString, kind: shortString, x: z.int(), y: z.int() });
+const carriedSchema = z.strictObject({ id: shortString, kind: shortString });
+export const userStateSchema = z.strictObject({
+  name: peerId,
+  site: siteRef,
+  x: z.int(),
+  y: z.int(),
+  inventory: z.array(carriedSchema).max(1000),
+});
+const siteStateSchema = z.strictObject({
+  site: siteRef,
+  step: z.int().min(0),
+  rng: z.int().min(0).max(0xffffffff),
+  nextItemNo: z.int().min(0),
+  items: z.array(itemSchema).max(1000),
+  respawnAt: z.array(z.int()).max(1000),
+});
+export const siteSnapshotSchema = z.strictObject({
+  site: siteStateSchema,
+  users: z.array(userStateSchema).max(1000),
+});
+const actionKind = z.enum(['move', 'pickup', 'say', 'portal', 'join', 'leave']);
+export const gameEventSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('moved'), user: peerId, x: z.int(), y: z.int() }),
+  z.strictObject({
+    kind: z.literal('rejected'),
+    user: peerId,
+    action: actionKind,
+    reason: z.enum(['wall', 'no-item', 'no-portal', 'not-here', 'already-here', 'empty-text']),
+  }),
+  z.strictObject({ kind: z.literal('picked'), user: peerId, item: itemSchema }),
+  z.strictObject({ kind: z.literal('spawned'), item: itemSchema }),
+  z.strictObject({ kind: z.literal('said'), user: peerId, text: z.string().max(MAX_SAY_LENGTH * 4) }),
+  z.strictObject({ kind: z.literal('joined'), user: userStateSchema }),
+  z.strictObject({ kind: z.literal('left'), user: userStateSchema, via: z.enum(['portal', 'logout']) }),
+]);
+const systemActionSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('join'), user: userStateSchema }),
+  z.strictObject({ kind: z.literal('leave') }),
+]);
+
+/** (user, actionNo, arrival, content hash): one action a server received since its last Timeslot. */
+const entrySchema = z.tuple([peerId, actionNoSchema, time, hexHash]);
+/** (server, seq, hash): the latest Timeslot of `server` the sender holds (cross-check, stability). */
+const headSchema = z.tuple([peerId, seqNo.min(1), hexHash]);
+
+const timeslotFields = {
+  site: siteRef,
+  server: peerId,
+  /** Per-server number, 1, 2, 3, ... */
+  seq: seqNo.min(1),
+  /** Sender's synced clock when it sent this; strictly above the previous stamp. */
+  stamp: time,
+  /** Hash of the sender's previous Timeslot (ZERO_HASH for seq 1): a hash chain. */
+  prevHash: hexHash,
+  /** Latest membership epoch the sender has applied (marks admissions, see docs/protocol.md). */
+  epoch: seqNo,
+  entries: z.array(entrySchema).max(4096),
+  heads: z.array(headSchema).max(256),
+  /** The sender's latest update: (seq, hash); lets peers notice a server out of step. */
+  update: z.tuple([seqNo, hexHash]).nullable(),
+  /** Signature by the sender's registered key over timeslotSigningBytes(). */
+  sig: hexSig,
+};
+const timeslotSchema = z.strictObject(timeslotFields);
+const updateFields = {
+  site: siteRef,
+  seq: seqNo.min(1),
+  /** Hash of update seq - 1 (or the hand-over hash): users apply strictly in order. */
+  prev: hexHash,
+  /** End of the median window (grid point) this update closes. */
+  window: time,
+  applied: z.array(z.tuple([peerId, actionNoSchema])).max(100_000),
+  events: z.array(gameEventSchema).max(100_000),
+  /** Hash of the full ordering state after this update (verifiable state transfer). */
+  stateHash: hexHash,
+  /** updateHash(): 16-byte hash of all the fields above. */
+  hash: hexHash,
+};
+const updateSchema = z.strictObject(updateFields);
+const stintSchema = z.strictObject({
+  /** Epoch of the record that admitted this stint (0: an initial server). */
+  admit: seqNo,
+  /** Set once ignored: only the server's Timeslots up to `seq` (hash `hash`) count for this stint. */
+  cut: z.strictObject({ seq: seqNo, hash: hexHash }).nullable(),
+});
+const memberSchema = z.strictObject({
+  id: peerId,
+  /** Public key the admin registered for this server's Timeslots. */
+  key: hexKey,
+  /** Position in the server set (update rotation); null once the server left the set. */
+  slot: z.int().min(0).max(255).nullable(),
+  stints: z.array(stintSchema).min(1).max(64),
+});
+const membershipFields = {
+  site: siteRef,
+  /** 1 for the hand-over, +1 per change; servers apply records strictly in order. */
+  epoch: seqNo.min(1),
+  members: z.array(memberSchema).min(1).max(256),
+  /** What changed, for logs: 'init', 'ignore', 'admit', 'evict'. */
+  change: z.strictObject({ kind: z.enum(['init', 'ignore', 'admit', 'evict']), target: peerId.nullable() }),
+  /** Admin signature over membershipSigningBytes(). */
+  sig: hexSig,
+};
+const membershipSchema = z.strictObject(membershipFields);
+
+const peerMessageSchema = z.discriminatedUnion('type', [
+  /** user -> every Site Server of its site (and server -> server, answering a contentRequest). */
+  z.strictObject({ type: z.literal('action'), site: siteRef, user: peerId, actionNo: actionNoSchema, action: playerActionSchema }),
+  /** admin -> Site Servers: a join or leave, ordered like any action; signed by the admin key. */
+  z.strictObject({
+    type: z.literal('sysAction'),
+    site: siteRef,
+    sysNo: actionNoSchema,
+    actor: peerId,
+    action: systemActionSchema,
+    sig: hexSig,
+  }),
+  z.strictObject({ type: z.literal('timeslot'), ...timeslotFields }),
+  /** TRM: "send me `server`'s Timeslots fromSeq..toSeq" (to the others, or to a proposer). */
+  z.strictObject({
+    type: z.literal('timeslotRequest'),
+    site: siteRef,
+    server: peerId,
+    fromSeq: seqNo.min(1),
+    toSeq: seqNo.min(1),
+  }),
+  z.strictObject({
+    type: z.literal('timeslotReply'),
+    site: siteRef,
+    timeslots: z.array(timeslotSchema).max(MAX_TIMESLOTS_PER_REPLY),
+  }),
+  /** "send me the content of these actions" (they are final and I lack them). */
+  z.strictObject({
+    type: z.literal('contentRequest'),
+    site: siteRef,
+    items: z.array(z.tuple([peerId, actionNoSchema, hexHash])).max(256),
+  }),
+  z.strictObject({ type: z.literal('update'), ...updateFields }),
+  z.strictObject({ type: z.literal('updateHash'), site: siteRef, seq: seqNo.min(1), hash: hexHash }),
+  z.strictObject({ type: z.literal('hashRequest'), site: siteRef, seq: seqNo.min(1) }),
+  /** "send me your ordering state as of update `seq`" (null: your latest). */
+  z.strictObject({ type: z.literal('stateRequest'), site: siteRef, seq: seqNo.nullable() }),
+  z.strictObject({
+    type: z.literal('stateChunk'),
+    site: siteRef,
+    seq: seqNo,
+    /** Update hash of `seq`, which the receiver checks against a majority. */
+    hash: hexHash,
+    index: z.int().min(0).max(4095),
+    count: z.int().min(1).max(4096),
+    data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= STATE_CHUNK_BYTES, 'chunk too large'),
+  }),
+  z.strictObject({ type: z.literal('equivocationProof'), site: siteRef, a: timeslotSchema, b: timeslotSchema }),
+  /** server -> admin: ask to ignore / re-admit / replace `target`, with the latest Timeslot of it held. */
+  z.strictObject({
+    type: z.literal('membershipRequest'),
+    site: siteRef,
+    epoch: seqNo,
+    kind: z.enum(['ignore', 'readmit', 'replace']),
+    target: peerId,
+    held: timeslotSchema.nullable(),
+  }),
+  /** admin -> servers (and users): the signed server set of the site. */
+  z.strictObject({ type: z.literal('membership'), ...membershipFields }),
+  /** admin -> servers: "stop counting `target`; send me your ignore request" (after a proof). */
+  z.strictObject({ type: z.literal('ignoreCall'), site: siteRef, epoch: seqNo, target: peerId }),
+  /** admin -> chosen servers: start serving the site from this state (hand-over, section 4.2). */
+  z.strictObject({
+    type: z.literal('siteInit'),
+    site: siteRef,
+    membership: membershipSchema,
+    seq: seqNo,
+    prev: hexHash,
+    /** Ordering starts after this synced time (a grid point): medians at or before it do not exist. */
+    start: time,
+    state: siteSnapshotSchema,
+    /** Last action number applied per user before the hand-over (duplicates are dropped). */
+    lastActionNo: z.array(z.tuple([peerId, seqNo])).max(10_000),
+  }),
+  /** user -> admin: servers whose updates disagreed with the majority. */
+  z.strictObject({ type: z.literal('flagReport'), site: siteRef, server: peerId, seq: seqNo, reason: shortString }),
+]);
+
+export type PeerMessage = z.infer<typeof peerMessageSchema>;
+export type PeerMessageType = PeerMessage['type'];
+export type PeerOf<T extends PeerMessageType> = Extract<PeerMessage, { type: T }>;
+export type ActionMessage = PeerOf<'action'>;
+export type SysActionMessage = PeerOf<'sysAction'>;
+export type TimeslotMessage = PeerOf<'timeslot'>;
+/** A signed Timeslot as stored and forwarded (TimeslotReply, proofs): the message without `type`. */
+export type Timeslot = z.infer<typeof timeslotSchema>;
+export type TimeslotEntry = Timeslot['entries'][number];
+export type TimeslotHead = Timeslot['heads'][number];
+export type UpdateMessage = PeerOf<'update'>;
+export type UpdateBody = Omit<UpdateMessage, 'type' | 'hash'>;
+export type UpdateHashMessage = PeerOf<'updateHash'>;
+export type StateChunkMessage = PeerOf<'stateChunk'>;
+export type EquivocationProof = PeerOf<'equivocationProof'>;
+export type MembershipRequest = PeerOf<'membershipRequest'>;
+export type Membership = z.infer<typeof membershipSchema>;
+export type MembershipMessage = PeerOf<'membership'>;
+export type Member = Membership['members'][number];
+export type Stint = Member['stints'][number];
+export type SiteInit = PeerOf<'siteInit'>;
+export type SystemAction = SysActionMessage['action'];
+
+export const PEER_MESSAGE_TYPES: ReadonlyArray<PeerMessageType> = [
+  'action',
+  'sysAction',
+  'timeslot',
+  'timeslotRequest',
+  'timeslotReply',
+  'contentRequest',
+  'update',
+  'updateHash',
+  'hashRequest',
+  'stateRequest',
+  'stateChunk',
+  'equivocationProof',
+  'membershipRequest',
+  'membership',
+  'ignoreCall',
+  'siteInit',
+  'flagReport',
+];
+
+/** Validates a peer message given as plain data (e.g. in-memory delivery). Never throws. */
+export function parsePeerMessage(data: unknown): ParseResult<PeerMessage> {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { ok: false, code: 'ERR_MALFORMED', message: 'expected an object' };
+  }
+  const type = (data as { type?: unknown }).type;
+  if (typeof type !== 'string' || !(PEER_MESSAGE_TYPES as readonly string[]).includes(type)) {
+    return { ok: false, code: 'ERR_UNKNOWN_TYPE', message: `unknown peer message type ${String(type).slice(0, 40)}` };
+  }
+  return fromZod(peerMessageSchema.safeParse(data));
+}
+
+/** Validates a Timeslot given as plain data (without `type`). Never throws. */
+export function parseTimeslot(data: unknown): ParseResult<Timeslot> {
+  return fromZod(timeslotSchema.safeParse(data));
+}
+
+/** Validates an update without its `type` (state-transfer payloads). Never throws. */
+export function parseUpdate(data: unknown): ParseResult<Omit<UpdateMessage, 'type'>> {
+  return fromZod(updateSchema.safeParse(data));
+}
+
+/** Validates a site snapshot (state transfer, hand-over). Never throws. */
+export function parseSiteSnapshot(data: unknown): ParseResult<z.infer<typeof siteSnapshotSchema>> {
+  return fromZod(siteSnapshotSchema.safeParse(data));
+}
+
+/**
+ * MessagePack of a peer message. Hashes, keys and signatures travel as raw bytes (every lowercase
+ * hex string of 32, 64 or 128 characters is packed; decoding turns every binary value except
+ * `stateChunk.data` back into hex, so the round trip is exact).
+ */
+export function encodePeerMessage(msg: PeerMessage): Uint8Array {
+  return msgpackEncode(packHex(msg), { ignoreUndefined: true });
+}
+
+/** Parses a binary peer message. Never throws: too large, not MessagePack, or off-schema give a reason. */
+export function decodePeerMessage(bytes: Uint8Array): ParseResult<PeerMessage> {
+  if (!(bytes instanceof Uint8Array)) return { ok: false, code: 'ERR_MALFORMED', message: 'expected bytes' };
+  if (bytes.byteLength > MAX_PEER_MESSAGE_BYTES) {
+    return { ok: false, code: 'ERR_TOO_LARGE', message: `message of ${bytes.byteLength} bytes exceeds ${MAX_PEER_MESSAGE_BYTES}` };
+  }
+  let data: unknown;
+  try {
+    data = msgpackDecode(bytes, { maxStrLength: 64 * 1024, maxBinLength: MAX_PEER_MESSAGE_BYTES, maxArrayLength: 200_000, maxMapLength: 64, maxExtLength: 0 });
+  } catch {
+    return { ok: false, code: 'ERR_MALFORMED', message: 'not MessagePack' };
+  }
+  try {
+    return parsePeerMessage(unpackHex(data, ''));
+  } catch {
+    return { ok: false, code: 'ERR_MALFORMED', message: 'unreadable structure' };
+  }
+}
+
+const PACKABLE_HEX = /^(?:[0-9a-f]{32}|[0-9a-f]{64}|[0-9a-f]{128})$/;
+
+function packHex(value: unknown): unknown {
+  if (typeof value === 'string') return PACKABLE_HEX.test(value) ? hexToBytes(value) : value;
+  if (value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) return value.map(packHex);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = packHex(v);
+    return out;
+  }
+  return value;
+}
+
+function unpackHex(value: unknown, key: string): unknown {
+  if (value instanceof Uint8Array) return key === 'data' ? value : bytesToHex(value);
+  if (Array.isArray(value)) return value.map((v) => unpackHex(v, ''));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = unpackHex(v, k);
+    return out;
+  }
+  return value;
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+function bytesToHex(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += (bytes[i] ?? 0).toString(16).padStart(2, '0');
+  return s;
 }
