@@ -188,9 +188,13 @@ describe('GameConnection', () => {
   it('shows runtime errors as a notice without ending the session', () => {
     const t = setup();
     welcomeAndEnter(t);
-    t.sock().deliver({ type: 'error', code: 'ERR_RATE_LIMITED', message: 'slow down' });
+    t.conn.sendAction({ kind: 'pickup' });
+    t.conn.sendAction({ kind: 'pickup' });
+    t.sock().deliver({ type: 'error', code: 'ERR_RATE_LIMITED', message: 'slow down', ref: '2' });
     expect(t.ends).toEqual([]);
     expect(t.store.getState().notice?.text).toContain('ERR_RATE_LIMITED');
+    // The refused action no longer counts as in flight.
+    expect(Object.keys(t.store.getState().inflight)).toEqual(['1']);
   });
 });
 

@@ -151,7 +151,7 @@ export class GameConnection {
         this.onPong(m.id, m.serverTime);
         break;
       case 'error':
-        this.onError(m.code, m.message);
+        this.onError(m.code, m.message, m.ref);
         break;
       case 'bye':
         if (m.reason === 'logout') this.pendingEnd = { error: null, dropToken: true };
@@ -161,7 +161,7 @@ export class GameConnection {
     }
   }
 
-  private onError(code: ErrorCode, message: string): void {
+  private onError(code: ErrorCode, message: string, ref?: unknown): void {
     if (FATAL.has(code)) {
       // The server closes after these; remember why so the close reports it.
       this.pendingEnd = { error: { code, message }, dropToken: true };
@@ -169,10 +169,20 @@ export class GameConnection {
       return;
     }
     const now = this.now();
-    this.store.setState((s) => ({
-      notice: { text: `${code}${message ? `: ${message}` : ''}`, expiresAt: now + 3000, id: s.nextId },
-      nextId: s.nextId + 1,
-    }));
+    // `ref` names a refused action: it will never be applied, so it no longer counts as in flight.
+    const refused = ref === undefined || ref === null || ref === '' ? NaN : Number(ref);
+    this.store.setState((s) => {
+      let inflight = s.inflight;
+      if (Number.isInteger(refused) && refused in inflight) {
+        inflight = { ...inflight };
+        delete inflight[refused];
+      }
+      return {
+        inflight,
+        notice: { text: `${code}${message ? `: ${message}` : ''}`, expiresAt: now + 3000, id: s.nextId },
+        nextId: s.nextId + 1,
+      };
+    });
   }
 
   private startPings(): void {
