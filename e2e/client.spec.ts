@@ -48,10 +48,15 @@ test.beforeAll(async () => {
   dbDir = mkdtempSync(join(tmpdir(), 'mmo-e2e-'));
   server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     env: { ...process.env, PORT: String(port), MMO_DB: join(dbDir, 'e2e.db') },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  // Its warnings (expected rejections) stay out of the report unless it fails to start.
+  let stderr = '';
+  server.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   base = `http://127.0.0.1:${port}`;
-  await waitForServer(base, 30_000);
+  await waitForServer(base, 30_000).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}\n${stderr}`);
+  });
 });
 
 test.afterAll(async () => {
