@@ -22,6 +22,18 @@ export const ERROR_CODES = [
   'ERR_NOT_FOUND', // HTTP route that does not exist
   'ERR_METHOD', // HTTP method not allowed
   'ERR_INTERNAL', // a bug on our side; logged
+  // Peer protocol (Site Servers, P2P users, site coordinator); see docs/protocol.md.
+  'ERR_WRONG_SITE', // a peer message for another site
+  'ERR_UNKNOWN_PEER', // sender or named server is not a member (or not who it claims to be)
+  'ERR_BAD_SIGNATURE', // Timeslot, membership record or system action fails its signature
+  'ERR_BROKEN_CHAIN', // Timeslot's prevHash is not the hash of the previous one
+  'ERR_STAMP_ORDER', // Timeslot stamp not above the previous stamp
+  'ERR_ARRIVAL_WINDOW', // an entry's arrival outside (previous stamp, stamp], or listed twice
+  'ERR_REPLAYED', // a Timeslot (server, seq) already held, sent again
+  'ERR_TOO_FAR_AHEAD', // a Timeslot too far past the held chain to buffer
+  'ERR_EQUIVOCATION', // two different signed Timeslots with the same (server, seq)
+  'ERR_BAD_HASH', // an update or state whose hash does not match its content
+  'ERR_STALE', // an old membership epoch, or a message for a finished exchange
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

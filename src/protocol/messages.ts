@@ -382,9 +382,61 @@ const peerMessageSchema = z.discriminatedUnion('type', [
     /** Last action number applied per user before the hand-over (duplicates are dropped). */
     lastActionNo: z.array(z.tuple([peerId, seqNo])).max(10_000),
   }),
+  /** admin -> requesters: the request for `target` will not be acted on (no majority); carry on. */
+  z.strictObject({
+    type: z.literal('requestDeclined'),
+    site: siteRef,
+    epoch: seqNo,
+    kind: z.enum(['ignore', 'readmit', 'replace']),
+    target: peerId,
+  }),
   /** user -> admin: servers whose updates disagreed with the majority. */
   z.strictObject({ type: z.literal('flagReport'), site: siteRef, server: peerId, seq: seqNo, reason: shortString }),
 ]);
+
+/**
+ * State transfer payload (the bytes a `stateChunk` series carries, MessagePack): the update that
+ * produced the state, the ordering state itself (its hash is the update's `stateHash`) and
+ * unhashed hints on where each server's Timeslot chain stood (a wrong hint only makes the
+ * receiver fall out of step again; it cannot make it accept a wrong state).
+ */
+const orderingStateSchema = z.strictObject({
+  site: siteRef,
+  window: time,
+  snapshot: siteSnapshotSchema,
+  /** Per user: every actionNo <= floor is applied, plus these above it. */
+  applied: z.array(z.tuple([peerId, seqNo, z.array(seqNo).max(4096)])).max(100_000),
+  /** Reports (server, arrival) at or before `window` of actions not applied yet. */
+  pending: z
+    .array(z.tuple([peerId, actionNoSchema, hexHash, z.array(z.tuple([peerId, time])).max(256)]))
+    .max(100_000),
+});
+export type OrderingState = z.infer<typeof orderingStateSchema>;
+const transferSchema = z.strictObject({
+  update: updateSchema,
+  state: orderingStateSchema,
+  hints: z.strictObject({
+    chains: z.array(z.tuple([peerId, seqNo, hexHash, time])).max(256),
+    marks: z.array(z.tuple([peerId, seqNo, seqNo, time])).max(4096),
+  }),
+});
+export type TransferPayload = z.infer<typeof transferSchema>;
+
+/** Packs a state-transfer payload into bytes (then cut into STATE_CHUNK_BYTES chunks). */
+export function encodeTransfer(p: TransferPayload): Uint8Array {
+  return msgpackEncode(packHex(p), { ignoreUndefined: true });
+}
+
+/** Parses reassembled state-transfer bytes. Never throws. */
+export function decodeTransfer(bytes: Uint8Array): ParseResult<TransferPayload> {
+  let data: unknown;
+  try {
+    data = unpackHex(msgpackDecode(bytes, { maxExtLength: 0 }), '');
+  } catch {
+    return { ok: false, code: 'ERR_MALFORMED', message: 'not MessagePack' };
+  }
+  return fromZod(transferSchema.safeParse(data));
+}
 
 export type PeerMessage = z.infer<typeof peerMessageSchema>;
 export type PeerMessageType = PeerMessage['type'];
@@ -426,6 +478,7 @@ export const PEER_MESSAGE_TYPES: ReadonlyArray<PeerMessageType> = [
   'membership',
   'ignoreCall',
   'siteInit',
+  'requestDeclined',
   'flagReport',
 ];
 

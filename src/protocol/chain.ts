@@ -1,0 +1,203 @@
+/**
+ * One server's Timeslot chain as another server holds it: a contiguous, hash-linked run of
+ * verified Timeslots after an anchor, plus a buffer of Timeslots that arrived ahead of a gap.
+ * Signatures are checked by the caller before `offer`; this module checks the chain rules:
+ * numbering, hash links, strictly growing stamps, arrivals within (previous stamp, stamp].
+ */
+import type { Timeslot } from './messages.js';
+import { timeslotHash } from './signed.js';
+
+export interface ChainItem {
+  seq: number;
+  hash: string;
+  stamp: number;
+  epoch: number;
+  entries: Timeslot['entries'];
+  heads: Timeslot['heads'];
+  update: Timeslot['update'];
+  /** The signed Timeslot, kept for TRM answers and proofs while recent. */
+  full: Timeslot | null;
+  /** Local receive time (own clock). */
+  receivedAt: number;
+}
+
+export interface Anchor {
+  seq: number;
+  hash: string;
+  stamp: number;
+}
+
+/** Where the server's Timeslots moved to a new membership epoch (admission markers). */
+export interface EpochMark {
+  epoch: number;
+  seq: number;
+  stamp: number;
+}
+
+export type OfferResult =
+  | { kind: 'added'; items: ChainItem[] }
+  | { kind: 'duplicate' }
+  | { kind: 'conflict'; held: ChainItem }
+  | { kind: 'buffered' }
+  | { kind: 'old' }
+  | { kind: 'invalid'; reason: string };
+
+export class Chain {
+  anchor: Anchor;
+  items: ChainItem[] = [];
+  /** Timeslots ahead of a gap, by seq. */
+  future = new Map<number, { ts: Timeslot; hash: string }>();
+  marks: EpochMark[] = [];
+  /** Items older than this seq have been pruned (kept: anchor = last pruned). */
+
+  constructor(
+    readonly server: string,
+    anchor: Anchor,
+    private readonly maxEntries: number,
+    private readonly maxFuture: number,
+  ) {
+    this.anchor = anchor;
+  }
+
+  get top(): Anchor {
+    const last = this.items[this.items.length - 1];
+    return last ? { seq: last.seq, hash: last.hash, stamp: last.stamp } : this.anchor;
+  }
+
+  get(seq: number): ChainItem | undefined {
+    const first = this.items[0];
+    if (!first) return undefined;
+    return this.items[seq - first.seq];
+  }
+
+  /** Stamp of seq (anchor included), or undefined when not held. */
+  stampOf(seq: number): number | undefined {
+    if (seq === this.anchor.seq) return this.anchor.stamp;
+    return this.get(seq)?.stamp;
+  }
+
+  hashOf(seq: number): string | undefined {
+    if (seq === this.anchor.seq) return this.anchor.hash;
+    return this.get(seq)?.hash;
+  }
+
+  /** Offers a signature-checked Timeslot of this server. */
+  offer(ts: Timeslot, receivedAt: number): OfferResult {
+    const hash = timeslotHash(ts);
+    const top = this.top;
+    if (ts.seq <= this.anchor.seq) return { kind: 'old' };
+    if (ts.seq <= top.seq) {
+      const held = this.get(ts.seq);
+      if (!held) return { kind: 'old' };
+      return held.hash === hash ? { kind: 'duplicate' } : { kind: 'conflict', held };
+    }
+    if (ts.seq > top.seq + 1) {
+      const had = this.future.get(ts.seq);
+      if (had && had.hash !== hash) return { kind: 'buffered' };
+      if (this.future.size >= this.maxFuture && !had) return { kind: 'invalid', reason: 'too far ahead' };
+      this.future.set(ts.seq, { ts, hash });
+      return { kind: 'buffered' };
+    }
+    const problem = linkProblem(ts, top, this.maxEntries);
+    if (problem) return { kind: 'invalid', reason: problem };
+    const added: ChainItem[] = [this.push(ts, hash, receivedAt)];
+    // Drain the buffer.
+    for (;;) {
+      const next = this.future.get(this.top.seq + 1);
+      if (!next) break;
+      this.future.delete(this.top.seq + 1);
+      if (linkProblem(next.ts, this.top, this.maxEntries)) break;
+      added.push(this.push(next.ts, next.hash, receivedAt));
+    }
+    for (const seq of [...this.future.keys()]) if (seq <= this.top.seq) this.future.delete(seq);
+    return { kind: 'added', items: added };
+  }
+
+  private push(ts: Timeslot, hash: string, receivedAt: number): ChainItem {
+    const item: ChainItem = {
+      seq: ts.seq,
+      hash,
+      stamp: ts.stamp,
+      epoch: ts.epoch,
+      entries: ts.entries,
+      heads: ts.heads,
+      update: ts.update,
+      full: ts,
+      receivedAt,
+    };
+    this.items.push(item);
+    const lastMark = this.marks[this.marks.length - 1];
+    if (!lastMark || ts.epoch > lastMark.epoch) {
+      this.marks.push({ epoch: ts.epoch, seq: ts.seq, stamp: ts.stamp });
+      if (this.marks.length > 16) this.marks.shift();
+    }
+    return item;
+  }
+
+  /** Drops held items above `seq` (a cut that our copy disagrees with); returns dropped seqs' range. */
+  truncate(seq: number): void {
+    const first = this.items[0];
+    if (!first) return;
+    if (seq < this.anchor.seq) seq = this.anchor.seq;
+    this.items.length = Math.max(0, seq - first.seq + 1);
+    this.future.clear();
+    this.marks = this.marks.filter((m) => m.seq <= seq);
+  }
+
+  /** Forgets items older than `keepFromSeq` (the anchor moves up); full copies beyond `keepFull` from the top. */
+  prune(keepFromSeq: number, keepFull: number): void {
+    const first = this.items[0];
+    if (first && keepFromSeq > first.seq) {
+      const drop = Math.min(this.items.length - 1, keepFromSeq - first.seq);
+      if (drop > 0) {
+        const last = this.items[drop - 1];
+        if (last) this.anchor = { seq: last.seq, hash: last.hash, stamp: last.stamp };
+        this.items.splice(0, drop);
+      }
+    }
+    const cutoff = this.items.length - keepFull;
+    for (let i = 0; i < cutoff; i++) {
+      const it = this.items[i];
+      if (it && it.full) it.full = null;
+    }
+  }
+
+  /** Starts over from a new anchor (state transfer); keeps nothing held. */
+  reset(anchor: Anchor): void {
+    this.anchor = anchor;
+    this.items = [];
+    this.future.clear();
+  }
+
+  /** Full Timeslots held in [from, to]. */
+  range(from: number, to: number, max: number): Timeslot[] {
+    const out: Timeslot[] = [];
+    for (let s = Math.max(from, this.anchor.seq + 1); s <= to && out.length < max; s++) {
+      const it = this.get(s);
+      if (!it) break;
+      if (it.full) out.push(it.full);
+    }
+    return out;
+  }
+}
+
+/** Why `ts` cannot follow `prev` in a chain, or null when it can. */
+export function linkProblem(ts: Timeslot, prev: Anchor, maxEntries: number): string | null {
+  if (ts.seq !== prev.seq + 1) return `seq ${ts.seq} does not follow ${prev.seq}`;
+  if (ts.prevHash !== prev.hash) return 'broken hash chain';
+  if (!(ts.stamp > prev.stamp)) return 'stamp not above the previous stamp';
+  if (ts.entries.length > maxEntries) return 'too many entries';
+  const seen = new Set<string>();
+  for (const [user, actionNo, arrival] of ts.entries) {
+    if (!(arrival > prev.stamp) || arrival > ts.stamp) return 'arrival outside (previous stamp, stamp]';
+    const k = `${user}\u0000${actionNo}`;
+    if (seen.has(k)) return 'action listed twice';
+    seen.add(k);
+  }
+  const heads = new Set<string>();
+  for (const [server] of ts.heads) {
+    if (heads.has(server) || server === ts.server) return 'bad heads';
+    heads.add(server);
+  }
+  return null;
+}

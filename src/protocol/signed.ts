@@ -1,0 +1,98 @@
+/**
+ * Signing and hashing of the protocol's signed records: Timeslots (by their server's key),
+ * membership records and system actions (by the admin key). The signed bytes are the UTF-8 of the
+ * canonical JSON of a fixed-order array, tagged with the record kind so a signature over one kind
+ * can never pass as another.
+ */
+import { canonicalJson } from '../game/canonical.js';
+import { hashBytes, utf8, type SignatureScheme } from './crypto.js';
+import type { Membership, SysActionMessage, Timeslot, UpdateMessage } from './messages.js';
+
+export type TimeslotBody = Omit<Timeslot, 'sig'>;
+export type MembershipBody = Omit<Membership, 'sig'>;
+export type SysActionBody = Omit<SysActionMessage, 'sig' | 'type'>;
+
+export function timeslotSigningBytes(t: TimeslotBody): Uint8Array {
+  return utf8(
+    canonicalJson(['timeslot/1', t.site, t.server, t.seq, t.stamp, t.prevHash, t.epoch, t.entries, t.heads, t.update]),
+  );
+}
+
+/** Hash of a Timeslot's signed content: what `prevHash`, heads and cuts refer to. */
+export function timeslotHash(t: TimeslotBody): string {
+  return hashBytes(timeslotSigningBytes(t));
+}
+
+/** Signs a Timeslot body (also for cheater injection in the simulator: rewrite, then re-sign). */
+export function signTimeslot(body: TimeslotBody, secretKey: string, crypto: SignatureScheme): Timeslot {
+  const clean: TimeslotBody = {
+    site: body.site,
+    server: body.server,
+    seq: body.seq,
+    stamp: body.stamp,
+    prevHash: body.prevHash,
+    epoch: body.epoch,
+    entries: body.entries,
+    heads: body.heads,
+    update: body.update,
+  };
+  return { ...clean, sig: crypto.sign(secretKey, timeslotSigningBytes(clean)) };
+}
+
+export function verifyTimeslot(t: Timeslot, publicKey: string, crypto: SignatureScheme): boolean {
+  return crypto.verify(publicKey, timeslotSigningBytes(t), t.sig);
+}
+
+export function membershipSigningBytes(m: MembershipBody): Uint8Array {
+  return utf8(canonicalJson(['membership/1', m.site, m.epoch, m.members, m.change]));
+}
+
+export function signMembership(body: MembershipBody, secretKey: string, crypto: SignatureScheme): Membership {
+  const clean: MembershipBody = { site: body.site, epoch: body.epoch, members: body.members, change: body.change };
+  return { ...clean, sig: crypto.sign(secretKey, membershipSigningBytes(clean)) };
+}
+
+export function verifyMembership(m: Membership, adminKey: string, crypto: SignatureScheme): boolean {
+  return crypto.verify(adminKey, membershipSigningBytes(m), m.sig);
+}
+
+export function sysActionSigningBytes(a: SysActionBody): Uint8Array {
+  return utf8(canonicalJson(['sysAction/1', a.site, a.sysNo, a.actor, a.action]));
+}
+
+export function signSysAction(body: SysActionBody, secretKey: string, crypto: SignatureScheme): SysActionMessage {
+  return {
+    type: 'sysAction',
+    site: body.site,
+    sysNo: body.sysNo,
+    actor: body.actor,
+    action: body.action,
+    sig: crypto.sign(secretKey, sysActionSigningBytes(body)),
+  };
+}
+
+export function verifySysAction(a: SysActionMessage, adminKey: string, crypto: SignatureScheme): boolean {
+  return crypto.verify(adminKey, sysActionSigningBytes(a), a.sig);
+}
+
+/** Content hash of a user action: what Timeslot entries name, so servers agree on the content. */
+export function actionContentHash(a: { site: string; user: string; actionNo: number; action: unknown }): string {
+  return hashBytes(utf8(canonicalJson(['action/1', a.site, a.user, a.actionNo, a.action])));
+}
+
+/** Content hash of a system action (ordered under SYSTEM_ACTOR with number sysNo). */
+export function sysActionContentHash(a: SysActionBody): string {
+  return hashBytes(utf8(canonicalJson(['sysAction/1', a.site, a.sysNo, a.actor, a.action])));
+}
+
+/** Hash of an update: all fields but `hash` and `type`. Users count these. */
+export function updateHash(u: Omit<UpdateMessage, 'type' | 'hash'>): string {
+  return hashBytes(
+    utf8(canonicalJson(['update/1', u.site, u.seq, u.prev, u.window, u.applied, u.events, u.stateHash])),
+  );
+}
+
+/** Whether the server in `slot` sends the full update `seq` (N_majority of them do, rotating with seq). */
+export function sendsFullUpdate(slot: number, seq: number, nServer: number, nMajority: number): boolean {
+  return (((slot + seq) % nServer) + nServer) % nServer < nMajority;
+}
