@@ -10,8 +10,8 @@ import type { EventQueue, ScheduledEvent } from './eventQueue.js';
 export interface Tickable<M> {
   receive(from: string, msg: M): void;
   tick(): void;
-  /** Next time (by the core's own `now`) it wants `tick`, or Infinity / undefined for never. */
-  nextWakeAt(): number | undefined;
+  /** Next time (by the core's own `now`) it wants `tick`, or null (or Infinity) for never. */
+  nextWakeAt(): number | null;
 }
 
 export interface HostOptions {
@@ -63,6 +63,7 @@ export class Host<M, C extends Tickable<M> = Tickable<M>> {
     this.reschedule();
   }
 
+  /** Stops receiving and ticking (the core object is kept, frozen, for `resume`). */
   crash(): void {
     this.crashed = true;
     this.queue.cancel(this.wake);
@@ -70,11 +71,18 @@ export class Host<M, C extends Tickable<M> = Tickable<M>> {
     this.wakeAt = Infinity;
   }
 
+  /** Ends a crash: the same core carries on from its frozen state (messages meanwhile were lost). */
+  resume(): void {
+    if (!this.crashed) return;
+    this.crashed = false;
+    this.reschedule();
+  }
+
   /** Call after anything that may have changed the core's next wake time. */
   reschedule(): void {
     if (this.crashed || !this.core) return;
     const w = this.core.nextWakeAt();
-    if (w === undefined || !Number.isFinite(w)) {
+    if (w === null || !Number.isFinite(w)) {
       this.queue.cancel(this.wake);
       this.wake = undefined;
       this.wakeAt = Infinity;

@@ -54,6 +54,8 @@ export interface NetworkOptions<M> {
   rng: Rng;
   codec: Codec<M>;
   defaults: LinkParams;
+  /** Parameters per directed link; overrides `defaults` (setLink overrides both). */
+  linkParams?: (from: string, to: string) => LinkParams;
   /** Keep per-link FIFO order (default true). */
   fifo?: boolean;
   /** Called on every send with what happened to it (for traces). */
@@ -84,6 +86,7 @@ export class Network<M> {
   private readonly defaults: LinkParams;
   private readonly fifo: boolean;
   private readonly observe: ((ev: NetEvent<M>) => void) | undefined;
+  private readonly linkParams: ((from: string, to: string) => LinkParams) | undefined;
 
   constructor(opts: NetworkOptions<M>) {
     this.queue = opts.queue;
@@ -92,6 +95,7 @@ export class Network<M> {
     this.defaults = opts.defaults;
     this.fifo = opts.fifo ?? true;
     this.observe = opts.observe;
+    this.linkParams = opts.linkParams;
   }
 
   /** Registers the receiver for `id` (replaces any earlier one). */
@@ -110,7 +114,7 @@ export class Network<M> {
   }
 
   link(from: string, to: string): LinkParams {
-    return this.links.get(key(from, to)) ?? this.defaults;
+    return this.links.get(key(from, to)) ?? this.linkParams?.(from, to) ?? this.defaults;
   }
 
   addPartition(p: Partition): void {
@@ -142,6 +146,17 @@ export class Network<M> {
       if (p.side && p.side.includes(a) !== p.side.includes(b)) return false;
     }
     return true;
+  }
+
+  /**
+   * One-way transit delay from → to now, or null if the message would be dropped (loss or
+   * partition). For exchanges modelled outside the codec (clock sync); draws from the same RNG.
+   */
+  transit(from: string, to: string): number | null {
+    const now = this.queue.now;
+    const params = this.link(from, to);
+    if (this.isCut(from, to, now) || this.rng.chance(params.loss)) return null;
+    return params.latency + (params.jitter > 0 ? this.rng.range(0, params.jitter) : 0);
   }
 
   /** Encodes and sends; the bytes are decoded at the receiver on delivery. */

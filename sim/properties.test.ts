@@ -43,6 +43,7 @@ function goodTrace(): Trace {
     cheats: [] as string[],
     joinedAt: 0,
     crashed: [] as Array<[number, number]>,
+    stable: true,
     updates: updates.map((u) => ({ ...u, applied: [...u.applied] })),
   }));
   const arr = (server: string, user: string, actionNo: number, reported: number) => ({
@@ -59,6 +60,7 @@ function goodTrace(): Trace {
     users: [
       {
         id: 'u1',
+        cutOff: false,
         sent: [
           { user: 'u1', actionNo: 1, at: 10, kind: 'move', deliveredTo: ['s1', 's2', 's3'], mustApply: true },
           {
@@ -74,6 +76,7 @@ function goodTrace(): Trace {
       },
       {
         id: 'u2',
+        cutOff: false,
         sent: [
           { user: 'u2', actionNo: 1, at: 15, kind: 'say', deliveredTo: ['s1', 's2', 's3'], mustApply: true },
         ],

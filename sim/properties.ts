@@ -26,7 +26,13 @@ export function canonicalSequence(trace: Trace): {
       if (!seen) {
         bySeq.set(u.seq, u);
         owner.set(u.seq, s.id);
-      } else if (seen.hash !== u.hash) {
+      } else if (seen.hash === u.hash) {
+        // prefer a computed record (it lists the applied actions) over one adopted by state transfer
+        if (seen.adopted && !u.adopted) {
+          bySeq.set(u.seq, u);
+          owner.set(u.seq, s.id);
+        }
+      } else {
         violations.push(
           v(
             'safety',
@@ -68,6 +74,7 @@ function checkConsecutive(updates: readonly TraceUpdate[], who: string, out: Vio
   for (let i = 1; i < updates.length; i++) {
     const prev = updates[i - 1] as TraceUpdate;
     const cur = updates[i] as TraceUpdate;
+    if (cur.adopted && cur.seq > prev.seq) continue; // state transfer may skip ahead
     if (cur.seq !== prev.seq + 1) out.push(v('safety', `${who} went from seq ${prev.seq} to seq ${cur.seq}`));
   }
 }

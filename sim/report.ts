@@ -27,7 +27,8 @@ export interface RunReport {
   /** Paper eq. (14) for this run's parameters; present when the run had no faults. */
   eq14?: number;
   ignored: string[];
-  replaced: Array<{ server: string; by: string; at: number }>;
+  /** Servers admitted as replacements. */
+  replaced: string[];
   evicted: string[];
   crashed: string[];
   /** Seqs at which honest servers applied different updates. */
@@ -68,7 +69,7 @@ export function formatReport(r: RunReport): string {
     );
   }
   lines.push(
-    `  servers   ignored [${r.ignored.join(', ')}], replaced [${r.replaced.map((x) => `${x.server}->${x.by}@${round(x.at)}`).join(', ')}], evicted [${r.evicted.join(', ')}], crashed [${r.crashed.join(', ')}]`,
+    `  servers   ignored [${r.ignored.join(', ')}], replaced by [${r.replaced.join(', ')}], evicted [${r.evicted.join(', ')}], crashed [${r.crashed.join(', ')}]`,
   );
   lines.push(
     `  updates   accepted by users ${r.accepted}; divergences among honest servers ${r.divergences}`,

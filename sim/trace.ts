@@ -14,8 +14,10 @@ export interface TraceUpdate {
   seq: number;
   /** Digest of the update's content; equal content gives equal digests on every party. */
   hash: string;
-  /** Actions applied in this update, in order. */
-  applied: ActionKey[];
+  /** Actions applied in this update, in order (with the median the server ordered it by, if known). */
+  applied: Array<ActionKey & { median?: number }>;
+  /** Adopted by state transfer rather than computed: a server's log may jump to it. */
+  adopted?: boolean;
   /** True time it was applied (server) or accepted (user). */
   at: number;
 }
@@ -32,6 +34,8 @@ export interface TraceServer {
   leftAt?: number;
   /** Time windows [from, to) during which it was crashed. */
   crashed: Array<[number, number]>;
+  /** Honest, initial, never crashed, cut off or ignored: the servers the guarantees lean on. */
+  stable: boolean;
   updates: TraceUpdate[];
 }
 
@@ -46,10 +50,14 @@ export interface TraceSent extends ActionKey {
    * until the end. (The rule is in scenario.ts; the checkers only read the flag.)
    */
   mustApply: boolean;
+  /** True time the action had reached N_majority stable servers (if it did). */
+  majorityAt?: number;
 }
 
 export interface TraceUser {
   id: string;
+  /** Whether a partition ever cut this user off (its acceptances may then lag). */
+  cutOff: boolean;
   sent: TraceSent[];
   accepted: TraceUpdate[];
 }
