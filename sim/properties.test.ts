@@ -214,6 +214,24 @@ describe('property checkers', () => {
     expect(props(checkMedianBound(t))).toEqual(['median-bound']);
   });
 
+  it('flag a server that ordered an action by a median outside the bound', () => {
+    const t = goodTrace();
+    const s1 = t.servers[0];
+    const s3 = t.servers[2];
+    if (!s1 || !s3) throw new Error('fixture');
+    s3.honest = false;
+    s3.cheats = ['shift'];
+    t.faults.cheaters = true;
+    const first = s1.updates[0]?.applied[0];
+    if (!first) throw new Error('fixture');
+    first.median = 12;
+    expect(checkMedianBound(t)).toEqual([]);
+    first.median = 5; // u1#1's honest reports are 11 and 12: no median can be 5 with one liar
+    expect(checkMedianBound(t).map((x) => x.message)).toEqual([
+      'server s1 ordered u1#1 by median 5 outside [11, 12]',
+    ]);
+  });
+
   it('flag an equivocator that was never evicted', () => {
     const t = goodTrace();
     const s3 = t.servers[2];

@@ -246,7 +246,28 @@ export function checkMedianBound(trace: Trace): Violation[] {
   const bounds = medianBounds(trace);
   const applied = appliedSequence(trace);
   const out: Violation[] = [];
-  // For each applied action A at position i, no later action B may have hi_B < lo_A.
+  // The upper bound assumes every honest report counted; an ignored server's late reports may not.
+  const exactUpper = !trace.events.some((e) => e.kind === 'ignored');
+  // Each honest server's own median for an action lies within the bound.
+  for (const s of honestServers(trace)) {
+    for (const u of s.updates) {
+      for (const a of u.applied) {
+        if (a.median === undefined) continue;
+        const b = bounds.get(actionId(a));
+        if (!b) continue;
+        if (a.median < b.lo || (exactUpper && a.median > b.hi)) {
+          out.push(
+            v(
+              'median-bound',
+              `server ${s.id} ordered ${actionId(a)} by median ${fmt(a.median)} outside [${fmt(b.lo)}, ${fmt(b.hi)}]`,
+            ),
+          );
+        }
+      }
+    }
+  }
+  if (!exactUpper) return out;
+  // For each applied action A, no later action B may have hi_B < lo_A.
   // Scan from the end keeping the minimum hi of the suffix.
   let suffixMin = Infinity;
   let suffixId = '';
