@@ -44,7 +44,7 @@ function goodTrace(): Trace {
     joinedAt: 0,
     crashed: [] as Array<[number, number]>,
     stable: true,
-    updates: updates.map((u) => ({ ...u, applied: [...u.applied] })),
+    updates: updates.map((u) => ({ ...u, applied: u.applied.map((a) => ({ ...a })) })),
   }));
   const arr = (server: string, user: string, actionNo: number, reported: number) => ({
     server,
