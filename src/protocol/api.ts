@@ -4,7 +4,7 @@
  * `nextWakeAt()` (a time on its own clock, or null) and `tick()` (the host calls it at or after
  * that time). See src/protocol/README.md.
  */
-import type { GameEvent, PlayerAction, SiteSnapshot, SiteAction } from '../game/types.js';
+import type { GameEvent, PlayerAction, SiteAction, SiteSnapshot, UserState } from '../game/types.js';
 import type { SiteConfig } from './config.js';
 import type { SignatureScheme } from './crypto.js';
 import type { ErrorCode } from './errors.js';
@@ -46,6 +46,8 @@ export interface AppliedUpdate {
   window: number;
   applied: AppliedAction[];
   events: GameEvent[];
+  /** Taken over by state transfer (not computed here); its actions carry no hash/median. */
+  adopted?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,6 +180,10 @@ export interface SiteCoordinatorOptions {
   candidates: () => CoordinatorServer[];
   /** Users currently on the site (told about server changes). */
   users: () => string[];
+  /** A user left the site (portal or logout), as the majority of servers applied it. */
+  onLeft?: (user: UserState, via: 'portal' | 'logout', seq: number) => void;
+  /** Every update with departures that the coordinator accepted by majority. */
+  onUpdate?: (update: AcceptedUpdate) => void;
   observe?: Observe;
 }
 
@@ -197,8 +203,10 @@ export interface SiteCoordinator {
   membership(): Membership | null;
   /** Servers the coordinator evicted after a verified equivocation proof. */
   evicted(): readonly string[];
-  /** Current active server ids in slot order. */
+  /** Server ids holding a slot (the set users send to), in slot order. */
   activeServers(): string[];
+  /** The admin's public key (servers and users verify records and system actions with it). */
+  adminKey(): string;
 }
 
 // ---------------------------------------------------------------------------------------------

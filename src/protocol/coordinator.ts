@@ -1,7 +1,290 @@
-/** Admin side of a P2P site: see docs/protocol.md. (Implementation in progress; API is final.) */
-import type { SiteCoordinator, SiteCoordinatorOptions } from './api.js';
+/**
+ * The admin side of a P2P site (shared with server/): hands the site over, orders joins and
+ * leaves as signed system actions, and is the one sequencer of membership changes. It acts on
+ * N_majority matching requests from active servers: ignore (with the cut = the highest Timeslot
+ * any of the deciding requesters holds), readmit, replace (a random candidate). It verifies
+ * equivocation proofs and then evicts the liar (ignore at an agreed cut, replacement at once).
+ * It follows updates that carry departures by majority, to learn leaving users' states.
+ */
+import { addVote, decide, emptyVotes, type Votes } from './acceptance.js';
+import type { AcceptedUpdate, CoreEvent, SiteCoordinator, SiteCoordinatorOptions } from './api.js';
+import { ed25519Scheme, ZERO_HASH } from './crypto.js';
+import {
+  parsePeerMessage,
+  type Member,
+  type Membership,
+  type PeerMessage,
+  type PeerOf,
+  type SiteInit,
+  type Timeslot,
+} from './messages.js';
+import {
+  signMembership,
+  signSysAction,
+  timeslotHash,
+  updateHash,
+  verifyTimeslot,
+  type MembershipBody,
+} from './signed.js';
+
+type Kind = 'ignore' | 'readmit' | 'replace';
+
+interface Pending {
+  kind: Kind;
+  target: string;
+  since: number;
+  from: Map<string, Timeslot | null>;
+}
 
 export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordinator {
-  void opts;
-  throw new Error('createSiteCoordinator: not implemented yet');
+  const cfg = opts.config;
+  const site = cfg.site;
+  const crypto = opts.crypto ?? ed25519Scheme;
+  const observe = (e: CoreEvent): void => opts.observe?.(e);
+  const adminKey = crypto.publicKeyOf(opts.secretKey);
+
+  let membership: Membership | null = null;
+  let sysNo = 0;
+  const pending = new Map<string, Pending>();
+  const banned = new Set<string>();
+  const evicted: string[] = [];
+  const votes = new Map<number, Votes>();
+  const doneSeqs = new Set<number>();
+
+  const latest = (m: Member): Member['stints'][number] => m.stints[m.stints.length - 1] ?? { admit: 0, cut: null };
+  const isActive = (m: Member): boolean => m.slot !== null && latest(m).cut === null;
+  const slotted = (): Member[] =>
+    (membership?.members ?? []).filter((m) => m.slot !== null).sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0));
+
+  function publish(body: MembershipBody, alsoTo: string[] = []): Membership {
+    const rec = signMembership(body, opts.secretKey, crypto);
+    membership = rec;
+    observe({ kind: 'membership', epoch: rec.epoch, change: rec.change.kind, target: rec.change.target });
+    const msg: PeerMessage = { type: 'membership', ...rec };
+    const to = new Set<string>([...rec.members.map((m) => m.id), ...alsoTo, ...opts.users()]);
+    for (const id of to) opts.send(id, msg);
+    return rec;
+  }
+
+  function nextBody(kind: MembershipBody['change']['kind'], target: string, members: Member[]): MembershipBody {
+    return { site, epoch: (membership?.epoch ?? 0) + 1, members, change: { kind, target } };
+  }
+
+  function decideIgnore(p: Pending): void {
+    if (!membership) return;
+    let cutSeq = 0;
+    let cutHash = ZERO_HASH;
+    for (const held of p.from.values()) {
+      if (held && held.seq > cutSeq) {
+        cutSeq = held.seq;
+        cutHash = timeslotHash(held);
+      }
+    }
+    const epoch = membership.epoch + 1;
+    let members = membership.members.map((m) =>
+      m.id === p.target
+        ? { ...m, stints: m.stints.map((s, i) => (i === m.stints.length - 1 ? { ...s, cut: { seq: cutSeq, hash: cutHash } } : s)) }
+        : m,
+    );
+    let kind: MembershipBody['change']['kind'] = 'ignore';
+    let newcomer: string[] = [];
+    if (banned.has(p.target)) {
+      // Evict: the liar leaves its slot now, and a replacement takes it in the same record.
+      const r = withReplacement(members, p.target, epoch);
+      members = r.members;
+      newcomer = r.added;
+      kind = 'evict';
+      if (!evicted.includes(p.target)) evicted.push(p.target);
+    }
+    publish({ site, epoch, members, change: { kind, target: p.target } }, newcomer);
+  }
+
+  function withReplacement(members: Member[], target: string, epoch: number): { members: Member[]; added: string[] } {
+    const old = members.find((m) => m.id === target);
+    if (!old || old.slot === null) return { members, added: [] };
+    const taken = new Set(members.map((m) => m.id));
+    const cands = opts.candidates().filter((c) => !taken.has(c.id) && !banned.has(c.id));
+    const slot = old.slot;
+    const out = members.map((m) => (m.id === target ? { ...m, slot: null } : m));
+    if (cands.length === 0) return { members: out, added: [] };
+    const pick = cands[Math.min(cands.length - 1, Math.floor(opts.random() * cands.length))];
+    if (!pick) return { members: out, added: [] };
+    out.push({ id: pick.id, key: pick.key, slot, stints: [{ admit: epoch, cut: null }] });
+    return { members: out, added: [pick.id] };
+  }
+
+  function decide2(p: Pending): void {
+    if (!membership) return;
+    const epoch = membership.epoch + 1;
+    if (p.kind === 'ignore') return decideIgnore(p);
+    if (p.kind === 'readmit') {
+      const members = membership.members.map((m) =>
+        m.id === p.target ? { ...m, stints: [...m.stints, { admit: epoch, cut: null }] } : m,
+      );
+      publish(nextBody('admit', p.target, members));
+      return;
+    }
+    const r = withReplacement(membership.members, p.target, epoch);
+    if (r.added.length === 0) {
+      for (const s of p.from.keys()) opts.send(s, { type: 'requestDeclined', site, epoch: membership.epoch, kind: p.kind, target: p.target });
+      return;
+    }
+    publish(nextBody('admit', r.added[0] ?? p.target, r.members), r.added);
+  }
+
+  function onRequest(from: string, msg: PeerOf<'membershipRequest'>): void {
+    if (!membership) return;
+    const requester = membership.members.find((m) => m.id === from);
+    const target = membership.members.find((m) => m.id === msg.target);
+    if (!requester || !isActive(requester) || !target || target.id === from || target.slot === null) return;
+    const cutNow = latest(target).cut !== null;
+    if (msg.kind === 'ignore' && cutNow) return;
+    if ((msg.kind === 'readmit' || msg.kind === 'replace') && !cutNow) return;
+    if (msg.kind === 'readmit' && banned.has(target.id)) return;
+    let held: Timeslot | null = msg.held;
+    if (held && (held.server !== target.id || held.site !== site || !verifyTimeslot(held, target.key, crypto))) held = null;
+    const k = `${msg.kind}:${msg.target}`;
+    let p = pending.get(k);
+    if (!p) pending.set(k, (p = { kind: msg.kind, target: msg.target, since: opts.now(), from: new Map() }));
+    p.from.set(from, held);
+    // Only requests from servers still active count (one may have been cut meanwhile).
+    for (const id of [...p.from.keys()]) {
+      const m = membership.members.find((x) => x.id === id);
+      if (!m || !isActive(m)) p.from.delete(id);
+    }
+    if (p.from.size >= cfg.N_majority) {
+      pending.delete(k);
+      decide2(p);
+    }
+  }
+
+  function onProof(from: string, msg: PeerOf<'equivocationProof'>): void {
+    if (!membership) return;
+    const { a, b } = msg;
+    const m = membership.members.find((x) => x.id === a.server);
+    if (!m || a.server !== b.server || a.seq !== b.seq || a.site !== site || b.site !== site) return;
+    if (timeslotHash(a) === timeslotHash(b)) return;
+    if (!verifyTimeslot(a, m.key, crypto) || !verifyTimeslot(b, m.key, crypto)) {
+      observe({ kind: 'rejected', from, msgType: 'equivocationProof', code: 'ERR_BAD_SIGNATURE', reason: a.server });
+      return;
+    }
+    if (banned.has(a.server)) return;
+    banned.add(a.server);
+    observe({ kind: 'equivocation', server: a.server, seq: a.seq });
+    if (!isActive(m)) {
+      // Already ignored: evict now, keeping its cut.
+      const r = withReplacement(membership.members, a.server, membership.epoch + 1);
+      if (!evicted.includes(a.server)) evicted.push(a.server);
+      publish(nextBody('evict', a.server, r.members), r.added);
+      return;
+    }
+    for (const s of slotted()) {
+      if (s.id !== a.server && isActive(s)) opts.send(s.id, { type: 'ignoreCall', site, epoch: membership.epoch, target: a.server });
+    }
+  }
+
+  function onUpdateVote(from: string, seq: number, hash: string, full: PeerOf<'update'> | null): void {
+    if (doneSeqs.has(seq)) return;
+    if (full) {
+      const { type: _t, hash: claimed, ...body } = full;
+      void _t;
+      if (updateHash(body) !== claimed) return;
+    }
+    const servers = new Set(slotted().map((m) => m.id));
+    let v = votes.get(seq);
+    if (!v) votes.set(seq, (v = emptyVotes()));
+    addVote(v, from, hash, full, servers);
+    const u = decide(v, cfg.N_majority, servers);
+    if (!u) return;
+    votes.delete(seq);
+    doneSeqs.add(seq);
+    if (doneSeqs.size > 4096) doneSeqs.delete(Math.min(...doneSeqs));
+    const acc: AcceptedUpdate = {
+      site,
+      seq,
+      hash: u.hash,
+      applied: u.applied.map(([user, actionNo]) => ({ user, actionNo })),
+      events: u.events,
+    };
+    opts.onUpdate?.(acc);
+    for (const e of u.events) if (e.kind === 'left') opts.onLeft?.(e.user, e.via, seq);
+  }
+
+  function handle(from: string, msg: PeerMessage): void {
+    if ('site' in msg && msg.site !== site) return;
+    switch (msg.type) {
+      case 'membershipRequest':
+        return onRequest(from, msg);
+      case 'equivocationProof':
+        return onProof(from, msg);
+      case 'flagReport':
+        observe({ kind: 'flagged', server: msg.server, seq: msg.seq, reason: `${from}: ${msg.reason}` });
+        return;
+      case 'update':
+        return onUpdateVote(from, msg.seq, msg.hash, msg);
+      case 'updateHash':
+        return onUpdateVote(from, msg.seq, msg.hash, null);
+      default:
+        return;
+    }
+  }
+
+  return {
+    receive(from, raw) {
+      try {
+        const parsed = parsePeerMessage(raw);
+        if (!parsed.ok) return;
+        handle(from, parsed.value);
+      } catch (e) {
+        observe({ kind: 'rejected', from, msgType: '?', code: 'ERR_INTERNAL', reason: e instanceof Error ? e.message : String(e) });
+      }
+    },
+    nextWakeAt() {
+      let min: number | null = null;
+      for (const p of pending.values()) {
+        const t = p.since + 2 * cfg.T_req_timeout + cfg.T_timeout;
+        if (min === null || t < min) min = t;
+      }
+      return min;
+    },
+    tick() {
+      const now = opts.now();
+      for (const [k, p] of pending) {
+        if (now - p.since < 2 * cfg.T_req_timeout + cfg.T_timeout) continue;
+        pending.delete(k);
+        for (const s of p.from.keys()) {
+          opts.send(s, { type: 'requestDeclined', site, epoch: membership?.epoch ?? 0, kind: p.kind, target: p.target });
+        }
+      }
+    },
+    handOver(args) {
+      const members: Member[] = opts.servers.map((s, i) => ({ id: s.id, key: s.key, slot: i, stints: [{ admit: 0, cut: null }] }));
+      const rec = signMembership({ site, epoch: 1, members, change: { kind: 'init', target: null } }, opts.secretKey, crypto);
+      membership = rec;
+      const start = Math.ceil(args.start / cfg.T_timeslot) * cfg.T_timeslot;
+      const init: SiteInit = {
+        type: 'siteInit',
+        site,
+        membership: rec,
+        seq: args.seq,
+        prev: args.prev,
+        start,
+        state: args.snapshot,
+        lastActionNo: args.lastActionNo,
+      };
+      for (const s of opts.servers) opts.send(s.id, init);
+      observe({ kind: 'membership', epoch: 1, change: 'init', target: null });
+      return init;
+    },
+    systemAction(actor, action) {
+      const no = ++sysNo;
+      const msg = signSysAction({ site, sysNo: no, actor, action }, opts.secretKey, crypto);
+      for (const s of slotted()) opts.send(s.id, msg);
+      return no;
+    },
+    membership: () => membership,
+    evicted: () => evicted,
+    activeServers: () => slotted().map((m) => m.id),
+    adminKey: () => adminKey,
+  };
 }

@@ -1,7 +1,1353 @@
-/** Site Server: see docs/protocol.md. (Implementation in progress; API is final.) */
-import type { SiteServer, SiteServerOptions } from './api.js';
+/**
+ * A Site Server (paper 4.3, 4.4; docs/protocol.md). Records arrivals, sends a signed Timeslot
+ * every T_timeslot, orders actions by median arrival in fixed windows, applies them with the game
+ * rules, sends Updates (full or hash, rotating), and keeps the site going when servers are late,
+ * lie, or get replaced. Pure: time, sending and keys are injected; no timers.
+ */
+import { applyAction } from '../game/rules.js';
+import type { GameEvent, PlayerAction, SiteAction, SiteSnapshot } from '../game/types.js';
+import type { AppliedAction, AppliedUpdate, CoreEvent, ServerStatus, SiteServer, SiteServerOptions } from './api.js';
+import { Chain, type ChainItem } from './chain.js';
+import { ed25519Scheme, hashOf, ZERO_HASH } from './crypto.js';
+import type { ErrorCode } from './errors.js';
+import {
+  ADMIN_ID,
+  decodeTransfer,
+  encodeTransfer,
+  MAX_TIMESLOTS_PER_REPLY,
+  parsePeerMessage,
+  STATE_CHUNK_BYTES,
+  SYSTEM_ACTOR,
+  type Member,
+  type Membership,
+  type OrderingState,
+  type PeerMessage,
+  type PeerOf,
+  type SiteInit,
+  type SysActionMessage,
+  type Timeslot,
+  type TimeslotEntry,
+  type TransferPayload,
+  type UpdateMessage,
+} from './messages.js';
+import { compareByMedianArrival, majorityArrival } from './order.js';
+import {
+  actionContentHash,
+  sendsFullUpdate,
+  signTimeslot,
+  sysActionContentHash,
+  updateHash,
+  verifyMembership,
+  verifySysAction,
+  verifyTimeslot,
+  type TimeslotBody,
+} from './signed.js';
+
+/** Smallest step between two stamps / arrivals of one server (ms). */
+const EPS = 0.001;
+/** Per user, action numbers this far below the highest applied one count as applied. */
+const DEDUPE_WINDOW = 1024;
+/** Reports of unapplied actions older than this many windows are forgotten (at window ends). */
+const HORIZON_WINDOWS = 100;
+
+interface Report {
+  arrival: number;
+  /** Timeslot seq that carried it; 0 = from a transferred state (always counts). */
+  tsSeq: number;
+}
+
+interface ActionRec {
+  user: string;
+  actionNo: number;
+  hash: string;
+  reports: Map<string, Report>;
+}
+
+type Content =
+  | { kind: 'user'; action: PlayerAction }
+  | { kind: 'sys'; msg: SysActionMessage };
+
+interface Stored {
+  update: UpdateMessage;
+  state: OrderingState;
+  hints: TransferPayload['hints'];
+}
+
+interface SyncState {
+  reason: string;
+  tried: Set<string>;
+  provider: string | null;
+  startedAt: number;
+  seq: number | null;
+  hash: string | null;
+  count: number;
+  chunks: Array<Uint8Array | undefined>;
+  payload: TransferPayload | null;
+  askedHashesAt: number | null;
+}
+
+type Admission = { known: true; at: number } | { known: false; exceeds: (t: number) => boolean };
+
+const key3 = (user: string, actionNo: number, hash: string): string => `${user}\u0000${actionNo}\u0000${hash}`;
+const key2 = (user: string, actionNo: number): string => `${user}\u0000${actionNo}`;
 
 export function createSiteServer(opts: SiteServerOptions): SiteServer {
-  void opts;
-  throw new Error('createSiteServer: not implemented yet');
+  const cfg = opts.config;
+  const T = cfg.T_timeslot;
+  const N_maj = cfg.N_majority;
+  const me = opts.id;
+  const crypto = opts.crypto ?? ed25519Scheme;
+  const site = cfg.site;
+  const observe = (e: CoreEvent): void => opts.observe?.(e);
+
+  let status: ServerStatus = 'waiting';
+  let membership: Membership | null = null;
+  let members = new Map<string, Member>();
+  const chains = new Map<string, Chain>();
+
+  // Own Timeslots
+  let lastStamp = -Infinity;
+  let nextSlotAt: number | null = null;
+  let outbox: TimeslotEntry[] = [];
+  const recorded = new Map<string, number>(); // user\0no -> own arrival
+
+  // Ordering state
+  let snapshot: SiteSnapshot | null = null;
+  let frontier = -Infinity;
+  let lastSeq = 0;
+  let lastHash = ZERO_HASH;
+  const dedupe = new Map<string, { floor: number; nos: Set<number> }>();
+  const actions = new Map<string, ActionRec>();
+  const contents = new Map<string, Content>();
+  const wanted = new Map<string, { since: number; askedAt: number | null }>();
+  const log: AppliedUpdate[] = [];
+  const hashBySeq = new Map<number, string>();
+  const stored: Stored[] = [];
+  const admissionCache = new Map<string, number>();
+
+  // Cross-checks and liveness
+  const cover = new Map<string, Map<string, number>>(); // P -> Y -> highest seq of Y P echoed with our hash
+  const pendingHead = new Map<string, Map<string, [number, string]>>();
+  const announced = new Map<string, Map<number, string>>();
+  const trm = new Map<string, { sentAt: number; asked: Set<string>; noHelp: Set<string> }>();
+  const frozen = new Map<string, { seq: number; at: number }>();
+  const ignoredAt = new Map<string, number>();
+  const lastRequest = new Map<string, number>();
+  const lagSince = new Map<string, number>();
+  const lastPush = new Map<string, number>();
+  const lastFetch = new Map<string, number>();
+  const suspicion = new Map<string, number>();
+  const equivs: Array<{ server: string; seq: number }> = [];
+  const equivSeen = new Set<string>();
+  let startedAt = opts.now();
+  let sync: SyncState | null = null;
+
+  // -------------------------------------------------------------------------------------------
+  // Helpers: membership
+  // -------------------------------------------------------------------------------------------
+
+  const latestStint = (m: Member): Member['stints'][number] => m.stints[m.stints.length - 1] ?? { admit: 0, cut: null };
+  const isActive = (m: Member): boolean => m.slot !== null && latestStint(m).cut === null;
+  const activeIds = (): string[] => [...members.values()].filter(isActive).map((m) => m.id);
+  const mySlot = (): number | null => members.get(me)?.slot ?? null;
+  const ceilGrid = (t: number): number => (Number.isFinite(t) ? Math.ceil(t / T - 1e-9) * T : t);
+
+  function reject(from: string, msgType: string, code: ErrorCode, reason: string): void {
+    observe({ kind: 'rejected', from, msgType, code, reason });
+  }
+
+  function chainOf(id: string, firstSeen?: Timeslot): Chain | undefined {
+    let ch = chains.get(id);
+    if (!ch && firstSeen) {
+      ch = new Chain(id, { seq: firstSeen.seq - 1, hash: firstSeen.prevHash, stamp: -Infinity }, cfg.maxEntries, cfg.keepTimeslots);
+      chains.set(id, ch);
+    }
+    return ch;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Dedupe of applied (user, actionNo)
+  // -------------------------------------------------------------------------------------------
+
+  function isApplied(user: string, no: number): boolean {
+    const d = dedupe.get(user);
+    return d ? no <= d.floor || d.nos.has(no) : false;
+  }
+
+  function markApplied(user: string, no: number): void {
+    let d = dedupe.get(user);
+    if (!d) dedupe.set(user, (d = { floor: 0, nos: new Set() }));
+    if (no <= d.floor) return;
+    d.nos.add(no);
+    let max = d.floor;
+    for (const n of d.nos) if (n > max) max = n;
+    const floor = Math.max(d.floor, max - DEDUPE_WINDOW);
+    if (floor > d.floor) d.floor = floor;
+    while (d.nos.has(d.floor + 1)) d.floor++;
+    for (const n of [...d.nos]) if (n <= d.floor) d.nos.delete(n);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reports index
+  // -------------------------------------------------------------------------------------------
+
+  function indexItem(server: string, item: ChainItem, after: number): void {
+    for (const [user, actionNo, arrival, hash] of item.entries) {
+      if (arrival <= after) continue;
+      addReport(server, user, actionNo, hash, arrival, item.seq);
+    }
+  }
+
+  function addReport(server: string, user: string, actionNo: number, hash: string, arrival: number, tsSeq: number): void {
+    if (isApplied(user, actionNo)) return;
+    const k = key3(user, actionNo, hash);
+    let rec = actions.get(k);
+    if (!rec) actions.set(k, (rec = { user, actionNo, hash, reports: new Map() }));
+    const had = rec.reports.get(server);
+    if (!had || (had.tsSeq !== 0 && tsSeq !== 0 && tsSeq < had.tsSeq)) rec.reports.set(server, { arrival, tsSeq });
+  }
+
+  function dropReportsAbove(server: string, seq: number): void {
+    for (const [k, rec] of actions) {
+      const r = rec.reports.get(server);
+      if (r && r.tsSeq > seq) {
+        rec.reports.delete(server);
+        if (rec.reports.size === 0) actions.delete(k);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Stability, admission, required servers (docs/protocol.md "Finality")
+  // -------------------------------------------------------------------------------------------
+
+  /** Highest seq of Y that every other active member has echoed with our hash (and we may use). */
+  function stableSeq(y: string, ignoreCut = false): number {
+    const ch = chains.get(y);
+    if (!ch) return -1;
+    let s = ch.top.seq;
+    const fr = frozen.get(y);
+    if (fr) s = Math.min(s, fr.seq);
+    const m = members.get(y);
+    const cut = m ? latestStint(m).cut : null;
+    if (cut && !ignoreCut) s = Math.min(s, cut.seq);
+    for (const p of activeIds()) {
+      if (p === y || p === me) continue;
+      s = Math.min(s, cover.get(p)?.get(y) ?? ch.anchor.seq);
+    }
+    return s;
+  }
+
+  function stampAt(ch: Chain, seq: number): number {
+    if (seq < ch.anchor.seq) return -Infinity;
+    return ch.stampOf(Math.min(seq, ch.top.seq)) ?? -Infinity;
+  }
+
+  function stableStamp(y: string): number {
+    const ch = chains.get(y);
+    if (!ch) return -Infinity;
+    return stampAt(ch, stableSeq(y));
+  }
+
+  /** Where a stint starts counting: a grid point after every other member marked its epoch. */
+  function admission(m: Member, stint: Member['stints'][number]): Admission {
+    if (stint.admit === 0) return { known: true, at: -Infinity };
+    const ck = `${m.id}:${stint.admit}`;
+    const cached = admissionCache.get(ck);
+    if (cached !== undefined) return { known: true, at: cached };
+    let knownMax = -Infinity;
+    let unknownLb = -Infinity;
+    let allKnown = true;
+    for (const q of members.values()) {
+      if (q.id === m.id) continue;
+      if (!q.stints.some((s) => s.admit < stint.admit)) continue;
+      const ch = chains.get(q.id);
+      const cut = latestStint(q).cut;
+      const limit = cut ? cut.seq : stableSeq(q.id);
+      const mark = ch?.marks.find((mk) => mk.epoch >= stint.admit && mk.seq <= limit);
+      if (mark) knownMax = Math.max(knownMax, mark.stamp);
+      else if (cut) {
+        if (cut.seq === 0) continue;
+        const st = ch?.stampOf(cut.seq);
+        if (st === undefined) {
+          allKnown = false;
+        } else knownMax = Math.max(knownMax, st);
+      } else {
+        allKnown = false;
+        unknownLb = Math.max(unknownLb, ch ? stampAt(ch, limit) : -Infinity);
+      }
+    }
+    if (allKnown) {
+      const at = ceilGrid(knownMax);
+      admissionCache.set(ck, at);
+      return { known: true, at };
+    }
+    const km = knownMax;
+    const ul = unknownLb;
+    return { known: false, exceeds: (t: number) => ul >= t || km > t };
+  }
+
+  function counted(server: string, r: Report): boolean {
+    if (r.tsSeq === 0) return true;
+    const m = members.get(server);
+    if (!m) return false;
+    for (const st of m.stints) {
+      const a = admission(m, st);
+      const from = a.known ? a.at : Infinity;
+      if (r.arrival > from && (st.cut === null || r.tsSeq <= st.cut.seq)) return true;
+    }
+    return false;
+  }
+
+  /** Whether a cut member's chain is held up to its cut, with the cut's hash; fetches otherwise. */
+  function cutComplete(m: Member, cut: { seq: number; hash: string }): boolean {
+    if (m.id === me) return true;
+    let ch = chains.get(m.id);
+    if (cut.seq === 0) return true;
+    if (!ch) {
+      if (cut.seq > 0) fetchRange(m.id, 1, cut.seq, 'cut');
+      return false;
+    }
+    if (cut.seq <= ch.anchor.seq) return cut.seq < ch.anchor.seq || ch.anchor.hash === cut.hash;
+    if (ch.top.seq >= cut.seq) {
+      if (ch.hashOf(cut.seq) === cut.hash) return true;
+      // Our copy is another branch (the server equivocated): keep only what everyone echoed.
+      const keep = Math.min(cut.seq - 1, stableSeq(m.id, true));
+      ch.truncate(keep);
+      dropReportsAbove(m.id, keep);
+      for (const c of cover.values()) {
+        const v = c.get(m.id);
+        if (v !== undefined && v > keep) c.set(m.id, keep);
+      }
+      ch = chains.get(m.id);
+    }
+    if (ch) fetchRange(m.id, ch.top.seq + 1, cut.seq, 'cut');
+    return false;
+  }
+
+  /** Whether window (frontier, frontier + T] can be closed now. */
+  function windowReady(): boolean {
+    if (!membership || status !== 'running' && status !== 'evicted') return false;
+    if (status === 'evicted') return false;
+    const b = frontier + T;
+    for (const m of members.values()) {
+      for (const st of m.stints) {
+        if (st.admit === 0) continue;
+        const a = admission(m, st);
+        if (!a.known && !a.exceeds(frontier)) return false;
+      }
+      const last = latestStint(m);
+      if (last.cut) {
+        if (!cutComplete(m, last.cut)) return false;
+        continue;
+      }
+      if (m.slot === null) continue;
+      const a = admission(m, last);
+      const required = a.known ? a.at <= frontier : false;
+      if (!required) continue;
+      if (stableStamp(m.id) < b) return false;
+    }
+    return true;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Closing windows, applying, updates
+  // -------------------------------------------------------------------------------------------
+
+  function finalizeLoop(): void {
+    for (let i = 0; i < 1000; i++) {
+      if (!windowReady()) return;
+      if (!closeWindow()) return;
+    }
+  }
+
+  /** Closes one window; false when content is missing. */
+  function closeWindow(): boolean {
+    if (!snapshot) return false;
+    const b = frontier + T;
+    const finals: Array<{ rec: ActionRec; median: number }> = [];
+    for (const [k, rec] of actions) {
+      if (isApplied(rec.user, rec.actionNo)) {
+        actions.delete(k);
+        continue;
+      }
+      const arrivals: number[] = [];
+      for (const [server, r] of rec.reports) if (counted(server, r)) arrivals.push(r.arrival);
+      const median = majorityArrival(arrivals, N_maj);
+      if (median !== null && median <= b) finals.push({ rec, median });
+    }
+    finals.sort((x, y) =>
+      compareByMedianArrival(
+        { user: x.rec.user, actionNo: x.rec.actionNo, median: x.median },
+        { user: y.rec.user, actionNo: y.rec.actionNo, median: y.median },
+      ) || (x.rec.hash < y.rec.hash ? -1 : x.rec.hash > y.rec.hash ? 1 : 0),
+    );
+    // Content first: everything final must be here before anything is applied.
+    let missing = false;
+    const seen = new Set<string>();
+    for (const f of finals) {
+      const k2 = key2(f.rec.user, f.rec.actionNo);
+      if (seen.has(k2)) continue; // a second content for the same number is dropped, needs no content
+      seen.add(k2);
+      const k = key3(f.rec.user, f.rec.actionNo, f.rec.hash);
+      if (!contents.has(k)) {
+        missing = true;
+        if (!wanted.has(k)) wanted.set(k, { since: opts.now(), askedAt: null });
+      }
+    }
+    if (missing) return false;
+
+    let snap = snapshot;
+    const events: GameEvent[] = [];
+    const applied: AppliedAction[] = [];
+    for (const f of finals) {
+      const { user, actionNo, hash } = f.rec;
+      if (isApplied(user, actionNo)) continue;
+      const content = contents.get(key3(user, actionNo, hash));
+      if (!content) continue;
+      let actor = user;
+      let action: SiteAction;
+      if (content.kind === 'user') action = content.action;
+      else {
+        actor = content.msg.actor;
+        action = content.msg.action.kind === 'join' ? { kind: 'join', user: content.msg.action.user } : { kind: 'leave' };
+      }
+      try {
+        const r = applyAction(snap, actor, action);
+        snap = r.snapshot;
+        events.push(...r.events);
+      } catch {
+        // The rules reject nothing by throwing; a throw means content unknown to the rules (e.g. a
+        // site the world lacks). Every replica throws the same, so skipping it keeps them equal.
+      }
+      markApplied(user, actionNo);
+      applied.push({ user, actionNo, hash, median: f.median });
+    }
+    for (const [k, rec] of actions) {
+      if (isApplied(rec.user, rec.actionNo)) {
+        actions.delete(k);
+        contents.delete(k);
+        wanted.delete(k);
+        continue;
+      }
+      for (const [server, r] of rec.reports) if (r.arrival <= b - HORIZON_WINDOWS * T) rec.reports.delete(server);
+      if (rec.reports.size === 0) actions.delete(k);
+    }
+    for (const k of [...contents.keys()]) {
+      if (!actions.has(k)) {
+        const [u, n] = k.split('\u0000');
+        if (u !== undefined && n !== undefined && isApplied(u, Number(n))) contents.delete(k);
+      }
+    }
+    frontier = b;
+    snapshot = snap;
+    if (applied.length > 0) produceUpdate(b, applied, events);
+    return true;
+  }
+
+  function buildState(b: number): OrderingState {
+    const pending: OrderingState['pending'] = [];
+    const keys = [...actions.keys()].sort();
+    for (const k of keys) {
+      const rec = actions.get(k);
+      if (!rec || isApplied(rec.user, rec.actionNo)) continue;
+      const reps: Array<[string, number]> = [];
+      for (const [server, r] of rec.reports) if (r.arrival <= b && counted(server, r)) reps.push([server, r.arrival]);
+      if (reps.length === 0) continue;
+      reps.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+      pending.push([rec.user, rec.actionNo, rec.hash, reps]);
+    }
+    const applied: OrderingState['applied'] = [...dedupe.entries()]
+      .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
+      .map(([user, d]) => [user, d.floor, [...d.nos].sort((x, y) => x - y)]);
+    return { site, window: b, snapshot: snapshot as SiteSnapshot, applied, pending };
+  }
+
+  function buildHints(b: number): TransferPayload['hints'] {
+    const hintChains: TransferPayload['hints']['chains'] = [];
+    const marks: TransferPayload['hints']['marks'] = [];
+    for (const [id, ch] of chains) {
+      let pos = { seq: ch.anchor.seq, hash: ch.anchor.hash, stamp: ch.anchor.stamp };
+      for (const it of ch.items) {
+        if (it.stamp <= b) pos = { seq: it.seq, hash: it.hash, stamp: it.stamp };
+        else break;
+      }
+      if (Number.isFinite(pos.stamp) || pos.seq === 0) hintChains.push([id, pos.seq, pos.hash, Number.isFinite(pos.stamp) ? pos.stamp : -1e300]);
+      for (const mk of ch.marks) marks.push([id, mk.epoch, mk.seq, mk.stamp]);
+    }
+    return { chains: hintChains, marks };
+  }
+
+  function produceUpdate(b: number, applied: AppliedAction[], events: GameEvent[]): void {
+    const state = buildState(b);
+    const body = {
+      site,
+      seq: lastSeq + 1,
+      prev: lastHash,
+      window: b,
+      applied: applied.map((a): [string, number] => [a.user, a.actionNo]),
+      events,
+      stateHash: hashOf(state),
+    };
+    const hash = updateHash(body);
+    const update: UpdateMessage = { type: 'update', ...body, hash };
+    lastSeq = body.seq;
+    lastHash = hash;
+    hashBySeq.set(lastSeq, hash);
+    log.push({ seq: lastSeq, hash, prev: body.prev, window: b, applied, events });
+    stored.push({ update, state, hints: buildHints(b) });
+    while (stored.length > cfg.keepUpdates) stored.shift();
+    for (const s of hashBySeq.keys()) if (s < lastSeq - 4 * cfg.keepUpdates) hashBySeq.delete(s);
+    observe({ kind: 'applied', seq: lastSeq, hash, window: b, applied });
+    sendUpdate(update);
+  }
+
+  function sendUpdate(update: UpdateMessage): void {
+    const slot = mySlot();
+    if (slot === null || status !== 'running') return;
+    const full = sendsFullUpdate(slot, update.seq, cfg.N_server, N_maj);
+    const to = new Set<string>();
+    for (const u of snapshot?.users ?? []) to.add(u.name);
+    let left = false;
+    for (const e of update.events) {
+      if (e.kind === 'left') {
+        to.add(e.user.name);
+        left = true;
+      }
+    }
+    if (left) to.add(ADMIN_ID);
+    to.delete(me);
+    for (const u of to) {
+      if (full) opts.send(u, update);
+      else opts.send(u, { type: 'updateHash', site, seq: update.seq, hash: update.hash });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Own Timeslots
+  // -------------------------------------------------------------------------------------------
+
+  function myChain(): Chain {
+    let ch = chains.get(me);
+    if (!ch) {
+      ch = new Chain(me, { seq: 0, hash: ZERO_HASH, stamp: lastStamp }, cfg.maxEntries, cfg.keepTimeslots);
+      chains.set(me, ch);
+    }
+    return ch;
+  }
+
+  function clampArrival(t: number): number {
+    return t > lastStamp ? t : lastStamp + EPS;
+  }
+
+  function emitTimeslot(): void {
+    const now = opts.now();
+    const entries = outbox;
+    outbox = [];
+    let stamp = Math.max(now, lastStamp + EPS);
+    for (const e of entries) stamp = Math.max(stamp, e[2]);
+    const heads: Timeslot['heads'] = [];
+    for (const [id, ch] of chains) {
+      if (id === me) continue;
+      const m = members.get(id);
+      if (!m || !isActive(m)) continue;
+      let seq = ch.top.seq;
+      const fr = frozen.get(id);
+      if (fr) seq = Math.min(seq, fr.seq);
+      const hash = ch.hashOf(seq);
+      if (seq < 1 || hash === undefined) continue;
+      heads.push([id, seq, hash]);
+    }
+    const mine = myChain();
+    const body: TimeslotBody = {
+      site,
+      server: me,
+      seq: mine.top.seq + 1,
+      stamp,
+      prevHash: mine.top.hash,
+      epoch: membership?.epoch ?? 0,
+      entries,
+      heads,
+      update: lastSeq > 0 && status === 'running' ? [lastSeq, lastHash] : null,
+    };
+    const ts = signTimeslot(body, opts.secretKey, crypto);
+    const r = mine.offer(ts, now);
+    if (r.kind === 'added') for (const it of r.items) indexItem(me, it, frontier);
+    lastStamp = stamp;
+    nextSlotAt = (Math.floor(stamp / T + 1e-9) + 1) * T;
+    const msg: PeerMessage = { type: 'timeslot', ...ts };
+    for (const m of members.values()) if (m.id !== me && m.slot !== null) opts.send(m.id, msg);
+    for (const [k, at] of recorded) if (at < frontier - HORIZON_WINDOWS * T) recorded.delete(k);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Receiving Timeslots
+  // -------------------------------------------------------------------------------------------
+
+  function onTimeslot(ts: Timeslot, from: string, direct: boolean): void {
+    if (ts.site !== site) return reject(from, 'timeslot', 'ERR_WRONG_SITE', `site ${ts.site}`);
+    if (ts.server === me) return; // our own, echoed back
+    if (direct && from !== ts.server) return reject(from, 'timeslot', 'ERR_UNKNOWN_PEER', 'timeslot not from its server');
+    const m = members.get(ts.server);
+    if (!m) return reject(from, 'timeslot', 'ERR_UNKNOWN_PEER', `unknown server ${ts.server}`);
+    if (!verifyTimeslot(ts, m.key, crypto)) return reject(from, 'timeslot', 'ERR_BAD_SIGNATURE', `from ${ts.server}`);
+    const ch = chainOf(ts.server, ts);
+    if (!ch) return;
+    const now = opts.now();
+    const r = ch.offer(ts, now);
+    switch (r.kind) {
+      case 'added':
+        for (const it of r.items) {
+          indexItem(ts.server, it, frontier);
+          if (it.update) noteAnnounce(ts.server, it.update[0], it.update[1]);
+          onHeads(ts.server, it);
+        }
+        recheckPendingHeads(ts.server);
+        if (ts.stamp > lastStamp - cfg.T_timeout) trm.delete(ts.server);
+        break;
+      case 'duplicate':
+        if (direct) reject(from, 'timeslot', 'ERR_REPLAYED', `${ts.server}#${ts.seq}`);
+        break;
+      case 'conflict':
+        onConflict(r.held, ts);
+        break;
+      case 'buffered':
+        fetchRange(ts.server, ch.top.seq + 1, ts.seq - 1, 'gap');
+        break;
+      case 'old':
+        if (direct) reject(from, 'timeslot', 'ERR_REPLAYED', `${ts.server}#${ts.seq} below anchor`);
+        break;
+      case 'invalid':
+        reject(from, 'timeslot', codeFor(r.reason), `${ts.server}#${ts.seq}: ${r.reason}`);
+        break;
+    }
+  }
+
+  function codeFor(reason: string): ErrorCode {
+    if (reason.includes('hash chain') || reason.includes('does not follow')) return 'ERR_BROKEN_CHAIN';
+    if (reason.includes('stamp')) return 'ERR_STAMP_ORDER';
+    if (reason.includes('arrival') || reason.includes('twice')) return 'ERR_ARRIVAL_WINDOW';
+    if (reason.includes('ahead')) return 'ERR_TOO_FAR_AHEAD';
+    return 'ERR_MALFORMED';
+  }
+
+  function onConflict(held: ChainItem, ts: Timeslot): void {
+    const k = `${ts.server}\u0000${ts.seq}`;
+    if (equivSeen.has(k)) return;
+    equivSeen.add(k);
+    equivs.push({ server: ts.server, seq: ts.seq });
+    observe({ kind: 'equivocation', server: ts.server, seq: ts.seq });
+    reject(ts.server, 'timeslot', 'ERR_EQUIVOCATION', `${ts.server}#${ts.seq}`);
+    if (held.full) opts.send(ADMIN_ID, { type: 'equivocationProof', site, a: held.full, b: ts });
+  }
+
+  function onHeads(p: string, item: ChainItem): void {
+    for (const [y, h, hash] of item.heads) {
+      if (y === p) continue;
+      checkHead(p, y, h, hash);
+    }
+  }
+
+  function checkHead(p: string, y: string, h: number, hash: string): void {
+    const ch = chains.get(y);
+    if (!ch || h > ch.top.seq) {
+      let m = pendingHead.get(p);
+      if (!m) pendingHead.set(p, (m = new Map()));
+      m.set(y, [h, hash]);
+      return;
+    }
+    let c = cover.get(p);
+    if (!c) cover.set(p, (c = new Map()));
+    if (h <= ch.anchor.seq) {
+      if (h === ch.anchor.seq && ch.anchor.hash !== hash) return suspect(p, y, h);
+      if ((c.get(y) ?? -1) < h) c.set(y, h);
+      return;
+    }
+    if (ch.hashOf(h) === hash) {
+      if ((c.get(y) ?? -1) < h) c.set(y, h);
+    } else suspect(p, y, h);
+  }
+
+  /** P echoed a different Y#h than ours: fetch P's copy (a proof if Y signed both). */
+  function suspect(p: string, y: string, h: number): void {
+    const k = `${p}\u0000${y}\u0000${h}`;
+    const now = opts.now();
+    const last = suspicion.get(k);
+    if (last !== undefined && now - last < cfg.T_timeout) return;
+    suspicion.set(k, now);
+    if (y === me) return; // someone claims another version of our own: nothing to fetch
+    opts.send(p, { type: 'timeslotRequest', site, server: y, fromSeq: h, toSeq: h });
+  }
+
+  function recheckPendingHeads(y: string): void {
+    for (const [p, m] of pendingHead) {
+      const v = m.get(y);
+      const ch = chains.get(y);
+      if (v && ch && v[0] <= ch.top.seq) {
+        m.delete(y);
+        checkHead(p, y, v[0], v[1]);
+      }
+    }
+  }
+
+  function noteAnnounce(server: string, seq: number, hash: string): void {
+    let m = announced.get(server);
+    if (!m) announced.set(server, (m = new Map()));
+    m.set(seq, hash);
+    if (m.size > 4 * cfg.keepUpdates) {
+      const min = Math.min(...m.keys());
+      m.delete(min);
+    }
+  }
+
+  /** Asks the other servers (and the server itself) for Y's Timeslots [from, to]. Rate-limited. */
+  function fetchRange(y: string, from: number, to: number, why: string): void {
+    if (to < from) return;
+    const k = `${y}:${why}`;
+    const now = opts.now();
+    const last = lastFetch.get(k);
+    if (last !== undefined && now - last < cfg.T_timeout / 2) return;
+    lastFetch.set(k, now);
+    const msg: PeerMessage = {
+      type: 'timeslotRequest',
+      site,
+      server: y,
+      fromSeq: from,
+      toSeq: Math.min(to, from + MAX_TIMESLOTS_PER_REPLY - 1),
+    };
+    for (const id of activeIds()) if (id !== me) opts.send(id, msg);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Liveness: TRM, ignore requests, echo lag, readmission and replacement (section 4.4)
+  // -------------------------------------------------------------------------------------------
+
+  function requestMembership(kind: 'ignore' | 'readmit' | 'replace', target: string, every: number): void {
+    const k = `${kind}:${target}`;
+    const now = opts.now();
+    const last = lastRequest.get(k);
+    if (last !== undefined && now - last < every) return;
+    lastRequest.set(k, now);
+    const ch = chains.get(target);
+    let held: Timeslot | null = null;
+    if (ch) {
+      const seq = kind === 'ignore' ? (frozen.get(target)?.seq ?? ch.top.seq) : ch.top.seq;
+      held = ch.get(seq)?.full ?? null;
+    }
+    observe({ kind: 'membershipRequest', request: kind, target });
+    opts.send(ADMIN_ID, { type: 'membershipRequest', site, epoch: membership?.epoch ?? 0, kind, target, held });
+  }
+
+  function requestIgnore(y: string): void {
+    if (!frozen.has(y)) {
+      const ch = chains.get(y);
+      frozen.set(y, { seq: ch ? ch.top.seq : 0, at: opts.now() });
+    }
+    requestMembership('ignore', y, 4 * cfg.T_req_timeout);
+  }
+
+  function livenessChecks(): void {
+    if (!membership || status === 'waiting' || status === 'evicted') return;
+    const now = opts.now();
+    const active = activeIds();
+    for (const y of active) {
+      if (y === me || frozen.has(y)) continue;
+      const ch = chains.get(y);
+      const last = ch && Number.isFinite(ch.top.stamp) ? ch.top.stamp : startedAt;
+      if (now - last <= cfg.T_timeout) {
+        trm.delete(y);
+        continue;
+      }
+      const t = trm.get(y);
+      if (!t) {
+        const from = (ch?.top.seq ?? 0) + 1;
+        const asked = new Set(active.filter((id) => id !== y && id !== me));
+        const msg: PeerMessage = { type: 'timeslotRequest', site, server: y, fromSeq: from, toSeq: from + MAX_TIMESLOTS_PER_REPLY - 1 };
+        for (const id of asked) opts.send(id, msg);
+        trm.set(y, { sentAt: now, asked, noHelp: new Set() });
+      } else if (now - t.sentAt >= cfg.T_req_timeout || [...t.asked].every((id) => t.noHelp.has(id))) {
+        requestIgnore(y);
+      }
+    }
+    // Echo lag: a server that does not confirm what everyone else holds blocks stability.
+    for (const p of active) {
+      if (p === me || frozen.has(p)) continue;
+      let lag: { y: string; from: number; to: number } | null = null;
+      for (const [y, ch] of chains) {
+        if (y === p) continue;
+        const my = members.get(y);
+        if (!my || !isActive(my)) continue;
+        let j = -1;
+        for (let i = ch.items.length - 1; i >= 0; i--) {
+          const it = ch.items[i];
+          if (it && now - it.receivedAt > cfg.T_timeout + T) {
+            j = it.seq;
+            break;
+          }
+        }
+        const fr = frozen.get(y);
+        if (fr) j = Math.min(j, fr.seq);
+        const c = cover.get(p)?.get(y) ?? ch.anchor.seq;
+        if (j > c) {
+          lag = { y, from: c + 1, to: j };
+          break;
+        }
+      }
+      if (!lag) {
+        lagSince.delete(p);
+        continue;
+      }
+      if (!lagSince.has(p)) lagSince.set(p, now);
+      const lp = lastPush.get(p);
+      if (lp === undefined || now - lp >= cfg.T_timeout) {
+        lastPush.set(p, now);
+        const ts = chains.get(lag.y)?.range(lag.from, lag.to, MAX_TIMESLOTS_PER_REPLY) ?? [];
+        if (ts.length > 0) opts.send(p, { type: 'timeslotReply', site, timeslots: ts });
+      }
+      if (now - (lagSince.get(p) ?? now) > cfg.T_req_timeout + cfg.T_timeout) requestIgnore(p);
+    }
+    // Ignored servers: back in time -> readmit; silent for T_ignore -> replace.
+    for (const m of members.values()) {
+      if (m.id === me || m.slot === null || !latestStint(m).cut) continue;
+      const ch = chains.get(m.id);
+      const at = ignoredAt.get(m.id) ?? now;
+      if (ch && Number.isFinite(ch.top.stamp) && now - ch.top.stamp <= cfg.T_timeout && ch.top.seq > (latestStint(m).cut?.seq ?? 0)) {
+        requestMembership('readmit', m.id, cfg.T_ignore);
+      } else if (now - at >= cfg.T_ignore) {
+        requestMembership('replace', m.id, cfg.T_ignore);
+      }
+    }
+    // Gaps in chains (buffered Timeslots waiting for missing ones).
+    for (const [y, ch] of chains) {
+      if (y === me || ch.future.size === 0) continue;
+      const next = Math.min(...ch.future.keys());
+      fetchRange(y, ch.top.seq + 1, next - 1, 'gap');
+    }
+  }
+
+  function requestContent(): void {
+    const now = opts.now();
+    const byServer = new Map<string, Array<[string, number, string]>>();
+    for (const [k, w] of wanted) {
+      if (contents.has(k)) {
+        wanted.delete(k);
+        continue;
+      }
+      if (now - w.since < cfg.T_content) continue;
+      if (w.askedAt !== null && now - w.askedAt < cfg.T_content) continue;
+      w.askedAt = now;
+      const rec = actions.get(k);
+      if (!rec) {
+        wanted.delete(k);
+        continue;
+      }
+      for (const server of rec.reports.keys()) {
+        if (server === me) continue;
+        let list = byServer.get(server);
+        if (!list) byServer.set(server, (list = []));
+        if (list.length < 256) list.push([rec.user, rec.actionNo, rec.hash]);
+      }
+    }
+    for (const [server, items] of byServer) opts.send(server, { type: 'contentRequest', site, items });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Out of step: resync by state transfer from the majority
+  // -------------------------------------------------------------------------------------------
+
+  function checkOutOfStep(): void {
+    if (status !== 'running') return;
+    const others = activeIds().filter((id) => id !== me);
+    for (const entry of log.slice(-cfg.keepUpdates)) {
+      const tally = new Map<string, number>();
+      for (const id of others) {
+        const h = announced.get(id)?.get(entry.seq);
+        if (h !== undefined) tally.set(h, (tally.get(h) ?? 0) + 1);
+      }
+      for (const [h, n] of tally) {
+        if (h !== entry.hash && n >= N_maj) return startSync(`update ${entry.seq} differs from the majority`);
+      }
+    }
+    let ahead = 0;
+    for (const id of others) {
+      const m = announced.get(id);
+      if (m && m.size > 0 && Math.max(...m.keys()) > lastSeq + Math.floor(cfg.keepUpdates / 2)) ahead++;
+    }
+    if (ahead >= N_maj) startSync('far behind the majority');
+  }
+
+  function startSync(reason: string): void {
+    if (status === 'syncing' || status === 'evicted') return;
+    status = 'syncing';
+    observe({ kind: 'resync', reason, seq: lastSeq });
+    sync = {
+      reason,
+      tried: new Set(),
+      provider: null,
+      startedAt: opts.now(),
+      seq: null,
+      hash: null,
+      count: 0,
+      chunks: [],
+      payload: null,
+      askedHashesAt: null,
+    };
+    askNextProvider();
+  }
+
+  function askNextProvider(): void {
+    if (!sync) return;
+    const cands = activeIds().filter((id) => id !== me);
+    if (cands.length === 0) return;
+    let pool = cands.filter((id) => !sync?.tried.has(id));
+    if (pool.length === 0) {
+      sync.tried.clear();
+      pool = cands;
+    }
+    const latest = (id: string): number => {
+      const m = announced.get(id);
+      return m && m.size > 0 ? Math.max(...m.keys()) : -1;
+    };
+    pool.sort((a, b) => latest(b) - latest(a) || (a < b ? -1 : 1));
+    const p = pool[0];
+    if (p === undefined) return;
+    sync.tried.add(p);
+    sync.provider = p;
+    sync.startedAt = opts.now();
+    sync.seq = null;
+    sync.hash = null;
+    sync.count = 0;
+    sync.chunks = [];
+    sync.payload = null;
+    sync.askedHashesAt = null;
+    opts.send(p, { type: 'stateRequest', site, seq: null });
+  }
+
+  function onStateChunk(from: string, msg: PeerOf<'stateChunk'>): void {
+    if (!sync || from !== sync.provider || sync.payload) return;
+    if (sync.seq === null) {
+      sync.seq = msg.seq;
+      sync.hash = msg.hash;
+      sync.count = msg.count;
+      sync.chunks = new Array<Uint8Array | undefined>(msg.count);
+    }
+    if (msg.seq !== sync.seq || msg.hash !== sync.hash || msg.count !== sync.count || msg.index >= sync.count) {
+      reject(from, 'stateChunk', 'ERR_STALE', 'chunk of another transfer');
+      return;
+    }
+    sync.chunks[msg.index] = msg.data;
+    if (sync.chunks.some((c) => c === undefined) || sync.chunks.length !== sync.count) return;
+    const total = sync.chunks.reduce((n, c) => n + (c?.byteLength ?? 0), 0);
+    const bytes = new Uint8Array(total);
+    let off = 0;
+    for (const c of sync.chunks) {
+      if (c) bytes.set(c, off);
+      off += c?.byteLength ?? 0;
+    }
+    const parsed = decodeTransfer(bytes);
+    if (!parsed.ok) {
+      reject(from, 'stateChunk', 'ERR_MALFORMED', parsed.message);
+      return askNextProvider();
+    }
+    const p = parsed.value;
+    const { hash: claimed, ...body } = p.update;
+    if (
+      p.update.site !== site ||
+      p.state.site !== site ||
+      p.update.seq !== sync.seq ||
+      claimed !== sync.hash ||
+      updateHash(body) !== claimed ||
+      hashOf(p.state) !== p.update.stateHash ||
+      p.state.window !== p.update.window
+    ) {
+      reject(from, 'stateChunk', 'ERR_BAD_HASH', 'transferred state does not match its hashes');
+      return askNextProvider();
+    }
+    sync.payload = p;
+    tryAdopt();
+  }
+
+  function vouchers(seq: number, hash: string): number {
+    let n = 0;
+    for (const id of activeIds()) {
+      if (id === me) continue;
+      if (announced.get(id)?.get(seq) === hash) n++;
+    }
+    return n;
+  }
+
+  function tryAdopt(): void {
+    if (!sync?.payload) return;
+    const p = sync.payload;
+    if (vouchers(p.update.seq, p.update.hash) < N_maj) {
+      if (sync.askedHashesAt === null) {
+        sync.askedHashesAt = opts.now();
+        for (const id of activeIds()) if (id !== me) opts.send(id, { type: 'hashRequest', site, seq: p.update.seq });
+      }
+      return;
+    }
+    adopt(p);
+  }
+
+  function adopt(p: TransferPayload): void {
+    const st = p.state;
+    snapshot = st.snapshot;
+    frontier = st.window;
+    lastSeq = p.update.seq;
+    lastHash = p.update.hash;
+    hashBySeq.set(lastSeq, lastHash);
+    dedupe.clear();
+    for (const [user, floor, nos] of st.applied) dedupe.set(user, { floor, nos: new Set(nos) });
+    actions.clear();
+    wanted.clear();
+    for (const [user, actionNo, hash, reps] of st.pending) {
+      for (const [server, arrival] of reps) addReport(server, user, actionNo, hash, arrival, 0);
+    }
+    // Chains: anchor at the hinted positions unless what we hold already covers them.
+    for (const [id, seq, hash, stamp] of p.hints.chains) {
+      if (id === me) continue;
+      const ch = chains.get(id);
+      const anchor = { seq, hash, stamp: stamp <= -1e299 ? -Infinity : stamp };
+      if (!ch) {
+        chains.set(id, new Chain(id, anchor, cfg.maxEntries, cfg.keepTimeslots));
+        continue;
+      }
+      const held = ch.hashOf(seq);
+      if (held === hash) continue;
+      ch.reset(anchor);
+    }
+    for (const [id, epoch, seq, stamp] of p.hints.marks) {
+      const ch = chains.get(id);
+      if (ch && !ch.marks.some((m) => m.seq === seq)) {
+        ch.marks.push({ epoch, seq, stamp });
+        ch.marks.sort((a, b) => a.seq - b.seq);
+      }
+    }
+    admissionCache.clear();
+    for (const [id, ch] of chains) for (const it of ch.items) indexItem(id, it, frontier);
+    const upd = p.update;
+    const entry: AppliedUpdate = {
+      seq: upd.seq,
+      hash: upd.hash,
+      prev: upd.prev,
+      window: upd.window,
+      applied: upd.applied.map(([user, actionNo]) => ({ user, actionNo, hash: '', median: Number.NaN })),
+      events: upd.events,
+      adopted: true,
+    };
+    log.push(entry);
+    stored.push({ update: { ...p.update, type: 'update' }, state: st, hints: p.hints });
+    while (stored.length > cfg.keepUpdates) stored.shift();
+    sync = null;
+    status = 'running';
+    observe({ kind: 'resynced', seq: lastSeq, hash: lastHash });
+    for (const [id, ch] of chains) if (id !== me) fetchRange(id, ch.top.seq + 1, ch.top.seq + MAX_TIMESLOTS_PER_REPLY, 'resync');
+  }
+
+  function syncTimeouts(): void {
+    if (!sync) return;
+    const now = opts.now();
+    const limit = 3 * cfg.T_req_timeout + 10 * T;
+    if (now - sync.startedAt > limit) askNextProvider();
+  }
+
+  function serveState(from: string, seq: number | null): void {
+    const s = seq === null ? stored[stored.length - 1] : stored.find((x) => x.update.seq === seq);
+    if (!s || status !== 'running') return;
+    const { type: _t, ...update } = s.update;
+    void _t;
+    const bytes = encodeTransfer({ update, state: s.state, hints: s.hints });
+    const count = Math.max(1, Math.ceil(bytes.byteLength / STATE_CHUNK_BYTES));
+    for (let i = 0; i < count; i++) {
+      opts.send(from, {
+        type: 'stateChunk',
+        site,
+        seq: s.update.seq,
+        hash: s.update.hash,
+        index: i,
+        count,
+        data: bytes.slice(i * STATE_CHUNK_BYTES, (i + 1) * STATE_CHUNK_BYTES),
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Membership and start
+  // -------------------------------------------------------------------------------------------
+
+  function applyMembership(rec: Membership, from: string): void {
+    if (rec.site !== site) return reject(from, 'membership', 'ERR_WRONG_SITE', rec.site);
+    if (!verifyMembership(rec, opts.adminKey, crypto)) return reject(from, 'membership', 'ERR_BAD_SIGNATURE', 'membership');
+    if (membership && rec.epoch <= membership.epoch) return;
+    const before = members;
+    membership = rec;
+    members = new Map(rec.members.map((m) => [m.id, m]));
+    observe({ kind: 'membership', epoch: rec.epoch, change: rec.change.kind, target: rec.change.target });
+    const now = opts.now();
+    for (const m of members.values()) {
+      const was = before.get(m.id);
+      const cut = latestStint(m).cut;
+      if (cut) {
+        frozen.delete(m.id);
+        trm.delete(m.id);
+        lagSince.delete(m.id);
+        if (!was || latestStint(was).cut === null || was.stints.length !== m.stints.length) {
+          ignoredAt.set(m.id, now);
+          observe({ kind: 'ignored', server: m.id, cutSeq: cut.seq, epoch: rec.epoch });
+        }
+      } else if (was && (latestStint(was).cut !== null || was.stints.length !== m.stints.length)) {
+        ignoredAt.delete(m.id);
+        observe({ kind: 'admitted', server: m.id, epoch: rec.epoch });
+      } else if (!was && before.size > 0) {
+        observe({ kind: 'admitted', server: m.id, epoch: rec.epoch });
+      }
+    }
+    const self = members.get(me);
+    if (!self || self.slot === null) {
+      if (status !== 'waiting' || self) {
+        status = 'evicted';
+        sync = null;
+      }
+      return;
+    }
+    if (status === 'waiting' && isActive(self)) {
+      startedAt = now;
+      if (nextSlotAt === null) nextSlotAt = (Math.floor(now / T) + 1) * T;
+      startSync('joining');
+    }
+  }
+
+  function start(init: SiteInit): void {
+    if (status !== 'waiting') return;
+    if (init.site !== site) return reject(ADMIN_ID, 'siteInit', 'ERR_WRONG_SITE', init.site);
+    if (!verifyMembership(init.membership, opts.adminKey, crypto)) {
+      return reject(ADMIN_ID, 'siteInit', 'ERR_BAD_SIGNATURE', 'membership');
+    }
+    if (!init.membership.members.some((m) => m.id === me)) return reject(ADMIN_ID, 'siteInit', 'ERR_UNKNOWN_PEER', 'not listed');
+    membership = init.membership;
+    members = new Map(init.membership.members.map((m) => [m.id, m]));
+    snapshot = init.state;
+    frontier = ceilGrid(init.start);
+    lastStamp = frontier;
+    lastSeq = init.seq;
+    lastHash = init.prev;
+    for (const [user, no] of init.lastActionNo) dedupe.set(user, { floor: no, nos: new Set() });
+    for (const m of members.values()) {
+      chains.set(m.id, new Chain(m.id, { seq: 0, hash: ZERO_HASH, stamp: frontier }, cfg.maxEntries, cfg.keepTimeslots));
+    }
+    startedAt = opts.now();
+    nextSlotAt = frontier + T;
+    status = 'running';
+    observe({ kind: 'membership', epoch: init.membership.epoch, change: 'init', target: null });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Entry points
+  // -------------------------------------------------------------------------------------------
+
+  function onAction(from: string, msg: PeerOf<'action'>): void {
+    if (msg.site !== site) return reject(from, 'action', 'ERR_WRONG_SITE', msg.site);
+    const hash = actionContentHash(msg);
+    const k = key3(msg.user, msg.actionNo, hash);
+    if (from !== msg.user) {
+      // A server forwarding content we asked for: accepted only for a known (user, no, hash).
+      if (members.has(from) && actions.has(k) && !contents.has(k)) {
+        contents.set(k, { kind: 'user', action: msg.action });
+        finalizeLoop();
+      } else if (!members.has(from)) reject(from, 'action', 'ERR_UNKNOWN_PEER', 'action not from its user');
+      return;
+    }
+    if (msg.user === SYSTEM_ACTOR || members.has(msg.user)) return reject(from, 'action', 'ERR_UNKNOWN_PEER', 'reserved name');
+    record(msg.user, msg.actionNo, hash, k, { kind: 'user', action: msg.action }, from, 'action');
+  }
+
+  function onSysAction(from: string, msg: SysActionMessage): void {
+    if (msg.site !== site) return reject(from, 'sysAction', 'ERR_WRONG_SITE', msg.site);
+    if (!verifySysAction(msg, opts.adminKey, crypto)) return reject(from, 'sysAction', 'ERR_BAD_SIGNATURE', 'sysAction');
+    const hash = sysActionContentHash(msg);
+    const k = key3(SYSTEM_ACTOR, msg.sysNo, hash);
+    if (from !== ADMIN_ID) {
+      if (members.has(from) && actions.has(k) && !contents.has(k)) {
+        contents.set(k, { kind: 'sys', msg });
+        finalizeLoop();
+      }
+      return;
+    }
+    record(SYSTEM_ACTOR, msg.sysNo, hash, k, { kind: 'sys', msg }, from, 'sysAction');
+  }
+
+  function record(user: string, no: number, hash: string, k: string, content: Content, from: string, type: string): void {
+    if (status === 'waiting' || status === 'evicted') return;
+    const rk = key2(user, no);
+    if (recorded.has(rk) || isApplied(user, no)) return;
+    if (outbox.length >= cfg.maxEntries) return reject(from, type, 'ERR_RATE_LIMITED', 'timeslot full');
+    const arrival = clampArrival(opts.now());
+    recorded.set(rk, arrival);
+    outbox.push([user, no, arrival, hash]);
+    if (!contents.has(k)) contents.set(k, content);
+  }
+
+  function onContentRequest(from: string, msg: PeerOf<'contentRequest'>): void {
+    if (!members.has(from)) return;
+    for (const [user, actionNo, hash] of msg.items) {
+      const c = contents.get(key3(user, actionNo, hash));
+      if (!c) continue;
+      if (c.kind === 'user') opts.send(from, { type: 'action', site, user, actionNo, action: c.action });
+      else opts.send(from, c.msg);
+    }
+  }
+
+  function onTimeslotRequest(from: string, msg: PeerOf<'timeslotRequest'>): void {
+    if (!members.has(from)) return reject(from, 'timeslotRequest', 'ERR_UNKNOWN_PEER', 'not a member');
+    const ch = chains.get(msg.server);
+    const to = Math.min(msg.toSeq, msg.fromSeq + MAX_TIMESLOTS_PER_REPLY - 1);
+    const timeslots = ch ? ch.range(msg.fromSeq, to, MAX_TIMESLOTS_PER_REPLY) : [];
+    opts.send(from, { type: 'timeslotReply', site, timeslots });
+  }
+
+  function onTimeslotReply(from: string, msg: PeerOf<'timeslotReply'>): void {
+    if (!members.has(from)) return reject(from, 'timeslotReply', 'ERR_UNKNOWN_PEER', 'not a member');
+    if (msg.timeslots.length === 0) {
+      for (const t of trm.values()) if (t.asked.has(from)) t.noHelp.add(from);
+      return;
+    }
+    const sorted = [...msg.timeslots].sort((a, b) => a.seq - b.seq);
+    for (const ts of sorted) onTimeslot(ts, from, false);
+  }
+
+  function handle(from: string, msg: PeerMessage): void {
+    if (msg.type === 'siteInit') {
+      if (from !== ADMIN_ID) return reject(from, msg.type, 'ERR_UNKNOWN_PEER', 'siteInit not from admin');
+      return start(msg);
+    }
+    if (msg.type === 'membership') {
+      if (from !== ADMIN_ID) return reject(from, msg.type, 'ERR_UNKNOWN_PEER', 'membership not from admin');
+      const { type: _t, ...rec } = msg;
+      void _t;
+      return applyMembership(rec, from);
+    }
+    if (msg.site !== site) return reject(from, msg.type, 'ERR_WRONG_SITE', msg.site);
+    switch (msg.type) {
+      case 'action':
+        return onAction(from, msg);
+      case 'sysAction':
+        return onSysAction(from, msg);
+      case 'timeslot': {
+        const { type: _t, ...ts } = msg;
+        void _t;
+        return onTimeslot(ts, from, true);
+      }
+      case 'timeslotRequest':
+        return onTimeslotRequest(from, msg);
+      case 'timeslotReply':
+        return onTimeslotReply(from, msg);
+      case 'contentRequest':
+        return onContentRequest(from, msg);
+      case 'stateRequest':
+        if (!members.has(from)) return reject(from, msg.type, 'ERR_UNKNOWN_PEER', 'not a member');
+        return serveState(from, msg.seq);
+      case 'stateChunk':
+        return onStateChunk(from, msg);
+      case 'hashRequest': {
+        if (!members.has(from)) return;
+        const h = hashBySeq.get(msg.seq);
+        if (h !== undefined && status === 'running') opts.send(from, { type: 'updateHash', site, seq: msg.seq, hash: h });
+        return;
+      }
+      case 'updateHash':
+      case 'update':
+        if (members.has(from)) {
+          noteAnnounce(from, msg.seq, msg.hash);
+          tryAdopt();
+        }
+        return;
+      case 'ignoreCall': {
+        if (from !== ADMIN_ID) return;
+        const m = members.get(msg.target);
+        if (m && isActive(m) && msg.target !== me) {
+          frozen.delete(msg.target);
+          requestIgnore(msg.target);
+        }
+        return;
+      }
+      case 'requestDeclined': {
+        if (from !== ADMIN_ID) return;
+        if (msg.kind === 'ignore') {
+          frozen.delete(msg.target);
+          trm.delete(msg.target);
+          lagSince.delete(msg.target);
+        }
+        lastRequest.delete(`${msg.kind}:${msg.target}`);
+        return;
+      }
+      default:
+        return; // equivocationProof, membershipRequest, flagReport: for the admin
+    }
+  }
+
+  if (opts.init) start(opts.init);
+
+  return {
+    id: me,
+    receive(from, raw) {
+      try {
+        const parsed = parsePeerMessage(raw);
+        if (!parsed.ok) {
+          reject(from, String((raw as { type?: unknown } | null)?.type ?? '?'), parsed.code, parsed.message);
+          return;
+        }
+        handle(from, parsed.value);
+        finalizeLoop();
+      } catch (e) {
+        reject(from, '?', 'ERR_INTERNAL', e instanceof Error ? e.message : String(e));
+      }
+    },
+    nextWakeAt() {
+      if (status === 'waiting' || status === 'evicted') return null;
+      return nextSlotAt;
+    },
+    tick() {
+      try {
+        if (status === 'waiting' || status === 'evicted') return;
+        const now = opts.now();
+        if (nextSlotAt !== null && now >= nextSlotAt) emitTimeslot();
+        livenessChecks();
+        requestContent();
+        syncTimeouts();
+        checkOutOfStep();
+        finalizeLoop();
+        prune();
+      } catch (e) {
+        reject(me, 'tick', 'ERR_INTERNAL', e instanceof Error ? e.message : String(e));
+      }
+    },
+    status: () => status,
+    appliedLog: () => log,
+    lastUpdate: () => ({ seq: lastSeq, hash: lastHash }),
+    ignored: () =>
+      [...members.values()]
+        .filter((m) => latestStint(m).cut !== null)
+        .map((m) => ({ server: m.id, cutSeq: latestStint(m).cut?.seq ?? 0 })),
+    membership: () => membership,
+    snapshot: () => snapshot,
+    timeslotSeq: () => chains.get(me)?.top.seq ?? 0,
+    equivocations: () => equivs,
+  };
+
+  function prune(): void {
+    if (!Number.isFinite(frontier)) return;
+    const horizon = frontier - HORIZON_WINDOWS * T;
+    for (const [id, ch] of chains) {
+      let keepFrom = ch.anchor.seq;
+      for (const it of ch.items) {
+        if (it.stamp < horizon) keepFrom = it.seq;
+        else break;
+      }
+      const m = members.get(id);
+      const cut = m ? latestStint(m).cut : null;
+      if (cut) keepFrom = Math.min(keepFrom, cut.seq);
+      keepFrom = Math.min(keepFrom, stableSeq(id, true));
+      ch.prune(keepFrom, cfg.keepTimeslots);
+    }
+  }
 }

@@ -1,0 +1,248 @@
+/**
+ * A tiny deterministic in-memory network for the core's own tests (the simulator in sim/ is the
+ * full-featured one). One virtual clock, a message queue with per-link latency and drop rules,
+ * and one pending wake-up per node at its `nextWakeAt()`. Optionally sends every message through
+ * the binary wire encoding.
+ */
+import type { CoreEvent, SiteCoordinator, SiteServer, SiteUser } from './api.js';
+import { createSite, newUser } from '../game/rules.js';
+import { createSiteCoordinator } from './coordinator.js';
+import { createSiteServer } from './server.js';
+import { createSiteUser } from './user.js';
+import { ADMIN_ID, decodePeerMessage, encodePeerMessage, type PeerMessage } from './messages.js';
+import { insecureFastScheme, ZERO_HASH, type SignatureScheme } from './crypto.js';
+import { makeSiteConfig, type SiteConfig } from './config.js';
+
+export interface Node {
+  receive(from: string, msg: PeerMessage): void;
+  tick(): void;
+  nextWakeAt(): number | null;
+}
+
+interface Ev {
+  at: number;
+  n: number;
+  run: () => void;
+}
+
+export interface MemNetOptions {
+  /** One-way latency of a message from -> to (ms). Default 5. */
+  latency?: (from: string, to: string, msg: PeerMessage) => number;
+  /** Encode and decode every message (exercises the wire format). Default false. */
+  wire?: boolean;
+}
+
+export class MemNet {
+  time = 0;
+  private queue: Ev[] = [];
+  private n = 0;
+  private readonly nodes = new Map<string, Node>();
+  private readonly wakeToken = new Map<string, number>();
+  readonly offsets = new Map<string, number>();
+  readonly down = new Set<string>();
+  /** Drop rule: return true to lose the message. */
+  drop: (from: string, to: string, msg: PeerMessage) => boolean = () => false;
+  /** Rewrite rule (cheaters): return the message to deliver instead, or null to drop. */
+  rewrite: (from: string, to: string, msg: PeerMessage) => PeerMessage | null = (_f, _t, m) => m;
+  sent = 0;
+  bytes = 0;
+
+  constructor(private readonly opts: MemNetOptions = {}) {}
+
+  /** The clock a node sees (true time + its offset). */
+  clock(id: string): () => number {
+    return () => this.time + (this.offsets.get(id) ?? 0);
+  }
+
+  sender(from: string): (to: string, msg: PeerMessage) => void {
+    return (to, msg) => {
+      if (this.down.has(from)) return;
+      const m = this.rewrite(from, to, msg);
+      if (m === null || this.drop(from, to, m)) return;
+      let deliver: PeerMessage = m;
+      this.sent++;
+      if (this.opts.wire) {
+        const bytes = encodePeerMessage(m);
+        this.bytes += bytes.byteLength;
+        const back = decodePeerMessage(bytes);
+        if (!back.ok) throw new Error(`wire round trip failed: ${back.message}`);
+        deliver = back.value;
+      }
+      const lat = this.opts.latency ? this.opts.latency(from, to, m) : 5;
+      this.schedule(this.time + lat, () => {
+        const node = this.nodes.get(to);
+        if (!node || this.down.has(to)) return;
+        node.receive(from, deliver);
+        this.rewake(to);
+      });
+    };
+  }
+
+  add(id: string, node: Node): void {
+    this.nodes.set(id, node);
+    this.rewake(id);
+  }
+
+  get(id: string): Node | undefined {
+    return this.nodes.get(id);
+  }
+
+  /** Runs `fn` on a node now (e.g. a user's action) and reschedules it. */
+  poke(id: string, fn: () => void): void {
+    fn();
+    this.rewake(id);
+  }
+
+  schedule(at: number, run: () => void): void {
+    const ev = { at, n: this.n++, run };
+    // Keep sorted (small queues in tests).
+    let i = this.queue.length;
+    while (i > 0) {
+      const prev = this.queue[i - 1];
+      if (!prev || prev.at < at || (prev.at === at && prev.n < ev.n)) break;
+      i--;
+    }
+    this.queue.splice(i, 0, ev);
+  }
+
+  rewake(id: string): void {
+    const node = this.nodes.get(id);
+    if (!node) return;
+    const token = (this.wakeToken.get(id) ?? 0) + 1;
+    this.wakeToken.set(id, token);
+    const w = node.nextWakeAt();
+    if (w === null || !Number.isFinite(w)) return;
+    const at = Math.max(this.time, this.time + (w - this.clock(id)()));
+    this.schedule(at, () => {
+      if (this.wakeToken.get(id) !== token || this.down.has(id)) return;
+      node.tick();
+      this.rewake(id);
+    });
+  }
+
+  /** Processes events up to and including time `until`. */
+  runUntil(until: number): void {
+    for (;;) {
+      const ev = this.queue[0];
+      if (!ev || ev.at > until) break;
+      this.queue.shift();
+      this.time = ev.at;
+      ev.run();
+    }
+    this.time = until;
+  }
+
+  run(ms: number): void {
+    this.runUntil(this.time + ms);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A whole P2P site on a MemNet: coordinator, N servers, spare candidates, users.
+// ---------------------------------------------------------------------------------------------
+
+
+export interface SiteSetup {
+  net: MemNet;
+  config: SiteConfig;
+  crypto: SignatureScheme;
+  adminSecret: string;
+  coordinator: SiteCoordinator;
+  servers: Map<string, SiteServer>;
+  users: Map<string, SiteUser>;
+  events: Array<{ node: string; e: CoreEvent }>;
+  secrets: Map<string, string>;
+  /** Creates (and registers on the net) a Site Server object for `id` (a spare or a restart). */
+  makeServer(id: string): SiteServer;
+}
+
+export function setupSite(o: {
+  nServer?: number;
+  users?: string[];
+  spares?: number;
+  crypto?: SignatureScheme;
+  wire?: boolean;
+  latency?: MemNetOptions['latency'];
+  config?: Partial<SiteConfig>;
+  site?: string;
+}): SiteSetup {
+  const site = o.site ?? 'meadow';
+  const config = makeSiteConfig({ site, N_server: o.nServer ?? 5, ...o.config });
+  const crypto = o.crypto ?? insecureFastScheme;
+  const net = new MemNet({ wire: o.wire ?? false, ...(o.latency ? { latency: o.latency } : {}) });
+  const adminSecret = 'ad'.repeat(32);
+  const secrets = new Map<string, string>();
+  const keyOf = (id: string): string => {
+    let s = secrets.get(id);
+    if (!s) {
+      let h = 0;
+      for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+      s = (h.toString(16).padStart(8, '0') + '5a').repeat(7).slice(0, 64);
+      secrets.set(id, s);
+    }
+    return s;
+  };
+  const events: SiteSetup['events'] = [];
+  const serverIds = Array.from({ length: config.N_server }, (_, i) => `s${i}`);
+  const spareIds = Array.from({ length: o.spares ?? 2 }, (_, i) => `c${i}`);
+  const userNames = o.users ?? ['alice', 'bob', 'carol'];
+  const servers = new Map<string, SiteServer>();
+  const users = new Map<string, SiteUser>();
+  let rng = 12345;
+  const random = (): number => {
+    rng = (rng * 1103515245 + 12345) >>> 0;
+    return rng / 2 ** 32;
+  };
+  const coordinator = createSiteCoordinator({
+    config,
+    secretKey: adminSecret,
+    crypto,
+    now: net.clock(ADMIN_ID),
+    random,
+    send: net.sender(ADMIN_ID),
+    servers: serverIds.map((id) => ({ id, key: crypto.publicKeyOf(keyOf(id)) })),
+    candidates: () =>
+      spareIds.filter((id) => !net.down.has(id)).map((id) => ({ id, key: crypto.publicKeyOf(keyOf(id)) })),
+    users: () => [...users.keys()],
+    observe: (e) => events.push({ node: ADMIN_ID, e }),
+  });
+  net.add(ADMIN_ID, coordinator);
+  const adminKey = crypto.publicKeyOf(adminSecret);
+  const makeServer = (id: string): SiteServer => {
+    const s = createSiteServer({
+      config,
+      id,
+      secretKey: keyOf(id),
+      adminKey,
+      crypto,
+      now: net.clock(id),
+      send: net.sender(id),
+      observe: (e) => events.push({ node: id, e }),
+    });
+    servers.set(id, s);
+    net.add(id, s);
+    return s;
+  };
+  for (const id of [...serverIds, ...spareIds]) makeServer(id);
+  let snapshot = createSite(site);
+  snapshot = { ...snapshot, users: userNames.map((u) => newUser(u, site)).sort((a, b) => (a.name < b.name ? -1 : 1)) };
+  for (const u of userNames) {
+    const user = createSiteUser({
+      config,
+      user: u,
+      now: net.clock(u),
+      send: net.sender(u),
+      servers: serverIds,
+      seq: 0,
+      hash: ZERO_HASH,
+      nextActionNo: 1,
+      adminKey,
+      crypto,
+      observe: (e) => events.push({ node: u, e }),
+    });
+    users.set(u, user);
+    net.add(u, user);
+  }
+  coordinator.handOver({ snapshot, seq: 0, prev: ZERO_HASH, start: 0, lastActionNo: userNames.map((u) => [u, 0]) });
+  return { net, config, crypto, adminSecret, coordinator, servers, users, events, secrets, makeServer };
+}
