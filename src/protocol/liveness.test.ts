@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { setupSite, type SiteSetup } from './testing.js';
+
+const dirs = ['up', 'down', 'left', 'right'] as const;
+
+function play(s: SiteSetup, rounds: number, gap = 50): void {
+  let k = 0;
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, u] of s.users) s.net.poke(name, () => u.act({ kind: 'move', dir: dirs[k++ % 4] ?? 'up' }));
+    s.net.run(gap);
+  }
+}
+
+function hashes(s: SiteSetup, id: string): string[] {
+  return (s.servers.get(id)?.appliedLog() ?? []).map((u) => `${u.seq}:${u.hash}`);
+}
+
+function expectPrefixes(s: SiteSetup, ids: string[]): void {
+  const lists = ids.map((id) => hashes(s, id));
+  for (const a of lists)
+    for (const b of lists) {
+      const n = Math.min(a.length, b.length);
+      expect(a.slice(0, n)).toEqual(b.slice(0, n));
+    }
+}
+
+function kinds(s: SiteSetup, kind: string): Array<{ node: string; e: unknown }> {
+  return s.events.filter((x) => x.e.kind === kind);
+}
+
+describe('liveness (section 4.4)', () => {
+  it('a broken link is bridged by TRM answers; nobody is ignored', () => {
+    const s = setupSite({});
+    s.net.drop = (from, to, m) => from === 's2' && to === 's0' && m.type === 'timeslot';
+    play(s, 30);
+    s.net.run(1500);
+    expectPrefixes(s, ['s0', 's1', 's2', 's3', 's4']);
+    expect(kinds(s, 'ignored')).toEqual([]);
+    expect(hashes(s, 's0').length).toBeGreaterThan(5);
+    for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
+  });
+
+  it('a crashed server is ignored at one cut by all, then replaced; the site goes on', () => {
+    const s = setupSite({});
+    play(s, 10);
+    s.net.down.add('s4');
+    play(s, 30);
+    s.net.run(1000);
+    const ign = kinds(s, 'ignored') as Array<{ node: string; e: { server: string; cutSeq: number } }>;
+    const honest = ['s0', 's1', 's2', 's3'];
+    for (const id of honest) expect(ign.some((x) => x.node === id && x.e.server === 's4')).toBe(true);
+    const cuts = new Set(ign.filter((x) => x.e.server === 's4').map((x) => x.e.cutSeq));
+    expect(cuts.size).toBe(1);
+    expectPrefixes(s, honest);
+    for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
+    // T_ignore later the admin replaces s4 with a spare, which fetches the state from the majority.
+    s.net.run(s.config.T_ignore + 2000);
+    expect(s.coordinator.activeServers()).not.toContain('s4');
+    const newcomer = s.coordinator.activeServers().find((id) => id.startsWith('c'));
+    expect(newcomer).toBeDefined();
+    play(s, 20);
+    s.net.run(2000);
+    const nc = s.servers.get(newcomer as string);
+    expect(nc?.status()).toBe('running');
+    const ids = [...honest, newcomer as string];
+    // The newcomer's log starts with the adopted state; from there it matches the others.
+    const ref = hashes(s, 's0');
+    const mine = hashes(s, newcomer as string);
+    expect(mine.length).toBeGreaterThan(0);
+    const start = ref.indexOf(mine[0] as string);
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(ref.slice(start, start + mine.length)).toEqual(mine.slice(0, ref.length - start));
+    expectPrefixes(s, honest);
+    void ids;
+    for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
+  });
+});
