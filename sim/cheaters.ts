@@ -42,6 +42,8 @@ export interface Cheater {
   readonly kinds: readonly string[];
   /** Called for every message the server sends; calls `emit` for what actually goes out (maybe later, maybe nothing). */
   outgoing(to: string, msg: PeerMessage, emit: Emit): void;
+  /** Sees every message delivered to the server (before the core does). */
+  incoming(from: string, msg: PeerMessage): void;
 }
 
 export interface CheaterContext {
@@ -137,6 +139,8 @@ const stripTimeslot = (m: PeerMessage & { type: 'timeslot' }): Timeslot => {
 /** Rewrites a server's own Timeslot stream per recipient view, keeping hash chains consistent. */
 class ChainRewriter {
   private readonly views = new Map<string, Map<string, Timeslot>>();
+  /** Latest Timeslot head received directly from each other server (what a cheater echoes). */
+  readonly latest = new Map<string, [string, number, string]>();
   constructor(private readonly ctx: CheaterContext) {}
 
   rewrite(
@@ -155,10 +159,15 @@ class ChainRewriter {
     let body: TimeslotBody = {
       ...orig,
       prevHash: prev ? timeslotHash(prev) : ts.prevHash,
+      // Echo the freshest heads received: the cheater's own core may fall out of step with its
+      // peers because of its lies, and a stale echo would stall everyone (a different attack).
       heads: ts.heads.map((h) => {
-        if (h[0] !== self) return h;
-        const r = m.get(h[2]);
-        return r ? [h[0], h[1], timeslotHash(r)] : h;
+        if (h[0] === self) {
+          const r = m.get(h[2]);
+          return r ? [h[0], h[1], timeslotHash(r)] : h;
+        }
+        const fresh = this.latest.get(h[0]);
+        return fresh && fresh[1] > h[1] ? fresh : h;
       }),
     };
     body = f(body, prev);
@@ -270,6 +279,12 @@ export function createCheater(
 
   return {
     kinds,
+    incoming(from, msg) {
+      if (msg.type !== 'timeslot' || msg.server !== from) return;
+      const have = rewriter.latest.get(from);
+      if (!have || msg.seq > have[1])
+        rewriter.latest.set(from, [from, msg.seq, timeslotHash(stripTimeslot(msg))]);
+    },
     outgoing(to, msg, emit) {
       switch (msg.type) {
         case 'timeslot': {

@@ -88,7 +88,10 @@ export class Host<M, C extends Tickable<M> = Tickable<M>> {
       this.wakeAt = Infinity;
       return;
     }
-    const trueAt = this.queue.now + Math.max(0, w - this.coreNow());
+    // 1 ns late on purpose: converting between clocks loses an ulp now and then, and a tick that
+    // lands a hair before the requested time would find nothing due and ask again (late is fine).
+    const delta = w - this.coreNow();
+    const trueAt = this.queue.now + (delta > 0 ? delta + 1e-6 : 0);
     if (this.wake && !this.wake.cancelled && trueAt === this.wakeAt) return;
     this.queue.cancel(this.wake);
     this.wakeAt = trueAt;

@@ -123,6 +123,7 @@ export class ServerNode {
       if (msg.type === 'action' && from === msg.user && !this.host.crashed && this.host.core) {
         opts.onActionDelivered?.(this.id, msg, from);
       }
+      if (this.cheater && !this.host.crashed) this.cheater.incoming(from, msg);
       this.host.deliver(from, msg);
     });
   }
