@@ -625,8 +625,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
 
   function codeFor(reason: string): ErrorCode {
     if (reason.includes('hash chain') || reason.includes('does not follow')) return 'ERR_BROKEN_CHAIN';
-    if (reason.includes('stamp')) return 'ERR_STAMP_ORDER';
     if (reason.includes('arrival') || reason.includes('twice')) return 'ERR_ARRIVAL_WINDOW';
+    if (reason.includes('stamp')) return 'ERR_STAMP_ORDER';
     if (reason.includes('ahead')) return 'ERR_TOO_FAR_AHEAD';
     return 'ERR_MALFORMED';
   }

@@ -1,0 +1,227 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { ZERO_HASH } from './crypto.js';
+import {
+  decodePeerMessage,
+  encodePeerMessage,
+  MAX_PEER_MESSAGE_BYTES,
+  parsePeerMessage,
+  type PeerMessage,
+} from './messages.js';
+import { createSiteUser } from './user.js';
+import { makeSiteConfig } from './config.js';
+import { setupSite } from './testing.js';
+
+const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
+const hash = fc.oneof(hex(32), fc.constant(ZERO_HASH));
+const sig = hex(128);
+const site = fc.constantFrom('meadow', 'forest');
+const id = fc.constantFrom('s0', 's1', 's2', 's3', 's4', 'c0', 'alice', 'bob', 'mallory', '@admin', 'admin');
+const seq = fc.integer({ min: 0, max: 40 });
+const seq1 = fc.integer({ min: 1, max: 40 });
+const time = fc.oneof(fc.integer({ min: -100, max: 5000 }), fc.double({ min: -1e3, max: 1e4, noNaN: true, noDefaultInfinity: true })).map((t) => t + 0); // -0 travels as 0 (and signs the same: canonical JSON has no -0)
+const action = fc.oneof(
+  fc.record({ kind: fc.constant('move' as const), dir: fc.constantFrom('up' as const, 'down' as const, 'left' as const, 'right' as const) }),
+  fc.record({ kind: fc.constant('pickup' as const) }),
+  fc.record({ kind: fc.constant('portal' as const) }),
+  fc.record({ kind: fc.constant('say' as const), text: fc.string({ minLength: 1, maxLength: 20 }) }),
+);
+const userState = fc.record({
+  name: id,
+  site,
+  x: fc.integer({ min: -2, max: 25 }),
+  y: fc.integer({ min: -2, max: 20 }),
+  inventory: fc.array(fc.record({ id: fc.string({ maxLength: 8 }), kind: fc.constantFrom('coin', 'gem') }), { maxLength: 2 }),
+});
+const item = fc.record({ id: fc.string({ maxLength: 8 }), kind: fc.constantFrom('coin', 'gem'), x: fc.integer({ min: 0, max: 19 }), y: fc.integer({ min: 0, max: 13 }) });
+const event = fc.oneof(
+  fc.record({ kind: fc.constant('moved' as const), user: id, x: fc.integer({ min: 0, max: 19 }), y: fc.integer({ min: 0, max: 13 }) }),
+  fc.record({ kind: fc.constant('spawned' as const), item }),
+  fc.record({ kind: fc.constant('left' as const), user: userState, via: fc.constantFrom('portal' as const, 'logout' as const) }),
+);
+const timeslot = fc.record({
+  site,
+  server: id,
+  seq: seq1,
+  stamp: time,
+  prevHash: hash,
+  epoch: seq,
+  entries: fc.array(fc.tuple(id, seq1, time, hash), { maxLength: 4 }),
+  heads: fc.array(fc.tuple(id, seq1, hash), { maxLength: 3 }),
+  update: fc.option(fc.tuple(seq, hash), { nil: null }),
+  sig,
+});
+const member = fc.record({
+  id,
+  key: hex(64),
+  slot: fc.option(fc.integer({ min: 0, max: 6 }), { nil: null }),
+  stints: fc.array(fc.record({ admit: seq, cut: fc.option(fc.record({ seq, hash }), { nil: null }) }), { minLength: 1, maxLength: 2 }),
+});
+const membership = fc.record({
+  site,
+  epoch: seq1,
+  members: fc.array(member, { minLength: 1, maxLength: 6 }),
+  change: fc.record({ kind: fc.constantFrom('init' as const, 'ignore' as const, 'admit' as const, 'evict' as const), target: fc.option(id, { nil: null }) }),
+  sig,
+});
+const snapshot = fc.record({
+  site: fc.record({
+    site,
+    step: fc.integer({ min: 0, max: 100 }),
+    rng: fc.integer({ min: 0, max: 0xffffffff }),
+    nextItemNo: fc.integer({ min: 0, max: 100 }),
+    items: fc.array(item, { maxLength: 3 }),
+    respawnAt: fc.array(fc.integer({ min: 0, max: 100 }), { maxLength: 3 }),
+  }),
+  users: fc.array(userState, { maxLength: 3 }),
+});
+
+const peerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
+  fc.record({ type: fc.constant('action' as const), site, user: id, actionNo: seq1, action }),
+  fc.record({
+    type: fc.constant('sysAction' as const),
+    site,
+    sysNo: seq1,
+    actor: id,
+    action: fc.oneof(fc.record({ kind: fc.constant('join' as const), user: userState }), fc.record({ kind: fc.constant('leave' as const) })),
+    sig,
+  }),
+  timeslot.map((t) => ({ type: 'timeslot' as const, ...t })),
+  fc.record({ type: fc.constant('timeslotRequest' as const), site, server: id, fromSeq: seq1, toSeq: seq1 }),
+  fc.record({ type: fc.constant('timeslotReply' as const), site, timeslots: fc.array(timeslot, { maxLength: 2 }) }),
+  fc.record({ type: fc.constant('contentRequest' as const), site, items: fc.array(fc.tuple(id, seq1, hash), { maxLength: 3 }) }),
+  fc.record({
+    type: fc.constant('update' as const),
+    site,
+    seq: seq1,
+    prev: hash,
+    window: time,
+    applied: fc.array(fc.tuple(id, seq1), { maxLength: 3 }),
+    events: fc.array(event, { maxLength: 3 }),
+    stateHash: hash,
+    hash,
+  }),
+  fc.record({ type: fc.constant('updateHash' as const), site, seq: seq1, hash }),
+  fc.record({ type: fc.constant('hashRequest' as const), site, seq: seq1 }),
+  fc.record({ type: fc.constant('stateRequest' as const), site, seq: fc.option(seq, { nil: null }) }),
+  fc.record({
+    type: fc.constant('stateChunk' as const),
+    site,
+    seq,
+    hash,
+    index: fc.integer({ min: 0, max: 3 }),
+    count: fc.integer({ min: 1, max: 4 }),
+    data: fc.uint8Array({ maxLength: 64 }),
+  }),
+  fc.record({ type: fc.constant('equivocationProof' as const), site, a: timeslot, b: timeslot }),
+  fc.record({
+    type: fc.constant('membershipRequest' as const),
+    site,
+    epoch: seq,
+    kind: fc.constantFrom('ignore' as const, 'readmit' as const, 'replace' as const),
+    target: id,
+    held: fc.option(timeslot, { nil: null }),
+  }),
+  membership.map((m) => ({ type: 'membership' as const, ...m })),
+  fc.record({ type: fc.constant('ignoreCall' as const), site, epoch: seq, target: id }),
+  fc.record({
+    type: fc.constant('siteInit' as const),
+    site,
+    membership,
+    seq,
+    prev: hash,
+    start: time,
+    state: snapshot,
+    lastActionNo: fc.array(fc.tuple(id, seq), { maxLength: 3 }),
+  }),
+  fc.record({
+    type: fc.constant('requestDeclined' as const),
+    site,
+    epoch: seq,
+    kind: fc.constantFrom('ignore' as const, 'readmit' as const, 'replace' as const),
+    target: id,
+  }),
+  fc.record({ type: fc.constant('flagReport' as const), site, server: id, seq, reason: fc.string({ maxLength: 10 }) }),
+);
+
+describe('peer wire encoding', () => {
+  it('round-trips every valid message exactly (hex fields packed as bytes)', () => {
+    fc.assert(
+      fc.property(peerMessage, (m) => {
+        expect(parsePeerMessage(m).ok).toBe(true);
+        const bytes = encodePeerMessage(m);
+        const back = decodePeerMessage(bytes);
+        expect(back).toEqual({ ok: true, value: m });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('packs a 16-byte hash into 16 bytes (plus a 2-byte header)', () => {
+    const a = encodePeerMessage({ type: 'updateHash', site: 'meadow', seq: 1, hash: 'ab'.repeat(16) });
+    const b = encodePeerMessage({ type: 'hashRequest', site: 'meadow', seq: 1 });
+    expect(a.byteLength - b.byteLength).toBeLessThan(16 + 2 + 8 + 2);
+  });
+
+  it('never throws on random bytes, and caps the size', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const r = decodePeerMessage(bytes);
+        if (!r.ok) expect(typeof r.code).toBe('string');
+      }),
+      { numRuns: 2000 },
+    );
+    // Mutations of valid messages.
+    fc.assert(
+      fc.property(peerMessage, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 5 }), (m, flips) => {
+        const bytes = encodePeerMessage(m).slice();
+        for (const [i, v] of flips) if (bytes.length > 0) bytes[i % bytes.length] = v;
+        decodePeerMessage(bytes);
+      }),
+      { numRuns: 500 },
+    );
+    const r = decodePeerMessage(new Uint8Array(MAX_PEER_MESSAGE_BYTES + 1));
+    expect(r.ok ? '' : r.code).toBe('ERR_TOO_LARGE');
+    expect(decodePeerMessage(new Uint8Array([0xc1])).ok).toBe(false);
+  });
+});
+
+describe('hostile but valid messages', () => {
+  it('nothing throws out of a SiteServer, SiteUser or coordinator, and honest servers stay in step', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(id, peerMessage, fc.constantFrom('s0', 'alice', 'admin')), { minLength: 1, maxLength: 40 }), (msgs) => {
+        const s = setupSite({});
+        s.net.run(250);
+        s.net.poke('alice', () => s.users.get('alice')?.act({ kind: 'move', dir: 'down' }));
+        for (const [from, m, target] of msgs) {
+          const node = s.net.get(target);
+          expect(() => node?.receive(from === target ? 'mallory' : from, m)).not.toThrow();
+          s.net.rewake(target);
+          s.net.run(7);
+        }
+        s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
+        s.net.run(800);
+        const others = ['s1', 's2', 's3', 's4'].map((x) => (s.servers.get(x)?.appliedLog() ?? []).map((u) => u.hash));
+        for (const a of others) for (const b of others) {
+          const n = Math.min(a.length, b.length);
+          expect(a.slice(0, n)).toEqual(b.slice(0, n));
+        }
+        const hostile = s.events.filter((e) => e.e.kind === 'rejected' && e.e.code === 'ERR_INTERNAL');
+        expect(hostile).toEqual([]);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('a SiteUser survives arbitrary input', () => {
+    const config = makeSiteConfig({ site: 'meadow', N_server: 3 });
+    const user = createSiteUser({ config, user: 'alice', now: () => 0, send: () => {}, servers: ['s0', 's1', 's2'], seq: 0, hash: ZERO_HASH, nextActionNo: 1 });
+    fc.assert(
+      fc.property(id, peerMessage, (from, m) => {
+        expect(() => user.receive(from, m)).not.toThrow();
+        expect(() => user.receive(from, { garbage: true } as unknown as PeerMessage)).not.toThrow();
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,179 @@
+import { describe, expect, it } from 'vitest';
+import { createSite } from '../game/rules.js';
+import type { CoreEvent, SiteServer } from './api.js';
+import { makeSiteConfig } from './config.js';
+import { createSiteCoordinator } from './coordinator.js';
+import { ed25519Scheme, insecureFastScheme, ZERO_HASH, type SignatureScheme } from './crypto.js';
+import type { PeerMessage, SiteInit, Timeslot } from './messages.js';
+import { createSiteServer } from './server.js';
+import { signTimeslot, timeslotHash, type TimeslotBody } from './signed.js';
+
+const secret = (id: string): string => (id.charCodeAt(id.length - 1).toString(16) + 'ab').repeat(16).slice(0, 64);
+
+function setup(crypto: SignatureScheme = insecureFastScheme) {
+  const config = makeSiteConfig({ site: 'meadow', N_server: 3, keepTimeslots: 8 });
+  const ids = ['s0', 's1', 's2'];
+  let init: SiteInit | null = null;
+  const admin = createSiteCoordinator({
+    config,
+    secretKey: 'ad'.repeat(32),
+    crypto,
+    now: () => 0,
+    random: () => 0,
+    send: (_to, m) => {
+      if (m.type === 'siteInit') init = m;
+    },
+    servers: ids.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })),
+    candidates: () => [],
+    users: () => [],
+  });
+  admin.handOver({ snapshot: createSite('meadow'), seq: 0, prev: ZERO_HASH, start: 0, lastActionNo: [] });
+  const events: CoreEvent[] = [];
+  const sent: Array<{ to: string; m: PeerMessage }> = [];
+  let now = 0;
+  const server = createSiteServer({
+    config,
+    id: 's0',
+    secretKey: secret('s0'),
+    adminKey: admin.adminKey(),
+    crypto,
+    now: () => now,
+    send: (to, m) => sent.push({ to, m }),
+    init: init as unknown as SiteInit,
+    observe: (e) => events.push(e),
+  });
+  const body = (o: Partial<TimeslotBody> & { seq: number; prevHash: string; stamp: number }): TimeslotBody => ({
+    site: 'meadow',
+    server: 's1',
+    epoch: 1,
+    entries: [],
+    heads: [],
+    update: null,
+    ...o,
+  });
+  const signed = (b: TimeslotBody, who = b.server): Timeslot => signTimeslot(b, secret(who), crypto);
+  const deliver = (ts: Timeslot, from = ts.server): void => server.receive(from, { type: 'timeslot', ...ts });
+  const codes = (): string[] => events.flatMap((e) => (e.kind === 'rejected' ? [e.code] : []));
+  return { server, events, sent, body, signed, deliver, codes, setNow: (t: number) => (now = t), admin };
+}
+
+describe('Timeslot validation', () => {
+  it('accepts a good chain', () => {
+    const t = setup();
+    const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100, entries: [['alice', 1, 50, 'a'.repeat(32)]] }));
+    t.deliver(a);
+    t.deliver(t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200 })));
+    expect(t.codes()).toEqual([]);
+  });
+
+  const cases: Array<[string, string, (t: ReturnType<typeof setup>) => void]> = [
+    ['wrong site', 'ERR_WRONG_SITE', (t) => t.deliver(t.signed(t.body({ site: 'forest', seq: 1, prevHash: ZERO_HASH, stamp: 100 })))],
+    ['unknown server', 'ERR_UNKNOWN_PEER', (t) => t.deliver(t.signed(t.body({ server: 'zz', seq: 1, prevHash: ZERO_HASH, stamp: 100 })))],
+    ['timeslot relayed by someone else', 'ERR_UNKNOWN_PEER', (t) => t.deliver(t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 })), 's2')],
+    ['bad signature', 'ERR_BAD_SIGNATURE', (t) => t.deliver(t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }), 's2'))],
+    ['broken chain', 'ERR_BROKEN_CHAIN', (t) => t.deliver(t.signed(t.body({ seq: 1, prevHash: 'b'.repeat(32), stamp: 100 })))],
+    [
+      'non-monotone stamp',
+      'ERR_STAMP_ORDER',
+      (t) => {
+        const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+        t.deliver(a);
+        t.deliver(t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 100 })));
+      },
+    ],
+    ['stamp not after the hand-over', 'ERR_STAMP_ORDER', (t) => t.deliver(t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: -5 })))],
+    [
+      'arrival after the stamp',
+      'ERR_ARRIVAL_WINDOW',
+      (t) => t.deliver(t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100, entries: [['alice', 1, 101, 'a'.repeat(32)]] }))),
+    ],
+    [
+      'arrival before the previous stamp',
+      'ERR_ARRIVAL_WINDOW',
+      (t) => {
+        const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+        t.deliver(a);
+        t.deliver(t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200, entries: [['alice', 1, 100, 'a'.repeat(32)]] })));
+      },
+    ],
+    [
+      'an action listed twice',
+      'ERR_ARRIVAL_WINDOW',
+      (t) =>
+        t.deliver(
+          t.signed(
+            t.body({
+              seq: 1,
+              prevHash: ZERO_HASH,
+              stamp: 100,
+              entries: [
+                ['alice', 1, 50, 'a'.repeat(32)],
+                ['alice', 1, 60, 'c'.repeat(32)],
+              ],
+            }),
+          ),
+        ),
+    ],
+    [
+      'replayed seq',
+      'ERR_REPLAYED',
+      (t) => {
+        const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+        t.deliver(a);
+        t.deliver(a);
+      },
+    ],
+    [
+      'future seq beyond the buffer',
+      'ERR_TOO_FAR_AHEAD',
+      (t) => {
+        for (let i = 0; i < 9; i++) t.deliver(t.signed(t.body({ seq: 5 + i, prevHash: 'b'.repeat(32), stamp: 1000 + i })));
+      },
+    ],
+    ['malformed', 'ERR_MALFORMED', (t) => t.server.receive('s1', { type: 'timeslot', site: 'meadow' } as unknown as PeerMessage)],
+    ['unknown type', 'ERR_UNKNOWN_TYPE', (t) => t.server.receive('s1', { type: 'nope' } as unknown as PeerMessage)],
+  ];
+  for (const [name, code, run] of cases) {
+    it(`rejects: ${name} (${code})`, () => {
+      const t = setup();
+      run(t);
+      expect(t.codes()).toContain(code);
+    });
+  }
+
+  it('a future seq is buffered and asked for (TRM), then linked when the gap fills', () => {
+    const t = setup();
+    const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+    const b = t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200 }));
+    t.deliver(b);
+    expect(t.sent.some((x) => x.m.type === 'timeslotRequest' && x.m.server === 's1' && x.m.fromSeq === 1)).toBe(true);
+    t.deliver(a);
+    expect(t.codes()).toEqual([]);
+    // Both are now held: s0 answers a TRM for them.
+    t.server.receive('s2', { type: 'timeslotRequest', site: 'meadow', server: 's1', fromSeq: 1, toSeq: 5 });
+    const reply = t.sent.find((x) => x.to === 's2' && x.m.type === 'timeslotReply');
+    expect(reply?.m.type === 'timeslotReply' && reply.m.timeslots.map((x) => x.seq)).toEqual([1, 2]);
+  });
+
+  it('two signed Timeslots with one (server, seq) are an equivocation proof for the admin', () => {
+    const t = setup();
+    const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+    const b = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 99 }));
+    t.deliver(a);
+    t.server.receive('s2', { type: 'timeslotReply', site: 'meadow', timeslots: [b] });
+    expect(t.codes()).toContain('ERR_EQUIVOCATION');
+    const proof = t.sent.find((x) => x.m.type === 'equivocationProof');
+    expect(proof?.to).toBe('admin');
+    expect(t.server.equivocations()).toEqual([{ server: 's1', seq: 1 }]);
+  });
+
+  it('works with real ed25519 signatures (and rejects a forged one)', () => {
+    const t = setup(ed25519Scheme);
+    const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+    t.deliver(a);
+    expect(t.codes()).toEqual([]);
+    const forged = { ...t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200 })), stamp: 201 };
+    t.deliver(forged);
+    expect(t.codes()).toEqual(['ERR_BAD_SIGNATURE']);
+  });
+});
