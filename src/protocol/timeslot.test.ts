@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createSite } from '../game/rules.js';
-import type { CoreEvent, SiteServer } from './api.js';
+import type { CoreEvent } from './api.js';
 import { makeSiteConfig } from './config.js';
 import { createSiteCoordinator } from './coordinator.js';
 import { ed25519Scheme, insecureFastScheme, ZERO_HASH, type SignatureScheme } from './crypto.js';
