@@ -20,6 +20,7 @@ import {
 } from './messages.js';
 import {
   signMembership,
+  signSiteInit,
   signSysAction,
   timeslotHash,
   updateHash,
@@ -262,16 +263,11 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       const rec = signMembership({ site, epoch: 1, members, change: { kind: 'init', target: null } }, opts.secretKey, crypto);
       membership = rec;
       const start = Math.ceil(args.start / cfg.T_timeslot) * cfg.T_timeslot;
-      const init: SiteInit = {
-        type: 'siteInit',
-        site,
-        membership: rec,
-        seq: args.seq,
-        prev: args.prev,
-        start,
-        state: args.snapshot,
-        lastActionNo: args.lastActionNo,
-      };
+      const init: SiteInit = signSiteInit(
+        { site, membership: rec, seq: args.seq, prev: args.prev, start, state: args.snapshot, lastActionNo: args.lastActionNo },
+        opts.secretKey,
+        crypto,
+      );
       for (const s of opts.servers) opts.send(s.id, init);
       observe({ kind: 'membership', epoch: 1, change: 'init', target: null });
       return init;

@@ -133,7 +133,11 @@ const peerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
     start: time,
     state: snapshot,
     lastActionNo: fc.array(fc.tuple(id, seq), { maxLength: 3 }),
+    sig,
   }),
+  fc.record({ type: fc.constant('echo' as const), site, heads: fc.array(fc.tuple(id, seq1, hash), { maxLength: 3 }) }),
+  fc.record({ type: fc.constant('recordRequest' as const), site, epoch: seq }),
+  fc.record({ type: fc.constant('updateRequest' as const), site, seq: seq1 }),
   fc.record({
     type: fc.constant('requestDeclined' as const),
     site,

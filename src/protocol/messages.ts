@@ -381,7 +381,16 @@ const peerMessageSchema = z.discriminatedUnion('type', [
     state: siteSnapshotSchema,
     /** Last action number applied per user before the hand-over (duplicates are dropped). */
     lastActionNo: z.array(z.tuple([peerId, seqNo])).max(10_000),
+    /** Admin signature over siteInitSigningBytes(): servers may forward it to a peer that missed it. */
+    sig: hexSig,
   }),
+  /** server -> server, right after new Timeslots arrive: the latest Timeslot held of each server
+   *  (same as a Timeslot's heads, sent early so stability need not wait for the next Timeslot). */
+  z.strictObject({ type: z.literal('echo'), site: siteRef, heads: z.array(headSchema).max(256) }),
+  /** "send me your siteInit and latest membership record" (a server that missed one). */
+  z.strictObject({ type: z.literal('recordRequest'), site: siteRef, epoch: seqNo }),
+  /** user -> servers: "send me update `seq` in full" (it missed votes for it). */
+  z.strictObject({ type: z.literal('updateRequest'), site: siteRef, seq: seqNo.min(1) }),
   /** admin -> requesters: the request for `target` will not be acted on (no majority); carry on. */
   z.strictObject({
     type: z.literal('requestDeclined'),
@@ -478,6 +487,9 @@ export const PEER_MESSAGE_TYPES: ReadonlyArray<PeerMessageType> = [
   'membership',
   'ignoreCall',
   'siteInit',
+  'echo',
+  'recordRequest',
+  'updateRequest',
   'requestDeclined',
   'flagReport',
 ];

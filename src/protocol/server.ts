@@ -38,6 +38,7 @@ import {
   sysActionContentHash,
   updateHash,
   verifyMembership,
+  verifySiteInit,
   verifySysAction,
   verifyTimeslot,
   type TimeslotBody,
@@ -141,6 +142,9 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   const equivSeen = new Set<string>();
   let startedAt = opts.now();
   let sync: SyncState | null = null;
+  let initMsg: SiteInit | null = null;
+  let echoDueAt: number | null = null;
+  let echoedGrid = -Infinity;
 
   // -------------------------------------------------------------------------------------------
   // Helpers: membership
@@ -536,16 +540,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     return ch;
   }
 
-  function clampArrival(t: number): number {
-    return t > lastStamp ? t : lastStamp + EPS;
-  }
-
-  function emitTimeslot(): void {
-    const now = opts.now();
-    const entries = outbox;
-    outbox = [];
-    let stamp = Math.max(now, lastStamp + EPS);
-    for (const e of entries) stamp = Math.max(stamp, e[2]);
+  /** The latest Timeslot held of each active server (capped where we asked to ignore it). */
+  function currentHeads(): Timeslot['heads'] {
     const heads: Timeslot['heads'] = [];
     for (const [id, ch] of chains) {
       if (id === me) continue;
@@ -558,6 +554,50 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       if (seq < 1 || hash === undefined) continue;
       heads.push([id, seq, hash]);
     }
+    return heads;
+  }
+
+  /**
+   * Echo: after new Timeslots arrive, tell the others what we hold at once, so a window can close
+   * about two hops after its last Timeslot instead of waiting for our next Timeslot. Sent when
+   * every active server's Timeslot of this round is in, or T_timeslot / 3 after the first one.
+   */
+  function maybeEcho(force: boolean): void {
+    if (status === 'waiting' || status === 'evicted') return;
+    const now = opts.now();
+    const grid = Math.floor(now / T + 1e-9) * T;
+    if (!force) {
+      if (echoedGrid >= grid) {
+        if (echoDueAt === null) echoDueAt = now + T / 3;
+        return;
+      }
+      for (const id of activeIds()) {
+        if (id === me || frozen.has(id)) continue;
+        const ch = chains.get(id);
+        if (!ch || ch.top.stamp < grid) {
+          if (echoDueAt === null) echoDueAt = now + T / 3;
+          return;
+        }
+      }
+    }
+    echoedGrid = grid;
+    echoDueAt = null;
+    const msg: PeerMessage = { type: 'echo', site, heads: currentHeads() };
+    for (const id of activeIds()) if (id !== me) opts.send(id, msg);
+  }
+
+  function clampArrival(t: number): number {
+    return t > lastStamp ? t : lastStamp + EPS;
+  }
+
+  function emitTimeslot(): void {
+    const now = opts.now();
+    const entries = outbox;
+    outbox = [];
+    let stamp = Math.max(now, lastStamp + EPS);
+    for (const e of entries) stamp = Math.max(stamp, e[2]);
+    const heads = currentHeads();
+    echoDueAt = null;
     const mine = myChain();
     const body: TimeslotBody = {
       site,
@@ -589,7 +629,10 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     if (ts.server === me) return; // our own, echoed back
     if (direct && from !== ts.server) return reject(from, 'timeslot', 'ERR_UNKNOWN_PEER', 'timeslot not from its server');
     const m = members.get(ts.server);
-    if (!m) return reject(from, 'timeslot', 'ERR_UNKNOWN_PEER', `unknown server ${ts.server}`);
+    if (!m) {
+      if (status === 'waiting' || (membership && ts.epoch > membership.epoch)) return askRecords(from);
+      return reject(from, 'timeslot', 'ERR_UNKNOWN_PEER', `unknown server ${ts.server}`);
+    }
     if (!verifyTimeslot(ts, m.key, crypto)) return reject(from, 'timeslot', 'ERR_BAD_SIGNATURE', `from ${ts.server}`);
     const ch = chainOf(ts.server, ts);
     if (!ch) return;
@@ -604,6 +647,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         }
         recheckPendingHeads(ts.server);
         if (ts.stamp > lastStamp - cfg.T_timeout) trm.delete(ts.server);
+        if (membership && ts.epoch > membership.epoch) askRecords(from);
+        maybeEcho(false);
         break;
       case 'duplicate':
         if (direct) reject(from, 'timeslot', 'ERR_REPLAYED', `${ts.server}#${ts.seq}`);
@@ -621,6 +666,16 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         reject(from, 'timeslot', codeFor(r.reason), `${ts.server}#${ts.seq}: ${r.reason}`);
         break;
     }
+  }
+
+  /** Asks a peer for the signed siteInit and membership record we lack. Rate-limited. */
+  function askRecords(peer: string): void {
+    const k = `records:${peer}`;
+    const now = opts.now();
+    const last = lastFetch.get(k);
+    if (last !== undefined && now - last < cfg.T_timeout) return;
+    lastFetch.set(k, now);
+    opts.send(peer, { type: 'recordRequest', site, epoch: membership?.epoch ?? 0 });
   }
 
   function codeFor(reason: string): ErrorCode {
@@ -1120,10 +1175,11 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   function start(init: SiteInit): void {
     if (status !== 'waiting') return;
     if (init.site !== site) return reject(ADMIN_ID, 'siteInit', 'ERR_WRONG_SITE', init.site);
-    if (!verifyMembership(init.membership, opts.adminKey, crypto)) {
-      return reject(ADMIN_ID, 'siteInit', 'ERR_BAD_SIGNATURE', 'membership');
+    if (!verifySiteInit(init, opts.adminKey, crypto) || !verifyMembership(init.membership, opts.adminKey, crypto)) {
+      return reject(ADMIN_ID, 'siteInit', 'ERR_BAD_SIGNATURE', 'siteInit');
     }
-    if (!init.membership.members.some((m) => m.id === me)) return reject(ADMIN_ID, 'siteInit', 'ERR_UNKNOWN_PEER', 'not listed');
+    initMsg = init;
+    if (!init.membership.members.some((m) => m.id === me)) return; // not for us (a forwarded hand-over)
     membership = init.membership;
     members = new Map(init.membership.members.map((m) => [m.id, m]));
     snapshot = init.state;
@@ -1136,7 +1192,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       chains.set(m.id, new Chain(m.id, { seq: 0, hash: ZERO_HASH, stamp: frontier }, cfg.maxEntries, cfg.keepTimeslots));
     }
     startedAt = opts.now();
-    nextSlotAt = frontier + T;
+    nextSlotAt = Math.max(frontier + T, (Math.floor(startedAt / T) + 1) * T);
     status = 'running';
     observe({ kind: 'membership', epoch: init.membership.epoch, change: 'init', target: null });
   }
@@ -1216,12 +1272,12 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   }
 
   function handle(from: string, msg: PeerMessage): void {
+    // Admin-signed records are accepted from anyone: the signature is what counts.
     if (msg.type === 'siteInit') {
-      if (from !== ADMIN_ID) return reject(from, msg.type, 'ERR_UNKNOWN_PEER', 'siteInit not from admin');
+      if (status !== 'waiting') return;
       return start(msg);
     }
     if (msg.type === 'membership') {
-      if (from !== ADMIN_ID) return reject(from, msg.type, 'ERR_UNKNOWN_PEER', 'membership not from admin');
       const { type: _t, ...rec } = msg;
       void _t;
       return applyMembership(rec, from);
@@ -1261,6 +1317,22 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
           tryAdopt();
         }
         return;
+      case 'echo': {
+        if (!members.has(from) || from === me) return;
+        const fake: ChainItem = { seq: 0, hash: '', stamp: 0, epoch: 0, entries: [], heads: msg.heads, update: null, full: null, receivedAt: 0 };
+        onHeads(from, fake);
+        return;
+      }
+      case 'recordRequest': {
+        if (initMsg && msg.epoch === 0) opts.send(from, initMsg);
+        if (membership && membership.epoch > msg.epoch) opts.send(from, { type: 'membership', ...membership });
+        return;
+      }
+      case 'updateRequest': {
+        const st = stored.find((x) => x.update.seq === msg.seq);
+        if (st && status === 'running') opts.send(from, st.update);
+        return;
+      }
       case 'ignoreCall': {
         if (from !== ADMIN_ID) return;
         const m = members.get(msg.target);
@@ -1304,6 +1376,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     },
     nextWakeAt() {
       if (status === 'waiting' || status === 'evicted') return null;
+      if (echoDueAt !== null && (nextSlotAt === null || echoDueAt < nextSlotAt)) return echoDueAt;
       return nextSlotAt;
     },
     tick() {
@@ -1311,6 +1384,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         if (status === 'waiting' || status === 'evicted') return;
         const now = opts.now();
         if (nextSlotAt !== null && now >= nextSlotAt) emitTimeslot();
+        if (echoDueAt !== null && now >= echoDueAt) maybeEcho(true);
         livenessChecks();
         requestContent();
         syncTimeouts();

@@ -6,11 +6,12 @@
  */
 import { canonicalJson } from '../game/canonical.js';
 import { hashBytes, utf8, type SignatureScheme } from './crypto.js';
-import type { Membership, SysActionMessage, Timeslot, UpdateMessage } from './messages.js';
+import type { Membership, SiteInit, SysActionMessage, Timeslot, UpdateMessage } from './messages.js';
 
 export type TimeslotBody = Omit<Timeslot, 'sig'>;
 export type MembershipBody = Omit<Membership, 'sig'>;
 export type SysActionBody = Omit<SysActionMessage, 'sig' | 'type'>;
+export type SiteInitBody = Omit<SiteInit, 'sig' | 'type'>;
 
 export function timeslotSigningBytes(t: TimeslotBody): Uint8Array {
   return utf8(
@@ -95,4 +96,27 @@ export function updateHash(u: Omit<UpdateMessage, 'type' | 'hash'>): string {
 /** Whether the server in `slot` sends the full update `seq` (N_majority of them do, rotating with seq). */
 export function sendsFullUpdate(slot: number, seq: number, nServer: number, nMajority: number): boolean {
   return (((slot + seq) % nServer) + nServer) % nServer < nMajority;
+}
+
+export function siteInitSigningBytes(i: SiteInitBody): Uint8Array {
+  return utf8(
+    canonicalJson(['siteInit/1', i.site, i.membership, i.seq, i.prev, i.start, i.state, i.lastActionNo]),
+  );
+}
+
+export function signSiteInit(body: SiteInitBody, secretKey: string, crypto: SignatureScheme): SiteInit {
+  const clean: SiteInitBody = {
+    site: body.site,
+    membership: body.membership,
+    seq: body.seq,
+    prev: body.prev,
+    start: body.start,
+    state: body.state,
+    lastActionNo: body.lastActionNo,
+  };
+  return { type: 'siteInit', ...clean, sig: crypto.sign(secretKey, siteInitSigningBytes(clean)) };
+}
+
+export function verifySiteInit(i: SiteInit, adminKey: string, crypto: SignatureScheme): boolean {
+  return crypto.verify(adminKey, siteInitSigningBytes(i), i.sig);
 }

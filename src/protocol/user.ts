@@ -31,6 +31,9 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
   const accepted: AcceptedUpdate[] = [];
   const flagged: Array<{ server: string; seq: number; reason: string }> = [];
   const lastFlagReport = new Map<string, number>();
+  /** Since when votes for later updates wait on a seq we cannot accept yet (lost messages). */
+  let waitingSince: number | null = null;
+  let lastAskAt = -Infinity;
 
   function send(actionNo: number, action: PlayerAction, to: readonly string[]): void {
     for (const s of to) opts.send(s, { type: 'action', site, user: opts.user, actionNo, action });
@@ -62,6 +65,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     const r = addVote(v, from, hash, full, serverSet);
     if (r === 'changed') flag(from, seq, 'sent two different updates for one seq');
     acceptReady();
+    if (votes.size > 0 && waitingSince === null) waitingSince = opts.now();
   }
 
   function acceptReady(): void {
@@ -89,6 +93,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
         events: u.events,
       };
       accepted.push(a);
+      waitingSince = votes.size > 0 ? opts.now() : null;
       observe({ kind: 'accepted', seq, hash: u.hash });
       opts.onAccept?.(a);
     }
@@ -156,14 +161,21 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       }
     },
     nextWakeAt() {
-      if (cfg.T_resend <= 0 || pending.size === 0) return null;
       let min = Infinity;
-      for (const p of pending.values()) min = Math.min(min, p.sentAt + cfg.T_resend);
-      return min;
+      if (waitingSince !== null) min = Math.max(waitingSince, lastAskAt) + cfg.T_timeout;
+      if (cfg.T_resend > 0) for (const p of pending.values()) min = Math.min(min, p.sentAt + cfg.T_resend);
+      return Number.isFinite(min) ? min : null;
     },
     tick() {
-      if (cfg.T_resend <= 0) return;
       const now = opts.now();
+      for (const s of [...votes.keys()]) if (s <= lastSeq) votes.delete(s);
+      if (votes.size === 0) waitingSince = null;
+      if (waitingSince !== null && now - Math.max(waitingSince, lastAskAt) >= cfg.T_timeout) {
+        // Votes for update lastSeq + 1 went missing: ask every server for it in full.
+        lastAskAt = now;
+        for (const s of servers) opts.send(s, { type: 'updateRequest', site, seq: lastSeq + 1 });
+      }
+      if (cfg.T_resend <= 0) return;
       for (const [no, p] of pending) {
         if (now - p.sentAt >= cfg.T_resend) {
           p.sentAt = now;
