@@ -42,6 +42,8 @@ export const USAGE = `usage: npm run sim -- [options]
   --timeout MS       T_timeout            (default: the core's)
   --req-timeout MS   T_req_timeout        (default: the core's)
   --ignore MS        T_ignore             (default: the core's)
+  --resend MS        T_resend: users resend unapplied actions (default: the core's)
+  --content MS       T_content: servers ask for missing action content (default: the core's)
   --spares N         spare peers for replacements               default ${DEFAULTS.spares}
   --cheat LIST       comma list of KIND:COUNT[:DELTA_MS], KIND one of
                      ${CHEAT_KINDS.join(', ')}   e.g. tamper:1,shift:1:-40
@@ -77,11 +79,14 @@ const positive = (flag: string, value: string): number => {
   return n;
 };
 
+/** Seconds to ms, rounded to the microsecond (so 0.958 s is exactly 958 ms). */
+const ms = (seconds: number): number => Math.round(seconds * 1e6) / 1e3;
+
 const FLAGS: Record<string, Setter> = {
   '--servers': (o, v, f) => (o.scenario.servers = int(f, v, 1)),
   '--users': (o, v, f) => (o.scenario.users = int(f, v, 0)),
-  '--seconds': (o, v, f) => (o.scenario.duration = positive(f, v) * 1000),
-  '--settle': (o, v, f) => (o.scenario.settle = nonNeg(f, v) * 1000),
+  '--seconds': (o, v, f) => (o.scenario.duration = ms(positive(f, v))),
+  '--settle': (o, v, f) => (o.scenario.settle = ms(nonNeg(f, v))),
   '--seed': (o, v, f) => (o.scenario.seed = int(f, v, 0)),
   '--runs': (o, v, f) => (o.runs = int(f, v, 1)),
   '--latency': (o, v, f) => (o.scenario.latencySU = o.scenario.latencySS = nonNeg(f, v)),
@@ -99,6 +104,8 @@ const FLAGS: Record<string, Setter> = {
   '--timeout': (o, v, f) => (o.scenario.tTimeout = positive(f, v)),
   '--req-timeout': (o, v, f) => (o.scenario.tReqTimeout = positive(f, v)),
   '--ignore': (o, v, f) => (o.scenario.tIgnore = positive(f, v)),
+  '--resend': (o, v, f) => (o.scenario.tResend = nonNeg(f, v)),
+  '--content': (o, v, f) => (o.scenario.tContent = nonNeg(f, v)),
   '--spares': (o, v, f) => (o.scenario.spares = int(f, v, 0)),
   '--cheat': (o, v, f) => o.scenario.cheats.push(...parseCheats(f, v)),
   '--crash': (o, v, f) => o.scenario.crashes.push(...parseCrashes(f, v)),
@@ -180,10 +187,10 @@ function parseCrashes(flag: string, value: string): CrashSpec[] {
     const m = /^(s\d+|\d+)@([^-]+)(?:-(.+))?$/.exec(part.trim());
     if (!m) throw new ArgError(`${flag}: expected TARGET@FROM[-TO] (e.g. s1@2-4 or 2@1.5), got '${part}'`);
     const [, target, from, to] = m as unknown as [string, string, string, string | undefined];
-    const spec: CrashSpec = { at: nonNeg(flag, from) * 1000 };
+    const spec: CrashSpec = { at: ms(nonNeg(flag, from)) };
     if (target.startsWith('s')) spec.server = target;
     else spec.count = int(flag, target, 1);
-    if (to !== undefined) spec.until = nonNeg(flag, to) * 1000;
+    if (to !== undefined) spec.until = ms(nonNeg(flag, to));
     return spec;
   });
 }
@@ -193,6 +200,6 @@ function parsePartitions(flag: string, value: string): PartitionSpec[] {
     const m = /^([su]\d+(?:\+[su]\d+)*)@([^-]+)-(.+)$/.exec(part.trim());
     if (!m) throw new ArgError(`${flag}: expected NODES@FROM-TO (e.g. s0+s1@2-3.5), got '${part}'`);
     const [, nodes, from, to] = m as unknown as [string, string, string, string];
-    return { side: nodes.split('+'), start: nonNeg(flag, from) * 1000, end: nonNeg(flag, to) * 1000 };
+    return { side: nodes.split('+'), start: ms(nonNeg(flag, from)), end: ms(nonNeg(flag, to)) };
   });
 }

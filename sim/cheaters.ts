@@ -10,6 +10,8 @@
  * - invent:     Timeslots report actions users never sent (the user's next number, or far ahead).
  * - withhold:   Timeslots to a subset of peers are never sent (nor given in TRM replies).
  * - equivocate: two different signed Timeslots with the same seq, one to each half of the peers.
+ * - stale:      Timeslots keep coming, on time and honest, but echo frozen heads (the latest
+ *               Timeslots of the others it claims to hold stop advancing after a while).
  * - collude:    a group acting in concert: identical forged updates, the same favoured user
  *               shifted earlier and others later, the same invented actions.
  *
@@ -215,10 +217,18 @@ export function createCheater(
     return halfB.has(to) ? 'B' : 'A';
   };
 
+  // stale: heads frozen from a random moment in the first seconds on.
+  let staleHeads: TimeslotBody['heads'] | undefined;
+  const staleFrom = ctx.queue.now + 300 + ctx.rng.int(1500);
   const transform =
     (view: string) =>
     (body: TimeslotBody, prev: Timeslot | undefined): TimeslotBody => {
       let entries = body.entries;
+      if (has('stale')) {
+        if (staleHeads === undefined && ctx.queue.now >= staleFrom) staleHeads = body.heads;
+        if (staleHeads !== undefined)
+          body = { ...body, heads: staleHeads.filter((h) => body.heads.some((b) => b[0] === h[0])) };
+      }
       for (const e of entries) seenNo.set(e[0], Math.max(seenNo.get(e[0]) ?? 0, e[1] < 1_000_000 ? e[1] : 0));
       const lo = prev ? prev.stamp : -Infinity;
       const hi = body.stamp;
@@ -263,7 +273,7 @@ export function createCheater(
 
   const rewriteOwn = (to: string, ts: Timeslot): Timeslot => {
     const view = viewOf(to);
-    if (!shift && !invent && view === 'all') return ts;
+    if (!shift && !invent && !has('stale') && view === 'all') return ts;
     return rewriter.rewrite(view, ts, transform(view));
   };
 

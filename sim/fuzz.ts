@@ -6,6 +6,9 @@
 import { createRng } from './rng.js';
 import { CHEAT_KINDS, nMajorityOf, type CheatKind, type ScenarioOptions } from './options.js';
 
+/** Cheats the sweep draws from ('stale' has its own targeted test). */
+export const FUZZ_CHEATS: readonly CheatKind[] = CHEAT_KINDS.filter((k) => k !== 'stale');
+
 export interface FuzzCase {
   options: ScenarioOptions;
   /** Short human label of the faults, for failure messages. */
@@ -16,11 +19,11 @@ export interface FuzzCase {
 
 export function fuzzCase(seed: number): FuzzCase {
   const r = createRng(seed).fork('fuzz');
-  const servers = r.chance(0.6) ? 5 : 3;
+  const servers = r.chance(0.5) ? 5 : 3;
   const nMaj = nMajorityOf(servers);
   const tolerance = servers - nMaj;
-  const users = 2 + r.int(5);
-  const duration = 1200 + r.int(4) * 300;
+  const users = 2 + r.int(4);
+  const duration = 600 + r.int(3) * 300;
   const o: ScenarioOptions = {
     servers,
     users,
@@ -36,8 +39,14 @@ export function fuzzCase(seed: number): FuzzCase {
     crashes: [],
     partitions: [],
     spares: 2,
-    tTimeslot: r.pick([50, 100]),
+    tTimeslot: r.pick([50, 100, 100]),
   };
+  // Short protocol timeouts keep runs short; T_ignore sometimes short enough to see replacements.
+  o.tTimeout = 2.5 * o.tTimeslot;
+  o.tReqTimeout = 1.5 * o.tTimeslot;
+  o.tContent = o.tTimeslot;
+  o.tResend = 400;
+  o.tIgnore = r.pick([300, 3000]);
   const labels: string[] = [];
   const mode = r.int(6); // 0 clean, 1 network, 2 crash, 3 partition, 4 cheat, 5 mixed
   if (mode === 1 || mode === 5) {
@@ -49,7 +58,7 @@ export function fuzzCase(seed: number): FuzzCase {
   let budget = tolerance; // servers that may be faulty (crashed, cut off or cheating) at once
   if ((mode === 4 || mode === 5) && budget > 0) {
     const n = 1 + r.int(budget);
-    const kinds = CHEAT_KINDS.filter((k) => k !== 'collude' || n >= 2);
+    const kinds = FUZZ_CHEATS.filter((k) => k !== 'collude' || n >= 2);
     const kind: CheatKind = r.pick(kinds);
     if (kind === 'collude') o.cheats.push({ kind, count: n });
     else if (kind === 'shift') o.cheats.push({ kind, count: n, delta: r.pick([-1, 1]) * (5 + r.int(60)) });

@@ -80,6 +80,9 @@ export class Network<M> {
   private readonly links = new Map<string, LinkParams>();
   private readonly lastDelivery = new Map<string, number>();
   private readonly partitions: Partition[] = [];
+  private encoded = new WeakMap<object, Uint8Array>();
+  private encodedAt = NaN;
+  private readonly decoded = new WeakMap<Uint8Array, M | { error: string }>();
   private readonly queue: EventQueue;
   private readonly rng: Rng;
   private readonly codec: Codec<M>;
@@ -159,9 +162,24 @@ export class Network<M> {
     return params.latency + (params.jitter > 0 ? this.rng.range(0, params.jitter) : 0);
   }
 
-  /** Encodes and sends; the bytes are decoded at the receiver on delivery. */
+  /**
+   * Encodes and sends; the bytes are decoded at the receiver on delivery. One message object sent
+   * to several peers (a broadcast) is encoded once and decoded once: receivers share the decoded
+   * object, which the protocol core treats as read-only. Bytes are still counted per send.
+   */
   send(from: string, to: string, msg: M): void {
-    const bytes = this.codec.encode(msg);
+    // Only sends at the same instant share bytes, so a sender that reuses and mutates one object
+    // later cannot get stale bytes.
+    if (this.queue.now !== this.encodedAt) {
+      this.encoded = new WeakMap();
+      this.encodedAt = this.queue.now;
+    }
+    const key = typeof msg === 'object' && msg !== null ? (msg as object) : undefined;
+    let bytes = key ? this.encoded.get(key) : undefined;
+    if (!bytes) {
+      bytes = this.codec.encode(msg);
+      if (key) this.encoded.set(key, bytes);
+    }
     this.sendBytes(from, to, bytes, this.codec.kindOf(msg), msg);
   }
 
@@ -197,7 +215,11 @@ export class Network<M> {
   private deliver(from: string, to: string, bytes: Uint8Array): void {
     const ep = this.endpoints.get(to);
     if (!ep) return;
-    const decoded = this.codec.decode(bytes);
+    let decoded = this.decoded.get(bytes);
+    if (decoded === undefined) {
+      decoded = this.codec.decode(bytes);
+      this.decoded.set(bytes, decoded);
+    }
     if (isDecodeError(decoded)) {
       ep.bad?.(from, bytes, decoded.error);
       return;

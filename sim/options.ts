@@ -4,7 +4,15 @@
  * seconds where the README says so.
  */
 
-export const CHEAT_KINDS = ['tamper', 'shift', 'invent', 'withhold', 'equivocate', 'collude'] as const;
+export const CHEAT_KINDS = [
+  'tamper',
+  'shift',
+  'invent',
+  'withhold',
+  'equivocate',
+  'stale',
+  'collude',
+] as const;
 export type CheatKind = (typeof CHEAT_KINDS)[number];
 
 export interface CheatSpec {
@@ -64,6 +72,10 @@ export interface ScenarioOptions {
   tTimeout?: number;
   tReqTimeout?: number;
   tIgnore?: number;
+  /** A user resends an action not applied after this long (core default when undefined). */
+  tResend?: number;
+  /** A final action's content missing this long: servers ask each other (core default when undefined). */
+  tContent?: number;
 }
 
 export const DEFAULTS: ScenarioOptions = {

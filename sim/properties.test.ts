@@ -60,7 +60,7 @@ function goodTrace(): Trace {
     users: [
       {
         id: 'u1',
-        cutOff: false,
+        cutOff: [],
         sent: [
           { user: 'u1', actionNo: 1, at: 10, kind: 'move', deliveredTo: ['s1', 's2', 's3'], mustApply: true },
           {
@@ -76,7 +76,7 @@ function goodTrace(): Trace {
       },
       {
         id: 'u2',
-        cutOff: false,
+        cutOff: [],
         sent: [
           { user: 'u2', actionNo: 1, at: 15, kind: 'say', deliveredTo: ['s1', 's2', 's3'], mustApply: true },
         ],

@@ -78,7 +78,7 @@ export interface Run {
   users: UserNode[];
   /** True time users start acting. */
   actStart: number;
-  /** True time the run ends. */
+  /** True time the run ends at the latest (it stops earlier once everything settled). */
   end: number;
   events: TraceEvent[];
   rejections: TraceRejection[];
@@ -100,13 +100,14 @@ export function siteConfigFor(o: ScenarioOptions): SiteConfig {
     T_timeout: tTimeout,
     ...(o.tReqTimeout !== undefined ? { T_req_timeout: o.tReqTimeout } : {}),
     ...(o.tIgnore !== undefined ? { T_ignore: o.tIgnore } : {}),
+    ...(o.tResend !== undefined ? { T_resend: o.tResend } : {}),
+    ...(o.tContent !== undefined ? { T_content: o.tContent } : {}),
   });
 }
 
-/** Default settle time: one user resend plus a TRM/ignore round and a few windows. */
+/** Default settle time: long enough for an action that reached a majority just before it to be accepted. */
 export function defaultSettle(o: ScenarioOptions, c: SiteConfig): number {
-  const lat = Math.max(o.latencySU, o.latencySS) + o.jitter;
-  return c.T_resend + c.T_timeout + c.T_req_timeout + c.T_content + 4 * c.T_timeslot + 6 * lat;
+  return livenessBound(o, c);
 }
 
 /** Liveness bound for a run (ms from reaching a majority of stable servers to the sender's acceptance). */
@@ -142,6 +143,8 @@ export function runScenario(input: RunOptions = {}): RunResult {
   const delivered = new Map<string, Map<string, number>>();
   const arrivalsSeen = new Set<string>();
   const arrivals: Trace['arrivals'] = [];
+  /** Sent actions their sender has not accepted yet (for stopping early once all are in). */
+  const unaccepted = new Set<string>();
   const honestIds = new Set([...serverIds, ...spareIds]);
 
   const observe = (node: string, ev: CoreEvent): void => {
@@ -275,6 +278,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
         rng: rng.fork(`bot:${id}`),
         clockOffset: o.clockOffset > 0 ? offsetRng.range(-o.clockOffset, o.clockOffset) : 0,
         onSent: (user, actionNo, action) => {
+          unaccepted.add(`${user}#${actionNo}`);
           const s: TraceSent = {
             user,
             actionNo,
@@ -297,6 +301,10 @@ export function runScenario(input: RunOptions = {}): RunResult {
             applied: u.applied.map((a) => ({ user: a.user, actionNo: a.actionNo })),
           });
           accepted.set(user, list);
+          for (const a of u.applied) {
+            const k = `${a.user}#${a.actionNo}`;
+            if (a.user === user && unaccepted.delete(k)) void 0;
+          }
         },
         observe,
       }),
@@ -383,10 +391,11 @@ export function runScenario(input: RunOptions = {}): RunResult {
       if (Number.isFinite(to)) queue.schedule(to, () => node.resume());
     }
   }
-  const cutOffNodes = new Set<string>();
+  const cutOffNodes = new Map<string, Array<[number, number]>>();
   for (const p of o.partitions) {
     net.addPartition({ side: p.side, start: actStart + p.start, end: actStart + p.end });
-    for (const n of p.side) cutOffNodes.add(n);
+    for (const n of p.side)
+      cutOffNodes.set(n, [...(cutOffNodes.get(n) ?? []), [actStart + p.start, actStart + p.end]]);
   }
 
   const run: Run = {
@@ -406,7 +415,18 @@ export function runScenario(input: RunOptions = {}): RunResult {
   };
   for (const h of hooks) queue.schedule(actStart + h.at, () => h.run(run));
 
-  queue.runUntil(end, maxEvents);
+  // Run the action phase, then settle: stop early once every sent action has been accepted by its
+  // sender and two more windows have passed (nothing is left to check), else at `end`.
+  const actEnd = actStart + o.duration;
+  queue.runUntil(actEnd, maxEvents);
+  let quietSince = unaccepted.size === 0 ? queue.now : Infinity;
+  while (queue.now < end) {
+    queue.runUntil(Math.min(end, queue.now + config.T_timeslot), maxEvents);
+    if (unaccepted.size > 0) quietSince = Infinity;
+    else if (quietSince === Infinity) quietSince = queue.now;
+    else if (queue.now - quietSince >= 2 * config.T_timeslot) break;
+  }
+  const stoppedAt = queue.now;
 
   // ---- trace ----
   const ignoredNodes = new Set(
@@ -424,7 +444,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
       honest: !cheats.has(s.id),
       cheats: cheats.get(s.id) ?? [],
       joinedAt: isSpare ? (ups[0]?.at ?? end) : 0,
-      crashed: crashed.map(([a, b]) => [a, Number.isFinite(b) ? b : end]),
+      crashed: crashed.map(([a, b]) => [a, Math.min(b, stoppedAt)]),
       stable:
         !isSpare &&
         !cheats.has(s.id) &&
@@ -450,11 +470,11 @@ export function runScenario(input: RunOptions = {}): RunResult {
       if (majorityAt !== undefined) s.majorityAt = majorityAt;
       s.mustApply = majorityAt !== undefined && majorityAt <= end - settle;
     }
-    return { id: u.id, cutOff: cutOffNodes.has(u.id), sent: list, accepted: accepted.get(u.id) ?? [] };
+    return { id: u.id, cutOff: cutOffNodes.get(u.id) ?? [], sent: list, accepted: accepted.get(u.id) ?? [] };
   });
   for (const id of admin.core.evicted()) {
     if (!events.some((e) => e.kind === 'evicted' && e.node === id))
-      events.push({ at: end, kind: 'evicted', node: id, by: ADMIN_ID });
+      events.push({ at: stoppedAt, kind: 'evicted', node: id, by: ADMIN_ID });
   }
   const faults = {
     loss: o.loss > 0 || o.jitter > 0,
@@ -472,7 +492,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
       tReqTimeout: config.T_req_timeout,
       tIgnore: config.T_ignore,
     },
-    end,
+    end: stoppedAt,
     faults,
     servers: traceServers,
     users: traceUsers,
@@ -550,7 +570,7 @@ function buildReport(
     seed: o.seed,
     servers: o.servers,
     users: o.users,
-    simulatedMs: run.end,
+    simulatedMs: trace.end,
     actions: {
       sent: sentN,
       applied: counts.size,

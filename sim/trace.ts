@@ -56,8 +56,8 @@ export interface TraceSent extends ActionKey {
 
 export interface TraceUser {
   id: string;
-  /** Whether a partition ever cut this user off (its acceptances may then lag). */
-  cutOff: boolean;
+  /** Time windows [from, to) during which a partition cut this user off. */
+  cutOff: Array<[number, number]>;
   sent: TraceSent[];
   accepted: TraceUpdate[];
 }
