@@ -100,6 +100,10 @@ export interface SiteServer {
   timeslotSeq(): number;
   /** Equivocation proofs found (server, seq). */
   equivocations(): ReadonlyArray<{ server: string; seq: number }>;
+  /** End of the last closed median window (synced time). */
+  frontier(): number;
+  /** Why the next window cannot be closed yet ('' when it could): for logs and debugging. */
+  blockedReason(): string;
 }
 
 // ---------------------------------------------------------------------------------------------

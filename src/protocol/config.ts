@@ -37,7 +37,7 @@ export const DEFAULT_SITE_CONFIG: Omit<SiteConfig, 'site'> = {
   T_timeout: 300,
   T_req_timeout: 300,
   T_ignore: 3000,
-  T_content: 200,
+  T_content: 50,
   T_resend: 1500,
   maxEntries: 256,
   keepUpdates: 64,

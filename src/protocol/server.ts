@@ -121,6 +121,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   const actions = new Map<string, ActionRec>();
   const contents = new Map<string, Content>();
   const wanted = new Map<string, { since: number; askedAt: number | null }>();
+  /** Applied actions' content keys, by the window that applied them (insertion ordered). */
+  const appliedAt = new Map<string, number>();
   const log: AppliedUpdate[] = [];
   const hashBySeq = new Map<number, string>();
   const stored: Stored[] = [];
@@ -209,6 +211,9 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     if (!rec) actions.set(k, (rec = { user, actionNo, hash, reports: new Map() }));
     const had = rec.reports.get(server);
     if (!had || (had.tsSeq !== 0 && tsSeq !== 0 && tsSeq < had.tsSeq)) rec.reports.set(server, { arrival, tsSeq });
+    // Another server has it and we do not: our copy was probably lost. Ask after T_content, before
+    // it is final, so a lost action costs no extra delay when its window closes.
+    if (server !== me && !contents.has(k) && !wanted.has(k)) wanted.set(k, { since: opts.now(), askedAt: null });
   }
 
   function dropReportsAbove(server: string, seq: number): void {
@@ -329,28 +334,47 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     return false;
   }
 
-  /** Whether window (frontier, frontier + T] can be closed now. */
+  let blocked = '';
+
+  /** Whether window (frontier, frontier + T] can be closed now (else `blocked` says why). */
   function windowReady(): boolean {
-    if (!membership || status !== 'running' && status !== 'evicted') return false;
-    if (status === 'evicted') return false;
+    if (!membership || status !== 'running') {
+      blocked = `status ${status}`;
+      return false;
+    }
     const b = frontier + T;
     for (const m of members.values()) {
       for (const st of m.stints) {
         if (st.admit === 0) continue;
         const a = admission(m, st);
-        if (!a.known && !a.exceeds(frontier)) return false;
+        if (!a.known && !a.exceeds(frontier)) {
+          blocked = `admission of ${m.id} (epoch ${st.admit}) not known yet`;
+          return false;
+        }
       }
       const last = latestStint(m);
       if (last.cut) {
-        if (!cutComplete(m, last.cut)) return false;
+        if (!cutComplete(m, last.cut)) {
+          blocked = `fetching ${m.id}'s Timeslots up to its cut ${last.cut.seq}`;
+          return false;
+        }
         continue;
       }
       if (m.slot === null) continue;
       const a = admission(m, last);
       const required = a.known ? a.at <= frontier : false;
       if (!required) continue;
-      if (stableStamp(m.id) < b) return false;
+      if (stableStamp(m.id) < b) {
+        const ch = chains.get(m.id);
+        const echo = activeIds()
+          .filter((p) => p !== m.id && p !== me)
+          .map((p) => `${p}:${cover.get(p)?.get(m.id) ?? '-'}`)
+          .join(' ');
+        blocked = `${m.id} not stable past ${b} (held #${ch?.top.seq ?? '-'} @${ch?.top.stamp ?? '-'}, frozen ${frozen.get(m.id)?.seq ?? '-'}, echoes ${echo})`;
+        return false;
+      }
     }
+    blocked = '';
     return true;
   }
 
@@ -399,7 +423,10 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         if (!wanted.has(k)) wanted.set(k, { since: opts.now(), askedAt: null });
       }
     }
-    if (missing) return false;
+    if (missing) {
+      blocked = `content missing for a final action of window ${b}`;
+      return false;
+    }
 
     let snap = snapshot;
     const events: GameEvent[] = [];
@@ -427,21 +454,22 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       markApplied(user, actionNo);
       applied.push({ user, actionNo, hash, median: f.median });
     }
+    // Contents of applied actions stay a while: a server still behind may ask for them.
+    for (const a of applied) appliedAt.set(key3(a.user, a.actionNo, a.hash), b);
     for (const [k, rec] of actions) {
       if (isApplied(rec.user, rec.actionNo)) {
         actions.delete(k);
-        contents.delete(k);
         wanted.delete(k);
+        if (!appliedAt.has(k)) contents.delete(k);
         continue;
       }
       for (const [server, r] of rec.reports) if (r.arrival <= b - HORIZON_WINDOWS * T) rec.reports.delete(server);
       if (rec.reports.size === 0) actions.delete(k);
     }
-    for (const k of [...contents.keys()]) {
-      if (!actions.has(k)) {
-        const [u, n] = k.split('\u0000');
-        if (u !== undefined && n !== undefined && isApplied(u, Number(n))) contents.delete(k);
-      }
+    for (const [k, at] of appliedAt) {
+      if (at > b - HORIZON_WINDOWS * T) break;
+      appliedAt.delete(k);
+      contents.delete(k);
     }
     frontier = b;
     snapshot = snap;
@@ -1406,6 +1434,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     snapshot: () => snapshot,
     timeslotSeq: () => chains.get(me)?.top.seq ?? 0,
     equivocations: () => equivs,
+    blockedReason: () => blocked,
+    frontier: () => frontier,
   };
 
   function prune(): void {

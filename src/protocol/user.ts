@@ -34,6 +34,8 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
   /** Since when votes for later updates wait on a seq we cannot accept yet (lost messages). */
   let waitingSince: number | null = null;
   let lastAskAt = -Infinity;
+  /** Votes for later seqs but none enough for the next one this long: ask for it in full. */
+  const reask = 2 * cfg.T_timeslot;
 
   function send(actionNo: number, action: PlayerAction, to: readonly string[]): void {
     for (const s of to) opts.send(s, { type: 'action', site, user: opts.user, actionNo, action });
@@ -162,7 +164,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     },
     nextWakeAt() {
       let min = Infinity;
-      if (waitingSince !== null) min = Math.max(waitingSince, lastAskAt) + cfg.T_timeout;
+      if (waitingSince !== null) min = Math.max(waitingSince, lastAskAt) + reask;
       if (cfg.T_resend > 0) for (const p of pending.values()) min = Math.min(min, p.sentAt + cfg.T_resend);
       return Number.isFinite(min) ? min : null;
     },
@@ -170,7 +172,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       const now = opts.now();
       for (const s of [...votes.keys()]) if (s <= lastSeq) votes.delete(s);
       if (votes.size === 0) waitingSince = null;
-      if (waitingSince !== null && now - Math.max(waitingSince, lastAskAt) >= cfg.T_timeout) {
+      if (waitingSince !== null && now - Math.max(waitingSince, lastAskAt) >= reask) {
         // Votes for update lastSeq + 1 went missing: ask every server for it in full.
         lastAskAt = now;
         for (const s of servers) opts.send(s, { type: 'updateRequest', site, seq: lastSeq + 1 });
