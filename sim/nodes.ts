@@ -96,6 +96,8 @@ export interface ServerNodeOptions {
   observe: (node: string, ev: CoreEvent) => void;
   /** Called with every action message delivered to a running server. */
   onActionDelivered?: (server: string, msg: PeerMessage & { type: 'action' }, from: string) => void;
+  /** Called with bytes that arrived but are no peer message (decodePeerMessage's reason). */
+  onUndecodable?: (server: string, from: string, reason: string) => void;
 }
 
 export class ServerNode {
@@ -119,13 +121,19 @@ export class ServerNode {
       id: opts.id,
       coreNow: this.clock.now,
     });
-    world.net.attach(opts.id, (from, msg) => {
-      if (msg.type === 'action' && from === msg.user && !this.host.crashed && this.host.core) {
-        opts.onActionDelivered?.(this.id, msg, from);
-      }
-      if (this.cheater && !this.host.crashed) this.cheater.incoming(from, msg);
-      this.host.deliver(from, msg);
-    });
+    world.net.attach(
+      opts.id,
+      (from, msg) => {
+        if (msg.type === 'action' && from === msg.user && !this.host.crashed && this.host.core) {
+          opts.onActionDelivered?.(this.id, msg, from);
+        }
+        if (this.cheater && !this.host.crashed) this.cheater.incoming(from, msg);
+        this.host.deliver(from, msg);
+      },
+      (from, _bytes, reason) => {
+        if (!this.host.crashed) opts.onUndecodable?.(this.id, from, reason);
+      },
+    );
   }
 
   get core(): SiteServer | undefined {

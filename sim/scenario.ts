@@ -64,6 +64,20 @@ export interface RunOptions extends Partial<ScenarioOptions> {
   noChecks?: boolean;
   /** Cap on simulator events (guards against a runaway core). */
   maxEvents?: number;
+  /**
+   * Stop once every sent action is accepted (default: true unless a server equivocates, whose
+   * eviction the checks wait for).
+   */
+  earlyStop?: boolean;
+  /** Keep every message sent in `run.wire` (for targeted tests). */
+  recordWire?: boolean;
+}
+
+export interface WireRecord {
+  at: number;
+  from: string;
+  to: string;
+  msg: PeerMessage;
 }
 
 export interface Run {
@@ -82,6 +96,8 @@ export interface Run {
   end: number;
   events: TraceEvent[];
   rejections: TraceRejection[];
+  /** Messages sent, when `recordWire` was set. */
+  wire: WireRecord[];
 }
 
 export interface RunResult {
@@ -120,7 +136,14 @@ export function livenessBound(o: ScenarioOptions, c: SiteConfig): number {
 
 export function runScenario(input: RunOptions = {}): RunResult {
   const wallStart = performance.now();
-  const { hooks = [], noChecks = false, maxEvents = 5_000_000, ...partial } = input;
+  const {
+    hooks = [],
+    noChecks = false,
+    maxEvents = 5_000_000,
+    earlyStop,
+    recordWire = false,
+    ...partial
+  } = input;
   const o: ScenarioOptions = { ...DEFAULTS, cheats: [], crashes: [], partitions: [], ...partial };
   validateOptions(o);
   const config = siteConfigFor(o);
@@ -145,7 +168,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
   const arrivals: Trace['arrivals'] = [];
   /** Sent actions their sender has not accepted yet (for stopping early once all are in). */
   const unaccepted = new Set<string>();
-  const honestIds = new Set([...serverIds, ...spareIds]);
+  const wire: WireRecord[] = [];
 
   const observe = (node: string, ev: CoreEvent): void => {
     const at = queue.now;
@@ -225,7 +248,8 @@ export function runScenario(input: RunOptions = {}): RunResult {
     linkParams,
     observe: (ev) => {
       const m = ev.msg;
-      if (m.type !== 'timeslot' || m.server !== ev.from || !honestIds.has(ev.from)) return;
+      if (recordWire) wire.push({ at: ev.at, from: ev.from, to: ev.to, msg: m });
+      if (m.type !== 'timeslot' || m.server !== ev.from) return;
       const key = `${m.server}#${m.seq}`;
       if (arrivalsSeen.has(key)) return;
       arrivalsSeen.add(key);
@@ -255,6 +279,8 @@ export function runScenario(input: RunOptions = {}): RunResult {
       clockOffset: o.clockOffset > 0 ? offsetRng.range(-o.clockOffset, o.clockOffset) : 0,
       observe,
       onActionDelivered,
+      onUndecodable: (node, from, reason) =>
+        rejections.push({ at: queue.now, node, from, reason: `${reason} (undecodable)` }),
     });
   };
   const servers = serverIds.map(makeServer);
@@ -320,7 +346,6 @@ export function runScenario(input: RunOptions = {}): RunResult {
     for (let i = 0; i < spec.count; i++) {
       const id = order[next++] as string;
       cheats.set(id, [spec.kind]);
-      honestIds.delete(id);
       const node = servers.find((s) => s.id === id) as ServerNode;
       if (spec.kind === 'collude') {
         group ??= new CollusionGroup(cheatRng.fork('group'), userIds);
@@ -412,19 +437,21 @@ export function runScenario(input: RunOptions = {}): RunResult {
     end,
     events,
     rejections,
+    wire,
   };
   for (const h of hooks) queue.schedule(actStart + h.at, () => h.run(run));
 
   // Run the action phase, then settle: stop early once every sent action has been accepted by its
   // sender and two more windows have passed (nothing is left to check), else at `end`.
   const actEnd = actStart + o.duration;
+  const stopEarly = earlyStop ?? !o.cheats.some((c) => c.kind === 'equivocate');
   queue.runUntil(actEnd, maxEvents);
   let quietSince = unaccepted.size === 0 ? queue.now : Infinity;
   while (queue.now < end) {
     queue.runUntil(Math.min(end, queue.now + config.T_timeslot), maxEvents);
     if (unaccepted.size > 0) quietSince = Infinity;
     else if (quietSince === Infinity) quietSince = queue.now;
-    else if (queue.now - quietSince >= 2 * config.T_timeslot) break;
+    else if (stopEarly && queue.now - quietSince >= 2 * config.T_timeslot) break;
   }
   const stoppedAt = queue.now;
 
