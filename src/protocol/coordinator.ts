@@ -30,6 +30,9 @@ import {
 
 type Kind = 'ignore' | 'readmit' | 'replace';
 
+/** A server that keeps getting ignored (e.g. one that stalls its echoes on purpose) is not readmitted again. */
+const MAX_READMITS = 3;
+
 interface Pending {
   kind: Kind;
   target: string;
@@ -48,6 +51,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   let sysNo = 0;
   const pending = new Map<string, Pending>();
   const banned = new Set<string>();
+  /** Times each server was ignored; a server ignored MAX_READMITS times is replaced, not readmitted. */
+  const ignores = new Map<string, number>();
   const evicted: string[] = [];
   const votes = new Map<number, Votes>();
   const doneSeqs = new Set<number>();
@@ -82,6 +87,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       }
     }
     const epoch = membership.epoch + 1;
+    ignores.set(p.target, (ignores.get(p.target) ?? 0) + 1);
     let members = membership.members.map((m) =>
       m.id === p.target
         ? { ...m, stints: m.stints.map((s, i) => (i === m.stints.length - 1 ? { ...s, cut: { seq: cutSeq, hash: cutHash } } : s)) }
@@ -141,7 +147,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     const cutNow = latest(target).cut !== null;
     if (msg.kind === 'ignore' && cutNow) return;
     if ((msg.kind === 'readmit' || msg.kind === 'replace') && !cutNow) return;
-    if (msg.kind === 'readmit' && banned.has(target.id)) return;
+    if (msg.kind === 'readmit' && (banned.has(target.id) || (ignores.get(target.id) ?? 0) >= MAX_READMITS)) return;
     let held: Timeslot | null = msg.held;
     if (held && (held.server !== target.id || held.site !== site || !verifyTimeslot(held, target.key, crypto))) held = null;
     const k = `${msg.kind}:${msg.target}`;

@@ -737,6 +737,23 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       let m = pendingHead.get(p);
       if (!m) pendingHead.set(p, (m = new Map()));
       m.set(y, [h, hash]);
+      // P holds Timeslots of Y that we lack: ask P for them now rather than T_timeout later
+      // (a server that withholds its Timeslots from us costs one hop, not a timeout).
+      if (ch && y !== me && members.has(y)) {
+        const k = `echo-fetch:${y}`;
+        const now = opts.now();
+        const last = lastFetch.get(k);
+        if (last === undefined || now - last >= T / 2) {
+          lastFetch.set(k, now);
+          opts.send(p, {
+            type: 'timeslotRequest',
+            site,
+            server: y,
+            fromSeq: ch.top.seq + 1,
+            toSeq: Math.min(h, ch.top.seq + MAX_TIMESLOTS_PER_REPLY),
+          });
+        }
+      }
       return;
     }
     let c = cover.get(p);
@@ -857,13 +874,15 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       if (p === me || frozen.has(p)) continue;
       let lag: { y: string; from: number; to: number } | null = null;
       for (const [y, ch] of chains) {
-        if (y === p) continue;
+        // Our own Timeslots are skipped: if peers echo another version of them, someone rewrote
+        // what we sent (only a cheating host does), and blaming the peers would not help.
+        if (y === p || y === me) continue;
         const my = members.get(y);
         if (!my || !isActive(my)) continue;
         let j = -1;
         for (let i = ch.items.length - 1; i >= 0; i--) {
           const it = ch.items[i];
-          if (it && now - it.receivedAt > cfg.T_timeout + T) {
+          if (it && now - it.receivedAt > cfg.T_timeout) {
             j = it.seq;
             break;
           }
@@ -887,7 +906,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         const ts = chains.get(lag.y)?.range(lag.from, lag.to, MAX_TIMESLOTS_PER_REPLY) ?? [];
         if (ts.length > 0) opts.send(p, { type: 'timeslotReply', site, timeslots: ts });
       }
-      if (now - (lagSince.get(p) ?? now) > cfg.T_req_timeout + cfg.T_timeout) requestIgnore(p);
+      if (now - (lagSince.get(p) ?? now) > cfg.T_req_timeout) requestIgnore(p);
     }
     // Ignored servers: back in time -> readmit; silent for T_ignore -> replace.
     for (const m of members.values()) {
