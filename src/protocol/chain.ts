@@ -15,6 +15,7 @@ export interface ChainItem {
   entries: Timeslot['entries'];
   heads: Timeslot['heads'];
   update: Timeslot['update'];
+  ignoring: string[];
   /** The signed Timeslot, kept for TRM answers and proofs while recent. */
   full: Timeslot | null;
   /** Local receive time (own clock). */
@@ -122,6 +123,7 @@ export class Chain {
       entries: ts.entries,
       heads: ts.heads,
       update: ts.update,
+      ignoring: ts.ignoring ?? [],
       full: ts,
       receivedAt,
     };

@@ -145,8 +145,11 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     const target = membership.members.find((m) => m.id === msg.target);
     if (!requester || !isActive(requester) || !target || target.id === from || target.slot === null) return;
     const cutNow = latest(target).cut !== null;
-    if (msg.kind === 'ignore' && cutNow) return;
-    if ((msg.kind === 'readmit' || msg.kind === 'replace') && !cutNow) return;
+    if ((msg.kind === 'ignore' && cutNow) || ((msg.kind === 'readmit' || msg.kind === 'replace') && !cutNow)) {
+      // Already decided: the requester missed the record (it answers the request).
+      if (msg.epoch < membership.epoch) opts.send(from, { type: 'membership', ...membership });
+      return;
+    }
     if (msg.kind === 'readmit' && (banned.has(target.id) || (ignores.get(target.id) ?? 0) >= MAX_READMITS)) return;
     let held: Timeslot | null = msg.held;
     if (held && (held.server !== target.id || held.site !== site || !verifyTimeslot(held, target.key, crypto))) held = null;

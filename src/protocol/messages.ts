@@ -263,6 +263,8 @@ const timeslotFields = {
   heads: z.array(headSchema).max(256),
   /** The sender's latest update: (seq, hash); lets peers notice a server out of step. */
   update: z.tuple([seqNo, hexHash]).nullable(),
+  /** Servers the sender asked the admin to ignore: their heads are held back on purpose (not lag). */
+  ignoring: z.array(peerId).max(64).optional(),
   /** Signature by the sender's registered key over timeslotSigningBytes(). */
   sig: hexSig,
 };
@@ -386,7 +388,12 @@ const peerMessageSchema = z.discriminatedUnion('type', [
   }),
   /** server -> server, right after new Timeslots arrive: the latest Timeslot held of each server
    *  (same as a Timeslot's heads, sent early so stability need not wait for the next Timeslot). */
-  z.strictObject({ type: z.literal('echo'), site: siteRef, heads: z.array(headSchema).max(256) }),
+  z.strictObject({
+    type: z.literal('echo'),
+    site: siteRef,
+    heads: z.array(headSchema).max(256),
+    ignoring: z.array(peerId).max(64).optional(),
+  }),
   /** "send me your siteInit and latest membership record" (a server that missed one). */
   z.strictObject({ type: z.literal('recordRequest'), site: siteRef, epoch: seqNo }),
   /** user -> servers: "send me update `seq` in full" (it missed votes for it). */

@@ -137,6 +137,10 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   const ignoredAt = new Map<string, number>();
   const lastRequest = new Map<string, number>();
   const lagSince = new Map<string, number>();
+  /** P -> servers P declared it asked to ignore (its heads of them are held back), since when. */
+  const declared = new Map<string, Map<string, number>>();
+  /** When each member first appeared in a record we applied (grace before it must speak). */
+  const memberSince = new Map<string, number>();
   const lastPush = new Map<string, number>();
   const lastFetch = new Map<string, number>();
   const suspicion = new Map<string, number>();
@@ -610,7 +614,12 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     }
     echoedGrid = grid;
     echoDueAt = null;
-    const msg: PeerMessage = { type: 'echo', site, heads: currentHeads() };
+    const msg: PeerMessage = {
+      type: 'echo',
+      site,
+      heads: currentHeads(),
+      ...(frozen.size > 0 ? { ignoring: [...frozen.keys()].sort() } : {}),
+    };
     for (const id of activeIds()) if (id !== me) opts.send(id, msg);
   }
 
@@ -637,6 +646,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       entries,
       heads,
       update: lastSeq > 0 && status === 'running' ? [lastSeq, lastHash] : null,
+      ...(frozen.size > 0 ? { ignoring: [...frozen.keys()].sort() } : {}),
     };
     const ts = signTimeslot(body, opts.secretKey, crypto);
     const r = mine.offer(ts, now);
@@ -725,6 +735,11 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   }
 
   function onHeads(p: string, item: ChainItem): void {
+    const now = opts.now();
+    let d = declared.get(p);
+    if (!d) declared.set(p, (d = new Map()));
+    for (const y of [...d.keys()]) if (!item.ignoring.includes(y)) d.delete(y);
+    for (const y of item.ignoring) if (!d.has(y)) d.set(y, now);
     for (const [y, h, hash] of item.heads) {
       if (y === p) continue;
       checkHead(p, y, h, hash);
@@ -853,7 +868,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     for (const y of active) {
       if (y === me || frozen.has(y)) continue;
       const ch = chains.get(y);
-      const last = ch && Number.isFinite(ch.top.stamp) ? ch.top.stamp : startedAt;
+      const since = Math.max(startedAt, memberSince.get(y) ?? startedAt);
+      const last = ch && Number.isFinite(ch.top.stamp) ? Math.max(ch.top.stamp, since) : since;
       if (now - last <= cfg.T_timeout) {
         trm.delete(y);
         continue;
@@ -879,6 +895,10 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         if (y === p || y === me) continue;
         const my = members.get(y);
         if (!my || !isActive(my)) continue;
+        // P asked the admin to ignore Y and holds its heads of Y back: not lag, unless the admin
+        // should long have answered (then P is stalling on purpose).
+        const since = declared.get(p)?.get(y);
+        if (since !== undefined && now - since < 2 * cfg.T_req_timeout + 2 * cfg.T_timeout) continue;
         let j = -1;
         for (let i = ch.items.length - 1; i >= 0; i--) {
           const it = ch.items[i];
@@ -908,12 +928,19 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       }
       if (now - (lagSince.get(p) ?? now) > cfg.T_req_timeout) requestIgnore(p);
     }
-    // Ignored servers: back in time -> readmit; silent for T_ignore -> replace.
+    // Our ignore requests stay until the admin answers (a cut, or declined): ask again now and then,
+    // in case the request or the answer was lost. (Unfreezing without an answer could break the cut.)
+    for (const y of frozen.keys()) requestMembership('ignore', y, 2 * cfg.T_req_timeout + 2 * cfg.T_timeout);
+    // Ignored servers: back in time and in step -> readmit; silent for T_ignore -> replace.
     for (const m of members.values()) {
       if (m.id === me || m.slot === null || !latestStint(m).cut) continue;
       const ch = chains.get(m.id);
       const at = ignoredAt.get(m.id) ?? now;
-      if (ch && Number.isFinite(ch.top.stamp) && now - ch.top.stamp <= cfg.T_timeout && ch.top.seq > (latestStint(m).cut?.seq ?? 0)) {
+      const fresh = ch && Number.isFinite(ch.top.stamp) && now - ch.top.stamp <= cfg.T_timeout && ch.top.seq > (latestStint(m).cut?.seq ?? 0);
+      const mineTop = chains.get(me)?.top.seq ?? 0;
+      const inStep =
+        (declared.get(m.id)?.size ?? 0) === 0 && (cover.get(m.id)?.get(me) ?? -1) >= mineTop - Math.ceil(cfg.T_timeout / T) - 1;
+      if (fresh && inStep) {
         requestMembership('readmit', m.id, cfg.T_ignore);
       } else if (now - at >= cfg.T_ignore) {
         requestMembership('replace', m.id, cfg.T_ignore);
@@ -1154,6 +1181,11 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   }
 
   function serveState(from: string, seq: number | null): void {
+    if (initMsg && status === 'running' && (stored.length === 0 || (seq !== null && seq <= initMsg.seq))) {
+      // No update yet: the state is the hand-over itself, which the admin signed.
+      opts.send(from, initMsg);
+      return;
+    }
     const s = seq === null ? stored[stored.length - 1] : stored.find((x) => x.update.seq === seq);
     if (!s || status !== 'running') return;
     const { type: _t, ...update } = s.update;
@@ -1187,6 +1219,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     observe({ kind: 'membership', epoch: rec.epoch, change: rec.change.kind, target: rec.change.target });
     const now = opts.now();
     for (const m of members.values()) {
+      if (!memberSince.has(m.id)) memberSince.set(m.id, now);
       const was = before.get(m.id);
       const cut = latestStint(m).cut;
       if (cut) {
@@ -1199,6 +1232,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         }
       } else if (was && (latestStint(was).cut !== null || was.stints.length !== m.stints.length)) {
         ignoredAt.delete(m.id);
+        memberSince.set(m.id, now);
         observe({ kind: 'admitted', server: m.id, epoch: rec.epoch });
       } else if (!was && before.size > 0) {
         observe({ kind: 'admitted', server: m.id, epoch: rec.epoch });
@@ -1242,6 +1276,36 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     nextSlotAt = Math.max(frontier + T, (Math.floor(startedAt / T) + 1) * T);
     status = 'running';
     observe({ kind: 'membership', epoch: init.membership.epoch, change: 'init', target: null });
+  }
+
+  /** A joiner before any update exists: start from the (admin-signed) hand-over and replay. */
+  function adoptInit(init: SiteInit): void {
+    if (init.site !== site) return;
+    if (!verifySiteInit(init, opts.adminKey, crypto) || !verifyMembership(init.membership, opts.adminKey, crypto)) {
+      return reject(ADMIN_ID, 'siteInit', 'ERR_BAD_SIGNATURE', 'siteInit');
+    }
+    initMsg = init;
+    snapshot = init.state;
+    frontier = ceilGrid(init.start);
+    lastSeq = init.seq;
+    lastHash = init.prev;
+    dedupe.clear();
+    for (const [user, no] of init.lastActionNo) dedupe.set(user, { floor: no, nos: new Set() });
+    actions.clear();
+    for (const m of init.membership.members) {
+      if (m.id === me) continue;
+      const ch = chains.get(m.id);
+      const anchor = { seq: 0, hash: ZERO_HASH, stamp: frontier };
+      if (!ch) chains.set(m.id, new Chain(m.id, anchor, cfg.maxEntries, cfg.keepTimeslots));
+      else if (ch.anchor.seq === 0 && ch.anchor.hash === ZERO_HASH) ch.anchor = anchor;
+      else ch.reset(anchor);
+    }
+    admissionCache.clear();
+    for (const [id, ch] of chains) for (const it of ch.items) indexItem(id, it, frontier);
+    sync = null;
+    status = 'running';
+    observe({ kind: 'resynced', seq: lastSeq, hash: lastHash });
+    for (const [id, ch] of chains) if (id !== me) fetchRange(id, ch.top.seq + 1, ch.top.seq + MAX_TIMESLOTS_PER_REPLY, 'resync');
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1321,8 +1385,9 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   function handle(from: string, msg: PeerMessage): void {
     // Admin-signed records are accepted from anyone: the signature is what counts.
     if (msg.type === 'siteInit') {
-      if (status !== 'waiting') return;
-      return start(msg);
+      if (status === 'waiting') return start(msg);
+      if (status === 'syncing' && snapshot === null) return adoptInit(msg);
+      return;
     }
     if (msg.type === 'membership') {
       const { type: _t, ...rec } = msg;
@@ -1366,7 +1431,18 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         return;
       case 'echo': {
         if (!members.has(from) || from === me) return;
-        const fake: ChainItem = { seq: 0, hash: '', stamp: 0, epoch: 0, entries: [], heads: msg.heads, update: null, full: null, receivedAt: 0 };
+        const fake: ChainItem = {
+          seq: 0,
+          hash: '',
+          stamp: 0,
+          epoch: 0,
+          entries: [],
+          heads: msg.heads,
+          update: null,
+          ignoring: msg.ignoring ?? [],
+          full: null,
+          receivedAt: 0,
+        };
         onHeads(from, fake);
         return;
       }

@@ -15,7 +15,19 @@ export type SiteInitBody = Omit<SiteInit, 'sig' | 'type'>;
 
 export function timeslotSigningBytes(t: TimeslotBody): Uint8Array {
   return utf8(
-    canonicalJson(['timeslot/1', t.site, t.server, t.seq, t.stamp, t.prevHash, t.epoch, t.entries, t.heads, t.update]),
+    canonicalJson([
+      'timeslot/1',
+      t.site,
+      t.server,
+      t.seq,
+      t.stamp,
+      t.prevHash,
+      t.epoch,
+      t.entries,
+      t.heads,
+      t.update,
+      t.ignoring ?? [],
+    ]),
   );
 }
 
@@ -36,6 +48,7 @@ export function signTimeslot(body: TimeslotBody, secretKey: string, crypto: Sign
     entries: body.entries,
     heads: body.heads,
     update: body.update,
+    ...(body.ignoring && body.ignoring.length > 0 ? { ignoring: body.ignoring } : {}),
   };
   return { ...clean, sig: crypto.sign(secretKey, timeslotSigningBytes(clean)) };
 }
