@@ -143,7 +143,13 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     if (!membership) return;
     const requester = membership.members.find((m) => m.id === from);
     const target = membership.members.find((m) => m.id === msg.target);
-    if (!requester || !isActive(requester) || !target || target.id === from || target.slot === null) return;
+    if (!requester || !target || target.id === from) return;
+    if (!isActive(requester) || target.slot === null) {
+      // Not in a position to ask (it is ignored itself, or the target is gone): answer so it lets go.
+      opts.send(from, { type: 'requestDeclined', site, epoch: membership.epoch, kind: msg.kind, target: msg.target });
+      if (msg.epoch < membership.epoch) opts.send(from, { type: 'membership', ...membership });
+      return;
+    }
     const cutNow = latest(target).cut !== null;
     if ((msg.kind === 'ignore' && cutNow) || ((msg.kind === 'readmit' || msg.kind === 'replace') && !cutNow)) {
       // Already decided: the requester missed the record (it answers the request).

@@ -75,3 +75,76 @@ describe('liveness (section 4.4)', () => {
     for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
   });
 });
+
+describe('ignore cut agreement', () => {
+  it('servers that saw different amounts of a dying server still apply one cut and the same medians', () => {
+    const s = setupSite({});
+    play(s, 8);
+    // s4's last Timeslots reach only s0 (and s1 a bit longer): honest servers hold different amounts.
+    const t0 = s.net.time;
+    s.net.drop = (from, to, m) => {
+      if (from !== 's4') return false;
+      if (s.net.time > t0 + 350) return true;
+      if (s.net.time > t0 + 150) return to !== 's0';
+      return to !== 's0' && to !== 's1' && m.type === 'timeslot';
+    };
+    play(s, 30);
+    s.net.down.add('s4');
+    play(s, 10);
+    s.net.run(1500);
+    const ign = kinds(s, 'ignored') as Array<{ node: string; e: { server: string; cutSeq: number } }>;
+    const honest = ['s0', 's1', 's2', 's3'];
+    const cuts = honest.map((id) => ign.find((x) => x.node === id && x.e.server === 's4')?.e.cutSeq);
+    expect(cuts.every((c) => c !== undefined && c === cuts[0])).toBe(true);
+    expectPrefixes(s, honest);
+    // Same medians too: the applied actions carry them.
+    const medians = honest.map((id) =>
+      (s.servers.get(id)?.appliedLog() ?? []).flatMap((u) => u.applied.map((a) => `${a.user}#${a.actionNo}@${a.median}`)),
+    );
+    for (const m of medians) expect(m).toEqual(medians[0]);
+    for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
+  });
+
+  it('a server cut off for a while is ignored, then readmitted at an agreed point, and serves in step again', () => {
+    const s = setupSite({ config: { T_ignore: 10_000 } });
+    play(s, 10);
+    s.net.drop = (from, to) => from === 's2' || to === 's2';
+    play(s, 20);
+    s.net.drop = () => false;
+    play(s, 40);
+    s.net.run(2000);
+    const admitted = kinds(s, 'admitted') as Array<{ node: string; e: { server: string } }>;
+    expect(admitted.some((x) => x.e.server === 's2')).toBe(true);
+    expect(s.coordinator.membership()?.members.find((m) => m.id === 's2')?.stints.length).toBe(2);
+    const all = ['s0', 's1', 's2', 's3', 's4'];
+    expectPrefixes(s, ['s0', 's1', 's3', 's4']);
+    // s2 ends in step: same latest update as the others (possibly after a state transfer).
+    const last = all.map((id) => s.servers.get(id)?.lastUpdate().hash);
+    expect(new Set(last).size).toBe(1);
+    for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
+  });
+});
+
+describe('out of step', () => {
+  it('a server whose state differs from the majority notices and resyncs by state transfer', () => {
+    // s3 gets a different (validly signed) hand-over: one item fewer. Its updates hash differently.
+    const s = setupSite({
+      rewriteInit: (to, init) =>
+        to === 's3' ? { ...init, state: { ...init.state, site: { ...init.state.site, items: init.state.site.items.slice(1) } } } : init,
+    });
+    play(s, 30);
+    s.net.run(2000);
+    const s3 = s.servers.get('s3');
+    expect(s.events.some((x) => x.node === 's3' && x.e.kind === 'resync')).toBe(true);
+    expect(s.events.some((x) => x.node === 's3' && x.e.kind === 'resynced')).toBe(true);
+    expect(s3?.lastUpdate()).toEqual(s.servers.get('s0')?.lastUpdate());
+    expect(s3?.snapshot()).toEqual(s.servers.get('s0')?.snapshot());
+    // Users never accepted s3's divergent updates (they were a minority).
+    const ref = hashes(s, 's0');
+    for (const u of s.users.values()) {
+      const acc = u.acceptedLog().map((a) => `${a.seq}:${a.hash}`);
+      expect(acc).toEqual(ref.slice(0, acc.length));
+      expect(u.pendingActions()).toEqual([]);
+    }
+  });
+});

@@ -830,7 +830,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       fromSeq: from,
       toSeq: Math.min(to, from + MAX_TIMESLOTS_PER_REPLY - 1),
     };
-    for (const id of activeIds()) if (id !== me) opts.send(id, msg);
+    for (const id of activeIds()) if (id !== me && id !== y) opts.send(id, msg);
+    if (y !== me && members.get(y)?.slot !== null) opts.send(y, msg); // it has its own, even while ignored
   }
 
   // -------------------------------------------------------------------------------------------
@@ -854,6 +855,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   }
 
   function requestIgnore(y: string): void {
+    const self = members.get(me);
+    if (!self || !isActive(self)) return; // a server that is itself ignored has no say (and no echo to hold back)
     if (!frozen.has(y)) {
       const ch = chains.get(y);
       frozen.set(y, { seq: ch ? ch.top.seq : 0, at: opts.now() });
@@ -1239,6 +1242,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       }
     }
     const self = members.get(me);
+    if (self && latestStint(self).cut) frozen.clear(); // we are ignored: our heads count for nothing
     if (!self || self.slot === null) {
       if (status !== 'waiting' || self) {
         status = 'evicted';

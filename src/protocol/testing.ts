@@ -9,7 +9,8 @@ import { createSite, newUser } from '../game/rules.js';
 import { createSiteCoordinator } from './coordinator.js';
 import { createSiteServer } from './server.js';
 import { createSiteUser } from './user.js';
-import { ADMIN_ID, decodePeerMessage, encodePeerMessage, type PeerMessage } from './messages.js';
+import { ADMIN_ID, decodePeerMessage, encodePeerMessage, type PeerMessage, type SiteInit } from './messages.js';
+import { signSiteInit } from './signed.js';
 import { insecureFastScheme, ZERO_HASH, type SignatureScheme } from './crypto.js';
 import { makeSiteConfig, type SiteConfig } from './config.js';
 
@@ -165,12 +166,22 @@ export function setupSite(o: {
   latency?: MemNetOptions['latency'];
   config?: Partial<SiteConfig>;
   site?: string;
+  /** Changes the hand-over a server gets (re-signed with the admin key): a faulty start. */
+  rewriteInit?: (to: string, init: SiteInit) => SiteInit;
 }): SiteSetup {
   const site = o.site ?? 'meadow';
   const config = makeSiteConfig({ site, N_server: o.nServer ?? 5, ...o.config });
   const crypto = o.crypto ?? insecureFastScheme;
   const net = new MemNet({ wire: o.wire ?? false, ...(o.latency ? { latency: o.latency } : {}) });
   const adminSecret = 'ad'.repeat(32);
+  const rewriteInit = o.rewriteInit;
+  if (rewriteInit) {
+    net.rewrite = (from, to, m) => {
+      if (from !== ADMIN_ID || m.type !== 'siteInit') return m;
+      const { type: _t, sig: _s, ...body } = rewriteInit(to, m);
+      return signSiteInit(body, adminSecret, crypto);
+    };
+  }
   const secrets = new Map<string, string>();
   const keyOf = (id: string): string => {
     let s = secrets.get(id);
