@@ -52,3 +52,38 @@ describe('P2P site, all honest', () => {
     expect(rejected).toEqual([]);
   });
 });
+
+describe('system actions (joins and leaves ordered like actions)', () => {
+  it('a join and a leave issued by the admin are applied by every server in one order; the admin learns the leaver by majority', () => {
+    const left: Array<{ name: string; via: string }> = [];
+    const s = setupSite({ onLeft: (u, via) => left.push({ name: u.name, via }) });
+    s.net.run(300);
+    s.net.poke('admin', () => s.coordinator.systemAction('dave', { kind: 'join', user: { name: 'dave', site: 'meadow', x: 3, y: 3, inventory: [] } }));
+    for (const [name, u] of s.users) s.net.poke(name, () => u.act({ kind: 'move', dir: 'down' }));
+    s.net.run(500);
+    s.net.poke('admin', () => s.coordinator.systemAction('alice', { kind: 'leave' }));
+    s.net.run(800);
+    const snaps = ['s0', 's1', 's2', 's3', 's4'].map((id) => s.servers.get(id)?.snapshot());
+    for (const sn of snaps) expect(sn).toEqual(snaps[0]);
+    const names = snaps[0]?.users.map((u) => u.name);
+    expect(names).toContain('dave');
+    expect(names).not.toContain('alice');
+    expect(left).toEqual([{ name: 'alice', via: 'logout' }]);
+    const sys = s.servers.get('s0')?.appliedLog().flatMap((u) => u.applied.filter((a) => a.user === '@admin'));
+    expect(sys?.map((a) => a.actionNo)).toEqual([1, 2]);
+  });
+
+  it('a forged system action (not signed by the admin) is rejected', () => {
+    const s = setupSite({});
+    s.net.run(200);
+    s.servers.get('s0')?.receive('admin', {
+      type: 'sysAction',
+      site: 'meadow',
+      sysNo: 1,
+      actor: 'mallory',
+      action: { kind: 'leave' },
+      sig: 'ab'.repeat(32),
+    });
+    expect(s.events.some((x) => x.node === 's0' && x.e.kind === 'rejected' && x.e.code === 'ERR_BAD_SIGNATURE')).toBe(true);
+  });
+});

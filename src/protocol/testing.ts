@@ -4,7 +4,7 @@
  * and one pending wake-up per node at its `nextWakeAt()`. Optionally sends every message through
  * the binary wire encoding.
  */
-import type { CoreEvent, SiteCoordinator, SiteServer, SiteUser } from './api.js';
+import type { CoreEvent, SiteCoordinator, SiteCoordinatorOptions, SiteServer, SiteUser } from './api.js';
 import { createSite, newUser } from '../game/rules.js';
 import { createSiteCoordinator } from './coordinator.js';
 import { createSiteServer } from './server.js';
@@ -166,6 +166,8 @@ export function setupSite(o: {
   latency?: MemNetOptions['latency'];
   config?: Partial<SiteConfig>;
   site?: string;
+  /** Passed to the coordinator: users leaving the site, as the majority applied it. */
+  onLeft?: SiteCoordinatorOptions['onLeft'];
   /** Changes the hand-over a server gets (re-signed with the admin key): a faulty start. */
   rewriteInit?: (to: string, init: SiteInit) => SiteInit;
 }): SiteSetup {
@@ -216,6 +218,7 @@ export function setupSite(o: {
       spareIds.filter((id) => !net.down.has(id)).map((id) => ({ id, key: crypto.publicKeyOf(keyOf(id)) })),
     users: () => [...users.keys()],
     observe: (e) => events.push({ node: ADMIN_ID, e }),
+    ...(o.onLeft ? { onLeft: o.onLeft } : {}),
   });
   net.add(ADMIN_ID, coordinator);
   const adminKey = crypto.publicKeyOf(adminSecret);
