@@ -127,9 +127,13 @@ export interface SiteUserOptions {
   send: Send;
   /** Server ids of the site, in slot order (from the admin's `enter`/`membership`). */
   servers: string[];
-  /** Last update the user already has (its seq and hash; from the hand-over or `enter`). */
-  seq: number;
-  hash: string;
+  /**
+   * Last update the user already has (its seq and hash; from the hand-over or `enter`). null when
+   * the user enters a running P2P site: it then takes the state from one server, checks it against
+   * the hash N_majority servers give for that update, and calls `onEnter`.
+   */
+  seq: number | null;
+  hash: string | null;
   /** Next action number to use (the last one the admin applied + 1). */
   nextActionNo: number;
   /** Public key of the admin, to check membership records sent to users. */
@@ -137,6 +141,8 @@ export interface SiteUserOptions {
   crypto?: SignatureScheme;
   /** Called for each accepted update, strictly in seq order. */
   onAccept?: (update: AcceptedUpdate) => void;
+  /** Entering (seq null): the verified site state as of update `seq`; updates after it follow. */
+  onEnter?: (entered: { seq: number; hash: string; snapshot: SiteSnapshot }) => void;
   observe?: Observe;
 }
 

@@ -162,6 +162,10 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   const mySlot = (): number | null => members.get(me)?.slot ?? null;
   const ceilGrid = (t: number): number => (Number.isFinite(t) ? Math.ceil(t / T - 1e-9) * T : t);
 
+  function isUserHere(name: string): boolean {
+    return snapshot?.users.some((u) => u.name === name) ?? false;
+  }
+
   function reject(from: string, msgType: string, code: ErrorCode, reason: string): void {
     observe({ kind: 'rejected', from, msgType, code, reason });
   }
@@ -1416,12 +1420,13 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       case 'contentRequest':
         return onContentRequest(from, msg);
       case 'stateRequest':
-        if (!members.has(from)) return reject(from, msg.type, 'ERR_UNKNOWN_PEER', 'not a member');
+        // Servers (joining, resyncing) and users on the site (entering a running P2P site).
+        if (!members.has(from) && !isUserHere(from)) return reject(from, msg.type, 'ERR_UNKNOWN_PEER', 'not a member');
         return serveState(from, msg.seq);
       case 'stateChunk':
         return onStateChunk(from, msg);
       case 'hashRequest': {
-        if (!members.has(from)) return;
+        if (!members.has(from) && !isUserHere(from)) return;
         const h = hashBySeq.get(msg.seq);
         if (h !== undefined && status === 'running') opts.send(from, { type: 'updateHash', site, seq: msg.seq, hash: h });
         return;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SiteServer } from './api.js';
 import { setupSite, type SiteSetup } from './testing.js';
+import { createSiteUser } from './user.js';
 
 function logs(s: SiteSetup, ids?: string[]): Array<{ id: string; seqs: string[] }> {
   return [...s.servers]
@@ -85,5 +86,38 @@ describe('system actions (joins and leaves ordered like actions)', () => {
       sig: 'ab'.repeat(32),
     });
     expect(s.events.some((x) => x.node === 's0' && x.e.kind === 'rejected' && x.e.code === 'ERR_BAD_SIGNATURE')).toBe(true);
+  });
+});
+
+describe('entering a running P2P site', () => {
+  it('a joining user takes the state from one server, checks it against the majority hash, then follows updates', () => {
+    const s = setupSite({});
+    for (let r = 0; r < 10; r++) {
+      for (const [name, u] of s.users) s.net.poke(name, () => u.act({ kind: 'move', dir: r % 2 ? 'left' : 'right' }));
+      s.net.run(60);
+    }
+    let entered: { seq: number; hash: string } | null = null;
+    const dave = createSiteUser({
+      config: s.config,
+      user: 'dave',
+      now: s.net.clock('dave'),
+      send: s.net.sender('dave'),
+      servers: s.coordinator.activeServers(),
+      seq: null,
+      hash: null,
+      nextActionNo: 1,
+      crypto: s.crypto,
+      onEnter: (e) => (entered = { seq: e.seq, hash: e.hash }),
+    });
+    s.net.add('dave', dave);
+    s.net.poke('admin', () => s.coordinator.systemAction('dave', { kind: 'join', user: { name: 'dave', site: 'meadow', x: 0, y: 0, inventory: [] } }));
+    s.net.run(1000);
+    expect(entered).not.toBeNull();
+    s.net.poke('dave', () => dave.act({ kind: 'move', dir: 'down' }));
+    for (const [name, u] of s.users) s.net.poke(name, () => u.act({ kind: 'move', dir: 'up' }));
+    s.net.run(1000);
+    expect(dave.pendingActions()).toEqual([]);
+    const ref = (s.servers.get('s0')?.appliedLog() ?? []).map((u) => u.hash);
+    expect(dave.lastAccepted().hash).toBe(ref[ref.length - 1]);
   });
 });

@@ -8,11 +8,32 @@ import type { PlayerAction } from '../game/types.js';
 import { addVote, decide, dissenters, emptyVotes, type Votes } from './acceptance.js';
 import type { AcceptedUpdate, CoreEvent, SiteUser, SiteUserOptions } from './api.js';
 import { ed25519Scheme } from './crypto.js';
-import { ADMIN_ID, parsePeerMessage, type PeerMessage, type UpdateMessage } from './messages.js';
+import { hashOf } from './crypto.js';
+import {
+  ADMIN_ID,
+  decodeTransfer,
+  parsePeerMessage,
+  type PeerMessage,
+  type PeerOf,
+  type TransferPayload,
+  type UpdateMessage,
+} from './messages.js';
 import { updateHash, verifyMembership } from './signed.js';
 
 /** Updates this far ahead of the last accepted one are not buffered (flood guard). */
 const MAX_AHEAD = 512;
+
+interface Entering {
+  provider: string | null;
+  tried: Set<string>;
+  askedAt: number;
+  seq: number | null;
+  hash: string | null;
+  chunks: Array<Uint8Array | undefined>;
+  payload: TransferPayload | null;
+  /** server -> its hash for the transferred seq. */
+  hashes: Map<string, string>;
+}
 
 export function createSiteUser(opts: SiteUserOptions): SiteUser {
   const cfg = opts.config;
@@ -23,8 +44,13 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
   let servers: string[] = [...opts.servers];
   let serverSet = new Set(servers);
   let epoch = 0;
-  let lastSeq = opts.seq;
-  let lastHash = opts.hash;
+  let lastSeq = opts.seq ?? 0;
+  let lastHash = opts.hash ?? '';
+  /** Entering a running site: the state transfer in progress (null once in). */
+  let entering: Entering | null =
+    opts.seq === null || opts.hash === null
+      ? { provider: null, tried: new Set(), askedAt: -Infinity, seq: null, hash: null, chunks: [], payload: null, hashes: new Map() }
+      : null;
   let nextNo = Math.max(1, opts.nextActionNo);
   const pending = new Map<number, { action: PlayerAction; sentAt: number }>();
   const votes = new Map<number, Votes>();
@@ -53,7 +79,15 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
   }
 
   function onVote(from: string, seq: number, hash: string, full: UpdateMessage | null): void {
-    if (seq <= lastSeq || seq > lastSeq + MAX_AHEAD) return;
+    if (entering) {
+      // Updates reach us once the site lists us: time to ask for the state. Keep the votes.
+      if (entering.provider === null) askState();
+      if (entering.seq !== null && seq === entering.seq && serverSet.has(from)) {
+        entering.hashes.set(from, hash);
+        tryEnter();
+      }
+      if (entering && (seq <= (entering.seq ?? 0) || votes.size > MAX_AHEAD)) return;
+    } else if (seq <= lastSeq || seq > lastSeq + MAX_AHEAD) return;
     if (full) {
       const { type: _t, hash: claimed, ...body } = full;
       void _t;
@@ -70,7 +104,74 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     if (votes.size > 0 && waitingSince === null) waitingSince = opts.now();
   }
 
+  function askState(): void {
+    if (!entering) return;
+    const pool = servers.filter((s) => !entering?.tried.has(s));
+    if (pool.length === 0) entering.tried.clear();
+    const p = (pool.length > 0 ? pool : servers)[0];
+    if (p === undefined) return;
+    entering.tried.add(p);
+    entering.provider = p;
+    entering.askedAt = opts.now();
+    entering.seq = null;
+    entering.hash = null;
+    entering.chunks = [];
+    entering.payload = null;
+    entering.hashes.clear();
+    opts.send(p, { type: 'stateRequest', site, seq: null });
+  }
+
+  function onChunk(from: string, msg: PeerOf<'stateChunk'>): void {
+    const e = entering;
+    if (!e || from !== e.provider || e.payload) return;
+    if (e.seq === null) {
+      e.seq = msg.seq;
+      e.hash = msg.hash;
+      e.chunks = new Array<Uint8Array | undefined>(msg.count);
+      for (const s of servers) opts.send(s, { type: 'hashRequest', site, seq: msg.seq });
+    }
+    if (msg.seq !== e.seq || msg.hash !== e.hash || msg.count !== e.chunks.length || msg.index >= e.chunks.length) return;
+    e.chunks[msg.index] = msg.data;
+    if (e.chunks.some((c) => c === undefined)) return;
+    const bytes = new Uint8Array(e.chunks.reduce((n, c) => n + (c?.byteLength ?? 0), 0));
+    let off = 0;
+    for (const c of e.chunks) {
+      if (c) bytes.set(c, off);
+      off += c?.byteLength ?? 0;
+    }
+    const parsed = decodeTransfer(bytes);
+    if (!parsed.ok) return askState();
+    const { hash: claimed, ...body } = parsed.value.update;
+    if (claimed !== e.hash || updateHash(body) !== claimed || hashOf(parsed.value.state) !== body.stateHash || body.site !== site) {
+      flag(from, e.seq ?? 0, 'transferred state does not match its hash');
+      return askState();
+    }
+    e.payload = parsed.value;
+    tryEnter();
+  }
+
+  function tryEnter(): void {
+    const e = entering;
+    if (!e?.payload || e.hash === null) return;
+    let n = 0;
+    for (const [s, h] of e.hashes) if (serverSet.has(s) && h === e.hash) n++;
+    if (n < cfg.N_majority) return;
+    const p = e.payload;
+    entering = null;
+    lastSeq = p.update.seq;
+    lastHash = p.update.hash;
+    for (const s of [...votes.keys()]) if (s <= lastSeq) votes.delete(s);
+    for (const [user, floor, nos] of p.state.applied) {
+      if (user !== opts.user) continue;
+      for (const no of [...pending.keys()]) if (no <= floor || nos.includes(no)) pending.delete(no);
+    }
+    observe({ kind: 'accepted', seq: lastSeq, hash: lastHash });
+    opts.onEnter?.({ seq: lastSeq, hash: lastHash, snapshot: p.state.snapshot });
+    acceptReady();
+  }
+
   function acceptReady(): void {
+    if (entering) return;
     for (;;) {
       const seq = lastSeq + 1;
       const v = votes.get(seq);
@@ -124,6 +225,8 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
         return onVote(from, msg.seq, msg.hash, msg);
       case 'updateHash':
         return onVote(from, msg.seq, msg.hash, null);
+      case 'stateChunk':
+        return onChunk(from, msg);
       case 'membership': {
         if (from !== ADMIN_ID || msg.epoch <= epoch) return;
         if (opts.adminKey && !verifyMembership(msg, opts.adminKey, crypto)) {
@@ -164,15 +267,21 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     },
     nextWakeAt() {
       let min = Infinity;
+      if (entering && entering.provider !== null) min = entering.askedAt + 4 * cfg.T_timeout;
       if (waitingSince !== null) min = Math.max(waitingSince, lastAskAt) + reask;
       if (cfg.T_resend > 0) for (const p of pending.values()) min = Math.min(min, p.sentAt + cfg.T_resend);
       return Number.isFinite(min) ? min : null;
     },
     tick() {
       const now = opts.now();
+      if (entering && entering.provider !== null && !entering.payload && now - entering.askedAt >= 4 * cfg.T_timeout) askState();
+      if (entering && entering.payload && now - entering.askedAt >= 4 * cfg.T_timeout) {
+        entering.askedAt = now;
+        for (const s of servers) opts.send(s, { type: 'hashRequest', site, seq: entering.payload.update.seq });
+      }
       for (const s of [...votes.keys()]) if (s <= lastSeq) votes.delete(s);
       if (votes.size === 0) waitingSince = null;
-      if (waitingSince !== null && now - Math.max(waitingSince, lastAskAt) >= reask) {
+      if (!entering && waitingSince !== null && now - Math.max(waitingSince, lastAskAt) >= reask) {
         // Votes for update lastSeq + 1 went missing: ask every server for it in full.
         lastAskAt = now;
         for (const s of servers) opts.send(s, { type: 'updateRequest', site, seq: lastSeq + 1 });
