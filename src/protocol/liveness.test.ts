@@ -148,3 +148,22 @@ describe('out of step', () => {
     }
   });
 });
+
+describe('restart', () => {
+  it('a restarted server (same id and key, no memory) does not sign a second chain', () => {
+    const s = setupSite({});
+    play(s, 10);
+    s.net.down.add('s1');
+    s.net.run(100);
+    // A new core object for s1: it gets the hand-over forwarded by a peer, sees peers hold its
+    // Timeslots, and stops instead of equivocating.
+    const fresh = s.makeServer('s1');
+    s.net.down.delete('s1');
+    play(s, 20);
+    s.net.run(1000);
+    expect(fresh.status()).toBe('evicted');
+    expect(fresh.timeslotSeq()).toBe(0);
+    expect(s.coordinator.evicted()).toEqual([]);
+    expectPrefixes(s, ['s0', 's2', 's3', 's4']);
+  });
+});

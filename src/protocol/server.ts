@@ -151,6 +151,12 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   let initMsg: SiteInit | null = null;
   let echoDueAt: number | null = null;
   let echoedGrid = -Infinity;
+  /**
+   * Started from a hand-over a peer forwarded (we may be a restarted process that lost its chain):
+   * sign nothing until peers' heads show they hold no Timeslot of ours.
+   */
+  let checkSelf = false;
+  const selfChecked = new Set<string>();
 
   // -------------------------------------------------------------------------------------------
   // Helpers: membership
@@ -633,6 +639,14 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
 
   function emitTimeslot(): void {
     const now = opts.now();
+    if (checkSelf) {
+      const others = [...members.values()].filter((m) => m.id !== me && m.slot !== null).length;
+      if (selfChecked.size < Math.min(Math.max(1, N_maj - 1), others)) {
+        nextSlotAt = (Math.floor(now / T + 1e-9) + 1) * T;
+        return;
+      }
+      checkSelf = false;
+    }
     const entries = outbox;
     outbox = [];
     let stamp = Math.max(now, lastStamp + EPS);
@@ -739,6 +753,16 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   }
 
   function onHeads(p: string, item: ChainItem): void {
+    if (checkSelf) {
+      selfChecked.add(p);
+      const mine = item.heads.find((h) => h[0] === me);
+      if (mine && mine[1] > (chains.get(me)?.top.seq ?? 0)) {
+        status = 'evicted';
+        sync = null;
+        reject(p, 'timeslot', 'ERR_EQUIVOCATION', `peers hold our Timeslot #${mine[1]}: a restarted server must not sign again`);
+        return;
+      }
+    }
     const now = opts.now();
     let d = declared.get(p);
     if (!d) declared.set(p, (d = new Map()));
@@ -1393,7 +1417,11 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   function handle(from: string, msg: PeerMessage): void {
     // Admin-signed records are accepted from anyone: the signature is what counts.
     if (msg.type === 'siteInit') {
-      if (status === 'waiting') return start(msg);
+      if (status === 'waiting') {
+        start(msg);
+        if (from !== ADMIN_ID && (status as ServerStatus) === 'running') checkSelf = true;
+        return;
+      }
       if (status === 'syncing' && snapshot === null) return adoptInit(msg);
       return;
     }
