@@ -7,6 +7,7 @@
 import { applyAction } from '../game/rules.js';
 import type { GameEvent, PlayerAction, SiteAction, SiteSnapshot } from '../game/types.js';
 import type { AppliedAction, AppliedUpdate, CoreEvent, ServerStatus, SiteServer, SiteServerOptions } from './api.js';
+import { AppliedSet } from './applied.js';
 import { Chain, type ChainItem } from './chain.js';
 import { ed25519Scheme, hashOf, ZERO_HASH } from './crypto.js';
 import type { ErrorCode } from './errors.js';
@@ -30,7 +31,7 @@ import {
   type TransferPayload,
   type UpdateMessage,
 } from './messages.js';
-import { compareByMedianArrival, majorityArrival } from './order.js';
+import { finalCandidates, type Candidate, type Report } from './window.js';
 import {
   actionContentHash,
   sendsFullUpdate,
@@ -46,23 +47,10 @@ import {
 
 /** Smallest step between two stamps / arrivals of one server (ms). */
 const EPS = 0.001;
-/** Per user, action numbers this far below the highest applied one count as applied. */
-const DEDUPE_WINDOW = 1024;
 /** Reports of unapplied actions older than this many windows are forgotten (at window ends). */
 const HORIZON_WINDOWS = 100;
 
-interface Report {
-  arrival: number;
-  /** Timeslot seq that carried it; 0 = from a transferred state (always counts). */
-  tsSeq: number;
-}
-
-interface ActionRec {
-  user: string;
-  actionNo: number;
-  hash: string;
-  reports: Map<string, Report>;
-}
+type ActionRec = Candidate;
 
 type Content =
   | { kind: 'user'; action: PlayerAction }
@@ -117,7 +105,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   let frontier = -Infinity;
   let lastSeq = 0;
   let lastHash = ZERO_HASH;
-  const dedupe = new Map<string, { floor: number; nos: Set<number> }>();
+  let dedupe = new AppliedSet();
   const actions = new Map<string, ActionRec>();
   const contents = new Map<string, Content>();
   const wanted = new Map<string, { since: number; askedAt: number | null }>();
@@ -185,27 +173,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     return ch;
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Dedupe of applied (user, actionNo)
-  // -------------------------------------------------------------------------------------------
-
-  function isApplied(user: string, no: number): boolean {
-    const d = dedupe.get(user);
-    return d ? no <= d.floor || d.nos.has(no) : false;
-  }
-
-  function markApplied(user: string, no: number): void {
-    let d = dedupe.get(user);
-    if (!d) dedupe.set(user, (d = { floor: 0, nos: new Set() }));
-    if (no <= d.floor) return;
-    d.nos.add(no);
-    let max = d.floor;
-    for (const n of d.nos) if (n > max) max = n;
-    const floor = Math.max(d.floor, max - DEDUPE_WINDOW);
-    if (floor > d.floor) d.floor = floor;
-    while (d.nos.has(d.floor + 1)) d.floor++;
-    for (const n of [...d.nos]) if (n <= d.floor) d.nos.delete(n);
-  }
+  const isApplied = (user: string, no: number): boolean => dedupe.has(user, no);
+  const markApplied = (user: string, no: number): void => dedupe.add(user, no);
 
   // -------------------------------------------------------------------------------------------
   // Reports index
@@ -407,23 +376,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   function closeWindow(): boolean {
     if (!snapshot) return false;
     const b = frontier + T;
-    const finals: Array<{ rec: ActionRec; median: number }> = [];
-    for (const [k, rec] of actions) {
-      if (isApplied(rec.user, rec.actionNo)) {
-        actions.delete(k);
-        continue;
-      }
-      const arrivals: number[] = [];
-      for (const [server, r] of rec.reports) if (counted(server, r)) arrivals.push(r.arrival);
-      const median = majorityArrival(arrivals, N_maj);
-      if (median !== null && median <= b) finals.push({ rec, median });
-    }
-    finals.sort((x, y) =>
-      compareByMedianArrival(
-        { user: x.rec.user, actionNo: x.rec.actionNo, median: x.median },
-        { user: y.rec.user, actionNo: y.rec.actionNo, median: y.median },
-      ) || (x.rec.hash < y.rec.hash ? -1 : x.rec.hash > y.rec.hash ? 1 : 0),
-    );
+    for (const [k, rec] of actions) if (isApplied(rec.user, rec.actionNo)) actions.delete(k);
+    const finals = finalCandidates(actions.values(), b, N_maj, counted).map((f) => ({ rec: f.candidate, median: f.median }));
     // Content first: everything final must be here before anything is applied.
     let missing = false;
     const seen = new Set<string>();
@@ -503,9 +457,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       reps.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
       pending.push([rec.user, rec.actionNo, rec.hash, reps]);
     }
-    const applied: OrderingState['applied'] = [...dedupe.entries()]
-      .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
-      .map(([user, d]) => [user, d.floor, [...d.nos].sort((x, y) => x - y)]);
+    const applied: OrderingState['applied'] = dedupe.toList();
     return { site, window: b, snapshot: snapshot as SiteSnapshot, applied, pending };
   }
 
@@ -1156,8 +1108,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     lastSeq = p.update.seq;
     lastHash = p.update.hash;
     hashBySeq.set(lastSeq, lastHash);
-    dedupe.clear();
-    for (const [user, floor, nos] of st.applied) dedupe.set(user, { floor, nos: new Set(nos) });
+    dedupe = AppliedSet.fromList(st.applied);
     actions.clear();
     wanted.clear();
     for (const [user, actionNo, hash, reps] of st.pending) {
@@ -1300,7 +1251,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     lastStamp = frontier;
     lastSeq = init.seq;
     lastHash = init.prev;
-    for (const [user, no] of init.lastActionNo) dedupe.set(user, { floor: no, nos: new Set() });
+    for (const [user, no] of init.lastActionNo) dedupe.setFloor(user, no);
     for (const m of members.values()) {
       chains.set(m.id, new Chain(m.id, { seq: 0, hash: ZERO_HASH, stamp: frontier }, cfg.maxEntries, cfg.keepTimeslots));
     }
@@ -1322,7 +1273,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     lastSeq = init.seq;
     lastHash = init.prev;
     dedupe.clear();
-    for (const [user, no] of init.lastActionNo) dedupe.set(user, { floor: no, nos: new Set() });
+    for (const [user, no] of init.lastActionNo) dedupe.setFloor(user, no);
     actions.clear();
     for (const m of init.membership.members) {
       if (m.id === me) continue;

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { AppliedSet, DEDUPE_WINDOW } from './applied.js';
+import { finalCandidates, type Candidate } from './window.js';
+
+const always = (): boolean => true;
+
+function cand(user: string, actionNo: number, arrivals: Record<string, number>): Candidate {
+  return {
+    user,
+    actionNo,
+    hash: `${user}${actionNo}`.padEnd(32, '0'),
+    reports: new Map(Object.entries(arrivals).map(([s, a]) => [s, { arrival: a, tsSeq: 1 }])),
+  };
+}
+
+describe('finalCandidates', () => {
+  it('takes candidates whose M-th earliest arrival is within the window, in median order', () => {
+    const cs = [
+      cand('bob', 1, { s0: 10, s1: 20, s2: 30 }), // median 30
+      cand('amy', 1, { s0: 5, s1: 6, s2: 50, s3: 7 }), // median 7
+      cand('cat', 1, { s0: 1, s1: 2 }), // only 2 reports: not final
+      cand('dan', 1, { s0: 90, s1: 95, s2: 99, s3: 120 }), // median 99 > 50
+    ];
+    const f = finalCandidates(cs, 50, 3, always);
+    expect(f.map((x) => `${x.candidate.user}@${x.median}`)).toEqual(['amy@7', 'bob@30']);
+  });
+
+  it('reports arriving after the window end never change what a closed window holds (finality)', () => {
+    const arrival = fc.integer({ min: 0, max: 200 });
+    const servers = ['s0', 's1', 's2', 's3', 's4'];
+    const candidate = fc.record({
+      user: fc.constantFrom('a', 'b', 'c'),
+      actionNo: fc.integer({ min: 1, max: 3 }),
+      arrivals: fc.dictionary(fc.constantFrom(...servers), arrival, { maxKeys: 5 }),
+    });
+    fc.assert(
+      fc.property(fc.array(candidate, { maxLength: 8 }), fc.integer({ min: 0, max: 200 }), (raw, end) => {
+        // Before: only reports at or before the end are known; after: all of them.
+        const full = raw.map((r, i) => cand(r.user + i, r.actionNo, r.arrivals));
+        const early = full.map((c) => ({
+          ...c,
+          reports: new Map([...c.reports].filter(([, r]) => r.arrival <= end)),
+        }));
+        const a = finalCandidates(early, end, 3, always).map((x) => `${x.candidate.user}#${x.median}`);
+        const b = finalCandidates(full, end, 3, always).map((x) => `${x.candidate.user}#${x.median}`);
+        expect(b).toEqual(a);
+      }),
+    );
+  });
+});
+
+describe('AppliedSet', () => {
+  it('remembers applied numbers, compacts runs, and treats very old numbers as applied', () => {
+    const s = new AppliedSet();
+    s.setFloor('a', 3);
+    expect(s.has('a', 3)).toBe(true);
+    expect(s.has('a', 4)).toBe(false);
+    s.add('a', 5);
+    expect(s.toList()).toEqual([['a', 3, [5]]]);
+    s.add('a', 4);
+    expect(s.toList()).toEqual([['a', 5, []]]);
+    s.add('a', 10 + DEDUPE_WINDOW);
+    expect(s.has('a', 9)).toBe(true);
+    expect(s.has('a', 11)).toBe(false);
+    expect(AppliedSet.fromList(s.toList()).toList()).toEqual(s.toList());
+  });
+});
