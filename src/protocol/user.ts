@@ -22,6 +22,10 @@ import { updateHash, verifyMembership } from './signed.js';
 
 /** Updates this far ahead of the last accepted one are not buffered (flood guard). */
 const MAX_AHEAD = 512;
+/** Missed updates asked for at once. */
+const MAX_REQUEST = 32;
+/** Re-asking rounds without progress before a user takes the whole state again. */
+const REENTER_AFTER = 10;
 
 interface Entering {
   provider: string | null;
@@ -281,10 +285,20 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       }
       for (const s of [...votes.keys()]) if (s <= lastSeq) votes.delete(s);
       if (votes.size === 0) waitingSince = null;
-      if (!entering && waitingSince !== null && now - Math.max(waitingSince, lastAskAt) >= reask) {
-        // Votes for update lastSeq + 1 went missing: ask every server for it in full.
+      if (!entering && waitingSince !== null && now - waitingSince >= REENTER_AFTER * reask) {
+        // Too far behind for the servers' kept updates (or none answers): take the state anew.
+        observe({ kind: 'resync', reason: 'user too far behind: entering again', seq: lastSeq });
+        entering = { provider: null, tried: new Set(), askedAt: -Infinity, seq: null, hash: null, chunks: [], payload: null, hashes: new Map() };
+        waitingSince = null;
+        askState();
+      } else if (!entering && waitingSince !== null && now - Math.max(waitingSince, lastAskAt) >= reask) {
+        // Votes for updates after ours arrive, but not enough for the next one: some went missing
+        // (a lossy link, a partition). Ask every server for all the missing ones in full.
         lastAskAt = now;
-        for (const s of servers) opts.send(s, { type: 'updateRequest', site, seq: lastSeq + 1 });
+        const upTo = Math.min(Math.max(lastSeq + 1, ...[...votes.keys()].map((k) => k - 1)), lastSeq + MAX_REQUEST);
+        for (let q = lastSeq + 1; q <= upTo; q++) {
+          for (const s of servers) opts.send(s, { type: 'updateRequest', site, seq: q });
+        }
       }
       if (cfg.T_resend <= 0) return;
       for (const [no, p] of pending) {
