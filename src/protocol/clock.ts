@@ -61,7 +61,7 @@ export function createClockSync(opts: ClockSyncOptions): ClockSync {
   }
 
   function expire(local: number): void {
-    for (const [id, t0] of outstanding) if (local - t0 > timeout) outstanding.delete(id);
+    for (const [id, t0] of outstanding) if (local >= t0 + timeout) outstanding.delete(id);
   }
 
   return {

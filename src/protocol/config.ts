@@ -87,3 +87,13 @@ export function makeSiteConfig(input: Partial<SiteConfig> & { site: string }): S
   if (!r.ok) throw new Error(`bad site config: ${r.errors.join('; ')}`);
   return r.config;
 }
+
+/** How long the coordinator waits for a majority of matching requests before declining them. */
+export function declineAfter(c: SiteConfig): number {
+  return 3 * (c.T_req_timeout + c.T_timeout);
+}
+
+/** How often a server repeats an unanswered membership request (shorter than declineAfter). */
+export function repeatRequestAfter(c: SiteConfig): number {
+  return 2 * (c.T_req_timeout + c.T_timeout);
+}

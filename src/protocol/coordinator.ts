@@ -8,6 +8,7 @@
  */
 import { addVote, decide, emptyVotes, type Votes } from './acceptance.js';
 import type { AcceptedUpdate, CoreEvent, SiteCoordinator, SiteCoordinatorOptions } from './api.js';
+import { declineAfter } from './config.js';
 import { ed25519Scheme, ZERO_HASH } from './crypto.js';
 import {
   parsePeerMessage,
@@ -168,7 +169,10 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       const m = membership.members.find((x) => x.id === id);
       if (!m || !isActive(m)) p.from.delete(id);
     }
-    if (p.from.size >= cfg.N_majority) {
+    // A proven liar needs fewer voices: any one honest request holds everything stable (section 6),
+    // and with fewer than N_majority cheaters, N_majority - 1 requests include an honest one.
+    const needed = p.kind === 'ignore' && banned.has(p.target) ? Math.max(1, cfg.N_majority - 1) : cfg.N_majority;
+    if (p.from.size >= needed) {
       pending.delete(k);
       decide2(p);
     }
@@ -258,7 +262,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     nextWakeAt() {
       let min: number | null = null;
       for (const p of pending.values()) {
-        const t = p.since + 2 * cfg.T_req_timeout + cfg.T_timeout;
+        const t = p.since + declineAfter(cfg);
         if (min === null || t < min) min = t;
       }
       return min;
@@ -266,7 +270,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     tick() {
       const now = opts.now();
       for (const [k, p] of pending) {
-        if (now - p.since < 2 * cfg.T_req_timeout + cfg.T_timeout) continue;
+        if (now < p.since + declineAfter(cfg)) continue;
         pending.delete(k);
         for (const s of p.from.keys()) {
           opts.send(s, { type: 'requestDeclined', site, epoch: membership?.epoch ?? 0, kind: p.kind, target: p.target });

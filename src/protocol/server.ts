@@ -9,6 +9,7 @@ import type { GameEvent, PlayerAction, SiteAction, SiteSnapshot } from '../game/
 import type { AppliedAction, AppliedUpdate, CoreEvent, ServerStatus, SiteServer, SiteServerOptions } from './api.js';
 import { AppliedSet } from './applied.js';
 import { Chain, type ChainItem } from './chain.js';
+import { declineAfter, repeatRequestAfter } from './config.js';
 import { ed25519Scheme, hashOf, ZERO_HASH } from './crypto.js';
 import type { ErrorCode } from './errors.js';
 import {
@@ -134,6 +135,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   const suspicion = new Map<string, number>();
   const equivs: Array<{ server: string; seq: number }> = [];
   const equivSeen = new Set<string>();
+  /** Servers we hold an equivocation proof against. */
+  const liars = new Set<string>();
   let startedAt = opts.now();
   let sync: SyncState | null = null;
   let initMsg: SiteInit | null = null;
@@ -699,9 +702,13 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     if (equivSeen.has(k)) return;
     equivSeen.add(k);
     equivs.push({ server: ts.server, seq: ts.seq });
+    liars.add(ts.server);
     observe({ kind: 'equivocation', server: ts.server, seq: ts.seq });
     reject(ts.server, 'timeslot', 'ERR_EQUIVOCATION', `${ts.server}#${ts.seq}`);
     if (held.full) opts.send(ADMIN_ID, { type: 'equivocationProof', site, a: held.full, b: ts });
+    // It will be evicted; ask for the cut now (holding back our heads of it) rather than wait.
+    const m = members.get(ts.server);
+    if (m && isActive(m)) requestIgnore(ts.server);
   }
 
   function onHeads(p: string, item: ChainItem): void {
@@ -875,13 +882,14 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       for (const [y, ch] of chains) {
         // Our own Timeslots are skipped: if peers echo another version of them, someone rewrote
         // what we sent (only a cheating host does), and blaming the peers would not help.
-        if (y === p || y === me) continue;
+        // A proven liar's branches make honest echoes differ: not the echoer's fault.
+        if (y === p || y === me || liars.has(y)) continue;
         const my = members.get(y);
         if (!my || !isActive(my)) continue;
         // P asked the admin to ignore Y and holds its heads of Y back: not lag, unless the admin
         // should long have answered (then P is stalling on purpose).
         const since = declared.get(p)?.get(y);
-        if (since !== undefined && now - since < 2 * cfg.T_req_timeout + 2 * cfg.T_timeout) continue;
+        if (since !== undefined && now - since < declineAfter(cfg) + cfg.T_timeout) continue;
         let j = -1;
         for (let i = ch.items.length - 1; i >= 0; i--) {
           const it = ch.items[i];
@@ -913,7 +921,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     }
     // Our ignore requests stay until the admin answers (a cut, or declined): ask again now and then,
     // in case the request or the answer was lost. (Unfreezing without an answer could break the cut.)
-    for (const y of frozen.keys()) requestMembership('ignore', y, 2 * cfg.T_req_timeout + 2 * cfg.T_timeout);
+    for (const y of frozen.keys()) requestMembership('ignore', y, repeatRequestAfter(cfg));
     // Ignored servers: back in time and in step -> readmit; silent for T_ignore -> replace.
     for (const m of members.values()) {
       if (m.id === me || m.slot === null || !latestStint(m).cut) continue;

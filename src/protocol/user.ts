@@ -24,6 +24,9 @@ import { updateHash, verifyMembership } from './signed.js';
 const MAX_AHEAD = 512;
 /** Missed updates asked for at once. */
 const MAX_REQUEST = 32;
+// Deadlines are compared as `now >= start + delay`, the same sum nextWakeAt() returns: `now - start
+// >= delay` can be false at exactly that time by float rounding, and the host would spin.
+
 /** Re-asking rounds without progress before a user takes the whole state again. */
 const REENTER_AFTER = 10;
 
@@ -105,7 +108,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     const r = addVote(v, from, hash, full, serverSet);
     if (r === 'changed') flag(from, seq, 'sent two different updates for one seq');
     acceptReady();
-    if (votes.size > 0 && waitingSince === null) waitingSince = opts.now();
+    if (!entering && votes.size > 0 && waitingSince === null) waitingSince = opts.now();
   }
 
   function askState(): void {
@@ -113,6 +116,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     const pool = servers.filter((s) => !entering?.tried.has(s));
     if (pool.length === 0) entering.tried.clear();
     const p = (pool.length > 0 ? pool : servers)[0];
+    entering.askedAt = opts.now();
     if (p === undefined) return;
     entering.tried.add(p);
     entering.provider = p;
@@ -272,26 +276,26 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     nextWakeAt() {
       let min = Infinity;
       if (entering && entering.provider !== null) min = entering.askedAt + 4 * cfg.T_timeout;
-      if (waitingSince !== null) min = Math.max(waitingSince, lastAskAt) + reask;
+      if (waitingSince !== null && !entering) min = Math.min(min, Math.max(waitingSince, lastAskAt) + reask);
       if (cfg.T_resend > 0) for (const p of pending.values()) min = Math.min(min, p.sentAt + cfg.T_resend);
       return Number.isFinite(min) ? min : null;
     },
     tick() {
       const now = opts.now();
-      if (entering && entering.provider !== null && !entering.payload && now - entering.askedAt >= 4 * cfg.T_timeout) askState();
-      if (entering && entering.payload && now - entering.askedAt >= 4 * cfg.T_timeout) {
+      if (entering && entering.provider !== null && !entering.payload && now >= entering.askedAt + 4 * cfg.T_timeout) askState();
+      if (entering && entering.payload && now >= entering.askedAt + 4 * cfg.T_timeout) {
         entering.askedAt = now;
         for (const s of servers) opts.send(s, { type: 'hashRequest', site, seq: entering.payload.update.seq });
       }
       for (const s of [...votes.keys()]) if (s <= lastSeq) votes.delete(s);
       if (votes.size === 0) waitingSince = null;
-      if (!entering && waitingSince !== null && now - waitingSince >= REENTER_AFTER * reask) {
+      if (!entering && waitingSince !== null && now >= waitingSince + REENTER_AFTER * reask) {
         // Too far behind for the servers' kept updates (or none answers): take the state anew.
         observe({ kind: 'resync', reason: 'user too far behind: entering again', seq: lastSeq });
         entering = { provider: null, tried: new Set(), askedAt: -Infinity, seq: null, hash: null, chunks: [], payload: null, hashes: new Map() };
         waitingSince = null;
         askState();
-      } else if (!entering && waitingSince !== null && now - Math.max(waitingSince, lastAskAt) >= reask) {
+      } else if (!entering && waitingSince !== null && now >= Math.max(waitingSince, lastAskAt) + reask) {
         // Votes for updates after ours arrive, but not enough for the next one: some went missing
         // (a lossy link, a partition). Ask every server for all the missing ones in full.
         lastAskAt = now;
@@ -302,7 +306,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       }
       if (cfg.T_resend <= 0) return;
       for (const [no, p] of pending) {
-        if (now - p.sentAt >= cfg.T_resend) {
+        if (now >= p.sentAt + cfg.T_resend) {
           p.sentAt = now;
           send(no, p.action, servers);
         }
