@@ -86,6 +86,19 @@ export class Chain {
   offer(ts: Timeslot, receivedAt: number): OfferResult {
     const hash = timeslotHash(ts);
     const top = this.top;
+    if (ts.seq === this.anchor.seq && hash === this.anchor.hash && this.anchor.seq > 0 && !Number.isFinite(this.anchor.stamp)) {
+      // Backfill of a chain we joined midway: the missing predecessor.
+      const first = this.items[0];
+      if (first && first.full && linkProblem(first.full, { seq: ts.seq, hash, stamp: ts.stamp }, this.maxEntries)) {
+        return { kind: 'invalid', reason: 'stamp or arrival does not fit its successor' };
+      }
+      const item = this.makeItem(ts, hash, receivedAt);
+      this.items.unshift(item);
+      this.anchor = { seq: ts.seq - 1, hash: ts.prevHash, stamp: -Infinity };
+      if (ts.seq - 1 === 0) this.anchor = { seq: 0, hash: ts.prevHash, stamp: -Infinity };
+      this.marks = [{ epoch: ts.epoch, seq: ts.seq, stamp: ts.stamp }, ...this.marks.filter((m) => m.epoch > ts.epoch)];
+      return { kind: 'added', items: [item] };
+    }
     if (ts.seq <= this.anchor.seq) return { kind: 'old' };
     if (ts.seq <= top.seq) {
       const held = this.get(ts.seq);
@@ -112,6 +125,31 @@ export class Chain {
     }
     for (const seq of [...this.future.keys()]) if (seq <= this.top.seq) this.future.delete(seq);
     return { kind: 'added', items: added };
+  }
+
+  /**
+   * Whether every report with arrival after `since` is held: the chain starts at 0, or its anchor's
+   * stamp is known (anchors are only set at or before the frontier), or the first held Timeslot
+   * is already at or before `since` (what is missing lies before it).
+   */
+  complete(since = -Infinity): boolean {
+    const first = this.items[0];
+    return this.anchor.seq === 0 || Number.isFinite(this.anchor.stamp) || (first !== undefined && first.stamp <= since);
+  }
+
+  private makeItem(ts: Timeslot, hash: string, receivedAt: number): ChainItem {
+    return {
+      seq: ts.seq,
+      hash,
+      stamp: ts.stamp,
+      epoch: ts.epoch,
+      entries: ts.entries,
+      heads: ts.heads,
+      update: ts.update,
+      ignoring: ts.ignoring ?? [],
+      full: ts,
+      receivedAt,
+    };
   }
 
   private push(ts: Timeslot, hash: string, receivedAt: number): ChainItem {

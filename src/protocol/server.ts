@@ -113,6 +113,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   /** Applied actions' content keys, by the window that applied them (insertion ordered). */
   const appliedAt = new Map<string, number>();
   const log: AppliedUpdate[] = [];
+  /** Index in `log` from which our updates are ours to compare with the majority (after a resync). */
+  let checkFrom = 0;
   const hashBySeq = new Map<number, string>();
   const stored: Stored[] = [];
   const admissionCache = new Map<string, number>();
@@ -339,6 +341,13 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         }
       }
       const last = latestStint(m);
+      // Reports of this server may count here: we must hold its chain back to the frontier.
+      const ch = chains.get(m.id);
+      if (m.id !== me && ch && !ch.complete(frontier) && (last.cut === null || last.cut.seq > ch.anchor.seq)) {
+        fetchRange(m.id, Math.max(1, ch.anchor.seq - MAX_TIMESLOTS_PER_REPLY + 1), ch.anchor.seq, 'backfill');
+        blocked = `backfilling ${m.id}'s Timeslots before #${ch.anchor.seq + 1}`;
+        return false;
+      }
       if (last.cut) {
         if (!cutComplete(m, last.cut)) {
           blocked = `fetching ${m.id}'s Timeslots up to its cut ${last.cut.seq}`;
@@ -978,7 +987,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   function checkOutOfStep(): void {
     if (status !== 'running') return;
     const others = activeIds().filter((id) => id !== me);
-    for (const entry of log.slice(-cfg.keepUpdates)) {
+    for (const entry of log.slice(Math.max(checkFrom, log.length - cfg.keepUpdates))) {
       const tally = new Map<string, number>();
       for (const id of others) {
         const h = announced.get(id)?.get(entry.seq);
@@ -1155,6 +1164,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       adopted: true,
     };
     log.push(entry);
+    checkFrom = log.length - 1; // what we produced before is superseded, not to be compared again
     stored.push({ update: { ...p.update, type: 'update' }, state: st, hints: p.hints });
     while (stored.length > cfg.keepUpdates) stored.shift();
     sync = null;
