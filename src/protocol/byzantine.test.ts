@@ -1,20 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { signTimeslot } from './signed.js';
-import { setupSite, type SiteSetup } from './testing.js';
+import { appliedHashes as hashes, playMoves as play, setupSite, type SiteSetup } from './testing.js';
 
-const dirs = ['up', 'down', 'left', 'right'] as const;
-
-function play(s: SiteSetup, rounds: number, gap = 50): void {
-  let k = 0;
-  for (let r = 0; r < rounds; r++) {
-    for (const [name, u] of s.users) s.net.poke(name, () => u.act({ kind: 'move', dir: dirs[k++ % 4] ?? 'up' }));
-    s.net.run(gap);
-  }
-}
-
-function hashes(s: SiteSetup, id: string): string[] {
-  return (s.servers.get(id)?.appliedLog() ?? []).map((u) => `${u.seq}:${u.hash}`);
-}
 
 function expectPrefixes(s: SiteSetup, ids: string[]): void {
   const lists = ids.map((id) => hashes(s, id));

@@ -153,18 +153,7 @@ export class Chain {
   }
 
   private push(ts: Timeslot, hash: string, receivedAt: number): ChainItem {
-    const item: ChainItem = {
-      seq: ts.seq,
-      hash,
-      stamp: ts.stamp,
-      epoch: ts.epoch,
-      entries: ts.entries,
-      heads: ts.heads,
-      update: ts.update,
-      ignoring: ts.ignoring ?? [],
-      full: ts,
-      receivedAt,
-    };
+    const item = this.makeItem(ts, hash, receivedAt);
     this.items.push(item);
     const lastMark = this.marks[this.marks.length - 1];
     if (!lastMark || ts.epoch > lastMark.epoch) {

@@ -260,3 +260,19 @@ export function setupSite(o: {
   coordinator.handOver({ snapshot, seq: 0, prev: ZERO_HASH, start: 0, lastActionNo: userNames.map((u) => [u, 0]) });
   return { net, config, crypto, adminSecret, coordinator, servers, users, events, secrets, makeServer };
 }
+
+const DIRS = ['up', 'down', 'left', 'right'] as const;
+
+/** Every user moves once per round, then the net runs `gap` ms: steady load for multi-server tests. */
+export function playMoves(s: SiteSetup, rounds: number, gap = 50): void {
+  let k = 0;
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, u] of s.users) s.net.poke(name, () => u.act({ kind: 'move', dir: DIRS[k++ % 4] ?? 'up' }));
+    s.net.run(gap);
+  }
+}
+
+/** A server's applied updates as `seq:hash`, for prefix comparisons. */
+export function appliedHashes(s: SiteSetup, id: string): string[] {
+  return (s.servers.get(id)?.appliedLog() ?? []).map((u) => `${u.seq}:${u.hash}`);
+}
