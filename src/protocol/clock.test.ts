@@ -6,13 +6,23 @@ describe('clock sync math', () => {
     const s = { t0: 100, t1: 1150, t2: 1160, t3: 130 };
     expect(sampleOffset(s)).toBe((1050 + 1030) / 2);
     expect(sampleRoundTrip(s)).toBe(20);
-    expect(bestSample([s, { t0: 0, t1: 1010, t2: 1010, t3: 8 }])).toEqual({ t0: 0, t1: 1010, t2: 1010, t3: 8 });
+    expect(bestSample([s, { t0: 0, t1: 1010, t2: 1010, t3: 8 }])).toEqual({
+      t0: 0,
+      t1: 1010,
+      t2: 1010,
+      t3: 8,
+    });
   });
 
   function run(opts: { offset: number; delays: number[]; admin?: (t: number) => number }) {
     let local = 0;
     const requests: Array<{ id: number; t0: number }> = [];
-    const c = createClockSync({ now: () => local, send: (r) => requests.push(r), samples: opts.delays.length, sampleGap: 10 });
+    const c = createClockSync({
+      now: () => local,
+      send: (r) => requests.push(r),
+      samples: opts.delays.length,
+      sampleGap: 10,
+    });
     let i = 0;
     const admin = opts.admin ?? ((t: number) => t + opts.offset);
     while (i < opts.delays.length) {
@@ -72,7 +82,13 @@ describe('clock sync math', () => {
   it('slews towards a smaller offset at no more than maxSlew and jumps forward at once', () => {
     let local = 0;
     const reqs: Array<{ id: number; t0: number }> = [];
-    const c = createClockSync({ now: () => local, send: (r) => reqs.push(r), samples: 1, resyncEvery: 1000, maxSlew: 0.1 });
+    const c = createClockSync({
+      now: () => local,
+      send: (r) => reqs.push(r),
+      samples: 1,
+      resyncEvery: 1000,
+      maxSlew: 0.1,
+    });
     c.tick();
     let r = reqs.shift();
     local = 10;
@@ -96,5 +112,28 @@ describe('clock sync math', () => {
     local += 2;
     c.receive({ id: r?.id ?? 0, t1: local - 1 + 2000, t2: local - 1 + 2000 }); // offset 2000: jump forward
     expect(c.now() - local).toBeCloseTo(2000, 5);
+  });
+
+  it('a host woken exactly when asked always makes progress, even when every sample is lost', () => {
+    let local = 0;
+    const sent: number[] = [];
+    const c = createClockSync({
+      now: () => local,
+      send: (r) => sent.push(r.id),
+      samples: 2,
+      sampleGap: 10,
+      sampleTimeout: 100,
+      resyncEvery: 1000,
+    });
+    for (let k = 0; k < 20; k++) {
+      const w = c.nextWakeAt();
+      expect(w).not.toBeNull();
+      local = w as number;
+      c.tick();
+      // Asked for the same instant again would be a busy loop.
+      expect(c.nextWakeAt()).toBeGreaterThan(local);
+    }
+    expect(sent.length).toBeGreaterThan(4); // rounds went on after their samples timed out
+    expect(c.offset()).toBeNull();
   });
 });

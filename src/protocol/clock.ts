@@ -98,13 +98,13 @@ export function createClockSync(opts: ClockSyncOptions): ClockSync {
         nextSendAt = sentInRound < samplesPerRound ? local + gap : null;
       }
       if (nextSendAt === null) finishRoundIfDone();
-      if (nextSendAt === null && outstanding.size === 0 && sentInRound >= samplesPerRound) finishRoundIfDone();
     },
     now() {
       const local = opts.now();
       if (target !== null) {
         if (target >= applied) applied = target;
-        else if (lastLocal !== null) applied = Math.max(target, applied - maxSlew * Math.max(0, local - lastLocal));
+        else if (lastLocal !== null)
+          applied = Math.max(target, applied - maxSlew * Math.max(0, local - lastLocal));
       }
       lastLocal = local;
       handedOut = true;
