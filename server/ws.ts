@@ -114,7 +114,7 @@ type Phase =
 class Connection implements PlayerLink {
   private phase: Phase = { kind: 'hello' };
   private readonly frames = new WindowCounter();
-  private lastRateError = -Infinity;
+  private lastRateLog = -Infinity;
   private readonly helloTimer: ReturnType<typeof setTimeout>;
 
   constructor(
@@ -250,9 +250,11 @@ class Connection implements PlayerLink {
     // msg.type === 'action'
     const t = now();
     if (!this.actionLimiter.take(user, t)) {
-      if (t - this.lastRateError >= 1000) {
-        this.lastRateError = t;
-        this.sendMsgError('ERR_RATE_LIMITED', 'too many actions; some were dropped', String(msg.actionNo));
+      // Every dropped action is answered (the client frees its in-flight slot on the reply; a
+      // silent drop would stall it); the frame limit bounds the replies. Logged once a second.
+      this.sendMsgError('ERR_RATE_LIMITED', 'too many actions; this one was dropped', String(msg.actionNo));
+      if (t - this.lastRateLog >= 1000) {
+        this.lastRateLog = t;
         this.deps.log.warn('ws.rate_limited', { conn: this.id, user });
       }
       return;
