@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFailed, onTestFinished } from 'vitest';
 import { WebSocket } from 'ws';
-import { getSite, isWalkable, type Dir, type PlayerAction } from '../src/game/index.js';
+import { pathTo, type PlayerAction } from '../src/game/index.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
 import { PROTOCOL_VERSION, type ServerMessage, type SessionReply } from '../src/protocol/messages.js';
 import { createAdminServer, type AdminServer, type AdminServerOptions } from './app.js';
@@ -277,36 +277,4 @@ export class Player {
     this.y = me.y;
     return enter;
   }
-}
-
-const STEPS: Array<[Dir, number, number]> = [
-  ['up', 0, -1],
-  ['down', 0, 1],
-  ['left', -1, 0],
-  ['right', 1, 0],
-];
-
-/** Shortest walk between two tiles of a site (breadth-first over walkable tiles). */
-export function pathTo(siteId: string, from: { x: number; y: number }, to: { x: number; y: number }): Dir[] {
-  const def = getSite(siteId);
-  const key = (x: number, y: number) => `${x},${y}`;
-  const prev = new Map<string, { from: string; dir: Dir } | null>([[key(from.x, from.y), null]]);
-  const queue: Array<[number, number]> = [[from.x, from.y]];
-  while (queue.length > 0) {
-    const [x, y] = queue.shift()!;
-    if (x === to.x && y === to.y) {
-      const dirs: Dir[] = [];
-      for (let k = key(x, y), p = prev.get(k); p; k = p.from, p = prev.get(k)) dirs.unshift(p.dir);
-      return dirs;
-    }
-    for (const [dir, dx, dy] of STEPS) {
-      const nx = x + dx;
-      const ny = y + dy;
-      if (isWalkable(def, nx, ny) && !prev.has(key(nx, ny))) {
-        prev.set(key(nx, ny), { from: key(x, y), dir });
-        queue.push([nx, ny]);
-      }
-    }
-  }
-  throw new Error(`no path on ${siteId} from ${from.x},${from.y} to ${to.x},${to.y}`);
 }

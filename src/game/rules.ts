@@ -3,12 +3,12 @@
  * client-server sites and every Site Server runs for P2P sites. Integer maths only; all randomness
  * comes from the PRNG state stored in the site state. Inputs are never mutated.
  */
+import { DIR_DELTA } from './path.js';
 import { randomInt, seedFrom } from './rng.js';
 import { cleanSayText } from './text.js';
 import type {
   ApplyResult,
   CarriedItem,
-  Dir,
   GameEvent,
   Item,
   SiteAction,
@@ -20,13 +20,6 @@ import { getSite, isWalkable, portalAt, type SiteDef } from './world.js';
 
 /** Applied actions between a pick-up and the item growing back somewhere on the site. */
 export const RESPAWN_STEPS = 12;
-
-const DELTA: Record<Dir, { dx: number; dy: number }> = {
-  up: { dx: 0, dy: -1 },
-  down: { dx: 0, dy: 1 },
-  left: { dx: -1, dy: 0 },
-  right: { dx: 1, dy: 0 },
-};
 
 /** A fresh site with its full stock of items, placed by a generator seeded from the world seed and site id. */
 export function createSite(siteId: string, worldSeed = 1): SiteSnapshot {
@@ -80,7 +73,7 @@ export function applyAction(snapshot: SiteSnapshot, actor: string, action: SiteA
   } else {
     switch (action.kind) {
       case 'move': {
-        const { dx, dy } = DELTA[action.dir];
+        const { dx, dy } = DIR_DELTA[action.dir];
         const x = me.x + dx;
         const y = me.y + dy;
         if (!isWalkable(def, x, y)) reject('wall');
