@@ -3,6 +3,7 @@ import {
   createSite,
   applyAction,
   newUser,
+  pathTo,
   viewOf,
   type SiteSnapshot,
   type SiteAction,
@@ -208,6 +209,21 @@ describe('store: chat', () => {
 });
 
 describe('snapshot()', () => {
+  it('shows what other players carry once their pick-up is accepted', () => {
+    const site = fakeSite(['alice', 'bob']);
+    const store = loggedIn();
+    enter(store, site.snapshot());
+    const bob = site.snapshot().users.find((u) => u.name === 'bob')!;
+    const item = site.snapshot().site.items[0]!;
+    let no = 1;
+    for (const dir of pathTo('meadow', bob, item)) recv(store, site.step('bob', no++, { kind: 'move', dir }));
+    recv(store, site.step('bob', no, { kind: 'pickup' }));
+    const snap = snapshotOf(store.getState(), 0);
+    expect(snap.players.find((p) => p.name === 'bob')?.inventory).toEqual([{ id: item.id, kind: item.kind }]);
+    expect(snap.me?.inventory).toEqual([]);
+    expect(snap.items.map((i) => i.id)).not.toContain(item.id);
+  });
+
   it('is empty before login', () => {
     const snap = snapshotOf(initialState(), 0);
     expect(snap).toMatchObject({
@@ -247,8 +263,8 @@ describe('snapshot()', () => {
     expect(snap.mode).toBe('cs');
     expect(snap.me).toEqual({ x: 6, y: 7, inventory: [] });
     expect(snap.players).toEqual([
-      { name: 'alice', x: 6, y: 7 },
-      { name: 'bob', x: 5, y: 7 },
+      { name: 'alice', x: 6, y: 7, inventory: [] },
+      { name: 'bob', x: 5, y: 7, inventory: [] },
     ]);
     expect(snap.items.length).toBe(site.snapshot().site.items.length);
     for (const i of snap.items) expect(Object.keys(i).sort()).toEqual(['id', 'kind', 'x', 'y']);
@@ -258,10 +274,12 @@ describe('snapshot()', () => {
     // Mutating the copy leaves the store alone.
     snap.me!.inventory.push({ id: 'x', kind: 'coin' });
     snap.players[0]!.x = 99;
+    snap.players[1]!.inventory.push({ id: 'x', kind: 'coin' });
     snap.items.pop();
     const again = snapshotOf(store.getState(), 0);
     expect(again.me!.inventory).toEqual([]);
     expect(again.players[0]!.x).toBe(6);
+    expect(again.players[1]!.inventory).toEqual([]);
     expect(again.items.length).toBe(site.snapshot().site.items.length);
     expect(JSON.parse(JSON.stringify(again))).toEqual(again);
   });

@@ -268,7 +268,8 @@ export interface Snapshot {
   mode: Mode | null;
   status: ConnectionStatus;
   me: { x: number; y: number; inventory: CarriedItem[] } | null;
-  players: Array<{ name: string; x: number; y: number }>;
+  /** Everyone on the site, the user included, with what each carries (so tabs can agree on owners). */
+  players: Array<{ name: string; x: number; y: number; inventory: CarriedItem[] }>;
   items: Array<{ id: string; kind: string; x: number; y: number }>;
   servers: string[];
   serving: string | null;
@@ -290,10 +291,13 @@ export function snapshotOf(state: GameState, now: number): Snapshot {
     site: state.site,
     mode: state.mode,
     status: state.status,
-    me: meState
-      ? { x: meState.x, y: meState.y, inventory: meState.inventory.map((i) => ({ id: i.id, kind: i.kind })) }
-      : null,
-    players: (view?.users ?? []).map((u) => ({ name: u.name, x: u.x, y: u.y })),
+    me: meState ? { x: meState.x, y: meState.y, inventory: copyItems(meState.inventory) } : null,
+    players: (view?.users ?? []).map((u) => ({
+      name: u.name,
+      x: u.x,
+      y: u.y,
+      inventory: copyItems(u.inventory),
+    })),
     items: (view?.items ?? []).map((i) => ({ id: i.id, kind: i.kind, x: i.x, y: i.y })),
     servers: [...state.servers],
     serving: state.serving,
@@ -306,3 +310,6 @@ export function snapshotOf(state: GameState, now: number): Snapshot {
     error: state.error ? { ...state.error } : null,
   };
 }
+
+const copyItems = (items: readonly CarriedItem[]): CarriedItem[] =>
+  items.map((i) => ({ id: i.id, kind: i.kind }));
