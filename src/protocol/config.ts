@@ -93,7 +93,11 @@ export function declineAfter(c: SiteConfig): number {
   return 3 * (c.T_req_timeout + c.T_timeout);
 }
 
-/** How often a server repeats an unanswered membership request (shorter than declineAfter). */
+/**
+ * How often a server repeats an unanswered membership request: a lost request must cost no more
+ * than the TRM wait itself (each repeat carries a new number, so a decline crossing it is not
+ * mistaken for its answer). Much shorter than declineAfter.
+ */
 export function repeatRequestAfter(c: SiteConfig): number {
-  return 2 * (c.T_req_timeout + c.T_timeout);
+  return c.T_req_timeout;
 }

@@ -38,7 +38,8 @@ interface Pending {
   kind: Kind;
   target: string;
   since: number;
-  from: Map<string, Timeslot | null>;
+  /** requester -> the Timeslot of the target it holds, and its request's number (for the answer). */
+  from: Map<string, { held: Timeslot | null; no: number }>;
 }
 
 export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordinator {
@@ -81,7 +82,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     if (!membership) return;
     let cutSeq = 0;
     let cutHash = ZERO_HASH;
-    for (const held of p.from.values()) {
+    for (const { held } of p.from.values()) {
       if (held && held.seq > cutSeq) {
         cutSeq = held.seq;
         cutHash = timeslotHash(held);
@@ -133,11 +134,34 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       return;
     }
     const r = withReplacement(membership.members, p.target, epoch);
-    if (r.added.length === 0) {
-      for (const s of p.from.keys()) opts.send(s, { type: 'requestDeclined', site, epoch: membership.epoch, kind: p.kind, target: p.target });
+    if (r.added.length === 0) return declineAll(p);
+    publish(nextBody('admit', r.added[0] ?? p.target, r.members), r.added);
+  }
+
+  function decline(to: string, no: number, kind: Kind, target: string): void {
+    opts.send(to, { type: 'requestDeclined', site, epoch: membership?.epoch ?? 0, no, kind, target });
+  }
+
+  function declineAll(p: Pending): void {
+    for (const [s, r] of p.from) decline(s, r.no, p.kind, p.target);
+  }
+
+  /** A requester that sees the target back in time drops its ignore request (docs/protocol.md, "Withdrawal"). */
+  function onWithdraw(from: string, msg: PeerOf<'withdrawRequest'>): void {
+    if (!membership) return;
+    const target = membership.members.find((m) => m.id === msg.target);
+    if (target && target.slot !== null && latest(target).cut !== null) {
+      // Already cut: the record is the answer (the requester must apply the cut, not carry on).
+      opts.send(from, { type: 'membership', ...membership });
       return;
     }
-    publish(nextBody('admit', r.added[0] ?? p.target, r.members), r.added);
+    const k = `ignore:${msg.target}`;
+    const p = pending.get(k);
+    if (p) {
+      p.from.delete(from);
+      if (p.from.size === 0) pending.delete(k);
+    }
+    decline(from, msg.no, 'ignore', msg.target);
   }
 
   function onRequest(from: string, msg: PeerOf<'membershipRequest'>): void {
@@ -147,7 +171,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     if (!requester || !target || target.id === from) return;
     if (!isActive(requester) || target.slot === null) {
       // Not in a position to ask (it is ignored itself, or the target is gone): answer so it lets go.
-      opts.send(from, { type: 'requestDeclined', site, epoch: membership.epoch, kind: msg.kind, target: msg.target });
+      decline(from, msg.no, msg.kind, msg.target);
       if (msg.epoch < membership.epoch) opts.send(from, { type: 'membership', ...membership });
       return;
     }
@@ -163,7 +187,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     const k = `${msg.kind}:${msg.target}`;
     let p = pending.get(k);
     if (!p) pending.set(k, (p = { kind: msg.kind, target: msg.target, since: opts.now(), from: new Map() }));
-    p.from.set(from, held);
+    p.from.set(from, { held, no: msg.no });
     // Only requests from servers still active count (one may have been cut meanwhile).
     for (const id of [...p.from.keys()]) {
       const m = membership.members.find((x) => x.id === id);
@@ -235,6 +259,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     switch (msg.type) {
       case 'membershipRequest':
         return onRequest(from, msg);
+      case 'withdrawRequest':
+        return onWithdraw(from, msg);
       case 'equivocationProof':
         return onProof(from, msg);
       case 'flagReport':
@@ -272,9 +298,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       for (const [k, p] of pending) {
         if (now < p.since + declineAfter(cfg)) continue;
         pending.delete(k);
-        for (const s of p.from.keys()) {
-          opts.send(s, { type: 'requestDeclined', site, epoch: membership?.epoch ?? 0, kind: p.kind, target: p.target });
-        }
+        declineAll(p);
       }
     },
     handOver(args) {

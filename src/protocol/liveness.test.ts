@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { appliedHashes as hashes, playMoves as play, setupSite, type SiteSetup } from './testing.js';
 
-
 function expectPrefixes(s: SiteSetup, ids: string[]): void {
   const lists = ids.map((id) => hashes(s, id));
   for (const a of lists)
@@ -86,7 +85,9 @@ describe('ignore cut agreement', () => {
     expectPrefixes(s, honest);
     // Same medians too: the applied actions carry them.
     const medians = honest.map((id) =>
-      (s.servers.get(id)?.appliedLog() ?? []).flatMap((u) => u.applied.map((a) => `${a.user}#${a.actionNo}@${a.median}`)),
+      (s.servers.get(id)?.appliedLog() ?? []).flatMap((u) =>
+        u.applied.map((a) => `${a.user}#${a.actionNo}@${a.median}`),
+      ),
     );
     for (const m of medians) expect(m).toEqual(medians[0]);
     for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
@@ -112,12 +113,48 @@ describe('ignore cut agreement', () => {
   });
 });
 
+describe('withdrawal', () => {
+  it("a lone ignore request is withdrawn once the peer is back: no cut, and no stall until the admin's decline", () => {
+    const s = setupSite({});
+    play(s, 10);
+    const { T_timeout, T_req_timeout } = s.config;
+    // s0 alone loses s4: every Timeslot of s4, direct or relayed, is dropped on its way to s0 for
+    // long enough that s0 asks to ignore s4. The others see s4 on time, so no majority forms.
+    const healAt = s.net.time + T_timeout + T_req_timeout + 300;
+    s.net.drop = (_f, to, m) =>
+      to === 's0' &&
+      s.net.time < healAt &&
+      ((m.type === 'timeslot' && m.server === 's4') || m.type === 'timeslotReply');
+    const toAdmin: string[] = [];
+    s.net.rewrite = (f, to, m) => {
+      if (to === 'admin' && f === 's0')
+        toAdmin.push(m.type === 'membershipRequest' ? `${m.type}:${m.kind}:${m.target}` : m.type);
+      return m;
+    };
+    play(s, Math.ceil((healAt - s.net.time) / 50));
+    expect(toAdmin).toContain('membershipRequest:ignore:s4');
+    // Back in time: s0 withdraws and unfreezes well before the admin would decline
+    // (declineAfter = 3 (T_req_timeout + T_timeout) after the request).
+    play(s, 1);
+    s.net.run(T_timeout + 400);
+    for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
+    expect(toAdmin).toContain('withdrawRequest');
+    expect(kinds(s, 'ignored')).toEqual([]);
+    expectPrefixes(s, ['s0', 's1', 's2', 's3', 's4']);
+  });
+});
+
 describe('out of step', () => {
   it('a server whose state differs from the majority notices and resyncs by state transfer', () => {
     // s3 gets a different (validly signed) hand-over: one item fewer. Its updates hash differently.
     const s = setupSite({
       rewriteInit: (to, init) =>
-        to === 's3' ? { ...init, state: { ...init.state, site: { ...init.state.site, items: init.state.site.items.slice(1) } } } : init,
+        to === 's3'
+          ? {
+              ...init,
+              state: { ...init.state, site: { ...init.state.site, items: init.state.site.items.slice(1) } },
+            }
+          : init,
     });
     play(s, 30);
     s.net.run(2000);

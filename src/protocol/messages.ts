@@ -10,7 +10,7 @@ import type { SiteView } from '../game/view.js';
 import { MAX_SAY_LENGTH } from '../game/text.js';
 import { SITE_IDS } from '../game/world.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Largest WebSocket frame the admin accepts from a client, in bytes. */
 export const MAX_CLIENT_MESSAGE_BYTES = 4096;
@@ -358,15 +358,20 @@ const peerMessageSchema = z.discriminatedUnion('type', [
     data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= STATE_CHUNK_BYTES, 'chunk too large'),
   }),
   z.strictObject({ type: z.literal('equivocationProof'), site: siteRef, a: timeslotSchema, b: timeslotSchema }),
-  /** server -> admin: ask to ignore / re-admit / replace `target`, with the latest Timeslot of it held. */
+  /** server -> admin: ask to ignore / re-admit / replace `target`, with the latest Timeslot of it held.
+   *  `no` numbers the sender's requests (a repeat gets a new one), so an answer names what it answers. */
   z.strictObject({
     type: z.literal('membershipRequest'),
     site: siteRef,
     epoch: seqNo,
+    no: seqNo,
     kind: z.enum(['ignore', 'readmit', 'replace']),
     target: peerId,
     held: timeslotSchema.nullable(),
   }),
+  /** server -> admin: "drop my ignore request for `target`" (it is back in time and in step);
+   *  answered by requestDeclined with this `no`, or by the record if the cut was already decided. */
+  z.strictObject({ type: z.literal('withdrawRequest'), site: siteRef, epoch: seqNo, no: seqNo, target: peerId }),
   /** admin -> servers (and users): the signed server set of the site. */
   z.strictObject({ type: z.literal('membership'), ...membershipFields }),
   /** admin -> servers: "stop counting `target`; send me your ignore request" (after a proof). */
@@ -398,11 +403,13 @@ const peerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('recordRequest'), site: siteRef, epoch: seqNo }),
   /** user -> servers: "send me update `seq` in full" (it missed votes for it). */
   z.strictObject({ type: z.literal('updateRequest'), site: siteRef, seq: seqNo.min(1) }),
-  /** admin -> requesters: the request for `target` will not be acted on (no majority); carry on. */
+  /** admin -> requesters: the request (or withdrawal) numbered `no` for `target` will not be acted
+   *  on (no majority, or withdrawn); carry on. */
   z.strictObject({
     type: z.literal('requestDeclined'),
     site: siteRef,
     epoch: seqNo,
+    no: seqNo,
     kind: z.enum(['ignore', 'readmit', 'replace']),
     target: peerId,
   }),
@@ -491,6 +498,7 @@ export const PEER_MESSAGE_TYPES: ReadonlyArray<PeerMessageType> = [
   'stateChunk',
   'equivocationProof',
   'membershipRequest',
+  'withdrawRequest',
   'membership',
   'ignoreCall',
   'siteInit',

@@ -127,6 +127,13 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   const frozen = new Map<string, { seq: number; at: number }>();
   const ignoredAt = new Map<string, number>();
   const lastRequest = new Map<string, number>();
+  /** Number of the latest request (or withdrawal) sent per `kind:target`: only its answer counts. */
+  const requestNo = new Map<string, number>();
+  let nextRequestNo = 1;
+  /** Frozen servers whose ignore request we withdrew; frozen until the admin answers. */
+  const withdrawing = new Set<string>();
+  /** The admin called for an ignore request while we were withdrawing one: send it once answered. */
+  const calledWhileWithdrawing = new Set<string>();
   const lagSince = new Map<string, number>();
   /** P -> servers P declared it asked to ignore (its heads of them are held back), since when. */
   const declared = new Map<string, Map<string, number>>();
@@ -137,7 +144,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   const suspicion = new Map<string, number>();
   const equivs: Array<{ server: string; seq: number }> = [];
   const equivSeen = new Set<string>();
-  /** Servers we hold an equivocation proof against. */
+  /** Servers we hold an equivocation proof against, or the admin told us it holds one (ignoreCall). */
   const liars = new Set<string>();
   let startedAt = opts.now();
   let sync: SyncState | null = null;
@@ -836,10 +843,14 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
 
   function requestMembership(kind: 'ignore' | 'readmit' | 'replace', target: string, every: number): void {
     const k = `${kind}:${target}`;
+    // Not while a withdrawal is unanswered: its answer would let us unfreeze with this request pending.
+    if (kind === 'ignore' && withdrawing.has(target)) return;
     const now = opts.now();
     const last = lastRequest.get(k);
     if (last !== undefined && now - last < every) return;
     lastRequest.set(k, now);
+    const no = nextRequestNo++;
+    requestNo.set(k, no);
     const ch = chains.get(target);
     let held: Timeslot | null = null;
     if (ch) {
@@ -847,7 +858,24 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       held = ch.get(seq)?.full ?? null;
     }
     observe({ kind: 'membershipRequest', request: kind, target });
-    opts.send(ADMIN_ID, { type: 'membershipRequest', site, epoch: membership?.epoch ?? 0, kind, target, held });
+    opts.send(ADMIN_ID, { type: 'membershipRequest', site, epoch: membership?.epoch ?? 0, no, kind, target, held });
+  }
+
+  /**
+   * Y, which we froze, is back in time and in step: drop our ignore request now rather than hold
+   * every window back until the admin declines it for want of a majority (one server's late view
+   * of a peer must not stall the site). Y stays frozen until the admin answers this withdrawal.
+   */
+  function withdrawIgnore(y: string): void {
+    const k = `withdraw:${y}`;
+    const now = opts.now();
+    const last = lastRequest.get(k);
+    if (last !== undefined && now - last < cfg.T_req_timeout) return;
+    lastRequest.set(k, now);
+    withdrawing.add(y);
+    const no = nextRequestNo++;
+    requestNo.set(`ignore:${y}`, no);
+    opts.send(ADMIN_ID, { type: 'withdrawRequest', site, epoch: membership?.epoch ?? 0, no, target: y });
   }
 
   function requestIgnore(y: string): void {
@@ -864,11 +892,18 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     if (!membership || status === 'waiting' || status === 'evicted') return;
     const now = opts.now();
     const active = activeIds();
+    /** Frozen servers that look fine again (on time, echoing in step): candidates for withdrawal. */
+    const recovered = new Set<string>();
     for (const y of active) {
-      if (y === me || frozen.has(y)) continue;
+      if (y === me) continue;
       const ch = chains.get(y);
       const since = Math.max(startedAt, memberSince.get(y) ?? startedAt);
       const last = ch && Number.isFinite(ch.top.stamp) ? Math.max(ch.top.stamp, since) : since;
+      const fr = frozen.get(y);
+      if (fr) {
+        if (now - last <= cfg.T_timeout && (ch?.top.seq ?? 0) > fr.seq) recovered.add(y);
+        continue;
+      }
       if (now - last <= cfg.T_timeout) {
         trm.delete(y);
         continue;
@@ -886,7 +921,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     }
     // Echo lag: a server that does not confirm what everyone else holds blocks stability.
     for (const p of active) {
-      if (p === me || frozen.has(p)) continue;
+      if (p === me) continue;
       let lag: { y: string; from: number; to: number } | null = null;
       for (const [y, ch] of chains) {
         // Our own Timeslots are skipped: if peers echo another version of them, someone rewrote
@@ -915,6 +950,10 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
           break;
         }
       }
+      if (frozen.has(p)) {
+        if (lag) recovered.delete(p);
+        continue;
+      }
       if (!lag) {
         lagSince.delete(p);
         continue;
@@ -930,7 +969,11 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     }
     // Our ignore requests stay until the admin answers (a cut, or declined): ask again now and then,
     // in case the request or the answer was lost. (Unfreezing without an answer could break the cut.)
-    for (const y of frozen.keys()) requestMembership('ignore', y, repeatRequestAfter(cfg));
+    for (const y of frozen.keys()) {
+      if (recovered.has(y) && !liars.has(y) && !calledWhileWithdrawing.has(y)) withdrawIgnore(y);
+      else if (withdrawing.has(y)) withdrawIgnore(y); // repeated until answered, in case it was lost
+      else requestMembership('ignore', y, repeatRequestAfter(cfg));
+    }
     // Ignored servers: back in time and in step -> readmit; silent for T_ignore -> replace.
     for (const m of members.values()) {
       if (m.id === me || m.slot === null || !latestStint(m).cut) continue;
@@ -1226,6 +1269,8 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         frozen.delete(m.id);
         trm.delete(m.id);
         lagSince.delete(m.id);
+        withdrawing.delete(m.id);
+        calledWhileWithdrawing.delete(m.id);
         if (!was || latestStint(was).cut === null || was.stints.length !== m.stints.length) {
           ignoredAt.set(m.id, now);
           observe({ kind: 'ignored', server: m.id, cutSeq: cut.seq, epoch: rec.epoch });
@@ -1239,7 +1284,11 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       }
     }
     const self = members.get(me);
-    if (self && latestStint(self).cut) frozen.clear(); // we are ignored: our heads count for nothing
+    if (self && latestStint(self).cut) {
+      frozen.clear(); // we are ignored: our heads count for nothing
+      withdrawing.clear();
+      calledWhileWithdrawing.clear();
+    }
     if (!self || self.slot === null) {
       if (status !== 'waiting' || self) {
         status = 'evicted';
@@ -1466,6 +1515,11 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         if (from !== ADMIN_ID) return;
         const m = members.get(msg.target);
         if (m && isActive(m) && msg.target !== me) {
+          liars.add(msg.target); // the admin verified a proof against it: never withdraw this request
+          if (withdrawing.has(msg.target)) {
+            calledWhileWithdrawing.add(msg.target);
+            return;
+          }
           frozen.delete(msg.target);
           requestIgnore(msg.target);
         }
@@ -1473,12 +1527,19 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       }
       case 'requestDeclined': {
         if (from !== ADMIN_ID) return;
+        const k = `${msg.kind}:${msg.target}`;
+        // An answer to an older request: a newer one (a repeat, a withdrawal) may still be pending.
+        if (msg.no !== requestNo.get(k)) return;
+        requestNo.delete(k);
         if (msg.kind === 'ignore') {
           frozen.delete(msg.target);
           trm.delete(msg.target);
           lagSince.delete(msg.target);
+          withdrawing.delete(msg.target);
+          lastRequest.delete(`withdraw:${msg.target}`);
+          if (calledWhileWithdrawing.delete(msg.target)) requestIgnore(msg.target);
         }
-        lastRequest.delete(`${msg.kind}:${msg.target}`);
+        lastRequest.delete(k);
         return;
       }
       default:
