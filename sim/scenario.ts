@@ -461,10 +461,13 @@ export function runScenario(input: RunOptions = {}): RunResult {
   );
   for (const id of admin.core.activeServers()) if (spareIds.includes(id)) used.add(id);
   const traceServers: TraceServer[] = [];
+  // A spare that was admitted counts from then on even if it never applied an update (its
+  // reports may be among the medians; the median bound must see them).
+  const reporters = new Set(arrivals.map((a) => a.server));
   for (const s of [...servers, ...spares]) {
     const ups = updates.get(s.id) ?? [];
     const isSpare = spareIds.includes(s.id);
-    if (isSpare && ups.length === 0) continue;
+    if (isSpare && ups.length === 0 && !reporters.has(s.id)) continue;
     const crashed = crashWindows.get(s.id) ?? [];
     traceServers.push({
       id: s.id,
