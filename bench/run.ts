@@ -1,0 +1,125 @@
+/**
+ * Benchmarks of the protocol core, run with `npm run bench` (numbers in bench/README.md):
+ *  1. the peer wire codec on real messages taken from a simulated site (encode + decode per second),
+ *  2. ed25519 signing and verifying of a Timeslot (every server signs 1 and verifies N_server − 1
+ *     of them per T_timeslot),
+ *  3. the simulator at the paper's settings: wall time per simulated second, and bytes on the wire
+ *     per user beside the paper's eqs. (4) and (7).
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  decodePeerMessage,
+  ed25519Scheme,
+  encodePeerMessage,
+  type PeerMessage,
+} from '../src/protocol/index.js';
+import { signTimeslot, verifyTimeslot } from '../src/protocol/signed.js';
+import { runScenario } from '../sim/scenario.js';
+
+const S_HEADER = 66;
+const S_HASH = 16;
+
+/** Runs `fn` repeatedly for about `ms` and returns calls per second. */
+function rate(fn: () => void, ms = 1000): number {
+  for (let i = 0; i < 50; i++) fn(); // warm-up
+  let n = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < ms) {
+    for (let i = 0; i < 20; i++) fn();
+    n += 20;
+    t = performance.now();
+  }
+  return (n * 1000) / (t - t0);
+}
+
+const fmt = (x: number, d = 0): string =>
+  x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+// Paper settings: N_server 5, T_timeslot 100 ms, 30 users, 1 ms links, 10 actions/s per user.
+const paper = {
+  servers: 5,
+  users: 30,
+  duration: 10_000,
+  latency: 1,
+  latencySU: 1,
+  latencySS: 1,
+  rate: 10,
+  seed: 1,
+};
+const t0 = performance.now();
+const { run, report } = runScenario({ ...paper, recordWire: true });
+const wallMs = performance.now() - t0;
+
+function largest(type: PeerMessage['type']): PeerMessage {
+  let best: PeerMessage | undefined;
+  let size = -1;
+  for (const w of run.wire) {
+    if (w.msg.type !== type) continue;
+    const n = encodePeerMessage(w.msg).byteLength;
+    if (n > size) [best, size] = [w.msg, n];
+  }
+  if (!best) throw new Error(`no ${type} message in the run`);
+  return best;
+}
+
+console.log('1. peer wire codec (MessagePack + zod validation), largest message of each kind in the run');
+for (const type of ['action', 'timeslot', 'update', 'updateHash', 'echo'] as const) {
+  const msg = largest(type);
+  const bytes = encodePeerMessage(msg);
+  const enc = rate(() => encodePeerMessage(msg), 500);
+  const dec = rate(() => decodePeerMessage(bytes), 500);
+  console.log(
+    `   ${type.padEnd(11)} ${String(bytes.byteLength).padStart(6)} B   encode ${fmt(enc).padStart(9)}/s   decode ${fmt(dec).padStart(9)}/s`,
+  );
+}
+
+console.log('2. ed25519 on a Timeslot');
+const ts = largest('timeslot');
+if (ts.type !== 'timeslot') throw new Error('unreachable');
+const { type: _t, sig: _s, ...body } = ts;
+const secret = '11'.repeat(32);
+const signed = signTimeslot(body, secret, ed25519Scheme);
+const pub = ed25519Scheme.publicKeyOf(secret);
+const sign = rate(() => signTimeslot(body, secret, ed25519Scheme));
+const verify = rate(() => verifyTimeslot(signed, pub, ed25519Scheme));
+console.log(
+  `   sign ${fmt(sign)}/s (${fmt(1000 / sign, 2)} ms), verify ${fmt(verify)}/s (${fmt(1000 / verify, 2)} ms)`,
+);
+console.log(
+  `   per server per T_timeslot (1 sign + ${paper.servers - 1} verify): ${fmt(1000 / sign + (paper.servers - 1) * (1000 / verify), 2)} ms of 100 ms`,
+);
+
+console.log('3. simulator at the paper settings (N_server 5, T_timeslot 100 ms, 30 users, 1 ms links)');
+console.log(
+  `   ${fmt(report.simulatedMs / 1000, 1)} s simulated in ${fmt(wallMs)} ms wall (${fmt(report.simEvents)} events, ${fmt((report.simEvents * 1000) / wallMs)} events/s)`,
+);
+console.log(
+  `   mean action delay ${fmt(report.delay.mean, 2)} ms; eq. (14) 2 l_su + l_ss + T_timeslot/2 = ${fmt(report.eq14 ?? NaN, 2)} ms`,
+);
+const n = paper.users;
+const N = paper.servers;
+const M = (N + 1) / 2;
+const act = report.bytes.action;
+const upd = report.bytes.update;
+const hsh = report.bytes.updateHash;
+if (!act || !upd || !hsh) throw new Error('traffic counts missing');
+const a = act.bytes / act.messages;
+const perAction = (act.bytes + act.messages * S_HEADER) / report.actions.sent;
+console.log(
+  `   measured action size a = ${fmt(a, 1)} B, ${fmt(act.messages / report.actions.sent, 2)} messages per action (resends included)`,
+);
+console.log(
+  `   sent by a user per action:   measured ${fmt(perAction, 1)} B; eq. (4) N_server (S_header + a) = ${fmt(N * (S_HEADER + a), 1)} B`,
+);
+// Updates to users: per user per update (one per T_timeslot window with actions).
+const updatesPerUser = report.accepted / n;
+const perRound = (upd.bytes + hsh.bytes + (upd.messages + hsh.messages) * S_HEADER) / n / updatesPerUser;
+const actionsPerRound = report.actions.sent / updatesPerUser / n; // how many of the n users acted per round
+const uA = upd.bytes / upd.messages / (n * actionsPerRound);
+console.log(
+  `   received by a user per round: measured ${fmt(perRound, 1)} B; eq. (7) N_maj (S_header + n a') + (N_server - N_maj)(S_header + S_hash) = ${fmt(M * (S_HEADER + n * actionsPerRound * uA) + (N - M) * (S_HEADER + S_HASH), 1)} B`,
+);
+console.log(
+  `      (a' = ${fmt(uA, 1)} B: update bytes per action applied; ${fmt(actionsPerRound * 100, 0)} % of users act in a round)`,
+);
