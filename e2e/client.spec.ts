@@ -1,105 +1,12 @@
 /**
  * The browser client against a real Administration Server: login form, HUD, keyboard, chat,
- * session across reloads, logout. Starts `server/main.ts` on a free port with a fresh database
- * (the client must be built: `npm run test:e2e` does that), unless E2E_BASE_URL points at a
- * running server.
+ * session across reloads, logout. Server and page helpers: `helpers.ts`.
  */
-import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Snapshot } from '../src/client/store.js';
+import { expect } from '@playwright/test';
+import { entered, playAsGuest, snapshot, submitLogin, test, uniqueName } from './helpers.js';
 
-let base = process.env.E2E_BASE_URL ?? '';
-let server: ChildProcess | null = null;
-let dbDir: string | null = null;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForServer(url: string, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      const r = await fetch(`${url}/api/sites`);
-      if (r.ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > until) throw new Error(`server at ${url} did not come up`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-test.beforeAll(async () => {
-  if (base) return;
-  const port = await freePort();
-  dbDir = mkdtempSync(join(tmpdir(), 'mmo-e2e-'));
-  server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: { ...process.env, PORT: String(port), MMO_DB: join(dbDir, 'e2e.db') },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  // Its warnings (expected rejections) stay out of the report unless it fails to start.
-  let stderr = '';
-  server.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  base = `http://127.0.0.1:${port}`;
-  await waitForServer(base, 30_000).catch((e: unknown) => {
-    throw new Error(`${(e as Error).message}\n${stderr}`);
-  });
-});
-
-test.afterAll(async () => {
-  server?.kill('SIGTERM');
-  server = null;
-  if (dbDir) rmSync(dbDir, { recursive: true, force: true });
-});
-
-const snapshot = (page: Page): Promise<Snapshot> =>
-  page.evaluate(() => (window as unknown as { __mmo: { snapshot(): Snapshot } }).__mmo.snapshot());
-
-/** Contexts opened by the running test; closed after it (each runs a WebGL game on a software GPU). */
-const contexts: BrowserContext[] = [];
-
-test.afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
-});
-
-async function openPage(browser: Browser): Promise<Page> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  const page = await context.newPage();
-  await page.goto(base);
-  return page;
-}
-
-async function entered(page: Page): Promise<Snapshot> {
-  await expect.poll(async () => (await snapshot(page)).site, { timeout: 15_000 }).not.toBeNull();
-  await expect.poll(async () => (await snapshot(page)).me, { timeout: 15_000 }).not.toBeNull();
-  return snapshot(page);
-}
-
-async function playAsGuest(page: Page, site: string): Promise<Snapshot> {
-  await page.getByTestId('login-site').selectOption(site);
-  await page.getByTestId('login-guest').click();
-  return entered(page);
-}
-
-/** A unique account name per run (names are 3-16 chars). */
-const uniqueName = (prefix: string): string => `${prefix}${Date.now().toString(36).slice(-6)}`;
-
-test('a guest enters the chosen site, sees the HUD and walks', async ({ browser }) => {
-  const page = await openPage(browser);
+test('a guest enters the chosen site, sees the HUD and walks', async ({ openPage }) => {
+  const page = await openPage();
   await expect(page.getByTestId('login-site').locator('option')).toHaveCount(6);
   const s = await playAsGuest(page, 'town');
   expect(s.site).toBe('town');
@@ -123,12 +30,10 @@ test('a guest enters the chosen site, sees the HUD and walks', async ({ browser 
   expect(after.acceptedSeq).toBeGreaterThan(s.acceptedSeq);
 });
 
-test('register, log out, bad password, log in again', async ({ browser }) => {
-  const page = await openPage(browser);
+test('register, log out, bad password, log in again', async ({ openPage }) => {
+  const page = await openPage();
   const name = uniqueName('e2e');
-  await page.getByTestId('login-name').fill(name);
-  await page.getByTestId('login-password').fill('correct-horse');
-  await page.getByTestId('login-register').click();
+  await submitLogin(page, name, 'correct-horse', 'register');
   const s = await entered(page);
   expect(s.user).toBe(name);
   expect(s.guest).toBe(false);
@@ -137,9 +42,7 @@ test('register, log out, bad password, log in again', async ({ browser }) => {
   await expect(page.getByTestId('login-name')).toBeVisible();
   await expect.poll(async () => (await snapshot(page)).me).toBeNull();
 
-  await page.getByTestId('login-name').fill(name);
-  await page.getByTestId('login-password').fill('wrong-password');
-  await page.getByTestId('login-submit').click();
+  await submitLogin(page, name, 'wrong-password', 'login');
   await expect(page.getByTestId('login-error')).toHaveAttribute('data-code', 'ERR_BAD_CREDENTIALS');
 
   await page.getByTestId('login-password').fill('correct-horse');
@@ -147,33 +50,31 @@ test('register, log out, bad password, log in again', async ({ browser }) => {
   expect((await entered(page)).user).toBe(name);
 });
 
-test('registering a taken name shows the error code', async ({ browser }) => {
-  const page = await openPage(browser);
+test('registering a taken name shows the error code', async ({ openPage }) => {
+  const page = await openPage();
   const name = uniqueName('dup');
   for (let i = 0; i < 2; i++) {
     if (i === 1) {
       await page.getByTestId('logout').click();
       await expect(page.getByTestId('login-name')).toBeVisible();
     }
-    await page.getByTestId('login-name').fill(name);
-    await page.getByTestId('login-password').fill('secret-pass');
-    await page.getByTestId('login-register').click();
+    await submitLogin(page, name, 'secret-pass', 'register');
     if (i === 0) await entered(page);
   }
   await expect(page.getByTestId('login-error')).toHaveAttribute('data-code', 'ERR_NAME_TAKEN');
 });
 
-test('a reload keeps the session', async ({ browser }) => {
-  const page = await openPage(browser);
+test('a reload keeps the session', async ({ openPage }) => {
+  const page = await openPage();
   const s = await playAsGuest(page, 'meadow');
   await page.reload();
   const again = await entered(page);
   expect(again.user).toBe(s.user);
 });
 
-test('two players see each other move and chat; typing does not move', async ({ browser }) => {
-  const a = await openPage(browser);
-  const b = await openPage(browser);
+test('two players see each other move and chat; typing does not move', async ({ openPage }) => {
+  const a = await openPage();
+  const b = await openPage();
   const sa = await playAsGuest(a, 'lake');
   const sb = await playAsGuest(b, 'lake');
   await expect.poll(async () => (await snapshot(a)).players.map((p) => p.name)).toContain(sb.user);

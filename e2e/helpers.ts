@@ -1,0 +1,188 @@
+/**
+ * Shared by the e2e specs: a real Administration Server (`server/main.ts` on a free port with a
+ * fresh database, once per worker; the client must be built, `npm run test:e2e` does that) unless
+ * E2E_BASE_URL points at a running one; pages in their own browser contexts (one per player);
+ * reading `window.__mmo.snapshot()`; logging in and walking by keyboard like a player.
+ */
+import { expect, test as base, type BrowserContext, type Page } from '@playwright/test';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getSite, isWalkable, pathTo, stepFrom, type Dir } from '../src/game/index.js';
+import type { Snapshot } from '../src/client/store.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForServer(url: string, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/api/sites`);
+      if (r.ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > until) throw new Error(`server at ${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Starts the server and returns its base URL and a stop function. */
+async function startServer(): Promise<{ base: string; stop(): void }> {
+  const port = await freePort();
+  const dbDir = mkdtempSync(join(tmpdir(), 'mmo-e2e-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    env: { ...process.env, PORT: String(port), MMO_DB: join(dbDir, 'e2e.db') },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // Its warnings (expected rejections) stay out of the report unless it fails to start.
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = (): void => {
+    child.kill('SIGTERM');
+    rmSync(dbDir, { recursive: true, force: true });
+  };
+  await waitForServer(url, 30_000).catch((e: unknown) => {
+    stop();
+    throw new Error(`${(e as Error).message}\n${stderr}`);
+  });
+  return { base: url, stop };
+}
+
+export const test = base.extend<{ openPage: () => Promise<Page> }, { baseUrl: string }>({
+  baseUrl: [
+    // eslint-disable-next-line no-empty-pattern -- Playwright reads the fixtures a fixture needs from this pattern
+    async ({}, use) => {
+      if (process.env.E2E_BASE_URL) return use(process.env.E2E_BASE_URL);
+      const server = await startServer();
+      try {
+        await use(server.base);
+      } finally {
+        server.stop();
+      }
+    },
+    { scope: 'worker' },
+  ],
+  /** A page in a fresh context (a player of its own), at the game; closed after the test. */
+  openPage: async ({ browser, baseUrl }, use) => {
+    // Each context runs a WebGL game on a software GPU: close them as soon as the test is done.
+    const contexts: BrowserContext[] = [];
+    await use(async () => {
+      const context = await browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      await page.goto(baseUrl);
+      return page;
+    });
+    await Promise.all(contexts.map((c) => c.close()));
+  },
+});
+
+export const snapshot = (page: Page): Promise<Snapshot> =>
+  page.evaluate(() => (window as unknown as { __mmo: { snapshot(): Snapshot } }).__mmo.snapshot());
+
+/** Waits until the page's snapshot satisfies `pred` (checked every 50 ms) and returns it. */
+export async function until(
+  page: Page,
+  pred: (s: Snapshot) => boolean,
+  what: string,
+  timeout = 20_000,
+): Promise<Snapshot> {
+  let last: Snapshot | null = null;
+  await expect
+    .poll(
+      async () => {
+        last = await snapshot(page);
+        return pred(last);
+      },
+      { message: what, timeout, intervals: [50] },
+    )
+    .toBe(true);
+  return last!;
+}
+
+export const entered = (page: Page): Promise<Snapshot> =>
+  until(page, (s) => s.site !== null && s.me !== null, 'entered a site');
+
+export async function playAsGuest(page: Page, site: string): Promise<Snapshot> {
+  await page.getByTestId('login-site').selectOption(site);
+  await page.getByTestId('login-guest').click();
+  return entered(page);
+}
+
+/** Fills the login form and presses Register or Log in. */
+export async function submitLogin(
+  page: Page,
+  name: string,
+  password: string,
+  how: 'register' | 'login',
+): Promise<void> {
+  await page.getByTestId('login-name').fill(name);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId(how === 'register' ? 'login-register' : 'login-submit').click();
+}
+
+let unique = 0;
+/** A unique account name per run (names are 3-16 chars). */
+export const uniqueName = (prefix: string): string =>
+  `${prefix}${Date.now().toString(36).slice(-6)}${(unique++).toString(36)}`;
+
+const ARROWS: Record<Dir, string> = {
+  up: 'ArrowUp',
+  down: 'ArrowDown',
+  left: 'ArrowLeft',
+  right: 'ArrowRight',
+};
+const WASD: Record<Dir, string> = { up: 'w', down: 's', left: 'a', right: 'd' };
+
+/**
+ * Walks the player one key press per tile, waiting for each move to be accepted before the next
+ * press (as a player watching the screen would). Returns where it ends.
+ */
+export async function walk(
+  page: Page,
+  dirs: readonly Dir[],
+  keys: 'arrows' | 'wasd' = 'arrows',
+): Promise<Snapshot> {
+  let s = await snapshot(page);
+  for (const dir of dirs) {
+    const to = stepFrom(s.me!, dir);
+    await page.keyboard.press((keys === 'arrows' ? ARROWS : WASD)[dir]);
+    s = await until(page, (n) => n.me?.x === to.x && n.me?.y === to.y, `${s.user} at ${to.x},${to.y}`);
+  }
+  return s;
+}
+
+/** Walks the player to (x, y) on its site along a shortest path. */
+export async function walkTo(
+  page: Page,
+  to: { x: number; y: number },
+  keys: 'arrows' | 'wasd' = 'arrows',
+): Promise<Snapshot> {
+  const s = await snapshot(page);
+  return walk(page, pathTo(s.site!, s.me!, to), keys);
+}
+
+/** A direction from `at` that leads onto walkable ground. */
+export function openDir(siteId: string, at: { x: number; y: number }): Dir {
+  const def = getSite(siteId);
+  const dir = (['right', 'down', 'left', 'up'] as const).find((d) => {
+    const n = stepFrom(at, d);
+    return isWalkable(def, n.x, n.y);
+  });
+  if (!dir) throw new Error(`walled in on ${siteId} at ${at.x},${at.y}`);
+  return dir;
+}
