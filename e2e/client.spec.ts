@@ -72,6 +72,22 @@ test('a reload keeps the session', async ({ openPage }) => {
   expect(again.user).toBe(s.user);
 });
 
+test('a reload after the session expired asks to log in again, saying why', async ({ openPage }) => {
+  const page = await openPage();
+  const name = uniqueName('exp');
+  await submitLogin(page, name, 'secret-pass', 'register');
+  await entered(page);
+  // What the tab holds once the session's lifetime is over.
+  await page.evaluate(() => {
+    const saved = JSON.parse(sessionStorage.getItem('mmo.session')!) as { expiresAt: number };
+    sessionStorage.setItem('mmo.session', JSON.stringify({ ...saved, expiresAt: Date.now() - 1000 }));
+  });
+  await page.reload();
+  await expect(page.getByTestId('login-error')).toHaveAttribute('data-code', 'ERR_TOKEN_EXPIRED');
+  await expect(page.getByTestId('login-error')).toContainText('expired');
+  await expect(page.getByTestId('login-name')).toBeVisible();
+});
+
 test('two players see each other move and chat; typing does not move', async ({ openPage }) => {
   const a = await openPage();
   const b = await openPage();

@@ -34,13 +34,19 @@ declare global {
   }
 }
 
-function loadSession(): SessionReply | null {
+const EXPIRED: SessionEnd = {
+  error: { code: 'ERR_TOKEN_EXPIRED', message: 'session expired; log in again' },
+  dropToken: true,
+};
+
+/** The saved session; 'expired' once its lifetime is over, so the page can say why it asks to log in. */
+function loadSession(): SessionReply | 'expired' | null {
   try {
     const raw = sessionStorage.getItem(STORAGE_KEY);
     if (!raw) return null;
     const s = JSON.parse(raw) as Partial<SessionReply>;
     if (typeof s.token !== 'string' || typeof s.user !== 'string') return null;
-    if (typeof s.expiresAt === 'number' && s.expiresAt > 0 && s.expiresAt <= Date.now()) return null;
+    if (typeof s.expiresAt === 'number' && s.expiresAt > 0 && s.expiresAt <= Date.now()) return 'expired';
     return { token: s.token, user: s.user, guest: s.guest === true, expiresAt: s.expiresAt ?? 0 };
   } catch {
     return null;
@@ -155,6 +161,10 @@ export function startApp(): { store: GameStore } {
   function onEnd(end: SessionEnd): void {
     conn = null;
     const saved = end.dropToken ? null : loadSession();
+    if (saved === 'expired') {
+      endSession(EXPIRED);
+      return;
+    }
     if (end.error?.code === 'ERR_CLOSED' && saved && reconnects < MAX_RECONNECTS) {
       reconnects++;
       store.setState({ status: 'connecting' });
@@ -186,7 +196,8 @@ export function startApp(): { store: GameStore } {
   window.__mmo = Object.freeze({ snapshot: () => snapshotOf(store.getState(), performance.now()) });
 
   const saved = loadSession();
-  if (saved) enterGame(saved);
+  if (saved === 'expired') endSession(EXPIRED);
+  else if (saved) enterGame(saved);
   else showLogin(null);
   return { store };
 }
