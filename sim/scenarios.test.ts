@@ -307,7 +307,7 @@ describe('bad messages are rejected with a reason and change nothing', () => {
   });
 });
 
-describe('regressions found by the long sweep (SIM_SEEDS=6000)', () => {
+describe('regressions found by the long sweep (SIM_SEEDS=10000)', () => {
   // Each stalled the site: one server alone froze a peer it had seen late (crash, equivocation
   // turmoil) and held every window back until the admin declined its request. Fixed by withdrawal.
   const lines = [
@@ -318,6 +318,13 @@ describe('regressions found by the long sweep (SIM_SEEDS=6000)', () => {
     '--servers 5 --users 5 --seconds 0.6 --seed 2694 --latency-su 7 --latency-ss 4 --jitter 8 --rate 8 --timeout 250 --req-timeout 150 --ignore 3000 --resend 400 --content 100 --spares 2 --cheat shift:1:-60 --crash 1@0.028-0.282',
     // A lost ignore request was repeated only after 2 (T_req_timeout + T_timeout): now T_req_timeout.
     '--servers 5 --users 5 --seconds 1.2 --seed 3449 --latency-su 3 --latency-ss 1 --jitter 18 --loss 0.03 --rate 9 --clock-offset 3 --timeout 250 --req-timeout 150 --ignore 3000 --resend 400 --content 100 --spares 2 --cheat withhold:1 --crash 1@1.139-2.108',
+    // An equivocator never evicted: s0 held the other branch's #1 (its own copy was lost) and
+    // rejected every later Timeslot as a broken chain without seeing that this is a proof.
+    '--servers 3 --users 4 --seconds 1.2 --seed 9697 --latency-su 3 --latency-ss 3 --jitter 4 --loss 0.03 --rate 8 --clock-offset 2 --timeslot 50 --timeout 125 --req-timeout 75 --ignore 3000 --resend 400 --content 50 --spares 2 --cheat equivocate:1',
+    // s1 withholds its Timeslots from s0, which fetches them from s2 on s2's heads; s2's next claim
+    // always arrived before the fetched Timeslot, and only the newest claim was kept, so s2's
+    // echoes of s1 never counted at s0: s0 asked to ignore s1 again and again (1.36 s stall).
+    '--servers 3 --users 3 --seconds 1.2 --seed 6227 --latency-su 7 --latency-ss 8 --jitter 5 --loss 0.01 --rate 6 --timeout 250 --req-timeout 150 --ignore 300 --resend 400 --content 100 --spares 2 --cheat withhold:1',
     // The trace left out a replacement that never applied an update, whose reports were counted.
     '--servers 5 --users 2 --seconds 1.2 --seed 5953 --latency-su 9 --latency-ss 7 --jitter 11 --loss 0.01 --clock-offset 1 --timeout 250 --req-timeout 150 --ignore 300 --resend 400 --content 100 --spares 2 --cheat withhold:1 --crash 1@0.048',
   ];

@@ -24,6 +24,7 @@ import {
   signSiteInit,
   signSysAction,
   timeslotHash,
+  timeslotsConflict,
   updateHash,
   verifyTimeslot,
   type MembershipBody,
@@ -206,8 +207,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     if (!membership) return;
     const { a, b } = msg;
     const m = membership.members.find((x) => x.id === a.server);
-    if (!m || a.server !== b.server || a.seq !== b.seq || a.site !== site || b.site !== site) return;
-    if (timeslotHash(a) === timeslotHash(b)) return;
+    if (!m || a.site !== site || !timeslotsConflict(a, b)) return;
     if (!verifyTimeslot(a, m.key, crypto) || !verifyTimeslot(b, m.key, crypto)) {
       observe({ kind: 'rejected', from, msgType: 'equivocationProof', code: 'ERR_BAD_SIGNATURE', reason: a.server });
       return;

@@ -38,6 +38,7 @@ import {
   sendsFullUpdate,
   signTimeslot,
   sysActionContentHash,
+  timeslotsConflict,
   updateHash,
   verifyMembership,
   verifySiteInit,
@@ -81,6 +82,9 @@ type Admission = { known: true; at: number } | { known: false; exceeds: (t: numb
 const key3 = (user: string, actionNo: number, hash: string): string => `${user}\u0000${actionNo}\u0000${hash}`;
 const key2 = (user: string, actionNo: number): string => `${user}\u0000${actionNo}`;
 
+/** Unverified head claims kept per (peer, server): a few Timeslots' worth. */
+const MAX_PENDING_CLAIMS = 8;
+
 export function createSiteServer(opts: SiteServerOptions): SiteServer {
   const cfg = opts.config;
   const T = cfg.T_timeslot;
@@ -121,7 +125,9 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
 
   // Cross-checks and liveness
   const cover = new Map<string, Map<string, number>>(); // P -> Y -> highest seq of Y P echoed with our hash
-  const pendingHead = new Map<string, Map<string, [number, string]>>();
+  /** P -> Y -> claims "I hold Y#seq with this hash" for seqs beyond ours, checked once we hold them.
+   *  Several per (P, Y): a peer always one Timeslot ahead of us would otherwise never be credited. */
+  const pendingHead = new Map<string, Map<string, Map<number, string>>>();
   const announced = new Map<string, Map<number, string>>();
   const trm = new Map<string, { sentAt: number; asked: Set<string>; noHelp: Set<string> }>();
   const frozen = new Map<string, { seq: number; at: number }>();
@@ -689,9 +695,14 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       case 'old':
         if (direct) reject(from, 'timeslot', 'ERR_REPLAYED', `${ts.server}#${ts.seq} below anchor`);
         break;
-      case 'invalid':
+      case 'invalid': {
+        // Validly signed, yet linked to another predecessor than the one S signed for us: S signed
+        // two chains. The pair is a proof, even if its other branch never reaches us.
+        const held = ts.seq === ch.top.seq + 1 ? ch.get(ch.top.seq) : undefined;
+        if (held?.full && timeslotsConflict(held.full, ts)) return onConflict(held, ts);
         reject(from, 'timeslot', codeFor(r.reason), `${ts.server}#${ts.seq}: ${r.reason}`);
         break;
+      }
     }
   }
 
@@ -754,7 +765,10 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     if (!ch || h > ch.top.seq) {
       let m = pendingHead.get(p);
       if (!m) pendingHead.set(p, (m = new Map()));
-      m.set(y, [h, hash]);
+      let claims = m.get(y);
+      if (!claims) m.set(y, (claims = new Map()));
+      claims.set(h, hash);
+      if (claims.size > MAX_PENDING_CLAIMS) claims.delete(Math.min(...claims.keys()));
       // P holds Timeslots of Y that we lack: ask P for them now rather than T_timeout later
       // (a server that withholds its Timeslots from us costs one hop, not a timeout).
       if (ch && y !== me && members.has(y)) {
@@ -798,13 +812,17 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   }
 
   function recheckPendingHeads(y: string): void {
+    const ch = chains.get(y);
+    if (!ch) return;
     for (const [p, m] of pendingHead) {
-      const v = m.get(y);
-      const ch = chains.get(y);
-      if (v && ch && v[0] <= ch.top.seq) {
-        m.delete(y);
-        checkHead(p, y, v[0], v[1]);
+      const claims = m.get(y);
+      if (!claims) continue;
+      for (const [h, hash] of [...claims]) {
+        if (h > ch.top.seq) continue;
+        claims.delete(h);
+        checkHead(p, y, h, hash);
       }
+      if (claims.size === 0) m.delete(y);
     }
   }
 

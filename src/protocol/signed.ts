@@ -57,6 +57,17 @@ export function verifyTimeslot(t: Timeslot, publicKey: string, crypto: Signature
   return crypto.verify(publicKey, timeslotSigningBytes(t), t.sig);
 }
 
+/**
+ * Whether two Timeslots of one server contradict each other (signatures not checked here): the
+ * same seq with different content, or `b` right after `a` but linked to another `a`. An honest
+ * server signs one chain, so either shape, validly signed, proves equivocation.
+ */
+export function timeslotsConflict(a: Timeslot, b: Timeslot): boolean {
+  if (a.server !== b.server || a.site !== b.site) return false;
+  if (a.seq === b.seq) return timeslotHash(a) !== timeslotHash(b);
+  return b.seq === a.seq + 1 && b.prevHash !== timeslotHash(a);
+}
+
 export function membershipSigningBytes(m: MembershipBody): Uint8Array {
   return utf8(canonicalJson(['membership/1', m.site, m.epoch, m.members, m.change]));
 }

@@ -14,14 +14,16 @@ function setup(crypto: SignatureScheme = insecureFastScheme) {
   const config = makeSiteConfig({ site: 'meadow', N_server: 3, keepTimeslots: 8 });
   const ids = ['s0', 's1', 's2'];
   let init: SiteInit | null = null;
+  const adminSent: Array<{ to: string; m: PeerMessage }> = [];
   const admin = createSiteCoordinator({
     config,
     secretKey: 'ad'.repeat(32),
     crypto,
     now: () => 0,
     random: () => 0,
-    send: (_to, m) => {
+    send: (to, m) => {
       if (m.type === 'siteInit') init = m;
+      else adminSent.push({ to, m });
     },
     servers: ids.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })),
     candidates: () => [],
@@ -54,7 +56,7 @@ function setup(crypto: SignatureScheme = insecureFastScheme) {
   const signed = (b: TimeslotBody, who = b.server): Timeslot => signTimeslot(b, secret(who), crypto);
   const deliver = (ts: Timeslot, from = ts.server): void => server.receive(from, { type: 'timeslot', ...ts });
   const codes = (): string[] => events.flatMap((e) => (e.kind === 'rejected' ? [e.code] : []));
-  return { server, events, sent, body, signed, deliver, codes, setNow: (t: number) => (now = t), admin };
+  return { server, events, sent, body, signed, deliver, codes, setNow: (t: number) => (now = t), admin, adminSent };
 }
 
 describe('Timeslot validation', () => {
@@ -165,6 +167,29 @@ describe('Timeslot validation', () => {
     const proof = t.sent.find((x) => x.m.type === 'equivocationProof');
     expect(proof?.to).toBe('admin');
     expect(t.server.equivocations()).toEqual([{ server: 's1', seq: 1 }]);
+  });
+
+  it('a signed Timeslot linked to another predecessor than the one held is a proof too; the admin accepts it', () => {
+    const t = setup();
+    const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+    const otherA = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 99 }));
+    t.deliver(a);
+    // s1 sent us #1 = a, but its #2 follows a #1 we never saw: it signed two chains.
+    t.deliver(t.signed(t.body({ seq: 2, prevHash: timeslotHash(otherA), stamp: 200 })));
+    expect(t.codes()).toEqual(['ERR_EQUIVOCATION']);
+    const proof = t.sent.find((x) => x.m.type === 'equivocationProof');
+    expect(proof?.to).toBe('admin');
+    if (proof?.m.type !== 'equivocationProof') throw new Error('no proof');
+    expect([proof.m.a.seq, proof.m.b.seq]).toEqual([1, 2]);
+    t.admin.receive('s0', proof.m);
+    const calls = t.adminSent.filter((x) => x.m.type === 'ignoreCall').map((x) => x.to);
+    expect(calls.sort()).toEqual(['s0', 's2']);
+    // A well-linked successor is no proof.
+    const good = setup();
+    const b1 = good.signed(good.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+    const b2 = good.signed(good.body({ seq: 2, prevHash: timeslotHash(b1), stamp: 200 }));
+    good.admin.receive('s0', { type: 'equivocationProof', site: 'meadow', a: b1, b: b2 });
+    expect(good.adminSent.filter((x) => x.m.type === 'ignoreCall')).toEqual([]);
   });
 
   it('works with real ed25519 signatures (and rejects a forged one)', () => {
