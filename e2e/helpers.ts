@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { getSite, isWalkable, pathTo, stepFrom, type Dir } from '../src/game/index.js';
 import type { Snapshot } from '../src/client/store.js';
 
@@ -39,27 +39,45 @@ async function waitForServer(url: string, ms: number): Promise<void> {
   }
 }
 
-/** Starts the server and returns its base URL and a stop function. */
-async function startServer(): Promise<{ base: string; stop(): void }> {
-  const port = await freePort();
-  const dbDir = mkdtempSync(join(tmpdir(), 'mmo-e2e-'));
+export interface RunningServer {
+  base: string;
+  port: number;
+  dbPath: string;
+  /** Stops the process (SIGTERM: it saves what it holds) and waits for it to exit. */
+  stop(): Promise<void>;
+  /** stop(), then removes the database. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts the server and returns its base URL and a stop function. A restart passes the port and
+ * database of the one it replaces.
+ */
+export async function startServer(at: { port?: number; dbPath?: string } = {}): Promise<RunningServer> {
+  const port = at.port ?? (await freePort());
+  const dbPath = at.dbPath ?? join(mkdtempSync(join(tmpdir(), 'mmo-e2e-')), 'e2e.db');
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: { ...process.env, PORT: String(port), MMO_DB: join(dbDir, 'e2e.db') },
+    env: { ...process.env, PORT: String(port), MMO_DB: dbPath },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // Its warnings (expected rejections) stay out of the report unless it fails to start.
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  const stop = (): void => {
-    child.kill('SIGTERM');
-    rmSync(dbDir, { recursive: true, force: true });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
   };
-  await waitForServer(url, 30_000).catch((e: unknown) => {
-    stop();
+  const dispose = async (): Promise<void> => {
+    await stop();
+    rmSync(dirname(dbPath), { recursive: true, force: true });
+  };
+  await waitForServer(url, 30_000).catch(async (e: unknown) => {
+    await dispose();
     throw new Error(`${(e as Error).message}\n${stderr}`);
   });
-  return { base: url, stop };
+  return { base: url, port, dbPath, stop, dispose };
 }
 
 export const test = base.extend<{ openPage: () => Promise<Page> }, { baseUrl: string }>({
@@ -71,7 +89,7 @@ export const test = base.extend<{ openPage: () => Promise<Page> }, { baseUrl: st
       try {
         await use(server.base);
       } finally {
-        server.stop();
+        await server.dispose();
       }
     },
     { scope: 'worker' },

@@ -10,6 +10,7 @@ import type { SessionReply } from '../protocol/messages.js';
 import { mountHud } from './hud.js';
 import { KeyboardControls } from './input.js';
 import { createLoginForm } from './login.js';
+import { reconnectDelay } from './reconnect.js';
 import {
   createGameStore,
   initialState,
@@ -20,8 +21,6 @@ import {
 } from './store.js';
 
 const STORAGE_KEY = 'mmo.session';
-/** Attempts to reconnect after the socket drops unexpectedly. */
-const MAX_RECONNECTS = 3;
 
 export interface MmoDebug {
   /** A deep copy of the accepted state; `site` is null until the first `enter`, `me` null before login. */
@@ -80,6 +79,8 @@ export function startApp(): { store: GameStore } {
   let conn: GameConnection | null = null;
   let game: Promise<Game> | null = null;
   let reconnects = 0;
+  /** When the current outage began (performance.now), while reconnecting. */
+  let droppedAt: number | null = null;
   let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
 
   const send = (a: PlayerAction): boolean => conn?.sendAction(a) ?? false;
@@ -154,6 +155,7 @@ export function startApp(): { store: GameStore } {
     (document.activeElement as HTMLElement | null)?.blur?.();
     store.setState({ ...initialState(), session: { user: s.user, guest: s.guest } }, true);
     reconnects = 0;
+    droppedAt = null;
     ensureGame();
     connect(s.token);
   }
@@ -165,14 +167,18 @@ export function startApp(): { store: GameStore } {
       endSession(EXPIRED);
       return;
     }
-    if (end.error?.code === 'ERR_CLOSED' && saved && reconnects < MAX_RECONNECTS) {
-      reconnects++;
-      store.setState({ status: 'connecting' });
-      reconnectTimer = setTimeout(() => {
-        reconnectTimer = null;
-        connect(saved.token);
-      }, 800 * reconnects);
-      return;
+    if (end.error?.code === 'ERR_CLOSED' && saved) {
+      droppedAt ??= performance.now();
+      const delay = reconnectDelay(reconnects + 1, performance.now() - droppedAt);
+      if (delay !== null) {
+        reconnects++;
+        store.setState({ status: 'connecting' });
+        reconnectTimer = setTimeout(() => {
+          reconnectTimer = null;
+          connect(saved.token);
+        }, delay);
+        return;
+      }
     }
     endSession(end);
   }
@@ -189,7 +195,10 @@ export function startApp(): { store: GameStore } {
   }
 
   store.subscribe((s, prev) => {
-    if (s.status === 'online' && prev.status !== 'online') reconnects = 0;
+    if (s.status === 'online' && prev.status !== 'online') {
+      reconnects = 0;
+      droppedAt = null;
+    }
   });
   setInterval(() => conn?.tick(), 250);
 
