@@ -307,7 +307,7 @@ describe('bad messages are rejected with a reason and change nothing', () => {
   });
 });
 
-describe('regressions found by the long sweep (SIM_SEEDS=10000)', () => {
+describe('regressions found by the long sweeps (seeds 1-20000)', () => {
   // Each stalled the site: one server alone froze a peer it had seen late (crash, equivocation
   // turmoil) and held every window back until the admin declined its request. Fixed by withdrawal.
   const lines = [
@@ -325,6 +325,9 @@ describe('regressions found by the long sweep (SIM_SEEDS=10000)', () => {
     // always arrived before the fetched Timeslot, and only the newest claim was kept, so s2's
     // echoes of s1 never counted at s0: s0 asked to ignore s1 again and again (1.36 s stall).
     '--servers 3 --users 3 --seconds 1.2 --seed 6227 --latency-su 7 --latency-ss 8 --jitter 5 --loss 0.01 --rate 6 --timeout 250 --req-timeout 150 --ignore 300 --resend 400 --content 100 --spares 2 --cheat withhold:1',
+    // An admin's ignoreCall moved a server's freeze point above the cut its earlier request had
+    // already set: it used the liar's Timeslot #2 past cut 1 and diverged (from seeds 10001-20000).
+    '--servers 3 --users 3 --seconds 1.2 --seed 11534 --latency-su 9 --latency-ss 3 --jitter 11 --loss 0.03 --rate 11 --clock-offset 4 --timeout 250 --req-timeout 150 --ignore 3000 --resend 400 --content 100 --spares 2 --cheat equivocate:1',
     // The trace left out a replacement that never applied an update, whose reports were counted.
     '--servers 5 --users 2 --seconds 1.2 --seed 5953 --latency-su 9 --latency-ss 7 --jitter 11 --loss 0.01 --clock-offset 1 --timeout 250 --req-timeout 150 --ignore 300 --resend 400 --content 100 --spares 2 --cheat withhold:1 --crash 1@0.048',
   ];

@@ -413,10 +413,15 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       const k = key3(f.rec.user, f.rec.actionNo, f.rec.hash);
       if (!contents.has(k)) {
         missing = true;
-        if (!wanted.has(k)) wanted.set(k, { since: opts.now(), askedAt: null });
+        // Final and missing: it holds the window back now, so ask at once rather than T_content
+        // after the report (our copy was lost; waiting cost a whole round under loss).
+        const w = wanted.get(k);
+        if (!w) wanted.set(k, { since: -Infinity, askedAt: null });
+        else if (w.askedAt === null) w.since = -Infinity;
       }
     }
     if (missing) {
+      requestContent();
       blocked = `content missing for a final action of window ${b}`;
       return false;
     }
@@ -1538,7 +1543,9 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
             calledWhileWithdrawing.add(msg.target);
             return;
           }
-          frozen.delete(msg.target);
+          // Keep an existing freeze point: a request we sent with it may already be the admin's
+          // cut, and moving it up would let us use the target's Timeslots past that cut.
+          lastRequest.delete(`ignore:${msg.target}`);
           requestIgnore(msg.target);
         }
         return;

@@ -121,3 +121,26 @@ describe('entering a running P2P site', () => {
     expect(dave.lastAccepted().hash).toBe(ref[ref.length - 1]);
   });
 });
+
+describe('lost copies of actions', () => {
+  /** ms from acting until both users accepted their actions, with the given copies dropped. */
+  function acceptDelay(lost: (user: string, server: string) => boolean): number {
+    const s = setupSite({ users: ['alice', 'bob'] });
+    s.net.run(450); // past the hand-over's start
+    s.net.drop = (from, to, m) => m.type === 'action' && lost(from, to);
+    const t0 = s.net.time;
+    for (const [name, u] of s.users) s.net.poke(name, () => u.act({ kind: 'say', text: 'hi' }));
+    while ([...s.users.values()].some((u) => u.pendingActions().length > 0) && s.net.time < t0 + 2000) s.net.run(1);
+    return s.net.time - t0;
+  }
+
+  it('a server that lost its copy of a final action fetches it at once: no extra round for the users', () => {
+    const clean = acceptDelay(() => false);
+    // Every server but s4 lacks one of the two actions, so no M servers can agree on the update
+    // until the others fetch what they miss.
+    const lossy = acceptDelay((user, server) => (user === 'alice' ? ['s0', 's1'] : ['s2', 's3']).includes(server));
+    expect(clean).toBeLessThan(200);
+    // One content request and its answer: two hops of 5 ms (plus a tick), far below T_content.
+    expect(lossy - clean).toBeLessThan(25);
+  });
+});
