@@ -711,13 +711,18 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     }
   }
 
+  /** Rate limit: true (and noted) when `k` was last done at least `every` ago, or never. */
+  function due(times: Map<string, number>, k: string, every: number): boolean {
+    const now = opts.now();
+    const last = times.get(k);
+    if (last !== undefined && now - last < every) return false;
+    times.set(k, now);
+    return true;
+  }
+
   /** Asks a peer for the signed siteInit and membership record we lack. Rate-limited. */
   function askRecords(peer: string): void {
-    const k = `records:${peer}`;
-    const now = opts.now();
-    const last = lastFetch.get(k);
-    if (last !== undefined && now - last < cfg.T_timeout) return;
-    lastFetch.set(k, now);
+    if (!due(lastFetch, `records:${peer}`, cfg.T_timeout)) return;
     opts.send(peer, { type: 'recordRequest', site, epoch: membership?.epoch ?? 0 });
   }
 
@@ -777,11 +782,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       // P holds Timeslots of Y that we lack: ask P for them now rather than T_timeout later
       // (a server that withholds its Timeslots from us costs one hop, not a timeout).
       if (ch && y !== me && members.has(y)) {
-        const k = `echo-fetch:${y}`;
-        const now = opts.now();
-        const last = lastFetch.get(k);
-        if (last === undefined || now - last >= T / 2) {
-          lastFetch.set(k, now);
+        if (due(lastFetch, `echo-fetch:${y}`, T / 2)) {
           opts.send(p, {
             type: 'timeslotRequest',
             site,
@@ -807,11 +808,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
 
   /** P echoed a different Y#h than ours: fetch P's copy (a proof if Y signed both). */
   function suspect(p: string, y: string, h: number): void {
-    const k = `${p}\u0000${y}\u0000${h}`;
-    const now = opts.now();
-    const last = suspicion.get(k);
-    if (last !== undefined && now - last < cfg.T_timeout) return;
-    suspicion.set(k, now);
+    if (!due(suspicion, `${p}\u0000${y}\u0000${h}`, cfg.T_timeout)) return;
     if (y === me) return; // someone claims another version of our own: nothing to fetch
     opts.send(p, { type: 'timeslotRequest', site, server: y, fromSeq: h, toSeq: h });
   }
@@ -844,11 +841,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
   /** Asks the other servers (and the server itself) for Y's Timeslots [from, to]. Rate-limited. */
   function fetchRange(y: string, from: number, to: number, why: string): void {
     if (to < from) return;
-    const k = `${y}:${why}`;
-    const now = opts.now();
-    const last = lastFetch.get(k);
-    if (last !== undefined && now - last < cfg.T_timeout / 2) return;
-    lastFetch.set(k, now);
+    if (!due(lastFetch, `${y}:${why}`, cfg.T_timeout / 2)) return;
     const msg: PeerMessage = {
       type: 'timeslotRequest',
       site,
@@ -868,10 +861,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     const k = `${kind}:${target}`;
     // Not while a withdrawal is unanswered: its answer would let us unfreeze with this request pending.
     if (kind === 'ignore' && withdrawing.has(target)) return;
-    const now = opts.now();
-    const last = lastRequest.get(k);
-    if (last !== undefined && now - last < every) return;
-    lastRequest.set(k, now);
+    if (!due(lastRequest, k, every)) return;
     const no = nextRequestNo++;
     requestNo.set(k, no);
     const ch = chains.get(target);
@@ -890,11 +880,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
    * of a peer must not stall the site). Y stays frozen until the admin answers this withdrawal.
    */
   function withdrawIgnore(y: string): void {
-    const k = `withdraw:${y}`;
-    const now = opts.now();
-    const last = lastRequest.get(k);
-    if (last !== undefined && now - last < cfg.T_req_timeout) return;
-    lastRequest.set(k, now);
+    if (!due(lastRequest, `withdraw:${y}`, cfg.T_req_timeout)) return;
     withdrawing.add(y);
     const no = nextRequestNo++;
     requestNo.set(`ignore:${y}`, no);
