@@ -328,6 +328,10 @@ describe('regressions found by the long sweeps (seeds 1-20000)', () => {
     // An admin's ignoreCall moved a server's freeze point above the cut its earlier request had
     // already set: it used the liar's Timeslot #2 past cut 1 and diverged (from seeds 10001-20000).
     '--servers 3 --users 3 --seconds 1.2 --seed 11534 --latency-su 9 --latency-ss 3 --jitter 11 --loss 0.03 --rate 11 --clock-offset 4 --timeout 250 --req-timeout 150 --ignore 3000 --resend 400 --content 100 --spares 2 --cheat equivocate:1',
+    // Two equivocators: servers whose copy of a liar's chain below its cut was the other branch
+    // (a second liar had echoed it) never completed the cut, and users accepted nothing.
+    '--servers 5 --users 3 --seconds 1.2 --seed 1024 --latency-su 3 --latency-ss 8 --jitter 6 --loss 0.03 --rate 11 --clock-offset 3 --timeslot 50 --timeout 125 --req-timeout 75 --ignore 300 --resend 400 --content 50 --spares 2 --cheat equivocate:2',
+    '--servers 5 --users 5 --seconds 0.6 --seed 10007 --latency-su 5 --latency-ss 4 --jitter 16 --loss 0.03 --clock-offset 2 --timeslot 50 --timeout 125 --req-timeout 75 --ignore 3000 --resend 400 --content 50 --spares 2 --cheat equivocate:2',
     // The trace left out a replacement that never applied an update, whose reports were counted.
     '--servers 5 --users 2 --seconds 1.2 --seed 5953 --latency-su 9 --latency-ss 7 --jitter 11 --loss 0.01 --clock-offset 1 --timeout 250 --req-timeout 150 --ignore 300 --resend 400 --content 100 --spares 2 --cheat withhold:1 --crash 1@0.048',
   ];

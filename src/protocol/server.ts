@@ -322,17 +322,42 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     if (ch.top.seq >= cut.seq) {
       if (ch.hashOf(cut.seq) === cut.hash) return true;
       // Our copy is another branch (the server equivocated): keep only what everyone echoed.
-      const keep = Math.min(cut.seq - 1, stableSeq(m.id, true));
-      ch.truncate(keep);
-      dropReportsAbove(m.id, keep);
-      for (const c of cover.values()) {
-        const v = c.get(m.id);
-        if (v !== undefined && v > keep) c.set(m.id, keep);
-      }
+      dropBranch(m.id, Math.min(cut.seq - 1, stableSeq(m.id, true)));
       ch = chains.get(m.id);
     }
     if (ch) fetchRange(m.id, ch.top.seq + 1, cut.seq, 'cut');
     return false;
+  }
+
+  /** Forgets what we hold of `y`'s chain above `keep` (another branch than the cut's). */
+  function dropBranch(y: string, keep: number): void {
+    const ch = chains.get(y);
+    if (!ch) return;
+    ch.truncate(keep);
+    dropReportsAbove(y, keep);
+    for (const c of cover.values()) {
+      const v = c.get(y);
+      if (v !== undefined && v > keep) c.set(y, keep);
+    }
+  }
+
+  /**
+   * A Timeslot of a cut server, up to its cut, that contradicts what we hold while our copy does
+   * not reach the cut yet: what we hold below it is another branch than the cut's (the stable
+   * prefix can be one too when a second liar echoed both). Start that chain again from its anchor
+   * and fetch the cut's branch; only the cut's branch counts, and windows already closed stay.
+   */
+  function onCutBranchMismatch(y: string, ts: Timeslot): boolean {
+    const m = members.get(y);
+    const cut = m ? latestStint(m).cut : null;
+    const ch = chains.get(y);
+    if (!cut || !ch || ts.seq > cut.seq) return false;
+    if (ch.top.seq >= cut.seq && ch.hashOf(cut.seq) === cut.hash) return false; // we hold the cut's branch
+    dropBranch(y, ch.anchor.seq);
+    const again = ch.offer(ts, opts.now());
+    if (again.kind === 'added') for (const it of again.items) indexItem(y, it, frontier);
+    fetchRange(y, ch.top.seq + 1, cut.seq, 'cut-branch');
+    return true;
   }
 
   let blocked = '';
@@ -693,6 +718,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         break;
       case 'conflict':
         onConflict(r.held, ts);
+        onCutBranchMismatch(ts.server, ts);
         break;
       case 'buffered':
         fetchRange(ts.server, ch.top.seq + 1, ts.seq - 1, 'gap');
@@ -704,7 +730,11 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         // Validly signed, yet linked to another predecessor than the one S signed for us: S signed
         // two chains. The pair is a proof, even if its other branch never reaches us.
         const held = ts.seq === ch.top.seq + 1 ? ch.get(ch.top.seq) : undefined;
-        if (held?.full && timeslotsConflict(held.full, ts)) return onConflict(held, ts);
+        if (held?.full && timeslotsConflict(held.full, ts)) {
+          onConflict(held, ts);
+          onCutBranchMismatch(ts.server, ts);
+          return;
+        }
         reject(from, 'timeslot', codeFor(r.reason), `${ts.server}#${ts.seq}: ${r.reason}`);
         break;
       }
