@@ -332,6 +332,9 @@ describe('regressions found by the long sweeps (seeds 1-20000)', () => {
     // (a second liar had echoed it) never completed the cut, and users accepted nothing.
     '--servers 5 --users 3 --seconds 1.2 --seed 1024 --latency-su 3 --latency-ss 8 --jitter 6 --loss 0.03 --rate 11 --clock-offset 3 --timeslot 50 --timeout 125 --req-timeout 75 --ignore 300 --resend 400 --content 50 --spares 2 --cheat equivocate:2',
     '--servers 5 --users 5 --seconds 0.6 --seed 10007 --latency-su 5 --latency-ss 4 --jitter 16 --loss 0.03 --clock-offset 2 --timeslot 50 --timeout 125 --req-timeout 75 --ignore 3000 --resend 400 --content 50 --spares 2 --cheat equivocate:2',
+    // A crashed server, cut and later readmitted, computed a replacement's admission point from its
+    // new stint instead of the one it was serving then, counted other reports, and diverged.
+    '--servers 5 --users 3 --seconds 0.6 --seed 12740 --latency-su 4 --latency-ss 10 --jitter 13 --loss 0.01 --clock-offset 4 --timeout 250 --req-timeout 150 --ignore 300 --resend 400 --content 100 --spares 2 --cheat equivocate:1 --crash 1@0.092-0.717',
     // The trace left out a replacement that never applied an update, whose reports were counted.
     '--servers 5 --users 2 --seconds 1.2 --seed 5953 --latency-su 9 --latency-ss 7 --jitter 11 --loss 0.01 --clock-offset 1 --timeout 250 --req-timeout 150 --ignore 300 --resend 400 --content 100 --spares 2 --cheat withhold:1 --crash 1@0.048',
   ];

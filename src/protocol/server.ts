@@ -270,9 +270,12 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     let allKnown = true;
     for (const q of members.values()) {
       if (q.id === m.id) continue;
-      if (!q.stints.some((s) => s.admit < stint.admit)) continue;
+      const prior = q.stints.filter((s) => s.admit < stint.admit).at(-1);
+      if (!prior) continue;
       const ch = chains.get(q.id);
-      const cut = latestStint(q).cut;
+      // The stint q was serving when this one was admitted, even if q came back since: a later
+      // readmission must not move an admission point others already computed from q's cut.
+      const cut = prior.cut;
       const limit = cut ? cut.seq : stableSeq(q.id);
       const mark = ch?.marks.find((mk) => mk.epoch >= stint.admit && mk.seq <= limit);
       if (mark) knownMax = Math.max(knownMax, mark.stamp);
