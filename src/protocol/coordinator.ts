@@ -149,7 +149,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
 
   /** A requester that sees the target back in time drops its ignore request (docs/protocol.md, "Withdrawal"). */
   function onWithdraw(from: string, msg: PeerOf<'withdrawRequest'>): void {
-    if (!membership) return;
+    if (!membership || !membership.members.some((m) => m.id === from)) return;
     const target = membership.members.find((m) => m.id === msg.target);
     if (target && target.slot !== null && latest(target).cut !== null) {
       // Already cut: the record is the answer (the requester must apply the cut, not carry on).
