@@ -350,17 +350,17 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
    * prefix can be one too when a second liar echoed both). Start that chain again from its anchor
    * and fetch the cut's branch; only the cut's branch counts, and windows already closed stay.
    */
-  function onCutBranchMismatch(y: string, ts: Timeslot): boolean {
+  function onCutBranchMismatch(ts: Timeslot, from: string): void {
+    const y = ts.server;
     const m = members.get(y);
     const cut = m ? latestStint(m).cut : null;
     const ch = chains.get(y);
-    if (!cut || !ch || ts.seq > cut.seq) return false;
-    if (ch.top.seq >= cut.seq && ch.hashOf(cut.seq) === cut.hash) return false; // we hold the cut's branch
+    if (!cut || !ch || ts.seq > cut.seq) return;
+    if (ch.top.seq >= cut.seq && ch.hashOf(cut.seq) === cut.hash) return; // we hold the cut's branch
     dropBranch(y, ch.anchor.seq);
-    const again = ch.offer(ts, opts.now());
-    if (again.kind === 'added') for (const it of again.items) indexItem(y, it, frontier);
+    // Offered again to a chain that now holds nothing above its anchor: it cannot conflict again.
+    onTimeslot(ts, from, false);
     fetchRange(y, ch.top.seq + 1, cut.seq, 'cut-branch');
-    return true;
   }
 
   let blocked = '';
@@ -721,7 +721,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         break;
       case 'conflict':
         onConflict(r.held, ts);
-        onCutBranchMismatch(ts.server, ts);
+        onCutBranchMismatch(ts, from);
         break;
       case 'buffered':
         fetchRange(ts.server, ch.top.seq + 1, ts.seq - 1, 'gap');
@@ -735,7 +735,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         const held = ts.seq === ch.top.seq + 1 ? ch.get(ch.top.seq) : undefined;
         if (held?.full && timeslotsConflict(held.full, ts)) {
           onConflict(held, ts);
-          onCutBranchMismatch(ts.server, ts);
+          onCutBranchMismatch(ts, from);
           return;
         }
         reject(from, 'timeslot', codeFor(r.reason), `${ts.server}#${ts.seq}: ${r.reason}`);
