@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultOptions, parseOptions } from './options.js';
-import { collusionSvg, failureSvg } from './plots.js';
+import { COLLUSION_SVG, FAILURE_SVG, collusionSvg, failureSvg } from './plots.js';
 import { computeReport } from './report.js';
 import { logPlotSvg } from './svg.js';
 
@@ -22,6 +23,12 @@ describe('SVG plots', () => {
     // Log axis down to 1e-18 (the smallest value, 7.5e-18).
     expect(svg).toContain('>1e-18<');
     expect(svg).toContain('>1e0<');
+  });
+
+  it('the plots committed in docs/ are what `npm run analysis -- --svg docs` writes now', () => {
+    const committed = (name: string) => readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8');
+    expect(committed(COLLUSION_SVG)).toBe(collusionSvg(report));
+    expect(committed(FAILURE_SVG)).toBe(failureSvg(report));
   });
 
   it('follows the options: one curve per --colluders value', () => {
