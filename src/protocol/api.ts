@@ -163,7 +163,15 @@ export interface SiteUser {
   /** Actions sent but not yet seen in an accepted update. */
   pendingActions(): ReadonlyArray<{ actionNo: number; action: PlayerAction }>;
   lastAccepted(): { seq: number; hash: string };
+  /**
+   * How each server of the site looks from here: ignored (cut by the admin), disagreeing (its
+   * update differed from the majority lately), late (its votes trail the accepted updates), in
+   * step; servers that left the set show as replaced.
+   */
+  serverStates(): Array<{ id: string; state: ServerView }>;
 }
+
+export type ServerView = 'in-step' | 'late' | 'ignored' | 'replaced' | 'disagreeing';
 
 // ---------------------------------------------------------------------------------------------
 // Coordinator (admin side of a P2P site)

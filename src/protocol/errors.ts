@@ -22,6 +22,11 @@ export const ERROR_CODES = [
   'ERR_NOT_FOUND', // HTTP route that does not exist
   'ERR_METHOD', // HTTP method not allowed
   'ERR_INTERNAL', // a bug on our side; logged
+  'ERR_FORBIDDEN', // the operator page without its token
+  // P2P hosting over the admin WebSocket (keys, signaling, peer envelopes).
+  'ERR_BAD_PROOF', // a key registration whose signature does not prove possession of the key
+  'ERR_NOT_ASSIGNED', // signaling or a peer message between peers the admin did not assign to each other, or in a role not given
+  'ERR_SITE_P2P', // an action sent to the admin for a site its Site Servers host: send it to them
   // Peer protocol (Site Servers, P2P users, site coordinator); see docs/protocol.md.
   'ERR_WRONG_SITE', // a peer message for another site
   'ERR_UNKNOWN_PEER', // sender or named server is not a member (or not who it claims to be)

@@ -10,7 +10,7 @@ import type { SiteView } from '../game/view.js';
 import { MAX_SAY_LENGTH } from '../game/text.js';
 import { SITE_IDS } from '../game/world.js';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Largest WebSocket frame the admin accepts from a client, in bytes. */
 export const MAX_CLIENT_MESSAGE_BYTES = 4096;
@@ -89,15 +89,88 @@ export function parseGuestRequest(body: unknown): ParseResult<GuestRequest> {
 // WebSocket: client -> Administration Server
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Signaling ends: a user name (as user of a site) or a server id (`name~xxxx`, as Site Server).
+ * The admin stamps `from` itself; a client can only name the end it owns.
+ */
+export const ENDPOINT_RE = /^[A-Za-z0-9_-]{3,16}(?:~[0-9a-f]{4,16})?$/;
+const endpointSchema = z.string().regex(ENDPOINT_RE);
+/** What simple-peer emits as `signal` for a data-channel-only link (trickle ICE). */
+export const signalDataSchema = z.union([
+  z.strictObject({ type: z.enum(['offer', 'answer']), sdp: z.string().min(1).max(3000) }),
+  z.strictObject({
+    type: z.literal('candidate'),
+    candidate: z.strictObject({
+      candidate: z.string().max(512),
+      sdpMLineIndex: z.int().min(0).max(64).nullable().optional(),
+      sdpMid: z.string().max(32).nullable().optional(),
+      usernameFragment: z.string().max(64).nullable().optional(),
+    }),
+  }),
+]);
+export type SignalData = z.infer<typeof signalDataSchema>;
+/** Raw bytes of a peer message per `peer` envelope chunk (base64 keeps a chunk under MAX_CLIENT_MESSAGE_BYTES). */
+export const PEER_CHUNK_BYTES = 2048;
+/** Chunks per peer message at most: PEER_CHUNK_BYTES * this = MAX_PEER_MESSAGE_BYTES. */
+export const MAX_PEER_CHUNKS = 128;
+const base64Schema = z.string().max(Math.ceil(PEER_CHUNK_BYTES / 3) * 4).regex(/^[A-Za-z0-9+/]*={0,2}$/);
+/** Which of its two roles a tab speaks in: as the Site Server it runs, or as a user of its site. */
+const roleSchema = z.enum(['server', 'user']);
+export type PeerRole = z.infer<typeof roleSchema>;
+const peerChunkFields = {
+  site: siteIdSchema,
+  /** Sender's number for this message (chunks of one message share it). */
+  id: z.int().min(0).max(0x7fffffff),
+  index: z.int().min(0).max(MAX_PEER_CHUNKS - 1),
+  count: z.int().min(1).max(MAX_PEER_CHUNKS),
+  data: base64Schema,
+};
+const hex = (bytes: number): z.ZodString => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`));
+
 const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hello'), v: z.int(), token: z.string().min(1).max(128) }),
   z.strictObject({ type: z.literal('action'), actionNo: actionNoSchema, action: playerActionSchema }),
   /** Round trip and clock sync: the server answers with its clock. */
   z.strictObject({ type: z.literal('ping'), id: z.int().min(0), t: z.number().finite() }),
   z.strictObject({ type: z.literal('logout') }),
+  /** This tab's session key (ed25519 public key) and its signature over keyProofBytes(challenge, user, key). */
+  z.strictObject({ type: z.literal('key'), key: hex(32), sig: hex(64) }),
+  /** The player's setting: may this tab serve sites? */
+  z.strictObject({ type: z.literal('prefs'), serve: z.boolean() }),
+  /** WebRTC signaling for a link from one of this tab's ends (`from`) to an assigned peer's end. */
+  z.strictObject({ type: z.literal('signal'), from: endpointSchema, to: endpointSchema, data: signalDataSchema }),
+  /** One chunk of a binary peer message for the site's coordinator, spoken as `as`. */
+  z.strictObject({ type: z.literal('peer'), as: roleSchema, ...peerChunkFields }),
+  /** This tab could not open a channel to an assigned peer in time. */
+  z.strictObject({ type: z.literal('linkFailed'), site: siteIdSchema, as: roleSchema, peer: endpointSchema }),
+  /** A serving tab's measurements, every couple of seconds (operator page). */
+  z.strictObject({
+    type: z.literal('serverStats'),
+    site: siteIdSchema,
+    status: z.enum(['starting', 'waiting', 'running', 'syncing', 'evicted']),
+    offset: z.number().finite().nullable(),
+    lag: z.number().finite().nullable(),
+    timeslotSeq: z.int().min(0),
+    trmSent: z.int().min(0),
+    trmReceived: z.int().min(0),
+    bytesInPerSec: z.number().finite().min(0),
+    bytesOutPerSec: z.number().finite().min(0),
+    links: z.int().min(0).max(1000),
+  }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
-export const CLIENT_MESSAGE_TYPES: ReadonlyArray<ClientMessage['type']> = ['hello', 'action', 'ping', 'logout'];
+export const CLIENT_MESSAGE_TYPES: ReadonlyArray<ClientMessage['type']> = [
+  'hello',
+  'action',
+  'ping',
+  'logout',
+  'key',
+  'prefs',
+  'signal',
+  'peer',
+  'linkFailed',
+  'serverStats',
+];
 
 /** Parses one WebSocket frame from a client. Never throws. */
 export function parseClientMessage(raw: string | Uint8Array): ParseResult<ClientMessage> {
@@ -135,14 +208,72 @@ export interface SiteUpdate {
   events: GameEvent[];
 }
 
+/** P2P settings every peer gets at login: the site configuration without its site id, and the threshold. */
+export interface P2PSettings {
+  /** SiteConfig fields shared by every site (`parseSiteConfig({ site, ...config })`). */
+  config: Record<string, number>;
+  /** Users on a site at which the admin hands it to Site Servers. */
+  transferThreshold: number;
+}
+
+/** RTCIceServer as configured by MMO_ICE_SERVERS. */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
 export type ServerMessage =
-  | { type: 'welcome'; v: number; user: string; guest: boolean; serverTime: number }
-  /** The user is now on `site`; `view` is its state as of update `seq`. Sent on login and after each site change. */
-  | { type: 'enter'; site: string; mode: Mode; seq: number; view: SiteView; lastActionNo: number; servers: string[] }
+  | {
+      type: 'welcome';
+      v: number;
+      user: string;
+      guest: boolean;
+      serverTime: number;
+      /** The admin's ed25519 public key (membership records, system actions, siteInit). */
+      adminKey: string;
+      /** Sign keyProofBytes(challenge, user, key) with this tab's session key and send `key`. */
+      challenge: string;
+      p2p: P2PSettings;
+      iceServers: IceServer[];
+    }
+  /**
+   * The user is now on `site`; `view` is its state as of update `seq`. Sent on login and after
+   * each site change. P2P: `servers` serve it; `hash` is update `seq`'s hash, and both `view` and
+   * `hash` are null when the user enters a running P2P site (it takes the state from the servers).
+   */
+  | {
+      type: 'enter';
+      site: string;
+      mode: Mode;
+      seq: number;
+      view: SiteView | null;
+      hash: string | null;
+      lastActionNo: number;
+      servers: string[];
+    }
   | ({ type: 'update' } & SiteUpdate)
   | { type: 'pong'; id: number; t: number; serverTime: number }
   | { type: 'error'; code: ErrorCode; message: string; ref?: string }
-  | { type: 'bye'; reason: ErrorCode | 'logout' };
+  | { type: 'bye'; reason: ErrorCode | 'logout' }
+  /** The key is registered: this tab may be chosen as Site Server under `serverId`. */
+  | { type: 'keyOk'; serverId: string }
+  | { type: 'signal'; from: string; to: string; data: SignalData }
+  /** One chunk of a binary peer message from the site's coordinator to this tab's `to` role. */
+  | { type: 'peer'; to: PeerRole; site: string; id: number; index: number; count: number; data: string }
+  /** Serve `site` as `serverId` (a siteInit or a membership record follows as peer messages). */
+  | { type: 'serve'; site: string; serverId: string }
+  | { type: 'serveEnd'; site: string; reason: string }
+  /**
+   * The user's site moved to its Site Servers at update `seq` (hash `hash`): actions above
+   * `lastActionNo` were not applied by the admin and go to `servers` from now on.
+   */
+  | { type: 'handOver'; site: string; servers: string[]; seq: number; hash: string; lastActionNo: number }
+  /**
+   * How the user's site is hosted: `blocked` says why it is not P2P (null when it is, or below
+   * the threshold); `closing`: it is going back to the admin, hold actions until `enter`.
+   */
+  | { type: 'siteStatus'; site: string; mode: Mode; blocked: string | null; closing: boolean };
 
 export type { GameEvent, SiteAction, SiteView, UserState };
 

@@ -1508,13 +1508,14 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       case 'contentRequest':
         return onContentRequest(from, msg);
       case 'stateRequest':
-        // Servers (joining, resyncing) and users on the site (entering a running P2P site).
-        if (!members.has(from) && !isUserHere(from)) return reject(from, msg.type, 'ERR_UNKNOWN_PEER', 'not a member');
+        // Servers (joining, resyncing), users on the site (entering a running P2P site) and the
+        // admin (taking the site back, saving it).
+        if (!members.has(from) && !isUserHere(from) && from !== ADMIN_ID) return reject(from, msg.type, 'ERR_UNKNOWN_PEER', 'not a member');
         return serveState(from, msg.seq);
       case 'stateChunk':
         return onStateChunk(from, msg);
       case 'hashRequest': {
-        if (!members.has(from) && !isUserHere(from)) return;
+        if (!members.has(from) && !isUserHere(from) && from !== ADMIN_ID) return;
         const h = hashBySeq.get(msg.seq);
         if (h !== undefined && status === 'running') opts.send(from, { type: 'updateHash', site, seq: msg.seq, hash: h });
         return;

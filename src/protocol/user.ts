@@ -6,19 +6,11 @@
  */
 import type { PlayerAction } from '../game/types.js';
 import { addVote, decide, dissenters, emptyVotes, type Votes } from './acceptance.js';
-import type { AcceptedUpdate, CoreEvent, SiteUser, SiteUserOptions } from './api.js';
+import type { AcceptedUpdate, CoreEvent, ServerView, SiteUser, SiteUserOptions } from './api.js';
 import { ed25519Scheme } from './crypto.js';
-import { hashOf } from './crypto.js';
-import {
-  ADMIN_ID,
-  decodeTransfer,
-  parsePeerMessage,
-  type PeerMessage,
-  type PeerOf,
-  type TransferPayload,
-  type UpdateMessage,
-} from './messages.js';
+import { ADMIN_ID, parsePeerMessage, type PeerMessage, type UpdateMessage } from './messages.js';
 import { updateHash, verifyMembership } from './signed.js';
+import { createStateFetch, type FetchedState, type StateFetch } from './stateFetch.js';
 
 /** Updates this far ahead of the last accepted one are not buffered (flood guard). */
 const MAX_AHEAD = 512;
@@ -27,20 +19,13 @@ const MAX_REQUEST = 32;
 // Deadlines are compared as `now >= start + delay`, the same sum nextWakeAt() returns: `now - start
 // >= delay` can be false at exactly that time by float rounding, and the host would spin.
 
+/** A server that disagreed within this many updates shows as 'disagreeing'. */
+const DISAGREE_WINDOW = 50;
+/** A server whose votes trail the accepted seq by more than this shows as 'late'. */
+const LATE_BEHIND = 2;
+
 /** Re-asking rounds without progress before a user takes the whole state again. */
 const REENTER_AFTER = 10;
-
-interface Entering {
-  provider: string | null;
-  tried: Set<string>;
-  askedAt: number;
-  seq: number | null;
-  hash: string | null;
-  chunks: Array<Uint8Array | undefined>;
-  payload: TransferPayload | null;
-  /** server -> its hash for the transferred seq. */
-  hashes: Map<string, string>;
-}
 
 export function createSiteUser(opts: SiteUserOptions): SiteUser {
   const cfg = opts.config;
@@ -54,11 +39,12 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
   let lastSeq = opts.seq ?? 0;
   let lastHash = opts.hash ?? '';
   /** Entering a running site: the state transfer in progress (null once in). */
-  let entering: Entering | null =
-    opts.seq === null || opts.hash === null
-      ? { provider: null, tried: new Set(), askedAt: -Infinity, seq: null, hash: null, chunks: [], payload: null, hashes: new Map() }
-      : null;
+  let entering: StateFetch | null = opts.seq === null || opts.hash === null ? newFetch() : null;
   let nextNo = Math.max(1, opts.nextActionNo);
+  /** The latest membership record's members, for serverStates(). */
+  let record: Array<{ id: string; slot: number | null; cut: boolean }> | null = null;
+  /** Highest seq each server voted for (lateness). */
+  const lastVote = new Map<string, number>();
   const pending = new Map<number, { action: PlayerAction; sentAt: number }>();
   const votes = new Map<number, Votes>();
   const accepted: AcceptedUpdate[] = [];
@@ -88,11 +74,8 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
   function onVote(from: string, seq: number, hash: string, full: UpdateMessage | null): void {
     if (entering) {
       // Updates reach us once the site lists us: time to ask for the state. Keep the votes.
-      if (entering.provider === null) askState();
-      if (entering.seq !== null && seq === entering.seq && serverSet.has(from)) {
-        entering.hashes.set(from, hash);
-        tryEnter();
-      }
+      if (!entering.asking) entering.start();
+      entering.onHash(from, seq, hash);
       if (entering && (seq <= (entering.seq ?? 0) || votes.size > MAX_AHEAD)) return;
     } else if (seq <= lastSeq || seq > lastSeq + MAX_AHEAD) return;
     if (full) {
@@ -103,6 +86,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
         return;
       }
     }
+    if (serverSet.has(from)) lastVote.set(from, Math.max(lastVote.get(from) ?? 0, seq));
     let v = votes.get(seq);
     if (!v) votes.set(seq, (v = emptyVotes()));
     const r = addVote(v, from, hash, full, serverSet);
@@ -111,70 +95,31 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     if (!entering && votes.size > 0 && waitingSince === null) waitingSince = opts.now();
   }
 
-  function askState(): void {
-    if (!entering) return;
-    const pool = servers.filter((s) => !entering?.tried.has(s));
-    if (pool.length === 0) entering.tried.clear();
-    const p = (pool.length > 0 ? pool : servers)[0];
-    entering.askedAt = opts.now();
-    if (p === undefined) return;
-    entering.tried.add(p);
-    entering.provider = p;
-    entering.askedAt = opts.now();
-    entering.seq = null;
-    entering.hash = null;
-    entering.chunks = [];
-    entering.payload = null;
-    entering.hashes.clear();
-    opts.send(p, { type: 'stateRequest', site, seq: null });
+  function newFetch(): StateFetch {
+    return createStateFetch({
+      config: cfg,
+      now: opts.now,
+      send: opts.send,
+      servers: () => servers,
+      onDone: entered,
+      onBadProvider: (server, seq) => flag(server, seq, 'transferred state does not match its hash'),
+    });
   }
 
-  function onChunk(from: string, msg: PeerOf<'stateChunk'>): void {
-    const e = entering;
-    if (!e || from !== e.provider || e.payload) return;
-    if (e.seq === null) {
-      e.seq = msg.seq;
-      e.hash = msg.hash;
-      e.chunks = new Array<Uint8Array | undefined>(msg.count);
-      for (const s of servers) opts.send(s, { type: 'hashRequest', site, seq: msg.seq });
-    }
-    if (msg.seq !== e.seq || msg.hash !== e.hash || msg.count !== e.chunks.length || msg.index >= e.chunks.length) return;
-    e.chunks[msg.index] = msg.data;
-    if (e.chunks.some((c) => c === undefined)) return;
-    const bytes = new Uint8Array(e.chunks.reduce((n, c) => n + (c?.byteLength ?? 0), 0));
-    let off = 0;
-    for (const c of e.chunks) {
-      if (c) bytes.set(c, off);
-      off += c?.byteLength ?? 0;
-    }
-    const parsed = decodeTransfer(bytes);
-    if (!parsed.ok) return askState();
-    const { hash: claimed, ...body } = parsed.value.update;
-    if (claimed !== e.hash || updateHash(body) !== claimed || hashOf(parsed.value.state) !== body.stateHash || body.site !== site) {
-      flag(from, e.seq ?? 0, 'transferred state does not match its hash');
-      return askState();
-    }
-    e.payload = parsed.value;
-    tryEnter();
-  }
-
-  function tryEnter(): void {
-    const e = entering;
-    if (!e?.payload || e.hash === null) return;
-    let n = 0;
-    for (const [s, h] of e.hashes) if (serverSet.has(s) && h === e.hash) n++;
-    if (n < cfg.N_majority) return;
-    const p = e.payload;
+  function entered(r: FetchedState): void {
     entering = null;
-    lastSeq = p.update.seq;
-    lastHash = p.update.hash;
+    lastSeq = r.seq;
+    lastHash = r.hash;
     for (const s of [...votes.keys()]) if (s <= lastSeq) votes.delete(s);
-    for (const [user, floor, nos] of p.state.applied) {
+    for (const [user, floor, nos] of r.payload.state.applied) {
       if (user !== opts.user) continue;
       for (const no of [...pending.keys()]) if (no <= floor || nos.includes(no)) pending.delete(no);
+      // A counter from an earlier stint may be stale (a reload, a login elsewhere): numbers the
+      // servers applied for us count as duplicates, so continue above them.
+      nextNo = Math.max(nextNo, floor + 1, ...nos.map((n) => n + 1));
     }
     observe({ kind: 'accepted', seq: lastSeq, hash: lastHash });
-    opts.onEnter?.({ seq: lastSeq, hash: lastHash, snapshot: p.state.snapshot });
+    opts.onEnter?.({ seq: lastSeq, hash: lastHash, snapshot: r.payload.state.snapshot });
     acceptReady();
   }
 
@@ -234,7 +179,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       case 'updateHash':
         return onVote(from, msg.seq, msg.hash, null);
       case 'stateChunk':
-        return onChunk(from, msg);
+        return entering?.onChunk(from, msg);
       case 'membership': {
         if (from !== ADMIN_ID || msg.epoch <= epoch) return;
         if (opts.adminKey && !verifyMembership(msg, opts.adminKey, crypto)) {
@@ -242,6 +187,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
           return;
         }
         epoch = msg.epoch;
+        record = msg.members.map((m) => ({ id: m.id, slot: m.slot, cut: (m.stints[m.stints.length - 1]?.cut ?? null) !== null }));
         const next = msg.members
           .filter((m) => m.slot !== null)
           .sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0))
@@ -275,26 +221,23 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     },
     nextWakeAt() {
       let min = Infinity;
-      if (entering && entering.provider !== null) min = entering.askedAt + 4 * cfg.T_timeout;
+      const enterAt = entering?.nextWakeAt() ?? null;
+      if (enterAt !== null) min = enterAt;
       if (waitingSince !== null && !entering) min = Math.min(min, Math.max(waitingSince, lastAskAt) + reask);
       if (cfg.T_resend > 0) for (const p of pending.values()) min = Math.min(min, p.sentAt + cfg.T_resend);
       return Number.isFinite(min) ? min : null;
     },
     tick() {
       const now = opts.now();
-      if (entering && entering.provider !== null && !entering.payload && now >= entering.askedAt + 4 * cfg.T_timeout) askState();
-      if (entering && entering.payload && now >= entering.askedAt + 4 * cfg.T_timeout) {
-        entering.askedAt = now;
-        for (const s of servers) opts.send(s, { type: 'hashRequest', site, seq: entering.payload.update.seq });
-      }
+      entering?.tick();
       for (const s of [...votes.keys()]) if (s <= lastSeq) votes.delete(s);
       if (votes.size === 0) waitingSince = null;
       if (!entering && waitingSince !== null && now >= waitingSince + REENTER_AFTER * reask) {
         // Too far behind for the servers' kept updates (or none answers): take the state anew.
         observe({ kind: 'resync', reason: 'user too far behind: entering again', seq: lastSeq });
-        entering = { provider: null, tried: new Set(), askedAt: -Infinity, seq: null, hash: null, chunks: [], payload: null, hashes: new Map() };
+        entering = newFetch();
         waitingSince = null;
-        askState();
+        entering.start();
       } else if (!entering && waitingSince !== null && now >= Math.max(waitingSince, lastAskAt) + reask) {
         // Votes for updates after ours arrive, but not enough for the next one: some went missing
         // (a lossy link, a partition). Ask every server for all the missing ones in full.
@@ -315,6 +258,19 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     setServers,
     acceptedLog: () => accepted,
     flaggedServers: () => flagged,
+    serverStates() {
+      const out: Array<{ id: string; state: ServerView }> = [];
+      const cut = new Set((record ?? []).filter((m) => m.slot !== null && m.cut).map((m) => m.id));
+      for (const id of servers) {
+        let state: ServerView = 'in-step';
+        if (cut.has(id)) state = 'ignored';
+        else if (flagged.some((f) => f.server === id && f.seq > lastSeq - DISAGREE_WINDOW)) state = 'disagreeing';
+        else if (lastSeq > 0 && (lastVote.get(id) ?? 0) < lastSeq - LATE_BEHIND) state = 'late';
+        out.push({ id, state });
+      }
+      for (const m of record ?? []) if (m.slot === null) out.push({ id: m.id, state: 'replaced' });
+      return out;
+    },
     pendingActions: () => [...pending].map(([actionNo, p]) => ({ actionNo, action: p.action })),
     lastAccepted: () => ({ seq: lastSeq, hash: lastHash }),
   };
