@@ -16,6 +16,11 @@ import { createStaticHandler } from './static.js';
 import { SqliteStorage } from './storage/sqlite.js';
 import type { ScryptParams, Storage } from './storage/types.js';
 import { attachWebSocket, DEFAULT_WS_LIMITS, type WsLimits } from './ws.js';
+import { randomBytes } from 'node:crypto';
+import { ed25519Scheme } from '../src/protocol/crypto.js';
+import { newAdminSecret, P2PManager } from './p2p/manager.js';
+import { checkP2P, DEFAULT_P2P, settingsForPeers, type P2POptions } from './p2p/settings.js';
+import { createOperator } from './operator.js';
 
 export interface AdminServerOptions {
   /** 0 picks a free port. Default 8080. */
@@ -37,8 +42,16 @@ export interface AdminServerOptions {
   actionRate?: RateSpec;
   maxFramesPerSecond?: number;
   helloTimeoutMs?: number;
-  /** Register/login/guest requests per IP. */
+  /** Register/login requests per IP. */
   authRate?: RateSpec;
+  /** Guest sessions per IP. */
+  guestRate?: RateSpec;
+  /** P2P hosting (defaults: DEFAULT_P2P). */
+  p2p?: Partial<P2POptions>;
+  /** Token of the operator page /admin; unset: a random one, logged at start. */
+  adminToken?: string;
+  /** Injected randomness for choosing Site Servers (tests). */
+  random?: () => number;
   scrypt?: ScryptParams;
   logger?: Logger;
   /** Shorthand for a silent logger. */
@@ -49,6 +62,8 @@ export interface AdminServer {
   /** e.g. http://127.0.0.1:8080/ */
   url: string;
   port: number;
+  /** Token of the operator page (/admin?token=...). */
+  adminToken: string;
   /** Saves everything, closes connections, the port and the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -61,6 +76,7 @@ export const DEFAULTS = {
   sessionTtlMs: 24 * 60 * 60 * 1000,
   saveIntervalMs: 5000,
   authRate: { perSecond: 5, burst: 20 } satisfies RateSpec,
+  guestRate: { perSecond: 5, burst: 20 } satisfies RateSpec,
 } as const;
 
 /** Expired sessions are kept this long, so a late reconnect hears "expired" rather than "invalid". */
@@ -72,6 +88,30 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
   const storage = opts.storage ?? new SqliteStorage(opts.dbFile ?? DEFAULTS.dbFile);
   const sites = new SiteHost((id) => storage.getSite(id));
   const game = new Game(sites, storage, log, now);
+  const p2pOptions: P2POptions = { ...DEFAULT_P2P, ...opts.p2p };
+  const p2pErrors = checkP2P(p2pOptions);
+  if (p2pErrors.length > 0) throw new Error(`bad P2P settings: ${p2pErrors.join('; ')}`);
+  // Peers keep the admin's key across its restarts: it lives in storage.
+  let adminSecret = storage.getMeta('admin_secret');
+  if (!adminSecret || !/^[0-9a-f]{64}$/.test(adminSecret)) {
+    adminSecret = newAdminSecret();
+    storage.setMeta('admin_secret', adminSecret);
+  }
+  // The peers' synced clock follows this one; it must never run backward.
+  let lastNow = -Infinity;
+  const peerNow = (): number => (lastNow = Math.max(lastNow, now()));
+  const p2p = new P2PManager({
+    options: p2pOptions,
+    adminSecret,
+    crypto: ed25519Scheme,
+    now: peerNow,
+    ...(opts.random ? { random: opts.random } : {}),
+    log,
+    game: game.hooks(),
+  });
+  game.attachP2P(p2p);
+  const adminToken = opts.adminToken ?? randomBytes(16).toString('hex');
+  const operator = createOperator({ token: adminToken, p2p, game, now: peerNow, options: p2pOptions });
   const accounts = new Accounts(storage, {
     now,
     sessionTtlMs: opts.sessionTtlMs ?? DEFAULTS.sessionTtlMs,
@@ -94,10 +134,12 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
 
   const http = createHttpHandler({
     accounts,
-    sites,
+    listing: () => game.listing(),
     log,
     now,
     authRate: opts.authRate ?? DEFAULTS.authRate,
+    guestRate: opts.guestRate ?? DEFAULTS.guestRate,
+    operator: operator.handle,
     client: (req, res) => client(req, res),
   });
   const server = createServer(http.handle);
@@ -126,7 +168,23 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
         : sendJson(res, 405, { error: 'ERR_METHOD', message: 'method not allowed' });
   }
 
-  const ws = attachWebSocket(server, { game, accounts, log, now, limits }, opts.dev === true);
+  const ws = attachWebSocket(
+    server,
+    {
+      game,
+      accounts,
+      log,
+      now: peerNow,
+      limits,
+      p2p,
+      welcome: {
+        adminKey: ed25519Scheme.publicKeyOf(adminSecret),
+        p2p: settingsForPeers(p2pOptions),
+        iceServers: p2pOptions.iceServers,
+      },
+    },
+    opts.dev === true,
+  );
 
   const tick = (): void => {
     try {
@@ -161,7 +219,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
   const port = (server.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}/`;
-  log.info('server.start', { url, dev: opts.dev === true, online: game.onlineCount });
+  log.info('server.start', { url, dev: opts.dev === true, online: game.onlineCount, p2p: p2pOptions.transferThreshold > 0 });
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -170,6 +228,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
       http.close();
       // Save first: after this the game ignores the disconnects that closing causes.
       game.shutdown();
+      p2p.close();
       await ws.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -182,5 +241,5 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
     return closing;
   };
 
-  return { url, port, close };
+  return { url, port, adminToken, close };
 }

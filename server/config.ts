@@ -2,6 +2,7 @@
 import type { AdminServerOptions } from './app.js';
 import { DEFAULTS } from './app.js';
 import { DEFAULT_WS_LIMITS } from './ws.js';
+import { checkP2P, DEFAULT_P2P, parseIceServers, type P2POptions } from './p2p/settings.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -14,7 +15,32 @@ export function optionsFromEnv(env: Env, argv: readonly string[]): AdminServerOp
       throw new Error(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
     return n;
   };
+  const p2p: P2POptions = {
+    ...DEFAULT_P2P,
+    nServer: int('MMO_N_SERVER', DEFAULT_P2P.nServer, 1, 15),
+    transferThreshold: int('MMO_TRANSFER_THRESHOLD', DEFAULT_P2P.transferThreshold, 0, 10_000),
+    T_timeslot: int('MMO_T_TIMESLOT_MS', DEFAULT_P2P.T_timeslot, 10, 10_000),
+    T_timeout: int('MMO_T_TIMEOUT_MS', DEFAULT_P2P.T_timeout, 1, 60_000),
+    T_req_timeout: int('MMO_T_REQ_TIMEOUT_MS', DEFAULT_P2P.T_req_timeout, 1, 60_000),
+    T_ignore: int('MMO_T_IGNORE_MS', DEFAULT_P2P.T_ignore, 1, 600_000),
+    handBackAfterMs: int('MMO_HAND_BACK_MS', DEFAULT_P2P.handBackAfterMs, 0, 86_400_000),
+    maxServerRttMs: int('MMO_MAX_SERVER_RTT_MS', DEFAULT_P2P.maxServerRttMs, 1, 60_000),
+    p2pSaveMs: int('MMO_P2P_SAVE_MS', DEFAULT_P2P.p2pSaveMs, 100, 3_600_000),
+    iceServers: env.MMO_ICE_SERVERS?.trim() ? parseIceServers(env.MMO_ICE_SERVERS) : [],
+  };
+  if (p2p.nServer % 2 === 0) throw new Error(`MMO_N_SERVER must be odd, got "${env.MMO_N_SERVER}"`);
+  const bad = checkP2P(p2p);
+  if (bad.length > 0) throw new Error(bad.join('; '));
+  const adminToken = env.MMO_ADMIN_TOKEN?.trim();
+  if (adminToken !== undefined && adminToken !== '' && adminToken.length < 8)
+    throw new Error('MMO_ADMIN_TOKEN must be at least 8 characters');
   return {
+    p2p,
+    ...(adminToken ? { adminToken } : {}),
+    guestRate: {
+      perSecond: int('MMO_GUEST_RATE', DEFAULTS.guestRate.perSecond, 1),
+      burst: int('MMO_GUEST_BURST', DEFAULTS.guestRate.burst, 1),
+    },
     port: int('PORT', DEFAULTS.port, 0, 65535),
     host: env.HOST?.trim() || DEFAULTS.host,
     dbFile: env.MMO_DB?.trim() || DEFAULTS.dbFile,

@@ -1,12 +1,16 @@
 /**
  * Who is online and where: routes a user's actions to their site, moves users through portals,
- * and saves user states. Every site change goes through `applyAction` (join / leave), so the users
- * of a site learn about arrivals and departures from ordinary updates.
+ * and saves user states. A client-server site changes only through `applyAction` here (join /
+ * leave too, so its users learn arrivals and departures from ordinary updates). A P2P site is
+ * run by its Site Servers (p2p/); the game then orders joins and leaves through them and learns
+ * departures from the majority of the servers.
  */
-import { DEFAULT_SITE, newUser, viewOf, type PlayerAction, type UserState } from '../src/game/index.js';
+import { DEFAULT_SITE, listSites, newUser, viewOf, type PlayerAction, type SiteSnapshot, type UserState } from '../src/game/index.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
-import type { ServerMessage, SiteUpdate } from '../src/protocol/messages.js';
+import type { ServerMessage, SiteListing, SiteUpdate } from '../src/protocol/messages.js';
 import type { Logger } from './log.js';
+import type { GameHooks, P2PManager } from './p2p/manager.js';
+import type { VerifiedSite } from './p2p/site.js';
 import type { SiteHost } from './sites.js';
 import type { Storage } from './storage/types.js';
 
@@ -26,6 +30,16 @@ interface Player {
   link: PlayerLink;
 }
 
+/** A user that left a P2P site (logout, disconnect) whose state the servers still have to give back. */
+interface Departing {
+  guest: boolean;
+  site: string;
+  lastActionNo: number;
+  forget: boolean;
+  /** A login of the same user waits for the state. */
+  waiting: Array<() => void>;
+}
+
 export interface ActError {
   code: ErrorCode;
   message: string;
@@ -33,10 +47,17 @@ export interface ActError {
 
 export const encode = (m: ServerMessage): string => JSON.stringify(m);
 
+/** A login waits this long for a departing state from a P2P site before using the stored one. */
+const DEPARTURE_WAIT_MS = 5000;
+
 export class Game {
   private readonly players = new Map<string, Player>();
-  /** Names of the online users per site, for broadcasting. */
+  /** Names of the online users per site, for broadcasting and counting. */
   private readonly bySite = new Map<string, Set<string>>();
+  private readonly departing = new Map<string, Departing>();
+  /** Users arriving at a site that is going back to the admin: they join once it is back. */
+  private readonly arriving = new Map<string, Map<string, UserState>>();
+  private p2p: P2PManager | null = null;
   private closed = false;
 
   constructor(
@@ -48,6 +69,10 @@ export class Game {
 
   get onlineCount(): number {
     return this.players.size;
+  }
+
+  attachP2P(p2p: P2PManager): void {
+    this.p2p = p2p;
   }
 
   /**
@@ -66,6 +91,24 @@ export class Game {
       this.sendEnter(existing);
       return;
     }
+    const d = this.departing.get(name);
+    if (d) {
+      // Its state is still on its way back from a P2P site: enter with that state.
+      let done = false;
+      const go = (): void => {
+        if (done) return;
+        done = true;
+        this.enter(name, guest, link);
+      };
+      d.waiting.push(go);
+      setTimeout(() => {
+        if (done) return;
+        this.log.warn('user.departure_timeout', { user: name, site: d.site });
+        this.departing.delete(name);
+        go();
+      }, DEPARTURE_WAIT_MS).unref();
+      return;
+    }
     const stored = this.storage.getUser(name);
     let state: UserState = stored?.state ?? newUser(name, DEFAULT_SITE);
     if (!this.host.has(state.site)) {
@@ -82,6 +125,9 @@ export class Game {
   act(name: string, link: PlayerLink, actionNo: number, action: PlayerAction): ActError | null {
     const p = this.players.get(name);
     if (!p || p.link !== link || this.closed) return { code: 'ERR_OUT_OF_TURN', message: 'not on a site' };
+    if (this.p2p?.hosting(p.site).mode === 'p2p') {
+      return { code: 'ERR_SITE_P2P', message: `${p.site} is served by peers: send actions to its Site Servers` };
+    }
     if (actionNo <= p.lastActionNo) {
       return { code: 'ERR_ACTION_NUMBER', message: `actionNo ${actionNo} is not above ${p.lastActionNo}` };
     }
@@ -102,34 +148,48 @@ export class Game {
   leave(name: string, link: PlayerLink, how: { forget: boolean; reason: string }): void {
     const p = this.players.get(name);
     if (!p || p.link !== link || this.closed) return;
-    const before = this.host.user(p.site, name);
-    const { update } = this.host.apply(p.site, name, { kind: 'leave' });
     this.players.delete(name);
     this.bySite.get(p.site)?.delete(name);
-    this.broadcast(update);
     this.log.info('user.leave', { user: name, site: p.site, reason: how.reason });
+    const hosting = this.p2p?.hosting(p.site);
+    if (hosting?.mode === 'p2p') {
+      // The servers hold its state: it comes back with the departure (or with the hand-back).
+      this.departing.set(name, { guest: p.guest, site: p.site, lastActionNo: p.lastActionNo, forget: how.forget, waiting: [] });
+      if (!hosting.closing) this.p2p?.leave(p.site, name);
+      return;
+    }
+    const arriving = this.arriving.get(p.site);
+    if (arriving?.has(name)) {
+      this.save(name, p.guest, arriving.get(name)!, p.lastActionNo, how.forget);
+      arriving.delete(name);
+      return;
+    }
+    const before = this.host.user(p.site, name);
+    const { update } = this.host.apply(p.site, name, { kind: 'leave' });
+    this.broadcast(update);
+    if (before) this.save(name, p.guest, before, p.lastActionNo, how.forget);
+    else if (how.forget) this.save(name, p.guest, newUser(name, p.site), p.lastActionNo, true);
+  }
+
+  private save(name: string, guest: boolean, state: UserState, lastActionNo: number, forget: boolean): void {
     try {
-      if (how.forget) this.storage.deleteUser(name);
-      else if (before) {
-        this.storage.saveBatch(
-          { users: [{ name, guest: p.guest, state: before, lastActionNo: p.lastActionNo }], sites: [] },
-          this.now(),
-        );
-      }
+      if (forget) this.storage.deleteUser(name);
+      else this.storage.saveBatch({ users: [{ name, guest, state, lastActionNo }], sites: [] }, this.now());
     } catch (err) {
       this.log.error('storage.save_failed', { user: name, err });
     }
   }
 
-  /** Saves every online user and every site in one transaction. */
+  /** Saves every online user and every client-server site in one transaction (P2P ones come verified). */
   saveAll(): void {
     const users = [];
     for (const p of this.players.values()) {
       const state = this.host.user(p.site, p.name);
-      if (state) users.push({ name: p.name, guest: p.guest, state, lastActionNo: p.lastActionNo });
+      if (state && !this.isP2P(p.site)) users.push({ name: p.name, guest: p.guest, state, lastActionNo: p.lastActionNo });
     }
+    const sites = this.host.siteStates().filter((s) => !this.isP2P(s.site));
     try {
-      this.storage.saveBatch({ users, sites: this.host.siteStates() }, this.now());
+      this.storage.saveBatch({ users, sites }, this.now());
     } catch (err) {
       this.log.error('storage.save_failed', { err });
     }
@@ -142,35 +202,144 @@ export class Game {
     this.closed = true;
   }
 
+  listing(): SiteListing[] {
+    return listSites().map((def) => ({
+      id: def.id,
+      name: def.name,
+      mode: this.isP2P(def.id) ? 'p2p' : 'cs',
+      users: this.bySite.get(def.id)?.size ?? 0,
+    }));
+  }
+
+  /** The game as P2P hosting sees it. */
+  hooks(): GameHooks {
+    return {
+      siteOf: (user) => this.players.get(user)?.site ?? null,
+      usersOn: (site) => [...(this.bySite.get(site) ?? [])],
+      lastActionNo: (user) => this.players.get(user)?.lastActionNo ?? 0,
+      snapshotFor: (site) => this.host.snapshot(site),
+      tell: (user, msg) => this.players.get(user)?.link.send(encode(msg)),
+      departed: (site, user, via) => this.departed(site, user, via),
+      verified: (site, v) => this.verified(site, v),
+      closed: (site, v) => this.handedBack(site, v),
+    };
+  }
+
+  private isP2P(site: string): boolean {
+    return this.p2p?.hosting(site).mode === 'p2p';
+  }
+
+  /** A user left a P2P site, as the majority of its servers applied it. */
+  private departed(site: string, user: UserState, via: 'portal' | 'logout'): void {
+    const p = this.players.get(user.name);
+    const d = this.departing.get(user.name);
+    if (d && d.site === site) {
+      this.departing.delete(user.name);
+      this.save(user.name, d.guest, via === 'portal' ? this.landing(user) : user, d.lastActionNo, d.forget);
+      for (const w of d.waiting) w();
+      return;
+    }
+    if (p && p.site === site && via === 'portal') {
+      this.bySite.get(site)?.delete(p.name);
+      this.travel(p, user);
+    }
+  }
+
+  /** A majority-verified copy of a P2P site: store it with the users on it. */
+  private verified(site: string, v: VerifiedSite): void {
+    const users = [];
+    for (const u of v.snapshot.users) {
+      const p = this.players.get(u.name);
+      if (!p || p.site !== site) continue;
+      p.lastActionNo = Math.max(p.lastActionNo, v.lastActionNo.get(u.name) ?? 0);
+      users.push({ name: u.name, guest: p.guest, state: u, lastActionNo: p.lastActionNo });
+    }
+    try {
+      this.storage.saveBatch({ users, sites: [v.snapshot.site] }, this.now());
+    } catch (err) {
+      this.log.error('storage.save_failed', { site, err });
+    }
+  }
+
+  /** The site is back from its Site Servers, as of the cut: its users continue here. */
+  private handedBack(site: string, v: VerifiedSite): void {
+    this.host.install(site, { site: v.snapshot.site, users: [] });
+    const names = this.bySite.get(site) ?? new Set<string>();
+    this.bySite.set(site, new Set());
+    for (const u of v.snapshot.users) {
+      const p = this.players.get(u.name);
+      const d = this.departing.get(u.name);
+      const last = v.lastActionNo.get(u.name) ?? 0;
+      if (p && p.site === site && names.has(u.name)) {
+        p.lastActionNo = Math.max(p.lastActionNo, last);
+        this.joinSite(p, u);
+      } else if (d && d.site === site) {
+        this.departing.delete(u.name);
+        this.save(u.name, d.guest, u, Math.max(d.lastActionNo, last), d.forget);
+        for (const w of d.waiting) w();
+      }
+    }
+    const arriving = this.arriving.get(site);
+    this.arriving.delete(site);
+    for (const [name, state] of arriving ?? []) {
+      const p = this.players.get(name);
+      if (p && p.site === site) this.joinSite(p, state);
+    }
+    this.saveAll();
+  }
+
+  /** Where a user that took a portal lands (a world bug must not lose the user: send it home). */
+  private landing(moved: UserState): UserState {
+    if (this.host.has(moved.site)) return moved;
+    this.log.error('portal.unknown_site', { user: moved.name, to: moved.site });
+    return { ...newUser(moved.name, DEFAULT_SITE), inventory: moved.inventory };
+  }
+
   private travel(p: Player, moved: UserState): void {
     this.bySite.get(p.site)?.delete(p.name);
-    let state = moved;
-    if (!this.host.has(state.site)) {
-      // A world bug must not lose the user: send it home.
-      this.log.error('portal.unknown_site', { user: p.name, from: p.site, to: state.site });
-      state = { ...newUser(p.name, DEFAULT_SITE), inventory: state.inventory };
-    }
+    const state = this.landing(moved);
     this.log.info('user.portal', { user: p.name, from: p.site, to: state.site });
     p.site = state.site;
     this.joinSite(p, state);
   }
 
-  /** Joins through the rules, tells the site's other users, then gives the newcomer its view. */
+  /** Joins through the rules (or the site's servers), tells the site's other users, then gives the newcomer its view. */
   private joinSite(p: Player, state: UserState): void {
-    const { update } = this.host.apply(p.site, p.name, { kind: 'join', user: state });
     let names = this.bySite.get(p.site);
-    if (!names) {
-      names = new Set();
-      this.bySite.set(p.site, names);
-    }
+    if (!names) this.bySite.set(p.site, (names = new Set()));
     names.add(p.name);
+    const hosting = this.p2p?.hosting(p.site);
+    if (hosting?.mode === 'p2p') {
+      if (hosting.closing) {
+        // Back at the admin in a moment: join then.
+        let a = this.arriving.get(p.site);
+        if (!a) this.arriving.set(p.site, (a = new Map()));
+        a.set(p.name, state);
+        p.link.send(encode({ type: 'siteStatus', site: p.site, mode: 'p2p', blocked: null, closing: true }));
+        return;
+      }
+      this.p2p?.join(p.site, p.name, state);
+      this.sendEnter(p);
+      return;
+    }
+    const { update } = this.host.apply(p.site, p.name, { kind: 'join', user: state });
     // The newcomer's `enter` already shows this step, so it skips the update.
     this.broadcast(update, p.name);
     this.sendEnter(p);
+    if (hosting?.blocked) p.link.send(encode({ type: 'siteStatus', site: p.site, mode: 'cs', blocked: hosting.blocked, closing: false }));
+    this.p2p?.consider(p.site);
   }
 
   private sendEnter(p: Player): void {
-    const snap = this.host.snapshot(p.site);
+    const s = this.p2p?.site(p.site);
+    if (s) {
+      // The user takes the state from the servers (checked against the majority's hash).
+      p.link.send(
+        encode({ type: 'enter', site: p.site, mode: 'p2p', seq: 0, view: null, hash: null, lastActionNo: p.lastActionNo, servers: s.servers() }),
+      );
+      return;
+    }
+    const snap: SiteSnapshot = this.host.snapshot(p.site);
     p.link.send(
       encode({
         type: 'enter',
@@ -178,6 +347,7 @@ export class Game {
         mode: 'cs',
         seq: snap.site.step,
         view: viewOf(snap),
+        hash: null,
         lastActionNo: p.lastActionNo,
         servers: [],
       }),

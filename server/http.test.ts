@@ -142,12 +142,22 @@ describe('HTTP API', () => {
   it('rate-limits the account endpoints per address', async () => {
     const s = await startServer({ authRate: { perSecond: 0.001, burst: 3 } });
     const codes: number[] = [];
-    for (let i = 0; i < 5; i++) codes.push((await post(s.base, '/api/guest', {})).status);
-    expect(codes).toEqual([200, 200, 200, 429, 429]);
-    const r = await post<{ error: string }>(s.base, '/api/login', { name: 'a', password: 'b' });
+    for (let i = 0; i < 5; i++) codes.push((await post(s.base, '/api/login', { name: 'a', password: 'b' })).status);
+    expect(codes).toEqual([401, 401, 401, 429, 429]);
+    const r = await post<{ error: string }>(s.base, '/api/register', { name: 'abc', password: 'bcdefgh' });
     expect(r.body.error).toBe('ERR_RATE_LIMITED');
-    // Reading endpoints are not limited.
+    // Reading endpoints are not limited, and guests have their own limit.
     expect((await get(s.base, '/api/sites')).status).toBe(200);
+    expect((await post(s.base, '/api/guest', {})).status).toBe(200);
+  });
+
+  it('limits guest sessions per address with their own, configurable limit', async () => {
+    const s = await startServer({ guestRate: { perSecond: 0.001, burst: 4 } });
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++) codes.push((await post(s.base, '/api/guest', {})).status);
+    expect(codes).toEqual([200, 200, 200, 200, 429, 429]);
+    // Logging in is limited separately.
+    expect((await post(s.base, '/api/login', { name: 'a', password: 'b' })).status).toBe(401);
   });
 });
 

@@ -15,15 +15,20 @@ import {
 import type { Accounts, SessionResult } from './accounts.js';
 import type { Logger } from './log.js';
 import { KeyedRateLimiter, type RateSpec } from './rateLimit.js';
-import type { SiteHost } from './sites.js';
+import type { SiteListing } from '../src/protocol/messages.js';
 
 export interface HttpDeps {
   accounts: Accounts;
-  sites: SiteHost;
+  /** The site listing (mode and population of every site). */
+  listing: () => SiteListing[];
   log: Logger;
   now: () => number;
   /** Requests per IP to the account endpoints (each costs a password hash). */
   authRate: RateSpec;
+  /** Guest sessions per IP (no password hash; bots and tests open many). */
+  guestRate: RateSpec;
+  /** The operator page (/admin, /api/admin); false when the path is not its. */
+  operator: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Everything that is not /api. */
   client: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 }
@@ -41,13 +46,17 @@ class HttpFailure extends Error {
 }
 
 export function createHttpHandler(deps: HttpDeps) {
-  const { accounts, sites, log } = deps;
+  const { accounts, listing, log } = deps;
   const authLimiter = new KeyedRateLimiter(deps.authRate);
-  const sweep = setInterval(() => authLimiter.sweep(deps.now()), 60_000);
+  const guestLimiter = new KeyedRateLimiter(deps.guestRate);
+  const sweep = setInterval(() => {
+    authLimiter.sweep(deps.now());
+    guestLimiter.sweep(deps.now());
+  }, 60_000);
   sweep.unref();
 
-  const limited = (ip: string): void => {
-    if (!authLimiter.take(ip, deps.now()))
+  const limited = (ip: string, limiter = authLimiter): void => {
+    if (!limiter.take(ip, deps.now()))
       throw new HttpFailure(429, 'ERR_RATE_LIMITED', 'too many requests; slow down');
   };
   const session = (res: ServerResponse, r: SessionResult): void => {
@@ -76,14 +85,14 @@ export function createHttpHandler(deps: HttpDeps) {
     },
     '/api/guest': {
       POST: async (req, res, ip) => {
-        limited(ip);
+        limited(ip, guestLimiter);
         const g = parsed(parseGuestRequest(await readJsonBody(req)));
         const r = accounts.guest(g);
         if (r.ok) log.info('account.guest', { user: r.value.user, ip });
         session(res, r);
       },
     },
-    '/api/sites': { GET: async (_req, res) => sendJson(res, 200, sites.listing()) },
+    '/api/sites': { GET: async (_req, res) => sendJson(res, 200, listing()) },
     '/api/health': { GET: async (_req, res) => sendJson(res, 200, { ok: true }) },
   };
 
@@ -104,6 +113,7 @@ export function createHttpHandler(deps: HttpDeps) {
     const ip = req.socket.remoteAddress ?? '?';
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
+    if (deps.operator(req, res)) return;
     if (path !== '/api' && !path.startsWith('/api/')) {
       res.setHeader('X-Frame-Options', 'DENY');
       await deps.client(req, res);

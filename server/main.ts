@@ -9,9 +9,18 @@ import { createLogger } from './log.js';
 const log = createLogger();
 
 async function main(): Promise<void> {
-  const options = optionsFromEnv(process.env, process.argv.slice(2));
+  let options;
+  try {
+    options = optionsFromEnv(process.env, process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`Configuration error: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const server = await createAdminServer({ ...options, logger: log });
   process.stdout.write(`MMO Administration Server listening on ${server.url}\n`);
+  process.stdout.write(
+    `Operator page: ${server.url}admin?token=${options.adminToken ? '<your MMO_ADMIN_TOKEN>' : server.adminToken}\n`,
+  );
 
   let stopping = false;
   const stop = (signal: string): void => {

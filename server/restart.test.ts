@@ -19,7 +19,7 @@ describe('restart', () => {
     // Alice picks up an item on the meadow, then walks through the portal to town and a bit on.
     const enter = alice.client.all.find((m) => m.type === 'enter');
     if (enter?.type !== 'enter') throw new Error('no enter');
-    const item = enter.view.items[0]!;
+    const item = enter.view!.items[0]!;
     await alice.walkTo(item.x, item.y);
     const picked = await alice.act({ kind: 'pickup' });
     expect(picked.events).toContainEqual({ kind: 'picked', user: 'alice', item });
@@ -41,7 +41,7 @@ describe('restart', () => {
     const peek = await Player.connect(s1.wsUrl, await guest(s1.base, 'meadow'));
     const before = peek.client.all.find((m) => m.type === 'enter');
     if (before?.type !== 'enter') throw new Error('no enter');
-    const meadowItems: Item[] = before.view.items;
+    const meadowItems: Item[] = before.view!.items;
     expect(meadowItems.some((i) => i.id === item.id)).toBe(false);
 
     await s1.close();
@@ -54,7 +54,7 @@ describe('restart', () => {
     expect([alice2.site, alice2.x, alice2.y]).toEqual(['town', alice.x, alice.y]);
     const enter2 = alice2.client.all.find((m) => m.type === 'enter');
     if (enter2?.type !== 'enter') throw new Error('no enter');
-    expect(enter2.view.users.find((u) => u.name === 'alice')?.inventory).toEqual([
+    expect(enter2.view!.users.find((u) => u.name === 'alice')?.inventory).toEqual([
       { id: item.id, kind: item.kind },
     ]);
     expect(enter2.lastActionNo).toBe(aliceLast);
@@ -63,7 +63,7 @@ describe('restart', () => {
     expect([bob2.site, bob2.x, bob2.y]).toEqual(['meadow', bob.x, bob.y]);
     const meadow2 = bob2.client.all.find((m) => m.type === 'enter');
     if (meadow2?.type !== 'enter') throw new Error('no enter');
-    expect(meadow2.view.items).toEqual(meadowItems);
+    expect(meadow2.view!.items).toEqual(meadowItems);
     // The meadow's sequence goes on from where it was (peek's join, its leave at shutdown is not a step, bob's join).
     expect(meadow2.seq).toBe(before.seq + 1);
 

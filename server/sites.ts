@@ -12,7 +12,7 @@ import {
   type SiteState,
   type UserState,
 } from '../src/game/index.js';
-import type { SiteListing, SiteUpdate } from '../src/protocol/messages.js';
+import type { SiteUpdate } from '../src/protocol/messages.js';
 
 export interface Applied {
   update: SiteUpdate;
@@ -64,13 +64,10 @@ export class SiteHost {
     return { update, snapshot: r.snapshot };
   }
 
-  listing(): SiteListing[] {
-    return listSites().map((def) => ({
-      id: def.id,
-      name: def.name,
-      mode: 'cs',
-      users: this.snapshot(def.id).users.length,
-    }));
+  /** Takes a site back from its Site Servers (the majority-verified state as of the cut). */
+  install(siteId: string, snapshot: SiteSnapshot): void {
+    if (!this.sites.has(siteId)) throw new Error(`unknown site ${siteId}`);
+    this.sites.set(siteId, snapshot);
   }
 
   siteStates(): SiteState[] {

@@ -222,7 +222,7 @@ export class Player {
   ) {
     this.nextActionNo = enter.lastActionNo + 1;
     this.site = enter.site;
-    const me = enter.view.users.find((u) => u.name === name);
+    const me = enter.view!.users.find((u) => u.name === name);
     if (!me) throw new Error(`${name} not in its own enter view`);
     this.x = me.x;
     this.y = me.y;
@@ -271,7 +271,7 @@ export class Player {
     await this.act({ kind: 'portal' });
     const enter = await this.client.waitType('enter');
     this.site = enter.site;
-    const me = enter.view.users.find((u) => u.name === this.name);
+    const me = enter.view!.users.find((u) => u.name === this.name);
     if (!me) throw new Error('not in destination view');
     this.x = me.x;
     this.y = me.y;

@@ -15,10 +15,10 @@ describe('WebSocket: hello', () => {
     const enter = await c.waitType('enter');
     const def = getSite('meadow');
     expect(enter).toMatchObject({ site: 'meadow', mode: 'cs', lastActionNo: 0, servers: [] });
-    expect(enter.view.users).toEqual([
+    expect(enter.view!.users).toEqual([
       { name: 'alice', site: 'meadow', x: def.spawn.x, y: def.spawn.y, inventory: [] },
     ]);
-    expect(enter.view.items).toEqual(createSite('meadow').site.items);
+    expect(enter.view!.items).toEqual(createSite('meadow').site.items);
     // The join was an applied step of the site.
     expect(enter.seq).toBe(1);
     // welcome comes first.
@@ -190,7 +190,7 @@ describe('WebSocket: playing', () => {
     const bob = await Player.connect(s.wsUrl, await register(s.base, 'bob'));
     const enter = alice.client.all.find((m) => m.type === 'enter');
     if (enter?.type !== 'enter') throw new Error('no enter');
-    const item = enter.view.items[0]!;
+    const item = enter.view!.items[0]!;
     await alice.walkTo(item.x, item.y);
     await bob.walkTo(item.x, item.y);
     // Both ask at once; the server applies them in arrival order.
@@ -226,7 +226,7 @@ describe('WebSocket: playing', () => {
     await alice.walkTo(portal.x, portal.y);
     const enter = await alice.takePortal();
     expect(enter).toMatchObject({ site: 'town', mode: 'cs', servers: [] });
-    expect(enter.view.users.map((u) => u.name).sort()).toEqual(['alice', townie.name].sort());
+    expect(enter.view!.users.map((u) => u.name).sort()).toEqual(['alice', townie.name].sort());
     expect([alice.x, alice.y]).toEqual([portal.toX, portal.toY]);
     // The mover's own action was acknowledged on the source site before its enter.
     const types = alice.client.all.slice(-2).map((m) => m.type);
@@ -272,7 +272,7 @@ describe('WebSocket: playing', () => {
     await first.client.waitClose();
     const enter = second.client.all.find((m) => m.type === 'enter');
     if (enter?.type !== 'enter') throw new Error('no enter');
-    expect(enter.view.users.filter((u) => u.name === 'alice')).toHaveLength(1);
+    expect(enter.view!.users.filter((u) => u.name === 'alice')).toHaveLength(1);
     expect([second.x, second.y]).toEqual([first.x, first.y]);
     expect(enter.lastActionNo).toBe(1);
     // Bob saw no one leave or join.

@@ -13,8 +13,10 @@ import {
   PROTOCOL_VERSION,
   parseClientMessage,
   type ClientMessage,
+  type ServerMessage,
 } from '../src/protocol/messages.js';
 import type { Accounts } from './accounts.js';
+import type { P2PManager } from './p2p/manager.js';
 import { encode, type Game, type PlayerLink } from './game.js';
 import type { Logger } from './log.js';
 import { KeyedRateLimiter, WindowCounter, type RateSpec } from './rateLimit.js';
@@ -39,7 +41,8 @@ export interface WsLimits {
 
 export const DEFAULT_WS_LIMITS: WsLimits = {
   actions: { perSecond: 20, burst: 40 },
-  maxFramesPerSecond: 100,
+  // Signaling bursts (ICE candidates of several links at once) and peer envelopes share it.
+  maxFramesPerSecond: 200,
   helloTimeoutMs: 10_000,
   maxBufferedBytes: 1 << 20,
 };
@@ -50,7 +53,13 @@ export interface WsDeps {
   log: Logger;
   now: () => number;
   limits: WsLimits;
+  p2p: P2PManager;
+  /** What every peer learns at login besides its identity. */
+  welcome: Pick<Extract<ServerMessage, { type: 'welcome' }>, 'adminKey' | 'p2p' | 'iceServers'>;
 }
+
+/** The admin measures each tab's round trip (WebSocket ping) this often: slow links never serve. */
+const RTT_PING_MS = 5000;
 
 export interface WsEndpoint {
   /** Closes every connection (1001) and the endpoint. */
@@ -116,6 +125,8 @@ class Connection implements PlayerLink {
   private readonly frames = new WindowCounter();
   private lastRateLog = -Infinity;
   private readonly helloTimer: ReturnType<typeof setTimeout>;
+  private rttTimer: ReturnType<typeof setInterval> | null = null;
+  private pingSentAt: number | null = null;
 
   constructor(
     private readonly ws: WebSocket,
@@ -128,6 +139,13 @@ class Connection implements PlayerLink {
       this.guard('message', () => this.onFrame(data, isBinary)),
     );
     ws.on('close', (code: number) => this.guard('close', () => this.onClose(code)));
+    ws.on('pong', () =>
+      this.guard('pong', () => {
+        if (this.pingSentAt === null || this.phase.kind !== 'playing') return;
+        this.deps.p2p.setRtt(this.phase.user, performance.now() - this.pingSentAt);
+        this.pingSentAt = null;
+      }),
+    );
     ws.on('error', (err: Error) =>
       this.deps.log.warn('ws.socket_error', { conn: this.id, ip: this.ip, err }),
     );
@@ -161,6 +179,8 @@ class Connection implements PlayerLink {
     this.send(encode({ type: 'bye', reason: code }));
     this.phase = { kind: 'closed' };
     clearTimeout(this.helloTimer);
+    // Not released: the peer registry already belongs to the link that took over.
+    if (this.rttTimer) clearInterval(this.rttTimer);
     this.ws.close(1000, code);
   }
 
@@ -211,9 +231,21 @@ class Connection implements PlayerLink {
       clearTimeout(this.helloTimer);
       this.phase = { kind: 'playing', user: who.user, guest: who.guest, token: msg.token };
       this.deps.log.info('ws.hello', { conn: this.id, user: who.user, guest: who.guest });
+      const challenge = this.deps.p2p.connect(who.user, { send: (m) => this.send(encode(m)) });
       this.send(
-        encode({ type: 'welcome', v: PROTOCOL_VERSION, user: who.user, guest: who.guest, serverTime: now() }),
+        encode({
+          type: 'welcome',
+          v: PROTOCOL_VERSION,
+          user: who.user,
+          guest: who.guest,
+          serverTime: now(),
+          challenge,
+          ...this.deps.welcome,
+        }),
       );
+      this.measureRtt();
+      this.rttTimer = setInterval(() => this.guard('rtt', () => this.measureRtt()), RTT_PING_MS);
+      this.rttTimer.unref();
       try {
         game.enter(who.user, who.guest, this);
       } catch (err) {
@@ -240,6 +272,7 @@ class Connection implements PlayerLink {
     }
     const { user, guest, token } = this.phase;
     if (msg.type === 'logout') {
+      this.released(user);
       game.leave(user, this, { forget: guest, reason: 'logout' });
       accounts.endSession(token);
       this.send(encode({ type: 'bye', reason: 'logout' }));
@@ -247,7 +280,11 @@ class Connection implements PlayerLink {
       this.ws.close(1000, 'logout');
       return;
     }
-    // msg.type === 'action'
+    if (msg.type !== 'action') {
+      const refusal = this.deps.p2p.onMessage(user, msg);
+      if (refusal) this.reject(refusal.code, refusal.message);
+      return;
+    }
     const t = now();
     if (!this.actionLimiter.take(user, t)) {
       // Every dropped action is answered (the client frees its in-flight slot on the reply; a
@@ -267,13 +304,28 @@ class Connection implements PlayerLink {
     clearTimeout(this.helloTimer);
     const was = this.phase;
     this.phase = { kind: 'closed' };
-    if (was.kind === 'playing')
+    if (was.kind === 'playing') {
+      this.released(was.user);
       this.deps.game.leave(was.user, this, { forget: false, reason: `closed ${code}` });
+    }
     this.deps.log.info('ws.close', {
       conn: this.id,
       user: was.kind === 'playing' ? was.user : undefined,
       code,
     });
+  }
+
+  private measureRtt(): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.pingSentAt = performance.now();
+    this.ws.ping();
+  }
+
+  /** The connection is gone: it serves and signals nothing more. */
+  private released(user: string): void {
+    if (this.rttTimer) clearInterval(this.rttTimer);
+    this.rttTimer = null;
+    this.deps.p2p.disconnect(user);
   }
 
   // --- helpers ------------------------------------------------------------------------------
@@ -300,8 +352,10 @@ class Connection implements PlayerLink {
     const was = this.phase;
     this.phase = { kind: 'closed' };
     clearTimeout(this.helloTimer);
-    if (was.kind === 'playing')
+    if (was.kind === 'playing') {
+      this.released(was.user);
       this.deps.game.leave(was.user, this, { forget: false, reason: code ?? message });
+    }
     if (hard) this.ws.terminate();
     else this.ws.close(closeCode, code ?? message);
   }

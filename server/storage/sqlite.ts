@@ -37,6 +37,10 @@ CREATE TABLE IF NOT EXISTS site_states (
   state TEXT NOT NULL,
   updated INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 `;
 
 interface AccountRow {
@@ -106,6 +110,8 @@ export class SqliteStorage implements Storage {
          ON CONFLICT(name) DO UPDATE SET guest = excluded.guest, state = excluded.state,
            last_action_no = excluded.last_action_no, updated = excluded.updated`,
       ),
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      putMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
       getSite: db.prepare<[string], { state: string }>('SELECT state FROM site_states WHERE site = ?'),
       putSite: db.prepare(
         `INSERT INTO site_states (site, state, updated) VALUES (@site, @state, @updated)
@@ -200,6 +206,14 @@ export class SqliteStorage implements Storage {
 
   saveBatch(batch: SaveBatch, now: number): void {
     this.saveTx(batch, now);
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmt.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmt.putMeta.run(key, value);
   }
 
   close(): void {

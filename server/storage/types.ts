@@ -67,5 +67,9 @@ export interface Storage {
   /** Saves user and site states in one transaction: a crash never keeps an item both on the map and in a bag. */
   saveBatch(batch: SaveBatch, now: number): void;
 
+  /** Small settings of the server itself (e.g. its signing key, so peers keep trusting it across restarts). */
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+
   close(): void;
 }

@@ -1,0 +1,322 @@
+/**
+ * P2P hosting on the admin (paper 4.2): decides when a site moves to Site Servers and back,
+ * chooses the servers at random among eligible peers, runs one P2PSite per P2P site, and handles
+ * the peer-related client messages (keys, settings, signaling, peer envelopes, link failures,
+ * server stats). Game (game.ts) keeps who is where; this keeps how each site is hosted.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { hashOf } from '../../src/protocol/crypto.js';
+import type { SignatureScheme } from '../../src/protocol/crypto.js';
+import type { ClientMessage, ServerMessage } from '../../src/protocol/messages.js';
+import type { SiteSnapshot, UserState } from '../../src/game/types.js';
+import type { Logger } from '../log.js';
+import { PeerRegistry, type Peer, type Tab } from './peers.js';
+import { PeerRelay, type Refusal } from './relay.js';
+import { siteConfigFor, type P2POptions } from './settings.js';
+import { P2PSite, type VerifiedSite } from './site.js';
+
+/** What the manager needs from the game. */
+export interface GameHooks {
+  siteOf(user: string): string | null;
+  usersOn(site: string): string[];
+  lastActionNo(user: string): number;
+  snapshotFor(site: string): SiteSnapshot;
+  tell(user: string, msg: ServerMessage): void;
+  departed(site: string, user: UserState, via: 'portal' | 'logout', seq: number): void;
+  verified(site: string, v: VerifiedSite): void;
+  closed(site: string, v: VerifiedSite): void;
+}
+
+export interface ManagerDeps {
+  options: P2POptions;
+  adminSecret: string;
+  crypto: SignatureScheme;
+  /** Admin clock on the peers' synced timeline (ms). */
+  now: () => number;
+  /** Injected randomness in [0, 1): server choice. */
+  random?: () => number;
+  log: Logger;
+  game: GameHooks;
+  /** How often sites are checked for transfer and hand-back. */
+  checkEveryMs?: number;
+}
+
+export interface SiteHosting {
+  mode: 'cs' | 'p2p';
+  /** Why a site at the threshold is not P2P, or null. */
+  blocked: string | null;
+  closing: boolean;
+}
+
+export class P2PManager {
+  readonly registry: PeerRegistry;
+  readonly relay: PeerRelay;
+  private readonly sites = new Map<string, P2PSite>();
+  private readonly blocked = new Map<string, string>();
+  /** Since when a P2P site has been well below the threshold, or lacked servers. */
+  private readonly lowSince = new Map<string, number>();
+  private readonly shortSince = new Map<string, number>();
+  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly random: () => number;
+
+  constructor(private readonly deps: ManagerDeps) {
+    this.random = deps.random ?? (() => randomInt(0, 2 ** 32) / 2 ** 32);
+    this.registry = new PeerRegistry(deps.crypto, deps.options);
+    this.relay = new PeerRelay(this.registry, {
+      isServer: (site, id) => this.sites.get(site)?.isServer(id) ?? false,
+      isUser: (site, user) => this.sites.get(site)?.users.has(user) ?? false,
+      p2pSites: () => this.sites.keys(),
+    }, deps.now);
+    this.timer = setInterval(() => this.check(), deps.checkEveryMs ?? 1000);
+    this.timer.unref();
+  }
+
+  get enabled(): boolean {
+    return this.deps.options.transferThreshold > 0;
+  }
+
+  hosting(site: string): SiteHosting {
+    const s = this.sites.get(site);
+    return { mode: s ? 'p2p' : 'cs', blocked: s ? null : (this.blocked.get(site) ?? null), closing: s?.phase === 'closing' };
+  }
+
+  site(site: string): P2PSite | undefined {
+    return this.sites.get(site);
+  }
+
+  allSites(): P2PSite[] {
+    return [...this.sites.values()];
+  }
+
+  // --- connections ----------------------------------------------------------------------------
+
+  /** A tab said hello: returns its key challenge. */
+  connect(user: string, tab: Tab): string {
+    return this.registry.open(user, tab);
+  }
+
+  disconnect(user: string): void {
+    const p = this.registry.close(user);
+    this.relay.forget(user);
+    if (p?.serverId && p.serving) this.deps.log.info('p2p.server_gone', { site: p.serving, server: p.serverId });
+  }
+
+  /** Measured at the admin (WebSocket ping). */
+  setRtt(user: string, rtt: number): void {
+    const p = this.registry.get(user);
+    if (p) p.rtt = rtt;
+  }
+
+  /** One peer-related client message. Null when handled; a refusal to answer with otherwise. */
+  onMessage(user: string, msg: Extract<ClientMessage, { type: 'key' | 'prefs' | 'signal' | 'peer' | 'linkFailed' | 'serverStats' }>): Refusal {
+    const p = this.registry.get(user);
+    if (!p) return { code: 'ERR_NOT_AUTHENTICATED', message: 'say hello first' };
+    switch (msg.type) {
+      case 'key': {
+        const r = this.registry.registerKey(user, msg.key, msg.sig);
+        if (!r.ok) return r;
+        p.tab.send({ type: 'keyOk', serverId: r.serverId });
+        this.deps.log.info('p2p.key', { user, server: r.serverId });
+        return null;
+      }
+      case 'prefs':
+        p.serve = msg.serve;
+        return null;
+      case 'signal':
+        return this.relay.signal(user, msg);
+      case 'peer': {
+        const r = this.relay.receive(user, msg);
+        if (!r.ok) return r;
+        if (r.done) this.sites.get(r.done.site)?.receive(r.done.from, r.done.msg);
+        return null;
+      }
+      case 'linkFailed': {
+        const target = this.registry.byServerId(msg.peer);
+        if (!this.relay.allowed(msg.as === 'server' ? (p.serverId ?? '') : user, msg.peer)) {
+          return { code: 'ERR_NOT_ASSIGNED', message: `${msg.peer} is not assigned to you` };
+        }
+        if (target) target.unreachableBy.add(user);
+        this.deps.log.warn('p2p.link_failed', { site: msg.site, from: user, as: msg.as, peer: msg.peer });
+        return null;
+      }
+      case 'serverStats': {
+        if (p.serving !== msg.site) return { code: 'ERR_NOT_ASSIGNED', message: `not serving ${msg.site}` };
+        const { type: _t, ...stats } = msg;
+        void _t;
+        p.stats = { ...stats, at: this.deps.now() };
+        return null;
+      }
+    }
+  }
+
+  // --- users ----------------------------------------------------------------------------------
+
+  /** A user arrives on a P2P site (login, portal). */
+  join(site: string, user: string, state: UserState): void {
+    this.sites.get(site)?.join(user, state);
+  }
+
+  leave(site: string, user: string): void {
+    this.sites.get(site)?.leave(user);
+  }
+
+  // --- transfer and hand-back -----------------------------------------------------------------
+
+  /** Moves a client-server site at the threshold to peers, or records why it cannot. */
+  consider(site: string): void {
+    if (!this.enabled || this.sites.has(site)) return;
+    const users = this.deps.game.usersOn(site);
+    if (users.length < this.deps.options.transferThreshold) {
+      this.setBlocked(site, null);
+      return;
+    }
+    const n = this.deps.options.nServer;
+    const eligible = this.registry.eligible(site, (u) => this.deps.game.siteOf(u));
+    if (eligible.length < n) {
+      this.setBlocked(site, `needs ${n} eligible peers, ${eligible.length} free`);
+      return;
+    }
+    const picks = this.pick(eligible, n);
+    this.setBlocked(site, null);
+    this.transfer(site, users, picks);
+  }
+
+  private pick(from: Peer[], n: number): Peer[] {
+    const pool = [...from];
+    const out: Peer[] = [];
+    while (out.length < n && pool.length > 0) {
+      const i = Math.min(pool.length - 1, Math.floor(this.random() * pool.length));
+      out.push(...pool.splice(i, 1));
+    }
+    return out;
+  }
+
+  private transfer(site: string, users: string[], picks: Peer[]): void {
+    const { game, log } = this.deps;
+    const snapshot = game.snapshotFor(site);
+    const seq = snapshot.site.step;
+    const prev = hashOf({ handOver: site, seq, snapshot });
+    const config = siteConfigFor(this.deps.options, site);
+    const p2p = new P2PSite(
+      {
+        config,
+        secretKey: this.deps.adminSecret,
+        crypto: this.deps.crypto,
+        now: this.deps.now,
+        random: this.random,
+        log,
+        deliver: (to, msg) => void this.relay.deliver(site, to, msg),
+        startServing: (id) => this.startServing(site, id),
+        stopServing: (id, reason) => this.stopServing(site, id, reason),
+        candidates: () =>
+          this.registry
+            .eligible(site, (u) => game.siteOf(u))
+            .map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' })),
+        onLeft: (user, via, s) => game.departed(site, user, via, s),
+        onVerified: (v) => game.verified(site, v),
+        onClosed: (v) => this.closed(site, v),
+        saveEveryMs: this.deps.options.p2pSaveMs,
+      },
+      picks.map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' })),
+      users,
+    );
+    this.sites.set(site, p2p);
+    p2p.start({ snapshot, seq, prev, lastActionNo: users.map((u) => [u, game.lastActionNo(u)]) });
+    const servers = p2p.servers();
+    log.info('p2p.transfer', { site, users: users.length, servers });
+    for (const u of users) {
+      game.tell(u, { type: 'handOver', site, servers, seq, hash: prev, lastActionNo: game.lastActionNo(u) });
+      game.tell(u, { type: 'siteStatus', site, mode: 'p2p', blocked: null, closing: false });
+    }
+  }
+
+  private startServing(site: string, serverId: string): boolean {
+    const p = this.registry.byServerId(serverId);
+    if (!p || (p.serving !== null && p.serving !== site)) return false;
+    p.serving = site;
+    p.stats = null;
+    p.tab.send({ type: 'serve', site, serverId });
+    return true;
+  }
+
+  private stopServing(site: string, serverId: string, reason: string): void {
+    const p = this.registry.byServerId(serverId);
+    if (!p || p.serving !== site) return;
+    p.serving = null;
+    p.stats = null;
+    p.tab.send({ type: 'serveEnd', site, reason });
+  }
+
+  private closed(site: string, v: VerifiedSite): void {
+    this.sites.delete(site);
+    this.lowSince.delete(site);
+    this.shortSince.delete(site);
+    this.deps.log.info('p2p.closed', { site, seq: v.seq, users: v.snapshot.users.length });
+    this.deps.game.closed(site, v);
+  }
+
+  /** Starts the hand-back of a P2P site. */
+  handBack(site: string, reason: string): void {
+    const s = this.sites.get(site);
+    if (!s || s.phase !== 'running') return;
+    s.close(reason);
+    for (const u of s.users) this.deps.game.tell(u, { type: 'siteStatus', site, mode: 'p2p', blocked: null, closing: true });
+  }
+
+  private setBlocked(site: string, why: string | null): void {
+    const before = this.blocked.get(site) ?? null;
+    if (why === null) this.blocked.delete(site);
+    else this.blocked.set(site, why);
+    if (before === why) return;
+    if (why) this.deps.log.info('p2p.blocked', { site, why });
+    for (const u of this.deps.game.usersOn(site)) this.deps.game.tell(u, { type: 'siteStatus', site, mode: 'cs', blocked: why, closing: false });
+  }
+
+  /** Periodic: sites at the threshold (peers may have come), P2P sites that emptied or lack servers. */
+  private check(): void {
+    try {
+      const now = this.deps.now();
+      const { transferThreshold, handBackAfterMs, nServer, T_ignore } = this.deps.options;
+      for (const [site, s] of this.sites) {
+        if (s.phase !== 'running') continue;
+        if (s.users.size === 0) {
+          this.handBack(site, 'empty');
+          continue;
+        }
+        if (s.users.size * 2 < transferThreshold) {
+          const since = this.lowSince.get(site) ?? now;
+          this.lowSince.set(site, since);
+          if (now - since >= handBackAfterMs) this.handBack(site, 'well below the threshold');
+        } else this.lowSince.delete(site);
+        if (s.servers().length < nServer) {
+          const since = this.shortSince.get(site) ?? now;
+          this.shortSince.set(site, since);
+          if (now - since >= 2 * T_ignore) this.handBack(site, 'not enough servers');
+        } else this.shortSince.delete(site);
+      }
+      for (const site of new Set([...this.blocked.keys(), ...this.sitesWithUsers()])) this.consider(site);
+    } catch (err) {
+      this.deps.log.error('p2p.check_failed', { err, stack: (err as Error)?.stack });
+    }
+  }
+
+  private sitesWithUsers(): string[] {
+    const out = new Set<string>();
+    for (const p of this.registry.all()) {
+      const s = this.deps.game.siteOf(p.user);
+      if (s && !this.sites.has(s)) out.add(s);
+    }
+    return [...out];
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    for (const s of this.sites.values()) s.dispose();
+    this.sites.clear();
+  }
+}
+
+/** A fresh admin signing key (kept in storage so peers keep trusting it across restarts). */
+export function newAdminSecret(): string {
+  return randomBytes(32).toString('hex');
+}

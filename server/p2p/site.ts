@@ -1,0 +1,296 @@
+/**
+ * One site while its Site Servers host it (paper 4.2-4.4): the core's site coordinator, driven by
+ * this host's timer, plus the admin's two ways of reading the site without trusting one server:
+ * departures accepted by majority (`onLeft`) and majority-verified state fetches (periodic saves,
+ * and the hand-back to client-server mode).
+ *
+ * Hand-back: the admin orders a marker system action through the servers; the state it then
+ * fetches must contain the marker, so it is the state at or after the cut. Actions the servers
+ * apply after it are not in that state and the users resend them to the admin (their numbers are
+ * above the `lastActionNo` the admin reads from it); departures applied after it are ignored.
+ */
+import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
+import { createSiteCoordinator } from '../../src/protocol/coordinator.js';
+import type { CoordinatorServer, SiteCoordinator } from '../../src/protocol/api.js';
+import type { SiteConfig } from '../../src/protocol/config.js';
+import type { SignatureScheme } from '../../src/protocol/crypto.js';
+import { createStateFetch, type FetchedState, type StateFetch } from '../../src/protocol/stateFetch.js';
+import type { SiteSnapshot, UserState } from '../../src/game/types.js';
+import type { Logger } from '../log.js';
+
+export interface SiteDeps {
+  config: SiteConfig;
+  secretKey: string;
+  crypto: SignatureScheme;
+  /** The admin's clock on the peers' synced timeline. */
+  now: () => number;
+  random: () => number;
+  log: Logger;
+  /** Delivers a peer message to a server id or a user name (over that tab's admin WebSocket). */
+  deliver(to: string, msg: PeerMessage): void;
+  /** Tells a chosen peer to serve this site; false when it is gone. */
+  startServing(serverId: string): boolean;
+  stopServing(serverId: string, reason: string): void;
+  candidates(): CoordinatorServer[];
+  /** A user left the site (portal or logout) as the majority applied it. */
+  onLeft(user: UserState, via: 'portal' | 'logout', seq: number): void;
+  /** A majority-verified copy of the site (to store). */
+  onVerified(state: VerifiedSite): void;
+  /** The hand-back finished: the site as of the cut. */
+  onClosed(state: VerifiedSite): void;
+  /** How often to take a verified copy. */
+  saveEveryMs: number;
+}
+
+export interface VerifiedSite {
+  seq: number;
+  snapshot: SiteSnapshot;
+  /** Highest action number applied per user (users continue above it). */
+  lastActionNo: Map<string, number>;
+}
+
+export interface HandOver {
+  snapshot: SiteSnapshot;
+  seq: number;
+  prev: string;
+  lastActionNo: Array<[string, number]>;
+}
+
+export type Phase = 'running' | 'closing' | 'closed';
+
+/** Hand-back: the marker is ordered this long after the users were told to hold their actions. */
+const MARKER_DELAY_SLOTS = 3;
+
+export class P2PSite {
+  readonly site: string;
+  readonly users = new Set<string>();
+  /** server -> users that reported its updates disagreed with the majority. */
+  readonly flags = new Map<string, Set<string>>();
+  phase: Phase = 'running';
+  closeReason = '';
+  private readonly coordinator: SiteCoordinator;
+  private fetch: StateFetch | null = null;
+  private fetchFor: 'save' | 'close' | null = null;
+  private markerNo: number | null = null;
+  private markerAt: number | null = null;
+  private nextSaveAt: number;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly serving = new Set<string>();
+  /** Departures seen during closing: processed once the cut's seq is known (seq <= cut). */
+  private readonly heldDepartures: Array<{ user: UserState; via: 'portal' | 'logout'; seq: number }> = [];
+  private cutSeq: number | null = null;
+
+  constructor(
+    private readonly deps: SiteDeps,
+    servers: CoordinatorServer[],
+    users: readonly string[],
+  ) {
+    this.site = deps.config.site;
+    for (const u of users) this.users.add(u);
+    this.nextSaveAt = deps.now() + deps.saveEveryMs;
+    this.coordinator = createSiteCoordinator({
+      config: deps.config,
+      secretKey: deps.secretKey,
+      crypto: deps.crypto,
+      now: deps.now,
+      random: deps.random,
+      send: (to, msg) => queueMicrotask(() => this.send(to, msg)),
+      servers,
+      candidates: () => deps.candidates(),
+      users: () => [...this.users],
+      onLeft: (user, via, seq) => this.departed(user, via, seq),
+      observe: (e) => {
+        if (e.kind === 'membership') queueMicrotask(() => this.syncServing());
+        if (e.kind === 'flagged') {
+          let by = this.flags.get(e.server);
+          if (!by) this.flags.set(e.server, (by = new Set()));
+          if (by.size < 50) by.add(e.reason.split(': ')[0] ?? '?');
+        }
+        if (e.kind === 'rejected' || e.kind === 'equivocation' || e.kind === 'flagged' || e.kind === 'membership')
+          deps.log.info('p2p.coordinator', { site: this.site, ...e });
+      },
+    });
+  }
+
+  /** Sends the hand-over to the chosen servers (via their tabs). */
+  start(h: HandOver): void {
+    this.coordinator.handOver({ ...h, start: this.deps.now() });
+    this.arm();
+  }
+
+  /** Server ids holding a slot, in slot order. */
+  servers(): string[] {
+    return this.coordinator.activeServers();
+  }
+
+  membership(): ReturnType<SiteCoordinator['membership']> {
+    return this.coordinator.membership();
+  }
+
+  isServer(id: string): boolean {
+    return this.serving.has(id);
+  }
+
+  join(user: string, state: UserState): void {
+    this.users.add(user);
+    this.coordinator.systemAction(user, { kind: 'join', user: state });
+    this.arm();
+  }
+
+  /** The user left the admin (disconnect, logout): its state comes back through onLeft. */
+  leave(user: string): void {
+    if (!this.users.has(user)) return;
+    this.coordinator.systemAction(user, { kind: 'leave' });
+    this.arm();
+  }
+
+  /** A peer message from a server id or a user name (already authenticated by the transport). */
+  receive(from: string, msg: PeerMessage): void {
+    if (this.phase === 'closed') return;
+    if (msg.type === 'siteInit' && this.fetchFor === 'save') {
+      // No update since the hand-over: nothing new to store yet.
+      this.fetch = null;
+      this.fetchFor = null;
+    }
+    if (this.fetch && (msg.type === 'stateChunk' || msg.type === 'updateHash' || msg.type === 'update')) {
+      if (msg.type === 'stateChunk') this.fetch.onChunk(from, msg);
+      else this.fetch.onHash(from, msg.seq, msg.hash);
+    }
+    if (msg.type !== 'stateChunk') this.coordinator.receive(from, msg);
+    this.arm();
+  }
+
+  /** Starts the hand-back to client-server mode. */
+  close(reason: string): void {
+    if (this.phase !== 'running') return;
+    this.phase = 'closing';
+    this.closeReason = reason;
+    this.markerAt = this.deps.now() + MARKER_DELAY_SLOTS * this.deps.config.T_timeslot;
+    this.deps.log.info('p2p.closing', { site: this.site, reason });
+    this.arm();
+  }
+
+  dispose(): void {
+    this.phase = 'closed';
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const id of this.serving) this.deps.stopServing(id, this.closeReason || 'site closed');
+    this.serving.clear();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private send(to: string, msg: PeerMessage): void {
+    if (this.phase === 'closed') return;
+    // A server learns it serves this site before its first peer message.
+    if ((msg.type === 'siteInit' || msg.type === 'membership') && !this.serving.has(to) && this.slotted(msg, to)) {
+      if (!this.deps.startServing(to)) return;
+      this.serving.add(to);
+    }
+    this.deps.deliver(to, msg);
+  }
+
+  private slotted(msg: PeerMessage, id: string): boolean {
+    const members = msg.type === 'siteInit' ? msg.membership.members : msg.type === 'membership' ? msg.members : [];
+    return members.some((m) => m.id === id && m.slot !== null);
+  }
+
+  /** Servers that lost their slot stop serving. */
+  private syncServing(): void {
+    const slotted = new Set(this.servers());
+    for (const id of [...this.serving]) {
+      if (!slotted.has(id)) {
+        this.serving.delete(id);
+        this.deps.stopServing(id, 'left the server set');
+      }
+    }
+  }
+
+  private departed(user: UserState, via: 'portal' | 'logout', seq: number): void {
+    if (this.phase === 'closing' || this.phase === 'closed') {
+      if (this.cutSeq === null) this.heldDepartures.push({ user, via, seq });
+      else if (seq <= this.cutSeq) this.deps.onLeft(user, via, seq);
+      return;
+    }
+    this.users.delete(user.name);
+    this.deps.onLeft(user, via, seq);
+  }
+
+  private startFetch(purpose: 'save' | 'close'): void {
+    this.fetchFor = purpose;
+    this.fetch = createStateFetch({
+      config: this.deps.config,
+      now: this.deps.now,
+      send: (to, msg) => queueMicrotask(() => this.send(to, msg)),
+      servers: () => this.servers(),
+      onDone: (r) => queueMicrotask(() => this.fetched(r)),
+      onBadProvider: (server, seq) => this.deps.log.warn('p2p.bad_state', { site: this.site, server, seq }),
+    });
+    this.fetch.start();
+  }
+
+  private fetched(r: FetchedState): void {
+    const purpose = this.fetchFor;
+    this.fetch = null;
+    this.fetchFor = null;
+    const lastActionNo = new Map<string, number>();
+    let markerIn = false;
+    for (const [user, floor, nos] of r.payload.state.applied) {
+      const max = Math.max(floor, ...nos);
+      if (user === SYSTEM_ACTOR) markerIn = this.markerNo !== null && (this.markerNo <= floor || nos.includes(this.markerNo));
+      else lastActionNo.set(user, max);
+    }
+    const verified: VerifiedSite = { seq: r.seq, snapshot: r.payload.state.snapshot, lastActionNo };
+    if (purpose === 'save') {
+      if (this.phase === 'running') this.deps.onVerified(verified);
+    } else if (purpose === 'close') {
+      if (!markerIn) {
+        // The provider was not past the cut yet: take it again.
+        this.startFetch('close');
+        return;
+      }
+      this.cutSeq = r.seq;
+      for (const d of this.heldDepartures.splice(0)) if (d.seq <= r.seq) this.deps.onLeft(d.user, d.via, d.seq);
+      this.deps.onClosed(verified);
+      this.dispose();
+      return;
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.phase === 'closed') return;
+    if (this.timer) clearTimeout(this.timer);
+    const now = this.deps.now();
+    const wakes = [this.coordinator.nextWakeAt(), this.fetch?.nextWakeAt() ?? null, this.markerAt];
+    if (this.phase === 'running' && this.fetch === null) wakes.push(this.nextSaveAt);
+    let at = Infinity;
+    for (const w of wakes) if (w !== null && w < at) at = w;
+    if (!Number.isFinite(at)) return;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, Math.min(at - now, 60_000)));
+    this.timer.unref?.();
+  }
+
+  private tick(): void {
+    this.timer = null;
+    if (this.phase === 'closed') return;
+    const now = this.deps.now();
+    try {
+      this.coordinator.tick();
+      this.fetch?.tick();
+      if (this.markerAt !== null && now >= this.markerAt) {
+        this.markerAt = null;
+        this.markerNo = this.coordinator.systemAction(SYSTEM_ACTOR, { kind: 'leave' });
+        this.startFetch('close');
+      }
+      if (this.phase === 'running' && this.fetch === null && now >= this.nextSaveAt) {
+        this.nextSaveAt = now + this.deps.saveEveryMs;
+        if (this.servers().length > 0) this.startFetch('save');
+      }
+    } catch (err) {
+      this.deps.log.error('p2p.tick_failed', { site: this.site, err, stack: (err as Error)?.stack });
+    }
+    this.arm();
+  }
+}
+
