@@ -4,7 +4,10 @@
  */
 import type { Game } from 'phaser';
 import { Api } from '../net/api.js';
-import { GameConnection, type SessionEnd } from '../net/connection.js';
+import { GameConnection, type P2PEnvironment, type SessionEnd } from '../net/connection.js';
+import { simplePeerFactory, type SimplePeerConstructor } from '../net/p2p/simplePeerLink.js';
+import SimplePeer from 'simple-peer/simplepeer.min.js';
+import { workerWakeup } from './wakeup.js';
 import type { PlayerAction } from '../game/types.js';
 import type { SessionReply } from '../protocol/messages.js';
 import { mountHud } from './hud.js';
@@ -21,10 +24,25 @@ import {
 } from './store.js';
 
 const STORAGE_KEY = 'mmo.session';
+/** The player's "let this tab serve busy sites" setting (on unless turned off). */
+const SERVE_KEY = 'mmo.serve';
+
+export interface P2PDebug {
+  serverId: string | null;
+  /** The site this tab serves: its server's status and applied updates (seq:hash), oldest first. */
+  serving: { site: string; status: string; timeslotSeq: number; applied: string[]; ignored: string[] } | null;
+  /** The P2P site this tab plays on: the updates it accepted by majority (seq:hash). */
+  playing: { site: string; accepted: string[]; flagged: string[] } | null;
+  clockOffset: number | null;
+  /** Driver wake-ups so far (the metronome's ticks). */
+  ticks: number;
+}
 
 export interface MmoDebug {
   /** A deep copy of the accepted state; `site` is null until the first `enter`, `me` null before login. */
   snapshot(): Snapshot;
+  /** What this tab's P2P layer did (for tests and curious players). */
+  p2p(): P2PDebug;
 }
 
 declare global {
@@ -52,6 +70,22 @@ function loadSession(): SessionReply | 'expired' | null {
   }
 }
 
+function loadServe(): boolean {
+  try {
+    return localStorage.getItem(SERVE_KEY) !== 'no';
+  } catch {
+    return true;
+  }
+}
+
+function saveServe(on: boolean): void {
+  try {
+    localStorage.setItem(SERVE_KEY, on ? 'yes' : 'no');
+  } catch {
+    // storage disabled: the setting lasts for this page only
+  }
+}
+
 function saveSession(s: SessionReply | null): void {
   try {
     if (s) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(s));
@@ -75,6 +109,7 @@ export function startApp(): { store: GameStore } {
   const gameParent = need('game');
   const chat = need<HTMLInputElement>('chat-input');
   const logoutButton = gameView.querySelector<HTMLButtonElement>('[data-testid="logout"]');
+  const serveSetting = gameView.querySelector<HTMLInputElement>('[data-testid="serve-setting"]');
 
   let conn: GameConnection | null = null;
   let game: Promise<Game> | null = null;
@@ -140,11 +175,24 @@ export function startApp(): { store: GameStore } {
     game.catch((e: unknown) => console.error('cannot start the renderer', e));
   }
 
+  const wakeup = workerWakeup();
+  const p2p: P2PEnvironment = {
+    links: (iceServers) => simplePeerFactory(SimplePeer as unknown as SimplePeerConstructor, { iceServers }),
+    wakeup,
+    randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
+  };
+
   function connect(token: string): void {
     conn = new GameConnection({
       store,
+      p2p,
       onEnd: (end) => onEnd(end),
-      log: (...a) => console.warn(...a),
+      log: (...a) => {
+        // Protocol chatter goes to the debug console; real trouble to warnings.
+        const event = typeof a[0] === 'string' ? a[0] : '';
+        if (/reject|failed|cannot|bad_/.test(event)) console.warn(...a);
+        else console.debug(...a);
+      },
     });
     conn.connect(token);
   }
@@ -153,7 +201,7 @@ export function startApp(): { store: GameStore } {
     login.hide();
     gameView.hidden = false;
     (document.activeElement as HTMLElement | null)?.blur?.();
-    store.setState({ ...initialState(), session: { user: s.user, guest: s.guest } }, true);
+    store.setState({ ...initialState(), session: { user: s.user, guest: s.guest }, serveSetting: loadServe() }, true);
     reconnects = 0;
     droppedAt = null;
     ensureGame();
@@ -190,7 +238,7 @@ export function startApp(): { store: GameStore } {
     // A dropped connection that could not be re-established: the token may still be good, but
     // the login page is where the player decides what to do next.
     saveSession(null);
-    store.setState(loggedOut(end.error), true);
+    store.setState(loggedOut(end.error, loadServe()), true);
     showLogin(end.error);
   }
 
@@ -202,7 +250,37 @@ export function startApp(): { store: GameStore } {
   });
   setInterval(() => conn?.tick(), 250);
 
-  window.__mmo = Object.freeze({ snapshot: () => snapshotOf(store.getState(), performance.now()) });
+  serveSetting?.addEventListener('change', () => {
+    saveServe(serveSetting.checked);
+    if (conn) conn.setServe(serveSetting.checked);
+    else store.setState({ serveSetting: serveSetting.checked });
+  });
+
+  window.__mmo = Object.freeze({
+    snapshot: () => snapshotOf(store.getState(), performance.now()),
+    p2p: (): P2PDebug => {
+      const node = conn?.node ?? null;
+      const server = node?.server ?? null;
+      const user = node?.userHost ?? null;
+      return {
+        serverId: node?.serverId ?? null,
+        serving: server
+          ? {
+              site: server.site,
+              status: server.core.status(),
+              timeslotSeq: server.core.timeslotSeq(),
+              applied: server.core.appliedLog().map((u) => `${u.seq}:${u.hash}`),
+              ignored: server.core.ignored().map((x) => x.server),
+            }
+          : null,
+        playing: user
+          ? { site: user.site, accepted: user.core.acceptedLog().map((u) => `${u.seq}:${u.hash}`), flagged: user.core.flaggedServers().map((f) => f.server) }
+          : null,
+        clockOffset: node?.clockOffset() ?? null,
+        ticks: node?.driver.ticks ?? 0,
+      };
+    },
+  });
 
   const saved = loadSession();
   if (saved === 'expired') endSession(EXPIRED);

@@ -30,6 +30,18 @@ export function itemIcon(kind: string): string {
   return url;
 }
 
+const siteLabel = (id: string): string => (isSiteId(id) ? getSite(id).name : id);
+
+function hostingText(s: GameState): string {
+  if (s.mode === 'p2p') {
+    if (s.closing) return 'Going back to the Administration Server…';
+    if (s.view === null) return 'Taking the site state from its Site Servers…';
+    return `Hosted by ${s.servers.filter((x) => x.state !== 'replaced').length} Site Servers (players' tabs); you see what a majority agreed on.`;
+  }
+  if (s.blocked) return `Hosted by the Administration Server: not enough free peers to hand it over (${s.blocked}).`;
+  return 'Hosted by the Administration Server.';
+}
+
 const ms = (v: number | null): string => (v === null ? '—' : `${Math.round(v)} ms`);
 
 export function mountHud(root: HTMLElement, store: GameStore): () => void {
@@ -45,8 +57,13 @@ export function mountHud(root: HTMLElement, store: GameStore): () => void {
   const inventoryEmpty = el(root, '#inventory-empty');
   const chatLog = el(root, '[data-testid="chat-log"]');
   const notice = el(root, '[data-testid="notice"]');
+  const hosting = el(root, '[data-testid="hud-hosting"]');
+  const servers = el(root, '[data-testid="hud-servers"]');
+  const serving = el(root, '[data-testid="hud-serving"]');
+  const serveSetting = el<HTMLInputElement>(root, '[data-testid="serve-setting"]');
 
   let lastInv: CarriedItem[] | null = null;
+  let lastServers: GameState['servers'] | null = null;
   let lastChat: GameState['chatLog'] | null = null;
   let noticeTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -61,7 +78,28 @@ export function mountHud(root: HTMLElement, store: GameStore): () => void {
     status.title = s.status;
     setText(site, s.site ?? '');
     setText(siteName, s.site && isSiteId(s.site) ? getSite(s.site).name : '');
-    setText(mode, s.mode ?? '');
+    setText(mode, s.mode === 'p2p' ? 'P2P' : s.mode === 'cs' ? 'CS' : '');
+    setText(hosting, hostingText(s));
+    if (s.servers !== lastServers) {
+      lastServers = s.servers;
+      servers.replaceChildren(
+        ...s.servers.map((x) => {
+          const li = document.createElement('li');
+          li.dataset.state = x.state;
+          li.dataset.server = x.id;
+          const id = document.createElement('code');
+          id.textContent = x.id;
+          const st = document.createElement('span');
+          st.textContent = x.state.replace('-', ' ');
+          li.append(id, st);
+          return li;
+        }),
+      );
+    }
+    serving.hidden = s.serving === null;
+    setText(serving, s.serving ? `This tab serves ${siteLabel(s.serving)} as a Site Server.` : '');
+    serving.dataset.site = s.serving ?? '';
+    if (serveSetting.checked !== s.serveSetting) serveSetting.checked = s.serveSetting;
     mode.dataset.mode = s.mode ?? '';
     setText(rtt, ms(s.rtt));
     rtt.dataset.ms = s.rtt === null ? '' : String(Math.round(s.rtt));

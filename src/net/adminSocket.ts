@@ -145,15 +145,40 @@ export function parseServerMessage(raw: unknown): Parsed {
   const good = (): Parsed => ({ ok: true, value: d as ServerMessage });
   switch (d.type) {
     case 'welcome':
-      return isStr(d.user) ? good() : { ok: false, why: 'welcome without user' };
+      return isStr(d.user) && isStr(d.adminKey) && isStr(d.challenge) && isObj(d.p2p) && isObj(d.p2p.config)
+        ? ((d.iceServers = Array.isArray(d.iceServers) ? d.iceServers.filter(isObj) : []), good())
+        : { ok: false, why: 'bad welcome' };
     case 'enter':
       return isStr(d.site) &&
         (d.mode === 'cs' || d.mode === 'p2p') &&
         isNum(d.seq) &&
         isNum(d.lastActionNo) &&
-        isView(d.view)
-        ? ((d.servers = Array.isArray(d.servers) ? d.servers.filter(isStr) : []), good())
+        (isView(d.view) || (d.mode === 'p2p' && d.view === null)) &&
+        (d.hash === null || d.hash === undefined || isStr(d.hash))
+        ? ((d.servers = Array.isArray(d.servers) ? d.servers.filter(isStr) : []), (d.hash ??= null), good())
         : { ok: false, why: 'bad enter' };
+    case 'keyOk':
+      return isStr(d.serverId) ? good() : { ok: false, why: 'bad keyOk' };
+    case 'signal':
+      // The data goes to simple-peer, which checks it; only its envelope is ours.
+      return isStr(d.from) && isStr(d.to) && isObj(d.data) ? good() : { ok: false, why: 'bad signal' };
+    case 'peer':
+      // Reassembled and parsed by decodePeerMessage before anything reads it.
+      return (d.to === 'server' || d.to === 'user') && isStr(d.site) && isNum(d.id) && isNum(d.index) && isNum(d.count) && isStr(d.data)
+        ? good()
+        : { ok: false, why: 'bad peer envelope' };
+    case 'serve':
+      return isStr(d.site) && isStr(d.serverId) ? good() : { ok: false, why: 'bad serve' };
+    case 'serveEnd':
+      return isStr(d.site) ? ((d.reason = isStr(d.reason) ? d.reason : ''), good()) : { ok: false, why: 'bad serveEnd' };
+    case 'handOver':
+      return isStr(d.site) && Array.isArray(d.servers) && d.servers.every(isStr) && isNum(d.seq) && isStr(d.hash) && isNum(d.lastActionNo)
+        ? good()
+        : { ok: false, why: 'bad handOver' };
+    case 'siteStatus':
+      return isStr(d.site) && (d.mode === 'cs' || d.mode === 'p2p') && typeof d.closing === 'boolean' && (d.blocked === null || isStr(d.blocked))
+        ? good()
+        : { ok: false, why: 'bad siteStatus' };
     case 'update':
       return isStr(d.site) && isNum(d.seq) && isApplied(d.applied) && isEvents(d.events)
         ? good()

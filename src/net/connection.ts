@@ -1,24 +1,23 @@
 /**
  * One logged-in session over the admin WebSocket: says hello, feeds `enter`/`update` into the
- * store through its pure transitions (the only writer of accepted state), measures round trip
- * (ping every 2 s) and action delay, numbers and sends the player's actions.
+ * state through its pure transitions (the only writer of accepted state), measures round trip
+ * (ping every 2 s) and action delay, numbers and sends the player's actions. When the player's
+ * site is P2P its actions go to the Site Servers instead (P2PNode) and only majority-accepted
+ * updates reach the state; at each change of route the actions not applied yet are resent.
  */
 import type { PlayerAction } from '../game/types.js';
+import { viewOf } from '../game/view.js';
 import type { ErrorCode } from '../protocol/errors.js';
-import type { ServerMessage, SiteUpdate } from '../protocol/messages.js';
-import {
-  enterSite,
-  expire,
-  receiveUpdate,
-  takeActionNo,
-  type ClientError,
-  type GameStore,
-} from '../client/store.js';
+import type { ClientMessage, ServerMessage, SiteUpdate } from '../protocol/messages.js';
 import { AdminSocket, defaultSocketUrl, type SocketFactory } from './adminSocket.js';
+import { P2PNode, type NodeOptions } from './p2p/node.js';
+import { enterSite, expire, receiveUpdate, sentAction, type ClientError, type GameState, type StateBox } from './state.js';
 
 export const PING_INTERVAL_MS = 2000;
 /** Sent but not yet applied actions at most; more key presses wait (the server limits 20/s anyway). */
 export const MAX_INFLIGHT = 6;
+/** Recently sent actions kept to resend across a change of route (hand-over, hand-back). */
+const RESEND_KEEP = 64;
 /** Errors that end the session: the token or the page is no good, or another tab took over. */
 const FATAL: ReadonlySet<string> = new Set([
   'ERR_TOKEN_INVALID',
@@ -28,14 +27,6 @@ const FATAL: ReadonlySet<string> = new Set([
   'ERR_LOGGED_IN_ELSEWHERE',
 ]);
 
-/**
- * Where numbered actions go. The admin socket by default (client-server sites); the P2P layer
- * installs a route to the Site Servers of a P2P site with `setActionRoute`.
- */
-export interface ActionRoute {
-  send(actionNo: number, action: PlayerAction): boolean;
-}
-
 export interface SessionEnd {
   /** Why it ended; null for a clean logout. */
   error: ClientError | null;
@@ -43,21 +34,26 @@ export interface SessionEnd {
   dropToken: boolean;
 }
 
+/** What the P2P layer needs from its host (browser or bot): links, a wake-up source, randomness. */
+export type P2PEnvironment = Pick<NodeOptions, 'links' | 'wakeup' | 'randomBytes'> & { crypto?: NodeOptions['crypto'] };
+
 export interface ConnectionOptions {
-  store: GameStore;
+  store: StateBox;
   url?: string;
   socketFactory?: SocketFactory;
   /** Monotonic ms clock for RTT and delays. */
   now?: () => number;
   /** Wall clock ms, for the clock offset estimate. */
   wallNow?: () => number;
+  /** Takes part in P2P (plays P2P sites, may serve sites). Without it the session is client-server only. */
+  p2p?: P2PEnvironment;
   onEnd(end: SessionEnd): void;
   log?: (...args: unknown[]) => void;
 }
 
 export class GameConnection {
   private readonly socket: AdminSocket;
-  private readonly store: GameStore;
+  private readonly store: StateBox;
   private readonly now: () => number;
   private readonly wallNow: () => number;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
@@ -66,7 +62,11 @@ export class GameConnection {
   private welcomed = false;
   private ended = false;
   private pendingEnd: SessionEnd | null = null;
-  private route: ActionRoute | null = null;
+  readonly node: P2PNode | null;
+  /** Recently sent actions by number, to resend when the route changes. */
+  private readonly recent = new Map<number, PlayerAction>();
+  /** Actions pressed while the site goes back to the admin: sent once it is. */
+  private held: PlayerAction[] = [];
 
   constructor(private readonly opts: ConnectionOptions) {
     this.store = opts.store;
@@ -81,6 +81,27 @@ export class GameConnection {
       },
       opts.socketFactory,
     );
+    const env = opts.p2p;
+    this.node = env
+      ? new P2PNode({
+          ...env,
+          toAdmin: (m) => void this.socket.send(m),
+          localNow: this.now,
+          log: (event, fields) => opts.log?.(event, fields),
+          hooks: {
+            accepted: (u) => this.acceptUpdate(u),
+            entered: (site, seq, snapshot) => {
+              const s = this.store.getState();
+              if (s.site !== site) return;
+              this.store.setState((st) =>
+                enterSite(st, { site, mode: 'p2p', seq, view: viewOf(snapshot), lastActionNo: st.nextActionNo - 1, servers: st.servers.map((x) => x.id) }, this.now()),
+              );
+            },
+            serving: (site) => this.store.setState({ serving: site }),
+            serverStates: (states) => this.store.setState({ servers: states }),
+          },
+        })
+      : null;
   }
 
   connect(token: string): void {
@@ -91,23 +112,46 @@ export class GameConnection {
   /** Numbers and sends one action; false when it cannot be sent now. */
   sendAction(action: PlayerAction): boolean {
     const s = this.store.getState();
-    if (!this.welcomed || s.site === null || (!this.route && !this.socket.open)) return false;
+    if (!this.welcomed || s.site === null || s.view === null) return false;
     if (Object.keys(s.inflight).length >= MAX_INFLIGHT) return false;
-    const { actionNo, patch } = takeActionNo(s, this.now());
-    this.store.setState(patch);
-    return this.route
-      ? this.route.send(actionNo, action)
-      : this.socket.send({ type: 'action', actionNo, action });
+    if (s.closing) {
+      this.held.push(action);
+      return true;
+    }
+    if (s.mode === 'p2p') {
+      const no = this.node?.act(action) ?? null;
+      if (no === null) return false;
+      this.sent(no, action, 'peer');
+      return true;
+    }
+    if (!this.socket.open) return false;
+    const no = s.nextActionNo;
+    this.sent(no, action, 'admin');
+    return this.socket.send({ type: 'action', actionNo: no, action });
   }
 
-  /** Sends actions another way (P2P Site Servers) until called with null. */
-  setActionRoute(route: ActionRoute | null): void {
-    this.route = route;
+  private sent(no: number, action: PlayerAction, via: 'admin' | 'peer'): void {
+    this.recent.set(no, action);
+    for (const k of this.recent.keys()) {
+      if (this.recent.size <= RESEND_KEEP) break;
+      this.recent.delete(k);
+    }
+    this.store.setState((st) => {
+      const { patch } = sentAction(st, no, this.now());
+      const t = st.traffic;
+      return { ...patch, traffic: via === 'admin' ? { ...t, adminActions: t.adminActions + 1 } : { ...t, peerActions: t.peerActions + 1 } };
+    });
   }
 
   /** An update accepted outside the admin socket (by a majority of Site Servers). */
   acceptUpdate(update: SiteUpdate): void {
     if (!this.ended) this.store.setState((s) => receiveUpdate(s, update, this.now()));
+  }
+
+  /** The player's setting: may this tab serve sites? */
+  setServe(serve: boolean): void {
+    this.store.setState({ serveSetting: serve });
+    this.socket.send({ type: 'prefs', serve });
   }
 
   /** Asks the admin to log out; the session ends on its `bye` or on close (1 s at most). */
@@ -139,16 +183,34 @@ export class GameConnection {
       case 'welcome':
         this.welcomed = true;
         this.store.setState({ session: { user: m.user, guest: m.guest }, status: 'online', error: null });
+        this.node?.onWelcome(m);
+        this.socket.send({ type: 'prefs', serve: this.store.getState().serveSetting && this.node !== null });
         this.startPings();
         break;
       case 'enter':
-        this.store.setState((s) => enterSite(s, m, this.now()));
+        this.onEnter(m);
         break;
       case 'update':
-        this.store.setState((s) => receiveUpdate(s, m, this.now()));
+        // From the admin: only for a client-server site (a P2P site's come by majority).
+        if (this.store.getState().mode !== 'p2p') this.store.setState((s) => receiveUpdate(s, m, this.now()));
+        break;
+      case 'handOver':
+        this.onHandOver(m);
+        break;
+      case 'siteStatus': {
+        const s = this.store.getState();
+        if (s.site === m.site) this.store.setState({ blocked: m.blocked, closing: m.closing });
+        break;
+      }
+      case 'keyOk':
+      case 'signal':
+      case 'peer':
+      case 'serve':
+      case 'serveEnd':
+        this.node?.onMessage(m);
         break;
       case 'pong':
-        this.onPong(m.id, m.serverTime);
+        if (!this.node?.onPong(m.id, m.serverTime)) this.onPong(m.id, m.serverTime);
         break;
       case 'error':
         this.onError(m.code, m.message, m.ref);
@@ -161,6 +223,48 @@ export class GameConnection {
     }
   }
 
+  private onEnter(m: Extract<ServerMessage, { type: 'enter' }>): void {
+    const before: GameState = this.store.getState();
+    const sameSite = before.site === m.site;
+    const user = before.session?.user;
+    this.node?.leaveSite();
+    this.store.setState((s) => ({ ...enterSite(s, m, this.now()), blocked: null, closing: false }));
+    if (m.mode === 'p2p' && user && this.node) {
+      this.node.playOn({ site: m.site, user, servers: m.servers, seq: m.view ? m.seq : null, hash: m.hash, nextActionNo: this.store.getState().nextActionNo });
+    }
+    // Back at the admin after a hand-back: what the servers did not apply (or applied after the
+    // cut) is resent, then what was pressed meanwhile.
+    if (sameSite && m.mode === 'cs') this.resendAbove(m.lastActionNo);
+    else this.recent.clear();
+    const held = this.held;
+    this.held = [];
+    for (const a of held) this.sendAction(a);
+  }
+
+  private onHandOver(m: Extract<ServerMessage, { type: 'handOver' }>): void {
+    const s = this.store.getState();
+    const user = s.session?.user;
+    if (s.site !== m.site || !user || !this.node) return;
+    // Route to the servers; actions the admin did not apply (numbers above lastActionNo) go to them.
+    const unapplied = [...this.recent].filter(([no]) => no > m.lastActionNo).sort((a, b) => a[0] - b[0]);
+    this.store.setState({ mode: 'p2p', servers: m.servers.map((id) => ({ id, state: 'in-step' as const })), inflight: {} });
+    this.node.playOn({ site: m.site, user, servers: m.servers, seq: m.seq, hash: m.hash, nextActionNo: m.lastActionNo + 1 });
+    this.recent.clear();
+    for (const [, a] of unapplied) {
+      const no = this.node.act(a);
+      if (no !== null) this.sent(no, a, 'peer');
+    }
+  }
+
+  private resendAbove(lastActionNo: number): void {
+    const again = [...this.recent].filter(([no]) => no > lastActionNo).sort((a, b) => a[0] - b[0]);
+    this.recent.clear();
+    for (const [no, a] of again) {
+      this.sent(no, a, 'admin');
+      this.socket.send({ type: 'action', actionNo: no, action: a });
+    }
+  }
+
   private onError(code: ErrorCode, message: string, ref?: unknown): void {
     if (FATAL.has(code)) {
       // The server closes after these; remember why so the close reports it.
@@ -168,9 +272,12 @@ export class GameConnection {
       setTimeout(() => this.socket.close(1000, code), 500);
       return;
     }
+    // Crossed the hand-over: the action was resent to the servers already.
+    if (code === 'ERR_SITE_P2P') return;
     const now = this.now();
     // `ref` names a refused action: it will never be applied, so it no longer counts as in flight.
     const refused = ref === undefined || ref === null || ref === '' ? NaN : Number(ref);
+    if (Number.isInteger(refused)) this.recent.delete(refused);
     this.store.setState((s) => {
       let inflight = s.inflight;
       if (Number.isInteger(refused) && refused in inflight) {
@@ -197,7 +304,7 @@ export class GameConnection {
     this.pings.set(id, { sent: this.now(), wall });
     // Forget pings that never came back.
     for (const k of this.pings.keys()) if (k < id - 10) this.pings.delete(k);
-    this.socket.send({ type: 'ping', id, t: wall });
+    this.socket.send({ type: 'ping', id, t: wall } satisfies ClientMessage);
   }
 
   private onPong(id: number, serverTime: number): void {
@@ -215,6 +322,7 @@ export class GameConnection {
     this.ended = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = null;
+    this.node?.close();
     this.opts.onEnd(end);
   }
 }

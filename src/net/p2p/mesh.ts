@@ -1,0 +1,186 @@
+/**
+ * This tab's data channels, one per (local end, remote end): a tab may be a user of one site (end:
+ * its user name) and a Site Server of another (end: its server id) at once, so links are keyed by
+ * both ends and incoming frames go to the local end's handler. Signaling goes through the admin,
+ * which relays it only between assigned peers and stamps the sender: a channel is trusted for the
+ * identity the admin named (the DTLS fingerprint in the SDP it relayed binds the channel to it).
+ *
+ * Who offers: a user end always (it knows its servers), between two servers the smaller id. The
+ * other side queues what it has to send until the offer comes. A link that does not open in
+ * time is reported to the admin and dropped; the next send tries again after a pause.
+ */
+import type { SignalData } from '../../protocol/messages.js';
+import type { LinkFactory, PeerLink } from './link.js';
+
+export interface MeshOptions {
+  factory: LinkFactory;
+  /** Sends signaling to the admin for relay. */
+  sendSignal(from: string, to: string, data: SignalData): void;
+  /** A link to an assigned peer did not open in time. */
+  reportFailure(local: string, remote: string): void;
+  now: () => number;
+  openTimeoutMs?: number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+interface Entry {
+  local: string;
+  remote: string;
+  link: PeerLink | null;
+  initiator: boolean;
+  createdAt: number;
+  /** Frames waiting for the channel to open. */
+  queue: Uint8Array[];
+  /** An offer has been fed to this (answering) link: a second one means the remote started anew. */
+  answered: boolean;
+}
+
+/** Frames kept per link while it opens; older ones are dropped (the protocol repeats what matters). */
+const MAX_QUEUE = 512;
+/** After a failure, no new attempt to the same peer for this long. */
+const RETRY_PAUSE_MS = 2000;
+
+/** Whether `local` offers the link to `remote`: users always, between servers the smaller id. */
+export function offers(local: string, remote: string): boolean {
+  const localServer = local.includes('~');
+  const remoteServer = remote.includes('~');
+  if (!localServer) return true;
+  if (!remoteServer) return false;
+  return local < remote;
+}
+
+export class Mesh {
+  private readonly entries = new Map<string, Entry>();
+  private readonly handlers = new Map<string, (remote: string, bytes: Uint8Array) => void>();
+  private readonly failedAt = new Map<string, number>();
+  private readonly timer: ReturnType<typeof setInterval>;
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(private readonly opts: MeshOptions) {
+    this.timer = setInterval(() => this.expire(), 500);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Frames to `local` go to `handler`. */
+  listen(local: string, handler: (remote: string, bytes: Uint8Array) => void): void {
+    this.handlers.set(local, handler);
+  }
+
+  /** Closes every link of `local` and forgets its handler. */
+  drop(local: string): void {
+    this.handlers.delete(local);
+    for (const e of [...this.entries.values()]) if (e.local === local) this.remove(e, 'end closed');
+  }
+
+  /** Closes links of `local` to peers not in `keep`. */
+  prune(local: string, keep: ReadonlySet<string>): void {
+    for (const e of [...this.entries.values()]) if (e.local === local && !keep.has(e.remote)) this.remove(e, 'not needed');
+  }
+
+  /** Makes sure a link local -> remote exists (offering it when this side offers). */
+  ensure(local: string, remote: string): void {
+    const k = key(local, remote);
+    if (this.entries.has(k)) return;
+    const failed = this.failedAt.get(k);
+    if (failed !== undefined && this.opts.now() - failed < RETRY_PAUSE_MS) return;
+    const initiator = offers(local, remote);
+    const e: Entry = { local, remote, link: null, initiator, createdAt: this.opts.now(), queue: [], answered: false };
+    this.entries.set(k, e);
+    if (initiator) this.start(e);
+  }
+
+  isOpen(local: string, remote: string): boolean {
+    return this.entries.get(key(local, remote))?.link?.open ?? false;
+  }
+
+  /** Open links of `local`. */
+  openCount(local?: string): number {
+    let n = 0;
+    for (const e of this.entries.values()) if ((local === undefined || e.local === local) && e.link?.open) n++;
+    return n;
+  }
+
+  send(local: string, remote: string, bytes: Uint8Array): void {
+    this.ensure(local, remote);
+    const e = this.entries.get(key(local, remote));
+    if (!e) return; // pausing after a failure
+    if (e.link?.open) {
+      if (e.link.send(bytes)) this.bytesOut += bytes.byteLength;
+      return;
+    }
+    e.queue.push(bytes);
+    if (e.queue.length > MAX_QUEUE) e.queue.shift();
+  }
+
+  /** Signaling from `from` (remote) for our end `to`, relayed by the admin. */
+  signal(from: string, to: string, data: SignalData): void {
+    if (!this.handlers.has(to)) {
+      this.opts.log?.('mesh.signal_for_unknown_end', { from, to });
+      return;
+    }
+    const k = key(to, from);
+    let e = this.entries.get(k);
+    if (data.type === 'offer' && e && (e.initiator ? !offers(to, from) : e.answered)) {
+      // The remote started a new link (it reloaded, or lost the old one): replace ours.
+      this.remove(e, 'superseded');
+      e = undefined;
+    }
+    if (!e) {
+      if (data.type !== 'offer') return; // a candidate for a link we already dropped
+      e = { local: to, remote: from, link: null, initiator: false, createdAt: this.opts.now(), queue: [], answered: false };
+      this.entries.set(k, e);
+    }
+    if (!e.link) this.start(e);
+    if (data.type === 'offer') e.answered = true;
+    e.link?.signal(data);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    for (const e of [...this.entries.values()]) this.remove(e, 'mesh closed');
+  }
+
+  private start(e: Entry): void {
+    const link = this.opts.factory({
+      initiator: e.initiator,
+      onSignal: (data) => this.opts.sendSignal(e.local, e.remote, data),
+    });
+    e.link = link;
+    link.onOpen(() => {
+      for (const b of e.queue.splice(0)) if (link.send(b)) this.bytesOut += b.byteLength;
+    });
+    link.onMessage((bytes) => {
+      this.bytesIn += bytes.byteLength;
+      this.handlers.get(e.local)?.(e.remote, bytes);
+    });
+    link.onClose((why) => {
+      if (this.entries.get(key(e.local, e.remote)) === e) this.entries.delete(key(e.local, e.remote));
+      this.opts.log?.('mesh.closed', { local: e.local, remote: e.remote, why });
+    });
+  }
+
+  private remove(e: Entry, why: string): void {
+    this.entries.delete(key(e.local, e.remote));
+    e.queue = [];
+    e.link?.close();
+    this.opts.log?.('mesh.removed', { local: e.local, remote: e.remote, why });
+  }
+
+  /** Links that did not open in time are reported and dropped. */
+  private expire(): void {
+    const now = this.opts.now();
+    const limit = this.opts.openTimeoutMs ?? 10_000;
+    for (const e of [...this.entries.values()]) {
+      if (e.link?.open || now - e.createdAt < limit) continue;
+      // A non-offering side that never got an offer had nobody to fail with: just wait more,
+      // unless it has something to send (then the other side should have called).
+      if (!e.initiator && !e.link && e.queue.length === 0) continue;
+      this.failedAt.set(key(e.local, e.remote), now);
+      this.opts.reportFailure(e.local, e.remote);
+      this.remove(e, 'open timeout');
+    }
+  }
+}
+
+const key = (local: string, remote: string): string => `${local}\u0000${remote}`;

@@ -1,0 +1,290 @@
+/**
+ * Everything P2P in one tab or bot: its session key (registered with the admin by proof of
+ * possession), the clock synced to the admin, the data-channel mesh, and the hosts of the site it
+ * serves (at most one) and of the P2P site it plays on (at most one). The session (connection.ts)
+ * hands it the admin's P2P messages and it answers through `toAdmin`.
+ */
+import type { AcceptedUpdate, ServerView } from '../../protocol/api.js';
+import { ChunkAssembler, splitChunks } from '../../protocol/chunks.js';
+import { createClockSync } from '../../protocol/clock.js';
+import { parseSiteConfig, type SiteConfig } from '../../protocol/config.js';
+import { ed25519Scheme, toHex, type SignatureScheme } from '../../protocol/crypto.js';
+import { keyProofBytes } from '../../protocol/keys.js';
+import {
+  decodePeerMessage,
+  encodePeerMessage,
+  type ClientMessage,
+  type PeerMessage,
+  type PeerRole,
+  type ServerMessage,
+} from '../../protocol/messages.js';
+import type { PlayerAction, SiteSnapshot } from '../../game/types.js';
+import { Driver, type Wakeup } from './driver.js';
+import type { LinkFactory } from './link.js';
+import { Mesh } from './mesh.js';
+import { SiteServerHost } from './serverHost.js';
+import { SiteUserHost } from './userHost.js';
+
+/** Clock-sync pings use ids from here up, so they never collide with the session's RTT pings. */
+export const CLOCK_PING_BASE = 1 << 30;
+/** Serving tabs report their measurements this often. */
+const STATS_EVERY_MS = 2000;
+
+type Msg<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
+
+export interface NodeHooks {
+  accepted(update: AcceptedUpdate): void;
+  /** A user entering a running P2P site has its verified state. */
+  entered(site: string, seq: number, snapshot: SiteSnapshot): void;
+  serving(site: string | null): void;
+  serverStates(states: Array<{ id: string; state: ServerView }>): void;
+}
+
+export interface NodeOptions {
+  toAdmin(msg: ClientMessage): void;
+  links: (iceServers: Msg<'welcome'>['iceServers']) => LinkFactory;
+  wakeup: Wakeup;
+  /** Local monotone clock (performance.now). */
+  localNow: () => number;
+  /** 32 random bytes (crypto.getRandomValues). */
+  randomBytes: (n: number) => Uint8Array;
+  crypto?: SignatureScheme;
+  hooks: NodeHooks;
+  log(event: string, fields: Record<string, unknown>): void;
+}
+
+export class P2PNode {
+  readonly driver: Driver;
+  private mesh: Mesh | null = null;
+  private readonly clock;
+  private readonly crypto: SignatureScheme;
+  private welcome: Msg<'welcome'> | null = null;
+  private secretKey: string | null = null;
+  serverId: string | null = null;
+  server: SiteServerHost | null = null;
+  userHost: SiteUserHost | null = null;
+  private readonly assemblers = new Map<PeerRole, ChunkAssembler>();
+  private nextEnvelope = 1;
+  private statsTimer: ReturnType<typeof setInterval> | null = null;
+  private lastStats: { at: number; bytesIn: number; bytesOut: number } | null = null;
+
+  constructor(private readonly o: NodeOptions) {
+    this.crypto = o.crypto ?? ed25519Scheme;
+    this.driver = new Driver(o.wakeup, (err) => o.log('p2p.tick_failed', { err: String(err), stack: (err as Error)?.stack }));
+    this.clock = createClockSync({
+      now: o.localNow,
+      send: ({ id, t0 }) => o.toAdmin({ type: 'ping', id: CLOCK_PING_BASE + id, t: t0 }),
+    });
+    this.driver.add(this.clock, o.localNow);
+  }
+
+  /** The admin's clock as this tab sees it (what Timeslot stamps and arrivals use). */
+  readonly now = (): number => this.clock.now();
+
+  clockOffset(): number | null {
+    return this.clock.offset();
+  }
+
+  /** Welcome: make and register this session's key. */
+  onWelcome(w: Msg<'welcome'>): void {
+    this.welcome = w;
+    this.mesh?.close();
+    this.mesh = new Mesh({
+      factory: this.o.links(w.iceServers),
+      sendSignal: (from, to, data) => this.o.toAdmin({ type: 'signal', from, to, data }),
+      reportFailure: (local, remote) => this.linkFailed(local, remote),
+      now: this.o.localNow,
+      log: (e, f) => this.o.log(e, f),
+    });
+    this.secretKey = toHex(this.o.randomBytes(32));
+    const key = this.crypto.publicKeyOf(this.secretKey);
+    const sig = this.crypto.sign(this.secretKey, keyProofBytes(w.challenge, w.user, key));
+    this.o.toAdmin({ type: 'key', key, sig });
+  }
+
+  /** A pong: clock-sync samples are ours. Returns whether it was. */
+  onPong(id: number, serverTime: number): boolean {
+    if (id < CLOCK_PING_BASE) return false;
+    this.clock.receive({ id: id - CLOCK_PING_BASE, t1: serverTime, t2: serverTime });
+    this.driver.poke();
+    return true;
+  }
+
+  /** Admin messages of the P2P layer. */
+  onMessage(m: Msg<'keyOk' | 'signal' | 'peer' | 'serve' | 'serveEnd'>): void {
+    switch (m.type) {
+      case 'keyOk':
+        this.serverId = m.serverId;
+        return;
+      case 'signal':
+        this.mesh?.signal(m.from, m.to, m.data);
+        return;
+      case 'peer':
+        return this.onPeer(m);
+      case 'serve':
+        return this.serve(m.site, m.serverId);
+      case 'serveEnd':
+        if (this.server?.site === m.site) this.stopServing(m.reason);
+        return;
+    }
+  }
+
+  /** The site config the admin announced, for `site`. */
+  configFor(site: string): SiteConfig | null {
+    if (!this.welcome) return null;
+    const r = parseSiteConfig({ ...this.welcome.p2p.config, site });
+    if (!r.ok) {
+      this.o.log('p2p.bad_config', { site, errors: r.errors });
+      return null;
+    }
+    return r.config;
+  }
+
+  /** Plays `site` as a user of its Site Servers (hand-over: seq/hash given; entering: null). */
+  playOn(args: { site: string; user: string; servers: string[]; seq: number | null; hash: string | null; nextActionNo: number }): boolean {
+    this.leaveSite();
+    const config = this.configFor(args.site);
+    if (!config || !this.mesh || !this.welcome) return false;
+    const site = args.site;
+    this.userHost = new SiteUserHost({
+      config,
+      user: args.user,
+      adminKey: this.welcome.adminKey,
+      crypto: this.crypto,
+      now: this.now,
+      mesh: this.mesh,
+      driver: this.driver,
+      servers: args.servers,
+      seq: args.seq,
+      hash: args.hash,
+      nextActionNo: args.nextActionNo,
+      toAdmin: (msg) => this.toAdminPeer('user', site, msg),
+      onAccept: (u) => {
+        this.o.hooks.accepted(u);
+        this.reportServers();
+      },
+      onEnter: (e) => {
+        this.o.hooks.entered(site, e.seq, e.snapshot);
+        this.reportServers();
+      },
+      log: this.o.log,
+    });
+    this.reportServers();
+    return true;
+  }
+
+  /** Sends one action to the site's servers; its number, or null when not possible now. */
+  act(action: PlayerAction): number | null {
+    return this.userHost?.ready ? this.userHost.act(action) : null;
+  }
+
+  get playingP2P(): string | null {
+    return this.userHost?.site ?? null;
+  }
+
+  leaveSite(): void {
+    this.userHost?.close();
+    this.userHost = null;
+  }
+
+  close(): void {
+    this.leaveSite();
+    this.stopServing('closed');
+    this.mesh?.close();
+    this.mesh = null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private serve(site: string, serverId: string): void {
+    const config = this.configFor(site);
+    if (!config || !this.mesh || !this.welcome || !this.secretKey || serverId !== this.serverId) {
+      this.o.log('p2p.cannot_serve', { site, serverId, registered: this.serverId });
+      return;
+    }
+    if (this.server) this.stopServing('serving another site');
+    this.server = new SiteServerHost({
+      config,
+      serverId,
+      secretKey: this.secretKey,
+      adminKey: this.welcome.adminKey,
+      crypto: this.crypto,
+      now: this.now,
+      mesh: this.mesh,
+      driver: this.driver,
+      toAdmin: (msg) => this.toAdminPeer('server', site, msg),
+      log: this.o.log,
+    });
+    this.o.log('p2p.serve', { site, serverId });
+    this.o.hooks.serving(site);
+    this.lastStats = null;
+    this.statsTimer = setInterval(() => this.sendStats(), STATS_EVERY_MS);
+  }
+
+  private stopServing(reason: string): void {
+    if (!this.server) return;
+    this.o.log('p2p.serve_end', { site: this.server.site, reason });
+    this.server.close();
+    this.server = null;
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = null;
+    this.o.hooks.serving(null);
+  }
+
+  private sendStats(): void {
+    const s = this.server;
+    if (!s) return;
+    const st = s.stats();
+    const now = this.o.localNow();
+    const last = this.lastStats;
+    const secs = last ? Math.max(0.001, (now - last.at) / 1000) : 1;
+    this.lastStats = { at: now, bytesIn: st.bytesIn, bytesOut: st.bytesOut };
+    this.o.toAdmin({
+      type: 'serverStats',
+      site: s.site,
+      status: st.status,
+      offset: this.clock.offset(),
+      lag: st.lag,
+      timeslotSeq: st.timeslotSeq,
+      trmSent: st.trmSent,
+      trmReceived: st.trmReceived,
+      bytesInPerSec: last ? (st.bytesIn - last.bytesIn) / secs : 0,
+      bytesOutPerSec: last ? (st.bytesOut - last.bytesOut) / secs : 0,
+      links: st.links,
+    });
+  }
+
+  private reportServers(): void {
+    this.o.hooks.serverStates(this.userHost?.serverStates() ?? []);
+  }
+
+  private onPeer(m: Msg<'peer'>): void {
+    let asm = this.assemblers.get(m.to);
+    if (!asm) this.assemblers.set(m.to, (asm = new ChunkAssembler()));
+    const r = asm.add(m.site, m, this.o.localNow());
+    if (r === null) return;
+    const parsed = r.ok ? decodePeerMessage(r.value) : r;
+    if (!parsed.ok) {
+      this.o.log('p2p.reject', { from: 'admin', code: parsed.code, message: parsed.message });
+      return;
+    }
+    if (m.to === 'server' && this.server?.site === m.site) this.server.fromAdmin(parsed.value);
+    else if (m.to === 'user' && this.userHost?.site === m.site) {
+      this.userHost.fromAdmin(parsed.value);
+      this.reportServers();
+    }
+  }
+
+  private toAdminPeer(as: PeerRole, site: string, msg: PeerMessage): void {
+    const chunks = splitChunks(encodePeerMessage(msg));
+    const id = this.nextEnvelope++ & 0x7fffffff;
+    chunks.forEach((data, index) => this.o.toAdmin({ type: 'peer', as, site: site, id, index, count: chunks.length, data }));
+  }
+
+  private linkFailed(local: string, remote: string): void {
+    const asServer = this.server !== null && local === this.serverId;
+    const site = asServer ? this.server?.site : this.userHost?.site;
+    if (!site) return;
+    this.o.toAdmin({ type: 'linkFailed', site, as: asServer ? 'server' : 'user', peer: remote });
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Hosts one Site Server core (createSiteServer) in a tab or bot: peer frames from the mesh and
+ * peer messages from the admin go in, the core's sends go out over the mesh (servers, users) or
+ * the admin WebSocket (ADMIN_ID). It keeps links to every other server of the site and counts
+ * what the operator page shows. No protocol logic here: it only drives the core.
+ */
+import { createSiteServer } from '../../protocol/server.js';
+import type { SiteServer } from '../../protocol/api.js';
+import type { SiteConfig } from '../../protocol/config.js';
+import type { SignatureScheme } from '../../protocol/crypto.js';
+import { ADMIN_ID, decodePeerMessage, encodePeerMessage, type PeerMessage, type SiteInit } from '../../protocol/messages.js';
+import type { Driver } from './driver.js';
+import type { Mesh } from './mesh.js';
+
+export interface ServerHostOptions {
+  config: SiteConfig;
+  serverId: string;
+  secretKey: string;
+  adminKey: string;
+  crypto?: SignatureScheme;
+  /** Synced clock. */
+  now: () => number;
+  mesh: Mesh;
+  driver: Driver;
+  toAdmin(msg: PeerMessage): void;
+  log(event: string, fields: Record<string, unknown>): void;
+  /** How long a hand-over waits for the links to the other servers before starting anyway. */
+  warmupMs?: number;
+}
+
+export interface ServerStats {
+  status: 'starting' | 'waiting' | 'running' | 'syncing' | 'evicted';
+  lag: number | null;
+  timeslotSeq: number;
+  trmSent: number;
+  trmReceived: number;
+  bytesIn: number;
+  bytesOut: number;
+  links: number;
+}
+
+export class SiteServerHost {
+  readonly core: SiteServer;
+  readonly site: string;
+  private readonly detach: () => void;
+  private held: { init: SiteInit; since: number } | null = null;
+  private closed = false;
+  private trmSent = 0;
+  private trmReceived = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  /** Frames refused by the wire schema, by code (logged once a second at most). */
+  rejected = 0;
+  private lastRejectLog = -Infinity;
+
+  constructor(private readonly o: ServerHostOptions) {
+    this.site = o.config.site;
+    this.core = createSiteServer({
+      config: o.config,
+      id: o.serverId,
+      secretKey: o.secretKey,
+      adminKey: o.adminKey,
+      ...(o.crypto ? { crypto: o.crypto } : {}),
+      now: o.now,
+      send: (to, msg) => this.send(to, msg),
+      observe: (e) => {
+        if (e.kind === 'rejected' || e.kind === 'ignored' || e.kind === 'admitted' || e.kind === 'equivocation' || e.kind === 'resync')
+          o.log('p2p.server', { site: this.site, server: o.serverId, ...e });
+      },
+    });
+    o.mesh.listen(o.serverId, (remote, bytes) => this.fromPeer(remote, bytes));
+    this.detach = o.driver.add(
+      {
+        nextWakeAt: () => {
+          const w = this.core.nextWakeAt();
+          const h = this.held ? this.held.since + (this.o.warmupMs ?? 3000) : null;
+          return w === null ? h : h === null ? w : Math.min(w, h);
+        },
+        tick: () => {
+          this.releaseInit(false);
+          this.core.tick();
+          this.keepLinks();
+        },
+      },
+      o.now,
+    );
+  }
+
+  /** A peer message from the admin (siteInit, membership, ignoreCall, requestDeclined, ...). */
+  fromAdmin(msg: PeerMessage): void {
+    if (this.closed) return;
+    if (msg.type === 'siteInit' && this.core.status() === 'waiting' && !this.held) {
+      // Links first: servers that start Timeslots before their channels are open get asked about
+      // and ignored for lag they do not have.
+      this.held = { init: msg, since: this.o.now() };
+      for (const m of msg.membership.members) if (m.id !== this.o.serverId && m.slot !== null) this.o.mesh.ensure(this.o.serverId, m.id);
+      this.releaseInit(false);
+      this.o.driver.poke();
+      return;
+    }
+    this.step(() => this.core.receive(ADMIN_ID, msg));
+  }
+
+  stats(): ServerStats {
+    const status = this.held ? 'starting' : this.core.status();
+    const f = this.core.frontier();
+    return {
+      status,
+      lag: Number.isFinite(f) ? Math.max(0, this.o.now() - f) : null,
+      timeslotSeq: this.core.timeslotSeq(),
+      trmSent: this.trmSent,
+      trmReceived: this.trmReceived,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      links: this.o.mesh.openCount(this.o.serverId),
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.detach();
+    this.o.mesh.drop(this.o.serverId);
+  }
+
+  private releaseInit(force: boolean): void {
+    const h = this.held;
+    if (!h) return;
+    const others = h.init.membership.members.filter((m) => m.id !== this.o.serverId && m.slot !== null);
+    const allOpen = others.every((m) => this.o.mesh.isOpen(this.o.serverId, m.id));
+    if (!force && !allOpen && this.o.now() < h.since + (this.o.warmupMs ?? 3000)) return;
+    this.held = null;
+    this.o.log('p2p.serving', { site: this.site, server: this.o.serverId, linksOpen: allOpen, waitedMs: Math.round(this.o.now() - h.since) });
+    this.step(() => this.core.receive(ADMIN_ID, h.init));
+  }
+
+  private send(to: string, msg: PeerMessage): void {
+    if (this.closed) return;
+    if (msg.type === 'timeslotRequest') this.trmSent++;
+    if (to === ADMIN_ID) {
+      this.o.toAdmin(msg);
+      return;
+    }
+    const bytes = encodePeerMessage(msg);
+    this.bytesOut += bytes.byteLength;
+    this.o.mesh.send(this.o.serverId, to, bytes);
+  }
+
+  private fromPeer(remote: string, bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.bytesIn += bytes.byteLength;
+    const parsed = decodePeerMessage(bytes);
+    if (!parsed.ok) {
+      this.rejected++;
+      const now = this.o.now();
+      if (now - this.lastRejectLog >= 1000) {
+        this.lastRejectLog = now;
+        this.o.log('p2p.reject', { site: this.site, server: this.o.serverId, from: remote, code: parsed.code, message: parsed.message });
+      }
+      return;
+    }
+    if (parsed.value.type === 'timeslotRequest') this.trmReceived++;
+    // A held hand-over waits for links: the first frame from a server may be what completes them.
+    if (this.held) this.releaseInit(false);
+    this.step(() => this.core.receive(remote, parsed.value));
+  }
+
+  private step(fn: () => void): void {
+    fn();
+    this.keepLinks();
+    this.o.driver.poke();
+  }
+
+  /** Keeps a link to every other server in the record; the smaller id offers (mesh.offers). */
+  private keepLinks(): void {
+    const rec = this.core.membership();
+    if (!rec) return;
+    for (const m of rec.members) if (m.id !== this.o.serverId && m.slot !== null) this.o.mesh.ensure(this.o.serverId, m.id);
+  }
+}

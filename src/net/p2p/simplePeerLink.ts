@@ -1,0 +1,104 @@
+/**
+ * PeerLink over simple-peer 9 (WebRTC data channel, trickle ICE).
+ *
+ * Why simple-peer 9 and not the maintained fork @thaunknown/simple-peer 10: the fork, in Node,
+ * ignores `opts.wrtc` and always brings node-datachannel, whose pinned 0.32 downloads binaries at
+ * install (that fails here; it needs an npm override to 0.33), and simple-peer 9 on
+ * node-datachannel's polyfill fails (ERR_CREATE_OFFER). simple-peer 9 with @roamhq/wrtc is
+ * measured to work in Node (connect ~20-50 ms on loopback), and in the browser its prebuilt
+ * `simplepeer.min.js` works under Vite (its package entry needs Node globals). One library on both
+ * sides means one set of behaviours to test. The constructor is injected, so the choice stays here.
+ */
+import type { IceServer, SignalData } from '../../protocol/messages.js';
+import type { LinkFactory, PeerLink } from './link.js';
+
+/** The part of a simple-peer instance we use. */
+export interface SimplePeerInstance {
+  readonly connected: boolean;
+  readonly bufferSize?: number;
+  signal(data: unknown): void;
+  send(data: Uint8Array): void;
+  destroy(err?: Error): void;
+  on(event: 'signal', cb: (data: unknown) => void): void;
+  on(event: 'connect' | 'close', cb: () => void): void;
+  on(event: 'data', cb: (data: Uint8Array) => void): void;
+  on(event: 'error', cb: (err: Error & { code?: string }) => void): void;
+}
+
+export type SimplePeerConstructor = new (opts: Record<string, unknown>) => SimplePeerInstance;
+
+/** A LinkFactory from simple-peer's constructor (plus `wrtc` in Node). */
+export function simplePeerFactory(Peer: SimplePeerConstructor, opts: { iceServers: IceServer[]; wrtc?: unknown }): LinkFactory {
+  return ({ initiator, onSignal }) => {
+    const peer = new Peer({
+      initiator,
+      trickle: true,
+      config: { iceServers: opts.iceServers },
+      ...(opts.wrtc ? { wrtc: opts.wrtc } : {}),
+    });
+    return wrap(peer, onSignal);
+  };
+}
+
+function wrap(peer: SimplePeerInstance, onSignal: (data: SignalData) => void): PeerLink {
+  let open = false;
+  let closed = false;
+  const opened: Array<() => void> = [];
+  const messages: Array<(b: Uint8Array) => void> = [];
+  const closes: Array<(why: string) => void> = [];
+  const finish = (why: string): void => {
+    if (closed) return;
+    closed = true;
+    open = false;
+    for (const cb of closes) cb(why);
+  };
+  peer.on('signal', (d) => onSignal(d as SignalData));
+  peer.on('connect', () => {
+    if (closed) return;
+    open = true;
+    for (const cb of opened) cb();
+  });
+  peer.on('data', (d) => {
+    // simple-peer hands a Buffer in Node and a Uint8Array in browsers: both are Uint8Arrays.
+    const bytes = d instanceof Uint8Array ? d : new Uint8Array(d as ArrayBuffer);
+    for (const cb of messages) cb(bytes);
+  });
+  peer.on('close', () => finish('closed'));
+  peer.on('error', (e) => {
+    finish(e.code ?? e.message);
+    peer.destroy();
+  });
+  return {
+    get open() {
+      return open;
+    },
+    get buffered() {
+      return peer.bufferSize ?? 0;
+    },
+    send(bytes) {
+      if (!open || closed) return false;
+      try {
+        peer.send(bytes);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    onOpen: (cb) => void opened.push(cb),
+    onMessage: (cb) => void messages.push(cb),
+    onClose: (cb) => void closes.push(cb),
+    close() {
+      finish('closed here');
+      peer.destroy();
+    },
+    signal(data) {
+      if (closed) return;
+      try {
+        peer.signal(data);
+      } catch (e) {
+        finish((e as Error).message);
+        peer.destroy();
+      }
+    },
+  };
+}
