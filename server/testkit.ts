@@ -46,9 +46,12 @@ export async function startServer(opts: AdminServerOptions & { dbFile?: string }
     staticDir: null,
     scrypt: TEST_SCRYPT,
     authRate: { perSecond: 1000, burst: 1000 },
+    guestRate: { perSecond: 1000, burst: 1000 },
     actionRate: { perSecond: 1000, burst: 1000 },
     maxFramesPerSecond: 10_000,
     ...opts,
+    // P2P hosting off unless a test turns it on (its messages would change the CS exchanges).
+    p2p: { transferThreshold: 0, ...opts.p2p },
     dbFile,
     logger: createLogger({ sink: (line) => logs.push(line) }),
   });

@@ -48,6 +48,8 @@ export interface ConnectionOptions {
   /** Takes part in P2P (plays P2P sites, may serve sites). Without it the session is client-server only. */
   p2p?: P2PEnvironment;
   onEnd(end: SessionEnd): void;
+  /** Every update the state accepted, in order (client-server or by majority), for logs and checks. */
+  onUpdate?: (update: SiteUpdate) => void;
   log?: (...args: unknown[]) => void;
 }
 
@@ -118,6 +120,12 @@ export class GameConnection {
       this.held.push(action);
       return true;
     }
+    return this.dispatch(action);
+  }
+
+  /** Sends an action the player already made (no in-flight limit: it was accepted from the keys). */
+  private dispatch(action: PlayerAction): boolean {
+    const s = this.store.getState();
     if (s.mode === 'p2p') {
       const no = this.node?.act(action) ?? null;
       if (no === null) return false;
@@ -145,7 +153,20 @@ export class GameConnection {
 
   /** An update accepted outside the admin socket (by a majority of Site Servers). */
   acceptUpdate(update: SiteUpdate): void {
-    if (!this.ended) this.store.setState((s) => receiveUpdate(s, update, this.now()));
+    if (!this.ended) this.receive(update);
+  }
+
+  private receive(update: SiteUpdate): void {
+    const prev = this.store.getState();
+    this.store.setState((s) => receiveUpdate(s, update, this.now()));
+    const tap = this.opts.onUpdate;
+    if (!tap || prev.site !== update.site) return;
+    // Tell of every update this one let through (it may have closed a gap).
+    const pool = [update, ...prev.buffered];
+    for (let seq = prev.acceptedSeq + 1; seq <= this.store.getState().acceptedSeq; seq++) {
+      const u = pool.find((x) => x.seq === seq);
+      if (u) tap(u);
+    }
   }
 
   /** The player's setting: may this tab serve sites? */
@@ -192,7 +213,7 @@ export class GameConnection {
         break;
       case 'update':
         // From the admin: only for a client-server site (a P2P site's come by majority).
-        if (this.store.getState().mode !== 'p2p') this.store.setState((s) => receiveUpdate(s, m, this.now()));
+        if (this.store.getState().mode !== 'p2p') this.receive(m);
         break;
       case 'handOver':
         this.onHandOver(m);
@@ -238,7 +259,8 @@ export class GameConnection {
     else this.recent.clear();
     const held = this.held;
     this.held = [];
-    for (const a of held) this.sendAction(a);
+    if (this.store.getState().view !== null) for (const a of held) this.dispatch(a);
+    else this.held = held;
   }
 
   private onHandOver(m: Extract<ServerMessage, { type: 'handOver' }>): void {

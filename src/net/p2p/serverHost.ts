@@ -12,6 +12,9 @@ import { ADMIN_ID, decodePeerMessage, encodePeerMessage, type PeerMessage, type 
 import type { Driver } from './driver.js';
 import type { Mesh } from './mesh.js';
 
+/** Frames kept while a hand-over waits for its links (a few users' first actions and Timeslots). */
+const MAX_EARLY = 2000;
+
 export interface ServerHostOptions {
   config: SiteConfig;
   serverId: string;
@@ -44,6 +47,8 @@ export class SiteServerHost {
   readonly site: string;
   private readonly detach: () => void;
   private held: { init: SiteInit; since: number } | null = null;
+  /** Frames that came while the hand-over was held (users' first actions): replayed in order after it. */
+  private early: Array<{ remote: string; msg: PeerMessage }> = [];
   private closed = false;
   private trmSent = 0;
   private trmReceived = 0;
@@ -131,7 +136,12 @@ export class SiteServerHost {
     if (!force && !allOpen && this.o.now() < h.since + (this.o.warmupMs ?? 3000)) return;
     this.held = null;
     this.o.log('p2p.serving', { site: this.site, server: this.o.serverId, linksOpen: allOpen, waitedMs: Math.round(this.o.now() - h.since) });
-    this.step(() => this.core.receive(ADMIN_ID, h.init));
+    const early = this.early;
+    this.early = [];
+    this.step(() => {
+      this.core.receive(ADMIN_ID, h.init);
+      for (const e of early) this.core.receive(e.remote, e.msg);
+    });
   }
 
   private send(to: string, msg: PeerMessage): void {
@@ -162,6 +172,10 @@ export class SiteServerHost {
     if (parsed.value.type === 'timeslotRequest') this.trmReceived++;
     // A held hand-over waits for links: the first frame from a server may be what completes them.
     if (this.held) this.releaseInit(false);
+    if (this.held) {
+      if (this.early.length < MAX_EARLY) this.early.push({ remote, msg: parsed.value });
+      return;
+    }
     this.step(() => this.core.receive(remote, parsed.value));
   }
 

@@ -1,0 +1,111 @@
+/**
+ * P2P hosting end to end in Node: the real Administration Server, and bots that run the same
+ * session and P2P code as a browser tab over real WebRTC data channels (simple-peer + wrtc).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Bot } from '../src/bots/bot.js';
+import type { GameEvent } from '../src/game/types.js';
+import type { SiteUpdate } from '../src/protocol/messages.js';
+import { get, startServer, type TestServer } from './testkit.js';
+import type { OperatorView } from './operator.js';
+
+const bots: Bot[] = [];
+afterEach(() => {
+  for (const b of bots.splice(0)) b.close();
+});
+
+async function until<T>(what: string, f: () => T | null | undefined | false, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function bot(s: TestServer, site: string, o: { serve?: boolean; onUpdate?: (u: SiteUpdate) => void } = {}): Promise<Bot> {
+  const b = new Bot({ url: s.url, site, rate: 0, serve: o.serve ?? true, ...(o.onUpdate ? { onUpdate: o.onUpdate } : {}) });
+  bots.push(b);
+  await b.start();
+  return b;
+}
+
+async function operator(s: TestServer): Promise<OperatorView> {
+  return (await get<OperatorView>(s.base, `/api/admin?token=${s.adminToken}`)).body;
+}
+
+function said(events: GameEvent[]): string[] {
+  return events.flatMap((e) => (e.kind === 'said' ? [e.text] : []));
+}
+
+const FAST = { nServer: 3, transferThreshold: 2, T_timeslot: 50, T_timeout: 200, T_req_timeout: 200, T_ignore: 1500 };
+
+describe('P2P hosting with Node peers', () => {
+  it('hands a busy site to three peers not on it; servers and players agree on every update', async () => {
+    const s = await startServer({ p2p: FAST });
+    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
+    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    const a = await bot(s, 'meadow', { serve: false });
+    const b = await bot(s, 'meadow', { serve: false });
+    await until('meadow P2P at both players', () => a.state.mode === 'p2p' && b.state.mode === 'p2p');
+    const serving = await until('three servers', () => (servers.every((x) => x.state.serving === 'meadow') ? servers : null));
+    for (let i = 0; i < 6; i++) {
+      a.act({ kind: 'say', text: `a${i}` });
+      b.act({ kind: 'move', dir: i % 2 ? 'left' : 'right' });
+      await until('in flight drained', () => Object.keys(a.state.inflight).length === 0 && Object.keys(b.state.inflight).length === 0);
+    }
+    // Same view at both players, same accepted history, and every server's log agrees.
+    await until('same seq', () => a.state.acceptedSeq === b.state.acceptedSeq && a.state.acceptedSeq > 0);
+    expect(a.state.view).toEqual(b.state.view);
+    const acc = (x: Bot): string[] => x.conn?.node?.userHost?.core.acceptedLog().map((u) => `${u.seq}:${u.hash}`) ?? [];
+    expect(acc(a)).toEqual(acc(b));
+    for (const x of serving) {
+      const log = x.conn?.node?.server?.core.appliedLog().map((u) => `${u.seq}:${u.hash}`) ?? [];
+      expect(log.slice(0, acc(a).length)).toEqual(acc(a));
+    }
+    // Actions went over data channels, not the admin.
+    expect(a.state.traffic.peerActions).toBe(6);
+    expect(a.state.traffic.adminActions).toBe(0);
+    const view = await operator(s);
+    const meadow = view.sites.find((x) => x.id === 'meadow');
+    expect(meadow?.mode).toBe('p2p');
+    expect(meadow?.servers.map((x) => x.user).sort()).toEqual(servers.map((x) => x.name).sort());
+  }, 40_000);
+
+  it('applies every action exactly once across client-server -> P2P -> client-server', async () => {
+    // Three players make meadow busy; when two leave, 1 < 3 / 2 and it goes back after 300 ms.
+    const s = await startServer({ p2p: { ...FAST, transferThreshold: 3, handBackAfterMs: 300 } });
+    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
+    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    const seen: string[] = [];
+    const a = await bot(s, 'meadow', { serve: false, onUpdate: (u) => seen.push(...said(u.events)) });
+    const sent: string[] = [];
+    let n = 0;
+    const say = (): void => {
+      const text = `m${n++}`;
+      if (a.act({ kind: 'say', text })) sent.push(text);
+      else n--;
+    };
+    // Keep saying things while the site goes to peers (b arrives) and back (b leaves).
+    const pump = setInterval(say, 15);
+    try {
+      await until('some CS actions', () => sent.length >= 5);
+      const b = await bot(s, 'meadow', { serve: false });
+      const c = await bot(s, 'meadow', { serve: false });
+      await until('P2P', () => a.state.mode === 'p2p');
+      await until('P2P actions', () => a.state.traffic.peerActions >= 10);
+      b.close();
+      c.close();
+      await until('back to CS', () => a.state.mode === 'cs' && a.state.traffic.adminActions > 5 + 10, 20_000);
+      await until('more CS actions', () => sent.length > 60);
+    } finally {
+      clearInterval(pump);
+    }
+    await until('all applied', () => Object.keys(a.state.inflight).length === 0 && seen.length >= sent.length, 10_000).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}: sent ${sent.length}, seen ${seen.length}, missing ${sent.filter((x) => !seen.includes(x)).join(' ')}, inflight ${Object.keys(a.state.inflight).join(' ')}`);
+    });
+    expect(seen).toEqual(sent);
+    expect(a.state.traffic.peerActions).toBeGreaterThan(0);
+  }, 60_000);
+});
