@@ -26,7 +26,7 @@ import {
   reject,
   type ServerCtx,
 } from './serverContext.js';
-import { signTimeslot, timeslotsConflict, verifyTimeslot, type TimeslotBody } from './signed.js';
+import { signTimeslot, timeslotHash, timeslotsConflict, verifyTimeslot, type TimeslotBody } from './signed.js';
 import { noteAnnounce } from './stateSync.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -148,7 +148,9 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
     if (ctx.status === 'waiting' || (ctx.membership && ts.epoch > ctx.membership.epoch)) return askRecords(ctx, from);
     return reject(ctx, from, 'timeslot', 'ERR_UNKNOWN_PEER', `unknown server ${ts.server}`);
   }
-  if (!verifyTimeslot(ts, m.key, ctx.crypto)) return reject(ctx, from, 'timeslot', 'ERR_BAD_SIGNATURE', `from ${ts.server}`);
+  if (!heldAndVerified(ctx, ts) && !verifyTimeslot(ts, m.key, ctx.crypto)) {
+    return reject(ctx, from, 'timeslot', 'ERR_BAD_SIGNATURE', `from ${ts.server}`);
+  }
   const ch = chainOf(ctx, ts.server, ts);
   if (!ch) return;
   const now = ctx.opts.now();
@@ -191,6 +193,22 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
       break;
     }
   }
+}
+
+/**
+ * Whether `ts` is a copy of a Timeslot we hold (or buffered) and verified: same server, seq,
+ * signed content and signature, so verifying it again would only repeat a success. Relayed copies
+ * (TRM answers, pushes, fetches after an echo) mostly are, and signature checks are a server's
+ * largest CPU cost. A copy with other content (an equivocation) or another signature is verified.
+ * (A server id keeps its key: a restarted server comes back under a new id.)
+ */
+function heldAndVerified(ctx: ServerCtx, ts: Timeslot): boolean {
+  const ch = ctx.chains.get(ts.server);
+  if (!ch) return false;
+  const held = ch.get(ts.seq);
+  if (held?.full) return held.full.sig === ts.sig && held.hash === timeslotHash(ts);
+  const buffered = ch.future.get(ts.seq);
+  return buffered !== undefined && buffered.ts.sig === ts.sig && buffered.hash === timeslotHash(ts);
 }
 
 function codeFor(reason: string): ErrorCode {
