@@ -1,6 +1,7 @@
 /**
  * Finality on its own (finality.ts): a Site Server's state is set up by hand, with no network,
- * and the rules are checked one by one (docs/protocol.md section 2 and "Admission").
+ * and the rules are checked one by one (docs/protocol.md section 2, and "Admission point" in
+ * section 3).
  */
 import { describe, expect, it } from 'vitest';
 import { Chain } from './chain.js';
