@@ -182,8 +182,8 @@ export function windowReady(ctx: ServerCtx): boolean {
 }
 
 /**
- * Forgets Timeslots older than the reports horizon, but never what finality may still need:
- * anything above a cut server's cut or above what is stable.
+ * Forgets Timeslots stamped before the reports horizon, but never what finality may still need:
+ * a cut server's Timeslots from its cut on, and every server's from its last stable one on.
  */
 export function pruneChains(ctx: ServerCtx, horizon: number): void {
   for (const [id, ch] of ctx.chains) {
