@@ -202,3 +202,80 @@ describe('Timeslot validation', () => {
     expect(t.codes()).toEqual(['ERR_BAD_SIGNATURE']);
   });
 });
+
+/** insecureFastScheme, counting its verify calls. */
+function countingScheme(): { scheme: SignatureScheme; verifies: () => number } {
+  let n = 0;
+  const base = insecureFastScheme;
+  const scheme: SignatureScheme = {
+    name: 'counting',
+    publicKeyOf: (sk) => base.publicKeyOf(sk),
+    sign: (sk, msg) => base.sign(sk, msg),
+    verify: (pk, msg, sig) => {
+      n++;
+      return base.verify(pk, msg, sig);
+    },
+  };
+  return { scheme, verifies: () => n };
+}
+
+describe('relayed copies of a verified Timeslot', () => {
+  const relay = (t: ReturnType<typeof setup>, ts: Timeslot, from = 's2'): void =>
+    t.server.receive(from, { type: 'timeslotReply', site: 'meadow', timeslots: [ts] });
+
+  it('are not verified again: held or buffered, relayed or sent again by their server', () => {
+    const c = countingScheme();
+    const t = setup(c.scheme);
+    const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+    const b = t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200 }));
+    const d = t.signed(t.body({ seq: 4, prevHash: 'b'.repeat(32), stamp: 400 }));
+    const before = c.verifies();
+    t.deliver(a);
+    t.deliver(d); // ahead of a gap: buffered
+    expect(c.verifies() - before).toBe(2);
+    relay(t, a);
+    relay(t, d);
+    t.deliver(a); // a replay from its server is rejected, still without a signature check
+    expect(c.verifies() - before).toBe(2);
+    expect(t.codes()).toEqual(['ERR_REPLAYED']);
+    relay(t, b); // new: verified
+    expect(c.verifies() - before).toBe(3);
+    expect(t.server.equivocations()).toEqual([]);
+  });
+
+  it('with the same seq but other content are verified, and still prove equivocation', () => {
+    const c = countingScheme();
+    const t = setup(c.scheme);
+    const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+    const other = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 99 }));
+    t.deliver(a);
+    const before = c.verifies();
+    relay(t, other);
+    expect(c.verifies() - before).toBe(1);
+    expect(t.server.equivocations()).toEqual([{ server: 's1', seq: 1 }]);
+    expect(t.sent.filter((x) => x.m.type === 'equivocationProof').map((x) => x.to)).toEqual(['admin']);
+  });
+
+  it('with the same content but another signature are verified (and a forged one rejected)', () => {
+    const c = countingScheme();
+    const t = setup(c.scheme);
+    const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+    t.deliver(a);
+    const before = c.verifies();
+    relay(t, { ...a, sig: t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }), 's2').sig });
+    expect(c.verifies() - before).toBe(1);
+    expect(t.codes()).toEqual(['ERR_BAD_SIGNATURE']);
+  });
+
+  it('with other content under the held signature are verified and rejected: they frame nobody', () => {
+    const c = countingScheme();
+    const t = setup(c.scheme);
+    const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+    t.deliver(a);
+    const before = c.verifies();
+    relay(t, { ...a, stamp: 99 });
+    expect(c.verifies() - before).toBe(1);
+    expect(t.codes()).toEqual(['ERR_BAD_SIGNATURE']);
+    expect(t.server.equivocations()).toEqual([]);
+  });
+});

@@ -1,0 +1,370 @@
+/**
+ * Finality on its own (finality.ts): a Site Server's state is set up by hand, with no network,
+ * and the rules are checked one by one (docs/protocol.md section 2, and "Admission point" in
+ * section 3).
+ */
+import { describe, expect, it } from 'vitest';
+import { Chain } from './chain.js';
+import { makeSiteConfig } from './config.js';
+import { insecureFastScheme, ZERO_HASH } from './crypto.js';
+import { admission, counted, cutComplete, dropBranch, pruneChains, stableSeq, stableStamp, windowReady } from './finality.js';
+import type { Member, PeerMessage, Stint, TimeslotEntry } from './messages.js';
+import { indexItem } from './reports.js';
+import { createContext, type ServerCtx } from './serverContext.js';
+import { signTimeslot } from './signed.js';
+
+const IDS = ['s0', 's1', 's2', 's3', 's4'];
+
+function member(id: string, stints: Stint[] = [{ admit: 0, cut: null }], slot: number | null = IDS.indexOf(id)): Member {
+  return { id, key: '00'.repeat(16), slot, stints };
+}
+
+/** Server s0 of a five-server site, running, frontier 0, T 100, no chains yet. */
+function fixture(members: Member[] = IDS.map((id) => member(id))) {
+  const sent: Array<{ to: string; m: PeerMessage }> = [];
+  const ctx = createContext({
+    config: makeSiteConfig({ site: 'meadow', N_server: 5 }),
+    id: 's0',
+    secretKey: 'ab'.repeat(32),
+    adminKey: '00'.repeat(16),
+    crypto: insecureFastScheme,
+    now: () => 1000,
+    send: (to, m) => sent.push({ to, m }),
+  });
+  ctx.status = 'running';
+  ctx.frontier = 0;
+  ctx.snapshot = null;
+  setMembers(ctx, members);
+  return { ctx, sent };
+}
+
+function setMembers(ctx: ServerCtx, members: Member[]): void {
+  ctx.membership = { site: 'meadow', epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
+  ctx.members = new Map(members.map((m) => [m.id, m]));
+}
+
+interface Grow {
+  /** Stamp of each seq (default seq × 100). */
+  stamp?: (seq: number) => number;
+  epoch?: (seq: number) => number;
+  entries?: (seq: number) => TimeslotEntry[];
+}
+
+/** Gives `id` a chain of Timeslots 1..n (anchored at seq 0, stamp 0, as a hand-over does). */
+function grow(ctx: ServerCtx, id: string, n: number, o: Grow = {}): Chain {
+  const ch = new Chain(id, { seq: 0, hash: ZERO_HASH, stamp: 0 }, 256, 256);
+  ctx.chains.set(id, ch);
+  extend(ch, n, o);
+  return ch;
+}
+
+function extend(ch: Chain, upTo: number, o: Grow = {}): void {
+  const stamp = o.stamp ?? ((s: number) => s * 100);
+  for (let seq = ch.top.seq + 1; seq <= upTo; seq++) {
+    const ts = signTimeslot(
+      {
+        site: 'meadow',
+        server: ch.server,
+        seq,
+        stamp: stamp(seq),
+        prevHash: ch.top.hash,
+        epoch: o.epoch?.(seq) ?? 1,
+        entries: o.entries?.(seq) ?? [],
+        heads: [],
+        update: null,
+      },
+      `${ch.server}key`.padEnd(64, '0'),
+      insecureFastScheme,
+    );
+    const r = ch.offer(ts, 0);
+    if (r.kind !== 'added') throw new Error(`fixture: ${ch.server}#${seq} ${r.kind}`);
+  }
+}
+
+/** Peer `p` echoed holding `y` up to `seq` with our hash. */
+function echo(ctx: ServerCtx, p: string, y: string, seq: number): void {
+  let c = ctx.cover.get(p);
+  if (!c) ctx.cover.set(p, (c = new Map()));
+  c.set(y, seq);
+}
+
+/** Every server holds every chain up to `n`, and every server echoed all of them. */
+function allStable(ctx: ServerCtx, n: number): void {
+  for (const y of IDS) grow(ctx, y, n);
+  for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, n);
+}
+
+const cutAt = (ctx: ServerCtx, id: string, seq: number): { seq: number; hash: string } => ({
+  seq,
+  hash: ctx.chains.get(id)?.hashOf(seq) ?? ZERO_HASH,
+});
+
+describe('stable Timeslots', () => {
+  it('a Timeslot is stable once every other active server echoed it, not with one echo missing', () => {
+    const { ctx } = fixture();
+    grow(ctx, 's1', 5);
+    for (const p of ['s2', 's3', 's4']) echo(ctx, p, 's1', 5);
+    expect(stableSeq(ctx, 's1')).toBe(5);
+    expect(stableStamp(ctx, 's1')).toBe(500);
+    echo(ctx, 's4', 's1', 4);
+    expect(stableSeq(ctx, 's1')).toBe(4);
+    ctx.cover.get('s4')?.delete('s1'); // s4 never echoed s1: only the anchor is stable
+    expect(stableSeq(ctx, 's1')).toBe(0);
+    expect(stableStamp(ctx, 's1')).toBe(0);
+  });
+
+  it('our own echo is not needed, and an ignored server echoes for nothing', () => {
+    const { ctx } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', [{ admit: 0, cut: { seq: 0, hash: ZERO_HASH } }])]);
+    grow(ctx, 's1', 3);
+    for (const p of ['s2', 's3']) echo(ctx, p, 's1', 3);
+    expect(stableSeq(ctx, 's1')).toBe(3);
+  });
+
+  it('stops at the freeze point of a server we asked to ignore, and at a cut unless asked not to', () => {
+    const { ctx } = fixture();
+    grow(ctx, 's1', 6);
+    for (const p of ['s2', 's3', 's4']) echo(ctx, p, 's1', 6);
+    ctx.frozen.set('s1', { seq: 4, at: 0 });
+    expect(stableSeq(ctx, 's1')).toBe(4);
+    ctx.frozen.clear();
+    setMembers(ctx, IDS.map((id) => (id === 's1' ? member(id, [{ admit: 0, cut: cutAt(ctx, 's1', 2) }]) : member(id))));
+    expect(stableSeq(ctx, 's1')).toBe(2);
+    // An ignored server's echoes no longer count, so s1 itself must not be needed for its own.
+    expect(stableSeq(ctx, 's1', true)).toBe(6);
+  });
+
+  it('is never above what we hold, and -1 for a chain we do not hold', () => {
+    const { ctx } = fixture();
+    grow(ctx, 's1', 2);
+    for (const p of ['s2', 's3', 's4']) echo(ctx, p, 's1', 9);
+    expect(stableSeq(ctx, 's1')).toBe(2);
+    expect(stableSeq(ctx, 's2')).toBe(-1);
+    expect(stableStamp(ctx, 's2')).toBe(-Infinity);
+  });
+});
+
+describe('counted reports', () => {
+  it('a report from past a cut does not count; one up to the cut and one from a transferred state do', () => {
+    const { ctx } = fixture();
+    grow(ctx, 's4', 5);
+    setMembers(ctx, IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut: cutAt(ctx, 's4', 3) }]) : member(id))));
+    expect(counted(ctx, 's4', { arrival: 250, tsSeq: 3 })).toBe(true);
+    expect(counted(ctx, 's4', { arrival: 350, tsSeq: 4 })).toBe(false);
+    expect(counted(ctx, 's4', { arrival: 350, tsSeq: 0 })).toBe(true);
+    expect(counted(ctx, 'zz', { arrival: 50, tsSeq: 1 })).toBe(false);
+  });
+
+  it('a readmitted stint counts only after its admission point; the earlier stint still up to its cut', () => {
+    const { ctx } = fixture();
+    // s1..s3 moved to epoch 3 (s4's readmission) at their Timeslot #4 (stamp 400); s4 was cut at #2.
+    for (const y of ['s0', 's1', 's2', 's3']) grow(ctx, y, 6, { epoch: (s) => (s >= 4 ? 3 : 1) });
+    grow(ctx, 's4', 6);
+    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 6);
+    setMembers(ctx, IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut: cutAt(ctx, 's4', 2) }, { admit: 3, cut: null }]) : member(id))));
+    expect(admission(ctx, ctx.members.get('s4') as Member, { admit: 3, cut: null })).toEqual({ known: true, at: 400 });
+    expect(counted(ctx, 's4', { arrival: 150, tsSeq: 2 })).toBe(true); // first stint, up to its cut
+    expect(counted(ctx, 's4', { arrival: 350, tsSeq: 4 })).toBe(false); // between cut and admission
+    expect(counted(ctx, 's4', { arrival: 400, tsSeq: 4 })).toBe(false); // at the admission point: not after it
+    expect(counted(ctx, 's4', { arrival: 450, tsSeq: 5 })).toBe(true);
+  });
+});
+
+describe('admission points', () => {
+  it('an initial stint counts from the start', () => {
+    const { ctx } = fixture();
+    expect(admission(ctx, ctx.members.get('s1') as Member, { admit: 0, cut: null })).toEqual({ known: true, at: -Infinity });
+  });
+
+  it('is the grid point after the latest stable epoch mark of the others, and unknown before they are stable', () => {
+    const { ctx } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', [{ admit: 2, cut: null }])]);
+    grow(ctx, 's0', 5, { epoch: (s) => (s >= 2 ? 2 : 1) });
+    grow(ctx, 's1', 5, { epoch: (s) => (s >= 3 ? 2 : 1), stamp: (s) => s * 100 + 10 });
+    grow(ctx, 's2', 5, { epoch: (s) => (s >= 2 ? 2 : 1) });
+    grow(ctx, 's3', 5, { epoch: (s) => (s >= 2 ? 2 : 1) });
+    const s4 = ctx.members.get('s4') as Member;
+    const stint = { admit: 2, cut: null };
+    // s1's mark (#3, stamp 310) is not stable yet: nobody echoed s1.
+    for (const p of IDS) for (const y of ['s0', 's2', 's3']) if (p !== y) echo(ctx, p, y, 5);
+    const a = admission(ctx, s4, stint);
+    expect(a.known).toBe(false);
+    if (a.known) return;
+    // What is known bounds it from below: s0, s2, s3 marked at stamp 200, s1 is stable up to its anchor.
+    expect(a.exceeds(199)).toBe(true);
+    expect(a.exceeds(200)).toBe(false);
+    for (const p of ['s0', 's2', 's3', 's4']) echo(ctx, p, 's1', 3);
+    expect(admission(ctx, s4, stint)).toEqual({ known: true, at: 400 }); // ceil to the grid of 310
+  });
+
+  it('is computed from the stint each other server was serving then, not its latest one', () => {
+    // s3 was cut at #5 (epoch 2) and readmitted at epoch 4; s4 was admitted at epoch 3, while s3
+    // was cut. s3's part of s4's admission point is its cut (#5, stamp 500), not the epoch-4 mark
+    // of its new stint (#6, stamp 600).
+    const { ctx } = fixture();
+    grow(ctx, 's0', 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
+    grow(ctx, 's1', 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
+    grow(ctx, 's2', 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
+    grow(ctx, 's3', 8, { epoch: (s) => (s >= 6 ? 4 : 1) });
+    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 8);
+    const cut3 = cutAt(ctx, 's3', 5);
+    setMembers(ctx, [
+      member('s0'),
+      member('s1'),
+      member('s2'),
+      member('s3', [{ admit: 0, cut: cut3 }, { admit: 4, cut: null }]),
+      member('s4', [{ admit: 3, cut: null }]),
+    ]);
+    const s4 = ctx.members.get('s4') as Member;
+    expect(admission(ctx, s4, { admit: 3, cut: null })).toEqual({ known: true, at: 500 });
+  });
+
+  it('once known it never moves (cached), even when the chains it came from change', () => {
+    const { ctx } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', [{ admit: 2, cut: null }])]);
+    for (const y of ['s0', 's1', 's2', 's3']) grow(ctx, y, 4, { epoch: (s) => (s >= 2 ? 2 : 1) });
+    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 4);
+    const s4 = ctx.members.get('s4') as Member;
+    expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 200 });
+    ctx.chains.get('s1')?.reset({ seq: 4, hash: ZERO_HASH, stamp: 400 });
+    expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 200 });
+  });
+});
+
+describe('window readiness', () => {
+  it('a window closes when every required server is stable past its end, not with one echo missing', () => {
+    const { ctx } = fixture();
+    allStable(ctx, 1);
+    expect(windowReady(ctx)).toBe(true);
+    expect(ctx.blocked).toBe('');
+    ctx.cover.get('s3')?.delete('s2');
+    expect(windowReady(ctx)).toBe(false);
+    expect(ctx.blocked).toMatch(/^s2 not stable past 100/);
+  });
+
+  it('needs a stable Timeslot stamped at or after the window end', () => {
+    const { ctx } = fixture();
+    for (const y of IDS) grow(ctx, y, 1, { stamp: (s) => (y === 's3' ? s * 100 - 1 : s * 100) });
+    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 1);
+    expect(windowReady(ctx)).toBe(false);
+    expect(ctx.blocked).toMatch(/^s3 not stable past 100/);
+  });
+
+  it('a server admitted later is not required before its admission point, but holds the window while that is unknown', () => {
+    // s4 first: its admission is checked before the others' stability.
+    const { ctx } = fixture([member('s4', [{ admit: 2, cut: null }]), ...IDS.slice(0, 4).map((id) => member(id))]);
+    for (const y of ['s0', 's1', 's2', 's3']) grow(ctx, y, 3, { epoch: (s) => (s >= 3 ? 2 : 1) });
+    for (const p of IDS) for (const y of ['s0', 's1', 's2', 's3']) if (p !== y) echo(ctx, p, y, 2);
+    // The epoch-2 marks (#3, stamp 300) are not stable yet: s4's admission could be at 300.
+    ctx.frontier = 300;
+    expect(windowReady(ctx)).toBe(false);
+    expect(ctx.blocked).toBe('admission of s4 (epoch 2) not known yet');
+    // Surely past window (0, 100]: closes without s4.
+    ctx.frontier = 0;
+    expect(windowReady(ctx)).toBe(true);
+    for (const p of IDS) for (const y of ['s0', 's1', 's2', 's3']) if (p !== y) echo(ctx, p, y, 3);
+    ctx.frontier = 200;
+    expect(windowReady(ctx)).toBe(true); // admitted at 300: not required for (200, 300]
+    ctx.frontier = 300;
+    expect(windowReady(ctx)).toBe(false);
+    expect(ctx.blocked).toMatch(/^s4 not stable past 400/);
+  });
+
+  it('waits for the Timeslots of a cut server up to its cut, and not beyond', () => {
+    const { ctx, sent } = fixture();
+    allStable(ctx, 2);
+    grow(ctx, 's4', 4);
+    const cut = cutAt(ctx, 's4', 4);
+    ctx.chains.get('s4')?.truncate(2);
+    setMembers(ctx, IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut }]) : member(id))));
+    expect(windowReady(ctx)).toBe(false);
+    expect(ctx.blocked).toBe("fetching s4's Timeslots up to its cut 4");
+    expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's4' && m.fromSeq === 3 && m.toSeq === 4)).toBe(true);
+    extend(ctx.chains.get('s4') as Chain, 4);
+    expect(windowReady(ctx)).toBe(true); // s4 is not stable past 100 (nobody echoes its #3, #4): not needed
+  });
+
+  it('backfills a chain held from a midway anchor before it may count', () => {
+    const { ctx, sent } = fixture();
+    allStable(ctx, 1);
+    const ch = new Chain('s2', { seq: 7, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256);
+    ctx.chains.set('s2', ch);
+    expect(windowReady(ctx)).toBe(false);
+    expect(ctx.blocked).toBe("backfilling s2's Timeslots before #8");
+    expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's2' && m.toSeq === 7)).toBe(true);
+  });
+
+  it('only a running server with a membership closes windows', () => {
+    const { ctx } = fixture();
+    allStable(ctx, 1);
+    ctx.status = 'syncing';
+    expect(windowReady(ctx)).toBe(false);
+    expect(ctx.blocked).toBe('status syncing');
+  });
+});
+
+describe('cut completion', () => {
+  it('holds the cut with its hash: complete; held short of it: fetches the rest', () => {
+    const { ctx, sent } = fixture();
+    const ch = grow(ctx, 's4', 3);
+    const cut = cutAt(ctx, 's4', 3);
+    expect(cutComplete(ctx, member('s4'), cut)).toBe(true);
+    expect(cutComplete(ctx, member('s4'), { seq: 5, hash: 'd'.repeat(32) })).toBe(false);
+    expect(sent.map(({ m }) => (m.type === 'timeslotRequest' ? `${m.server}:${m.fromSeq}-${m.toSeq}` : m.type))).toContain('s4:4-5');
+    expect(ch.top.seq).toBe(3);
+  });
+
+  it('another branch at the cut is dropped down to what everyone echoed, with its reports and echoes', () => {
+    const { ctx, sent } = fixture();
+    const entries = (s: number): TimeslotEntry[] => [['amy', s, s * 100 - 50, 'a'.repeat(32)]];
+    // The cut's branch (what the admin cut at) and ours differ from #3 on: s4 equivocated.
+    const theirs = grow(ctx, 's4', 4, { entries });
+    const cut = { seq: 4, hash: theirs.hashOf(4) as string };
+    const ours = grow(ctx, 's4', 2, { entries });
+    extend(ours, 4, { entries, stamp: (s) => s * 100 + 5 });
+    expect(ours.hashOf(2)).toBe(theirs.hashOf(2));
+    expect(ours.hashOf(4)).not.toBe(cut.hash);
+    for (const it of ours.items) indexItem(ctx, 's4', it, ctx.frontier);
+    for (const p of ['s1', 's2', 's3']) echo(ctx, p, 's4', 4);
+    echo(ctx, 's1', 's4', 2);
+    setMembers(ctx, IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut }]) : member(id))));
+    expect(cutComplete(ctx, ctx.members.get('s4') as Member, cut)).toBe(false);
+    expect(ours.top.seq).toBe(2);
+    expect([...ctx.actions.values()].map((a) => a.actionNo).sort()).toEqual([1, 2]);
+    expect(ctx.cover.get('s2')?.get('s4')).toBe(2);
+    expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's4' && m.fromSeq === 3 && m.toSeq === 4)).toBe(true);
+  });
+
+  it('a cut at or below our anchor is complete when it is the anchor itself or before it', () => {
+    const { ctx } = fixture();
+    ctx.chains.set('s4', new Chain('s4', { seq: 5, hash: 'e'.repeat(32), stamp: 500 }, 256, 256));
+    expect(cutComplete(ctx, member('s4'), { seq: 5, hash: 'e'.repeat(32) })).toBe(true);
+    expect(cutComplete(ctx, member('s4'), { seq: 5, hash: 'f'.repeat(32) })).toBe(false);
+    expect(cutComplete(ctx, member('s4'), { seq: 4, hash: 'f'.repeat(32) })).toBe(true);
+    expect(cutComplete(ctx, member('s4'), { seq: 0, hash: ZERO_HASH })).toBe(true);
+  });
+});
+
+describe('dropBranch and pruning', () => {
+  it('dropping a branch forgets its reports and lowers echoes above it', () => {
+    const { ctx } = fixture();
+    const ch = grow(ctx, 's1', 4, { entries: (s) => [['amy', s, s * 100 - 50, 'a'.repeat(32)]] });
+    for (const it of ch.items) indexItem(ctx, 's1', it, ctx.frontier);
+    echo(ctx, 's2', 's1', 4);
+    echo(ctx, 's3', 's1', 1);
+    dropBranch(ctx, 's1', 2);
+    expect(ch.top.seq).toBe(2);
+    expect([...ctx.actions.values()].map((a) => a.actionNo).sort()).toEqual([1, 2]);
+    expect(ctx.cover.get('s2')?.get('s1')).toBe(2);
+    expect(ctx.cover.get('s3')?.get('s1')).toBe(1);
+  });
+
+  it('pruning keeps what is not stable yet and a cut server from its cut on', () => {
+    const { ctx } = fixture();
+    allStable(ctx, 10);
+    echo(ctx, 's2', 's1', 6);
+    setMembers(ctx, IDS.map((id) => (id === 's3' ? member(id, [{ admit: 0, cut: cutAt(ctx, 's3', 4) }]) : member(id))));
+    pruneChains(ctx, 850);
+    // Anchors end right before the first Timeslot kept.
+    expect(ctx.chains.get('s2')?.anchor.seq).toBe(7); // #8 is the last one stamped before the horizon
+    expect(ctx.chains.get('s1')?.anchor.seq).toBe(5); // stable only up to #6
+    expect(ctx.chains.get('s3')?.anchor.seq).toBe(3); // cut at #4
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * Liveness of a Site Server (paper 4.4; docs/protocol.md "Liveness"): noticing late servers
+ * (TRM, then an ignore request), servers that do not echo in step, withdrawing an ignore request
+ * for a server back in time, and asking for readmission or replacement of ignored servers.
+ */
+import { declineAfter, repeatRequestAfter } from './config.js';
+import { ADMIN_ID, MAX_TIMESLOTS_PER_REPLY, type PeerMessage, type PeerOf, type Timeslot } from './messages.js';
+import { activeIds, due, fetchRange, isActive, latestStint, observe, type ServerCtx } from './serverContext.js';
+
+function requestMembership(ctx: ServerCtx, kind: 'ignore' | 'readmit' | 'replace', target: string, every: number): void {
+  const k = `${kind}:${target}`;
+  // Not while a withdrawal is unanswered: its answer would let us unfreeze with this request pending.
+  if (kind === 'ignore' && ctx.withdrawing.has(target)) return;
+  if (!due(ctx, ctx.lastRequest, k, every)) return;
+  const no = ctx.nextRequestNo++;
+  ctx.requestNo.set(k, no);
+  const ch = ctx.chains.get(target);
+  let held: Timeslot | null = null;
+  if (ch) {
+    const seq = kind === 'ignore' ? (ctx.frozen.get(target)?.seq ?? ch.top.seq) : ch.top.seq;
+    held = ch.get(seq)?.full ?? null;
+  }
+  observe(ctx, { kind: 'membershipRequest', request: kind, target });
+  ctx.opts.send(ADMIN_ID, { type: 'membershipRequest', site: ctx.site, epoch: ctx.membership?.epoch ?? 0, no, kind, target, held });
+}
+
+/**
+ * Y, which we froze, is back in time and in step: drop our ignore request now rather than hold
+ * every window back until the admin declines it for want of a majority (one server's late view
+ * of a peer must not stall the site). Y stays frozen until the admin answers this withdrawal.
+ */
+function withdrawIgnore(ctx: ServerCtx, y: string): void {
+  if (!due(ctx, ctx.lastRequest, `withdraw:${y}`, ctx.cfg.T_req_timeout)) return;
+  ctx.withdrawing.add(y);
+  const no = ctx.nextRequestNo++;
+  ctx.requestNo.set(`ignore:${y}`, no);
+  ctx.opts.send(ADMIN_ID, { type: 'withdrawRequest', site: ctx.site, epoch: ctx.membership?.epoch ?? 0, no, target: y });
+}
+
+/** Freezes Y (our heads of it stop at what we hold now) and asks the admin to ignore it. */
+export function requestIgnore(ctx: ServerCtx, y: string): void {
+  const self = ctx.members.get(ctx.me);
+  if (!self || !isActive(self)) return; // a server that is itself ignored has no say (and no echo to hold back)
+  if (!ctx.frozen.has(y)) {
+    const ch = ctx.chains.get(y);
+    ctx.frozen.set(y, { seq: ch ? ch.top.seq : 0, at: ctx.opts.now() });
+  }
+  requestMembership(ctx, 'ignore', y, 4 * ctx.cfg.T_req_timeout);
+}
+
+export function livenessChecks(ctx: ServerCtx): void {
+  if (!ctx.membership || ctx.status === 'waiting' || ctx.status === 'evicted') return;
+  const { cfg, me, chains, frozen, trm, cover } = ctx;
+  const now = ctx.opts.now();
+  const active = activeIds(ctx);
+  /** Frozen servers that look fine again (on time, echoing in step): candidates for withdrawal. */
+  const recovered = new Set<string>();
+  for (const y of active) {
+    if (y === me) continue;
+    const ch = chains.get(y);
+    const since = Math.max(ctx.startedAt, ctx.memberSince.get(y) ?? ctx.startedAt);
+    const last = ch && Number.isFinite(ch.top.stamp) ? Math.max(ch.top.stamp, since) : since;
+    const fr = frozen.get(y);
+    if (fr) {
+      if (now - last <= cfg.T_timeout && (ch?.top.seq ?? 0) > fr.seq) recovered.add(y);
+      continue;
+    }
+    if (now - last <= cfg.T_timeout) {
+      trm.delete(y);
+      continue;
+    }
+    const t = trm.get(y);
+    if (!t) {
+      const from = (ch?.top.seq ?? 0) + 1;
+      const asked = new Set(active.filter((id) => id !== y && id !== me));
+      const msg: PeerMessage = { type: 'timeslotRequest', site: ctx.site, server: y, fromSeq: from, toSeq: from + MAX_TIMESLOTS_PER_REPLY - 1 };
+      for (const id of asked) ctx.opts.send(id, msg);
+      trm.set(y, { sentAt: now, asked, noHelp: new Set() });
+    } else if (now - t.sentAt >= cfg.T_req_timeout || [...t.asked].every((id) => t.noHelp.has(id))) {
+      requestIgnore(ctx, y);
+    }
+  }
+  // Echo lag: a server that does not confirm what everyone else holds blocks stability.
+  for (const p of active) {
+    if (p === me) continue;
+    let lag: { y: string; from: number; to: number } | null = null;
+    for (const [y, ch] of chains) {
+      // Our own Timeslots are skipped: if peers echo another version of them, someone rewrote
+      // what we sent (only a cheating host does), and blaming the peers would not help.
+      // A proven liar's branches make honest echoes differ: not the echoer's fault.
+      if (y === p || y === me || ctx.liars.has(y)) continue;
+      const my = ctx.members.get(y);
+      if (!my || !isActive(my)) continue;
+      // P asked the admin to ignore Y and holds its heads of Y back: not lag, unless the admin
+      // should long have answered (then P is stalling on purpose).
+      const since = ctx.declared.get(p)?.get(y);
+      if (since !== undefined && now - since < declineAfter(cfg) + cfg.T_timeout) continue;
+      let j = -1;
+      for (let i = ch.items.length - 1; i >= 0; i--) {
+        const it = ch.items[i];
+        if (it && now - it.receivedAt > cfg.T_timeout) {
+          j = it.seq;
+          break;
+        }
+      }
+      const fr = frozen.get(y);
+      if (fr) j = Math.min(j, fr.seq);
+      const c = cover.get(p)?.get(y) ?? ch.anchor.seq;
+      if (j > c) {
+        lag = { y, from: c + 1, to: j };
+        break;
+      }
+    }
+    if (frozen.has(p)) {
+      if (lag) recovered.delete(p);
+      continue;
+    }
+    if (!lag) {
+      ctx.lagSince.delete(p);
+      continue;
+    }
+    if (!ctx.lagSince.has(p)) ctx.lagSince.set(p, now);
+    const lp = ctx.lastPush.get(p);
+    if (lp === undefined || now - lp >= cfg.T_timeout) {
+      ctx.lastPush.set(p, now);
+      const ts = chains.get(lag.y)?.range(lag.from, lag.to, MAX_TIMESLOTS_PER_REPLY) ?? [];
+      if (ts.length > 0) ctx.opts.send(p, { type: 'timeslotReply', site: ctx.site, timeslots: ts });
+    }
+    if (now - (ctx.lagSince.get(p) ?? now) > cfg.T_req_timeout) requestIgnore(ctx, p);
+  }
+  // Our ignore requests stay until the admin answers (a cut, or declined): ask again now and then,
+  // in case the request or the answer was lost. (Unfreezing without an answer could break the cut.)
+  for (const y of frozen.keys()) {
+    if (recovered.has(y) && !ctx.liars.has(y) && !ctx.calledWhileWithdrawing.has(y)) withdrawIgnore(ctx, y);
+    else if (ctx.withdrawing.has(y)) withdrawIgnore(ctx, y); // repeated until answered, in case it was lost
+    else requestMembership(ctx, 'ignore', y, repeatRequestAfter(cfg));
+  }
+  // Ignored servers: back in time and in step -> readmit; silent for T_ignore -> replace.
+  for (const m of ctx.members.values()) {
+    if (m.id === me || m.slot === null || !latestStint(m).cut) continue;
+    const ch = chains.get(m.id);
+    const at = ctx.ignoredAt.get(m.id) ?? now;
+    const fresh = ch && Number.isFinite(ch.top.stamp) && now - ch.top.stamp <= cfg.T_timeout && ch.top.seq > (latestStint(m).cut?.seq ?? 0);
+    const mineTop = chains.get(me)?.top.seq ?? 0;
+    const inStep =
+      (ctx.declared.get(m.id)?.size ?? 0) === 0 && (cover.get(m.id)?.get(me) ?? -1) >= mineTop - Math.ceil(cfg.T_timeout / ctx.T) - 1;
+    if (fresh && inStep) {
+      requestMembership(ctx, 'readmit', m.id, cfg.T_ignore);
+    } else if (now - at >= cfg.T_ignore) {
+      requestMembership(ctx, 'replace', m.id, cfg.T_ignore);
+    }
+  }
+  // Gaps in chains (buffered Timeslots waiting for missing ones).
+  for (const [y, ch] of chains) {
+    if (y === me || ch.future.size === 0) continue;
+    const next = Math.min(...ch.future.keys());
+    fetchRange(ctx, y, ch.top.seq + 1, next - 1, 'gap');
+  }
+}
+
+/** The admin verified a proof against `target` and wants our ignore request for it. */
+export function onIgnoreCall(ctx: ServerCtx, from: string, msg: PeerOf<'ignoreCall'>): void {
+  if (from !== ADMIN_ID) return;
+  const m = ctx.members.get(msg.target);
+  if (m && isActive(m) && msg.target !== ctx.me) {
+    ctx.liars.add(msg.target); // the admin verified a proof against it: never withdraw this request
+    if (ctx.withdrawing.has(msg.target)) {
+      ctx.calledWhileWithdrawing.add(msg.target);
+      return;
+    }
+    // Keep an existing freeze point: a request we sent with it may already be the admin's
+    // cut, and moving it up would let us use the target's Timeslots past that cut.
+    ctx.lastRequest.delete(`ignore:${msg.target}`);
+    requestIgnore(ctx, msg.target);
+  }
+}
+
+/** The admin found no majority for our request, or accepted our withdrawal. */
+export function onRequestDeclined(ctx: ServerCtx, from: string, msg: PeerOf<'requestDeclined'>): void {
+  if (from !== ADMIN_ID) return;
+  const k = `${msg.kind}:${msg.target}`;
+  // An answer to an older request: a newer one (a repeat, a withdrawal) may still be pending.
+  if (msg.no !== ctx.requestNo.get(k)) return;
+  ctx.requestNo.delete(k);
+  if (msg.kind === 'ignore') {
+    ctx.frozen.delete(msg.target);
+    ctx.trm.delete(msg.target);
+    ctx.lagSince.delete(msg.target);
+    ctx.withdrawing.delete(msg.target);
+    ctx.lastRequest.delete(`withdraw:${msg.target}`);
+    if (ctx.calledWhileWithdrawing.delete(msg.target)) requestIgnore(ctx, msg.target);
+  }
+  ctx.lastRequest.delete(k);
+}
