@@ -108,4 +108,36 @@ describe('P2P hosting with Node peers', () => {
     expect(seen).toEqual(sent);
     expect(a.state.traffic.peerActions).toBeGreaterThan(0);
   }, 60_000);
+
+  it('keeps playing when a serving tab closes, and a fresh peer replaces it', async () => {
+    const s = await startServer({ p2p: FAST });
+    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
+    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    const a = await bot(s, 'meadow', { serve: false });
+    const b = await bot(s, 'meadow', { serve: false });
+    await until('P2P', () => a.state.mode === 'p2p' && b.state.mode === 'p2p' && a.state.view !== null);
+    await until('served', () => servers.every((x) => x.state.serving === 'meadow'));
+    const spare = await bot(s, 'lake');
+    await until('spare key', () => spare.conn?.node?.serverId);
+    const gone = servers[0]!;
+    const goneId = gone.conn?.node?.serverId;
+    gone.close();
+    // Play on throughout: every action is applied while the site loses a server and gets a new one.
+    let moves = 0;
+    const deadline = Date.now() + 20_000;
+    while (spare.state.serving !== 'meadow' || !a.state.servers.some((x) => x.id === spare.conn?.node?.serverId)) {
+      if (Date.now() > deadline) throw new Error(`no replacement: ${JSON.stringify(a.state.servers)}`);
+      a.act({ kind: 'say', text: `still here ${moves++}` });
+      await until('applied', () => Object.keys(a.state.inflight).length === 0, 5000);
+    }
+    expect(a.state.servers.find((x) => x.id === goneId)?.state).toBe('replaced');
+    // The newcomer took the state from the majority and applies what the others apply.
+    const newId = spare.conn?.node?.serverId ?? '';
+    await until('newcomer running', () => spare.conn?.node?.server?.core.status() === 'running');
+    a.act({ kind: 'say', text: 'after' });
+    await until('after applied', () => Object.keys(a.state.inflight).length === 0);
+    const last = a.conn?.node?.userHost?.core.lastAccepted();
+    await until('newcomer has it', () => spare.conn?.node?.server?.core.appliedLog().some((u) => u.seq === last?.seq && u.hash === last?.hash));
+    expect((await operator(s)).sites.find((x) => x.id === 'meadow')?.servers.find((x) => x.id === newId)?.state).toBe('active');
+  }, 45_000);
 });
