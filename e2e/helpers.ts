@@ -39,6 +39,9 @@ async function waitForServer(url: string, ms: number): Promise<void> {
   }
 }
 
+/** The operator page's token on servers the specs start. */
+export const E2E_ADMIN_TOKEN = 'e2e-operator-token';
+
 export interface RunningServer {
   base: string;
   port: number;
@@ -53,11 +56,22 @@ export interface RunningServer {
  * Starts the server and returns its base URL and a stop function. A restart passes the port and
  * database of the one it replaces.
  */
-export async function startServer(at: { port?: number; dbPath?: string } = {}): Promise<RunningServer> {
+export async function startServer(
+  at: { port?: number; dbPath?: string; env?: Record<string, string> } = {},
+): Promise<RunningServer> {
   const port = at.port ?? (await freePort());
   const dbPath = at.dbPath ?? join(mkdtempSync(join(tmpdir(), 'mmo-e2e-')), 'e2e.db');
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: { ...process.env, PORT: String(port), MMO_DB: dbPath },
+    // Client-server only unless a spec asks for P2P (`env`): those specs count exact exchanges.
+    env: {
+      ...process.env,
+      PORT: String(port),
+      MMO_DB: dbPath,
+      MMO_TRANSFER_THRESHOLD: '0',
+      MMO_ADMIN_TOKEN: E2E_ADMIN_TOKEN,
+      MMO_GUEST_BURST: '200',
+      ...at.env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // Its warnings (expected rejections) stay out of the report unless it fails to start.
