@@ -59,6 +59,8 @@ export class Game {
   private readonly arriving = new Map<string, Map<string, UserState>>();
   private p2p: P2PManager | null = null;
   private closed = false;
+  /** Actions the admin applied per site (operator page: a P2P site's stay put). */
+  readonly actionsApplied = new Map<string, number>();
 
   constructor(
     private readonly host: SiteHost,
@@ -133,6 +135,7 @@ export class Game {
     }
     if (!this.host.user(p.site, name)) return { code: 'ERR_OUT_OF_TURN', message: 'not on a site' };
     p.lastActionNo = actionNo;
+    this.actionsApplied.set(p.site, (this.actionsApplied.get(p.site) ?? 0) + 1);
     const { update } = this.host.apply(p.site, name, action, actionNo);
     this.broadcast(update);
     for (const e of update.events) {

@@ -48,6 +48,8 @@ export interface OperatorSite {
   blocked: string | null;
   closing: boolean;
   epoch: number | null;
+  /** Player actions the admin itself applied on this site (they stop while it is P2P). */
+  actionsAtAdmin: number;
   servers: OperatorServer[];
 }
 
@@ -93,6 +95,7 @@ export function operatorView(d: Pick<OperatorDeps, 'p2p' | 'game' | 'now' | 'opt
       blocked: h.blocked,
       closing: h.closing,
       epoch: record?.epoch ?? null,
+      actionsAtAdmin: d.game.actionsApplied.get(def.id) ?? 0,
       servers,
     };
   });
@@ -181,7 +184,7 @@ async function refresh() {
     document.getElementById('settings').textContent = 'N_server ' + v.settings.nServer + ', transfer threshold ' + v.settings.transferThreshold + ' users, T_timeslot ' + v.settings.T_timeslot + ' ms';
     document.getElementById('sites').innerHTML = v.sites.map((s) =>
       '<h2 data-site="' + esc(s.id) + '" data-mode="' + esc(s.mode) + '">' + esc(s.name) + ' <span class="' + s.mode + '">' + s.mode.toUpperCase() + (s.closing ? ' (going back to the admin)' : '') + '</span> <small>' +
-      s.users.length + ' users' + (s.epoch ? ', membership epoch ' + s.epoch : '') + '</small></h2>' +
+      s.users.length + ' users, ' + s.actionsAtAdmin + ' actions applied by the admin' + (s.epoch ? ', membership epoch ' + s.epoch : '') + '</small></h2>' +
       (s.blocked ? '<div class="warn" data-testid="blocked">not P2P: ' + esc(s.blocked) + '</div>' : '') +
       (s.users.length ? '<div><small>users: ' + s.users.map(esc).join(', ') + '</small></div>' : '') +
       (s.servers.length ? table(['server', 'player', 'state', 'status', 'clock offset ms', 'timeslot lag ms', 'timeslot', 'TRM sent', 'TRM received', 'in B/s', 'out B/s', 'links', 'rtt ms', 'flagged by'],

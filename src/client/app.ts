@@ -30,7 +30,16 @@ const SERVE_KEY = 'mmo.serve';
 export interface P2PDebug {
   serverId: string | null;
   /** The site this tab serves: its server's status and applied updates (seq:hash), oldest first. */
-  serving: { site: string; status: string; timeslotSeq: number; applied: string[]; ignored: string[] } | null;
+  serving: {
+    site: string;
+    status: string;
+    timeslotSeq: number;
+    /** Why the next window cannot close ('' when it can), and how far the last closed one trails the clock. */
+    blocked: string;
+    frontierLag: number;
+    applied: string[];
+    ignored: string[];
+  } | null;
   /** The P2P site this tab plays on: the updates it accepted by majority (seq:hash). */
   playing: { site: string; accepted: string[]; flagged: string[] } | null;
   clockOffset: number | null;
@@ -269,6 +278,8 @@ export function startApp(): { store: GameStore } {
               site: server.site,
               status: server.core.status(),
               timeslotSeq: server.core.timeslotSeq(),
+              blocked: server.core.blockedReason(),
+              frontierLag: Math.round((node?.now() ?? 0) - server.core.frontier()),
               applied: server.core.appliedLog().map((u) => `${u.seq}:${u.hash}`),
               ignored: server.core.ignored().map((x) => x.server),
             }

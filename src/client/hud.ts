@@ -88,7 +88,9 @@ export function mountHud(root: HTMLElement, store: GameStore): () => void {
           li.dataset.state = x.state;
           li.dataset.server = x.id;
           const id = document.createElement('code');
-          id.textContent = x.id;
+          // Server ids are `player~key`: the player is what a person recognises.
+          id.textContent = x.id.split('~')[0] ?? x.id;
+          id.title = x.id;
           const st = document.createElement('span');
           st.textContent = x.state.replace('-', ' ');
           li.append(id, st);

@@ -14,6 +14,8 @@ import type { Mesh } from './mesh.js';
 
 /** Frames kept while a hand-over waits for its links (a few users' first actions and Timeslots). */
 const MAX_EARLY = 2000;
+/** How often a held hand-over checks whether its links are open. */
+const WARMUP_POLL_MS = 20;
 
 export interface ServerHostOptions {
   config: SiteConfig;
@@ -78,7 +80,8 @@ export class SiteServerHost {
       {
         nextWakeAt: () => {
           const w = this.core.nextWakeAt();
-          const h = this.held ? this.held.since + (this.o.warmupMs ?? 3000) : null;
+          // While the hand-over waits for links, look again shortly (links open on their own).
+          const h = this.held ? Math.min(this.held.since + (this.o.warmupMs ?? 3000), this.o.now() + WARMUP_POLL_MS) : null;
           return w === null ? h : h === null ? w : Math.min(w, h);
         },
         tick: () => {
