@@ -26,6 +26,7 @@ export function optionsFromEnv(env: Env, argv: readonly string[]): AdminServerOp
     handBackAfterMs: int('MMO_HAND_BACK_MS', DEFAULT_P2P.handBackAfterMs, 0, 86_400_000),
     maxServerRttMs: int('MMO_MAX_SERVER_RTT_MS', DEFAULT_P2P.maxServerRttMs, 1, 60_000),
     p2pSaveMs: int('MMO_P2P_SAVE_MS', DEFAULT_P2P.p2pSaveMs, 100, 3_600_000),
+    linkTimeoutMs: int('MMO_LINK_TIMEOUT_MS', DEFAULT_P2P.linkTimeoutMs, 100, 600_000),
     iceServers: env.MMO_ICE_SERVERS?.trim() ? parseIceServers(env.MMO_ICE_SERVERS) : [],
   };
   if (p2p.nServer % 2 === 0) throw new Error(`MMO_N_SERVER must be odd, got "${env.MMO_N_SERVER}"`);

@@ -3,7 +3,9 @@
  * session and P2P code as a browser tab over real WebRTC data channels (simple-peer + wrtc).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Bot } from '../src/bots/bot.js';
+import { Bot, nodeP2P } from '../src/bots/bot.js';
+import type { P2PEnvironment } from '../src/net/connection.js';
+import type { PeerLink } from '../src/net/p2p/link.js';
 import type { GameEvent } from '../src/game/types.js';
 import type { SiteUpdate } from '../src/protocol/messages.js';
 import { get, startServer, type TestServer } from './testkit.js';
@@ -24,8 +26,12 @@ async function until<T>(what: string, f: () => T | null | undefined | false, ms 
   }
 }
 
-async function bot(s: TestServer, site: string, o: { serve?: boolean; onUpdate?: (u: SiteUpdate) => void } = {}): Promise<Bot> {
-  const b = new Bot({ url: s.url, site, rate: 0, serve: o.serve ?? true, ...(o.onUpdate ? { onUpdate: o.onUpdate } : {}) });
+async function bot(
+  s: TestServer,
+  site: string,
+  o: { serve?: boolean; onUpdate?: (u: SiteUpdate) => void; p2p?: P2PEnvironment } = {},
+): Promise<Bot> {
+  const b = new Bot({ url: s.url, site, rate: 0, serve: o.serve ?? true, ...(o.onUpdate ? { onUpdate: o.onUpdate } : {}), ...(o.p2p ? { p2p: o.p2p } : {}) });
   bots.push(b);
   await b.start();
   return b;
@@ -140,4 +146,48 @@ describe('P2P hosting with Node peers', () => {
     await until('newcomer has it', () => spare.conn?.node?.server?.core.appliedLog().some((u) => u.seq === last?.seq && u.hash === last?.hash));
     expect((await operator(s)).sites.find((x) => x.id === 'meadow')?.servers.find((x) => x.id === newId)?.state).toBe('active');
   }, 45_000);
+
+  it('replaces a server that several peers cannot reach', async () => {
+    const s = await startServer({ p2p: { ...FAST, linkTimeoutMs: 1500 } });
+    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
+    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    // The players' tabs cannot open a channel to one of the servers (think of a NAT in between).
+    const victim = { id: '' };
+    const cut = (): P2PEnvironment => {
+      const env = nodeP2P();
+      return {
+        ...env,
+        links: (ice) => {
+          const make = env.links(ice);
+          return (o) => (o.remote === victim.id ? deadLink() : make(o));
+        },
+      };
+    };
+    victim.id = servers[1]!.conn?.node?.serverId ?? '';
+    const a = await bot(s, 'meadow', { serve: false, p2p: cut() });
+    const b = await bot(s, 'meadow', { serve: false, p2p: cut() });
+    await until('P2P', () => a.state.mode === 'p2p' && b.state.mode === 'p2p' && a.state.view !== null);
+    expect(a.state.servers.map((x) => x.id)).toContain(victim.id);
+    // A fresh peer to take its slot.
+    const spare = await bot(s, 'lake');
+    await until('spare key', () => spare.conn?.node?.serverId);
+    await until('victim replaced', () => a.state.servers.some((x) => x.id === victim.id && x.state === 'replaced'), 20_000);
+    expect(s.logs.some((l) => l.includes('p2p.evict_unreachable'))).toBe(true);
+    a.act({ kind: 'say', text: 'reachable again' });
+    await until('applied', () => Object.keys(a.state.inflight).length === 0);
+  }, 45_000);
 });
+
+/** A link that never opens. */
+function deadLink(): PeerLink {
+  return {
+    open: false,
+    buffered: 0,
+    send: () => false,
+    onOpen: () => undefined,
+    onMessage: () => undefined,
+    onClose: () => undefined,
+    close: () => undefined,
+    signal: () => undefined,
+  };
+}

@@ -38,9 +38,10 @@ export function tempDir(): string {
 export async function startServer(opts: AdminServerOptions & { dbFile?: string } = {}): Promise<TestServer> {
   const dbFile = opts.dbFile ?? join(tempDir(), 'mmo.db');
   const logs: string[] = [];
-  onTestFailed(() => {
-    process.stderr.write(`--- server log (${dbFile}) ---\n${logs.join('\n')}\n`);
-  });
+  const dump = (): void => void process.stderr.write(`--- server log (${dbFile}) ---\n${logs.join('\n')}\n`);
+  onTestFailed(dump);
+  // MMO_TEST_LOGS=1 prints the server log of passing tests too (timing investigations).
+  if (process.env.MMO_TEST_LOGS === '1') onTestFinished(dump);
   const server = await createAdminServer({
     port: 0,
     staticDir: null,

@@ -41,6 +41,9 @@ export interface ManagerDeps {
   checkEveryMs?: number;
 }
 
+/** Distinct peers of a site that cannot reach one of its servers before the admin replaces it. */
+const UNREACHABLE_EVICT = 2;
+
 export interface SiteHosting {
   mode: 'cs' | 'p2p';
   /** Why a site at the threshold is not P2P, or null. */
@@ -137,6 +140,7 @@ export class P2PManager {
         }
         if (target) target.unreachableBy.add(user);
         this.deps.log.warn('p2p.link_failed', { site: msg.site, from: user, as: msg.as, peer: msg.peer });
+        this.sites.get(msg.site)?.unreachableBy(msg.peer, user, UNREACHABLE_EVICT);
         return null;
       }
       case 'serverStats': {

@@ -25,6 +25,8 @@ export interface P2POptions {
   maxLinkFailures: number;
   /** How often the admin takes a majority-verified copy of every P2P site to store it (MMO_P2P_SAVE_MS). */
   p2pSaveMs: number;
+  /** A data channel not open this long is reported to the admin (MMO_LINK_TIMEOUT_MS). */
+  linkTimeoutMs: number;
 }
 
 export const DEFAULT_P2P: P2POptions = {
@@ -39,6 +41,7 @@ export const DEFAULT_P2P: P2POptions = {
   maxServerRttMs: 400,
   maxLinkFailures: 3,
   p2pSaveMs: 10_000,
+  linkTimeoutMs: 10_000,
 };
 
 /** The shared part of every site's configuration (all but the site id). */
@@ -78,7 +81,7 @@ export function checkP2P(o: P2POptions): string[] {
 }
 
 export function settingsForPeers(o: P2POptions): P2PSettings {
-  return { config: { ...siteConfigBase(o) }, transferThreshold: o.transferThreshold };
+  return { config: { ...siteConfigBase(o) }, transferThreshold: o.transferThreshold, linkTimeoutMs: o.linkTimeoutMs };
 }
 
 /** Parses MMO_ICE_SERVERS: a JSON array of {urls, username?, credential?}. Throws with a reason. */

@@ -66,6 +66,8 @@ export class P2PSite {
   readonly users = new Set<string>();
   /** server -> users that reported its updates disagreed with the majority. */
   readonly flags = new Map<string, Set<string>>();
+  /** server -> peers of this site that could not open a channel to it. */
+  private readonly unreachable = new Map<string, Set<string>>();
   phase: Phase = 'running';
   closeReason = '';
   private readonly coordinator: SiteCoordinator;
@@ -158,6 +160,23 @@ export class P2PSite {
     }
     if (msg.type !== 'stateChunk') this.coordinator.receive(from, msg);
     this.arm();
+  }
+
+  /**
+   * A peer of this site could not reach server `id`. Several of them: the server is evicted (the
+   * servers' ignore requests decide its cut) and a fresh peer takes its slot.
+   */
+  unreachableBy(id: string, reporter: string, enough: number): boolean {
+    if (!this.serving.has(id) || this.phase !== 'running') return false;
+    let by = this.unreachable.get(id);
+    if (!by) this.unreachable.set(id, (by = new Set()));
+    by.add(reporter);
+    if (by.size < enough) return false;
+    this.unreachable.delete(id);
+    const done = this.coordinator.evict(id);
+    if (done) this.deps.log.warn('p2p.evict_unreachable', { site: this.site, server: id, reporters: [...by] });
+    this.arm();
+    return done;
   }
 
   /** Starts the hand-back to client-server mode. */

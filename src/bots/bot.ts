@@ -27,6 +27,8 @@ export interface BotOptions {
   serve?: boolean;
   /** Actions per second (default 2); 0: stand still. */
   rate?: number;
+  /** The P2P environment (default: simple-peer + wrtc, plain timers); tests wrap it. */
+  p2p?: P2PEnvironment;
   /** Every accepted update (tests count events). */
   onUpdate?: (u: SiteUpdate) => void;
   /** Randomness for the bot's choices (default Math.random). */
@@ -85,7 +87,7 @@ export class Bot {
       store: this.store,
       url: wsUrl,
       socketFactory: (u) => new WebSocket(u) as unknown as SocketLike,
-      p2p: nodeP2P(),
+      p2p: this.o.p2p ?? nodeP2P(),
       onEnd: (end) => {
         this.ended = end;
         this.stop();

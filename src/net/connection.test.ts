@@ -64,7 +64,7 @@ function welcomeAndEnter(t: ReturnType<typeof setup>, lastActionNo = 0) {
     serverTime: 1,
     adminKey: 'ab'.repeat(32),
     challenge: 'cd'.repeat(32),
-    p2p: { config: {}, transferThreshold: 3 },
+    p2p: { config: {}, transferThreshold: 3, linkTimeoutMs: 10_000 },
     iceServers: [],
   });
   t.sock().deliver({

@@ -216,6 +216,12 @@ export interface SiteCoordinator {
   handOver(args: { snapshot: SiteSnapshot; seq: number; prev: string; start: number; lastActionNo: Array<[string, number]> }): SiteInit;
   /** Issues a signed system action (join/leave), sent to every active server; returns its number. */
   systemAction(actor: string, action: Extract<SiteAction, { kind: 'join' | 'leave' }>): number;
+  /**
+   * Evicts a server the admin decided to drop (e.g. several peers cannot reach it): the same path
+   * as after an equivocation proof, so the cut is decided by the servers' held Timeslots and a
+   * replacement takes the slot. False when it is not a slotted server or already being evicted.
+   */
+  evict(target: string): boolean;
 
   // --- introspection ---
   membership(): Membership | null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PeerMessage } from './messages.js';
-import { setupSite } from './testing.js';
+import { appliedHashes, playMoves, setupSite } from './testing.js';
 
 describe('coordinator: withdrawn ignore requests', () => {
   it('a withdrawn request no longer counts, the answer names the withdrawal, and after a cut the record is the answer', () => {
@@ -43,5 +43,31 @@ describe('coordinator: withdrawn ignore requests', () => {
     out.length = 0;
     withdraw(9);
     expect(out.map((o) => `${o.to}:${o.m.type}`)).toEqual(['s0:membership']);
+  });
+});
+
+describe('coordinator: evicting a server the admin decided to drop', () => {
+  it('cuts it where the servers hold its Timeslots, gives its slot to a replacement, and the site runs on', () => {
+    const s = setupSite({ nServer: 3, spares: 1 });
+    playMoves(s, 10);
+    expect(s.coordinator.evict('s1')).toBe(true);
+    // Once only, and never for a non-member.
+    expect(s.coordinator.evict('s1')).toBe(false);
+    expect(s.coordinator.evict('nobody')).toBe(false);
+    s.net.run(1500);
+    const rec = s.coordinator.membership();
+    const s1 = rec?.members.find((m) => m.id === 's1');
+    expect(rec?.change.kind).toBe('evict');
+    expect(s1?.slot).toBeNull();
+    // The cut names a Timeslot s1 really sent: everything the others used of it.
+    expect(s1?.stints.at(-1)?.cut?.seq).toBeGreaterThan(0);
+    expect(s.coordinator.activeServers()).toContain('c0');
+    playMoves(s, 20);
+    s.net.run(3000);
+    // Every user accepted what the servers applied, the newcomer included.
+    const want = appliedHashes(s, 's0');
+    expect(want.length).toBeGreaterThan(5);
+    expect(appliedHashes(s, 'c0').at(-1)).toBe(want.at(-1));
+    for (const u of s.users.values()) expect(u.lastAccepted().seq).toBe(Number(want.at(-1)?.split(':')[0]));
   });
 });

@@ -213,17 +213,27 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       return;
     }
     if (banned.has(a.server)) return;
-    banned.add(a.server);
     observe({ kind: 'equivocation', server: a.server, seq: a.seq });
+    evictServer(m);
+  }
+
+  /**
+   * Takes a server out for good: the others are asked for their ignore requests (the cut is then
+   * the highest Timeslot any decider holds, as for any ignore, so it covers everything stable), and
+   * the record that cuts it also gives its slot to a replacement.
+   */
+  function evictServer(m: Member): void {
+    if (!membership) return;
+    banned.add(m.id);
     if (!isActive(m)) {
       // Already ignored: evict now, keeping its cut.
-      const r = withReplacement(membership.members, a.server, membership.epoch + 1);
-      if (!evicted.includes(a.server)) evicted.push(a.server);
-      publish(nextBody('evict', a.server, r.members), r.added);
+      const r = withReplacement(membership.members, m.id, membership.epoch + 1);
+      if (!evicted.includes(m.id)) evicted.push(m.id);
+      publish(nextBody('evict', m.id, r.members), r.added);
       return;
     }
     for (const s of slotted()) {
-      if (s.id !== a.server && isActive(s)) opts.send(s.id, { type: 'ignoreCall', site, epoch: membership.epoch, target: a.server });
+      if (s.id !== m.id && isActive(s)) opts.send(s.id, { type: 'ignoreCall', site, epoch: membership.epoch, target: m.id });
     }
   }
 
@@ -320,6 +330,12 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       const msg = signSysAction({ site, sysNo: no, actor, action }, opts.secretKey, crypto);
       for (const s of slotted()) opts.send(s.id, msg);
       return no;
+    },
+    evict(target) {
+      const m = membership?.members.find((x) => x.id === target);
+      if (!m || m.slot === null || banned.has(target)) return false;
+      evictServer(m);
+      return true;
     },
     membership: () => membership,
     evicted: () => evicted,

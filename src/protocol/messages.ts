@@ -214,6 +214,8 @@ export interface P2PSettings {
   config: Record<string, number>;
   /** Users on a site at which the admin hands it to Site Servers. */
   transferThreshold: number;
+  /** A data channel to an assigned peer not open this long is reported (`linkFailed`). */
+  linkTimeoutMs: number;
 }
 
 /** RTCIceServer as configured by MMO_ICE_SERVERS. */

@@ -21,5 +21,13 @@ export interface PeerLink {
   readonly buffered: number;
 }
 
-/** Makes a link; `onSignal` carries this end's offers, answers and candidates to the admin. */
-export type LinkFactory = (opts: { initiator: boolean; onSignal: (data: SignalData) => void }) => PeerLink;
+/**
+ * Makes a link from this tab's end `local` to `remote`; `onSignal` carries this end's offers,
+ * answers and candidates to the admin.
+ */
+export type LinkFactory = (opts: {
+  initiator: boolean;
+  local: string;
+  remote: string;
+  onSignal: (data: SignalData) => void;
+}) => PeerLink;

@@ -144,6 +144,8 @@ export class Mesh {
   private start(e: Entry): void {
     const link = this.opts.factory({
       initiator: e.initiator,
+      local: e.local,
+      remote: e.remote,
       onSignal: (data) => this.opts.sendSignal(e.local, e.remote, data),
     });
     e.link = link;

@@ -94,6 +94,7 @@ export class P2PNode {
       sendSignal: (from, to, data) => this.o.toAdmin({ type: 'signal', from, to, data }),
       reportFailure: (local, remote) => this.linkFailed(local, remote),
       now: this.o.localNow,
+      openTimeoutMs: w.p2p.linkTimeoutMs,
       log: (e, f) => this.o.log(e, f),
     });
     this.secretKey = toHex(this.o.randomBytes(32));

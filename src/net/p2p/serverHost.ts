@@ -49,7 +49,7 @@ export class SiteServerHost {
   readonly site: string;
   private readonly detach: () => void;
   private held: { init: SiteInit; since: number } | null = null;
-  /** Frames that came while the hand-over was held (users' first actions): replayed in order after it. */
+  /** What came while the hand-over was held (users' first actions, admin records): replayed in order after it. */
   private early: Array<{ remote: string; msg: PeerMessage }> = [];
   private closed = false;
   private trmSent = 0;
@@ -104,6 +104,11 @@ export class SiteServerHost {
       for (const m of msg.membership.members) if (m.id !== this.o.serverId && m.slot !== null) this.o.mesh.ensure(this.o.serverId, m.id);
       this.releaseInit(false);
       this.o.driver.poke();
+      return;
+    }
+    if (this.held) {
+      // The core has not started yet: a record or an ignoreCall now would be lost on it.
+      if (this.early.length < MAX_EARLY) this.early.push({ remote: ADMIN_ID, msg });
       return;
     }
     this.step(() => this.core.receive(ADMIN_ID, msg));
