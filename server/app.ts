@@ -111,7 +111,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
   });
   game.attachP2P(p2p);
   const adminToken = opts.adminToken ?? randomBytes(16).toString('hex');
-  const operator = createOperator({ token: adminToken, p2p, game, now: peerNow, options: p2pOptions });
+  const operator = createOperator({ token: adminToken, p2p, game, now: peerNow, options: p2pOptions, log });
   const accounts = new Accounts(storage, {
     now,
     sessionTtlMs: opts.sessionTtlMs ?? DEFAULTS.sessionTtlMs,

@@ -1,0 +1,53 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { startServer } from '../../server/testkit.js';
+import { parseArgs } from './cli.js';
+
+describe('bots CLI', () => {
+  it('validates its options', () => {
+    expect(parseArgs(['--count', '3', '--url', 'http://127.0.0.1:8080/'])).toMatchObject({ count: 3, rate: 2, serve: true });
+    expect(parseArgs(['--count', '1', '--url', 'http://h:1', '--site', 'lake', '--rate', '0', '--no-serve'])).toMatchObject({
+      site: 'lake',
+      rate: 0,
+      serve: false,
+    });
+    for (const bad of [
+      [],
+      ['--count', '0', '--url', 'http://h:1/'],
+      ['--count', 'x', '--url', 'http://h:1/'],
+      ['--count', '2'],
+      ['--count', '2', '--url', 'ftp://h/'],
+      ['--count', '2', '--url', 'http://h:1/', '--site', 'mars'],
+      ['--count', '2', '--url', 'http://h:1/', '--rate', '99'],
+      ['--count', '2', '--url', 'http://h:1/', '--bogus'],
+      ['--count'],
+    ])
+      expect(() => parseArgs(bad)).toThrow();
+  });
+
+  it('plays, prints a status line a second, and exits cleanly on SIGINT', async () => {
+    const s = await startServer();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/bots/cli.ts', '--count', '3', '--url', s.url, '--site', 'lake'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 20_000;
+    while (!/online 3\/3 .*actions [1-9]/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(out).toMatch(/online 3\/3 \(failed 0\) p2p 0 serving 0 actions [1-9]\d* .*sites lake:3/);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toContain('closing sessions');
+  }, 30_000);
+
+  it('exits 2 with its usage on bad options', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/bots/cli.ts', '--count', 'many'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(err).toContain('--count must be an integer');
+    expect(err).toContain('usage: npm run bots');
+  });
+});
