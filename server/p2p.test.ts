@@ -172,11 +172,67 @@ describe('P2P hosting with Node peers', () => {
     const spare = await bot(s, 'lake');
     await until('spare key', () => spare.conn?.node?.serverId);
     await until('victim replaced', () => a.state.servers.some((x) => x.id === victim.id && x.state === 'replaced'), 20_000);
-    expect(s.logs.some((l) => l.includes('p2p.evict_unreachable'))).toBe(true);
+    expect(s.logs.some((l) => l.includes('p2p.evict') && l.includes('unreachable by'))).toBe(true);
     a.act({ kind: 'say', text: 'reachable again' });
     await until('applied', () => Object.keys(a.state.inflight).length === 0);
   }, 45_000);
+
+  it('a frozen serving tab is ignored, then replaced; the players play on', async () => {
+    const s = await startServer({ p2p: FAST });
+    // One server's tab can freeze: its timers stop and its channels go quiet, its admin socket stays.
+    const frozen = { on: false };
+    const freezable = (): P2PEnvironment => {
+      const env = nodeP2P();
+      return {
+        ...env,
+        wakeup: {
+          set: (ms, cb) => env.wakeup.set(ms, () => (frozen.on ? undefined : cb())),
+          clear: () => env.wakeup.clear(),
+        },
+        links: (ice) => {
+          const make = env.links(ice);
+          return (o) => muted(make(o), () => frozen.on);
+        },
+      };
+    };
+    const servers = [await bot(s, 'town', { p2p: freezable() }), await bot(s, 'town'), await bot(s, 'town')];
+    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    const a = await bot(s, 'meadow', { serve: false });
+    const b = await bot(s, 'meadow', { serve: false });
+    await until('P2P', () => a.state.mode === 'p2p' && a.state.view !== null && b.state.view !== null);
+    const spare = await bot(s, 'lake');
+    await until('spare key', () => spare.conn?.node?.serverId);
+    const frozenId = servers[0]!.conn?.node?.serverId ?? '';
+    frozen.on = true;
+    let i = 0;
+    while (!a.state.servers.some((x) => x.id === frozenId && x.state === 'replaced')) {
+      a.act({ kind: 'say', text: `on ${i++}` });
+      await until('applied while one server is frozen', () => Object.keys(a.state.inflight).length === 0, 5000);
+      if (i > 400) throw new Error(`not replaced: ${JSON.stringify(a.state.servers)}`);
+    }
+    // It went through the protocol: ignored first (TRM, ignore requests), replaced T_ignore later.
+    expect(s.logs.some((l) => l.includes('"change":"ignore"') && l.includes(frozenId))).toBe(true);
+    expect(a.state.servers.some((x) => x.id === spare.conn?.node?.serverId)).toBe(true);
+  }, 45_000);
 });
+
+/** A link whose frames are dropped both ways while `quiet()` (a frozen tab). */
+function muted(link: PeerLink, quiet: () => boolean): PeerLink {
+  return {
+    get open() {
+      return link.open;
+    },
+    get buffered() {
+      return link.buffered;
+    },
+    send: (b) => (quiet() ? true : link.send(b)),
+    onOpen: (cb) => link.onOpen(cb),
+    onMessage: (cb) => link.onMessage((bytes) => (quiet() ? undefined : cb(bytes))),
+    onClose: (cb) => link.onClose(cb),
+    close: () => link.close(),
+    signal: (d) => link.signal(d),
+  };
+}
 
 /** A link that never opens. */
 function deadLink(): PeerLink {

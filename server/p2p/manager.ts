@@ -101,7 +101,12 @@ export class P2PManager {
   disconnect(user: string): void {
     const p = this.registry.close(user);
     this.relay.forget(user);
-    if (p?.serverId && p.serving) this.deps.log.info('p2p.server_gone', { site: p.serving, server: p.serverId });
+    if (p?.serverId && p.serving) {
+      // Its tab is gone (closed, reloaded, logged out): replace it now rather than after the
+      // servers' TRM, ignore and T_ignore. Its Timeslots up to the cut the others decide still count.
+      this.deps.log.info('p2p.server_gone', { site: p.serving, server: p.serverId });
+      this.sites.get(p.serving)?.evict(p.serverId, 'its tab left');
+    }
   }
 
   /** Measured at the admin (WebSocket ping). */

@@ -173,8 +173,14 @@ export class P2PSite {
     by.add(reporter);
     if (by.size < enough) return false;
     this.unreachable.delete(id);
+    return this.evict(id, `unreachable by ${[...by].join(', ')}`);
+  }
+
+  /** Takes server `id` out now and gives its slot to a fresh peer (coordinator.evict). */
+  evict(id: string, why: string): boolean {
+    if (this.phase !== 'running') return false;
     const done = this.coordinator.evict(id);
-    if (done) this.deps.log.warn('p2p.evict_unreachable', { site: this.site, server: id, reporters: [...by] });
+    if (done) this.deps.log.warn('p2p.evict', { site: this.site, server: id, why });
     this.arm();
     return done;
   }
