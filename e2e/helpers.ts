@@ -6,7 +6,7 @@
  */
 import { expect, test as base, type BrowserContext, type Page } from '@playwright/test';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,6 +46,8 @@ export interface RunningServer {
   base: string;
   port: number;
   dbPath: string;
+  /** The server's stdout and stderr (JSON lines). */
+  logPath: string;
   /** Stops the process (SIGTERM: it saves what it holds) and waits for it to exit. */
   stop(): Promise<void>;
   /** stop(), then removes the database. */
@@ -72,11 +74,18 @@ export async function startServer(
       MMO_GUEST_BURST: '200',
       ...at.env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // Its warnings (expected rejections) stay out of the report unless it fails to start.
+  // Its log goes to a file next to the database (specs attach it when they fail); warnings
+  // (expected rejections) stay out of the report unless it fails to start.
+  const logPath = join(dirname(dbPath), 'server.log');
+  const logFile = createWriteStream(logPath, { flags: 'a' });
+  child.stdout?.pipe(logFile);
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+    logFile.write(d);
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
@@ -91,7 +100,7 @@ export async function startServer(
     await dispose();
     throw new Error(`${(e as Error).message}\n${stderr}`);
   });
-  return { base: url, port, dbPath, stop, dispose };
+  return { base: url, port, dbPath, logPath, stop, dispose };
 }
 
 export const test = base.extend<{ openPage: () => Promise<Page> }, { baseUrl: string }>({

@@ -70,9 +70,12 @@ export class Accounts {
     if (length < MIN_PASSWORD || length > MAX_PASSWORD) {
       return fail(400, 'ERR_PASSWORD_INVALID', `passwords are ${MIN_PASSWORD}-${MAX_PASSWORD} characters`);
     }
-    // Cheap early answer; the insert below is what settles a race between two registrations.
-    if (this.storage.getAccount(c.name)) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
+    // Cheap early answer; the insert below is what settles a race between two registrations. A
+    // guest playing under the name holds it too.
+    if (this.storage.isNameUsed(c.name)) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
     const h = await hashPassword(c.password, this.scryptParams);
+    // Checked again with no await before the insert: a guest may have taken it meanwhile.
+    if (this.storage.isNameUsed(c.name)) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
     const created = this.storage.createAccount({ name: c.name, ...h, created: this.opts.now() });
     if (!created) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
     return { ok: true, value: this.openSession(c.name, false) };
@@ -90,15 +93,25 @@ export class Accounts {
     return { ok: true, value: this.openSession(account.name, false) };
   }
 
-  /** A guest gets a fresh random name and starts on the site it chose. */
+  /**
+   * A guest plays under the name it typed when that name is free (no account, nobody online or
+   * stored under it), else under a fresh random `guest-` name; it starts on the site it chose.
+   */
   guest(req: GuestRequest): SessionResult {
     const site = req.site ?? DEFAULT_SITE;
     if (!isSiteId(site)) return fail(400, 'ERR_SITE_UNKNOWN', 'no such site');
     let name = '';
-    for (let i = 0; ; i++) {
+    if (req.name !== undefined && req.name !== '') {
+      if (!USER_NAME_RE.test(req.name) || GUEST_PREFIX_RE.test(req.name))
+        return fail(400, 'ERR_NAME_INVALID', 'names are 3-16 letters, digits, "_" or "-" and may not start with "guest-"');
+      if (this.storage.isNameUsed(req.name) || this.storage.getAccount(req.name))
+        return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
+      name = req.name;
+    }
+    for (let i = 0; name === ''; i++) {
       if (i >= 20) return fail(500, 'ERR_INTERNAL', 'could not pick a guest name');
-      name = `guest-${randomBytes(4).toString('hex')}`;
-      if (!this.storage.isNameUsed(name)) break;
+      const pick = `guest-${randomBytes(4).toString('hex')}`;
+      if (!this.storage.isNameUsed(pick)) name = pick;
     }
     const reply = this.openSession(name, true);
     // The stored state is what `hello` restores, so the chosen site needs no extra bookkeeping.

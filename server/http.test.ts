@@ -37,6 +37,17 @@ describe('HTTP API', () => {
       expect(g.body.user).toMatch(/^guest-[0-9a-f]{8}$/);
     }
     expect(g1.body.user).not.toBe(g2.body.user);
+    // A guest that typed a name plays under it while it is free, and holds it meanwhile.
+    const named = await post<SessionReply>(s.base, '/api/guest', { site: 'lake', name: 'Wanderer' });
+    expect(named.status).toBe(200);
+    expect(named.body).toMatchObject({ user: 'Wanderer', guest: true });
+    expect((await post<{ error: string }>(s.base, '/api/guest', { name: 'Wanderer' })).body.error).toBe('ERR_NAME_TAKEN');
+    expect((await post<{ error: string }>(s.base, '/api/register', { name: 'Wanderer', password: 'secret-pass' })).body.error).toBe('ERR_NAME_TAKEN');
+    expect((await post<{ error: string }>(s.base, '/api/guest', { name: 'guest-abc' })).body.error).toBe('ERR_NAME_INVALID');
+    expect((await post<{ error: string }>(s.base, '/api/guest', { name: 'x' })).body.error).toBe('ERR_NAME_INVALID');
+    // A registered name is not free for guests.
+    await post(s.base, '/api/register', { name: 'settler', password: 'secret-pass' });
+    expect((await post<{ error: string }>(s.base, '/api/guest', { name: 'settler' })).body.error).toBe('ERR_NAME_TAKEN');
     // An empty body is a guest request for the default site.
     const res = await fetch(`${s.base}/api/guest`, { method: 'POST' });
     expect(res.status).toBe(200);
@@ -63,7 +74,8 @@ describe('HTTP API', () => {
       ['/api/login', { name: 'nobody', password: 'secret1' }, 401, 'ERR_BAD_CREDENTIALS'],
       ['/api/login', { name: 'alice', password: 5 }, 400, 'ERR_MALFORMED'],
       ['/api/guest', { site: 'atlantis' }, 400, 'ERR_SITE_UNKNOWN'],
-      ['/api/guest', { site: 'town', name: 'me' }, 400, 'ERR_MALFORMED'],
+      ['/api/guest', { site: 'town', name: 'me' }, 400, 'ERR_NAME_INVALID'],
+      ['/api/guest', { site: 'town', admin: true }, 400, 'ERR_MALFORMED'],
     ];
     for (const [path, body, status, code] of cases) {
       const r = await post<{ error: string; message: string }>(s.base, path, body);

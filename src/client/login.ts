@@ -118,7 +118,8 @@ export function createLoginForm(
     if (c) void run(() => api.register(c.name, c.password));
   });
   guest.addEventListener('click', () => {
-    void run(() => api.guest(site.value || undefined));
+    // A typed name is the guest's name when it is free.
+    void run(() => api.guest(site.value || undefined, name.value.trim() || undefined));
   });
 
   return {

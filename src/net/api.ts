@@ -41,8 +41,9 @@ export class Api {
     return this.request('POST', '/api/login', { name, password }).then(asSessionReply);
   }
 
-  guest(site?: string): Promise<SessionReply> {
-    return this.request('POST', '/api/guest', site ? { site } : {}).then(asSessionReply);
+  /** A guest session; `name`, when given, is the name to play under (refused when taken). */
+  guest(site?: string, name?: string): Promise<SessionReply> {
+    return this.request('POST', '/api/guest', { ...(site ? { site } : {}), ...(name ? { name } : {}) }).then(asSessionReply);
   }
 
   sites(): Promise<SiteListing[]> {

@@ -54,7 +54,8 @@ const credentialsSchema = z.strictObject({
 });
 export type Credentials = z.infer<typeof credentialsSchema>;
 
-const guestSchema = z.strictObject({ site: z.string().max(64).optional() });
+/** `name`: the name the guest typed; it plays under it when it is free (else the request fails). */
+const guestSchema = z.strictObject({ site: z.string().max(64).optional(), name: z.string().max(64).optional() });
 export type GuestRequest = z.infer<typeof guestSchema>;
 
 /** Answer to register, login and guest: the token authenticates the WebSocket `hello`. */
