@@ -7,6 +7,7 @@ import { Bot, nodeP2P } from '../src/bots/bot.js';
 import type { P2PEnvironment } from '../src/net/connection.js';
 import type { PeerLink } from '../src/net/p2p/link.js';
 import type { GameEvent } from '../src/game/types.js';
+import { pathTo } from '../src/game/path.js';
 import type { SiteUpdate } from '../src/protocol/messages.js';
 import { get, startServer, type TestServer } from './testkit.js';
 import type { OperatorView } from './operator.js';
@@ -213,6 +214,36 @@ describe('P2P hosting with Node peers', () => {
     // It went through the protocol: ignored first (TRM, ignore requests), replaced T_ignore later.
     expect(s.logs.some((l) => l.includes('"change":"ignore"') && l.includes(frozenId))).toBe(true);
     expect(a.state.servers.some((x) => x.id === spare.conn?.node?.serverId)).toBe(true);
+  }, 45_000);
+
+  it('a server that walks into the site it serves stops serving it and plays there; the site runs on', async () => {
+    const s = await startServer({ p2p: FAST });
+    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
+    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    const a = await bot(s, 'meadow', { serve: false });
+    const b = await bot(s, 'meadow', { serve: false });
+    await until('P2P', () => a.state.mode === 'p2p' && a.state.view !== null && b.state.view !== null);
+    const spare = await bot(s, 'lake');
+    await until('spare key', () => spare.conn?.node?.serverId);
+    const walker = servers[0]!;
+    const walkerId = walker.conn?.node?.serverId ?? '';
+    await until('walker serves meadow', () => walker.state.serving === 'meadow');
+    // From the town's spawn to its portal to the meadow, then through it.
+    const me = walker.state.view!.users.find((u) => u.name === walker.name)!;
+    for (const dir of pathTo('town', me, { x: 1, y: 6 })) {
+      walker.act({ kind: 'move', dir });
+      await until('step applied', () => Object.keys(walker.state.inflight).length === 0);
+    }
+    walker.act({ kind: 'portal' });
+    await until('walker plays on the meadow', () => walker.state.site === 'meadow' && walker.state.mode === 'p2p' && walker.state.view !== null, 20_000);
+    expect(walker.state.serving).toBeNull();
+    await until('a fresh server in its slot', () => a.state.servers.some((x) => x.id === walkerId && x.state === 'replaced'));
+    expect(a.state.servers.filter((x) => x.state !== 'replaced').map((x) => x.id)).toContain(spare.conn?.node?.serverId);
+    // Everyone sees the newcomer, and it plays like anyone.
+    await until('a sees the walker', () => a.state.view?.users.some((u) => u.name === walker.name));
+    walker.act({ kind: 'say', text: 'hello meadow' });
+    await until('walker action applied', () => Object.keys(walker.state.inflight).length === 0);
+    await until('same view', () => JSON.stringify(a.state.view) === JSON.stringify(walker.state.view));
   }, 45_000);
 });
 

@@ -160,9 +160,17 @@ export class P2PManager {
 
   // --- users ----------------------------------------------------------------------------------
 
-  /** A user arrives on a P2P site (login, portal). */
+  /**
+   * A user arrives on a P2P site (login, portal). A Site Server is never a user of its own site:
+   * if this user's tab serves it, that server is evicted first (a fresh peer takes its slot and
+   * the state from the majority), then the user joins as an ordinary player.
+   */
   join(site: string, user: string, state: UserState): void {
-    this.sites.get(site)?.join(user, state);
+    const s = this.sites.get(site);
+    if (!s) return;
+    const p = this.registry.get(user);
+    if (p?.serverId && p.serving === site) s.evict(p.serverId, 'its player walked in');
+    s.join(user, state);
   }
 
   leave(site: string, user: string): void {
