@@ -37,7 +37,10 @@ export interface OperatorServer {
   bytesOutPerSec: number | null;
   links: number | null;
   rtt: number | null;
+  /** Users that reported its updates disagreed, and `admin` when it was in the minority of a vote the admin counted. */
   flaggedBy: string[];
+  /** Times this peer was in the minority (it is no longer chosen after 3). */
+  minority: number | null;
 }
 
 export interface OperatorSite {
@@ -85,6 +88,7 @@ export function operatorView(d: Pick<OperatorDeps, 'p2p' | 'game' | 'now' | 'opt
         links: st?.links ?? null,
         rtt: peer?.rtt ?? null,
         flaggedBy: [...(s?.flags.get(m.id) ?? [])],
+        minority: peer?.minority ?? null,
       };
     });
     return {
@@ -187,8 +191,8 @@ async function refresh() {
       s.users.length + ' users, ' + s.actionsAtAdmin + ' actions applied by the admin' + (s.epoch ? ', membership epoch ' + s.epoch : '') + '</small></h2>' +
       (s.blocked ? '<div class="warn" data-testid="blocked">not P2P: ' + esc(s.blocked) + '</div>' : '') +
       (s.users.length ? '<div><small>users: ' + s.users.map(esc).join(', ') + '</small></div>' : '') +
-      (s.servers.length ? table(['server', 'player', 'state', 'status', 'clock offset ms', 'timeslot lag ms', 'timeslot', 'TRM sent', 'TRM received', 'in B/s', 'out B/s', 'links', 'rtt ms', 'flagged by'],
-        s.servers.map((x) => ['<code>' + esc(x.id) + '</code>', esc(x.user), '<span class="' + (x.state === 'active' ? '' : 'bad') + '">' + esc(x.state) + '</span>', esc(x.status), n(x.offset, 1), n(x.lag), n(x.timeslotSeq), n(x.trmSent), n(x.trmReceived), n(x.bytesInPerSec), n(x.bytesOutPerSec), n(x.links), n(x.rtt, 1), esc(x.flaggedBy.join(', ') || '')])) : '')
+      (s.servers.length ? table(['server', 'player', 'state', 'status', 'clock offset ms', 'timeslot lag ms', 'timeslot', 'TRM sent', 'TRM received', 'in B/s', 'out B/s', 'links', 'rtt ms', 'flagged by', 'in minority'],
+        s.servers.map((x) => ['<code>' + esc(x.id) + '</code>', esc(x.user), '<span class="' + (x.state === 'active' ? '' : 'bad') + '">' + esc(x.state) + '</span>', esc(x.status), n(x.offset, 1), n(x.lag), n(x.timeslotSeq), n(x.trmSent), n(x.trmReceived), n(x.bytesInPerSec), n(x.bytesOutPerSec), n(x.links), n(x.rtt, 1), esc(x.flaggedBy.join(', ') || ''), n(x.minority)])) : '')
     ).join('');
     document.getElementById('peers').innerHTML = table(['player', 'server id', 'may serve', 'rtt ms', 'serving', 'why not eligible'],
       v.peers.map((p) => [esc(p.user), '<code>' + esc(p.serverId) + '</code>', p.serve ? 'yes' : 'no', n(p.rtt, 1), esc(p.serving), esc(p.why)]));

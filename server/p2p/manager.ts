@@ -232,6 +232,11 @@ export class P2PManager {
         onLeft: (user, via, s) => game.departed(site, user, via, s),
         onVerified: (v) => game.verified(site, v),
         onClosed: (v) => this.closed(site, v),
+        onMinority: (id, what) => {
+          const p = this.registry.byServerId(id);
+          if (p) p.minority++;
+          log.warn('p2p.minority', { site, server: id, what, times: p?.minority ?? null });
+        },
         saveEveryMs: this.deps.options.p2pSaveMs,
       },
       picks.map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' })),

@@ -10,7 +10,7 @@
  * above the `lastActionNo` the admin reads from it); departures applied after it are ignored.
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
-import { createSiteCoordinator } from '../../src/protocol/coordinator.js';
+import { createSiteCoordinator, MINORITY } from '../../src/protocol/coordinator.js';
 import type { CoordinatorServer, SiteCoordinator } from '../../src/protocol/api.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
@@ -38,6 +38,8 @@ export interface SiteDeps {
   onVerified(state: VerifiedSite): void;
   /** The hand-back finished: the site as of the cut. */
   onClosed(state: VerifiedSite): void;
+  /** A server disagreed with the majority (about a state or an update). */
+  onMinority(serverId: string, what: string): void;
   /** How often to take a verified copy. */
   saveEveryMs: number;
 }
@@ -104,9 +106,9 @@ export class P2PSite {
       observe: (e) => {
         if (e.kind === 'membership') queueMicrotask(() => this.syncServing());
         if (e.kind === 'flagged') {
-          let by = this.flags.get(e.server);
-          if (!by) this.flags.set(e.server, (by = new Set()));
-          if (by.size < 50) by.add(e.reason.split(': ')[0] ?? '?');
+          const by = e.reason.split(': ')[0] ?? '?';
+          this.flag(e.server, by);
+          if (by === MINORITY) deps.onMinority(e.server, `update ${e.seq}`);
         }
         if (e.kind === 'rejected' || e.kind === 'equivocation' || e.kind === 'flagged' || e.kind === 'membership')
           deps.log.info('p2p.coordinator', { site: this.site, ...e });
@@ -241,6 +243,12 @@ export class P2PSite {
     this.deps.onLeft(user, via, seq);
   }
 
+  private flag(server: string, by: string): void {
+    let set = this.flags.get(server);
+    if (!set) this.flags.set(server, (set = new Set()));
+    if (set.size < 50) set.add(by);
+  }
+
   private startFetch(purpose: 'save' | 'close'): void {
     this.fetchFor = purpose;
     this.fetch = createStateFetch({
@@ -258,6 +266,12 @@ export class P2PSite {
     const purpose = this.fetchFor;
     this.fetch = null;
     this.fetchFor = null;
+    // The majority's state is what is stored; who said otherwise is remembered.
+    for (const [server, h] of r.hashes) {
+      if (h === r.hash) continue;
+      this.flag(server, MINORITY);
+      this.deps.onMinority(server, `state at update ${r.seq}`);
+    }
     const lastActionNo = new Map<string, number>();
     let markerIn = false;
     for (const [user, floor, nos] of r.payload.state.applied) {

@@ -6,7 +6,7 @@
  * equivocation proofs and then evicts the liar (ignore at an agreed cut, replacement at once).
  * It follows updates that carry departures by majority, to learn leaving users' states.
  */
-import { addVote, decide, emptyVotes, type Votes } from './acceptance.js';
+import { addVote, decide, dissenters, emptyVotes, type Votes } from './acceptance.js';
 import type { AcceptedUpdate, CoreEvent, SiteCoordinator, SiteCoordinatorOptions } from './api.js';
 import { declineAfter } from './config.js';
 import { ed25519Scheme, ZERO_HASH } from './crypto.js';
@@ -31,6 +31,9 @@ import {
 } from './signed.js';
 
 type Kind = 'ignore' | 'readmit' | 'replace';
+
+/** Reporter name of the coordinator's own `flagged` events (a server in the minority of a vote it counted). */
+export const MINORITY = 'admin';
 
 /** A server that keeps getting ignored (e.g. one that stalls its echoes on purpose) is not readmitted again. */
 const MAX_READMITS = 3;
@@ -250,6 +253,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     addVote(v, from, hash, full, servers);
     const u = decide(v, cfg.N_majority, servers);
     if (!u) return;
+    // Disagreement is evidence: a server that vouched for another update is in the minority.
+    for (const s of dissenters(v, u.hash)) observe({ kind: 'flagged', server: s, seq, reason: `${MINORITY}: its update differs from the majority` });
     votes.delete(seq);
     doneSeqs.add(seq);
     if (doneSeqs.size > 4096) doneSeqs.delete(Math.min(...doneSeqs));

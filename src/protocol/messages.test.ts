@@ -170,7 +170,7 @@ describe('parseGuestRequest', () => {
     expect(parseGuestRequest(undefined)).toEqual({ ok: true, value: {} });
     expect(parseGuestRequest({ site: 'town' })).toEqual({ ok: true, value: { site: 'town' } });
   });
-  it.each([{ site: 5 }, { site: 'x'.repeat(65) }, { site: 'town', name: 'me' }, [], 'town'])(
+  it.each([{ site: 5 }, { site: 'x'.repeat(65) }, { site: 'town', admin: true }, { name: 5 }, [], 'town'])(
     'rejects %j',
     (body) => {
       expect(parseGuestRequest(body).ok).toBe(false);

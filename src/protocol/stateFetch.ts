@@ -18,6 +18,8 @@ export interface FetchedState {
   seq: number;
   hash: string;
   payload: TransferPayload;
+  /** Every server's answer for `seq` so far: those that differ from `hash` are a minority. */
+  hashes: ReadonlyMap<string, string>;
 }
 
 export interface StateFetchOptions {
@@ -93,7 +95,7 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
     for (const [s, h] of hashes) if (current.has(s) && h === hash) n++;
     if (n < cfg.N_majority) return;
     done = true;
-    opts.onDone({ seq, hash, payload });
+    opts.onDone({ seq, hash, payload, hashes: new Map(hashes) });
   }
 
   return {
