@@ -245,6 +245,19 @@ describe('P2P hosting with Node peers', () => {
     await until('walker action applied', () => Object.keys(walker.state.inflight).length === 0);
     await until('same view', () => JSON.stringify(a.state.view) === JSON.stringify(walker.state.view));
   }, 45_000);
+
+  it('does not evict servers for a player who can reach none of them (its own link is the trouble)', async () => {
+    const s = await startServer({ p2p: { ...FAST, linkTimeoutMs: 500 } });
+    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
+    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    const isolated = (): P2PEnvironment => ({ ...nodeP2P(), links: () => () => deadLink() });
+    const a = await bot(s, 'meadow', { serve: false, p2p: isolated() });
+    await bot(s, 'meadow', { serve: false, p2p: isolated() });
+    await until('P2P', () => a.state.mode === 'p2p');
+    // Both players report every server, twice over.
+    await until('reports', () => s.logs.filter((l) => l.includes('p2p.link_failed')).length >= 12, 20_000);
+    expect(s.logs.some((l) => l.includes('"event":"p2p.evict"'))).toBe(false);
+  }, 40_000);
 });
 
 /** A link whose frames are dropped both ways while `quiet()` (a frozen tab). */

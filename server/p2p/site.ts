@@ -70,6 +70,7 @@ export class P2PSite {
   readonly flags = new Map<string, Set<string>>();
   /** server -> peers of this site that could not open a channel to it. */
   private readonly unreachable = new Map<string, Set<string>>();
+  private lastUnreachableEvict = -Infinity;
   phase: Phase = 'running';
   closeReason = '';
   private readonly coordinator: SiteCoordinator;
@@ -166,16 +167,23 @@ export class P2PSite {
 
   /**
    * A peer of this site could not reach server `id`. Several of them: the server is evicted (the
-   * servers' ignore requests decide its cut) and a fresh peer takes its slot.
+   * servers' ignore requests decide its cut) and a fresh peer takes its slot. A peer that cannot
+   * reach most servers is more likely the one with the bad link: its reports do not count. One
+   * such eviction at a time per site.
    */
   unreachableBy(id: string, reporter: string, enough: number): boolean {
     if (!this.serving.has(id) || this.phase !== 'running') return false;
     let by = this.unreachable.get(id);
     if (!by) this.unreachable.set(id, (by = new Set()));
     by.add(reporter);
-    if (by.size < enough) return false;
+    const reportsOf = (r: string): number => [...this.unreachable.values()].filter((set) => set.has(r)).length;
+    const credible = [...by].filter((r) => reportsOf(r) < this.deps.config.N_majority);
+    if (credible.length < enough) return false;
+    const now = this.deps.now();
+    if (now < this.lastUnreachableEvict + this.deps.config.T_ignore) return false;
+    this.lastUnreachableEvict = now;
     this.unreachable.delete(id);
-    return this.evict(id, `unreachable by ${[...by].join(', ')}`);
+    return this.evict(id, `unreachable by ${credible.join(', ')}`);
   }
 
   /** Takes server `id` out now and gives its slot to a fresh peer (coordinator.evict). */

@@ -178,8 +178,10 @@ export class SiteServerHost {
       return;
     }
     if (parsed.value.type === 'timeslotRequest') this.trmReceived++;
-    // A held hand-over waits for links: the first frame from a server may be what completes them.
-    if (this.held) this.releaseInit(false);
+    // A held hand-over waits for links, but not once another server has started: from then on it
+    // would count us as silent (servers whose links open at different times would start seconds
+    // apart, and the early ones would ask to ignore the late ones).
+    if (this.held) this.releaseInit(parsed.value.type === 'timeslot');
     if (this.held) {
       if (this.early.length < MAX_EARLY) this.early.push({ remote, msg: parsed.value });
       return;
