@@ -68,8 +68,8 @@ interface Partial {
 
 /**
  * Reassembles chunked messages of one sender. Bounded: at most `maxOpen` messages in progress (the
- * oldest is dropped), each abandoned after `timeoutMs`; chunks that disagree on `count` or repeat
- * an index with other bytes are refused.
+ * oldest is dropped), each abandoned after `timeoutMs`; chunks that disagree on `count` are
+ * refused (and their message dropped), a repeated index is ignored (the first copy counts).
  */
 export class ChunkAssembler {
   private readonly open = new Map<string, Partial>();
