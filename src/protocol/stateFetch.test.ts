@@ -112,6 +112,16 @@ describe('createStateFetch (the admin taking a running site\'s state)', () => {
     expect(f.done[0]?.payload.state.snapshot).toEqual(f.s.servers.get('s1')?.snapshot());
   });
 
+  it('skips a provider whose state and update are forged consistently (the majority vouches for another hash)', () => {
+    const f = adminFetch({ tamper: (from, m) => (from === 's0' && m.type === 'stateChunk' ? forged(m, true) : m) });
+    f.start();
+    f.s.net.run(300);
+    const last = f.s.servers.get('s1')?.lastUpdate();
+    expect(f.bad).toEqual([['s0', last?.seq]]);
+    expect(f.done.map((r) => ({ seq: r.seq, hash: r.hash }))).toEqual([last]);
+    expect(f.done[0]?.payload.state.snapshot).toEqual(f.s.servers.get('s1')?.snapshot());
+  });
+
   it('without N_majority hashes it is not done, and asks for the hashes again after 4 T_timeout', () => {
     const T = 4 * 300;
     const answering = new Set(['s0', 's1']);
