@@ -77,7 +77,7 @@ function forged(msg: PeerOf<'stateChunk'>, consistent: boolean): PeerOf<'stateCh
     const rebuilt = { ...body, stateHash: hashOf(state) };
     update = { ...rebuilt, hash: updateHash(rebuilt) };
   }
-  return { ...msg, hash: update.hash, data: encodeTransfer({ ...p.value, state, update }) };
+  return { ...msg, hash: update.hash, data: new Uint8Array(encodeTransfer({ ...p.value, state, update })) };
 }
 
 describe('createStateFetch (the admin taking a running site\'s state)', () => {
