@@ -3,6 +3,7 @@ import type { ServerView, SiteUser } from './api.js';
 import { ADMIN_ID, type Member, type MembershipMessage } from './messages.js';
 import { signMembership, updateHash } from './signed.js';
 import { playMoves, setupSite, type SiteSetup } from './testing.js';
+import { createSiteUser } from './user.js';
 
 function states(u: SiteUser): Record<string, ServerView> {
   return Object.fromEntries(u.serverStates().map((x) => [x.id, x.state]));
@@ -130,5 +131,74 @@ describe('SiteUser.serverStates', () => {
       seen.add(states(alice).s2);
     }
     expect([...seen].sort()).toEqual(['disagreeing', 'in-step']);
+  });
+});
+
+describe('SiteUser entering a running site by state transfer', () => {
+  it('continues its action numbers above the ones the servers applied for it, so its next action is not dropped as a duplicate', () => {
+    const { s } = playing();
+    const applied = (u: string): number[] =>
+      (s.servers.get('s0')?.appliedLog() ?? []).flatMap((x) => x.applied.filter((a) => a.user === u).map((a) => a.actionNo));
+    // Alice's tab reloads: a new user object with a stale counter (1) takes the state from the servers.
+    const before = Math.max(...applied('alice'));
+    expect(before).toBeGreaterThan(3);
+    let entered = false;
+    const alice2 = createSiteUser({
+      config: s.config,
+      user: 'alice',
+      now: s.net.clock('alice'),
+      send: s.net.sender('alice'),
+      servers: s.coordinator.activeServers(),
+      seq: null,
+      hash: null,
+      nextActionNo: 1,
+      crypto: s.crypto,
+      onEnter: () => (entered = true),
+    });
+    s.net.add('alice', alice2);
+    // Updates (here: bob's move) reach alice, which then asks for the state.
+    s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
+    s.net.run(1000);
+    expect(entered).toBe(true);
+    let no = 0;
+    s.net.poke('alice', () => (no = alice2.act({ kind: 'say', text: 'back' })));
+    expect(no).toBe(before + 1);
+    s.net.run(1000);
+    expect(alice2.pendingActions()).toEqual([]);
+    expect(applied('alice')).toContain(no);
+  });
+
+  it('continues above an action applied past a gap (a number the floor does not cover)', () => {
+    const { s } = playing();
+    const alice = s.users.get('alice')!;
+    // Alice's next action is lost everywhere; the one after it is applied.
+    let lost = 0;
+    s.net.drop = (f, _t, m) => {
+      if (f !== 'alice' || m.type !== 'action') return false;
+      if (lost === 0) lost = m.actionNo;
+      return m.actionNo === lost;
+    };
+    s.net.poke('alice', () => alice.act({ kind: 'move', dir: 'left' }));
+    s.net.poke('alice', () => alice.act({ kind: 'move', dir: 'right' }));
+    s.net.run(800);
+    const nos = (s.servers.get('s0')?.appliedLog() ?? []).flatMap((u) => u.applied.filter((a) => a.user === 'alice').map((a) => a.actionNo));
+    expect(nos).toContain(lost + 1);
+    expect(nos).not.toContain(lost);
+    const alice2 = createSiteUser({
+      config: s.config,
+      user: 'alice',
+      now: s.net.clock('alice'),
+      send: s.net.sender('alice'),
+      servers: s.coordinator.activeServers(),
+      seq: null,
+      hash: null,
+      nextActionNo: lost,
+      crypto: s.crypto,
+    });
+    s.net.add('alice', alice2);
+    s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
+    s.net.run(1000);
+    expect(alice2.lastAccepted().seq).toBeGreaterThan(0);
+    expect(alice2.act({ kind: 'pickup' })).toBe(lost + 2);
   });
 });
