@@ -3,7 +3,12 @@ import { createSite, applyAction, newUser, viewOf } from '../game/index.js';
 import { PROTOCOL_VERSION, type ClientMessage, type ServerMessage } from '../protocol/messages.js';
 import { createGameStore } from '../client/store.js';
 import { parseServerMessage, type SocketLike } from './adminSocket.js';
-import { GameConnection, MAX_INFLIGHT, PING_INTERVAL_MS, type SessionEnd } from './connection.js';
+import { GameConnection, MAX_INFLIGHT, PING_INTERVAL_MS, type ConnectionOptions, type SessionEnd } from './connection.js';
+import { insecureFastScheme } from '../protocol/crypto.js';
+import { decodePeerMessage, type ActionMessage } from '../protocol/messages.js';
+import type { PlayerAction } from '../game/types.js';
+import { MemoryHub } from './p2p/memoryLink.js';
+import { Mesh } from './p2p/mesh.js';
 
 class FakeSocket implements SocketLike {
   readyState = 0;
@@ -29,7 +34,7 @@ class FakeSocket implements SocketLike {
   }
 }
 
-function setup() {
+function setup(extra: Partial<ConnectionOptions> = {}) {
   let clock = 1000;
   const ends: SessionEnd[] = [];
   let sock: FakeSocket | null = null;
@@ -41,6 +46,7 @@ function setup() {
     now: () => clock,
     wallNow: () => 5_000_000 + clock,
     onEnd: (e) => ends.push(e),
+    ...extra,
   });
   conn.connect('tok');
   return {
@@ -207,5 +213,177 @@ describe('parseServerMessage', () => {
     ]) {
       expect(parseServerMessage(raw).ok).toBe(false);
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// P2P routing: a session with a P2P node on in-memory links, and three Site Servers (one tab
+// holding their three ends) that record the actions reaching them. The test relays signaling
+// between the session's socket and the servers' tab, as the admin would.
+// ---------------------------------------------------------------------------------------------
+
+const SERVERS = ['srv0~aaaa', 'srv1~bbbb', 'srv2~cccc'];
+const HASH = '0f'.repeat(16);
+const move = (dir: 'up' | 'down' | 'left' | 'right'): PlayerAction => ({ kind: 'move', dir });
+
+function p2pSetup() {
+  const hub = new MemoryHub({ manual: true });
+  const t = setup({
+    p2p: { links: () => hub.factory(), wakeup: { set: () => undefined, clear: () => undefined }, randomBytes: (n) => new Uint8Array(n).fill(1), crypto: insecureFastScheme },
+  });
+  const got = new Map<string, Array<Pick<ActionMessage, 'actionNo' | 'action'>>>(SERVERS.map((id) => [id, []]));
+  const toTab: ServerMessage[] = [];
+  const servers = new Mesh({
+    factory: hub.factory(),
+    sendSignal: (from, to, data) => toTab.push({ type: 'signal', from, to, data }),
+    reportFailure: () => undefined,
+    now: () => Date.now(),
+  });
+  for (const id of SERVERS) {
+    servers.listen(id, (_remote, bytes) => {
+      const m = decodePeerMessage(bytes);
+      if (m.ok && m.value.type === 'action') got.get(id)?.push({ actionNo: m.value.actionNo, action: m.value.action });
+    });
+  }
+  let relayed = 0;
+  /** Relays signaling both ways and runs the links until nothing moves. */
+  const pump = (): void => {
+    for (let round = 0; round < 100; round++) {
+      const sent = t.sock().sent;
+      const out = sent.slice(relayed);
+      relayed = sent.length;
+      for (const m of out) if (m.type === 'signal') servers.signal(m.from, m.to, m.data);
+      const back = toTab.splice(0);
+      for (const m of back) t.sock().deliver(m);
+      hub.flush();
+      if (out.length === 0 && back.length === 0 && t.sock().sent.length === relayed && toTab.length === 0) return;
+    }
+    throw new Error('signaling does not settle');
+  };
+  /** What each server received; they all must have received the same. */
+  const atServers = (): Array<Pick<ActionMessage, 'actionNo' | 'action'>> => {
+    const lists = SERVERS.map((id) => got.get(id) ?? []);
+    for (const l of lists) expect(l).toEqual(lists[0]);
+    return lists[0] ?? [];
+  };
+  const toAdmin = (): Array<{ actionNo: number; action: PlayerAction }> =>
+    t.sock().sent.flatMap((m) => (m.type === 'action' ? [{ actionNo: m.actionNo, action: m.action }] : []));
+  const handOver = (lastActionNo: number, seq = 4): void => {
+    t.sock().deliver({ type: 'handOver', site: 'meadow', servers: SERVERS, seq, hash: HASH, lastActionNo });
+    t.sock().deliver({ type: 'siteStatus', site: 'meadow', mode: 'p2p', blocked: null, closing: false });
+    pump();
+  };
+  /** The admin takes the site back (or the user walks to `site`): a client-server `enter`. */
+  const enterCs = (lastActionNo: number, site = 'meadow', seq = 9): void => {
+    let snap = createSite(site);
+    snap = applyAction(snap, 'alice', { kind: 'join', user: newUser('alice', site) }).snapshot;
+    t.sock().deliver({ type: 'enter', site, mode: 'cs', seq, view: viewOf(snap), hash: null, lastActionNo, servers: [] });
+    pump();
+  };
+  return { ...t, hub, pump, atServers, toAdmin, handOver, enterCs };
+}
+
+describe('GameConnection P2P routing', () => {
+  it('on handOver resends to the Site Servers, in order, the actions the admin did not apply, and ignores its ERR_SITE_P2P for them', () => {
+    const t = p2pSetup();
+    welcomeAndEnter(t);
+    for (const d of ['up', 'down', 'left'] as const) expect(t.conn.sendAction(move(d))).toBe(true);
+    expect(t.toAdmin().map((a) => a.actionNo)).toEqual([1, 2, 3]);
+    t.handOver(1);
+    expect(t.store.getState().mode).toBe('p2p');
+    expect(t.atServers()).toEqual([
+      { actionNo: 2, action: move('down') },
+      { actionNo: 3, action: move('left') },
+    ]);
+    expect(t.toAdmin()).toHaveLength(3);
+    // The admin refuses the two it got after the hand-over: already on their way to the servers.
+    t.sock().deliver({ type: 'error', code: 'ERR_SITE_P2P', message: 'site is P2P', ref: '2' });
+    t.sock().deliver({ type: 'error', code: 'ERR_SITE_P2P', message: 'site is P2P', ref: '3' });
+    expect(t.store.getState().notice).toBeNull();
+    expect(Object.keys(t.store.getState().inflight)).toEqual(['2', '3']);
+    // New actions go to the servers too, numbered on.
+    expect(t.conn.sendAction(move('right'))).toBe(true);
+    t.pump();
+    expect(t.atServers().map((a) => a.actionNo)).toEqual([2, 3, 4]);
+    expect(t.toAdmin()).toHaveLength(3);
+  });
+
+  it('ignores the admin\'s updates while the site is P2P', () => {
+    const t = p2pSetup();
+    const snap = welcomeAndEnter(t);
+    t.handOver(0);
+    const before = t.store.getState();
+    const r = applyAction(snap, 'alice', { kind: 'move', dir: 'right' });
+    t.sock().deliver({ type: 'update', site: 'meadow', seq: 5, applied: [], events: r.events });
+    expect(t.store.getState().acceptedSeq).toBe(4);
+    expect(t.store.getState().view).toBe(before.view);
+    // A majority-accepted update is taken.
+    t.conn.acceptUpdate({ site: 'meadow', seq: 5, applied: [], events: r.events });
+    expect(t.store.getState().acceptedSeq).toBe(5);
+  });
+
+  it('holds actions while the site is closing and sends them to the admin after its enter', () => {
+    const t = p2pSetup();
+    welcomeAndEnter(t);
+    t.handOver(0);
+    t.conn.sendAction(move('up'));
+    t.pump();
+    t.sock().deliver({ type: 'siteStatus', site: 'meadow', mode: 'p2p', blocked: null, closing: true });
+    expect(t.conn.sendAction(move('down'))).toBe(true);
+    expect(t.conn.sendAction(move('left'))).toBe(true);
+    t.pump();
+    expect(t.atServers().map((a) => a.actionNo)).toEqual([1]);
+    expect(t.toAdmin()).toEqual([]);
+    t.enterCs(1);
+    expect(t.store.getState().mode).toBe('cs');
+    expect(t.toAdmin()).toEqual([
+      { actionNo: 2, action: move('down') },
+      { actionNo: 3, action: move('left') },
+    ]);
+    expect(t.atServers().map((a) => a.actionNo)).toEqual([1]);
+  });
+
+  it('after a hand-back resends to the admin, with their numbers, the actions above its lastActionNo', () => {
+    const t = p2pSetup();
+    welcomeAndEnter(t);
+    t.handOver(0);
+    for (const d of ['up', 'down', 'left', 'right'] as const) t.conn.sendAction(move(d));
+    t.pump();
+    expect(t.atServers().map((a) => a.actionNo)).toEqual([1, 2, 3, 4]);
+    // The servers applied 1 and 2 before the cut; 3 and 4 after it (or never).
+    t.enterCs(2);
+    expect(t.toAdmin()).toEqual([
+      { actionNo: 3, action: move('left') },
+      { actionNo: 4, action: move('right') },
+    ]);
+    expect(t.conn.sendAction(move('up'))).toBe(true);
+    expect(t.toAdmin().at(-1)?.actionNo).toBe(5);
+  });
+
+  it('resends nothing after a portal to another site', () => {
+    const t = p2pSetup();
+    welcomeAndEnter(t);
+    t.handOver(0);
+    for (const d of ['up', 'down'] as const) t.conn.sendAction(move(d));
+    t.pump();
+    t.enterCs(0, 'town');
+    expect(t.store.getState().site).toBe('town');
+    expect(t.toAdmin()).toEqual([]);
+    expect(t.conn.sendAction(move('left'))).toBe(true);
+    expect(t.toAdmin()).toEqual([{ actionNo: 3, action: move('left') }]);
+  });
+
+  it('counts actions sent to the admin and to the Site Servers apart', () => {
+    const t = p2pSetup();
+    welcomeAndEnter(t);
+    t.conn.sendAction(move('up'));
+    t.conn.sendAction(move('down'));
+    expect(t.store.getState().traffic).toEqual({ adminActions: 2, peerActions: 0 });
+    t.handOver(1);
+    expect(t.store.getState().traffic).toEqual({ adminActions: 2, peerActions: 1 });
+    t.conn.sendAction(move('left'));
+    expect(t.store.getState().traffic).toEqual({ adminActions: 2, peerActions: 2 });
+    t.enterCs(2);
+    expect(t.store.getState().traffic).toEqual({ adminActions: 3, peerActions: 2 });
   });
 });

@@ -37,6 +37,8 @@ export function fromBase64(text: string): Uint8Array | null {
       if (v === undefined) return null;
       n = (n << 6) | v;
     }
+    // The bits past the last byte must be zero: otherwise several texts decode to the same bytes.
+    if (i + 4 === text.length && (n & ((1 << (8 * pad)) - 1)) !== 0) return null;
     if (o < out.length) out[o++] = (n >> 16) & 255;
     if (o < out.length) out[o++] = (n >> 8) & 255;
     if (o < out.length) out[o++] = n & 255;
@@ -66,8 +68,8 @@ interface Partial {
 
 /**
  * Reassembles chunked messages of one sender. Bounded: at most `maxOpen` messages in progress (the
- * oldest is dropped), each abandoned after `timeoutMs`; chunks that disagree on `count` or repeat
- * an index with other bytes are refused.
+ * oldest is dropped), each abandoned after `timeoutMs`; chunks that disagree on `count` are
+ * refused (and their message dropped), a repeated index is ignored (the first copy counts).
  */
 export class ChunkAssembler {
   private readonly open = new Map<string, Partial>();

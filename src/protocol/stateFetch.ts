@@ -88,12 +88,26 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
     for (const s of opts.servers()) opts.send(s, { type: 'hashRequest', site, seq });
   }
 
+  /** The provider's state is wrong: flag it and ask the next one. */
+  function badProvider(): void {
+    if (provider !== null) opts.onBadProvider?.(provider, seq ?? 0);
+    ask();
+  }
+
   function tryFinish(): void {
-    if (done || !payload || hash === null || seq === null) return;
+    if (done || hash === null || seq === null) return;
     const current = new Set(opts.servers());
     let n = 0;
-    for (const [s, h] of hashes) if (current.has(s) && h === hash) n++;
-    if (n < cfg.N_majority) return;
+    let against = 0;
+    for (const [s, h] of hashes) {
+      if (!current.has(s)) continue;
+      if (h === hash) n++;
+      else against++;
+    }
+    // So many servers give another hash for this seq that the provider's can never get a
+    // majority (a state and update forged consistently): waiting would never end.
+    if (against > current.size - cfg.N_majority) return badProvider();
+    if (!payload || n < cfg.N_majority) return;
     done = true;
     opts.onDone({ seq, hash, payload, hashes: new Map(hashes) });
   }
@@ -127,14 +141,10 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
         off += c?.byteLength ?? 0;
       }
       const parsed = decodeTransfer(bytes);
-      const bad = (): void => {
-        opts.onBadProvider?.(from, seq ?? 0);
-        ask();
-      };
-      if (!parsed.ok) return bad();
+      if (!parsed.ok) return badProvider();
       const { hash: claimed, ...body } = parsed.value.update;
       if (claimed !== hash || updateHash(body) !== claimed || hashOf(parsed.value.state) !== body.stateHash || body.site !== site) {
-        return bad();
+        return badProvider();
       }
       payload = parsed.value;
       tryFinish();

@@ -77,7 +77,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       if (!entering.asking) entering.start();
       entering.onHash(from, seq, hash);
       if (entering && (seq <= (entering.seq ?? 0) || votes.size > MAX_AHEAD)) return;
-    } else if (seq <= lastSeq || seq > lastSeq + MAX_AHEAD) return;
+    } else if (seq > lastSeq + MAX_AHEAD) return;
     if (full) {
       const { type: _t, hash: claimed, ...body } = full;
       void _t;
@@ -86,6 +86,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
         return;
       }
     }
+    if (!entering && seq <= lastSeq) return lateVote(from, seq, hash);
     if (serverSet.has(from)) lastVote.set(from, Math.max(lastVote.get(from) ?? 0, seq));
     let v = votes.get(seq);
     if (!v) votes.set(seq, (v = emptyVotes()));
@@ -93,6 +94,20 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     if (r === 'changed') flag(from, seq, 'sent two different updates for one seq');
     acceptReady();
     if (!entering && votes.size > 0 && waitingSince === null) waitingSince = opts.now();
+  }
+
+  /**
+   * A vote for an update accepted already (the majority's votes came first): the server is in
+   * step if it agrees, and disagreeing if not, just as if its vote had come in time.
+   */
+  function lateVote(from: string, seq: number, hash: string): void {
+    if (!serverSet.has(from)) return;
+    lastVote.set(from, Math.max(lastVote.get(from) ?? 0, seq));
+    for (let i = accepted.length - 1; i >= 0; i--) {
+      const a = accepted[i];
+      if (!a || a.seq < seq) return;
+      if (a.seq === seq && a.hash !== hash) flag(from, seq, 'update differs from the majority');
+    }
   }
 
   function newFetch(): StateFetch {

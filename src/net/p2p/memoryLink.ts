@@ -1,10 +1,14 @@
 /**
- * In-memory links for unit tests: a "signaling" hub that pairs the two ends of each link, delivers
- * frames asynchronously (never inside the sender's call) and can cut a link. Same PeerLink
- * contract as the WebRTC one.
+ * In-memory links for unit tests, same PeerLink contract as the WebRTC one. Like SDP, the
+ * signaling itself pairs the two ends: an offer names the offering end, the answer the answering
+ * one, and the answer reaching the initiator connects exactly those two. Everything (offers,
+ * opening, frames, closing) happens later than the call that caused it, never inside it: at the
+ * next microtask, or, for a manual hub, when the test calls `flush()`.
  */
 import type { SignalData } from '../../protocol/messages.js';
 import type { LinkFactory, PeerLink } from './link.js';
+
+const SDP_PREFIX = 'memory:';
 
 class MemoryEnd implements PeerLink {
   open = false;
@@ -16,16 +20,18 @@ class MemoryEnd implements PeerLink {
   private readonly closes: Array<(why: string) => void> = [];
 
   constructor(
+    private readonly hub: MemoryHub,
+    readonly id: number,
     readonly initiator: boolean,
     private readonly onSignal: (data: SignalData) => void,
   ) {
-    // The initiator "offers" at once, like simple-peer does.
-    if (initiator) queueMicrotask(() => !this.closed && this.onSignal({ type: 'offer', sdp: 'memory' }));
+    // The initiator offers at once, like simple-peer does.
+    if (initiator) hub.later(() => !this.closed && this.onSignal({ type: 'offer', sdp: `${SDP_PREFIX}${id}` }));
   }
 
   connectTo(other: MemoryEnd): void {
     this.other = other;
-    queueMicrotask(() => {
+    this.hub.later(() => {
       if (this.closed) return;
       this.open = true;
       for (const cb of this.opened) cb();
@@ -36,7 +42,7 @@ class MemoryEnd implements PeerLink {
     const o = this.other;
     if (!this.open || !o) return false;
     const copy = bytes.slice();
-    queueMicrotask(() => o.deliver(copy));
+    this.hub.later(() => o.deliver(copy));
     return true;
   }
 
@@ -57,7 +63,7 @@ class MemoryEnd implements PeerLink {
   close(): void {
     this.finish('closed here');
     const o = this.other;
-    if (o) queueMicrotask(() => o.finish('closed by peer'));
+    if (o) this.hub.later(() => o.finish('closed by peer'));
   }
 
   finish(why: string): void {
@@ -68,38 +74,62 @@ class MemoryEnd implements PeerLink {
   }
 
   signal(data: SignalData): void {
-    if (this.closed) return;
-    // An offer reaching the answering end: answer it; the answer reaching the initiator: connected.
-    if (data.type === 'offer' && !this.initiator) this.onSignal({ type: 'answer', sdp: 'memory' });
-    if (data.type === 'answer' && this.initiator) this.hub?.pair(this);
+    if (this.closed || data.type === 'candidate') return;
+    const remote = this.hub.end(data.sdp);
+    if (data.type === 'offer' && !this.initiator) {
+      // Answer the offer; the initiator connects when the answer reaches it.
+      if (remote) this.other = remote;
+      this.onSignal({ type: 'answer', sdp: `${SDP_PREFIX}${this.id}` });
+    }
+    if (data.type === 'answer' && this.initiator && remote && !remote.closed && remote.other === this) {
+      this.connectTo(remote);
+      remote.connectTo(this);
+    }
   }
-
-  hub: MemoryHub | null = null;
-  key = '';
 }
 
-/** Pairs ends by a key both sides agree on (e.g. "a|b" sorted), once the answer reaches the initiator. */
 export class MemoryHub {
-  private readonly ends = new Map<string, MemoryEnd[]>();
+  private readonly ends = new Map<number, MemoryEnd>();
+  private readonly queue: Array<() => void> = [];
+  private nextId = 1;
 
-  /** A LinkFactory for the peer named `self`; `remoteOf` tells which remote a new link is for. */
-  factory(keyFor: () => string): LinkFactory {
+  /** `manual`: nothing happens until flush() (deterministic tests); otherwise at the next microtask. */
+  constructor(private readonly opts: { manual?: boolean } = {}) {}
+
+  /** A LinkFactory for one tab (any number of tabs may share a hub). */
+  factory(): LinkFactory {
     return ({ initiator, onSignal }) => {
-      const end = new MemoryEnd(initiator, onSignal);
-      end.hub = this;
-      end.key = keyFor();
-      const list = this.ends.get(end.key) ?? [];
-      list.push(end);
-      this.ends.set(end.key, list);
+      const end = new MemoryEnd(this, this.nextId++, initiator, onSignal);
+      this.ends.set(end.id, end);
       return end;
     };
   }
 
-  pair(initiator: MemoryEnd): void {
-    const list = this.ends.get(initiator.key) ?? [];
-    const other = [...list].reverse().find((e) => e !== initiator && !e.initiator && !e.closed && e.other === null);
-    if (!other) return;
-    initiator.connectTo(other);
-    other.connectTo(initiator);
+  /** Runs `fn` later than the current call. */
+  later(fn: () => void): void {
+    if (this.opts.manual) this.queue.push(fn);
+    else queueMicrotask(fn);
+  }
+
+  /** Manual hub: runs what is queued, and what that queues, until nothing is left. */
+  flush(): void {
+    for (let i = 0; i < 1_000_000; i++) {
+      const fn = this.queue.shift();
+      if (!fn) return;
+      fn();
+    }
+    throw new Error('MemoryHub.flush: does not settle');
+  }
+
+  /** Links open now (both ends count once). */
+  get openLinks(): number {
+    let n = 0;
+    for (const e of this.ends.values()) if (e.open && e.initiator) n++;
+    return n;
+  }
+
+  /** The end an SDP of ours names. */
+  end(sdp: string): MemoryEnd | undefined {
+    return sdp.startsWith(SDP_PREFIX) ? this.ends.get(Number(sdp.slice(SDP_PREFIX.length))) : undefined;
   }
 }

@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { hashOf } from './crypto.js';
+import { ADMIN_ID, decodeTransfer, encodeTransfer, type PeerMessage, type PeerOf } from './messages.js';
+import { updateHash } from './signed.js';
+import { createStateFetch, type FetchedState, type StateFetch } from './stateFetch.js';
+import { playMoves, setupSite, type SiteSetup } from './testing.js';
+
+interface Sent {
+  at: number;
+  from: string;
+  to: string;
+  msg: PeerMessage;
+}
+
+/**
+ * A running site (moves applied, then quiet: no update after the last) and a state fetch by the
+ * admin on it. The admin's node on the net feeds both its coordinator and the fetch; `sent` logs
+ * every message as it leaves its sender (before `tamper`, which may rewrite what servers send).
+ */
+function adminFetch(o: { tamper?: (from: string, msg: PeerMessage) => PeerMessage | null } = {}) {
+  const s = setupSite({});
+  playMoves(s, 8);
+  s.net.run(1500);
+  const sent: Sent[] = [];
+  s.net.rewrite = (from, to, msg) => {
+    sent.push({ at: s.net.time, from, to, msg });
+    return to === ADMIN_ID && o.tamper ? o.tamper(from, msg) : msg;
+  };
+  const done: FetchedState[] = [];
+  const bad: Array<[string, number]> = [];
+  const fetch: StateFetch = createStateFetch({
+    config: s.config,
+    now: s.net.clock(ADMIN_ID),
+    send: s.net.sender(ADMIN_ID),
+    servers: () => s.coordinator.activeServers(),
+    onDone: (r) => done.push(r),
+    onBadProvider: (server, seq) => bad.push([server, seq]),
+  });
+  const coordinator = s.coordinator;
+  s.net.add(ADMIN_ID, {
+    receive(from, msg) {
+      coordinator.receive(from, msg);
+      if (msg.type === 'stateChunk') fetch.onChunk(from, msg);
+      else if (msg.type === 'updateHash' || msg.type === 'update') fetch.onHash(from, msg.seq, msg.hash);
+    },
+    tick() {
+      coordinator.tick();
+      fetch.tick();
+    },
+    nextWakeAt() {
+      const w = [coordinator.nextWakeAt(), fetch.nextWakeAt()].filter((x): x is number => x !== null);
+      return w.length > 0 ? Math.min(...w) : null;
+    },
+  });
+  const start = (): void => s.net.poke(ADMIN_ID, () => fetch.start());
+  const fromAdmin = (type: PeerMessage['type']): Sent[] => sent.filter((m) => m.from === ADMIN_ID && m.msg.type === type);
+  return { s, fetch, done, bad, sent, start, fromAdmin };
+}
+
+/** Servers whose applied log holds update `seq` with hash `hash`. */
+function vouching(s: SiteSetup, seq: number, hash: string): string[] {
+  return [...s.servers]
+    .filter(([, srv]) => srv.appliedLog().some((u) => u.seq === seq && u.hash === hash))
+    .map(([id]) => id);
+}
+
+/** The chunk with its state changed (a user moved), re-encoded; `consistent`: hashes redone too. */
+function forged(msg: PeerOf<'stateChunk'>, consistent: boolean): PeerOf<'stateChunk'> {
+  const p = decodeTransfer(msg.data);
+  if (!p.ok) throw new Error(p.message);
+  const [first, ...rest] = p.value.state.snapshot.users;
+  if (!first) throw new Error('no user to move');
+  const state = { ...p.value.state, snapshot: { ...p.value.state.snapshot, users: [{ ...first, x: first.x + 1 }, ...rest] } };
+  let update = p.value.update;
+  if (consistent) {
+    const { hash: _h, ...body } = update;
+    const rebuilt = { ...body, stateHash: hashOf(state) };
+    update = { ...rebuilt, hash: updateHash(rebuilt) };
+  }
+  return { ...msg, hash: update.hash, data: new Uint8Array(encodeTransfer({ ...p.value, state, update })) };
+}
+
+describe('createStateFetch (the admin taking a running site\'s state)', () => {
+  it('gets exactly the servers\' snapshot, at a seq N_majority servers vouch for', () => {
+    const f = adminFetch();
+    const last = f.s.servers.get('s0')?.lastUpdate();
+    expect(last?.seq).toBeGreaterThan(3);
+    f.start();
+    expect(f.fetch.asking).toBe(true);
+    f.s.net.run(200);
+    expect(f.done).toHaveLength(1);
+    const r = f.done[0]!;
+    expect(f.fetch.done).toBe(true);
+    expect({ seq: r.seq, hash: r.hash }).toEqual(last);
+    expect(vouching(f.s, r.seq, r.hash).length).toBeGreaterThanOrEqual(f.s.config.N_majority);
+    for (const id of ['s0', 's1', 's2', 's3', 's4']) expect(r.payload.state.snapshot).toEqual(f.s.servers.get(id)?.snapshot());
+    // One provider asked, every server asked for its hash of that seq.
+    expect(f.fromAdmin('stateRequest').map((m) => m.to)).toEqual(['s0']);
+    expect(f.fromAdmin('hashRequest').map((m) => m.to).sort()).toEqual(['s0', 's1', 's2', 's3', 's4']);
+    expect(f.bad).toEqual([]);
+    expect(f.fetch.nextWakeAt()).toBeNull();
+  });
+
+  it('skips a provider whose state does not hash to its update, reports it, and takes the next one\'s', () => {
+    const f = adminFetch({ tamper: (from, m) => (from === 's0' && m.type === 'stateChunk' ? forged(m, false) : m) });
+    f.start();
+    f.s.net.run(300);
+    const last = f.s.servers.get('s1')?.lastUpdate();
+    expect(f.bad).toEqual([['s0', last?.seq]]);
+    expect(f.fromAdmin('stateRequest').map((m) => m.to)).toEqual(['s0', 's1']);
+    expect(f.done.map((r) => ({ seq: r.seq, hash: r.hash }))).toEqual([last]);
+    expect(f.done[0]?.payload.state.snapshot).toEqual(f.s.servers.get('s1')?.snapshot());
+  });
+
+  it('skips a provider whose state and update are forged consistently (the majority vouches for another hash)', () => {
+    const f = adminFetch({ tamper: (from, m) => (from === 's0' && m.type === 'stateChunk' ? forged(m, true) : m) });
+    f.start();
+    f.s.net.run(300);
+    const last = f.s.servers.get('s1')?.lastUpdate();
+    expect(f.bad).toEqual([['s0', last?.seq]]);
+    expect(f.done.map((r) => ({ seq: r.seq, hash: r.hash }))).toEqual([last]);
+    expect(f.done[0]?.payload.state.snapshot).toEqual(f.s.servers.get('s1')?.snapshot());
+  });
+
+  it('without N_majority hashes it is not done, and asks for the hashes again after 4 T_timeout', () => {
+    const T = 4 * 300;
+    const answering = new Set(['s0', 's1']);
+    const f = adminFetch({ tamper: (from, m) => (m.type === 'updateHash' && !answering.has(from) ? null : m) });
+    expect(f.s.config.T_timeout).toBe(300);
+    f.start();
+    const t0 = f.s.net.time;
+    f.s.net.run(T - 1);
+    expect(f.done).toEqual([]);
+    expect(f.fetch.done).toBe(false);
+    expect(f.fromAdmin('hashRequest')).toHaveLength(5);
+    expect(f.fetch.nextWakeAt()).toBe(t0 + T);
+    f.s.net.run(1);
+    const again = f.fromAdmin('hashRequest').slice(5);
+    expect(again.map((m) => m.to).sort()).toEqual(['s0', 's1', 's2', 's3', 's4']);
+    expect(again.every((m) => m.at === t0 + T)).toBe(true);
+    // Still the same provider: the state it sent is kept.
+    expect(f.fromAdmin('stateRequest')).toHaveLength(1);
+    answering.add('s2');
+    f.s.net.run(T);
+    expect(f.done).toHaveLength(1);
+    expect(f.bad).toEqual([]);
+  });
+
+  it('asks the next provider when the first sends nothing for 4 T_timeout', () => {
+    const T = 4 * 300;
+    const f = adminFetch({ tamper: (from, m) => (from === 's0' ? null : m) });
+    f.start();
+    const t0 = f.s.net.time;
+    f.s.net.run(T - 1);
+    expect(f.fromAdmin('stateRequest').map((m) => m.to)).toEqual(['s0']);
+    f.s.net.run(1);
+    expect(f.fromAdmin('stateRequest').map((m) => ({ to: m.to, at: m.at }))).toEqual([
+      { to: 's0', at: t0 },
+      { to: 's1', at: t0 + T },
+    ]);
+    f.s.net.run(200);
+    expect(f.done).toHaveLength(1);
+    // Silence is not evidence of a bad state.
+    expect(f.bad).toEqual([]);
+  });
+});
