@@ -46,6 +46,7 @@ function harness(o: { latency?: (from: string, to: string, msg: PeerMessage) => 
   const closed: VerifiedSite[] = [];
   let closedAt: number | null = null;
   const verified: VerifiedSite[] = [];
+  const minority: string[] = [];
   const serving = new Set<string>();
   const toNet = net.sender(ADMIN_ID);
   const site = new P2PSite(
@@ -66,6 +67,7 @@ function harness(o: { latency?: (from: string, to: string, msg: PeerMessage) => 
         closed.push(v);
         closedAt = net.time;
       },
+      onMinority: (id) => void minority.push(id),
       saveEveryMs: 1e9,
     },
     SERVERS.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })),
@@ -83,6 +85,7 @@ function harness(o: { latency?: (from: string, to: string, msg: PeerMessage) => 
     closed,
     closedAt: (): number | null => closedAt,
     verified,
+    minority,
     serving,
     start(): Promise<void> {
       site.start({ snapshot, seq: 0, prev: ZERO_HASH, lastActionNo: USERS.map((u) => [u, 0]) });
@@ -209,5 +212,26 @@ describe('P2PSite hand-back', () => {
     // bob's was held until the cut was known: it came with onClosed, not when the majority applied it.
     expect(h.left[1]?.at).toBe(h.closedAt());
     expect(h.sent.some((m) => m.to === ADMIN_ID && (m.msg.type === 'update' || m.msg.type === 'updateHash') && m.msg.seq === bobSeq && m.at < h.closedAt()! - 50)).toBe(true);
+  });
+});
+
+describe('P2PSite: disagreement is evidence', () => {
+  it('closes with the majority\'s state and names the server whose hash of it differed', async () => {
+    const h = harness();
+    await h.start();
+    h.act('alice', { kind: 'move', dir: 'right' });
+    await h.run(400);
+    // s2 answers the admin's hash requests with another hash.
+    const rewrite = h.net.rewrite;
+    h.net.rewrite = (from, to, msg) => {
+      const m = rewrite(from, to, msg);
+      return m && from === 's2' && to === ADMIN_ID && m.type === 'updateHash' ? { ...m, hash: 'f'.repeat(32) } : m;
+    };
+    h.site.close('test');
+    for (let i = 0; i < 40 && h.closed.length === 0; i++) await h.run(100);
+    expect(h.closed).toHaveLength(1);
+    expect(h.minority).toContain('s2');
+    expect(h.minority.filter((x) => x !== 's2')).toEqual([]);
+    expect(h.site.flags.get('s2')?.has('admin')).toBe(true);
   });
 });

@@ -71,6 +71,8 @@ export class P2PSite {
   /** server -> peers of this site that could not open a channel to it. */
   private readonly unreachable = new Map<string, Set<string>>();
   private lastUnreachableEvict = -Infinity;
+  /** The latest majority-verified state: servers' hashes of it are compared as they come. */
+  private lastVerified: { seq: number; hash: string; compared: Set<string> } | null = null;
   phase: Phase = 'running';
   closeReason = '';
   private readonly coordinator: SiteCoordinator;
@@ -157,6 +159,9 @@ export class P2PSite {
       this.fetch = null;
       this.fetchFor = null;
     }
+    // A hash of the last verified state that arrives after the majority did is compared too.
+    const v = this.lastVerified;
+    if (v && msg.type === 'updateHash' && msg.seq === v.seq) this.compareHash(from, msg.hash, v);
     if (this.fetch && (msg.type === 'stateChunk' || msg.type === 'updateHash' || msg.type === 'update')) {
       if (msg.type === 'stateChunk') this.fetch.onChunk(from, msg);
       else this.fetch.onHash(from, msg.seq, msg.hash);
@@ -251,6 +256,14 @@ export class P2PSite {
     this.deps.onLeft(user, via, seq);
   }
 
+  private compareHash(server: string, hash: string, v: { seq: number; hash: string; compared: Set<string> }): void {
+    if (v.compared.has(server)) return;
+    v.compared.add(server);
+    if (hash === v.hash) return;
+    this.flag(server, MINORITY);
+    this.deps.onMinority(server, `state at update ${v.seq}`);
+  }
+
   private flag(server: string, by: string): void {
     let set = this.flags.get(server);
     if (!set) this.flags.set(server, (set = new Set()));
@@ -275,11 +288,8 @@ export class P2PSite {
     this.fetch = null;
     this.fetchFor = null;
     // The majority's state is what is stored; who said otherwise is remembered.
-    for (const [server, h] of r.hashes) {
-      if (h === r.hash) continue;
-      this.flag(server, MINORITY);
-      this.deps.onMinority(server, `state at update ${r.seq}`);
-    }
+    this.lastVerified = { seq: r.seq, hash: r.hash, compared: new Set() };
+    for (const [server, h] of r.hashes) this.compareHash(server, h, this.lastVerified);
     const lastActionNo = new Map<string, number>();
     let markerIn = false;
     for (const [user, floor, nos] of r.payload.state.applied) {
