@@ -254,8 +254,8 @@ describe('P2P hosting with Node peers', () => {
     const a = await bot(s, 'meadow', { serve: false, p2p: isolated() });
     await bot(s, 'meadow', { serve: false, p2p: isolated() });
     await until('P2P', () => a.state.mode === 'p2p');
-    // Both players report every server, twice over.
-    await until('reports', () => s.logs.filter((l) => l.includes('p2p.link_failed')).length >= 12, 20_000);
+    // Both players report every server (the admin decides on each report as it comes).
+    await until('reports', () => s.logs.filter((l) => l.includes('p2p.link_failed')).length >= 6, 20_000);
     expect(s.logs.some((l) => l.includes('"event":"p2p.evict"'))).toBe(false);
   }, 40_000);
 });
