@@ -115,6 +115,8 @@ export class SiteUserHost {
       return;
     }
     this.core.receive(remote, parsed.value);
+    // A link that failed is tried again (after the mesh's pause) even by a player who only watches.
+    this.keepLinks();
     this.o.driver.poke();
   }
 
