@@ -6,12 +6,13 @@
  */
 import { expect, test as base, type BrowserContext, type Page } from '@playwright/test';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { getSite, isWalkable, pathTo, stepFrom, type Dir } from '../src/game/index.js';
 import type { Snapshot } from '../src/client/store.js';
+import type { OperatorView } from '../server/operator.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -72,8 +73,15 @@ export async function startServer(
       MMO_GUEST_BURST: '200',
       ...at.env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', process.env.E2E_SERVER_LOG ? 'pipe' : 'ignore', 'pipe'],
   });
+  // E2E_SERVER_LOG=FILE: the server's log lines (JSON) appended there, to read after a failure.
+  const logFile = process.env.E2E_SERVER_LOG;
+  if (logFile) {
+    const out = createWriteStream(logFile, { flags: 'a' });
+    child.stdout?.pipe(out);
+    child.stderr?.on('data', (d: Buffer) => out.write(d));
+  }
   // Its warnings (expected rejections) stay out of the report unless it fails to start.
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -217,4 +225,31 @@ export function openDir(siteId: string, at: { x: number; y: number }): Dir {
   });
   if (!dir) throw new Error(`walled in on ${siteId} at ${at.x},${at.y}`);
   return dir;
+}
+
+/**
+ * Polls `f` every `every` ms until it returns a truthy value, and returns that value; fails with
+ * `what` and the last value `describe` gives after `ms`. For conditions outside a Playwright page.
+ */
+export async function waitFor<T>(
+  what: string,
+  f: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  ms = 20_000,
+  every = 100,
+  describe: () => unknown = () => undefined,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify(describe())}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** The operator view (GET /api/admin) of a server the specs started. */
+export async function operatorView(base: string): Promise<OperatorView> {
+  const r = await fetch(`${base}/api/admin?token=${E2E_ADMIN_TOKEN}`);
+  if (!r.ok) throw new Error(`/api/admin: HTTP ${r.status}`);
+  return (await r.json()) as OperatorView;
 }
