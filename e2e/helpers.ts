@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { getSite, isWalkable, pathTo, stepFrom, type Dir } from '../src/game/index.js';
 import type { Snapshot } from '../src/client/store.js';
+import type { OperatorView } from '../server/operator.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -76,9 +77,10 @@ export async function startServer(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // Its log goes to a file next to the database (specs attach it when they fail); warnings
-  // (expected rejections) stay out of the report unless it fails to start.
-  const logPath = join(dirname(dbPath), 'server.log');
+  // Its log goes to a file, next to the database or E2E_SERVER_LOG=FILE (kept after the run);
+  // specs attach it when they fail. Warnings (expected rejections) stay out of the report unless
+  // it fails to start.
+  const logPath = process.env.E2E_SERVER_LOG ?? join(dirname(dbPath), 'server.log');
   const logFile = createWriteStream(logPath, { flags: 'a' });
   child.stdout?.pipe(logFile);
   let stderr = '';
@@ -226,4 +228,31 @@ export function openDir(siteId: string, at: { x: number; y: number }): Dir {
   });
   if (!dir) throw new Error(`walled in on ${siteId} at ${at.x},${at.y}`);
   return dir;
+}
+
+/**
+ * Polls `f` every `every` ms until it returns a truthy value, and returns that value; fails with
+ * `what` and the last value `describe` gives after `ms`. For conditions outside a Playwright page.
+ */
+export async function waitFor<T>(
+  what: string,
+  f: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  ms = 20_000,
+  every = 100,
+  describe: () => unknown = () => undefined,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify(describe())}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** The operator view (GET /api/admin) of a server the specs started. */
+export async function operatorView(base: string): Promise<OperatorView> {
+  const r = await fetch(`${base}/api/admin?token=${E2E_ADMIN_TOKEN}`);
+  if (!r.ok) throw new Error(`/api/admin: HTTP ${r.status}`);
+  return (await r.json()) as OperatorView;
 }

@@ -260,6 +260,8 @@ export function startApp(): { store: GameStore } {
   setInterval(() => conn?.tick(), 250);
 
   serveSetting?.addEventListener('change', () => {
+    // Give the keys back to the game: a focused checkbox takes arrows, and Space would toggle it.
+    serveSetting.blur();
     saveServe(serveSetting.checked);
     if (conn) conn.setServe(serveSetting.checked);
     else store.setState({ serveSetting: serveSetting.checked });

@@ -5,6 +5,13 @@
  * headless Chromium 156). Running the whole core in the Worker would also work, but WebRTC data
  * channels live on the main thread in Chromium, so every frame would cross twice; a metronome
  * is one tiny message per wake-up.
+ *
+ * Measured by e2e/hidden.spec.ts (three hidden tabs serving a site, T_timeslot 100 ms): with this
+ * Worker each tab made 603-606 Timeslots in 60.4-60.6 s (99.6-100 % of the grid), never ignored.
+ * With timeoutWakeup() instead, 44-53 % (e.g. 265 in 60.4 s), and in 3 of 4 runs a tab was
+ * ignored within 12-45 s. Not 10 %: a hidden tab runs timers with a delay > 0 only at its
+ * once-a-second wake-up, but a setTimeout(0) set from a data-channel message runs at once, so a
+ * late slot is made whenever another server's Timeslot arrives after it is due.
  */
 import type { Wakeup } from '../net/p2p/driver.js';
 import { timeoutWakeup } from '../net/p2p/driver.js';
