@@ -15,7 +15,7 @@ test('a guest enters the chosen site, sees the HUD and walks', async ({ openPage
   expect(s.players.map((p) => p.name)).toContain(s.user);
   await expect(page.getByTestId('hud-user')).toHaveText(s.user!);
   await expect(page.getByTestId('hud-site')).toHaveText('town');
-  await expect(page.getByTestId('hud-mode')).toHaveText('cs');
+  await expect(page.getByTestId('hud-mode')).toHaveText('CS');
   await expect(page.getByTestId('hud-rtt')).toHaveText(/^\d+ ms$/);
   await expect(page.locator('[data-testid="game"] canvas')).toBeVisible();
 
