@@ -36,7 +36,8 @@ function hostingText(s: GameState): string {
   if (s.mode === 'p2p') {
     if (s.closing) return 'Going back to the Administration Server…';
     if (s.view === null) return 'Taking the site state from its Site Servers…';
-    return `Hosted by ${s.servers.filter((x) => x.state !== 'replaced').length} Site Servers (players' tabs); you see what a majority agreed on.`;
+    const counting = s.servers.filter((x) => x.state !== 'replaced' && x.state !== 'ignored').length;
+    return `Hosted by ${counting} Site Servers (players' tabs); you see what a majority of them agreed on.`;
   }
   if (s.blocked) return `Hosted by the Administration Server: not enough free peers to hand it over (${s.blocked}).`;
   return 'Hosted by the Administration Server.';
