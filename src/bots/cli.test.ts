@@ -6,6 +6,7 @@ import { parseArgs } from './cli.js';
 describe('bots CLI', () => {
   it('validates its options', () => {
     expect(parseArgs(['--count', '3', '--url', 'http://127.0.0.1:8080/'])).toMatchObject({ count: 3, rate: 2, serve: true });
+    expect(parseArgs(['--count', '6', '--url', 'http://h:1/', '--site', 'all']).site).toBe('all');
     expect(parseArgs(['--count', '1', '--url', 'http://h:1', '--site', 'lake', '--rate', '0', '--no-serve'])).toMatchObject({
       site: 'lake',
       rate: 0,
@@ -21,6 +22,7 @@ describe('bots CLI', () => {
       ['--count', '2', '--url', 'http://h:1/', '--rate', '99'],
       ['--count', '2', '--url', 'http://h:1/', '--bogus'],
       ['--count'],
+      ['--count', '2', '--url', 'http://h:1/', '--per-process', '0'],
     ])
       expect(() => parseArgs(bad)).toThrow();
   });
@@ -40,6 +42,34 @@ describe('bots CLI', () => {
     expect(await exited).toBe(0);
     expect(out).toContain('closing sessions');
   }, 30_000);
+
+  it('runs bots in child processes of --per-process each and still stops cleanly', async () => {
+    const s = await startServer({ p2p: { transferThreshold: 0 } });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/bots/cli.ts', '--count', '5', '--per-process', '2', '--url', s.url, '--site', 'all'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 25_000;
+    while (!/online 5\/5 \(failed 0\)/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // Spread over the sites in turn: the first five sites get one bot each.
+    expect(out).toMatch(/online 5\/5 \(failed 0\).*sites (?=.*meadow:1)(?=.*town:1)(?=.*forest:1)(?=.*lake:1)(?=.*cave:1)/);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    // Every session closed: nobody stays on the server.
+    const deadline2 = Date.now() + 5000;
+    let online = -1;
+    while (Date.now() < deadline2) {
+      const r = (await (await fetch(`${s.base}/api/sites`)).json()) as Array<{ users: number }>;
+      online = r.reduce((n, x) => n + x.users, 0);
+      if (online === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(online).toBe(0);
+  }, 40_000);
 
   it('exits 2 with its usage on bad options', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/bots/cli.ts', '--count', 'many'], { stdio: ['ignore', 'ignore', 'pipe'] });
