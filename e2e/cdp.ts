@@ -107,7 +107,7 @@ export class CdpBrowser {
         '--disable-component-update',
         '--disable-sync',
         '--no-first-run',
-        // Node peers (wrtc) must reach the tab's host candidates, not an mDNS name.
+        // Node peers must reach the tab's host candidates, not an mDNS name.
         '--disable-features=WebRtcHideLocalIpsWithMdns',
         `--user-data-dir=${profile}`,
         ...extraArgs,

@@ -62,6 +62,8 @@ export type Phase = 'running' | 'closing' | 'closed';
 
 /** Hand-back: the marker is ordered this long after the users were told to hold their actions. */
 const MARKER_DELAY_SLOTS = 3;
+/** Link-failure reports are weighed this long after the first of a burst. */
+const REPORTS_SETTLE_MS = 1000;
 
 export class P2PSite {
   readonly site: string;
@@ -71,6 +73,8 @@ export class P2PSite {
   /** server -> peers of this site that could not open a channel to it. */
   private readonly unreachable = new Map<string, Set<string>>();
   private lastUnreachableEvict = -Infinity;
+  private weighAt: number | null = null;
+  private enoughReporters = 2;
   /** The latest majority-verified state: servers' hashes of it are compared as they come. */
   private lastVerified: { seq: number; hash: string; compared: Set<string> } | null = null;
   phase: Phase = 'running';
@@ -173,22 +177,37 @@ export class P2PSite {
   /**
    * A peer of this site could not reach server `id`. Several of them: the server is evicted (the
    * servers' ignore requests decide its cut) and a fresh peer takes its slot. A peer that cannot
-   * reach most servers is more likely the one with the bad link: its reports do not count. One
-   * such eviction at a time per site.
+   * reach most servers is more likely the one with the bad link: its reports do not count. The
+   * reports are weighed a moment after they come (a peer's reports about several servers arrive
+   * one by one), and one such eviction at a time per site.
    */
-  unreachableBy(id: string, reporter: string, enough: number): boolean {
-    if (!this.serving.has(id) || this.phase !== 'running') return false;
+  unreachableBy(id: string, reporter: string, enough: number): void {
+    if (!this.serving.has(id) || this.phase !== 'running') return;
     let by = this.unreachable.get(id);
     if (!by) this.unreachable.set(id, (by = new Set()));
     by.add(reporter);
+    this.weighAt ??= this.deps.now() + REPORTS_SETTLE_MS;
+    this.enoughReporters = enough;
+    this.arm();
+  }
+
+  private weighReports(): void {
+    this.weighAt = null;
     const reportsOf = (r: string): number => [...this.unreachable.values()].filter((set) => set.has(r)).length;
-    const credible = [...by].filter((r) => reportsOf(r) < this.deps.config.N_majority);
-    if (credible.length < enough) return false;
-    const now = this.deps.now();
-    if (now < this.lastUnreachableEvict + this.deps.config.T_ignore) return false;
-    this.lastUnreachableEvict = now;
-    this.unreachable.delete(id);
-    return this.evict(id, `unreachable by ${credible.join(', ')}`);
+    this.deps.log.info('p2p.unreachable_weighed', {
+      site: this.site,
+      reports: Object.fromEntries([...this.unreachable].map(([id, by]) => [id, [...by]])),
+    });
+    for (const [id, by] of this.unreachable) {
+      const credible = [...by].filter((r) => reportsOf(r) < this.deps.config.N_majority);
+      if (credible.length < this.enoughReporters || !this.serving.has(id)) continue;
+      const now = this.deps.now();
+      if (now < this.lastUnreachableEvict + this.deps.config.T_ignore) return;
+      this.lastUnreachableEvict = now;
+      this.unreachable.delete(id);
+      this.evict(id, `unreachable by ${credible.join(', ')}`);
+      return;
+    }
   }
 
   /** Takes server `id` out now and gives its slot to a fresh peer (coordinator.evict). */
@@ -319,7 +338,7 @@ export class P2PSite {
     if (this.phase === 'closed') return;
     if (this.timer) clearTimeout(this.timer);
     const now = this.deps.now();
-    const wakes = [this.coordinator.nextWakeAt(), this.fetch?.nextWakeAt() ?? null, this.markerAt];
+    const wakes = [this.coordinator.nextWakeAt(), this.fetch?.nextWakeAt() ?? null, this.markerAt, this.weighAt];
     if (this.phase === 'running' && this.fetch === null) wakes.push(this.nextSaveAt);
     let at = Infinity;
     for (const w of wakes) if (w !== null && w < at) at = w;
@@ -335,6 +354,7 @@ export class P2PSite {
     try {
       this.coordinator.tick();
       this.fetch?.tick();
+      if (this.weighAt !== null && now >= this.weighAt) this.weighReports();
       if (this.markerAt !== null && now >= this.markerAt) {
         this.markerAt = null;
         this.markerNo = this.coordinator.systemAction(SYSTEM_ACTOR, { kind: 'leave' });

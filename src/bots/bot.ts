@@ -1,11 +1,9 @@
 /**
  * A headless player in Node: logs in as a guest, plays (wanders, walks to items and picks them
  * up, says something now and then) and, unless told not to, volunteers as a Site Server. It runs
- * the same session and P2P code as a browser tab (src/net, src/protocol) over simple-peer with
- * @roamhq/wrtc, with no UI code.
+ * the same session and P2P code as a browser tab (src/net, src/protocol), with data channels over
+ * node-datachannel (why not simple-peer in Node: src/net/p2p/datachannelLink.ts), no UI code.
  */
-import SimplePeer from 'simple-peer';
-import wrtc from '@roamhq/wrtc';
 import { WebSocket } from 'ws';
 import { getSite, isWalkable } from '../game/world.js';
 import { pathTo, stepFrom } from '../game/path.js';
@@ -14,7 +12,7 @@ import { Api } from '../net/api.js';
 import type { SocketLike } from '../net/adminSocket.js';
 import { GameConnection, type P2PEnvironment, type SessionEnd } from '../net/connection.js';
 import { timeoutWakeup } from '../net/p2p/driver.js';
-import { simplePeerFactory, type SimplePeerConstructor } from '../net/p2p/simplePeerLink.js';
+import { dataChannelFactory } from '../net/p2p/datachannelLink.js';
 import { initialState, type GameState, type StateBox } from '../net/state.js';
 import type { SiteUpdate } from '../protocol/messages.js';
 
@@ -27,7 +25,7 @@ export interface BotOptions {
   serve?: boolean;
   /** Actions per second (default 2); 0: stand still. */
   rate?: number;
-  /** The P2P environment (default: simple-peer + wrtc, plain timers); tests wrap it. */
+  /** The P2P environment (default: node-datachannel links, plain timers); tests wrap it. */
   p2p?: P2PEnvironment;
   /** Every accepted update (tests count events). */
   onUpdate?: (u: SiteUpdate) => void;
@@ -52,7 +50,7 @@ export function stateBox(): StateBox & { changed: Array<(s: GameState) => void> 
 
 export function nodeP2P(): P2PEnvironment {
   return {
-    links: (iceServers) => simplePeerFactory(SimplePeer as unknown as SimplePeerConstructor, { iceServers, wrtc }),
+    links: (iceServers) => dataChannelFactory({ iceServers }),
     wakeup: timeoutWakeup(),
     randomBytes: (n) => globalThis.crypto.getRandomValues(new Uint8Array(n)),
   };

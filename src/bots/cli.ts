@@ -1,10 +1,10 @@
 /**
  * `npm run bots -- --count N --url URL [--site S|all] [--rate R] [--no-serve] [--per-process K]`:
  * N headless players (guests) against a running Administration Server. One status line a second;
- * Ctrl-C closes every session cleanly. Each WebRTC connection holds ~24 file descriptors in
- * @roamhq/wrtc, so bots run in child processes of at most K each (default 40): 200 bots with their
- * links need more descriptors than one process may open. The server admits MMO_GUEST_BURST guests
- * per address at once (default 20): start it with a larger value for many bots from one machine.
+ * Ctrl-C closes every session cleanly. Bots run in child processes of at most K each (default 40),
+ * so a busy machine's cores share them (one Node event loop per group). The server admits
+ * MMO_GUEST_BURST guests per address at once (default 20): start it with a larger value for many
+ * bots from one machine.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

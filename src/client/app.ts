@@ -6,7 +6,7 @@ import type { Game } from 'phaser';
 import { Api } from '../net/api.js';
 import { GameConnection, type P2PEnvironment, type SessionEnd } from '../net/connection.js';
 import { simplePeerFactory, type SimplePeerConstructor } from '../net/p2p/simplePeerLink.js';
-import SimplePeer from 'simple-peer/simplepeer.min.js';
+import SimplePeer from '@thaunknown/simple-peer/lite.js';
 import { workerWakeup } from './wakeup.js';
 import type { PlayerAction } from '../game/types.js';
 import type { SessionReply } from '../protocol/messages.js';

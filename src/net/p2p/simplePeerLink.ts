@@ -1,13 +1,13 @@
 /**
- * PeerLink over simple-peer 9 (WebRTC data channel, trickle ICE).
+ * PeerLink over simple-peer (WebRTC data channel, trickle ICE) in the browser.
  *
- * Why simple-peer 9 and not the maintained fork @thaunknown/simple-peer 10: the fork, in Node,
- * ignores `opts.wrtc` and always brings node-datachannel, whose pinned 0.32 downloads binaries at
- * install (that fails here; it needs an npm override to 0.33), and simple-peer 9 on
- * node-datachannel's polyfill fails (ERR_CREATE_OFFER). simple-peer 9 with @roamhq/wrtc is
- * measured to work in Node (connect ~20-50 ms on loopback), and in the browser its prebuilt
- * `simplepeer.min.js` works under Vite (its package entry needs Node globals). One library on both
- * sides means one set of behaviours to test. The constructor is injected, so the choice stays here.
+ * Which simple-peer: `@thaunknown/simple-peer` 10 (`lite.js`, no media), the maintained ESM fork
+ * on the browser's own RTCPeerConnection, rather than simple-peer 9 (unmaintained; its entry
+ * needs Node globals, so Vite needs its prebuilt `simplepeer.min.js`). The fork depends on
+ * webrtc-polyfill and so on node-datachannel, whose pinned 0.32 downloads binaries at install
+ * (which fails here): package.json overrides it to the 0.33 the bots use directly (platform
+ * packages, no install script). Node peers (bots) use datachannelLink.ts instead: same signaling,
+ * so they link to tabs. The constructor is injected, so the choice stays in src/client/app.ts.
  */
 import type { IceServer, SignalData } from '../../protocol/messages.js';
 import type { LinkFactory, PeerLink } from './link.js';
@@ -27,15 +27,10 @@ export interface SimplePeerInstance {
 
 export type SimplePeerConstructor = new (opts: Record<string, unknown>) => SimplePeerInstance;
 
-/** A LinkFactory from simple-peer's constructor (plus `wrtc` in Node). */
-export function simplePeerFactory(Peer: SimplePeerConstructor, opts: { iceServers: IceServer[]; wrtc?: unknown }): LinkFactory {
+/** A LinkFactory from simple-peer's constructor. */
+export function simplePeerFactory(Peer: SimplePeerConstructor, opts: { iceServers: IceServer[] }): LinkFactory {
   return ({ initiator, onSignal }) => {
-    const peer = new Peer({
-      initiator,
-      trickle: true,
-      config: { iceServers: opts.iceServers },
-      ...(opts.wrtc ? { wrtc: opts.wrtc } : {}),
-    });
+    const peer = new Peer({ initiator, trickle: true, config: { iceServers: opts.iceServers } });
     return wrap(peer, onSignal);
   };
 }
@@ -59,7 +54,7 @@ function wrap(peer: SimplePeerInstance, onSignal: (data: SignalData) => void): P
     for (const cb of opened) cb();
   });
   peer.on('data', (d) => {
-    // simple-peer hands a Buffer in Node and a Uint8Array in browsers: both are Uint8Arrays.
+    // Uint8Array in both places (an ArrayBuffer is wrapped, just in case).
     const bytes = d instanceof Uint8Array ? d : new Uint8Array(d as ArrayBuffer);
     for (const cb of messages) cb(bytes);
   });

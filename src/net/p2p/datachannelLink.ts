@@ -1,0 +1,131 @@
+/**
+ * PeerLink in Node (bots) over node-datachannel (libdatachannel) directly. It speaks the same
+ * signaling as simple-peer in the browser (`{type, sdp}` offers and answers, trickled
+ * `{type: 'candidate', candidate}`), so bots and tabs link to each other.
+ *
+ * Why not simple-peer in Node: @thaunknown/simple-peer 10 on node-datachannel's polyfill waits
+ * ~1 s per connection (it polls getStats for a selected candidate pair, which the polyfill
+ * reports late: measured 1007-1047 ms per pair here, against ~2 ms per pair native); simple-peer 9
+ * with @roamhq/wrtc costs ~9 threads, ~24 file descriptors and ~2 % of a core per idle
+ * connection (40 connections: 354 threads, 0.4 s CPU in 5 s idle; native node-datachannel: 6
+ * threads, ~1 descriptor each, 0.03 s) — too much for 200 bots on one machine; simple-peer 9 on
+ * node-datachannel's polyfill fails (ERR_CREATE_OFFER).
+ *
+ * libdatachannel aborts the process if a callback of its throws, so every callback here only
+ * schedules work (setImmediate) and every call into it is guarded.
+ */
+import nodeDataChannel from 'node-datachannel';
+import type { IceServer, SignalData } from '../../protocol/messages.js';
+import type { LinkFactory, PeerLink } from './link.js';
+
+type PC = InstanceType<typeof nodeDataChannel.PeerConnection>;
+type DC = ReturnType<PC['createDataChannel']>;
+
+/** libdatachannel's ICE server URLs: `stun:host:port`, `turn:user:pass@host:port`. */
+export function iceUrls(servers: readonly IceServer[]): string[] {
+  const out: string[] = [];
+  for (const s of servers) {
+    for (const url of Array.isArray(s.urls) ? s.urls : [s.urls]) {
+      const m = /^(stuns?|turns?):(.*)$/.exec(url);
+      if (!m) continue;
+      const [, scheme, rest] = m;
+      const auth = s.username !== undefined ? `${encodeURIComponent(s.username)}:${encodeURIComponent(s.credential ?? '')}@` : '';
+      out.push(scheme?.startsWith('turn') ? `${scheme}:${auth}${rest}` : `${scheme}:${rest}`);
+    }
+  }
+  return out;
+}
+
+let nextName = 1;
+
+export function dataChannelFactory(opts: { iceServers: IceServer[] }): LinkFactory {
+  return ({ initiator, onSignal }) => link(initiator, onSignal, iceUrls(opts.iceServers));
+}
+
+function link(initiator: boolean, onSignal: (d: SignalData) => void, iceServers: string[]): PeerLink {
+  let closed = false;
+  let dc: DC | null = null;
+  let haveRemote = false;
+  const early: Array<{ candidate: string; mid: string }> = [];
+  const opened: Array<() => void> = [];
+  const messages: Array<(b: Uint8Array) => void> = [];
+  const closes: Array<(why: string) => void> = [];
+  const later = (f: () => void): void => {
+    setImmediate(() => {
+      if (closed) return;
+      try {
+        f();
+      } catch (e) {
+        finish((e as Error).message);
+      }
+    });
+  };
+  const finish = (why: string): void => {
+    if (closed) return;
+    closed = true;
+    try {
+      dc?.close();
+      pc.close();
+    } catch {
+      // already closed
+    }
+    for (const cb of closes) cb(why);
+  };
+  const pc: PC = new nodeDataChannel.PeerConnection(`mmo-${nextName++}`, { iceServers });
+  pc.onLocalDescription((sdp, type) => later(() => type === 'offer' || type === 'answer' ? onSignal({ type, sdp }) : undefined));
+  pc.onLocalCandidate((candidate, mid) => later(() => onSignal({ type: 'candidate', candidate: { candidate, sdpMid: mid, sdpMLineIndex: 0 } })));
+  pc.onStateChange((state) => later(() => (state === 'failed' || state === 'closed' ? finish(state) : undefined)));
+  const attach = (channel: DC): void => {
+    dc = channel;
+    channel.onOpen(() => later(() => opened.forEach((cb) => cb())));
+    channel.onMessage((m) =>
+      later(() => {
+        // Binary frames only: a text frame is no peer message (the receiver refuses what it cannot parse).
+        const bytes = typeof m === 'string' ? new TextEncoder().encode(m) : new Uint8Array(m as ArrayBuffer);
+        for (const cb of messages) cb(bytes);
+      }),
+    );
+    channel.onClosed(() => later(() => finish('channel closed')));
+    channel.onError((err) => later(() => finish(err)));
+  };
+  if (initiator) attach(pc.createDataChannel('mmo'));
+  else pc.onDataChannel((channel) => later(() => attach(channel)));
+
+  return {
+    get open() {
+      return !closed && dc !== null && dc.isOpen();
+    },
+    get buffered() {
+      return dc?.bufferedAmount() ?? 0;
+    },
+    send(bytes) {
+      if (closed || !dc || !dc.isOpen()) return false;
+      try {
+        return dc.sendMessageBinary(bytes);
+      } catch {
+        return false;
+      }
+    },
+    onOpen: (cb) => void opened.push(cb),
+    onMessage: (cb) => void messages.push(cb),
+    onClose: (cb) => void closes.push(cb),
+    close: () => finish('closed here'),
+    signal(data) {
+      if (closed) return;
+      try {
+        if (data.type === 'candidate') {
+          const c = { candidate: data.candidate.candidate, mid: data.candidate.sdpMid ?? '0' };
+          if (c.candidate === '') return; // end of candidates
+          if (haveRemote) pc.addRemoteCandidate(c.candidate, c.mid);
+          else early.push(c);
+          return;
+        }
+        pc.setRemoteDescription(data.sdp, data.type);
+        haveRemote = true;
+        for (const c of early.splice(0)) pc.addRemoteCandidate(c.candidate, c.mid);
+      } catch (e) {
+        finish((e as Error).message);
+      }
+    },
+  };
+}
