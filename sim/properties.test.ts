@@ -55,7 +55,8 @@ function goodTrace(): Trace {
   return {
     config: { nServer: 3, nMajority: 2, tTimeslot: 100, tTimeout: 200, tReqTimeout: 100, tIgnore: 1000 },
     end: 1000,
-    faults: { loss: false, crashes: false, partitions: false, cheaters: false, clockOffsets: false },
+    faults: { loss: false, crashes: false, partitions: false, cheaters: false, hostileInput: false },
+    spread: { linkSpread: 0, jitter: 0, clockOffset: 0 },
     servers,
     users: [
       {

@@ -98,8 +98,13 @@ export interface Trace {
   config: TraceConfig;
   /** True time the run stopped. */
   end: number;
-  /** Whether the run had any fault (loss, crash, partition, cheater, clock offset, jitter). */
-  faults: { loss: boolean; crashes: boolean; partitions: boolean; cheaters: boolean; clockOffsets: boolean };
+  /**
+   * Which faults the run had. Spread (link latencies, jitter, clock offsets) is no fault: a run
+   * without these is fault-free. `hostileInput`: a test fed the cores malformed or hostile messages.
+   */
+  faults: { loss: boolean; crashes: boolean; partitions: boolean; cheaters: boolean; hostileInput: boolean };
+  /** The run's network spread (ms): per-link extra latency bound, per-message jitter, machine clock offset bound. */
+  spread: { linkSpread: number; jitter: number; clockOffset: number };
   servers: TraceServer[];
   users: TraceUser[];
   arrivals: TraceArrival[];
