@@ -10,6 +10,7 @@ import {
   checkLiveness,
   checkMedianBound,
   checkMedianOrder,
+  checkRejections,
   checkSafety,
   longestStall,
 } from './properties.js';
@@ -242,5 +243,34 @@ describe('property checkers', () => {
     expect(props(checkEquivocatorsCaught(t))).toEqual(['equivocation']);
     t.events.push({ at: 500, kind: 'evicted', node: 's3', by: 'admin', detail: 'proof' });
     expect(checkEquivocatorsCaught(t)).toEqual([]);
+  });
+
+  it('flag a swallowed exception in any run, and any rejection in a run without cheaters, loss or hostile input', () => {
+    const t = goodTrace();
+    const rej = (code: string, race?: 'relayed-first') => ({
+      at: 50,
+      node: 's1',
+      from: 's2',
+      code,
+      reason: `${code} timeslot: s2#1`,
+      ...(race ? { race } : {}),
+    });
+    t.rejections.push(rej('ERR_REPLAYED'));
+    expect(checkRejections(t).map((x) => x.message)).toEqual([
+      's1 rejected a message from s2 at 50 ms: ERR_REPLAYED timeslot: s2#1',
+    ]);
+    expect(props(checkAll(t))).toEqual(['rejections']);
+    for (const fault of ['loss', 'cheaters', 'hostileInput'] as const) {
+      const u = structuredClone(t);
+      u.faults[fault] = true;
+      expect(checkRejections(u), fault).toEqual([]);
+    }
+    t.rejections[0] = rej('ERR_REPLAYED', 'relayed-first'); // a known race of an honest message
+    expect(checkRejections(t)).toEqual([]);
+    t.faults.cheaters = true;
+    t.rejections.push(rej('ERR_INTERNAL', 'relayed-first'));
+    expect(checkRejections(t).map((x) => x.message)).toEqual([
+      's1 swallowed an exception at 50 ms: ERR_INTERNAL timeslot: s2#1',
+    ]);
   });
 });

@@ -354,6 +354,28 @@ export function longestStall(trace: Trace): number {
   return worst;
 }
 
+/**
+ * (7) Rejections: no core ever swallowed an exception of its own (`ERR_INTERNAL`), and in a run
+ * without cheaters, loss or hostile input nothing at all was rejected: honest parties on a network
+ * that loses nothing send nothing another honest party must refuse (a crash, a partition or spread
+ * only delay or drop whole stretches of messages). Exempt: the two races of honest messages the
+ * core still rejects, recognized by the scenario (`race`; sim/races.ts, FINDINGS 13-14).
+ */
+export function checkRejections(trace: Trace): Violation[] {
+  const out: Violation[] = [];
+  const f = trace.faults;
+  const anyExpected = f.cheaters || f.loss || f.hostileInput;
+  for (const r of trace.rejections) {
+    if (r.code === 'ERR_INTERNAL')
+      out.push(v('rejections', `${r.node} swallowed an exception at ${fmt(r.at)} ms: ${r.reason}`));
+    else if (!anyExpected && r.race === undefined)
+      out.push(
+        v('rejections', `${r.node} rejected a message from ${r.from} at ${fmt(r.at)} ms: ${r.reason}`),
+      );
+  }
+  return out;
+}
+
 export interface CheckOptions {
   /** Liveness bound (ms); undefined skips the liveness check. */
   livenessBound?: number;
@@ -363,7 +385,12 @@ export interface CheckOptions {
 
 /** Runs every check that applies to the trace's conditions. */
 export function checkAll(trace: Trace, opts: CheckOptions = {}): Violation[] {
-  const out = [...checkSafety(trace), ...checkExactlyOnce(trace), ...checkNoTamperedAccepted(trace)];
+  const out = [
+    ...checkSafety(trace),
+    ...checkExactlyOnce(trace),
+    ...checkNoTamperedAccepted(trace),
+    ...checkRejections(trace),
+  ];
   if (opts.livenessBound !== undefined) out.push(...checkLiveness(trace, opts.livenessBound));
   if (opts.medianOrder) out.push(...checkMedianOrder(trace));
   if (trace.faults.cheaters) {

@@ -37,6 +37,7 @@ import {
 } from './options.js';
 import { appliedSequence, canonicalSequence, checkAll, type Violation } from './properties.js';
 import { deterministicPart, type RunReport } from './report.js';
+import { KnownRaces } from './races.js';
 import { createRng } from './rng.js';
 import { mean, percentile, max } from './stats.js';
 import {
@@ -196,9 +197,18 @@ export function runScenario(input: RunOptions = {}): RunResult {
       }
       case 'accepted':
         return; // recorded through onAccept
-      case 'rejected':
-        rejections.push({ at, node, from: ev.from, reason: `${ev.code} ${ev.msgType}: ${ev.reason}` });
+      case 'rejected': {
+        const race = races.classify(node, ev, at);
+        rejections.push({
+          at,
+          node,
+          from: ev.from,
+          code: ev.code,
+          reason: `${ev.code} ${ev.msgType}: ${ev.reason}`,
+          ...(race ? { race } : {}),
+        });
         return;
+      }
       case 'ignored':
         events.push({
           at,
@@ -294,12 +304,24 @@ export function runScenario(input: RunOptions = {}): RunResult {
       clockOffset: o.clockOffset > 0 ? offsetRng.range(-o.clockOffset, o.clockOffset) : 0,
       observe,
       onActionDelivered,
+      onDelivery: (node, from, msg, phase) =>
+        phase === 'before' ? races.delivering(node, from, msg, queue.now) : races.delivered(node, from, msg),
       onUndecodable: (node, from, reason) =>
-        rejections.push({ at: queue.now, node, from, reason: `${reason} (undecodable)` }),
+        rejections.push({
+          at: queue.now,
+          node,
+          from,
+          code: /^ERR_[A-Z_]+/.exec(reason)?.[0] ?? 'ERR_MALFORMED',
+          reason: `${reason} (undecodable)`,
+        }),
     });
   };
   const servers = serverIds.map(makeServer);
   const spares = spareIds.map(makeServer);
+  const races = new KnownRaces(
+    () => admin.core.membership(),
+    (id) => [...servers, ...spares].find((s) => s.id === id)?.core?.membership(),
+  );
   const used = new Set<string>();
   const admin = new AdminNode(world, {
     secretKey: adminSecret,
@@ -609,10 +631,7 @@ function buildReport(
   for (const e of [...run.events].sort((a, b) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0)))
     evCounts[e.kind] = (evCounts[e.kind] ?? 0) + 1;
   const rej: Record<string, number> = {};
-  for (const r of run.rejections) {
-    const code = r.reason.split(' ')[0] ?? r.reason;
-    rej[code] = (rej[code] ?? 0) + 1;
-  }
+  for (const r of run.rejections) rej[r.code] = (rej[r.code] ?? 0) + 1;
   const report: RunReport = {
     seed: o.seed,
     servers: o.servers,

@@ -198,6 +198,7 @@ describe('bad messages are rejected with a reason and change nothing', () => {
       users: 3,
       seed: 15,
       recordWire: true,
+      hostileInput: true,
       hooks: [
         {
           at: 800,

@@ -3,6 +3,7 @@
  * did and saw, in true (virtual) time, without any protocol logic. The scenario fills it from the
  * hosts and the network; tests can also build one by hand (and break it on purpose).
  */
+import type { KnownRace } from './races.js';
 
 export interface ActionKey {
   user: string;
@@ -80,9 +81,14 @@ export interface TraceEvent {
 
 export interface TraceRejection {
   at: number;
+  /** The node that refused the message. */
   node: string;
   from: string;
+  /** The `ERR_*` code (ERR_MALFORMED for bytes that decode to no message). */
+  code: string;
   reason: string;
+  /** A known race in which the core rejects an honest message (sim/races.ts, FINDINGS 13-14). */
+  race?: KnownRace;
 }
 
 export interface TraceConfig {
