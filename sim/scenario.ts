@@ -37,6 +37,7 @@ import {
 } from './options.js';
 import { appliedSequence, canonicalSequence, checkAll, type Violation } from './properties.js';
 import { deterministicPart, type RunReport } from './report.js';
+import { defaultSettle, livenessBound, stallBound } from './bounds.js';
 import { KnownRaces } from './races.js';
 import { createRng } from './rng.js';
 import { mean, percentile, max } from './stats.js';
@@ -124,19 +125,6 @@ export function siteConfigFor(o: ScenarioOptions): SiteConfig {
   });
 }
 
-/** Default settle time: long enough for an action that reached a majority just before it to be accepted. */
-export function defaultSettle(o: ScenarioOptions, c: SiteConfig): number {
-  return livenessBound(o, c);
-}
-
-/** Liveness bound for a run (ms from reaching a majority of stable servers to the sender's acceptance). */
-export function livenessBound(o: ScenarioOptions, c: SiteConfig): number {
-  const base = 2 * (o.latencySU + o.linkSpread) + 2 * (o.latencySS + o.linkSpread) + 2 * c.T_timeslot;
-  const slack = 4 * o.jitter + 4 * o.clockOffset + 100;
-  const lossRecovery = o.loss > 0 ? c.T_resend + c.T_content : 0;
-  return base + c.T_timeout + c.T_req_timeout + c.T_content + lossRecovery + slack;
-}
-
 export function runScenario(input: RunOptions = {}): RunResult {
   const wallStart = performance.now();
   const {
@@ -190,7 +178,11 @@ export function runScenario(input: RunOptions = {}): RunResult {
       }
       case 'resynced': {
         const list = updates.get(node) ?? [];
-        list.push({ seq: ev.seq, hash: ev.hash, at, applied: [], adopted: true });
+        // The adopted update's actions, from the log entry the core has just added for it.
+        const entry = serverNode(node)?.core?.appliedLog().at(-1);
+        const applied =
+          entry?.seq === ev.seq ? entry.applied.map((a) => ({ user: a.user, actionNo: a.actionNo })) : [];
+        list.push({ seq: ev.seq, hash: ev.hash, at, applied, adopted: true });
         updates.set(node, list);
         events.push({ at, kind: 'resynced', node, detail: `seq ${ev.seq}` });
         return;
@@ -216,6 +208,8 @@ export function runScenario(input: RunOptions = {}): RunResult {
           node: ev.server,
           by: node,
           detail: `cut ${ev.cutSeq} epoch ${ev.epoch}`,
+          cutSeq: ev.cutSeq,
+          epoch: ev.epoch,
         });
         return;
       case 'admitted':
@@ -279,7 +273,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
       if (arrivalsSeen.has(key)) return;
       arrivalsSeen.add(key);
       for (const [user, actionNo, arrival] of m.entries)
-        arrivals.push({ server: m.server, user, actionNo, reported: arrival });
+        arrivals.push({ server: m.server, user, actionNo, reported: arrival, tsSeq: m.seq });
     },
   });
   net.attach('void', () => {});
@@ -318,9 +312,10 @@ export function runScenario(input: RunOptions = {}): RunResult {
   };
   const servers = serverIds.map(makeServer);
   const spares = spareIds.map(makeServer);
+  const serverNode = (id: string): ServerNode | undefined => [...servers, ...spares].find((s) => s.id === id);
   const races = new KnownRaces(
     () => admin.core.membership(),
-    (id) => [...servers, ...spares].find((s) => s.id === id)?.core?.membership(),
+    (id) => serverNode(id)?.core?.membership(),
   );
   const used = new Set<string>();
   const admin = new AdminNode(world, {
@@ -562,6 +557,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
       tIgnore: config.T_ignore,
     },
     end: stoppedAt,
+    startSeq: 0,
     faults,
     spread: { linkSpread: o.linkSpread, jitter: o.jitter, clockOffset: o.clockOffset },
     servers: traceServers,
@@ -580,7 +576,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
   const violations: Violation[] = noChecks
     ? []
     : checkAll(trace, {
-        ...(tolerable ? { livenessBound: livenessBound(o, config) } : {}),
+        ...(tolerable ? { livenessBound: livenessBound(o, config), stallBound: stallBound(o, config) } : {}),
         medianOrder: faultFree,
       });
   const report = buildReport(

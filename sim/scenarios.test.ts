@@ -162,6 +162,27 @@ describe('crashes and partitions', () => {
     expect(r.report.actions.lostMustApply).toBe(0);
   });
 
+  it("a replacement's adopted updates list the actions the others applied at that seq", () => {
+    const r = runScenario({ ...small, seed: 9, crashes: [{ count: 2, at: 600 }], tIgnore: 500 });
+    expect(props(r)).toEqual([]);
+    const computed = new Map<number, string[]>();
+    for (const s of r.trace.servers)
+      for (const u of s.updates)
+        if (!u.adopted)
+          computed.set(
+            u.seq,
+            u.applied.map((a) => `${a.user}#${a.actionNo}`),
+          );
+    const adopted = r.trace.servers.flatMap((s) => s.updates.filter((u) => u.adopted && u.seq > 0));
+    expect(adopted.length).toBeGreaterThan(0);
+    for (const u of adopted)
+      expect(
+        u.applied.map((a) => `${a.user}#${a.actionNo}`),
+        `seq ${u.seq}`,
+      ).toEqual(computed.get(u.seq));
+    expect(adopted.some((u) => u.applied.length > 0)).toBe(true);
+  });
+
   it('a server that freezes and comes back is readmitted or replaced', () => {
     const r = runScenario({ ...small, seed: 10, crashes: [{ server: 's1', at: 500, until: 1300 }] });
     expect(props(r)).toEqual([]);

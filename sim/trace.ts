@@ -15,9 +15,12 @@ export interface TraceUpdate {
   seq: number;
   /** Digest of the update's content; equal content gives equal digests on every party. */
   hash: string;
-  /** Actions applied in this update, in order (with the median the server ordered it by, if known). */
+  /**
+   * Actions applied in this update, in order, with the median the server ordered each by (a
+   * computed update carries one per action; an adopted one and a user's accepted one carry none).
+   */
   applied: Array<ActionKey & { median?: number }>;
-  /** Adopted by state transfer rather than computed: a server's log may jump to it. */
+  /** Adopted by state transfer rather than computed: a server's log may start or jump here. */
   adopted?: boolean;
   /** True time it was applied (server) or accepted (user). */
   at: number;
@@ -67,6 +70,8 @@ export interface TraceUser {
 export interface TraceArrival extends ActionKey {
   server: string;
   reported: number;
+  /** Seq of the reporter's Timeslot that carried it (a cut names the last one that counts). */
+  tsSeq: number;
 }
 
 export interface TraceEvent {
@@ -77,6 +82,9 @@ export interface TraceEvent {
   /** The node that reported it. */
   by?: string;
   detail?: string;
+  /** 'ignored': the cut (last counting Timeslot of the ignored server) and the record's epoch. */
+  cutSeq?: number;
+  epoch?: number;
 }
 
 export interface TraceRejection {
@@ -104,6 +112,8 @@ export interface Trace {
   config: TraceConfig;
   /** True time the run stopped. */
   end: number;
+  /** Seq of the hand-over: every log of updates starts at startSeq + 1 unless adopted. */
+  startSeq: number;
   /**
    * Which faults the run had. Spread (link latencies, jitter, clock offsets) is no fault: a run
    * without these is fault-free. `hostileInput`: a test fed the cores malformed or hostile messages.
