@@ -25,7 +25,7 @@ import {
 import { CollusionGroup, createCheater } from './cheaters.js';
 import { peerCodec } from './core.js';
 import { EventQueue } from './eventQueue.js';
-import { Network } from './network.js';
+import { Network, type Codec } from './network.js';
 import { AdminNode, ServerNode, UserNode, type World } from './nodes.js';
 import {
   DEFAULTS,
@@ -75,6 +75,8 @@ export interface RunOptions extends Partial<ScenarioOptions> {
   recordWire?: boolean;
   /** Hooks inject malformed or hostile messages: rejections are expected, not a violation. */
   hostileInput?: boolean;
+  /** The wire codec (default: the protocol's); tests pass doubles. */
+  codec?: Codec<PeerMessage>;
 }
 
 export interface WireRecord {
@@ -134,6 +136,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
     earlyStop,
     recordWire = false,
     hostileInput = false,
+    codec = peerCodec,
     ...partial
   } = input;
   const o: ScenarioOptions = { ...DEFAULTS, cheats: [], crashes: [], partitions: [], ...partial };
@@ -262,7 +265,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
   const net = new Network<PeerMessage>({
     queue,
     rng: rng.fork('net'),
-    codec: peerCodec,
+    codec,
     defaults: { latency: o.latencySU, jitter: o.jitter, loss: o.loss },
     linkParams,
     observe: (ev) => {
