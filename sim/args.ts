@@ -34,6 +34,7 @@ export const USAGE = `usage: npm run sim -- [options]
   --latency MS       one-way latency of every link (ms)         default ${DEFAULTS.latencySU}
   --latency-su MS    user <-> server latency only
   --latency-ss MS    server <-> server latency only
+  --link-spread MS   fixed extra latency per directed link, [0, MS) default ${DEFAULTS.linkSpread}
   --jitter MS        extra uniform delay in [0, MS) per message default ${DEFAULTS.jitter}
   --loss P           drop probability per message, in [0, 1)   default ${DEFAULTS.loss}
   --rate R           actions per second per user                default ${DEFAULTS.rate}
@@ -92,6 +93,7 @@ const FLAGS: Record<string, Setter> = {
   '--latency': (o, v, f) => (o.scenario.latencySU = o.scenario.latencySS = nonNeg(f, v)),
   '--latency-su': (o, v, f) => (o.scenario.latencySU = nonNeg(f, v)),
   '--latency-ss': (o, v, f) => (o.scenario.latencySS = nonNeg(f, v)),
+  '--link-spread': (o, v, f) => (o.scenario.linkSpread = nonNeg(f, v)),
   '--jitter': (o, v, f) => (o.scenario.jitter = nonNeg(f, v)),
   '--loss': (o, v, f) => {
     const p = num(f, v);

@@ -3,10 +3,16 @@
  * helpers the hosts need. Everything protocol-specific the simulator touches is imported here or
  * in cheaters.ts, so an API change of the core shows up in one place.
  */
-import { decodePeerMessage, encodePeerMessage, type PeerMessage } from '../src/protocol/index.js';
+import {
+  decodePeerMessage,
+  encodePeerMessage,
+  type CoreEvent,
+  type Membership,
+  type PeerMessage,
+} from '../src/protocol/index.js';
 import type { Codec } from './network.js';
 
-export type { PeerMessage };
+export type { CoreEvent, Membership, PeerMessage };
 
 /** Peer messages as they go over a data channel: MessagePack, parsed on arrival. */
 export const peerCodec: Codec<PeerMessage> = {

@@ -2,6 +2,11 @@
  * Seed → a small randomized scenario for the property sweep. Faults vary per seed but stay within
  * what the protocol promises to survive: at most N_server − N_majority servers crashed or cut off
  * at once, at most N_majority − 1 cheaters, and never both beyond the tolerance together.
+ *
+ * No run has a perfect network: every link has its own fixed extra latency, and runs without
+ * network faults still get jitter and clock offsets (which clock sync then corrects up to half
+ * the up/down asymmetry). Without that spread every server would report the same arrival time
+ * for an action, and the median-order check could not tell the median from the minimum.
  */
 import { createRng } from './rng.js';
 import { CHEAT_KINDS, nMajorityOf, type CheatKind, type ScenarioOptions } from './options.js';
@@ -13,7 +18,7 @@ export interface FuzzCase {
   options: ScenarioOptions;
   /** Short human label of the faults, for failure messages. */
   label: string;
-  /** The run had no faults at all: exact median order and eq. (14) expectations apply. */
+  /** No loss, crash, partition or cheater (spread is no fault): exact median order applies. */
   faultFree: boolean;
 }
 
@@ -31,6 +36,7 @@ export function fuzzCase(seed: number): FuzzCase {
     seed,
     latencySU: 1 + r.int(10),
     latencySS: 1 + r.int(10),
+    linkSpread: 0,
     jitter: 0,
     loss: 0,
     rate: 4 + r.int(8),
@@ -53,7 +59,7 @@ export function fuzzCase(seed: number): FuzzCase {
     o.jitter = r.int(20);
     o.loss = r.pick([0, 0.01, 0.03]);
     o.clockOffset = r.int(5);
-    labels.push(`jitter ${o.jitter} loss ${o.loss} clock ±${o.clockOffset}`);
+    if (o.loss > 0) labels.push(`loss ${o.loss}`);
   }
   let budget = tolerance; // servers that may be faulty (crashed, cut off or cheating) at once
   if ((mode === 4 || mode === 5) && budget > 0) {
@@ -88,6 +94,16 @@ export function fuzzCase(seed: number): FuzzCase {
     o.partitions.push({ side: [u], start, end });
     labels.push(`partition ${u}@${start}-${end}`);
   }
-  const faultFree = labels.length === 0;
-  return { options: o, label: faultFree ? 'no faults' : labels.join(', '), faultFree };
+  // Drawn from their own fork so that the faults above stay what they were for every seed.
+  const spread = createRng(seed).fork('spread');
+  o.linkSpread = 1 + spread.int(10);
+  if (mode !== 1 && mode !== 5) {
+    o.jitter = 1 + spread.int(8);
+    o.clockOffset = 1 + spread.int(5);
+  }
+  const faultFree =
+    o.loss === 0 && o.cheats.length === 0 && o.crashes.length === 0 && o.partitions.length === 0;
+  const faults = labels.length === 0 ? 'no faults' : labels.join(', ');
+  const conditions = `link spread ${o.linkSpread} jitter ${o.jitter} clock ±${o.clockOffset}`;
+  return { options: o, label: `${faults} (${conditions})`, faultFree };
 }

@@ -212,6 +212,11 @@ export class Network<M> {
     }
   }
 
+  /** Delivers bytes now, by the same path as a scheduled delivery (tests that look before and after). */
+  deliverNow(from: string, to: string, bytes: Uint8Array): void {
+    this.deliver(from, to, bytes);
+  }
+
   private deliver(from: string, to: string, bytes: Uint8Array): void {
     const ep = this.endpoints.get(to);
     if (!ep) return;

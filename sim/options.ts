@@ -54,6 +54,11 @@ export interface ScenarioOptions {
   /** One-way latency user <-> server and server <-> server, ms. */
   latencySU: number;
   latencySS: number;
+  /**
+   * Fixed extra latency of each directed link, drawn once per link uniformly from [0, linkSpread)
+   * ms: real links differ, and up ≠ down is what leaves clock sync a residual error.
+   */
+  linkSpread: number;
   /** Uniform extra delay in [0, jitter) ms on every message. */
   jitter: number;
   /** Per-message drop probability on every link. */
@@ -85,6 +90,7 @@ export const DEFAULTS: ScenarioOptions = {
   seed: 1,
   latencySU: 1,
   latencySS: 1,
+  linkSpread: 0,
   jitter: 0,
   loss: 0,
   rate: 10,
@@ -109,6 +115,7 @@ export function validateOptions(o: ScenarioOptions): void {
   for (const [k, x] of [
     ['latency', o.latencySU],
     ['latency', o.latencySS],
+    ['link spread', o.linkSpread],
     ['jitter', o.jitter],
     ['rate', o.rate],
     ['clock offset', o.clockOffset],

@@ -15,6 +15,7 @@ export function toArgs(o: ScenarioOptions): string[] {
   put('--seed', o.seed);
   put('--latency-su', o.latencySU);
   put('--latency-ss', o.latencySS);
+  put('--link-spread', o.linkSpread, DEFAULTS.linkSpread);
   put('--jitter', o.jitter, DEFAULTS.jitter);
   put('--loss', o.loss, DEFAULTS.loss);
   put('--rate', o.rate, DEFAULTS.rate);

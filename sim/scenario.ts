@@ -25,7 +25,7 @@ import {
 import { CollusionGroup, createCheater } from './cheaters.js';
 import { peerCodec } from './core.js';
 import { EventQueue } from './eventQueue.js';
-import { Network } from './network.js';
+import { Network, type Codec } from './network.js';
 import { AdminNode, ServerNode, UserNode, type World } from './nodes.js';
 import {
   DEFAULTS,
@@ -37,6 +37,8 @@ import {
 } from './options.js';
 import { appliedSequence, canonicalSequence, checkAll, type Violation } from './properties.js';
 import { deterministicPart, type RunReport } from './report.js';
+import { defaultSettle, livenessBound, stallBound } from './bounds.js';
+import { KnownRaces } from './races.js';
 import { createRng } from './rng.js';
 import { mean, percentile, max } from './stats.js';
 import {
@@ -71,6 +73,10 @@ export interface RunOptions extends Partial<ScenarioOptions> {
   earlyStop?: boolean;
   /** Keep every message sent in `run.wire` (for targeted tests). */
   recordWire?: boolean;
+  /** Hooks inject malformed or hostile messages: rejections are expected, not a violation. */
+  hostileInput?: boolean;
+  /** The wire codec (default: the protocol's); tests pass doubles. */
+  codec?: Codec<PeerMessage>;
 }
 
 export interface WireRecord {
@@ -121,19 +127,6 @@ export function siteConfigFor(o: ScenarioOptions): SiteConfig {
   });
 }
 
-/** Default settle time: long enough for an action that reached a majority just before it to be accepted. */
-export function defaultSettle(o: ScenarioOptions, c: SiteConfig): number {
-  return livenessBound(o, c);
-}
-
-/** Liveness bound for a run (ms from reaching a majority of stable servers to the sender's acceptance). */
-export function livenessBound(o: ScenarioOptions, c: SiteConfig): number {
-  const base = 2 * o.latencySU + 2 * o.latencySS + 2 * c.T_timeslot;
-  const slack = 4 * o.jitter + 4 * o.clockOffset + 100;
-  const lossRecovery = o.loss > 0 ? c.T_resend + c.T_content : 0;
-  return base + c.T_timeout + c.T_req_timeout + c.T_content + lossRecovery + slack;
-}
-
 export function runScenario(input: RunOptions = {}): RunResult {
   const wallStart = performance.now();
   const {
@@ -142,6 +135,8 @@ export function runScenario(input: RunOptions = {}): RunResult {
     maxEvents = 5_000_000,
     earlyStop,
     recordWire = false,
+    hostileInput = false,
+    codec = peerCodec,
     ...partial
   } = input;
   const o: ScenarioOptions = { ...DEFAULTS, cheats: [], crashes: [], partitions: [], ...partial };
@@ -186,16 +181,29 @@ export function runScenario(input: RunOptions = {}): RunResult {
       }
       case 'resynced': {
         const list = updates.get(node) ?? [];
-        list.push({ seq: ev.seq, hash: ev.hash, at, applied: [], adopted: true });
+        // The adopted update's actions, from the log entry the core has just added for it.
+        const entry = serverNode(node)?.core?.appliedLog().at(-1);
+        const applied =
+          entry?.seq === ev.seq ? entry.applied.map((a) => ({ user: a.user, actionNo: a.actionNo })) : [];
+        list.push({ seq: ev.seq, hash: ev.hash, at, applied, adopted: true });
         updates.set(node, list);
         events.push({ at, kind: 'resynced', node, detail: `seq ${ev.seq}` });
         return;
       }
       case 'accepted':
         return; // recorded through onAccept
-      case 'rejected':
-        rejections.push({ at, node, from: ev.from, reason: `${ev.code} ${ev.msgType}: ${ev.reason}` });
+      case 'rejected': {
+        const race = races.classify(node, ev, at);
+        rejections.push({
+          at,
+          node,
+          from: ev.from,
+          code: ev.code,
+          reason: `${ev.code} ${ev.msgType}: ${ev.reason}`,
+          ...(race ? { race } : {}),
+        });
         return;
+      }
       case 'ignored':
         events.push({
           at,
@@ -203,6 +211,8 @@ export function runScenario(input: RunOptions = {}): RunResult {
           node: ev.server,
           by: node,
           detail: `cut ${ev.cutSeq} epoch ${ev.epoch}`,
+          cutSeq: ev.cutSeq,
+          epoch: ev.epoch,
         });
         return;
       case 'admitted':
@@ -236,14 +246,26 @@ export function runScenario(input: RunOptions = {}): RunResult {
   };
 
   // ---- network ----
+  // Each directed link keeps its own extra latency for the whole run (drawn from a fork per link,
+  // so the draw does not depend on which link is used first).
+  const linkRng = rng.fork('links');
+  const linkExtra = new Map<string, number>();
+  const extraOf = (from: string, to: string): number => {
+    if (!(o.linkSpread > 0)) return 0;
+    const k = `${from}>${to}`;
+    let x = linkExtra.get(k);
+    if (x === undefined) linkExtra.set(k, (x = linkRng.fork(k).range(0, o.linkSpread)));
+    return x;
+  };
   const linkParams = (from: string, to: string) => {
     const ss = isServer(from) && isServer(to);
-    return { latency: ss ? o.latencySS : o.latencySU, jitter: o.jitter, loss: o.loss };
+    const latency = (ss ? o.latencySS : o.latencySU) + extraOf(from, to);
+    return { latency, jitter: o.jitter, loss: o.loss };
   };
   const net = new Network<PeerMessage>({
     queue,
     rng: rng.fork('net'),
-    codec: peerCodec,
+    codec,
     defaults: { latency: o.latencySU, jitter: o.jitter, loss: o.loss },
     linkParams,
     observe: (ev) => {
@@ -254,7 +276,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
       if (arrivalsSeen.has(key)) return;
       arrivalsSeen.add(key);
       for (const [user, actionNo, arrival] of m.entries)
-        arrivals.push({ server: m.server, user, actionNo, reported: arrival });
+        arrivals.push({ server: m.server, user, actionNo, reported: arrival, tsSeq: m.seq });
     },
   });
   net.attach('void', () => {});
@@ -279,12 +301,25 @@ export function runScenario(input: RunOptions = {}): RunResult {
       clockOffset: o.clockOffset > 0 ? offsetRng.range(-o.clockOffset, o.clockOffset) : 0,
       observe,
       onActionDelivered,
+      onDelivery: (node, from, msg, phase) =>
+        phase === 'before' ? races.delivering(node, from, msg, queue.now) : races.delivered(node, from, msg),
       onUndecodable: (node, from, reason) =>
-        rejections.push({ at: queue.now, node, from, reason: `${reason} (undecodable)` }),
+        rejections.push({
+          at: queue.now,
+          node,
+          from,
+          code: /^ERR_[A-Z_]+/.exec(reason)?.[0] ?? 'ERR_MALFORMED',
+          reason: `${reason} (undecodable)`,
+        }),
     });
   };
   const servers = serverIds.map(makeServer);
   const spares = spareIds.map(makeServer);
+  const serverNode = (id: string): ServerNode | undefined => [...servers, ...spares].find((s) => s.id === id);
+  const races = new KnownRaces(
+    () => admin.core.membership(),
+    (id) => serverNode(id)?.core?.membership(),
+  );
   const used = new Set<string>();
   const admin = new AdminNode(world, {
     secretKey: adminSecret,
@@ -374,7 +409,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
   }
 
   // ---- timeline ----
-  const maxLat = Math.max(o.latencySU, o.latencySS) + o.jitter;
+  const maxLat = Math.max(o.latencySU, o.latencySS) + o.linkSpread + o.jitter;
   const warmup = 400 + 4 * maxLat;
   const startGrid = windowEndAfter(warmup + config.T_timeslot, config.T_timeslot);
   const actStart = startGrid + config.T_timeslot / 2;
@@ -456,6 +491,14 @@ export function runScenario(input: RunOptions = {}): RunResult {
   const stoppedAt = queue.now;
 
   // ---- trace ----
+  const faults = {
+    loss: o.loss > 0,
+    crashes: o.crashes.length > 0,
+    partitions: o.partitions.length > 0,
+    cheaters: o.cheats.length > 0,
+    hostileInput,
+  };
+  const faultFree = !faults.loss && !faults.crashes && !faults.partitions && !faults.cheaters;
   const ignoredNodes = new Set(
     events.filter((e) => e.kind === 'ignored' && e.node).map((e) => e.node as string),
   );
@@ -475,12 +518,13 @@ export function runScenario(input: RunOptions = {}): RunResult {
       cheats: cheats.get(s.id) ?? [],
       joinedAt: isSpare ? (ups[0]?.at ?? end) : 0,
       crashed: crashed.map(([a, b]) => [a, Math.min(b, stoppedAt)]),
+      // Without faults an ignored server is the protocol's mistake, not a reason to expect less.
       stable:
         !isSpare &&
         !cheats.has(s.id) &&
         crashed.length === 0 &&
         !cutOffNodes.has(s.id) &&
-        !ignoredNodes.has(s.id),
+        (faultFree || !ignoredNodes.has(s.id)),
       updates: ups,
     });
   }
@@ -506,13 +550,6 @@ export function runScenario(input: RunOptions = {}): RunResult {
     if (!events.some((e) => e.kind === 'evicted' && e.node === id))
       events.push({ at: stoppedAt, kind: 'evicted', node: id, by: ADMIN_ID });
   }
-  const faults = {
-    loss: o.loss > 0 || o.jitter > 0,
-    crashes: o.crashes.length > 0,
-    partitions: o.partitions.length > 0,
-    cheaters: o.cheats.length > 0,
-    clockOffsets: o.clockOffset > 0,
-  };
   const trace: Trace = {
     config: {
       nServer: config.N_server,
@@ -523,7 +560,9 @@ export function runScenario(input: RunOptions = {}): RunResult {
       tIgnore: config.T_ignore,
     },
     end: stoppedAt,
+    startSeq: 0,
     faults,
+    spread: { linkSpread: o.linkSpread, jitter: o.jitter, clockOffset: o.clockOffset },
     servers: traceServers,
     users: traceUsers,
     arrivals,
@@ -532,7 +571,6 @@ export function runScenario(input: RunOptions = {}): RunResult {
   };
 
   // ---- report ----
-  const faultFree = !Object.values(faults).some(Boolean);
   const tolerable =
     o.cheats.reduce((n, c) => n + c.count, 0) +
       o.crashes.reduce((n, c) => n + (c.count ?? 1), 0) +
@@ -541,7 +579,7 @@ export function runScenario(input: RunOptions = {}): RunResult {
   const violations: Violation[] = noChecks
     ? []
     : checkAll(trace, {
-        ...(tolerable ? { livenessBound: livenessBound(o, config) } : {}),
+        ...(tolerable ? { livenessBound: livenessBound(o, config), stallBound: stallBound(o, config) } : {}),
         medianOrder: faultFree,
       });
   const report = buildReport(
@@ -592,10 +630,7 @@ function buildReport(
   for (const e of [...run.events].sort((a, b) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0)))
     evCounts[e.kind] = (evCounts[e.kind] ?? 0) + 1;
   const rej: Record<string, number> = {};
-  for (const r of run.rejections) {
-    const code = r.reason.split(' ')[0] ?? r.reason;
-    rej[code] = (rej[code] ?? 0) + 1;
-  }
+  for (const r of run.rejections) rej[r.code] = (rej[r.code] ?? 0) + 1;
   const report: RunReport = {
     seed: o.seed,
     servers: o.servers,

@@ -3,6 +3,7 @@
  * did and saw, in true (virtual) time, without any protocol logic. The scenario fills it from the
  * hosts and the network; tests can also build one by hand (and break it on purpose).
  */
+import type { KnownRace } from './races.js';
 
 export interface ActionKey {
   user: string;
@@ -14,9 +15,12 @@ export interface TraceUpdate {
   seq: number;
   /** Digest of the update's content; equal content gives equal digests on every party. */
   hash: string;
-  /** Actions applied in this update, in order (with the median the server ordered it by, if known). */
+  /**
+   * Actions applied in this update, in order, with the median the server ordered each by (a
+   * computed update carries one per action; an adopted one and a user's accepted one carry none).
+   */
   applied: Array<ActionKey & { median?: number }>;
-  /** Adopted by state transfer rather than computed: a server's log may jump to it. */
+  /** Adopted by state transfer rather than computed: a server's log may start or jump here. */
   adopted?: boolean;
   /** True time it was applied (server) or accepted (user). */
   at: number;
@@ -66,6 +70,8 @@ export interface TraceUser {
 export interface TraceArrival extends ActionKey {
   server: string;
   reported: number;
+  /** Seq of the reporter's Timeslot that carried it (a cut names the last one that counts). */
+  tsSeq: number;
 }
 
 export interface TraceEvent {
@@ -76,13 +82,21 @@ export interface TraceEvent {
   /** The node that reported it. */
   by?: string;
   detail?: string;
+  /** 'ignored': the cut (last counting Timeslot of the ignored server) and the record's epoch. */
+  cutSeq?: number;
+  epoch?: number;
 }
 
 export interface TraceRejection {
   at: number;
+  /** The node that refused the message. */
   node: string;
   from: string;
+  /** The `ERR_*` code (ERR_MALFORMED for bytes that decode to no message). */
+  code: string;
   reason: string;
+  /** A known race in which the core rejects an honest message (sim/races.ts, FINDINGS 13-14). */
+  race?: KnownRace;
 }
 
 export interface TraceConfig {
@@ -98,8 +112,15 @@ export interface Trace {
   config: TraceConfig;
   /** True time the run stopped. */
   end: number;
-  /** Whether the run had any fault (loss, crash, partition, cheater, clock offset, jitter). */
-  faults: { loss: boolean; crashes: boolean; partitions: boolean; cheaters: boolean; clockOffsets: boolean };
+  /** Seq of the hand-over: every log of updates starts at startSeq + 1 unless adopted. */
+  startSeq: number;
+  /**
+   * Which faults the run had. Spread (link latencies, jitter, clock offsets) is no fault: a run
+   * without these is fault-free. `hostileInput`: a test fed the cores malformed or hostile messages.
+   */
+  faults: { loss: boolean; crashes: boolean; partitions: boolean; cheaters: boolean; hostileInput: boolean };
+  /** The run's network spread (ms): per-link extra latency bound, per-message jitter, machine clock offset bound. */
+  spread: { linkSpread: number; jitter: number; clockOffset: number };
   servers: TraceServer[];
   users: TraceUser[];
   arrivals: TraceArrival[];

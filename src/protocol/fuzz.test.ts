@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ZERO_HASH } from './crypto.js';
 import {
+  ADMIN_ID,
   decodePeerMessage,
   encodePeerMessage,
   MAX_PEER_MESSAGE_BYTES,
@@ -9,6 +10,9 @@ import {
   type PeerMessage,
 } from './messages.js';
 import { createSiteUser } from './user.js';
+import { insecureFastScheme } from './crypto.js';
+import { signMembership } from './signed.js';
+import type { CoreEvent } from './api.js';
 import { makeSiteConfig } from './config.js';
 import { setupSite } from './testing.js';
 
@@ -170,20 +174,29 @@ describe('peer wire encoding', () => {
     expect(a.byteLength - b.byteLength).toBeLessThan(16 + 2 + 8 + 2);
   });
 
+  // decodePeerMessage catches its own exceptions ('unreadable structure'): that it returns is no
+  // proof of anything. What it returns is: a message that passes the schema and re-encodes to
+  // itself, or ERR_MALFORMED / ERR_UNKNOWN_TYPE for bytes that are no message, never an exception
+  // of its own.
+  const expectSoundDecode = (bytes: Uint8Array): void => {
+    const r = decodePeerMessage(bytes);
+    if (r.ok) {
+      expect(parsePeerMessage(r.value).ok).toBe(true);
+      expect(decodePeerMessage(encodePeerMessage(r.value))).toEqual(r);
+    } else {
+      expect(['ERR_MALFORMED', 'ERR_UNKNOWN_TYPE']).toContain(r.code);
+      expect(r.message).not.toBe('unreadable structure');
+    }
+  };
+
   it('never throws on random bytes, and caps the size', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
-        const r = decodePeerMessage(bytes);
-        if (!r.ok) expect(typeof r.code).toBe('string');
-      }),
-      { numRuns: 2000 },
-    );
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), expectSoundDecode), { numRuns: 2000 });
     // Mutations of valid messages.
     fc.assert(
       fc.property(peerMessage, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 5 }), (m, flips) => {
         const bytes = encodePeerMessage(m).slice();
         for (const [i, v] of flips) if (bytes.length > 0) bytes[i % bytes.length] = v;
-        decodePeerMessage(bytes);
+        expectSoundDecode(bytes);
       }),
       { numRuns: 500 },
     );
@@ -193,22 +206,55 @@ describe('peer wire encoding', () => {
   });
 });
 
+/** What a core's rejections during one call must be, for a message from outside (no ERR_INTERNAL ever). */
+function expectedRejections(target: 'server' | 'user', from: string, m: PeerMessage): string[] | 'some' {
+  // A running server ignores a second siteInit whatever its site (it has one already).
+  if (m.type === 'siteInit' && target === 'server') return [];
+  if (m.site !== 'meadow') return ['ERR_WRONG_SITE'];
+  // Admin-signed records and system actions carry random signatures here.
+  if (m.type === 'membership' && (target === 'server' || from === ADMIN_ID)) return ['ERR_BAD_SIGNATURE'];
+  if (m.type === 'sysAction' && target === 'server') return ['ERR_BAD_SIGNATURE'];
+  // The rest depends on the server's state (who is a member, what it holds): any peer code.
+  return target === 'server' ? 'some' : [];
+}
+
+const PEER_CODES = ['ERR_UNKNOWN_PEER', 'ERR_BAD_SIGNATURE', 'ERR_BROKEN_CHAIN', 'ERR_STAMP_ORDER', 'ERR_ARRIVAL_WINDOW', 'ERR_REPLAYED', 'ERR_TOO_FAR_AHEAD', 'ERR_EQUIVOCATION', 'ERR_RATE_LIMITED', 'ERR_WRONG_SITE'];
+
 describe('hostile but valid messages', () => {
-  it('nothing throws out of a SiteServer, SiteUser or coordinator, and honest servers stay in step', () => {
+  it('a SiteServer, SiteUser and coordinator refuse them with the right codes, never ERR_INTERNAL, and honest servers stay in step', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(id, peerMessage, fc.constantFrom('s0', 'alice', 'admin')), { minLength: 1, maxLength: 40 }), (msgs) => {
         const s = setupSite({});
         s.net.run(250);
         s.net.poke('alice', () => s.users.get('alice')?.act({ kind: 'move', dir: 'down' }));
-        for (const [from, m, target] of msgs) {
-          const node = s.net.get(target);
-          expect(() => node?.receive(from === target ? 'mallory' : from, m)).not.toThrow();
+        for (const [rawFrom, m, target] of msgs) {
+          const from = rawFrom === target ? 'mallory' : rawFrom;
+          const n = s.events.length;
+          s.net.get(target)?.receive(from, m);
+          const codes = s.events
+            .slice(n)
+            .filter((e) => e.node === target && e.e.kind === 'rejected')
+            .map((e) => (e.e.kind === 'rejected' ? e.e.code : ''));
+          expect(codes, `${m.type} from ${from} to ${target}`).not.toContain('ERR_INTERNAL');
+          if (target !== 'admin') {
+            const want = expectedRejections(target === 's0' ? 'server' : 'user', from, m);
+            if (want === 'some') for (const c of codes) expect(PEER_CODES, `${m.type} from ${from}`).toContain(c);
+            else expect(codes, `${m.type} from ${from} to ${target}`).toEqual(want);
+          }
           s.net.rewake(target);
           s.net.run(7);
         }
+        // An object that is no message changes nothing at the server and is refused as one.
+        const s0 = s.servers.get('s0');
+        const before = structuredClone([s0?.appliedLog(), s0?.lastUpdate(), s0?.membership(), s0?.ignored(), s0?.snapshot()]);
+        const n = s.events.length;
+        s0?.receive('s1', { garbage: true } as unknown as PeerMessage);
+        expect(structuredClone([s0?.appliedLog(), s0?.lastUpdate(), s0?.membership(), s0?.ignored(), s0?.snapshot()])).toEqual(before);
+        expect(s.events.slice(n).map((e) => (e.e.kind === 'rejected' ? e.e.code : e.e.kind))).toEqual(['ERR_UNKNOWN_TYPE']);
         s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
         s.net.run(800);
         const others = ['s1', 's2', 's3', 's4'].map((x) => (s.servers.get(x)?.appliedLog() ?? []).map((u) => u.hash));
+        expect(Math.max(...others.map((o) => o.length))).toBeGreaterThan(0);
         for (const a of others) for (const b of others) {
           const n = Math.min(a.length, b.length);
           expect(a.slice(0, n)).toEqual(b.slice(0, n));
@@ -220,15 +266,51 @@ describe('hostile but valid messages', () => {
     );
   });
 
-  it('a SiteUser survives arbitrary input', () => {
+  it('a SiteUser refuses arbitrary input with the right codes and changes none of its state', () => {
     const config = makeSiteConfig({ site: 'meadow', N_server: 3 });
-    const user = createSiteUser({ config, user: 'alice', now: () => 0, send: () => {}, servers: ['s0', 's1', 's2'], seq: 0, hash: ZERO_HASH, nextActionNo: 1 });
+    const crypto = insecureFastScheme;
+    const events: CoreEvent[] = [];
+    const user = createSiteUser({
+      config,
+      user: 'alice',
+      now: () => 0,
+      send: () => {},
+      servers: ['s0', 's1', 's2'],
+      seq: 0,
+      hash: ZERO_HASH,
+      nextActionNo: 1,
+      adminKey: crypto.publicKeyOf('ad'.repeat(32)),
+      crypto,
+      observe: (e) => events.push(e),
+    });
+    user.act({ kind: 'move', dir: 'up' });
+    user.act({ kind: 'say', text: 'hi' });
+    const state = () => structuredClone({ accepted: user.acceptedLog(), last: user.lastAccepted(), pending: user.pendingActions() });
+    const initial = state();
+    expect(initial.pending).toHaveLength(2);
+    const rejections = (from: number) => events.slice(from).flatMap((e) => (e.kind === 'rejected' ? [e.code] : []));
     fc.assert(
       fc.property(id, peerMessage, (from, m) => {
-        expect(() => user.receive(from, m)).not.toThrow();
-        expect(() => user.receive(from, { garbage: true } as unknown as PeerMessage)).not.toThrow();
+        let n = events.length;
+        user.receive(from, m);
+        expect(rejections(n), `${m.type} from ${from}`).toEqual(expectedRejections('user', from, m));
+        expect(state()).toEqual(initial);
+        n = events.length;
+        user.receive(from, { garbage: true } as unknown as PeerMessage);
+        expect(rejections(n)).toEqual(['ERR_UNKNOWN_TYPE']);
+        expect(state()).toEqual(initial);
       }),
       { numRuns: 500 },
     );
+    // Hostile in particular: a full update whose content does not hash to its claim is flagged,
+    // not counted; a membership record not signed by the admin is refused.
+    const n = events.length;
+    const upd: PeerMessage = { type: 'update', site: 'meadow', seq: 1, prev: ZERO_HASH, window: 100, applied: [['alice', 1]], events: [], stateHash: ZERO_HASH, hash: 'ab'.repeat(16) };
+    for (const s of ['s0', 's1', 's2']) user.receive(s, upd);
+    expect(events.slice(n).map((e) => e.kind)).toEqual(['flagged', 'flagged', 'flagged']);
+    const forged = signMembership({ site: 'meadow', epoch: 9, members: [{ id: 'm0', key: '00'.repeat(32), slot: 0, stints: [{ admit: 0, cut: null }] }], change: { kind: 'admit', target: 'm0' } }, 'ee'.repeat(32), crypto);
+    user.receive(ADMIN_ID, { type: 'membership', ...forged });
+    expect(rejections(n)).toEqual(['ERR_BAD_SIGNATURE']);
+    expect(state()).toEqual(initial);
   });
 });

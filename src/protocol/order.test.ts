@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { addVote, decide, dissenters, emptyVotes } from './acceptance.js';
-import { compareByMedianArrival, majorityArrival } from './order.js';
+import { compareByMedianArrival, majorityArrival, windowEndAfter } from './order.js';
 import type { UpdateMessage } from './messages.js';
 
 describe('compareByMedianArrival', () => {
@@ -103,5 +103,58 @@ describe('majority acceptance', () => {
     expect(addVote(v, 's3', A, null, servers)).toBe('changed');
     expect(addVote(v, 'x9', A, null, servers)).toBe('outsider');
     expect(decide(v, 3, servers)).toBeNull();
+  });
+});
+
+describe('majorityArrival and windows at their edges (mutants StrykerJS found alive)', () => {
+  it('N_majority 1 (a one-server site) takes the earliest; 0 or too few arrivals give null', () => {
+    expect(majorityArrival([5, 3], 1)).toBe(3);
+    expect(majorityArrival([], 1)).toBeNull();
+    expect(majorityArrival([1, 2], 0)).toBeNull();
+  });
+
+  it('windows are (kT, (k+1)T]: a time on the grid closes its own window', () => {
+    expect(windowEndAfter(0, 100)).toBe(0);
+    expect(windowEndAfter(0.5, 100)).toBe(100);
+    expect(windowEndAfter(100, 100)).toBe(100);
+    expect(windowEndAfter(100.5, 100)).toBe(200);
+    expect(windowEndAfter(250, 50)).toBe(250);
+  });
+});
+
+describe('majority acceptance: the answers and a changed server set', () => {
+  const upd = (hash: string): UpdateMessage => ({
+    type: 'update',
+    site: 'meadow',
+    seq: 1,
+    prev: '0'.repeat(32),
+    window: 100,
+    applied: [],
+    events: [],
+    stateHash: '1'.repeat(32),
+    hash,
+  });
+  const A = 'a'.repeat(32);
+  const B = 'b'.repeat(32);
+
+  it('says whether a vote counted, repeated or changed (the user flags only a change)', () => {
+    const servers = new Set(['s0', 's1', 's2']);
+    const v = emptyVotes();
+    expect(addVote(v, 's0', A, null, servers)).toBe('counted');
+    expect(addVote(v, 's0', A, upd(A), servers)).toBe('duplicate');
+    expect(addVote(v, 's0', B, null, servers)).toBe('changed');
+    expect(v.byServer.get('s0')).toBe(A);
+    expect(v.full.get(A)?.hash).toBe(A); // a full copy that arrives with a repeated vote is kept
+  });
+
+  it('votes of servers that left the set no longer count', () => {
+    const v = emptyVotes();
+    const before = new Set(['s0', 's1', 's2', 's3', 's4']);
+    for (const s of ['s0', 's1', 's2']) addVote(v, s, A, upd(A), before);
+    expect(decide(v, 3, before)?.hash).toBe(A);
+    const after = new Set(['s1', 's2', 's3', 's4', 'c0']); // s0 replaced
+    expect(decide(v, 3, after)).toBeNull();
+    addVote(v, 'c0', A, null, after);
+    expect(decide(v, 3, after)?.hash).toBe(A);
   });
 });

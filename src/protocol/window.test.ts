@@ -66,3 +66,60 @@ describe('AppliedSet', () => {
     expect(AppliedSet.fromList(s.toList()).toList()).toEqual(s.toList());
   });
 });
+
+describe('finalCandidates at its edges (mutants StrykerJS found alive)', () => {
+  it('only counted reports make the median: a report that does not count is left out', () => {
+    const c = cand('amy', 1, { s0: 10, s1: 20, s2: 30, s3: 40 });
+    const all = finalCandidates([c], 100, 3, always);
+    expect(all.map((x) => x.median)).toEqual([30]);
+    // s1 was cut before this report: the median is the 3rd of 10, 30, 40
+    const cut = finalCandidates([c], 100, 3, (server) => server !== 's1');
+    expect(cut.map((x) => x.median)).toEqual([40]);
+    expect(finalCandidates([c], 100, 3, (server) => server === 's0' || server === 's1')).toEqual([]);
+  });
+
+  it('a median exactly at the window end belongs to that window', () => {
+    const c = cand('amy', 1, { s0: 10, s1: 20, s2: 50 });
+    expect(finalCandidates([c], 50, 3, always).map((x) => x.median)).toEqual([50]);
+    expect(finalCandidates([c], 49.999, 3, always)).toEqual([]);
+  });
+
+  it('two contents of one action number with one median sort by content hash, whatever the input order', () => {
+    const a = { ...cand('amy', 1, { s0: 10, s1: 20, s2: 30 }), hash: 'b'.repeat(32) };
+    const b = { ...cand('amy', 1, { s0: 11, s1: 19, s2: 30 }), hash: 'a'.repeat(32) };
+    const c = { ...cand('amy', 1, { s0: 12, s1: 18, s2: 30 }), hash: 'c'.repeat(32) };
+    for (const input of [[a, b, c], [c, b, a], [b, c, a]])
+      expect(finalCandidates(input, 100, 3, always).map((x) => x.candidate.hash[0])).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('AppliedSet: every replica the same canonical form (mutants StrykerJS found alive)', () => {
+  it('toList is sorted by user and number whatever the order things were applied in', () => {
+    const x = new AppliedSet();
+    for (const [u, n] of [['zed', 9], ['amy', 7], ['Bob', 4], ['amy', 3]] as const) x.add(u, n);
+    const y = new AppliedSet();
+    for (const [u, n] of [['amy', 3], ['Bob', 4], ['amy', 7], ['zed', 9]] as const) y.add(u, n);
+    expect(x.toList()).toEqual([
+      ['Bob', 0, [4]],
+      ['amy', 0, [3, 7]],
+      ['zed', 0, [9]],
+    ]);
+    expect(y.toList()).toEqual(x.toList());
+    expect(AppliedSet.fromList(x.toList()).toList()).toEqual(x.toList());
+  });
+
+  it('setFloor raises the floor of a known user and drops the numbers below it, never lowers it', () => {
+    const s = new AppliedSet();
+    s.add('a', 2);
+    s.add('a', 5);
+    s.add('a', 9);
+    s.setFloor('a', 5);
+    expect(s.toList()).toEqual([['a', 5, [9]]]);
+    expect(s.has('a', 4)).toBe(true);
+    s.setFloor('a', 3);
+    expect(s.toList()).toEqual([['a', 5, [9]]]);
+    s.clear();
+    expect(s.toList()).toEqual([]);
+    expect(s.has('a', 1)).toBe(false);
+  });
+});
