@@ -68,6 +68,11 @@ const test = base.extend<{ server: RunningServer; newPlayer: () => Promise<Page>
   },
 });
 
+// No Playwright trace: its screenshots of seven WebGL pages cost so much CPU on two cores that
+// Site Servers fall behind their Timeslots (e2e/mixed.spec.ts measured it); the server log is
+// attached on failure instead.
+test.use({ trace: 'off' });
+
 async function newPlayer(browser: Browser, server: RunningServer, contexts: Map<Page, BrowserContext>): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();

@@ -1,0 +1,90 @@
+/**
+ * A registered player walks through client-server and P2P sites and keeps exactly what it
+ * carries: meadow (P2P) -> forest (client-server) -> meadow (P2P) -> town (P2P) -> lake
+ * (client-server), picking one item on each, then logs out and back in. Node bots make the meadow
+ * and the town busy (threshold 3) and serve each other's site; the player's tab serves nothing.
+ */
+import { expect, test, type BrowserContext } from '@playwright/test';
+import { Bot } from '../src/bots/bot.js';
+import { getSite, pathTo } from '../src/game/index.js';
+import type { Snapshot } from '../src/client/store.js';
+import { entered, snapshot, startServer, submitLogin, uniqueName, until, walkTo, type RunningServer } from './helpers.js';
+
+test.use({ trace: 'off' });
+
+test('a player walks CS -> P2P -> P2P -> CS and keeps its inventory exactly', async ({ browser }) => {
+  test.setTimeout(240_000);
+  let server: RunningServer | null = null;
+  let context: BrowserContext | null = null;
+  const bots: Bot[] = [];
+  try {
+    server = await startServer({ env: { MMO_TRANSFER_THRESHOLD: '3', MMO_N_SERVER: '3', MMO_T_TIMEOUT_MS: '600', MMO_T_REQ_TIMEOUT_MS: '600' } });
+    for (const site of ['meadow', 'town', 'meadow', 'town', 'meadow', 'town']) {
+      const b = new Bot({ url: server.base, site, rate: 0 });
+      bots.push(b);
+      await b.start();
+    }
+    await expect.poll(() => bots.filter((b) => b.state.mode === 'p2p').length, { timeout: 30_000 }).toBe(6);
+
+    context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(server.base);
+    const name = uniqueName('walker');
+    await submitLogin(page, name, 'walk-the-world', 'register');
+    // This tab serves nothing: its inventory is all that moves with it.
+    await page.getByTestId('serve-setting').uncheck();
+    const carried: string[] = [];
+    const inventory = (s: Snapshot): string[] => s.me!.inventory.map((i) => i.id).sort();
+
+    const pickNearest = async (): Promise<void> => {
+      const s = await snapshot(page);
+      const site = s.site!;
+      const item = s.items
+        .map((i) => ({ i, steps: pathTo(site, s.me!, i).length }))
+        .sort((a, b) => a.steps - b.steps)[0]!.i;
+      await walkTo(page, item);
+      await page.keyboard.press('Space');
+      await until(page, (n) => n.me!.inventory.some((x) => x.id === item.id), `picked ${item.id} on ${site}`);
+      carried.push(item.id);
+      expect(inventory(await snapshot(page))).toEqual([...carried].sort());
+    };
+    const through = async (to: string, mode: 'cs' | 'p2p'): Promise<void> => {
+      const s = await snapshot(page);
+      const portal = getSite(s.site!).portals.find((p) => p.to === to)!;
+      await walkTo(page, portal);
+      await page.keyboard.press('e');
+      const there = await until(page, (n) => n.site === to && n.mode === mode && n.me !== null, `arrived on ${to} (${mode})`, 30_000);
+      // Nothing lost, nothing doubled on the way.
+      expect(inventory(there)).toEqual([...carried].sort());
+      expect(there.items.filter((i) => carried.includes(i.id))).toEqual([]);
+    };
+
+    const start = await until(page, (s) => s.site === 'meadow' && s.mode === 'p2p' && s.me !== null, 'on the P2P meadow', 30_000);
+    expect(start.serving).toBeNull();
+    await pickNearest();
+    await through('forest', 'cs');
+    await pickNearest();
+    await through('meadow', 'p2p');
+    await pickNearest();
+    await through('town', 'p2p');
+    await pickNearest();
+    await through('lake', 'cs');
+    await pickNearest();
+    expect(carried).toHaveLength(5);
+
+    // Every item the player carries is gone from every site the bots can see.
+    for (const b of bots) expect(b.state.view?.items.filter((i) => carried.includes(i.id))).toEqual([]);
+
+    // Log out and in again: the same site and the same five items.
+    await page.getByTestId('logout').click();
+    await expect(page.getByTestId('login-name')).toBeVisible();
+    await submitLogin(page, name, 'walk-the-world', 'login');
+    const back = await entered(page);
+    expect(back.site).toBe('lake');
+    expect(inventory(back)).toEqual([...carried].sort());
+  } finally {
+    for (const b of bots) b.close();
+    await context?.close();
+    await server?.dispose();
+  }
+});
