@@ -4,7 +4,7 @@
  * (client-server), picking one item on each, then logs out and back in. Node bots make the meadow
  * and the town busy (threshold 3) and serve each other's site; the player's tab serves nothing.
  */
-import { expect, test, type BrowserContext } from '@playwright/test';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { Bot } from '../src/bots/bot.js';
 import { getSite, pathTo } from '../src/game/index.js';
 import type { Snapshot } from '../src/client/store.js';
@@ -12,19 +12,36 @@ import { entered, snapshot, startServer, submitLogin, uniqueName, until, walkTo,
 
 test.use({ trace: 'off' });
 
+/** Three bots on the meadow and three on the town: both P2P, each served by the other's bots. */
+async function crowd(bots: Bot[]): Promise<RunningServer> {
+  const server = await startServer({ env: { MMO_TRANSFER_THRESHOLD: '3', MMO_N_SERVER: '3', MMO_T_TIMEOUT_MS: '600', MMO_T_REQ_TIMEOUT_MS: '600' } });
+  for (const site of ['meadow', 'town', 'meadow', 'town', 'meadow', 'town']) {
+    const b = new Bot({ url: server.base, site, rate: 0 });
+    bots.push(b);
+    await b.start();
+  }
+  await expect.poll(() => bots.filter((b) => b.state.mode === 'p2p').length, { timeout: 30_000 }).toBe(6);
+  return server;
+}
+
+/** Walks to the item nearest the player and picks it up; returns its id. */
+async function pickNearest(page: Page): Promise<string> {
+  const s = await snapshot(page);
+  const site = s.site!;
+  const item = s.items.map((i) => ({ i, steps: pathTo(site, s.me!, i).length })).sort((a, b) => a.steps - b.steps)[0]!.i;
+  await walkTo(page, item);
+  await page.keyboard.press('Space');
+  await until(page, (n) => n.me!.inventory.some((x) => x.id === item.id), `picked ${item.id} on ${site}`);
+  return item.id;
+}
+
 test('a player walks CS -> P2P -> P2P -> CS and keeps its inventory exactly', async ({ browser }) => {
   test.setTimeout(240_000);
   let server: RunningServer | null = null;
   let context: BrowserContext | null = null;
   const bots: Bot[] = [];
   try {
-    server = await startServer({ env: { MMO_TRANSFER_THRESHOLD: '3', MMO_N_SERVER: '3', MMO_T_TIMEOUT_MS: '600', MMO_T_REQ_TIMEOUT_MS: '600' } });
-    for (const site of ['meadow', 'town', 'meadow', 'town', 'meadow', 'town']) {
-      const b = new Bot({ url: server.base, site, rate: 0 });
-      bots.push(b);
-      await b.start();
-    }
-    await expect.poll(() => bots.filter((b) => b.state.mode === 'p2p').length, { timeout: 30_000 }).toBe(6);
+    server = await crowd(bots);
 
     context = await browser.newContext();
     const page = await context.newPage();
@@ -36,16 +53,8 @@ test('a player walks CS -> P2P -> P2P -> CS and keeps its inventory exactly', as
     const carried: string[] = [];
     const inventory = (s: Snapshot): string[] => s.me!.inventory.map((i) => i.id).sort();
 
-    const pickNearest = async (): Promise<void> => {
-      const s = await snapshot(page);
-      const site = s.site!;
-      const item = s.items
-        .map((i) => ({ i, steps: pathTo(site, s.me!, i).length }))
-        .sort((a, b) => a.steps - b.steps)[0]!.i;
-      await walkTo(page, item);
-      await page.keyboard.press('Space');
-      await until(page, (n) => n.me!.inventory.some((x) => x.id === item.id), `picked ${item.id} on ${site}`);
-      carried.push(item.id);
+    const pick = async (): Promise<void> => {
+      carried.push(await pickNearest(page));
       expect(inventory(await snapshot(page))).toEqual([...carried].sort());
     };
     const through = async (to: string, mode: 'cs' | 'p2p'): Promise<void> => {
@@ -61,15 +70,15 @@ test('a player walks CS -> P2P -> P2P -> CS and keeps its inventory exactly', as
 
     const start = await until(page, (s) => s.site === 'meadow' && s.mode === 'p2p' && s.me !== null, 'on the P2P meadow', 30_000);
     expect(start.serving).toBeNull();
-    await pickNearest();
+    await pick();
     await through('forest', 'cs');
-    await pickNearest();
+    await pick();
     await through('meadow', 'p2p');
-    await pickNearest();
+    await pick();
     await through('town', 'p2p');
-    await pickNearest();
+    await pick();
     await through('lake', 'cs');
-    await pickNearest();
+    await pick();
     expect(carried).toHaveLength(5);
 
     // Every item the player carries is gone from every site the bots can see.
@@ -82,6 +91,40 @@ test('a player walks CS -> P2P -> P2P -> CS and keeps its inventory exactly', as
     const back = await entered(page);
     expect(back.site).toBe('lake');
     expect(inventory(back)).toEqual([...carried].sort());
+  } finally {
+    for (const b of bots) b.close();
+    await context?.close();
+    await server?.dispose();
+  }
+});
+
+test('logging out right after picking an item on a P2P site stores it; logging in again shows it', async ({ browser }) => {
+  test.setTimeout(120_000);
+  let server: RunningServer | null = null;
+  let context: BrowserContext | null = null;
+  const bots: Bot[] = [];
+  try {
+    server = await crowd(bots);
+    context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(server.base);
+    const name = uniqueName('quick');
+    await submitLogin(page, name, 'gone-in-a-flash', 'register');
+    await page.getByTestId('serve-setting').uncheck();
+    await until(page, (s) => s.site === 'meadow' && s.mode === 'p2p' && s.me !== null, 'on the P2P meadow', 30_000);
+    const item = await pickNearest(page);
+    const at = (await snapshot(page)).me!;
+    // At once: the servers still hold the only copy of the player's state.
+    await page.getByTestId('logout').click();
+    await expect(page.getByTestId('login-name')).toBeVisible();
+    // The meadow's players see it go, and nobody has the item on the map.
+    for (const b of bots.filter((x) => x.state.site === 'meadow'))
+      await expect.poll(() => b.state.view?.users.some((u) => u.name === name), { timeout: 10_000 }).toBe(false);
+    await submitLogin(page, name, 'gone-in-a-flash', 'login');
+    const back = await until(page, (s) => s.site === 'meadow' && s.me !== null, 'back on the meadow', 30_000);
+    expect(back.me!.inventory.map((i) => i.id)).toEqual([item]);
+    expect({ x: back.me!.x, y: back.me!.y }).toEqual({ x: at.x, y: at.y });
+    expect(back.items.map((i) => i.id)).not.toContain(item);
   } finally {
     for (const b of bots) b.close();
     await context?.close();
