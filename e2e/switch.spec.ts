@@ -131,3 +131,54 @@ test('logging out right after picking an item on a P2P site stores it; logging i
     await server?.dispose();
   }
 });
+
+test('a player whose tab serves a site walks into it: it plays there, a fresh peer serves in its place', async ({ browser }) => {
+  test.setTimeout(120_000);
+  let server: RunningServer | null = null;
+  let context: BrowserContext | null = null;
+  const bots: Bot[] = [];
+  const bot = async (site: string, serve: boolean): Promise<Bot> => {
+    const b = new Bot({ url: server!.base, site, rate: 0, serve });
+    bots.push(b);
+    await b.start();
+    return b;
+  };
+  try {
+    server = await startServer({ env: { MMO_TRANSFER_THRESHOLD: '3', MMO_N_SERVER: '3', MMO_T_TIMEOUT_MS: '600', MMO_T_REQ_TIMEOUT_MS: '600' } });
+    // The tab and two town bots are the only peers free to serve the meadow.
+    context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(server.base);
+    await page.getByTestId('login-site').selectOption('town');
+    await page.getByTestId('login-guest').click();
+    await until(page, (s) => s.site === 'town' && s.me !== null, 'on the town');
+    await bot('town', true);
+    await bot('town', true);
+    await expect.poll(async () => (await page.evaluate(() => (window as unknown as { __mmo: { p2p(): { serverId: string | null } } }).__mmo.p2p().serverId)), { timeout: 20_000 }).not.toBeNull();
+    const players = [await bot('meadow', false), await bot('meadow', false), await bot('meadow', false)];
+    const served = await until(page, (s) => s.serving === 'meadow', 'the tab serves the meadow', 30_000);
+    expect(served.site).toBe('town');
+    // A spare elsewhere, to take the tab's place.
+    await bot('lake', true);
+
+    const portal = getSite('town').portals.find((p) => p.to === 'meadow')!;
+    await walkTo(page, portal);
+    await page.keyboard.press('e');
+    const there = await until(page, (s) => s.site === 'meadow' && s.mode === 'p2p' && s.me !== null, 'playing on the meadow', 30_000);
+    expect(there.serving).toBeNull();
+    const me = there.user!;
+    const myServer = await page.evaluate(() => (window as unknown as { __mmo: { p2p(): { serverId: string | null } } }).__mmo.p2p().serverId);
+    await until(page, (s) => s.servers.some((x) => x.id === myServer && x.state === 'replaced') && s.servers.filter((x) => x.state === 'in-step').length === 3, 'a fresh server in its slot', 30_000);
+    // The site runs on: a bot's move reaches the tab, the tab's move reaches the bots.
+    const seqBefore = (await snapshot(page)).acceptedSeq;
+    players[0]!.act({ kind: 'say', text: 'welcome' });
+    await until(page, (s) => s.acceptedSeq > seqBefore, 'an update after the change');
+    await walkTo(page, { x: there.me!.x, y: there.me!.y + 1 });
+    const moved = (await snapshot(page)).me!;
+    for (const b of players) await expect.poll(() => b.state.view?.users.find((u) => u.name === me)?.y, { timeout: 10_000 }).toBe(moved.y);
+  } finally {
+    for (const b of bots) b.close();
+    await context?.close();
+    await server?.dispose();
+  }
+});

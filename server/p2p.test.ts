@@ -241,6 +241,11 @@ describe('P2P hosting with Node peers', () => {
     expect(walker.state.serving).toBeNull();
     await until('a fresh server in its slot', () => a.state.servers.some((x) => x.id === walkerId && x.state === 'replaced'));
     expect(a.state.servers.filter((x) => x.state !== 'replaced').map((x) => x.id)).toContain(spare.conn?.node?.serverId);
+    // The three servers of the site are in step again, as the players see them.
+    await until('three in step', () => a.state.servers.filter((x) => x.state === 'in-step').length === 3, 15_000).catch((e: unknown) => {
+      const sp = spare.conn?.node?.server?.core;
+      throw new Error(`${(e as Error).message}: ${JSON.stringify(a.state.servers)} ${JSON.stringify(spare.conn?.node?.server?.stats())} a.last=${JSON.stringify(a.conn?.node?.userHost?.core.lastAccepted())} spare.last=${JSON.stringify(sp?.lastUpdate())} spare.slot=${JSON.stringify(sp?.membership()?.members.map((m) => [m.id.slice(0, 8), m.slot, m.stints]))} spare.users=${JSON.stringify(sp?.snapshot()?.users.map((u) => u.name))} a=${a.name}`);
+    });
     // Everyone sees the newcomer, and it plays like anyone.
     await until('a sees the walker', () => a.state.view?.users.some((u) => u.name === walker.name));
     walker.act({ kind: 'say', text: 'hello meadow' });
@@ -262,6 +267,43 @@ describe('P2P hosting with Node peers', () => {
     await until('weighed with every report', () => weighed().some((l) => (l.match(/guest-/g) ?? []).length >= 3 * 3), 10_000);
     expect(s.logs.some((l) => l.includes('"event":"p2p.evict"'))).toBe(false);
   }, 40_000);
+
+  it('a server frozen for a moment is ignored, readmitted when it is back, and counts again', async () => {
+    const s = await startServer({ p2p: { ...FAST, T_ignore: 60_000 } });
+    const frozen = { on: false };
+    const freezable = (): P2PEnvironment => {
+      const env = nodeP2P();
+      return {
+        ...env,
+        wakeup: { set: (ms, cb) => env.wakeup.set(ms, () => (frozen.on ? env.wakeup.set(20, cb) : cb())), clear: () => env.wakeup.clear() },
+        links: (ice) => {
+          const make = env.links(ice);
+          return (o) => muted(make(o), () => frozen.on);
+        },
+      };
+    };
+    const servers = [await bot(s, 'town', { p2p: freezable() }), await bot(s, 'town'), await bot(s, 'town')];
+    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    const a = await bot(s, 'meadow', { serve: false });
+    await bot(s, 'meadow', { serve: false });
+    await until('P2P', () => a.state.mode === 'p2p' && a.state.view !== null);
+    const id = servers[0]!.conn?.node?.serverId ?? '';
+    frozen.on = true;
+    let i = 0;
+    const say = async (): Promise<void> => {
+      a.act({ kind: 'say', text: `n${i++}` });
+      await until('applied', () => Object.keys(a.state.inflight).length === 0, 5000);
+    };
+    while (!a.state.servers.some((x) => x.id === id && x.state === 'ignored')) await say();
+    frozen.on = false;
+    // Back: readmitted (a new stint), and its votes count again.
+    while (a.state.servers.find((x) => x.id === id)?.state !== 'in-step' || !s.logs.some((l) => l.includes('"change":"admit"'))) {
+      await say();
+      if (i > 500) throw new Error(`not back: ${JSON.stringify(a.state.servers)} ${JSON.stringify(servers[0]!.conn?.node?.server?.stats())}`);
+    }
+    for (let k = 0; k < 5; k++) await say();
+    expect(a.state.servers.find((x) => x.id === id)?.state).toBe('in-step');
+  }, 60_000);
 });
 
 /** A link whose frames are dropped both ways while `quiet()` (a frozen tab). */

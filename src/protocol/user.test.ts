@@ -90,8 +90,8 @@ describe('SiteUser.serverStates', () => {
       { id: 's1', state: 'in-step' },
       { id: 's2', state: 'in-step' },
       { id: 's3', state: 'in-step' },
-      // Never voted yet: trails the accepted updates.
-      { id: 'c0', state: 'late' },
+      // New to the set: it owes votes only for the updates after it joined.
+      { id: 'c0', state: 'in-step' },
       { id: 's4', state: 'replaced' },
     ]);
     const to: string[] = [];
@@ -101,6 +101,12 @@ describe('SiteUser.serverStates', () => {
     };
     s.net.poke('alice', () => alice.act({ kind: 'pickup' }));
     expect(to.sort()).toEqual(['c0', 's0', 's1', 's2', 's3']);
+    // c0 never got the record (only alice did), so it votes for none of the next updates: late.
+    s.net.rewrite = (_f, _t, m) => m;
+    const seq = alice.lastAccepted().seq;
+    playMoves(s, 6, 300);
+    expect(alice.lastAccepted().seq).toBeGreaterThan(seq + 2);
+    expect(alice.serverStates().find((x) => x.id === 'c0')?.state).toBe('late');
   });
 
   it('shows a server disagreeing after its update differed from the majority, for 50 updates, even when its votes come after the majority\'s', () => {
@@ -166,6 +172,41 @@ describe('SiteUser entering a running site by state transfer', () => {
     s.net.run(1000);
     expect(alice2.pendingActions()).toEqual([]);
     expect(applied('alice')).toContain(no);
+  });
+
+  it('does not count votes a server owed before the user entered, and counts those after', () => {
+    const { s } = playing();
+    // s4's updates do not reach carol while she enters (its vote for the update she enters at is lost).
+    let cutS4 = true;
+    s.net.drop = (f, t, m) => cutS4 && f === 's4' && t === 'carol' && (m.type === 'update' || m.type === 'updateHash');
+    const carol = createSiteUser({
+      config: s.config,
+      user: 'carol',
+      now: s.net.clock('carol'),
+      send: s.net.sender('carol'),
+      servers: s.coordinator.activeServers(),
+      seq: null,
+      hash: null,
+      nextActionNo: 1,
+      crypto: s.crypto,
+    });
+    s.net.add('carol', carol);
+    s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
+    s.net.run(1000);
+    expect(carol.lastAccepted().seq).toBeGreaterThan(3);
+    expect(carol.serverStates().find((x) => x.id === 's4')?.state).toBe('in-step');
+    // From here on s4 owes her its votes: missing three of them makes it late.
+    const seq = carol.lastAccepted().seq;
+    for (let r = 0; r < 20 && carol.lastAccepted().seq < seq + 3; r++) {
+      s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: r % 2 ? 'up' : 'down' }));
+      s.net.run(300);
+    }
+    expect(carol.lastAccepted().seq).toBeGreaterThanOrEqual(seq + 3);
+    expect(carol.serverStates().find((x) => x.id === 's4')?.state).toBe('late');
+    cutS4 = false;
+    s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
+    s.net.run(500);
+    expect(carol.serverStates().find((x) => x.id === 's4')?.state).toBe('in-step');
   });
 
   it('continues above an action applied past a gap (a number the floor does not cover)', () => {

@@ -125,6 +125,8 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     entering = null;
     lastSeq = r.seq;
     lastHash = r.hash;
+    // Votes are owed from here on: the updates before were not ours to see.
+    for (const id of servers) lastVote.set(id, Math.max(lastVote.get(id) ?? 0, r.seq));
     for (const s of [...votes.keys()]) if (s <= lastSeq) votes.delete(s);
     for (const [user, floor, nos] of r.payload.state.applied) {
       if (user !== opts.user) continue;
@@ -171,6 +173,8 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
   }
 
   function setServers(next: string[]): void {
+    // A server new to the set owes votes only for updates after this one.
+    for (const id of next) if (!serverSet.has(id) && !lastVote.has(id)) lastVote.set(id, lastSeq);
     const changed = next.length !== servers.length || next.some((s, i) => s !== servers[i]);
     servers = [...next];
     serverSet = new Set(servers);
