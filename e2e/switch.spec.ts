@@ -182,3 +182,36 @@ test('a player whose tab serves a site walks into it: it plays there, a fresh pe
     await server?.dispose();
   }
 });
+
+test('a serving tab closes in the middle of a switch, and the switch still completes', async ({ browser }) => {
+  test.setTimeout(120_000);
+  let server: RunningServer | null = null;
+  let context: BrowserContext | null = null;
+  const bots: Bot[] = [];
+  try {
+    server = await crowd(bots);
+    context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(server.base);
+    const name = uniqueName('mover');
+    await submitLogin(page, name, 'mind-the-gap', 'register');
+    await page.getByTestId('serve-setting').uncheck();
+    await until(page, (s) => s.site === 'meadow' && s.mode === 'p2p' && s.me !== null, 'on the P2P meadow', 30_000);
+    const item = await pickNearest(page);
+    const portal = getSite('meadow').portals.find((p) => p.to === 'forest')!;
+    await walkTo(page, portal);
+    // The meadow's servers are the town's bots: one of them goes as the player steps through.
+    const serving = bots.filter((b) => b.state.serving === 'meadow');
+    expect(serving).toHaveLength(3);
+    await Promise.all([page.keyboard.press('e'), Promise.resolve().then(() => serving[0]!.close())]);
+    const there = await until(page, (s) => s.site === 'forest' && s.mode === 'cs' && s.me !== null, 'arrived on the forest', 30_000);
+    expect(there.me!.inventory.map((i) => i.id)).toEqual([item]);
+    // The meadow goes on without the player, on its two remaining servers and a replacement if any.
+    for (const b of bots.filter((x) => x.state.site === 'meadow'))
+      await expect.poll(() => b.state.view?.users.some((u) => u.name === name), { timeout: 10_000 }).toBe(false);
+  } finally {
+    for (const b of bots) b.close();
+    await context?.close();
+    await server?.dispose();
+  }
+});
