@@ -125,7 +125,7 @@ export function emitTimeslot(ctx: ServerCtx): void {
     ...(ctx.frozen.size > 0 ? { ignoring: [...ctx.frozen.keys()].sort() } : {}),
   };
   const ts = signTimeslot(body, ctx.opts.secretKey, ctx.crypto);
-  const r = mine.offer(ts, now);
+  const r = mine.offer(ts, now, true);
   if (r.kind === 'added') for (const it of r.items) indexItem(ctx, me, it, ctx.frontier);
   ctx.lastStamp = stamp;
   ctx.nextSlotAt = (Math.floor(stamp / T + 1e-9) + 1) * T;
@@ -154,7 +154,7 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
   const ch = chainOf(ctx, ts.server, ts);
   if (!ch) return;
   const now = ctx.opts.now();
-  const r = ch.offer(ts, now);
+  const r = ch.offer(ts, now, direct);
   switch (r.kind) {
     case 'added':
       for (const it of r.items) {
@@ -168,11 +168,13 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
       maybeEcho(ctx, false);
       break;
     case 'duplicate':
-      if (direct) reject(ctx, from, 'timeslot', 'ERR_REPLAYED', `${ts.server}#${ts.seq}`);
+      // Only a second copy from its server is a replay: a relayed copy (an answer to a fetch after
+      // a peer's echo) can overtake the server's own on a slower link (FINDINGS 13).
+      if (direct && r.heldDirect) reject(ctx, from, 'timeslot', 'ERR_REPLAYED', `${ts.server}#${ts.seq}`);
       break;
     case 'conflict':
       onConflict(ctx, r.held, ts);
-      onCutBranchMismatch(ctx, ts, from);
+      onCutBranchMismatch(ctx, ts, from, direct);
       break;
     case 'buffered':
       fetchRange(ctx, ts.server, ch.top.seq + 1, ts.seq - 1, 'gap');
@@ -186,7 +188,7 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
       const held = ts.seq === ch.top.seq + 1 ? ch.get(ch.top.seq) : undefined;
       if (held?.full && timeslotsConflict(held.full, ts)) {
         onConflict(ctx, held, ts);
-        onCutBranchMismatch(ctx, ts, from);
+        onCutBranchMismatch(ctx, ts, from, direct);
         return;
       }
       reject(ctx, from, 'timeslot', codeFor(r.reason), `${ts.server}#${ts.seq}: ${r.reason}`);
@@ -240,7 +242,7 @@ function onConflict(ctx: ServerCtx, held: ChainItem, ts: Timeslot): void {
  * prefix can be one too when a second liar echoed both). Start that chain again from its anchor
  * and fetch the cut's branch; only the cut's branch counts, and windows already closed stay.
  */
-function onCutBranchMismatch(ctx: ServerCtx, ts: Timeslot, from: string): void {
+function onCutBranchMismatch(ctx: ServerCtx, ts: Timeslot, from: string, direct: boolean): void {
   const y = ts.server;
   const m = ctx.members.get(y);
   const cut = m ? latestStint(m).cut : null;
@@ -249,7 +251,7 @@ function onCutBranchMismatch(ctx: ServerCtx, ts: Timeslot, from: string): void {
   if (ch.top.seq >= cut.seq && ch.hashOf(cut.seq) === cut.hash) return; // we hold the cut's branch
   dropBranch(ctx, y, ch.anchor.seq);
   // Offered again to a chain that now holds nothing above its anchor: it cannot conflict again.
-  onTimeslot(ctx, ts, from, false);
+  onTimeslot(ctx, ts, from, direct);
   fetchRange(ctx, y, ch.top.seq + 1, cut.seq, 'cut-branch');
 }
 
@@ -293,6 +295,7 @@ export function onEcho(ctx: ServerCtx, from: string, msg: PeerOf<'echo'>): void 
     ignoring: msg.ignoring ?? [],
     full: null,
     receivedAt: 0,
+    direct: false,
   };
   onHeads(ctx, from, fake);
 }
