@@ -91,8 +91,15 @@ const peerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
     sig,
   }),
   timeslot.map((t) => ({ type: 'timeslot' as const, ...t })),
-  fc.record({ type: fc.constant('timeslotRequest' as const), site, server: id, fromSeq: seq1, toSeq: seq1 }),
-  fc.record({ type: fc.constant('timeslotReply' as const), site, timeslots: fc.array(timeslot, { maxLength: 2 }) }),
+  // `epoch` (the sender's) is optional on these three: servers send it, users and the admin do not.
+  fc.record(
+    { type: fc.constant('timeslotRequest' as const), site, server: id, fromSeq: seq1, toSeq: seq1, epoch: seq },
+    { requiredKeys: ['type', 'site', 'server', 'fromSeq', 'toSeq'] },
+  ),
+  fc.record(
+    { type: fc.constant('timeslotReply' as const), site, timeslots: fc.array(timeslot, { maxLength: 2 }), epoch: seq },
+    { requiredKeys: ['type', 'site', 'timeslots'] },
+  ),
   fc.record({ type: fc.constant('contentRequest' as const), site, items: fc.array(fc.tuple(id, seq1, hash), { maxLength: 3 }) }),
   fc.record({
     type: fc.constant('update' as const),
@@ -107,7 +114,7 @@ const peerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
   }),
   fc.record({ type: fc.constant('updateHash' as const), site, seq: seq1, hash }),
   fc.record({ type: fc.constant('hashRequest' as const), site, seq: seq1 }),
-  fc.record({ type: fc.constant('stateRequest' as const), site, seq: fc.option(seq, { nil: null }) }),
+  fc.record({ type: fc.constant('stateRequest' as const), site, seq: fc.option(seq, { nil: null }), epoch: seq }, { requiredKeys: ['type', 'site', 'seq'] }),
   fc.record({
     type: fc.constant('stateChunk' as const),
     site,

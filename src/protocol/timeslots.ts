@@ -16,6 +16,7 @@ import {
   askRecords,
   chainOf,
   due,
+  fromUnknownPeer,
   EPS,
   fetchRange,
   HORIZON_WINDOWS,
@@ -24,6 +25,8 @@ import {
   MAX_PENDING_CLAIMS,
   observe,
   reject,
+  timeslotReply,
+  timeslotRequest,
   type ServerCtx,
 } from './serverContext.js';
 import { signTimeslot, timeslotHash, timeslotsConflict, verifyTimeslot, type TimeslotBody } from './signed.js';
@@ -144,10 +147,7 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
   if (ts.server === ctx.me) return; // our own, echoed back
   if (direct && from !== ts.server) return reject(ctx, from, 'timeslot', 'ERR_UNKNOWN_PEER', 'timeslot not from its server');
   const m = ctx.members.get(ts.server);
-  if (!m) {
-    if (ctx.status === 'waiting' || (ctx.membership && ts.epoch > ctx.membership.epoch)) return askRecords(ctx, from);
-    return reject(ctx, from, 'timeslot', 'ERR_UNKNOWN_PEER', `unknown server ${ts.server}`);
-  }
+  if (!m) return fromUnknownPeer(ctx, from, 'timeslot', ts.epoch, `unknown server ${ts.server}`);
   if (!heldAndVerified(ctx, ts) && !verifyTimeslot(ts, m.key, ctx.crypto)) {
     return reject(ctx, from, 'timeslot', 'ERR_BAD_SIGNATURE', `from ${ts.server}`);
   }
@@ -314,13 +314,7 @@ function checkHead(ctx: ServerCtx, p: string, y: string, h: number, hash: string
     // (a server that withholds its Timeslots from us costs one hop, not a timeout).
     if (ch && y !== ctx.me && ctx.members.has(y)) {
       if (due(ctx, ctx.lastFetch, `echo-fetch:${y}`, ctx.T / 2)) {
-        ctx.opts.send(p, {
-          type: 'timeslotRequest',
-          site: ctx.site,
-          server: y,
-          fromSeq: ch.top.seq + 1,
-          toSeq: Math.min(h, ch.top.seq + MAX_TIMESLOTS_PER_REPLY),
-        });
+        ctx.opts.send(p, timeslotRequest(ctx, y, ch.top.seq + 1, Math.min(h, ch.top.seq + MAX_TIMESLOTS_PER_REPLY)));
       }
     }
     return;
@@ -341,7 +335,7 @@ function checkHead(ctx: ServerCtx, p: string, y: string, h: number, hash: string
 function suspect(ctx: ServerCtx, p: string, y: string, h: number): void {
   if (!due(ctx, ctx.suspicion, `${p}\u0000${y}\u0000${h}`, ctx.cfg.T_timeout)) return;
   if (y === ctx.me) return; // someone claims another version of our own: nothing to fetch
-  ctx.opts.send(p, { type: 'timeslotRequest', site: ctx.site, server: y, fromSeq: h, toSeq: h });
+  ctx.opts.send(p, timeslotRequest(ctx, y, h, h));
 }
 
 /** Claims about Y#seq beyond what we held, checked now that we hold more of Y. */
@@ -365,15 +359,15 @@ function recheckPendingHeads(ctx: ServerCtx, y: string): void {
 // ---------------------------------------------------------------------------------------------
 
 export function onTimeslotRequest(ctx: ServerCtx, from: string, msg: PeerOf<'timeslotRequest'>): void {
-  if (!ctx.members.has(from)) return reject(ctx, from, 'timeslotRequest', 'ERR_UNKNOWN_PEER', 'not a member');
+  if (!ctx.members.has(from)) return fromUnknownPeer(ctx, from, 'timeslotRequest', msg.epoch, 'not a member');
   const ch = ctx.chains.get(msg.server);
   const to = Math.min(msg.toSeq, msg.fromSeq + MAX_TIMESLOTS_PER_REPLY - 1);
   const timeslots = ch ? ch.range(msg.fromSeq, to, MAX_TIMESLOTS_PER_REPLY) : [];
-  ctx.opts.send(from, { type: 'timeslotReply', site: ctx.site, timeslots });
+  ctx.opts.send(from, timeslotReply(ctx, timeslots));
 }
 
 export function onTimeslotReply(ctx: ServerCtx, from: string, msg: PeerOf<'timeslotReply'>): void {
-  if (!ctx.members.has(from)) return reject(ctx, from, 'timeslotReply', 'ERR_UNKNOWN_PEER', 'not a member');
+  if (!ctx.members.has(from)) return fromUnknownPeer(ctx, from, 'timeslotReply', msg.epoch, 'not a member');
   if (msg.timeslots.length === 0) {
     for (const t of ctx.trm.values()) if (t.asked.has(from)) t.noHelp.add(from);
     return;
