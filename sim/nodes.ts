@@ -96,8 +96,6 @@ export interface ServerNodeOptions {
   observe: (node: string, ev: CoreEvent) => void;
   /** Called with every action message delivered to a running server. */
   onActionDelivered?: (server: string, msg: PeerMessage & { type: 'action' }, from: string) => void;
-  /** Called right before and right after the core of a running server receives a message. */
-  onDelivery?: (server: string, from: string, msg: PeerMessage, phase: 'before' | 'after') => void;
   /** Called with bytes that arrived but are no peer message (decodePeerMessage's reason). */
   onUndecodable?: (server: string, from: string, reason: string) => void;
 }
@@ -130,10 +128,7 @@ export class ServerNode {
           opts.onActionDelivered?.(this.id, msg, from);
         }
         if (this.cheater && !this.host.crashed) this.cheater.incoming(from, msg);
-        const running = !this.host.crashed && this.host.core !== undefined;
-        if (running) opts.onDelivery?.(this.id, from, msg, 'before');
         this.host.deliver(from, msg);
-        if (running) opts.onDelivery?.(this.id, from, msg, 'after');
       },
       (from, _bytes, reason) => {
         if (!this.host.crashed) opts.onUndecodable?.(this.id, from, reason);

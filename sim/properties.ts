@@ -136,8 +136,8 @@ export function checkNoSuspicion(trace: Trace): Violation[] {
  * (7) Rejections: no core ever swallowed an exception of its own (`ERR_INTERNAL`), and in a run
  * without cheaters, loss or hostile input nothing at all was rejected: honest parties on a network
  * that loses nothing send nothing another honest party must refuse (a crash, a partition or spread
- * only delay or drop whole stretches of messages). Exempt: the two races of honest messages the
- * core still rejects, recognized by the scenario (`race`; sim/races.ts, FINDINGS 13-14).
+ * only delay or drop whole stretches of messages). No exception: the two races in which the core
+ * used to reject honest messages (sim/FINDINGS.md 13, 14) are fixed.
  */
 export function checkRejections(trace: Trace): Violation[] {
   const out: Violation[] = [];
@@ -146,7 +146,7 @@ export function checkRejections(trace: Trace): Violation[] {
   for (const r of trace.rejections) {
     if (r.code === 'ERR_INTERNAL')
       out.push(v('rejections', `${r.node} swallowed an exception at ${fmt(r.at)} ms: ${r.reason}`));
-    else if (!anyExpected && r.race === undefined)
+    else if (!anyExpected)
       out.push(
         v('rejections', `${r.node} rejected a message from ${r.from} at ${fmt(r.at)} ms: ${r.reason}`),
       );

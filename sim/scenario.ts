@@ -38,7 +38,6 @@ import {
 import { appliedSequence, canonicalSequence, checkAll, type Violation } from './properties.js';
 import { deterministicPart, type RunReport } from './report.js';
 import { defaultSettle, livenessBound, stallBound } from './bounds.js';
-import { KnownRaces } from './races.js';
 import { createRng } from './rng.js';
 import { mean, percentile, max } from './stats.js';
 import {
@@ -192,18 +191,15 @@ export function runScenario(input: RunOptions = {}): RunResult {
       }
       case 'accepted':
         return; // recorded through onAccept
-      case 'rejected': {
-        const race = races.classify(node, ev, at);
+      case 'rejected':
         rejections.push({
           at,
           node,
           from: ev.from,
           code: ev.code,
           reason: `${ev.code} ${ev.msgType}: ${ev.reason}`,
-          ...(race ? { race } : {}),
         });
         return;
-      }
       case 'ignored':
         events.push({
           at,
@@ -301,8 +297,6 @@ export function runScenario(input: RunOptions = {}): RunResult {
       clockOffset: o.clockOffset > 0 ? offsetRng.range(-o.clockOffset, o.clockOffset) : 0,
       observe,
       onActionDelivered,
-      onDelivery: (node, from, msg, phase) =>
-        phase === 'before' ? races.delivering(node, from, msg, queue.now) : races.delivered(node, from, msg),
       onUndecodable: (node, from, reason) =>
         rejections.push({
           at: queue.now,
@@ -316,10 +310,6 @@ export function runScenario(input: RunOptions = {}): RunResult {
   const servers = serverIds.map(makeServer);
   const spares = spareIds.map(makeServer);
   const serverNode = (id: string): ServerNode | undefined => [...servers, ...spares].find((s) => s.id === id);
-  const races = new KnownRaces(
-    () => admin.core.membership(),
-    (id) => serverNode(id)?.core?.membership(),
-  );
   const used = new Set<string>();
   const admin = new AdminNode(world, {
     secretKey: adminSecret,

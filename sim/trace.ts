@@ -3,7 +3,6 @@
  * did and saw, in true (virtual) time, without any protocol logic. The scenario fills it from the
  * hosts and the network; tests can also build one by hand (and break it on purpose).
  */
-import type { KnownRace } from './races.js';
 
 export interface ActionKey {
   user: string;
@@ -95,8 +94,6 @@ export interface TraceRejection {
   /** The `ERR_*` code (ERR_MALFORMED for bytes that decode to no message). */
   code: string;
   reason: string;
-  /** A known race in which the core rejects an honest message (sim/races.ts, FINDINGS 13-14). */
-  race?: KnownRace;
 }
 
 export interface TraceConfig {

@@ -23,31 +23,31 @@ describe('Chain', () => {
   it('links in order, buffers ahead of a gap, drains it when the gap fills', () => {
     const ts = chainOf(4);
     const c = new Chain('s1', { seq: 0, hash: ZERO_HASH, stamp: 0 }, 16, 8);
-    expect(c.offer(ts[0] as Timeslot, 0).kind).toBe('added');
-    expect(c.offer(ts[2] as Timeslot, 0).kind).toBe('buffered');
-    expect(c.offer(ts[3] as Timeslot, 0).kind).toBe('buffered');
-    const r = c.offer(ts[1] as Timeslot, 0);
+    expect(c.offer(ts[0] as Timeslot, 0, true).kind).toBe('added');
+    expect(c.offer(ts[2] as Timeslot, 0, true).kind).toBe('buffered');
+    expect(c.offer(ts[3] as Timeslot, 0, true).kind).toBe('buffered');
+    const r = c.offer(ts[1] as Timeslot, 0, true);
     expect(r.kind === 'added' && r.items.map((i) => i.seq)).toEqual([2, 3, 4]);
     expect(c.top.seq).toBe(4);
-    expect(c.offer(ts[1] as Timeslot, 0).kind).toBe('duplicate');
+    expect(c.offer(ts[1] as Timeslot, 0, true).kind).toBe('duplicate');
   });
 
   it('a chain joined midway is incomplete until backfilled to seq 1 or to a Timeslot before the frontier', () => {
     const ts = chainOf(5);
     const t3 = ts[2] as Timeslot;
     const c = new Chain('s1', { seq: 2, hash: t3.prevHash, stamp: -Infinity }, 16, 8);
-    c.offer(t3, 0);
-    c.offer(ts[3] as Timeslot, 0);
+    c.offer(t3, 0, true);
+    c.offer(ts[3] as Timeslot, 0, true);
     expect(c.complete(150)).toBe(false);
     expect(c.complete(300)).toBe(true); // what is missing lies before the frontier
-    expect(c.offer(ts[1] as Timeslot, 0).kind).toBe('added'); // #2 prepended by its hash
+    expect(c.offer(ts[1] as Timeslot, 0, true).kind).toBe('added'); // #2 prepended by its hash
     expect(c.complete(150)).toBe(false);
-    expect(c.offer(ts[0] as Timeslot, 0).kind).toBe('added');
+    expect(c.offer(ts[0] as Timeslot, 0, true).kind).toBe('added');
     expect(c.complete(150)).toBe(true);
     expect(c.items.map((i) => i.seq)).toEqual([1, 2, 3, 4]);
     // A Timeslot that does not hash to the anchor is not prepended.
     const d = new Chain('s1', { seq: 2, hash: 'f'.repeat(32), stamp: -Infinity }, 16, 8);
-    expect(d.offer(ts[1] as Timeslot, 0).kind).toBe('old');
+    expect(d.offer(ts[1] as Timeslot, 0, true).kind).toBe('old');
   });
 });
 
@@ -104,7 +104,7 @@ describe('Chain: the anchor, backfill and buffer', () => {
   it('reads the anchor stamp and hash, nothing for what it does not hold', () => {
     const ts = build([{}, {}, {}]);
     const c = fresh();
-    for (const t of ts) c.offer(t, 0);
+    for (const t of ts) c.offer(t, 0, true);
     expect([c.stampOf(0), c.hashOf(0)]).toEqual([0, ZERO_HASH]);
     expect([c.stampOf(2), c.hashOf(2)]).toEqual([200, timeslotHash(at(ts, 2))]);
     expect([c.stampOf(9), c.hashOf(9)]).toEqual([undefined, undefined]);
@@ -114,13 +114,13 @@ describe('Chain: the anchor, backfill and buffer', () => {
   it('a backfilled predecessor is returned and indexed; the new anchor has no known stamp until seq 0', () => {
     const ts = build([{}, {}, {}, {}]);
     const c = midway(ts, 3);
-    c.offer(at(ts, 3), 0);
+    c.offer(at(ts, 3), 0, true);
     expect(c.complete()).toBe(false); // unknown start: reports before #3 may be missing
-    const r = c.offer(at(ts, 2), 5);
+    const r = c.offer(at(ts, 2), 5, true);
     expect(r.kind === 'added' && r.items.map((i) => [i.seq, i.receivedAt])).toEqual([[2, 5]]);
     expect(c.anchor).toEqual({ seq: 1, hash: at(ts, 2).prevHash, stamp: -Infinity });
     expect(c.stampOf(1)).toBe(-Infinity); // a stable stamp of +Infinity would close every window
-    c.offer(at(ts, 1), 6);
+    c.offer(at(ts, 1), 6, true);
     expect(c.anchor).toEqual({ seq: 0, hash: ZERO_HASH, stamp: -Infinity });
     expect(c.complete(50)).toBe(true); // complete because it starts at seq 0, not by its stamps
     expect(seqs(c)).toEqual([1, 2, 3]);
@@ -130,14 +130,14 @@ describe('Chain: the anchor, backfill and buffer', () => {
     const ts = build([{}, {}, {}]);
     const c = midway(ts, 3);
     expect(c.complete(1000)).toBe(false);
-    expect(c.offer(at(ts, 2), 0).kind).toBe('added'); // no successor held: nothing to fit
+    expect(c.offer(at(ts, 2), 0, true).kind).toBe('added'); // no successor held: nothing to fit
     expect(seqs(c)).toEqual([2]);
     // a successor whose full copy was pruned cannot be checked against either
     const d = midway(ts, 3);
-    d.offer(at(ts, 3), 0);
+    d.offer(at(ts, 3), 0, true);
     d.prune(0, 0);
     expect(d.items[0]?.full).toBeNull();
-    expect(d.offer(at(ts, 2), 0).kind).toBe('added');
+    expect(d.offer(at(ts, 2), 0, true).kind).toBe('added');
   });
 
   it("a backfilled predecessor must fit its successor's stamp and arrivals", () => {
@@ -146,23 +146,23 @@ describe('Chain: the anchor, backfill and buffer', () => {
     const [c3] = build([{}, { stamp: 500 }, { stamp: 400 }]).slice(2);
     if (!a || !b || !c3) throw new Error('fixture');
     const c = midway([a, b, c3], 3);
-    expect(c.offer(c3, 0).kind).toBe('added');
-    expect(c.offer(b, 0)).toEqual({ kind: 'invalid', reason: 'stamp or arrival does not fit its successor' });
+    expect(c.offer(c3, 0, true).kind).toBe('added');
+    expect(c.offer(b, 0, true)).toEqual({ kind: 'invalid', reason: 'stamp or arrival does not fit its successor' });
     expect(seqs(c)).toEqual([3]);
   });
 
   it('backfill moves the admission markers back to the first Timeslot of each epoch', () => {
     const ts = build([{ epoch: 1 }, { epoch: 1 }, { epoch: 2 }, { epoch: 2 }]);
     const c = midway(ts, 3);
-    c.offer(at(ts, 3), 0);
-    c.offer(at(ts, 4), 0);
+    c.offer(at(ts, 3), 0, true);
+    c.offer(at(ts, 4), 0, true);
     expect(c.marks).toEqual([{ epoch: 2, seq: 3, stamp: 300 }]);
-    c.offer(at(ts, 2), 0);
+    c.offer(at(ts, 2), 0, true);
     expect(c.marks).toEqual([
       { epoch: 1, seq: 2, stamp: 200 },
       { epoch: 2, seq: 3, stamp: 300 },
     ]);
-    c.offer(at(ts, 1), 0);
+    c.offer(at(ts, 1), 0, true);
     expect(c.marks).toEqual([
       { epoch: 1, seq: 1, stamp: 100 },
       { epoch: 2, seq: 3, stamp: 300 },
@@ -172,14 +172,14 @@ describe('Chain: the anchor, backfill and buffer', () => {
   it('keeps the marks of the 16 latest epochs', () => {
     const ts = build(Array.from({ length: 18 }, (_, i) => ({ epoch: i + 1 })));
     const c = fresh();
-    for (const t of ts) c.offer(t, 0);
+    for (const t of ts) c.offer(t, 0, true);
     expect(c.marks.map((m) => m.epoch)).toEqual(Array.from({ length: 16 }, (_, i) => i + 3));
   });
 
   it('marks one entry per epoch however long the chain (markers must not be pushed out)', () => {
     const ts = build([...Array.from({ length: 20 }, () => ({ epoch: 1 })), { epoch: 3 }, { epoch: 3 }]);
     const c = fresh();
-    for (const t of ts) c.offer(t, 0);
+    for (const t of ts) c.offer(t, 0, true);
     expect(c.marks).toEqual([
       { epoch: 1, seq: 1, stamp: 100 },
       { epoch: 3, seq: 21, stamp: 2100 },
@@ -189,9 +189,9 @@ describe('Chain: the anchor, backfill and buffer', () => {
   it('a buffered Timeslot that does not link is not drained into the chain', () => {
     const ts = build([{}, {}, { prevHash: 'f'.repeat(32) }]);
     const c = fresh();
-    c.offer(at(ts, 1), 0);
-    expect(c.offer(at(ts, 3), 0).kind).toBe('buffered');
-    const r = c.offer(at(ts, 2), 0);
+    c.offer(at(ts, 1), 0, true);
+    expect(c.offer(at(ts, 3), 0, true).kind).toBe('buffered');
+    const r = c.offer(at(ts, 2), 0, true);
     expect(r.kind === 'added' && r.items.map((i) => i.seq)).toEqual([2]);
     expect(seqs(c)).toEqual([1, 2]);
     expect([...c.future.keys()]).toEqual([]); // dropped, to be fetched again
@@ -200,25 +200,65 @@ describe('Chain: the anchor, backfill and buffer', () => {
   it('drains up to the next gap and keeps what lies beyond it; keeps the first copy of a buffered seq', () => {
     const ts = build([{}, {}, {}, {}, {}]);
     const c = fresh();
-    c.offer(at(ts, 1), 0);
-    c.offer(at(ts, 3), 0);
-    c.offer(at(ts, 5), 0);
+    c.offer(at(ts, 1), 0, true);
+    c.offer(at(ts, 3), 0, true);
+    c.offer(at(ts, 5), 0, true);
     const [other5] = build([{}, {}, {}, {}, { stamp: 480 }]).slice(4);
     if (!other5) throw new Error('fixture');
-    expect(c.offer(other5, 0).kind).toBe('buffered');
+    expect(c.offer(other5, 0, true).kind).toBe('buffered');
     expect(c.future.get(5)?.hash).toBe(timeslotHash(at(ts, 5)));
-    c.offer(at(ts, 2), 0);
+    c.offer(at(ts, 2), 0, true);
     expect(seqs(c)).toEqual([1, 2, 3]);
     expect([...c.future.keys()]).toEqual([5]);
-    c.offer(at(ts, 4), 0);
+    c.offer(at(ts, 4), 0, true);
     expect(seqs(c)).toEqual([1, 2, 3, 4, 5]);
     expect(c.future.size).toBe(0);
+  });
+
+  // FINDINGS 13: a relayed copy may overtake its server's own; only a second direct copy is a replay.
+  it("a duplicate says whether its server's own copy was held before; the first direct copy marks it", () => {
+    const ts = build([{}, {}]);
+    const c = fresh();
+    c.offer(at(ts, 1), 0, false);
+    expect(c.offer(at(ts, 1), 0, false)).toEqual({ kind: 'duplicate', heldDirect: false });
+    expect(c.offer(at(ts, 1), 0, true)).toEqual({ kind: 'duplicate', heldDirect: false });
+    expect(c.offer(at(ts, 1), 0, true)).toEqual({ kind: 'duplicate', heldDirect: true });
+    expect(c.offer(at(ts, 1), 0, false)).toEqual({ kind: 'duplicate', heldDirect: true });
+    c.offer(at(ts, 2), 0, true);
+    expect(c.items.map((i) => i.direct)).toEqual([true, true]);
+    expect(c.offer(at(ts, 2), 0, true)).toEqual({ kind: 'duplicate', heldDirect: true });
+  });
+
+  it('the direct mark survives the buffer (either copy of a buffered seq), and backfill', () => {
+    const ts = build([{}, {}, {}, {}, {}]);
+    const c = fresh();
+    c.offer(at(ts, 1), 0, true);
+    c.offer(at(ts, 3), 0, true); // direct, then relayed: still direct
+    c.offer(at(ts, 3), 0, false);
+    c.offer(at(ts, 4), 0, false); // relayed, then direct
+    c.offer(at(ts, 4), 0, true);
+    c.offer(at(ts, 5), 0, false); // relayed only
+    c.offer(at(ts, 2), 0, false);
+    expect(c.items.map((i) => [i.seq, i.direct])).toEqual([
+      [1, true],
+      [2, false],
+      [3, true],
+      [4, true],
+      [5, false],
+    ]);
+    const d = midway(ts, 3);
+    d.offer(at(ts, 3), 0, false);
+    d.offer(at(ts, 2), 0, true); // backfilled predecessor
+    expect(d.items.map((i) => [i.seq, i.direct])).toEqual([
+      [2, true],
+      [3, false],
+    ]);
   });
 
   it('an item keeps what it was given: no ignoring list is an empty one', () => {
     const ts = build([{}, { ignoring: ['s3'] }]);
     const c = fresh();
-    for (const t of ts) c.offer(t, 0);
+    for (const t of ts) c.offer(t, 0, true);
     expect(c.items.map((i) => i.ignoring)).toEqual([[], ['s3']]);
   });
 });
@@ -227,8 +267,8 @@ describe('Chain: truncate, prune, reset, range', () => {
   it('truncate keeps items up to a seq (never below the anchor), drops the buffer and later marks', () => {
     const ts = build([{ epoch: 1 }, { epoch: 2 }, { epoch: 2 }, { epoch: 3 }, {}, {}]);
     const c = fresh();
-    for (const t of ts.slice(0, 4)) c.offer(t, 0);
-    expect(c.offer(at(ts, 6), 0).kind).toBe('buffered');
+    for (const t of ts.slice(0, 4)) c.offer(t, 0, true);
+    expect(c.offer(at(ts, 6), 0, true).kind).toBe('buffered');
     c.truncate(2);
     expect(seqs(c)).toEqual([1, 2]);
     expect(c.future.size).toBe(0);
@@ -249,7 +289,7 @@ describe('Chain: truncate, prune, reset, range', () => {
   it('prune moves the anchor to the last dropped item and forgets full copies beyond keepFull from the top', () => {
     const ts = build([{}, {}, {}, {}, {}]);
     const c = fresh();
-    for (const t of ts) c.offer(t, 0);
+    for (const t of ts) c.offer(t, 0, true);
     c.prune(3, 2);
     expect(seqs(c)).toEqual([3, 4, 5]);
     expect(c.anchor).toEqual({ seq: 2, hash: timeslotHash(at(ts, 2)), stamp: 200 });
@@ -264,8 +304,8 @@ describe('Chain: truncate, prune, reset, range', () => {
   it('reset starts over from a new anchor with nothing held', () => {
     const ts = build([{}, {}, {}]);
     const c = fresh();
-    c.offer(at(ts, 1), 0);
-    c.offer(at(ts, 3), 0);
+    c.offer(at(ts, 1), 0, true);
+    c.offer(at(ts, 3), 0, true);
     const anchor = { seq: 7, hash: 'c'.repeat(32), stamp: 700 };
     c.reset(anchor);
     expect([c.items, c.future.size, c.top]).toEqual([[], 0, anchor]);
@@ -274,7 +314,7 @@ describe('Chain: truncate, prune, reset, range', () => {
   it('range gives the held full copies in [from, to], at most max, from above the anchor', () => {
     const ts = build([{}, {}, {}, {}, {}, {}]);
     const c = fresh();
-    for (const t of ts) c.offer(t, 0);
+    for (const t of ts) c.offer(t, 0, true);
     const ids = (xs: Timeslot[]) => xs.map((t) => t.seq);
     expect(ids(c.range(2, 4, 10))).toEqual([2, 3, 4]);
     expect(ids(c.range(2, 6, 2))).toEqual([2, 3]);

@@ -20,6 +20,11 @@ export interface ChainItem {
   full: Timeslot | null;
   /** Local receive time (own clock). */
   receivedAt: number;
+  /**
+   * Its server's own copy has arrived (not only a relayed one): a second direct copy is a replay,
+   * a first one that a relay overtook is not.
+   */
+  direct: boolean;
 }
 
 export interface Anchor {
@@ -37,7 +42,8 @@ export interface EpochMark {
 
 export type OfferResult =
   | { kind: 'added'; items: ChainItem[] }
-  | { kind: 'duplicate' }
+  /** `heldDirect`: the held copy had already come from its server (before this offer). */
+  | { kind: 'duplicate'; heldDirect: boolean }
   | { kind: 'conflict'; held: ChainItem }
   | { kind: 'buffered' }
   | { kind: 'old' }
@@ -47,7 +53,7 @@ export class Chain {
   anchor: Anchor;
   items: ChainItem[] = [];
   /** Timeslots ahead of a gap, by seq. */
-  future = new Map<number, { ts: Timeslot; hash: string }>();
+  future = new Map<number, { ts: Timeslot; hash: string; direct: boolean }>();
   marks: EpochMark[] = [];
   /** Items older than this seq have been pruned (kept: anchor = last pruned). */
 
@@ -82,8 +88,11 @@ export class Chain {
     return this.get(seq)?.hash;
   }
 
-  /** Offers a signature-checked Timeslot of this server. */
-  offer(ts: Timeslot, receivedAt: number): OfferResult {
+  /**
+   * Offers a signature-checked Timeslot of this server; `direct`: sent by the server itself
+   * (rather than relayed by another).
+   */
+  offer(ts: Timeslot, receivedAt: number, direct: boolean): OfferResult {
     const hash = timeslotHash(ts);
     const top = this.top;
     if (ts.seq === this.anchor.seq && hash === this.anchor.hash && this.anchor.seq > 0 && !Number.isFinite(this.anchor.stamp)) {
@@ -92,7 +101,7 @@ export class Chain {
       if (first && first.full && linkProblem(first.full, { seq: ts.seq, hash, stamp: ts.stamp }, this.maxEntries)) {
         return { kind: 'invalid', reason: 'stamp or arrival does not fit its successor' };
       }
-      const item = this.makeItem(ts, hash, receivedAt);
+      const item = this.makeItem(ts, hash, receivedAt, direct);
       this.items.unshift(item);
       this.anchor = { seq: ts.seq - 1, hash: ts.prevHash, stamp: -Infinity };
       if (ts.seq - 1 === 0) this.anchor = { seq: 0, hash: ts.prevHash, stamp: -Infinity };
@@ -103,25 +112,28 @@ export class Chain {
     if (ts.seq <= top.seq) {
       const held = this.get(ts.seq);
       if (!held) return { kind: 'old' };
-      return held.hash === hash ? { kind: 'duplicate' } : { kind: 'conflict', held };
+      if (held.hash !== hash) return { kind: 'conflict', held };
+      const heldDirect = held.direct;
+      if (direct) held.direct = true;
+      return { kind: 'duplicate', heldDirect };
     }
     if (ts.seq > top.seq + 1) {
       const had = this.future.get(ts.seq);
       if (had && had.hash !== hash) return { kind: 'buffered' };
       if (this.future.size >= this.maxFuture && !had) return { kind: 'invalid', reason: 'too far ahead' };
-      this.future.set(ts.seq, { ts, hash });
+      this.future.set(ts.seq, { ts, hash, direct: direct || (had?.direct ?? false) });
       return { kind: 'buffered' };
     }
     const problem = linkProblem(ts, top, this.maxEntries);
     if (problem) return { kind: 'invalid', reason: problem };
-    const added: ChainItem[] = [this.push(ts, hash, receivedAt)];
+    const added: ChainItem[] = [this.push(ts, hash, receivedAt, direct)];
     // Drain the buffer.
     for (;;) {
       const next = this.future.get(this.top.seq + 1);
       if (!next) break;
       this.future.delete(this.top.seq + 1);
       if (linkProblem(next.ts, this.top, this.maxEntries)) break;
-      added.push(this.push(next.ts, next.hash, receivedAt));
+      added.push(this.push(next.ts, next.hash, receivedAt, next.direct));
     }
     for (const seq of [...this.future.keys()]) if (seq <= this.top.seq) this.future.delete(seq);
     return { kind: 'added', items: added };
@@ -137,7 +149,7 @@ export class Chain {
     return this.anchor.seq === 0 || Number.isFinite(this.anchor.stamp) || (first !== undefined && first.stamp <= since);
   }
 
-  private makeItem(ts: Timeslot, hash: string, receivedAt: number): ChainItem {
+  private makeItem(ts: Timeslot, hash: string, receivedAt: number, direct: boolean): ChainItem {
     return {
       seq: ts.seq,
       hash,
@@ -149,11 +161,12 @@ export class Chain {
       ignoring: ts.ignoring ?? [],
       full: ts,
       receivedAt,
+      direct,
     };
   }
 
-  private push(ts: Timeslot, hash: string, receivedAt: number): ChainItem {
-    const item = this.makeItem(ts, hash, receivedAt);
+  private push(ts: Timeslot, hash: string, receivedAt: number, direct: boolean): ChainItem {
+    const item = this.makeItem(ts, hash, receivedAt, direct);
     this.items.push(item);
     const lastMark = this.marks[this.marks.length - 1];
     if (!lastMark || ts.epoch > lastMark.epoch) {

@@ -294,7 +294,12 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     receive(from, raw) {
       try {
         const parsed = parsePeerMessage(raw);
-        if (!parsed.ok) return;
+        if (!parsed.ok) {
+          const type = (raw as { type?: unknown } | null)?.type;
+          const msgType = typeof type === 'string' ? type.slice(0, 40) : '?';
+          observe({ kind: 'rejected', from, msgType, code: parsed.code, reason: parsed.message });
+          return;
+        }
         handle(from, parsed.value);
       } catch (e) {
         observe({ kind: 'rejected', from, msgType: '?', code: 'ERR_INTERNAL', reason: e instanceof Error ? e.message : String(e) });

@@ -76,7 +76,7 @@ function extend(ch: Chain, upTo: number, o: Grow = {}): void {
       `${ch.server}key`.padEnd(64, '0'),
       insecureFastScheme,
     );
-    const r = ch.offer(ts, 0);
+    const r = ch.offer(ts, 0, true);
     if (r.kind !== 'added') throw new Error(`fixture: ${ch.server}#${seq} ${r.kind}`);
   }
 }

@@ -91,8 +91,15 @@ const peerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
     sig,
   }),
   timeslot.map((t) => ({ type: 'timeslot' as const, ...t })),
-  fc.record({ type: fc.constant('timeslotRequest' as const), site, server: id, fromSeq: seq1, toSeq: seq1 }),
-  fc.record({ type: fc.constant('timeslotReply' as const), site, timeslots: fc.array(timeslot, { maxLength: 2 }) }),
+  // `epoch` (the sender's) is optional on these three: servers send it, users and the admin do not.
+  fc.record(
+    { type: fc.constant('timeslotRequest' as const), site, server: id, fromSeq: seq1, toSeq: seq1, epoch: seq },
+    { requiredKeys: ['type', 'site', 'server', 'fromSeq', 'toSeq'] },
+  ),
+  fc.record(
+    { type: fc.constant('timeslotReply' as const), site, timeslots: fc.array(timeslot, { maxLength: 2 }), epoch: seq },
+    { requiredKeys: ['type', 'site', 'timeslots'] },
+  ),
   fc.record({ type: fc.constant('contentRequest' as const), site, items: fc.array(fc.tuple(id, seq1, hash), { maxLength: 3 }) }),
   fc.record({
     type: fc.constant('update' as const),
@@ -107,7 +114,7 @@ const peerMessage: fc.Arbitrary<PeerMessage> = fc.oneof(
   }),
   fc.record({ type: fc.constant('updateHash' as const), site, seq: seq1, hash }),
   fc.record({ type: fc.constant('hashRequest' as const), site, seq: seq1 }),
-  fc.record({ type: fc.constant('stateRequest' as const), site, seq: fc.option(seq, { nil: null }) }),
+  fc.record({ type: fc.constant('stateRequest' as const), site, seq: fc.option(seq, { nil: null }), epoch: seq }, { requiredKeys: ['type', 'site', 'seq'] }),
   fc.record({
     type: fc.constant('stateChunk' as const),
     site,
@@ -251,6 +258,16 @@ describe('hostile but valid messages', () => {
         s0?.receive('s1', { garbage: true } as unknown as PeerMessage);
         expect(structuredClone([s0?.appliedLog(), s0?.lastUpdate(), s0?.membership(), s0?.ignored(), s0?.snapshot()])).toEqual(before);
         expect(s.events.slice(n).map((e) => (e.e.kind === 'rejected' ? e.e.code : e.e.kind))).toEqual(['ERR_UNKNOWN_TYPE']);
+        // Likewise at the coordinator (FINDINGS 16: it used to drop such input without a word).
+        const adminBefore = structuredClone([s.coordinator.membership(), s.coordinator.evicted(), s.coordinator.activeServers()]);
+        const k = s.events.length;
+        s.coordinator.receive('s1', { garbage: true } as unknown as PeerMessage);
+        s.coordinator.receive('s1', { type: 'membershipRequest', site: 'meadow' } as unknown as PeerMessage);
+        expect(structuredClone([s.coordinator.membership(), s.coordinator.evicted(), s.coordinator.activeServers()])).toEqual(adminBefore);
+        expect(s.events.slice(k).map((e) => [e.node, e.e.kind === 'rejected' ? `${e.e.code} ${e.e.msgType}` : e.e.kind])).toEqual([
+          [ADMIN_ID, 'ERR_UNKNOWN_TYPE ?'],
+          [ADMIN_ID, 'ERR_MALFORMED membershipRequest'],
+        ]);
         s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
         s.net.run(800);
         const others = ['s1', 's2', 's3', 's4'].map((x) => (s.servers.get(x)?.appliedLog() ?? []).map((u) => u.hash));
@@ -263,6 +280,30 @@ describe('hostile but valid messages', () => {
         expect(hostile).toEqual([]);
       }),
       { numRuns: 25 },
+    );
+  });
+
+  it('the coordinator refuses whatever fails to parse with the parse code, as the server and the user do', () => {
+    const s = setupSite({});
+    s.net.run(250);
+    const state = () => structuredClone([s.coordinator.membership(), s.coordinator.evicted(), s.coordinator.activeServers()]);
+    const initial = state();
+    const junk = fc.oneof(
+      fc.anything(),
+      // a known type with fields off the schema
+      peerMessage.chain((m) => fc.constantFrom<unknown>({ ...m, site: 7 }, { ...m, extra: 1 }, { ...m, type: `${m.type}!` })),
+    );
+    fc.assert(
+      fc.property(id, junk, (from, raw) => {
+        const parsed = parsePeerMessage(raw);
+        fc.pre(!parsed.ok);
+        const n = s.events.length;
+        s.coordinator.receive(from, raw as PeerMessage);
+        const got = s.events.slice(n).map((e) => (e.e.kind === 'rejected' ? [e.node, e.e.from, e.e.code] : [e.node, e.e.kind]));
+        expect(got).toEqual([[ADMIN_ID, from, parsed.ok ? '' : parsed.code]]);
+        expect(state()).toEqual(initial);
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -60,6 +60,34 @@ describe('liveness (section 4.4)', () => {
     void ids;
     for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
   });
+
+  // sim/FINDINGS.md 15: the first record restarted every initial member's grace period.
+  it("a peer that fell silent is asked to be ignored on time although another's cut arrives meanwhile", () => {
+    const s = setupSite({});
+    play(s, 10);
+    const { T_timeout, T_timeslot } = s.config;
+    const asks: Array<{ at: number; target: string }> = [];
+    const records: number[] = [];
+    s.net.rewrite = (from, to, m) => {
+      if (from === 's0' && to === 'admin' && m.type === 'membershipRequest' && m.kind === 'ignore')
+        asks.push({ at: s.net.time, target: m.target });
+      if (from === 'admin' && to === 's0' && m.type === 'membership') records.push(s.net.time);
+      return m;
+    };
+    // s4 crashes; 150 ms later s3's Timeslots stop reaching anyone. The record that cuts s4
+    // reaches s0 after s3 fell silent and before s0 has asked to ignore s3.
+    s.net.down.add('s4');
+    play(s, 3);
+    const silentAt = s.net.time;
+    s.net.drop = (from, _to, m) => from === 's3' && m.type === 'timeslot';
+    play(s, 30);
+    const askS3 = asks.find((a) => a.target === 's3')?.at ?? Infinity;
+    expect(records.some((t) => t > silentAt && t < askS3)).toBe(true);
+    // T_timeout after s3's last Timeslot s0 asks the others for it; they answer at once that they
+    // have nothing, so s0 asks the admin at its next tick or the one after. The record about s4
+    // must not restart that wait.
+    expect(askS3 - silentAt).toBeLessThanOrEqual(T_timeout + 2 * T_timeslot);
+  });
 });
 
 describe('ignore cut agreement', () => {

@@ -4,8 +4,18 @@
  * for a server back in time, and asking for readmission or replacement of ignored servers.
  */
 import { declineAfter, repeatRequestAfter } from './config.js';
-import { ADMIN_ID, MAX_TIMESLOTS_PER_REPLY, type PeerMessage, type PeerOf, type Timeslot } from './messages.js';
-import { activeIds, due, fetchRange, isActive, latestStint, observe, type ServerCtx } from './serverContext.js';
+import { ADMIN_ID, MAX_TIMESLOTS_PER_REPLY, type PeerOf, type Timeslot } from './messages.js';
+import {
+  activeIds,
+  due,
+  fetchRange,
+  isActive,
+  latestStint,
+  observe,
+  timeslotReply,
+  timeslotRequest,
+  type ServerCtx,
+} from './serverContext.js';
 
 function requestMembership(ctx: ServerCtx, kind: 'ignore' | 'readmit' | 'replace', target: string, every: number): void {
   const k = `${kind}:${target}`;
@@ -73,7 +83,7 @@ export function livenessChecks(ctx: ServerCtx): void {
     if (!t) {
       const from = (ch?.top.seq ?? 0) + 1;
       const asked = new Set(active.filter((id) => id !== y && id !== me));
-      const msg: PeerMessage = { type: 'timeslotRequest', site: ctx.site, server: y, fromSeq: from, toSeq: from + MAX_TIMESLOTS_PER_REPLY - 1 };
+      const msg = timeslotRequest(ctx, y, from, from + MAX_TIMESLOTS_PER_REPLY - 1);
       for (const id of asked) ctx.opts.send(id, msg);
       trm.set(y, { sentAt: now, asked, noHelp: new Set() });
     } else if (now - t.sentAt >= cfg.T_req_timeout || [...t.asked].every((id) => t.noHelp.has(id))) {
@@ -124,7 +134,7 @@ export function livenessChecks(ctx: ServerCtx): void {
     if (lp === undefined || now - lp >= cfg.T_timeout) {
       ctx.lastPush.set(p, now);
       const ts = chains.get(lag.y)?.range(lag.from, lag.to, MAX_TIMESLOTS_PER_REPLY) ?? [];
-      if (ts.length > 0) ctx.opts.send(p, { type: 'timeslotReply', site: ctx.site, timeslots: ts });
+      if (ts.length > 0) ctx.opts.send(p, timeslotReply(ctx, ts));
     }
     if (now - (ctx.lagSince.get(p) ?? now) > cfg.T_req_timeout) requestIgnore(ctx, p);
   }

@@ -21,7 +21,9 @@ export function applyMembership(ctx: ServerCtx, rec: Membership, from: string): 
   observe(ctx, { kind: 'membership', epoch: rec.epoch, change: rec.change.kind, target: rec.change.target });
   const now = ctx.opts.now();
   for (const m of ctx.members.values()) {
-    if (!ctx.memberSince.has(m.id)) ctx.memberSince.set(m.id, now);
+    // Only a server new to the membership starts its grace period now; the others (initial
+    // members included, which start() leaves to startedAt) keep theirs (FINDINGS 15).
+    if (!ctx.memberSince.has(m.id) && !before.has(m.id)) ctx.memberSince.set(m.id, now);
     const was = before.get(m.id);
     const cut = latestStint(m).cut;
     if (cut) {

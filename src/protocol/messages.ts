@@ -10,7 +10,7 @@ import type { SiteView } from '../game/view.js';
 import { MAX_SAY_LENGTH } from '../game/text.js';
 import { SITE_IDS } from '../game/world.js';
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Largest WebSocket frame the admin accepts from a client, in bytes. */
 export const MAX_CLIENT_MESSAGE_BYTES = 4096;
@@ -333,6 +333,12 @@ const hexKey = z.string().regex(/^[0-9a-f]{2,256}$/);
 const peerId = z.string().min(1).max(MAX_ID);
 const siteRef = z.string().min(1).max(MAX_ID);
 const seqNo = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+/**
+ * On a server's request or reply to another server: the latest membership epoch the sender has
+ * applied. A receiver whose records do not name the sender yet learns that a newer record exists
+ * and asks for it, instead of refusing the sender as a stranger. Absent from users and the admin.
+ */
+const senderEpoch = seqNo.optional();
 const time = z.number().finite();
 const shortString = z.string().max(MAX_ID);
 
@@ -464,11 +470,13 @@ const peerMessageSchema = z.discriminatedUnion('type', [
     server: peerId,
     fromSeq: seqNo.min(1),
     toSeq: seqNo.min(1),
+    epoch: senderEpoch,
   }),
   z.strictObject({
     type: z.literal('timeslotReply'),
     site: siteRef,
     timeslots: z.array(timeslotSchema).max(MAX_TIMESLOTS_PER_REPLY),
+    epoch: senderEpoch,
   }),
   /** "send me the content of these actions" (they are final and I lack them). */
   z.strictObject({
@@ -480,7 +488,7 @@ const peerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('updateHash'), site: siteRef, seq: seqNo.min(1), hash: hexHash }),
   z.strictObject({ type: z.literal('hashRequest'), site: siteRef, seq: seqNo.min(1) }),
   /** "send me your ordering state as of update `seq`" (null: your latest). */
-  z.strictObject({ type: z.literal('stateRequest'), site: siteRef, seq: seqNo.nullable() }),
+  z.strictObject({ type: z.literal('stateRequest'), site: siteRef, seq: seqNo.nullable(), epoch: senderEpoch }),
   z.strictObject({
     type: z.literal('stateChunk'),
     site: siteRef,

@@ -14,7 +14,7 @@ import { pruneChains } from './finality.js';
 import { livenessChecks, onIgnoreCall, onRequestDeclined } from './liveness.js';
 import { applyMembership, onRecordRequest, start } from './membership.js';
 import { ADMIN_ID, parsePeerMessage, type PeerMessage } from './messages.js';
-import { createContext, HORIZON_WINDOWS, isUserHere, latestStint, reject, type ServerCtx } from './serverContext.js';
+import { createContext, fromUnknownPeer, HORIZON_WINDOWS, isUserHere, latestStint, reject, type ServerCtx } from './serverContext.js';
 import { adoptInit, checkOutOfStep, noteAnnounce, onHashRequest, onStateChunk, onUpdateRequest, serveState, syncTimeouts, tryAdopt } from './stateSync.js';
 import { emitTimeslot, maybeEcho, onEcho, onTimeslot, onTimeslotReply, onTimeslotRequest } from './timeslots.js';
 
@@ -54,7 +54,7 @@ function handle(ctx: ServerCtx, from: string, msg: PeerMessage): void {
     case 'stateRequest':
       // Servers (joining, resyncing), users on the site (entering a running P2P site) and the
       // admin (taking the site back, saving it).
-      if (!ctx.members.has(from) && !isUserHere(ctx, from) && from !== ADMIN_ID) return reject(ctx, from, msg.type, 'ERR_UNKNOWN_PEER', 'not a member');
+      if (!ctx.members.has(from) && !isUserHere(ctx, from) && from !== ADMIN_ID) return fromUnknownPeer(ctx, from, msg.type, msg.epoch, 'not a member');
       return serveState(ctx, from, msg.seq);
     case 'stateChunk':
       return onStateChunk(ctx, from, msg);

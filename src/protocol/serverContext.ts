@@ -16,7 +16,7 @@ import {
   type Member,
   type Membership,
   type OrderingState,
-  type PeerMessage,
+  type PeerOf,
   type SiteInit,
   type SysActionMessage,
   type Timeslot,
@@ -222,6 +222,8 @@ export const latestStint = (m: Member): Stint => m.stints[m.stints.length - 1] ?
 export const isActive = (m: Member): boolean => m.slot !== null && latestStint(m).cut === null;
 export const activeIds = (ctx: ServerCtx): string[] => [...ctx.members.values()].filter(isActive).map((m) => m.id);
 export const mySlot = (ctx: ServerCtx): number | null => ctx.members.get(ctx.me)?.slot ?? null;
+/** The membership epoch we run on (0 before any record): what our Timeslots and requests carry. */
+export const myEpoch = (ctx: ServerCtx): number => ctx.membership?.epoch ?? 0;
 /** The first window boundary at or after `t`. */
 export const ceilGrid = (ctx: ServerCtx, t: number): number =>
   Number.isFinite(t) ? Math.ceil(t / ctx.T - 1e-9) * ctx.T : t;
@@ -266,20 +268,38 @@ export function due(ctx: ServerCtx, times: Map<string, number>, k: string, every
 /** Asks a peer for the signed siteInit and membership record we lack. Rate-limited. */
 export function askRecords(ctx: ServerCtx, peer: string): void {
   if (!due(ctx, ctx.lastFetch, `records:${peer}`, ctx.cfg.T_timeout)) return;
-  ctx.opts.send(peer, { type: 'recordRequest', site: ctx.site, epoch: ctx.membership?.epoch ?? 0 });
+  ctx.opts.send(peer, { type: 'recordRequest', site: ctx.site, epoch: myEpoch(ctx) });
+}
+
+/**
+ * A message from a peer that no record we hold names. Records never drop a member, so an honest
+ * sender we do not know runs on a newer record than ours, one still on its way to us: it says so
+ * (`claimed`, the epoch its message carries), and we ask it for the record rather than refuse it
+ * (sim/FINDINGS.md 14); it repeats what we drop. Only the sender's own claim counts, not what other
+ * members' Timeslots say: a claim buys a stranger nothing (its message is dropped all the same, and
+ * it gets one rate-limited recordRequest), while one member claiming a high epoch would otherwise
+ * hide every stranger. Waiting, we hold no record that lists us and can rule nothing out.
+ */
+export function fromUnknownPeer(ctx: ServerCtx, from: string, msgType: string, claimed: number | undefined, reason: string): void {
+  if (ctx.status === 'waiting' || (claimed !== undefined && claimed > myEpoch(ctx))) return askRecords(ctx, from);
+  reject(ctx, from, msgType, 'ERR_UNKNOWN_PEER', reason);
+}
+
+/** A TRM for Y's Timeslots [fromSeq, toSeq], carrying our epoch (see fromUnknownPeer). */
+export function timeslotRequest(ctx: ServerCtx, y: string, fromSeq: number, toSeq: number): PeerOf<'timeslotRequest'> {
+  return { type: 'timeslotRequest', site: ctx.site, server: y, fromSeq, toSeq, epoch: myEpoch(ctx) };
+}
+
+/** Timeslots for a peer (an answer to its TRM, or a push), carrying our epoch. */
+export function timeslotReply(ctx: ServerCtx, timeslots: Timeslot[]): PeerOf<'timeslotReply'> {
+  return { type: 'timeslotReply', site: ctx.site, timeslots, epoch: myEpoch(ctx) };
 }
 
 /** Asks the other servers (and the server itself) for Y's Timeslots [from, to]. Rate-limited. */
 export function fetchRange(ctx: ServerCtx, y: string, from: number, to: number, why: string): void {
   if (to < from) return;
   if (!due(ctx, ctx.lastFetch, `${y}:${why}`, ctx.cfg.T_timeout / 2)) return;
-  const msg: PeerMessage = {
-    type: 'timeslotRequest',
-    site: ctx.site,
-    server: y,
-    fromSeq: from,
-    toSeq: Math.min(to, from + MAX_TIMESLOTS_PER_REPLY - 1),
-  };
+  const msg = timeslotRequest(ctx, y, from, Math.min(to, from + MAX_TIMESLOTS_PER_REPLY - 1));
   for (const id of activeIds(ctx)) if (id !== ctx.me && id !== y) ctx.opts.send(id, msg);
   if (y !== ctx.me && ctx.members.get(y)?.slot !== null) ctx.opts.send(y, msg); // it has its own, even while ignored
 }

@@ -19,7 +19,7 @@ import {
 } from './messages.js';
 import type { AppliedUpdate } from './api.js';
 import { addReport, indexItem } from './reports.js';
-import { activeIds, ceilGrid, fetchRange, observe, reject, type ServerCtx } from './serverContext.js';
+import { activeIds, ceilGrid, fetchRange, myEpoch, observe, reject, type ServerCtx } from './serverContext.js';
 import { updateHash, verifyMembership, verifySiteInit } from './signed.js';
 
 /** Server `server` says its update `seq` has `hash` (in a Timeslot, an update or a hash). */
@@ -101,7 +101,7 @@ function askNextProvider(ctx: ServerCtx): void {
   sync.chunks = [];
   sync.payload = null;
   sync.askedHashesAt = null;
-  ctx.opts.send(p, { type: 'stateRequest', site: ctx.site, seq: null });
+  ctx.opts.send(p, { type: 'stateRequest', site: ctx.site, seq: null, epoch: myEpoch(ctx) });
 }
 
 export function onStateChunk(ctx: ServerCtx, from: string, msg: PeerOf<'stateChunk'>): void {

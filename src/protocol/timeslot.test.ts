@@ -243,6 +243,27 @@ describe('relayed copies of a verified Timeslot', () => {
     expect(t.server.equivocations()).toEqual([]);
   });
 
+  it("that overtook their server's own copy make it no replay; a second copy from the server is one", () => {
+    // FINDINGS 13: s2 answered a fetch with s1#1 before s1's own copy came over a slower link.
+    const t = setup();
+    const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
+    relay(t, a);
+    relay(t, a, 's1'); // s1 itself answering a fetch: a relayed copy too, no replay
+    t.deliver(a);
+    expect(t.codes()).toEqual([]);
+    t.deliver(a);
+    expect(t.codes()).toEqual(['ERR_REPLAYED']);
+    // A buffered relayed copy likewise: the direct one after the gap fills is its first.
+    const b = t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200 }));
+    const c = t.signed(t.body({ seq: 3, prevHash: timeslotHash(b), stamp: 300 }));
+    relay(t, c);
+    t.deliver(b);
+    t.deliver(c);
+    expect(t.codes()).toEqual(['ERR_REPLAYED']);
+    t.deliver(c);
+    expect(t.codes()).toEqual(['ERR_REPLAYED', 'ERR_REPLAYED']);
+  });
+
   it('with the same seq but other content are verified, and still prove equivocation', () => {
     const c = countingScheme();
     const t = setup(c.scheme);

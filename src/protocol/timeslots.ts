@@ -16,6 +16,7 @@ import {
   askRecords,
   chainOf,
   due,
+  fromUnknownPeer,
   EPS,
   fetchRange,
   HORIZON_WINDOWS,
@@ -24,6 +25,8 @@ import {
   MAX_PENDING_CLAIMS,
   observe,
   reject,
+  timeslotReply,
+  timeslotRequest,
   type ServerCtx,
 } from './serverContext.js';
 import { signTimeslot, timeslotHash, timeslotsConflict, verifyTimeslot, type TimeslotBody } from './signed.js';
@@ -125,7 +128,7 @@ export function emitTimeslot(ctx: ServerCtx): void {
     ...(ctx.frozen.size > 0 ? { ignoring: [...ctx.frozen.keys()].sort() } : {}),
   };
   const ts = signTimeslot(body, ctx.opts.secretKey, ctx.crypto);
-  const r = mine.offer(ts, now);
+  const r = mine.offer(ts, now, true);
   if (r.kind === 'added') for (const it of r.items) indexItem(ctx, me, it, ctx.frontier);
   ctx.lastStamp = stamp;
   ctx.nextSlotAt = (Math.floor(stamp / T + 1e-9) + 1) * T;
@@ -144,17 +147,14 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
   if (ts.server === ctx.me) return; // our own, echoed back
   if (direct && from !== ts.server) return reject(ctx, from, 'timeslot', 'ERR_UNKNOWN_PEER', 'timeslot not from its server');
   const m = ctx.members.get(ts.server);
-  if (!m) {
-    if (ctx.status === 'waiting' || (ctx.membership && ts.epoch > ctx.membership.epoch)) return askRecords(ctx, from);
-    return reject(ctx, from, 'timeslot', 'ERR_UNKNOWN_PEER', `unknown server ${ts.server}`);
-  }
+  if (!m) return fromUnknownPeer(ctx, from, 'timeslot', ts.epoch, `unknown server ${ts.server}`);
   if (!heldAndVerified(ctx, ts) && !verifyTimeslot(ts, m.key, ctx.crypto)) {
     return reject(ctx, from, 'timeslot', 'ERR_BAD_SIGNATURE', `from ${ts.server}`);
   }
   const ch = chainOf(ctx, ts.server, ts);
   if (!ch) return;
   const now = ctx.opts.now();
-  const r = ch.offer(ts, now);
+  const r = ch.offer(ts, now, direct);
   switch (r.kind) {
     case 'added':
       for (const it of r.items) {
@@ -168,11 +168,13 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
       maybeEcho(ctx, false);
       break;
     case 'duplicate':
-      if (direct) reject(ctx, from, 'timeslot', 'ERR_REPLAYED', `${ts.server}#${ts.seq}`);
+      // Only a second copy from its server is a replay: a relayed copy (an answer to a fetch after
+      // a peer's echo) can overtake the server's own on a slower link (FINDINGS 13).
+      if (direct && r.heldDirect) reject(ctx, from, 'timeslot', 'ERR_REPLAYED', `${ts.server}#${ts.seq}`);
       break;
     case 'conflict':
       onConflict(ctx, r.held, ts);
-      onCutBranchMismatch(ctx, ts, from);
+      onCutBranchMismatch(ctx, ts, from, direct);
       break;
     case 'buffered':
       fetchRange(ctx, ts.server, ch.top.seq + 1, ts.seq - 1, 'gap');
@@ -186,7 +188,7 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
       const held = ts.seq === ch.top.seq + 1 ? ch.get(ch.top.seq) : undefined;
       if (held?.full && timeslotsConflict(held.full, ts)) {
         onConflict(ctx, held, ts);
-        onCutBranchMismatch(ctx, ts, from);
+        onCutBranchMismatch(ctx, ts, from, direct);
         return;
       }
       reject(ctx, from, 'timeslot', codeFor(r.reason), `${ts.server}#${ts.seq}: ${r.reason}`);
@@ -240,7 +242,7 @@ function onConflict(ctx: ServerCtx, held: ChainItem, ts: Timeslot): void {
  * prefix can be one too when a second liar echoed both). Start that chain again from its anchor
  * and fetch the cut's branch; only the cut's branch counts, and windows already closed stay.
  */
-function onCutBranchMismatch(ctx: ServerCtx, ts: Timeslot, from: string): void {
+function onCutBranchMismatch(ctx: ServerCtx, ts: Timeslot, from: string, direct: boolean): void {
   const y = ts.server;
   const m = ctx.members.get(y);
   const cut = m ? latestStint(m).cut : null;
@@ -249,7 +251,7 @@ function onCutBranchMismatch(ctx: ServerCtx, ts: Timeslot, from: string): void {
   if (ch.top.seq >= cut.seq && ch.hashOf(cut.seq) === cut.hash) return; // we hold the cut's branch
   dropBranch(ctx, y, ch.anchor.seq);
   // Offered again to a chain that now holds nothing above its anchor: it cannot conflict again.
-  onTimeslot(ctx, ts, from, false);
+  onTimeslot(ctx, ts, from, direct);
   fetchRange(ctx, y, ch.top.seq + 1, cut.seq, 'cut-branch');
 }
 
@@ -293,6 +295,7 @@ export function onEcho(ctx: ServerCtx, from: string, msg: PeerOf<'echo'>): void 
     ignoring: msg.ignoring ?? [],
     full: null,
     receivedAt: 0,
+    direct: false,
   };
   onHeads(ctx, from, fake);
 }
@@ -311,13 +314,7 @@ function checkHead(ctx: ServerCtx, p: string, y: string, h: number, hash: string
     // (a server that withholds its Timeslots from us costs one hop, not a timeout).
     if (ch && y !== ctx.me && ctx.members.has(y)) {
       if (due(ctx, ctx.lastFetch, `echo-fetch:${y}`, ctx.T / 2)) {
-        ctx.opts.send(p, {
-          type: 'timeslotRequest',
-          site: ctx.site,
-          server: y,
-          fromSeq: ch.top.seq + 1,
-          toSeq: Math.min(h, ch.top.seq + MAX_TIMESLOTS_PER_REPLY),
-        });
+        ctx.opts.send(p, timeslotRequest(ctx, y, ch.top.seq + 1, Math.min(h, ch.top.seq + MAX_TIMESLOTS_PER_REPLY)));
       }
     }
     return;
@@ -338,7 +335,7 @@ function checkHead(ctx: ServerCtx, p: string, y: string, h: number, hash: string
 function suspect(ctx: ServerCtx, p: string, y: string, h: number): void {
   if (!due(ctx, ctx.suspicion, `${p}\u0000${y}\u0000${h}`, ctx.cfg.T_timeout)) return;
   if (y === ctx.me) return; // someone claims another version of our own: nothing to fetch
-  ctx.opts.send(p, { type: 'timeslotRequest', site: ctx.site, server: y, fromSeq: h, toSeq: h });
+  ctx.opts.send(p, timeslotRequest(ctx, y, h, h));
 }
 
 /** Claims about Y#seq beyond what we held, checked now that we hold more of Y. */
@@ -362,15 +359,15 @@ function recheckPendingHeads(ctx: ServerCtx, y: string): void {
 // ---------------------------------------------------------------------------------------------
 
 export function onTimeslotRequest(ctx: ServerCtx, from: string, msg: PeerOf<'timeslotRequest'>): void {
-  if (!ctx.members.has(from)) return reject(ctx, from, 'timeslotRequest', 'ERR_UNKNOWN_PEER', 'not a member');
+  if (!ctx.members.has(from)) return fromUnknownPeer(ctx, from, 'timeslotRequest', msg.epoch, 'not a member');
   const ch = ctx.chains.get(msg.server);
   const to = Math.min(msg.toSeq, msg.fromSeq + MAX_TIMESLOTS_PER_REPLY - 1);
   const timeslots = ch ? ch.range(msg.fromSeq, to, MAX_TIMESLOTS_PER_REPLY) : [];
-  ctx.opts.send(from, { type: 'timeslotReply', site: ctx.site, timeslots });
+  ctx.opts.send(from, timeslotReply(ctx, timeslots));
 }
 
 export function onTimeslotReply(ctx: ServerCtx, from: string, msg: PeerOf<'timeslotReply'>): void {
-  if (!ctx.members.has(from)) return reject(ctx, from, 'timeslotReply', 'ERR_UNKNOWN_PEER', 'not a member');
+  if (!ctx.members.has(from)) return fromUnknownPeer(ctx, from, 'timeslotReply', msg.epoch, 'not a member');
   if (msg.timeslots.length === 0) {
     for (const t of ctx.trm.values()) if (t.asked.has(from)) t.noHelp.add(from);
     return;
