@@ -9,6 +9,7 @@ import { decodePeerMessage, type ActionMessage } from '../protocol/messages.js';
 import type { PlayerAction } from '../game/types.js';
 import { MemoryHub } from './p2p/memoryLink.js';
 import { Mesh } from './p2p/mesh.js';
+import { CLOCK_PING_BASE } from './p2p/node.js';
 
 class FakeSocket implements SocketLike {
   readyState = 0;
@@ -284,6 +285,26 @@ function p2pSetup() {
 }
 
 describe('GameConnection P2P routing', () => {
+  it('registers its session key (which makes it eligible to serve) only once the clock has an offset from the admin', () => {
+    let wake: (() => void) | null = null;
+    const t = setup({
+      p2p: { links: () => new MemoryHub({ manual: true }).factory(), wakeup: { set: (_ms, cb) => (wake = cb), clear: () => (wake = null) }, randomBytes: (n) => new Uint8Array(n).fill(1), crypto: insecureFastScheme },
+    });
+    welcomeAndEnter(t);
+    const sent = (type: string) => t.sock().sent.filter((m) => m.type === type);
+    expect(sent('key')).toHaveLength(0);
+    wake!(); // the clock's first sample goes out
+    const ping = sent('ping').at(-1) as Extract<ClientMessage, { type: 'ping' }>;
+    expect(ping.id).toBeGreaterThanOrEqual(CLOCK_PING_BASE);
+    expect(sent('key')).toHaveLength(0);
+    t.advance(4);
+    t.sock().deliver({ type: 'pong', id: ping.id, t: ping.t, serverTime: 1_796_000_000_000 });
+    expect(sent('key')).toHaveLength(1);
+    // Later samples do not register it again.
+    t.sock().deliver({ type: 'pong', id: ping.id, t: ping.t, serverTime: 1_796_000_000_000 });
+    expect(sent('key')).toHaveLength(1);
+  });
+
   it('on handOver resends to the Site Servers, in order, the actions the admin did not apply, and ignores its ERR_SITE_P2P for them', () => {
     const t = p2pSetup();
     welcomeAndEnter(t);

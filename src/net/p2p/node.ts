@@ -60,6 +60,8 @@ export class P2PNode {
   private readonly crypto: SignatureScheme;
   private welcome: Msg<'welcome'> | null = null;
   private secretKey: string | null = null;
+  /** The key message, held until the clock has its first offset (see onWelcome). */
+  private pendingKey: Extract<ClientMessage, { type: 'key' }> | null = null;
   serverId: string | null = null;
   server: SiteServerHost | null = null;
   userHost: SiteUserHost | null = null;
@@ -100,13 +102,24 @@ export class P2PNode {
     this.secretKey = toHex(this.o.randomBytes(32));
     const key = this.crypto.publicKeyOf(this.secretKey);
     const sig = this.crypto.sign(this.secretKey, keyProofBytes(w.challenge, w.user, key));
-    this.o.toAdmin({ type: 'key', key, sig });
+    // Registering the key makes this tab eligible to serve. Until the clock has its first offset
+    // its time is the local one, and a Site Server started then would stamp Timeslots in the
+    // wrong epoch and jump ahead when the offset comes: register once the clock is synced.
+    this.pendingKey = { type: 'key', key, sig };
+    this.sendKeyIfSynced();
+  }
+
+  private sendKeyIfSynced(): void {
+    if (!this.pendingKey || this.clock.offset() === null) return;
+    this.o.toAdmin(this.pendingKey);
+    this.pendingKey = null;
   }
 
   /** A pong: clock-sync samples are ours. Returns whether it was. */
   onPong(id: number, serverTime: number): boolean {
     if (id < CLOCK_PING_BASE) return false;
     this.clock.receive({ id: id - CLOCK_PING_BASE, t1: serverTime, t2: serverTime });
+    this.sendKeyIfSynced();
     this.driver.poke();
     return true;
   }
