@@ -9,8 +9,9 @@ import { createSite, newUser } from '../../src/game/rules.js';
 import type { PlayerAction, UserState } from '../../src/game/types.js';
 import { makeSiteConfig } from '../../src/protocol/config.js';
 import { insecureFastScheme, ZERO_HASH } from '../../src/protocol/crypto.js';
-import { ADMIN_ID, SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
+import { ADMIN_ID, decodeTransfer, encodeTransfer, SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteServer } from '../../src/protocol/server.js';
+import { updateHash } from '../../src/protocol/signed.js';
 import type { SiteServer } from '../../src/protocol/api.js';
 import { MemNet } from '../../src/protocol/testing.js';
 import { P2PSite, type VerifiedSite } from './site.js';
@@ -27,7 +28,7 @@ interface Sent {
   msg: PeerMessage;
 }
 
-function harness(o: { latency?: (from: string, to: string, msg: PeerMessage) => number } = {}) {
+function harness(o: { latency?: (from: string, to: string, msg: PeerMessage) => number; lostAfterMs?: number } = {}) {
   const config = makeSiteConfig({ site: 'meadow', N_server: 3 });
   const net = new MemNet(o.latency ? { latency: o.latency } : {});
   const sent: Sent[] = [];
@@ -48,6 +49,7 @@ function harness(o: { latency?: (from: string, to: string, msg: PeerMessage) => 
   const verified: VerifiedSite[] = [];
   const minority: string[] = [];
   const serving = new Set<string>();
+  const logs: Array<{ event: string; fields: Record<string, unknown> }> = [];
   const toNet = net.sender(ADMIN_ID);
   const site = new P2PSite(
     {
@@ -56,7 +58,11 @@ function harness(o: { latency?: (from: string, to: string, msg: PeerMessage) => 
       crypto,
       now: net.clock(ADMIN_ID),
       random: () => 0.5,
-      log: { info: () => undefined, warn: () => undefined, error: (e, f) => { throw new Error(`${e} ${JSON.stringify(f)}`); } },
+      log: {
+        info: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
+        warn: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
+        error: (e, f) => { throw new Error(`${e} ${JSON.stringify(f)}`); },
+      },
       deliver: (to, msg) => toNet(to, msg),
       startServing: (id) => (serving.add(id), true),
       stopServing: (id) => void serving.delete(id),
@@ -69,6 +75,7 @@ function harness(o: { latency?: (from: string, to: string, msg: PeerMessage) => 
       },
       onMinority: (id) => void minority.push(id),
       saveEveryMs: 1e9,
+      ...(o.lostAfterMs !== undefined ? { lostAfterMs: o.lostAfterMs } : {}),
     },
     SERVERS.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })),
     USERS,
@@ -78,6 +85,10 @@ function harness(o: { latency?: (from: string, to: string, msg: PeerMessage) => 
   const nextNo = new Map<string, number>();
   return {
     net,
+    logs,
+    /** Codes of the inputs the site or its coordinator refused. */
+    refusals: (): string[] =>
+      logs.flatMap((l) => (l.event === 'p2p.refused' || (l.event === 'p2p.coordinator' && l.fields.kind === 'rejected') ? [String(l.fields.code)] : [])),
     site,
     servers,
     sent,
@@ -233,5 +244,102 @@ describe('P2PSite: disagreement is evidence', () => {
     expect(h.minority).toContain('s2');
     expect(h.minority.filter((x) => x !== 's2')).toEqual([]);
     expect(h.site.flags.get('s2')?.has('admin')).toBe(true);
+  });
+});
+
+describe('P2PSite: replayed, forged and unasked messages are refused', () => {
+  it('a departure update sent again is refused with ERR_REPLAYED and passed on once', async () => {
+    const h = harness();
+    await h.start();
+    h.site.leave('alice');
+    await h.run(400);
+    expect(h.left.map((l) => l.user)).toEqual(['alice']);
+    const full = h.sent.find((m) => m.to === ADMIN_ID && m.msg.type === 'update' && m.msg.events.some((e) => e.kind === 'left'));
+    expect(full).toBeDefined();
+    h.site.receive(full!.from, full!.msg);
+    await h.run(50);
+    expect(h.refusals()).toContain('ERR_REPLAYED');
+    expect(h.left.map((l) => l.user)).toEqual(['alice']);
+  });
+
+  it('a departure one server forges is never passed on: a bad hash is ERR_BAD_HASH, a well-hashed one lacks a majority, and a user is no server', async () => {
+    const h = harness();
+    await h.start();
+    h.site.leave('alice');
+    await h.run(400);
+    const honest = h.sent.find((m) => m.to === ADMIN_ID && m.msg.type === 'update' && m.msg.events.some((e) => e.kind === 'left'))!;
+    if (honest.msg.type !== 'update') throw new Error('not an update');
+    const bob = newUser('bob', 'meadow');
+    const rich = { ...bob, inventory: [{ id: 'meadow-999', kind: 'gem' }] };
+    const { type: _t, hash: _h, ...body } = honest.msg;
+    const forgedBody = { ...body, seq: body.seq + 5, events: [{ kind: 'left' as const, user: rich, via: 'logout' as const }] };
+    // Content that does not match its hash.
+    h.site.receive('s2', { type: 'update', ...forgedBody, hash: honest.msg.hash });
+    expect(h.refusals()).toContain('ERR_BAD_HASH');
+    expect(h.site.flags.get('s2')?.has('admin')).toBe(true);
+    // Consistent, but only s2 vouches for it.
+    h.site.receive('s2', { type: 'update', ...forgedBody, hash: updateHash(forgedBody) });
+    // The same from a user of the site.
+    h.site.receive('carol', { type: 'update', ...forgedBody, hash: updateHash(forgedBody) });
+    expect(h.refusals()).toContain('ERR_UNKNOWN_PEER');
+    await h.run(1000);
+    expect(h.left.map((l) => l.user)).toEqual(['alice']);
+  });
+
+  it('state chunks nobody asked for are refused with ERR_STALE; a forged state is ERR_BAD_HASH and the majority\'s state is taken from another server', async () => {
+    const h = harness();
+    await h.start();
+    h.act('alice', { kind: 'move', dir: 'right' });
+    await h.run(400);
+    h.site.receive('s1', { type: 'stateChunk', site: 'meadow', seq: 1, hash: ZERO_HASH, index: 0, count: 1, data: new Uint8Array([1, 2, 3]) });
+    expect(h.refusals()).toEqual(['ERR_STALE']);
+    // The first server asked (s0) sends a state that is not the one its update commits to.
+    const rewrite = h.net.rewrite;
+    h.net.rewrite = (from, to, msg) => {
+      const m = rewrite(from, to, msg);
+      if (m?.type !== 'stateChunk' || from !== 's0') return m;
+      if (m.count !== 1) throw new Error('a one-chunk state expected');
+      const p = decodeTransfer(m.data);
+      if (!p.ok) throw new Error(p.message);
+      const [first, ...rest] = p.value.state.snapshot.users;
+      const users = first ? [{ ...first, inventory: [...first.inventory, { id: 'meadow-999', kind: 'gem' }] }, ...rest] : rest;
+      const data = new Uint8Array(encodeTransfer({ ...p.value, state: { ...p.value.state, snapshot: { ...p.value.state.snapshot, users } } }));
+      return { ...m, data };
+    };
+    h.site.close('test');
+    for (let i = 0; i < 60 && h.closed.length === 0; i++) await h.run(100);
+    expect(h.closed).toHaveLength(1);
+    expect(h.logs.some((l) => l.event === 'p2p.bad_state' && l.fields.server === 's0' && l.fields.code === 'ERR_BAD_HASH')).toBe(true);
+    expect(h.minority).toContain('s0');
+    expect(h.site.flags.get('s0')?.has('admin')).toBe(true);
+    // What was stored is what the honest servers hold.
+    const s1 = h.servers.get('s1')!.snapshot()!;
+    expect(h.closed[0]!.snapshot.users).toEqual(s1.users);
+  });
+});
+
+describe('P2PSite: a site that loses its majority', () => {
+  it('comes back from its hand-over state, without the users who left and with those who joined since, when no majority answers', async () => {
+    const h = harness({ lostAfterMs: 3000 });
+    await h.start();
+    h.site.leave('alice');
+    await h.run(400);
+    expect(h.left.map((l) => l.user)).toEqual(['alice']);
+    const dave = { ...newUser('dave', 'meadow'), inventory: [{ id: 'forest-7', kind: 'mushroom' }] };
+    h.site.join('dave', dave);
+    await h.run(400);
+    // Every server is gone at once.
+    h.net.drop = (from, to) => SERVERS.includes(from) || SERVERS.includes(to);
+    h.site.close('test');
+    await h.run(2900);
+    expect(h.closed).toHaveLength(0);
+    await h.run(500);
+    expect(h.closed).toHaveLength(1);
+    const back = h.closed[0]!;
+    expect(back.seq).toBe(0);
+    expect(back.snapshot.users.map((u) => u.name)).toEqual(['bob', 'carol', 'dave']);
+    expect(back.snapshot.users.find((u) => u.name === 'dave')).toEqual(dave);
+    expect(h.logs.some((l) => l.event === 'p2p.lost')).toBe(true);
+    expect(h.serving.size).toBe(0);
   });
 });

@@ -8,6 +8,10 @@
  * fetches must contain the marker, so it is the state at or after the cut. Actions the servers
  * apply after it are not in that state and the users resend them to the admin (their numbers are
  * above the `lastActionNo` the admin reads from it); departures applied after it are ignored.
+ *
+ * Lost: a state fetch (a save or the hand-back's) that no majority answers for `lostAfterMs`
+ * means the site has lost its majority; it comes back to the admin from its last good state
+ * (fallback.ts).
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteCoordinator, MINORITY } from '../../src/protocol/coordinator.js';
@@ -17,6 +21,7 @@ import type { SignatureScheme } from '../../src/protocol/crypto.js';
 import { createStateFetch, type FetchedState, type StateFetch } from '../../src/protocol/stateFetch.js';
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
 import type { Logger } from '../log.js';
+import { SiteFallback } from './fallback.js';
 
 export interface SiteDeps {
   config: SiteConfig;
@@ -42,6 +47,8 @@ export interface SiteDeps {
   onMinority(serverId: string, what: string): void;
   /** How often to take a verified copy. */
   saveEveryMs: number;
+  /** A state fetch without a majority answer this long: the site lost its majority (default LOST_AFTER_MS). */
+  lostAfterMs?: number;
 }
 
 export interface VerifiedSite {
@@ -64,6 +71,10 @@ export type Phase = 'running' | 'closing' | 'closed';
 const MARKER_DELAY_SLOTS = 3;
 /** Link-failure reports are weighed this long after the first of a burst. */
 const REPORTS_SETTLE_MS = 1000;
+/** A healthy site answers a state fetch within a few T_timeout; this is far past that. */
+export const LOST_AFTER_MS = 20_000;
+/** Refused inputs are logged at most this often per site. */
+const REFUSAL_LOG_MS = 1000;
 
 export class P2PSite {
   readonly site: string;
@@ -90,6 +101,10 @@ export class P2PSite {
   /** Departures seen during closing: processed once the cut's seq is known (seq <= cut). */
   private readonly heldDepartures: Array<{ user: UserState; via: 'portal' | 'logout'; seq: number }> = [];
   private cutSeq: number | null = null;
+  private fetchStartedAt = 0;
+  /** What the site comes back to if it loses its majority. */
+  private fallback: SiteFallback | null = null;
+  private lastRefusalLog = -Infinity;
 
   constructor(
     private readonly deps: SiteDeps,
@@ -125,6 +140,7 @@ export class P2PSite {
 
   /** Sends the hand-over to the chosen servers (via their tabs). */
   start(h: HandOver): void {
+    this.fallback = new SiteFallback({ seq: h.seq, snapshot: h.snapshot, lastActionNo: new Map(h.lastActionNo) });
     this.coordinator.handOver({ ...h, start: this.deps.now() });
     this.arm();
   }
@@ -144,6 +160,7 @@ export class P2PSite {
 
   join(user: string, state: UserState): void {
     this.users.add(user);
+    this.fallback?.joined(state);
     this.coordinator.systemAction(user, { kind: 'join', user: state });
     this.arm();
   }
@@ -166,11 +183,15 @@ export class P2PSite {
     // A hash of the last verified state that arrives after the majority did is compared too.
     const v = this.lastVerified;
     if (v && msg.type === 'updateHash' && msg.seq === v.seq) this.compareHash(from, msg.hash, v);
-    if (this.fetch && (msg.type === 'stateChunk' || msg.type === 'updateHash' || msg.type === 'update')) {
-      if (msg.type === 'stateChunk') this.fetch.onChunk(from, msg);
-      else this.fetch.onHash(from, msg.seq, msg.hash);
+    if (msg.type === 'stateChunk') {
+      // State is taken only from the server asked, for the exchange under way.
+      if (this.fetch?.provider !== from) this.refuse(from, msg.type, 'ERR_STALE', this.fetch ? 'not the server asked for the state' : 'no state asked for');
+      else this.fetch.onChunk(from, msg);
+      this.arm();
+      return;
     }
-    if (msg.type !== 'stateChunk') this.coordinator.receive(from, msg);
+    if (this.fetch && (msg.type === 'updateHash' || msg.type === 'update')) this.fetch.onHash(from, msg.seq, msg.hash);
+    this.coordinator.receive(from, msg);
     this.arm();
   }
 
@@ -265,7 +286,15 @@ export class P2PSite {
     }
   }
 
+  private refuse(from: string, type: string, code: string, why: string): void {
+    const now = this.deps.now();
+    if (now - this.lastRefusalLog < REFUSAL_LOG_MS) return;
+    this.lastRefusalLog = now;
+    this.deps.log.warn('p2p.refused', { site: this.site, from, type, code, why });
+  }
+
   private departed(user: UserState, via: 'portal' | 'logout', seq: number): void {
+    if (this.phase === 'running') this.fallback?.left(user, seq);
     if (this.phase === 'closing' || this.phase === 'closed') {
       if (this.cutSeq === null) this.heldDepartures.push({ user, via, seq });
       else if (seq <= this.cutSeq) this.deps.onLeft(user, via, seq);
@@ -297,8 +326,14 @@ export class P2PSite {
       send: (to, msg) => queueMicrotask(() => this.send(to, msg)),
       servers: () => this.servers(),
       onDone: (r) => queueMicrotask(() => this.fetched(r)),
-      onBadProvider: (server, seq) => this.deps.log.warn('p2p.bad_state', { site: this.site, server, seq }),
+      onBadProvider: (server, seq) => {
+        // A state that does not hash to what it claims, or that the majority's hashes contradict.
+        this.deps.log.warn('p2p.bad_state', { site: this.site, server, seq, code: 'ERR_BAD_HASH' });
+        this.flag(server, MINORITY);
+        this.deps.onMinority(server, `transferred state at update ${seq}`);
+      },
     });
+    this.fetchStartedAt = this.deps.now();
     this.fetch.start();
   }
 
@@ -318,7 +353,10 @@ export class P2PSite {
     }
     const verified: VerifiedSite = { seq: r.seq, snapshot: r.payload.state.snapshot, lastActionNo };
     if (purpose === 'save') {
-      if (this.phase === 'running') this.deps.onVerified(verified);
+      if (this.phase === 'running') {
+        this.deps.onVerified(verified);
+        this.fallback?.rebase(verified);
+      }
     } else if (purpose === 'close') {
       if (!markerIn) {
         // The provider was not past the cut yet: take it again.
@@ -334,11 +372,35 @@ export class P2PSite {
     this.arm();
   }
 
+  private lostAfter(): number {
+    return this.deps.lostAfterMs ?? LOST_AFTER_MS;
+  }
+
+  /** No majority answers: the site comes back from its fallback. */
+  private lose(): void {
+    const fb = this.fallback;
+    if (!fb || this.phase === 'closed') return;
+    // Departures the majority applied during the hand-back are real: their users are gone.
+    for (const d of this.heldDepartures.splice(0)) {
+      fb.left(d.user, d.seq);
+      this.users.delete(d.user.name);
+      this.deps.onLeft(d.user, d.via, d.seq);
+    }
+    const state = fb.state(this.users);
+    this.deps.log.warn('p2p.lost', { site: this.site, fetching: this.fetchFor, base: fb.baseSeq, users: state.snapshot.users.length, ...fb.counts() });
+    this.fetch = null;
+    this.fetchFor = null;
+    this.closeReason ||= 'lost its majority';
+    this.deps.onClosed(state);
+    this.dispose();
+  }
+
   private arm(): void {
     if (this.phase === 'closed') return;
     if (this.timer) clearTimeout(this.timer);
     const now = this.deps.now();
     const wakes = [this.coordinator.nextWakeAt(), this.fetch?.nextWakeAt() ?? null, this.markerAt, this.weighAt];
+    if (this.fetch) wakes.push(this.fetchStartedAt + this.lostAfter());
     if (this.phase === 'running' && this.fetch === null) wakes.push(this.nextSaveAt);
     let at = Infinity;
     for (const w of wakes) if (w !== null && w < at) at = w;
@@ -352,6 +414,10 @@ export class P2PSite {
     if (this.phase === 'closed') return;
     const now = this.deps.now();
     try {
+      if (this.fetch && now >= this.fetchStartedAt + this.lostAfter()) {
+        this.lose();
+        return;
+      }
       this.coordinator.tick();
       this.fetch?.tick();
       if (this.weighAt !== null && now >= this.weighAt) this.weighReports();

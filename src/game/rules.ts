@@ -175,3 +175,25 @@ function insertSorted(users: readonly UserState[], user: UserState): UserState[]
 function replaceUser(users: readonly UserState[], user: UserState): UserState[] {
   return users.map((u) => (u.name === user.name ? user : u));
 }
+
+/**
+ * A site state taken back to an older copy, without the items that left it since in someone's
+ * inventory (so none exists twice): they grow back like picked ones, and item numbers go on past
+ * every number already given out (so no new item takes a carried one's id).
+ */
+export function withoutCarried(site: SiteState, carried: readonly CarriedItem[]): SiteState {
+  const ids = new Set(carried.map((i) => i.id));
+  const gone = site.items.filter((i) => ids.has(i.id));
+  const prefix = `${site.site}-`;
+  let next = site.nextItemNo;
+  for (const id of ids) {
+    const n = id.startsWith(prefix) ? Number(id.slice(prefix.length)) : NaN;
+    if (Number.isInteger(n) && n >= next) next = n + 1;
+  }
+  return {
+    ...site,
+    nextItemNo: next,
+    items: site.items.filter((i) => !ids.has(i.id)),
+    respawnAt: [...site.respawnAt, ...gone.map(() => site.step + RESPAWN_STEPS)],
+  };
+}

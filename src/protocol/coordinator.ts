@@ -61,7 +61,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   const ignores = new Map<string, number>();
   const evicted: string[] = [];
   const votes = new Map<number, Votes>();
-  const doneSeqs = new Set<number>();
+  /** Decided seqs: the accepted hash and who voted for the seq (a second full copy is a replay). */
+  const doneSeqs = new Map<number, { hash: string; voters: Set<string> }>();
 
   const latest = (m: Member): Member['stints'][number] => m.stints[m.stints.length - 1] ?? { admit: 0, cut: null };
   const isActive = (m: Member): boolean => m.slot !== null && latest(m).cut === null;
@@ -241,23 +242,43 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   }
 
   function onUpdateVote(from: string, seq: number, hash: string, full: PeerOf<'update'> | null): void {
-    if (doneSeqs.has(seq)) return;
+    const msgType = full ? 'update' : 'updateHash';
+    const servers = new Set(slotted().map((m) => m.id));
+    if (!servers.has(from)) {
+      observe({ kind: 'rejected', from, msgType, code: 'ERR_UNKNOWN_PEER', reason: `update ${seq} from a peer holding no slot` });
+      return;
+    }
     if (full) {
       const { type: _t, hash: claimed, ...body } = full;
       void _t;
-      if (updateHash(body) !== claimed) return;
+      if (updateHash(body) !== claimed) {
+        observe({ kind: 'rejected', from, msgType, code: 'ERR_BAD_HASH', reason: `update ${seq}` });
+        observe({ kind: 'flagged', server: from, seq, reason: `${MINORITY}: update content does not match its hash` });
+        return;
+      }
     }
-    const servers = new Set(slotted().map((m) => m.id));
+    const done = doneSeqs.get(seq);
+    if (done) {
+      // Departures in it were passed on once. A server's first word on it after the majority is
+      // still evidence; a second full copy (a departure sent again) is refused. A repeated hash
+      // is no replay: it is how servers answer the admin's hash requests.
+      if (!done.voters.has(from)) {
+        done.voters.add(from);
+        if (hash !== done.hash) observe({ kind: 'flagged', server: from, seq, reason: `${MINORITY}: its update differs from the majority` });
+      } else if (full) observe({ kind: 'rejected', from, msgType, code: 'ERR_REPLAYED', reason: `update ${seq}` });
+      return;
+    }
     let v = votes.get(seq);
     if (!v) votes.set(seq, (v = emptyVotes()));
-    addVote(v, from, hash, full, servers);
+    if (addVote(v, from, hash, full, servers) === 'changed')
+      observe({ kind: 'flagged', server: from, seq, reason: `${MINORITY}: sent two different updates for one seq` });
     const u = decide(v, cfg.N_majority, servers);
     if (!u) return;
     // Disagreement is evidence: a server that vouched for another update is in the minority.
     for (const s of dissenters(v, u.hash)) observe({ kind: 'flagged', server: s, seq, reason: `${MINORITY}: its update differs from the majority` });
     votes.delete(seq);
-    doneSeqs.add(seq);
-    if (doneSeqs.size > 4096) doneSeqs.delete(Math.min(...doneSeqs));
+    doneSeqs.set(seq, { hash: u.hash, voters: new Set(v.byServer.keys()) });
+    if (doneSeqs.size > 4096) doneSeqs.delete(Math.min(...doneSeqs.keys()));
     const acc: AcceptedUpdate = {
       site,
       seq,

@@ -39,6 +39,8 @@ export interface StateFetch {
   /** Whether a provider has been asked (and no result accepted yet). */
   readonly asking: boolean;
   readonly done: boolean;
+  /** The server asked for the state now (chunks from anyone else are not asked for). */
+  readonly provider: string | null;
   /** The seq being fetched, once the provider named it. */
   readonly seq: number | null;
   onChunk(from: string, msg: PeerOf<'stateChunk'>): void;
@@ -119,6 +121,9 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
     },
     get done() {
       return done;
+    },
+    get provider() {
+      return done ? null : provider;
     },
     get seq() {
       return seq;
