@@ -225,6 +225,7 @@ export class P2PManager {
         deliver: (to, msg) => void this.relay.deliver(site, to, msg),
         startServing: (id) => this.startServing(site, id),
         stopServing: (id, reason) => this.stopServing(site, id, reason),
+        connected: (id) => this.registry.byServerId(id) !== undefined,
         candidates: () =>
           this.registry
             .eligible(site, (u) => game.siteOf(u))

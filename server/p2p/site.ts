@@ -10,8 +10,9 @@
  * above the `lastActionNo` the admin reads from it); departures applied after it are ignored.
  *
  * Lost: a state fetch (a save or the hand-back's) that no majority answers for `lostAfterMs`
- * means the site has lost its majority; it comes back to the admin from its last good state
- * (fallback.ts).
+ * while fewer than N_majority of the site's servers are connected means the site has lost its
+ * majority; it comes back to the admin from its last good state (fallback.ts). Servers that are
+ * there but slow (a loaded machine) are waited for: undoing everyone's progress is the last resort.
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteCoordinator, MINORITY } from '../../src/protocol/coordinator.js';
@@ -36,6 +37,8 @@ export interface SiteDeps {
   /** Tells a chosen peer to serve this site; false when it is gone. */
   startServing(serverId: string): boolean;
   stopServing(serverId: string, reason: string): void;
+  /** Whether a server's tab is connected to the admin (a lost site has fewer than N_majority). */
+  connected(serverId: string): boolean;
   candidates(): CoordinatorServer[];
   /** A user left the site (portal or logout) as the majority applied it. */
   onLeft(user: UserState, via: 'portal' | 'logout', seq: number): void;
@@ -73,6 +76,8 @@ const MARKER_DELAY_SLOTS = 3;
 const REPORTS_SETTLE_MS = 1000;
 /** A healthy site answers a state fetch within a few T_timeout; this is far past that. */
 export const LOST_AFTER_MS = 20_000;
+/** Past LOST_AFTER_MS, whether the majority is gone is checked this often. */
+const LOST_CHECK_MS = 1000;
 /** Refused inputs are logged at most this often per site. */
 const REFUSAL_LOG_MS = 1000;
 
@@ -372,6 +377,10 @@ export class P2PSite {
     this.arm();
   }
 
+  private majorityGone(): boolean {
+    return this.servers().filter((id) => this.deps.connected(id)).length < this.deps.config.N_majority;
+  }
+
   private lostAfter(): number {
     return this.deps.lostAfterMs ?? LOST_AFTER_MS;
   }
@@ -400,7 +409,11 @@ export class P2PSite {
     if (this.timer) clearTimeout(this.timer);
     const now = this.deps.now();
     const wakes = [this.coordinator.nextWakeAt(), this.fetch?.nextWakeAt() ?? null, this.markerAt, this.weighAt];
-    if (this.fetch) wakes.push(this.fetchStartedAt + this.lostAfter());
+    if (this.fetch) {
+      // Past the limit with servers still there: look again now and then.
+      const lostAt = this.fetchStartedAt + this.lostAfter();
+      wakes.push(lostAt > now ? lostAt : now + LOST_CHECK_MS);
+    }
     if (this.phase === 'running' && this.fetch === null) wakes.push(this.nextSaveAt);
     let at = Infinity;
     for (const w of wakes) if (w !== null && w < at) at = w;
@@ -414,7 +427,7 @@ export class P2PSite {
     if (this.phase === 'closed') return;
     const now = this.deps.now();
     try {
-      if (this.fetch && now >= this.fetchStartedAt + this.lostAfter()) {
+      if (this.fetch && now >= this.fetchStartedAt + this.lostAfter() && this.majorityGone()) {
         this.lose();
         return;
       }
