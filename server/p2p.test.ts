@@ -17,10 +17,11 @@ afterEach(() => {
   for (const b of bots.splice(0)) b.close();
 });
 
-async function until<T>(what: string, f: () => T | null | undefined | false, ms = 15_000): Promise<T> {
+type Maybe<T> = T | null | undefined | false;
+async function until<T>(what: string, f: () => Maybe<T> | Promise<Maybe<T>>, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -81,6 +82,26 @@ describe('P2P hosting with Node peers', () => {
     expect(meadow?.mode).toBe('p2p');
     expect(meadow?.servers.map((x) => x.user).sort()).toEqual(servers.map((x) => x.name).sort());
   }, 40_000);
+
+  it('two busy sites waiting for peers get disjoint servers when the peers come in one check', async () => {
+    const s = await startServer({ p2p: FAST });
+    const players = await Promise.all(['meadow', 'meadow', 'lake', 'lake'].map((site) => bot(s, site, { serve: false })));
+    await until('both blocked', async () => (await operator(s)).sites.filter((x) => x.blocked !== null).length === 2);
+    const servers = await Promise.all(Array.from({ length: 6 }, () => bot(s, 'town')));
+    await until('both P2P', () => players.every((p) => p.state.mode === 'p2p' && p.state.view !== null));
+    const meadow = players[0]!.state.servers.map((x) => x.id);
+    const lake = players[2]!.state.servers.map((x) => x.id);
+    expect(meadow).toHaveLength(3);
+    expect(lake).toHaveLength(3);
+    expect(meadow.filter((id) => lake.includes(id))).toEqual([]);
+    // Every tab serves the one site it was given.
+    await until('each serves its site', () =>
+      servers.every((b) => {
+        const id = b.conn?.node?.serverId ?? '';
+        return b.state.serving === (meadow.includes(id) ? 'meadow' : lake.includes(id) ? 'lake' : null);
+      }),
+    );
+  });
 
   it('applies every action exactly once across client-server -> P2P -> client-server', async () => {
     // Three players make meadow busy; when two leave, 1 < 3 / 2 and it goes back after 300 ms.

@@ -210,6 +210,9 @@ export class P2PManager {
 
   private transfer(site: string, users: string[], picks: Peer[]): void {
     const { game, log } = this.deps;
+    // Taken now: the site's first messages (which tell them to serve) go out after this check,
+    // and another site crossing the threshold in the same check must not pick them too.
+    for (const p of picks) p.serving = site;
     const snapshot = game.snapshotFor(site);
     const seq = snapshot.site.step;
     const prev = hashOf({ handOver: site, seq, snapshot });
