@@ -76,26 +76,36 @@ interface Status {
   sites: Record<string, number>;
 }
 
-/** Starts `args.count` bots here, a few at a time (200 simultaneous handshakes would all time out). */
-async function runBots(args: Args): Promise<{ status(): Status; stop(): void }> {
+/**
+ * Starts `args.count` bots here, a few at a time (200 simultaneous handshakes would all time out),
+ * in the background: the status counts them as they come in.
+ */
+function runBots(args: Args): { status(): Status; stop(): void } {
   const bots: Bot[] = [];
   let failed = 0;
+  let stopped = false;
   // --site all: bots spread over the sites in turn (several sites get busy, with peers elsewhere to serve them).
   const siteOf = (k: number): string | undefined => (args.site === 'all' ? SITE_IDS[k % SITE_IDS.length] : args.site);
-  for (let i = 0; i < args.count; i += 10) {
-    const batch = Array.from(
-      { length: Math.min(10, args.count - i) },
-      (_, j) => new Bot({ url: args.url, site: siteOf(args.offset + i + j), rate: args.rate, serve: args.serve }),
-    );
-    const r = await Promise.allSettled(batch.map((b) => b.start()));
-    r.forEach((x, j) => {
-      if (x.status === 'fulfilled') bots.push(batch[j]!);
-      else {
-        failed++;
-        process.stderr.write(`bot failed to start: ${String(x.reason)}\n`);
-      }
-    });
-  }
+  void (async () => {
+    for (let i = 0; i < args.count && !stopped; i += 10) {
+      const batch = Array.from(
+        { length: Math.min(10, args.count - i) },
+        (_, j) => new Bot({ url: args.url, site: siteOf(args.offset + i + j), rate: args.rate, serve: args.serve }),
+      );
+      const r = await Promise.allSettled(batch.map((b) => b.start()));
+      r.forEach((x, j) => {
+        const b = batch[j]!;
+        if (x.status === 'fulfilled' && !stopped) bots.push(b);
+        else {
+          b.close();
+          if (x.status === 'rejected') {
+            failed++;
+            process.stderr.write(`bot failed to start: ${String(x.reason)}\n`);
+          }
+        }
+      });
+    }
+  })();
   return {
     status() {
       const online = bots.filter((b) => !b.ended);
@@ -114,6 +124,7 @@ async function runBots(args: Args): Promise<{ status(): Status; stop(): void }> 
       };
     },
     stop() {
+      stopped = true;
       for (const b of bots) b.close();
     },
   };
@@ -133,7 +144,7 @@ function line(total: number, elapsed: number, parts: Status[]): string {
 
 /** A child: runs its share and reports to the parent each second; stops on 'stop' or a lost parent. */
 async function worker(args: Args): Promise<void> {
-  const group = await runBots(args);
+  const group = runBots(args);
   const report = setInterval(() => process.send?.({ status: group.status() }), 1000);
   const stop = (): void => {
     clearInterval(report);
@@ -158,7 +169,7 @@ async function main(): Promise<void> {
   const parts = new Map<number, Status>();
   let stopGroups: () => void;
   if (args.count <= args.perProcess) {
-    const group = await runBots(args);
+    const group = runBots(args);
     setInterval(() => parts.set(0, group.status()), 1000).unref();
     parts.set(0, group.status());
     stopGroups = () => group.stop();
