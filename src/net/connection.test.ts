@@ -290,6 +290,8 @@ describe('GameConnection P2P routing', () => {
     const t = setup({
       p2p: { links: () => new MemoryHub({ manual: true }).factory(), wakeup: { set: (_ms, cb) => (wake = cb), clear: () => (wake = null) }, randomBytes: (n) => new Uint8Array(n).fill(1), crypto: insecureFastScheme },
     });
+    // No clock sample before the session is up (it would be lost on a socket not yet open).
+    expect(wake).toBeNull();
     welcomeAndEnter(t);
     const sent = (type: string) => t.sock().sent.filter((m) => m.type === type);
     expect(sent('key')).toHaveLength(0);

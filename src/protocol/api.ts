@@ -248,6 +248,8 @@ export interface ClockSyncOptions {
   sampleGap?: number;
   /** Time between rounds (default 30 s). */
   resyncEvery?: number;
+  /** After a round with no answer at all, the next one starts this soon (default 1 s). */
+  retryEvery?: number;
   /** Largest correction rate when the estimate moves backwards, e.g. 0.05 = 5 % (default). */
   maxSlew?: number;
   /** A request unanswered this long is dropped (default 2 s). */

@@ -136,4 +136,30 @@ describe('clock sync math', () => {
     expect(sent.length).toBeGreaterThan(4); // rounds went on after their samples timed out
     expect(c.offset()).toBeNull();
   });
+
+  it('a round nobody answered is tried again after retryEvery, an answered one after resyncEvery', () => {
+    let local = 0;
+    const sent: Array<{ id: number; t0: number }> = [];
+    const c = createClockSync({ now: () => local, send: (r) => sent.push(r), samples: 2, sampleGap: 10, sampleTimeout: 100, resyncEvery: 30_000, retryEvery: 1000 });
+    /** Wakes the clock until it sends `n` more samples; returns when the last went out. */
+    const sendsUntil = (n: number): number => {
+      const target = sent.length + n;
+      while (sent.length < target) {
+        local = Math.max(local, c.nextWakeAt() as number);
+        c.tick();
+      }
+      return local;
+    };
+    sendsUntil(2); // round 1, never answered (the socket was not open)
+    const lost = sent.splice(0);
+    expect(lost).toHaveLength(2);
+    const second = sendsUntil(1);
+    // Both samples timed out at 110; the next round starts 1 s later, not 30 s.
+    expect(second).toBe(110 + 1000);
+    sendsUntil(1);
+    for (const r of sent.splice(0)) c.receive({ id: r.id, t1: r.t0 + 5_000, t2: r.t0 + 5_000 });
+    expect(c.offset()).toBe(5_000);
+    const answeredAt = local;
+    expect(sendsUntil(1) - answeredAt).toBe(30_000);
+  });
 });

@@ -37,6 +37,7 @@ export function createClockSync(opts: ClockSyncOptions): ClockSync {
   const samplesPerRound = opts.samples ?? 8;
   const gap = opts.sampleGap ?? 50;
   const every = opts.resyncEvery ?? 30_000;
+  const retry = Math.min(every, opts.retryEvery ?? 1000);
   const maxSlew = opts.maxSlew ?? 0.05;
   const timeout = opts.sampleTimeout ?? 2000;
 
@@ -54,9 +55,11 @@ export function createClockSync(opts: ClockSyncOptions): ClockSync {
 
   function finishRoundIfDone(): void {
     if (sentInRound >= samplesPerRound && outstanding.size === 0) {
+      // A round nobody answered (sent before the link was up, or lost) is tried again soon.
+      const answered = round.length > 0;
       round = [];
       sentInRound = 0;
-      nextSendAt = opts.now() + every;
+      nextSendAt = opts.now() + (answered ? every : retry);
     }
   }
 

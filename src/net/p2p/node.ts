@@ -77,7 +77,6 @@ export class P2PNode {
       now: o.localNow,
       send: ({ id, t0 }) => o.toAdmin({ type: 'ping', id: CLOCK_PING_BASE + id, t: t0 }),
     });
-    this.driver.add(this.clock, o.localNow);
   }
 
   /** The admin's clock as this tab sees it (what Timeslot stamps and arrivals use). */
@@ -89,6 +88,9 @@ export class P2PNode {
 
   /** Welcome: make and register this session's key. */
   onWelcome(w: Msg<'welcome'>): void {
+    // The clock's samples go over the admin socket: start them once it is up (sent before, they
+    // were lost and the next round came 30 s later).
+    if (!this.welcome) this.driver.add(this.clock, this.o.localNow);
     this.welcome = w;
     this.mesh?.close();
     this.mesh = new Mesh({
