@@ -48,6 +48,23 @@ describe('node-datachannel links', () => {
     a.close();
   });
 
+  it('a candidate libdatachannel refuses is dropped, not the link', async () => {
+    const make = dataChannelFactory({ iceServers: [] });
+    let b: PeerLink | null = null;
+    const a = make({ initiator: true, local: 'a', remote: 'b', onSignal: (d) => b?.signal(d) });
+    b = make({ initiator: false, local: 'b', remote: 'a', onSignal: (d) => a.signal(d) });
+    await Promise.all([a, b].map((l) => new Promise<void>((r) => l.onOpen(r))));
+    let closed = false;
+    a.onClose(() => (closed = true));
+    a.signal({ type: 'candidate', candidate: { candidate: 'candidate:not a candidate', sdpMid: '0', sdpMLineIndex: 0 } });
+    const got = new Promise<Uint8Array>((r) => b!.onMessage(r));
+    expect(a.send(new Uint8Array([7]))).toBe(true);
+    expect([...(await got)]).toEqual([7]);
+    expect(closed).toBe(false);
+    expect(a.open).toBe(true);
+    a.close();
+  });
+
   it('turns configured ICE servers into libdatachannel URLs', () => {
     expect(
       iceUrls([

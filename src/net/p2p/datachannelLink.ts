@@ -46,6 +46,7 @@ function link(initiator: boolean, onSignal: (d: SignalData) => void, iceServers:
   let closed = false;
   let dc: DC | null = null;
   let haveRemote = false;
+  let haveLocal = false;
   const early: Array<{ candidate: string; mid: string }> = [];
   const opened: Array<() => void> = [];
   const messages: Array<(b: Uint8Array) => void> = [];
@@ -72,7 +73,28 @@ function link(initiator: boolean, onSignal: (d: SignalData) => void, iceServers:
     for (const cb of closes) cb(why);
   };
   const pc: PC = new nodeDataChannel.PeerConnection(`mmo-${nextName++}`, { iceServers });
-  pc.onLocalDescription((sdp, type) => later(() => type === 'offer' || type === 'answer' ? onSignal({ type, sdp }) : undefined));
+  /**
+   * Remote candidates wait for both descriptions: libdatachannel refuses one before its ICE
+   * transport exists ("Got a remote candidate without ICE transport"), which closed new links
+   * and lost the frames queued on them. One it still refuses is dropped, not the link.
+   */
+  const addCandidates = (): void => {
+    if (!haveRemote || !haveLocal) return;
+    for (const c of early.splice(0)) {
+      try {
+        pc.addRemoteCandidate(c.candidate, c.mid);
+      } catch {
+        // a candidate we cannot use; others may do
+      }
+    }
+  };
+  pc.onLocalDescription((sdp, type) =>
+    later(() => {
+      haveLocal = true;
+      if (type === 'offer' || type === 'answer') onSignal({ type, sdp });
+      addCandidates();
+    }),
+  );
   pc.onLocalCandidate((candidate, mid) => later(() => onSignal({ type: 'candidate', candidate: { candidate, sdpMid: mid, sdpMLineIndex: 0 } })));
   pc.onStateChange((state) => later(() => (state === 'failed' || state === 'closed' ? finish(state) : undefined)));
   const attach = (channel: DC): void => {
@@ -116,13 +138,13 @@ function link(initiator: boolean, onSignal: (d: SignalData) => void, iceServers:
         if (data.type === 'candidate') {
           const c = { candidate: data.candidate.candidate, mid: data.candidate.sdpMid ?? '0' };
           if (c.candidate === '') return; // end of candidates
-          if (haveRemote) pc.addRemoteCandidate(c.candidate, c.mid);
-          else early.push(c);
+          if (early.length < 64) early.push(c);
+          addCandidates();
           return;
         }
         pc.setRemoteDescription(data.sdp, data.type);
         haveRemote = true;
-        for (const c of early.splice(0)) pc.addRemoteCandidate(c.candidate, c.mid);
+        addCandidates();
       } catch (e) {
         finish((e as Error).message);
       }

@@ -30,10 +30,21 @@ function world() {
     failures,
     logs,
     pass: (_s: Signal): boolean => true,
+    /** Ends whose next links fail before they open (ICE failing), as many times as listed. */
+    failNext: new Map<string, number>(),
     /** A tab owning `ends` (a user name and/or a server id). */
     tab(...ends: string[]): Mesh {
+      const base = hub.factory();
       const mesh = new Mesh({
-        factory: hub.factory(),
+        factory: (o) => {
+          const link = base(o);
+          const n = w.failNext.get(o.local) ?? 0;
+          if (n > 0) {
+            w.failNext.set(o.local, n - 1);
+            hub.later(() => (link as unknown as { finish(why: string): void }).finish('failed'));
+          }
+          return link;
+        },
         sendSignal: (from, to, data) => {
           const s = { from, to, data };
           signals.push(s);
@@ -114,6 +125,56 @@ describe('Mesh frames', () => {
     send(user, 'alice', 'bob~bb22', 'u4');
     w.hub.flush();
     expect(w.got('bob~bb22').at(-1)).toEqual(['alice', 'u4']);
+  });
+
+  it('a frame sent when the link reports open, before its open callback ran, goes after the queued ones', () => {
+    // node-datachannel: isOpen() is true before the (deferred) open callback drains the queue.
+    const sent: string[] = [];
+    const opened: Array<() => void> = [];
+    const link = {
+      open: false,
+      buffered: 0,
+      send: (b: Uint8Array): boolean => (link.open ? (sent.push(dec.decode(b)), true) : false),
+      onOpen: (cb: () => void): void => void opened.push(cb),
+      onMessage: (): void => undefined,
+      onClose: (): void => undefined,
+      close: (): void => undefined,
+      signal: (): void => undefined,
+    };
+    const mesh = new Mesh({ factory: () => link, sendSignal: () => undefined, reportFailure: () => undefined, now: () => 0 });
+    send(mesh, 'alice', 'bob~bb22', 'u1');
+    send(mesh, 'alice', 'bob~bb22', 'u2');
+    link.open = true;
+    send(mesh, 'alice', 'bob~bb22', 'u3');
+    for (const cb of opened) cb();
+    send(mesh, 'alice', 'bob~bb22', 'u4');
+    expect(sent).toEqual(['u1', 'u2', 'u3', 'u4']);
+    mesh.close();
+  });
+
+  it('a link that fails before it opens is started again, and nothing queued on either side is lost', () => {
+    const user = w.tab('alice');
+    const server = w.tab('bob~bb22');
+    w.failNext.set('alice', 1);
+    w.failNext.set('bob~bb22', 1);
+    send(server, 'bob~bb22', 'alice', 's1');
+    for (const t of ['u1', 'u2']) send(user, 'alice', 'bob~bb22', t);
+    w.hub.flush();
+    send(user, 'alice', 'bob~bb22', 'u3');
+    w.hub.flush();
+    expect(w.logs.filter((l) => l.event === 'mesh.retry').length).toBeGreaterThan(0);
+    expect(w.got('bob~bb22')).toEqual([['alice', 'u1'], ['alice', 'u2'], ['alice', 'u3']]);
+    expect(w.got('alice')).toEqual([['bob~bb22', 's1']]);
+  });
+
+  it('a link that keeps failing while it opens is given up after three attempts', () => {
+    const user = w.tab('alice');
+    w.tab('bob~bb22');
+    w.failNext.set('alice', 10);
+    send(user, 'alice', 'bob~bb22', 'u1');
+    w.hub.flush();
+    expect(w.offersSent('alice', 'bob~bb22')).toBe(3);
+    expect(user.isOpen('alice', 'bob~bb22')).toBe(false);
   });
 
   it('keeps the latest 512 frames while a link opens', () => {

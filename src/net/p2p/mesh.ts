@@ -33,12 +33,18 @@ interface Entry {
   queue: Uint8Array[];
   /** An offer has been fed to this (answering) link: a second one means the remote started anew. */
   answered: boolean;
+  /** The channel has opened once. */
+  opened: boolean;
+  /** Links started for this entry (one that fails while opening is started again). */
+  attempts: number;
 }
 
 /** Frames kept per link while it opens; older ones are dropped (the protocol repeats what matters). */
 const MAX_QUEUE = 512;
 /** After a failure, no new attempt to the same peer for this long. */
 const RETRY_PAUSE_MS = 2000;
+/** A link that fails before it ever opens (ICE racing its signaling) is started this often at most. */
+const MAX_ATTEMPTS = 3;
 
 /** Whether `local` offers the link to `remote`: users always, between servers the smaller id. */
 export function offers(local: string, remote: string): boolean {
@@ -85,7 +91,7 @@ export class Mesh {
     const failed = this.failedAt.get(k);
     if (failed !== undefined && this.opts.now() - failed < RETRY_PAUSE_MS) return;
     const initiator = offers(local, remote);
-    const e: Entry = { local, remote, link: null, initiator, createdAt: this.opts.now(), queue: [], answered: false };
+    const e: Entry = { local, remote, link: null, initiator, createdAt: this.opts.now(), queue: [], answered: false, opened: false, attempts: 0 };
     this.entries.set(k, e);
     if (initiator) this.start(e);
   }
@@ -106,6 +112,9 @@ export class Mesh {
     const e = this.entries.get(key(local, remote));
     if (!e) return; // pausing after a failure
     if (e.link?.open) {
+      // A link can report open before its open callback has drained the queue (node-datachannel
+      // calls back later): the queue goes first, or this frame would overtake the older ones.
+      this.drain(e, e.link);
       if (e.link.send(bytes)) this.bytesOut += bytes.byteLength;
       return;
     }
@@ -128,7 +137,7 @@ export class Mesh {
     }
     if (!e) {
       if (data.type !== 'offer') return; // a candidate for a link we already dropped
-      e = { local: to, remote: from, link: null, initiator: false, createdAt: this.opts.now(), queue: [], answered: false };
+      e = { local: to, remote: from, link: null, initiator: false, createdAt: this.opts.now(), queue: [], answered: false, opened: false, attempts: 0 };
       this.entries.set(k, e);
     }
     if (!e.link) this.start(e);
@@ -149,17 +158,34 @@ export class Mesh {
       onSignal: (data) => this.opts.sendSignal(e.local, e.remote, data),
     });
     e.link = link;
+    e.attempts++;
     link.onOpen(() => {
-      for (const b of e.queue.splice(0)) if (link.send(b)) this.bytesOut += b.byteLength;
+      e.opened = true;
+      this.drain(e, link);
     });
     link.onMessage((bytes) => {
       this.bytesIn += bytes.byteLength;
       this.handlers.get(e.local)?.(e.remote, bytes);
     });
     link.onClose((why) => {
-      if (this.entries.get(key(e.local, e.remote)) === e) this.entries.delete(key(e.local, e.remote));
       this.opts.log?.('mesh.closed', { local: e.local, remote: e.remote, why });
+      if (this.entries.get(key(e.local, e.remote)) !== e || e.link !== link) return;
+      if (!e.opened && e.attempts < MAX_ATTEMPTS) {
+        // Failed while opening: what waits on it must not be lost (the user's first actions on
+        // a new P2P site were, and came back by resend behind its later ones). The offering side
+        // calls again; the other keeps its queue for the new offer.
+        e.link = null;
+        e.answered = false;
+        this.opts.log?.('mesh.retry', { local: e.local, remote: e.remote, attempt: e.attempts + 1 });
+        if (e.initiator) this.start(e);
+        return;
+      }
+      this.entries.delete(key(e.local, e.remote));
     });
+  }
+
+  private drain(e: Entry, link: PeerLink): void {
+    for (const b of e.queue.splice(0)) if (link.send(b)) this.bytesOut += b.byteLength;
   }
 
   private remove(e: Entry, why: string): void {
