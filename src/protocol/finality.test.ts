@@ -332,6 +332,17 @@ describe('cut completion', () => {
     expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's4' && m.fromSeq === 3 && m.toSeq === 4)).toBe(true);
   });
 
+  it('our own cut is complete without a chain; a cut at 0 too; another server\'s cut with no chain held is fetched whole', () => {
+    const { ctx, sent } = fixture();
+    const requests = (): string[] => sent.flatMap(({ m }) => (m.type === 'timeslotRequest' ? [`${m.server}:${m.fromSeq}-${m.toSeq}`] : []));
+    expect(cutComplete(ctx, member('s0'), { seq: 3, hash: 'a'.repeat(32) })).toBe(true);
+    expect(cutComplete(ctx, member('s3'), { seq: 0, hash: ZERO_HASH })).toBe(true);
+    expect(requests()).toEqual([]);
+    expect(cutComplete(ctx, member('s3'), { seq: 3, hash: 'a'.repeat(32) })).toBe(false);
+    expect(requests().length).toBeGreaterThan(0);
+    expect(new Set(requests())).toEqual(new Set(['s3:1-3']));
+  });
+
   it('a cut at or below our anchor is complete when it is the anchor itself or before it', () => {
     const { ctx } = fixture();
     ctx.chains.set('s4', new Chain('s4', { seq: 5, hash: 'e'.repeat(32), stamp: 500 }, 256, 256));
