@@ -8,6 +8,7 @@
  * CONSERVATION_SEEDS=N runs more (the default keeps `npm test` short; docs/hosting.md has a run).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { randomStream as rng } from '../../src/game/rng.js';
 import { pathTo } from '../../src/game/path.js';
 import { getSite } from '../../src/game/world.js';
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
@@ -19,16 +20,6 @@ const PLAYERS = ['ann', 'ben', 'cat', 'dan'];
 const FORGED = { id: 'meadow-999999', kind: 'gem' };
 const SEEDS = Number(process.env.CONSERVATION_SEEDS ?? 30);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A liar's version of what it tells the admin: an extra item on whoever it reports. */
 function forge(msg: PeerMessage, r: () => number): PeerMessage {

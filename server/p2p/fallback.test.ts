@@ -8,20 +8,11 @@
  * that someone already carries.
  */
 import { describe, expect, it } from 'vitest';
+import { randomStream as rng } from '../../src/game/rng.js';
 import { applyAction, createSite, newUser, RESPAWN_STEPS } from '../../src/game/rules.js';
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
 import { SiteFallback } from './fallback.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = ['ann', 'ben', 'cat', 'dan', 'eve', 'fay'];
 

@@ -2,23 +2,15 @@
  * Procedural pixel art, drawn on 2D canvases at runtime (no asset downloads). Pure drawing
  * functions on a CanvasRenderingContext2D; `scenes/textures.ts` turns them into Phaser textures.
  */
+import { randomStream } from '../game/rng.js';
 import type { TileChar } from '../game/world.js';
 
 export const TILE = 32;
 
 type Ctx = CanvasRenderingContext2D;
 
-/** Small seeded generator for texture noise (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small seeded generator for texture noise (the game's mulberry32). */
+export const rng = randomStream;
 
 /** FNV-1a hash of a string, as uint32. */
 export function hashString(s: string): number {

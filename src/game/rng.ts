@@ -10,6 +10,16 @@ export function nextRandom(seed: number): { value: number; seed: number } {
   return { value: (t ^ (t >>> 14)) >>> 0, seed: next };
 }
 
+/** A stream of uniform numbers in [0, 1) from one seed (tests, texture noise): the same generator. */
+export function randomStream(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    const r = nextRandom(state);
+    state = r.seed;
+    return r.value / 4294967296;
+  };
+}
+
 /** Uniform integer in [0, n) and the advanced seed. Modulo bias is irrelevant at map sizes. */
 export function randomInt(seed: number, n: number): { value: number; seed: number } {
   const r = nextRandom(seed);
