@@ -193,6 +193,26 @@ describe('P2PSite: replayed, forged and unasked messages are refused', () => {
 });
 
 describe('P2PSite: a site that loses its majority', () => {
+  it('counts only servers known to hold the state: replacements that came after the majority went do not keep it waiting', async () => {
+    let spare = 0;
+    const h = harness({ lostAfterMs: 3000, candidates: () => [{ id: `spare${spare++}`, key: '00'.repeat(32) }] });
+    await h.start();
+    // s0 and s1 vanish at once; the admin gives their slots to fresh peers, which stay connected
+    // but can never get the state (one server holds it).
+    h.net.drop = (from, to) => ['s0', 's1'].includes(from) || ['s0', 's1'].includes(to);
+    h.down.add('s0');
+    h.down.add('s1');
+    h.site.evict('s0', 'test');
+    await h.run(200);
+    h.site.evict('s1', 'test');
+    await h.run(200);
+    expect(h.site.servers().filter((id) => id.startsWith('spare'))).toHaveLength(2);
+    h.site.close('test');
+    for (let i = 0; i < 100 && h.closed.length === 0; i++) await h.run(100);
+    expect(h.closed).toHaveLength(1);
+    expect(h.logs.some((l) => l.event === 'p2p.lost')).toBe(true);
+  });
+
   it('comes back from its hand-over state, without the users who left and with those who joined since, once no majority answers and most servers are gone', async () => {
     const h = harness({ lostAfterMs: 3000 });
     await h.start();

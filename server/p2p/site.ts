@@ -10,7 +10,7 @@
  * above the `lastActionNo` the admin reads from it); departures applied after it are ignored.
  *
  * Lost: a state fetch (a save or the hand-back's) that no majority answers for `lostAfterMs`
- * while fewer than N_majority of the site's servers are connected means the site has lost its
+ * while fewer than N_majority of the servers known to hold its state are connected means it has lost its
  * majority; it comes back to the admin from its last good state (fallback.ts). Servers that are
  * there but slow (a loaded machine) are waited for: undoing everyone's progress is the last resort.
  */
@@ -109,6 +109,12 @@ export class P2PSite {
   private fetchStartedAt = 0;
   /** What the site comes back to if it loses its majority. */
   private fallback: SiteFallback | null = null;
+  /**
+   * Servers known to hold the site's state: the hand-over's, then those whose hash agreed with
+   * the last verified fetch. A replacement that came after is not (with the majority gone it
+   * cannot get the state either).
+   */
+  private holders = new Set<string>();
   private lastRefusalLog = -Infinity;
 
   constructor(
@@ -117,6 +123,7 @@ export class P2PSite {
     users: readonly string[],
   ) {
     this.site = deps.config.site;
+    for (const s of servers) this.holders.add(s.id);
     for (const u of users) this.users.add(u);
     this.nextSaveAt = deps.now() + deps.saveEveryMs;
     this.coordinator = createSiteCoordinator({
@@ -348,6 +355,7 @@ export class P2PSite {
     this.fetchFor = null;
     // The majority's state is what is stored; who said otherwise is remembered.
     this.lastVerified = { seq: r.seq, hash: r.hash, compared: new Set() };
+    this.holders = new Set([...r.hashes].filter(([, h]) => h === r.hash).map(([id]) => id));
     for (const [server, h] of r.hashes) this.compareHash(server, h, this.lastVerified);
     const lastActionNo = new Map<string, number>();
     let markerIn = false;
@@ -378,7 +386,7 @@ export class P2PSite {
   }
 
   private majorityGone(): boolean {
-    return this.servers().filter((id) => this.deps.connected(id)).length < this.deps.config.N_majority;
+    return this.servers().filter((id) => this.holders.has(id) && this.deps.connected(id)).length < this.deps.config.N_majority;
   }
 
   private lostAfter(): number {

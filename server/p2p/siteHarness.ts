@@ -27,7 +27,9 @@ export interface Sent {
   msg: PeerMessage;
 }
 
-export function harness(o: { latency?: (from: string, to: string, msg: PeerMessage) => number; lostAfterMs?: number; users?: string[] } = {}) {
+export function harness(
+  o: { latency?: (from: string, to: string, msg: PeerMessage) => number; lostAfterMs?: number; users?: string[]; candidates?: () => Array<{ id: string; key: string }> } = {},
+) {
   const config = makeSiteConfig({ site: 'meadow', N_server: 3 });
   const users = o.users ?? USERS;
   const net = new MemNet(o.latency ? { latency: o.latency } : {});
@@ -69,7 +71,7 @@ export function harness(o: { latency?: (from: string, to: string, msg: PeerMessa
       startServing: (id) => (serving.add(id), true),
       stopServing: (id) => void serving.delete(id),
       connected: (id) => !down.has(id),
-      candidates: () => [],
+      candidates: o.candidates ?? (() => []),
       onLeft: (user: UserState, via, seq) => left.push({ user: user.name, state: user, via, seq, at: net.time }),
       onVerified: (v) => verified.push(v),
       onClosed: (v) => {
