@@ -18,7 +18,7 @@ import { harness, SERVERS } from './siteHarness.js';
 
 const PLAYERS = ['ann', 'ben', 'cat', 'dan'];
 const FORGED = { id: 'meadow-999999', kind: 'gem' };
-const SEEDS = Number(process.env.CONSERVATION_SEEDS ?? 30);
+const SEEDS = Number(process.env.CONSERVATION_SEEDS ?? 200);
 
 
 /** A liar's version of what it tells the admin: an extra item on whoever it reports. */
