@@ -183,7 +183,11 @@ export class Game {
     }
   }
 
-  /** Saves every online user and every client-server site in one transaction (P2P ones come verified). */
+  /**
+   * Saves every online user and every site in one transaction. A P2P site goes in as its last
+   * verified state less what left it since, with its users as in that state (or as they joined):
+   * the stored world then never holds an item twice, whenever the admin stops.
+   */
   saveAll(): void {
     const users = [];
     for (const p of this.players.values()) {
@@ -191,6 +195,13 @@ export class Game {
       if (state && !this.isP2P(p.site)) users.push({ name: p.name, guest: p.guest, state, lastActionNo: p.lastActionNo });
     }
     const sites = this.host.siteStates().filter((s) => !this.isP2P(s.site));
+    for (const [site, v] of this.p2p?.storableStates() ?? []) {
+      sites.push(v.snapshot.site);
+      for (const u of v.snapshot.users) {
+        const p = this.players.get(u.name);
+        if (p && p.site === site) users.push({ name: p.name, guest: p.guest, state: u, lastActionNo: p.lastActionNo });
+      }
+    }
     try {
       this.storage.saveBatch({ users, sites }, this.now());
     } catch (err) {

@@ -6,8 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Bot, nodeP2P } from '../src/bots/bot.js';
 import type { P2PEnvironment } from '../src/net/connection.js';
 import type { PeerLink } from '../src/net/p2p/link.js';
-import type { GameEvent } from '../src/game/types.js';
+import type { GameEvent, PlayerAction } from '../src/game/types.js';
 import { pathTo } from '../src/game/path.js';
+import { getSite } from '../src/game/world.js';
+import { SqliteStorage } from './storage/sqlite.js';
 import type { SiteUpdate } from '../src/protocol/messages.js';
 import { get, startServer, type TestServer } from './testkit.js';
 import type { OperatorView } from './operator.js';
@@ -102,6 +104,40 @@ describe('P2P hosting with Node peers', () => {
       }),
     );
   });
+
+  it('what the admin stores while a site is P2P never holds an item twice: one carried off to a client-server site, then a restart', async () => {
+    const s = await startServer({ p2p: FAST });
+    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
+    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    const a = await bot(s, 'meadow', { serve: false });
+    await bot(s, 'meadow', { serve: false });
+    await until('P2P', () => a.state.mode === 'p2p' && a.state.view !== null);
+    const me = a.state.view!.users.find((u) => u.name === a.name)!;
+    const item = a.state.view!.items[0]!;
+    const step = async (action: PlayerAction): Promise<void> => {
+      await until('sent', () => a.act(action));
+      await until('applied', () => Object.keys(a.state.inflight).length === 0);
+    };
+    for (const dir of pathTo('meadow', me, item)) await step({ kind: 'move', dir });
+    await step({ kind: 'pickup' });
+    await until('picked', () => a.state.view?.users.find((u) => u.name === a.name)?.inventory.some((i) => i.id === item.id));
+    const portal = getSite('meadow').portals.find((p) => p.to === 'forest')!;
+    const at = a.state.view!.users.find((u) => u.name === a.name)!;
+    for (const dir of pathTo('meadow', at, portal)) await step({ kind: 'move', dir });
+    await until('sent', () => a.act({ kind: 'portal' }));
+    await until('in the forest', () => a.state.site === 'forest' && a.state.view !== null, 20_000);
+    await s.close();
+    // The next start finds the item in a's inventory and not on the meadow.
+    const s2 = await startServer({ dbFile: s.dbFile, p2p: { ...FAST, transferThreshold: 50 } });
+    const look = await bot(s2, 'meadow', { serve: false });
+    expect(look.state.view!.items.map((i) => i.id)).not.toContain(item.id);
+    const stored = new SqliteStorage(s.dbFile);
+    try {
+      expect(stored.getUser(a.name)?.state.inventory.map((i) => i.id)).toContain(item.id);
+    } finally {
+      stored.close();
+    }
+  }, 45_000);
 
   it('applies every action exactly once across client-server -> P2P -> client-server', async () => {
     // Three players make meadow busy; when two leave, 1 < 3 / 2 and it goes back after 300 ms.

@@ -78,6 +78,16 @@ export class P2PManager {
     return this.deps.options.transferThreshold > 0;
   }
 
+  /** Every P2P site as it may be stored now (P2PSite.fallbackState). */
+  storableStates(): Array<[string, VerifiedSite]> {
+    const out: Array<[string, VerifiedSite]> = [];
+    for (const [site, s] of this.sites) {
+      const v = s.fallbackState();
+      if (v) out.push([site, v]);
+    }
+    return out;
+  }
+
   hosting(site: string): SiteHosting {
     const s = this.sites.get(site);
     return { mode: s ? 'p2p' : 'cs', blocked: s ? null : (this.blocked.get(site) ?? null), closing: s?.phase === 'closing' };

@@ -157,6 +157,15 @@ export class P2PSite {
     this.arm();
   }
 
+  /**
+   * The site as the admin may store it at any moment without doubling an item: its last good
+   * state less what left it since (fallback.ts). Stored with every save of the world, so that a
+   * crash or restart finds sites and users that agree (the P2P site is then as at that state).
+   */
+  fallbackState(): VerifiedSite | null {
+    return this.phase === 'closed' ? null : (this.fallback?.state(this.users) ?? null);
+  }
+
   /** Server ids holding a slot, in slot order. */
   servers(): string[] {
     return this.coordinator.activeServers();
