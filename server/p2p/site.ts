@@ -23,6 +23,7 @@ import { createStateFetch, type FetchedState, type StateFetch } from '../../src/
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
 import type { Logger } from '../log.js';
 import { SiteFallback } from './fallback.js';
+import { UnreachableReports } from './unreachable.js';
 
 export interface SiteDeps {
   config: SiteConfig;
@@ -72,8 +73,6 @@ export type Phase = 'running' | 'closing' | 'closed';
 
 /** Hand-back: the marker is ordered this long after the users were told to hold their actions. */
 const MARKER_DELAY_SLOTS = 3;
-/** Link-failure reports are weighed this long after the first of a burst. */
-const REPORTS_SETTLE_MS = 1000;
 /** A healthy site answers a state fetch within a few T_timeout; this is far past that. */
 export const LOST_AFTER_MS = 20_000;
 /** Past LOST_AFTER_MS, whether the majority is gone is checked this often. */
@@ -86,11 +85,8 @@ export class P2PSite {
   readonly users = new Set<string>();
   /** server -> users that reported its updates disagreed with the majority. */
   readonly flags = new Map<string, Set<string>>();
-  /** server -> peers of this site that could not open a channel to it. */
-  private readonly unreachable = new Map<string, Set<string>>();
-  private lastUnreachableEvict = -Infinity;
-  private weighAt: number | null = null;
-  private enoughReporters = 2;
+  /** Peers of this site that could not open a channel to its servers. */
+  private readonly unreachable: UnreachableReports;
   /** The latest majority-verified state: servers' hashes of it are compared as they come. */
   private lastVerified: { seq: number; hash: string; compared: Set<string> } | null = null;
   phase: Phase = 'running';
@@ -123,6 +119,7 @@ export class P2PSite {
     users: readonly string[],
   ) {
     this.site = deps.config.site;
+    this.unreachable = new UnreachableReports({ nMajority: deps.config.N_majority, evictEveryMs: deps.config.T_ignore });
     for (const s of servers) this.holders.add(s.id);
     for (const u of users) this.users.add(u);
     this.nextSaveAt = deps.now() + deps.saveEveryMs;
@@ -216,40 +213,17 @@ export class P2PSite {
     this.arm();
   }
 
-  /**
-   * A peer of this site could not reach server `id`. Several of them: the server is evicted (the
-   * servers' ignore requests decide its cut) and a fresh peer takes its slot. A peer that cannot
-   * reach most servers is more likely the one with the bad link: its reports do not count. The
-   * reports are weighed a moment after they come (a peer's reports about several servers arrive
-   * one by one), and one such eviction at a time per site.
-   */
+  /** A peer of this site could not reach server `id` (unreachable.ts decides what that costs it). */
   unreachableBy(id: string, reporter: string, enough: number): void {
     if (!this.serving.has(id) || this.phase !== 'running') return;
-    let by = this.unreachable.get(id);
-    if (!by) this.unreachable.set(id, (by = new Set()));
-    by.add(reporter);
-    this.weighAt ??= this.deps.now() + REPORTS_SETTLE_MS;
-    this.enoughReporters = enough;
+    this.unreachable.add(id, reporter, enough, this.deps.now());
     this.arm();
   }
 
   private weighReports(): void {
-    this.weighAt = null;
-    const reportsOf = (r: string): number => [...this.unreachable.values()].filter((set) => set.has(r)).length;
-    this.deps.log.info('p2p.unreachable_weighed', {
-      site: this.site,
-      reports: Object.fromEntries([...this.unreachable].map(([id, by]) => [id, [...by]])),
-    });
-    for (const [id, by] of this.unreachable) {
-      const credible = [...by].filter((r) => reportsOf(r) < this.deps.config.N_majority);
-      if (credible.length < this.enoughReporters || !this.serving.has(id)) continue;
-      const now = this.deps.now();
-      if (now < this.lastUnreachableEvict + this.deps.config.T_ignore) return;
-      this.lastUnreachableEvict = now;
-      this.unreachable.delete(id);
-      this.evict(id, `unreachable by ${credible.join(', ')}`);
-      return;
-    }
+    this.deps.log.info('p2p.unreachable_weighed', { site: this.site, reports: this.unreachable.summary() });
+    const out = this.unreachable.weigh(this.deps.now(), (id) => this.serving.has(id));
+    if (out) this.evict(out.id, `unreachable by ${out.by.join(', ')}`);
   }
 
   /** Takes server `id` out now and gives its slot to a fresh peer (coordinator.evict). */
@@ -425,7 +399,7 @@ export class P2PSite {
     if (this.phase === 'closed') return;
     if (this.timer) clearTimeout(this.timer);
     const now = this.deps.now();
-    const wakes = [this.coordinator.nextWakeAt(), this.fetch?.nextWakeAt() ?? null, this.markerAt, this.weighAt];
+    const wakes = [this.coordinator.nextWakeAt(), this.fetch?.nextWakeAt() ?? null, this.markerAt, this.unreachable.weighAt];
     if (this.fetch) {
       // Past the limit with servers still there: look again now and then.
       const lostAt = this.fetchStartedAt + this.lostAfter();
@@ -450,7 +424,8 @@ export class P2PSite {
       }
       this.coordinator.tick();
       this.fetch?.tick();
-      if (this.weighAt !== null && now >= this.weighAt) this.weighReports();
+      const weighAt = this.unreachable.weighAt;
+      if (weighAt !== null && now >= weighAt) this.weighReports();
       if (this.markerAt !== null && now >= this.markerAt) {
         this.markerAt = null;
         this.markerNo = this.coordinator.systemAction(SYSTEM_ACTOR, { kind: 'leave' });
