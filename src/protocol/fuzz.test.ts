@@ -271,7 +271,12 @@ describe('hostile but valid messages', () => {
         s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
         s.net.run(800);
         const others = ['s1', 's2', 's3', 's4'].map((x) => (s.servers.get(x)?.appliedLog() ?? []).map((u) => u.hash));
-        expect(Math.max(...others.map((o) => o.length))).toBeGreaterThan(0);
+        // Progress is owed unless the admin itself called for an ignore: it is trusted (paper,
+        // section 3; an ignoreCall is unsigned, the transport names its sender), and a lone call
+        // (seed 1837770930) holds windows until it declines the request it caused. Refusal
+        // codes and agreement hold whoever sent what.
+        const adminCalled = msgs.some(([rawFrom, m, target]) => rawFrom !== target && rawFrom === ADMIN_ID && m.type === 'ignoreCall');
+        if (!adminCalled) expect(Math.max(...others.map((o) => o.length))).toBeGreaterThan(0);
         for (const a of others) for (const b of others) {
           const n = Math.min(a.length, b.length);
           expect(a.slice(0, n)).toEqual(b.slice(0, n));
