@@ -9,10 +9,11 @@
  * apply after it are not in that state and the users resend them to the admin (their numbers are
  * above the `lastActionNo` the admin reads from it); departures applied after it are ignored.
  *
- * Lost: a state fetch (a save or the hand-back's) that no majority answers for `lostAfterMs`
- * while fewer than N_majority of the servers known to hold its state are connected means it has lost its
- * majority; it comes back to the admin from its last good state (fallback.ts). Servers that are
- * there but slow (a loaded machine) are waited for: undoing everyone's progress is the last resort.
+ * Lost: a state fetch (a save or the hand-back's) that no majority answers for `lostAfterMs`,
+ * while fewer than N_majority of the servers known to hold its state are connected, means the
+ * site has lost its majority; it comes back to the admin from its last good state (fallback.ts).
+ * Servers that are there but slow (a loaded machine) are waited for: undoing everyone's progress
+ * is the last resort.
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteCoordinator, MINORITY } from '../../src/protocol/coordinator.js';
