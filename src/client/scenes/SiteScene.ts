@@ -8,7 +8,8 @@ import type { GameState, GameStore, ChatBubble } from '../store.js';
 import type { Item, UserState } from '../../game/types.js';
 import type { SiteView } from '../../game/view.js';
 import { getSite, isSiteId, tileAt, MAP_HEIGHT, MAP_WIDTH } from '../../game/world.js';
-import { TILE, hashString, paletteOf, playerTint } from '../art.js';
+import { TILE, hashString, paletteOf } from '../art.js';
+import { playerTint } from '../artPlayers.js';
 import {
   TILE_VARIANTS,
   itemTexture,

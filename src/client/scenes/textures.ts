@@ -3,7 +3,8 @@
  */
 import * as Phaser from 'phaser';
 import type { TileChar } from '../../game/world.js';
-import { TILE, drawItem, drawPlayer, drawPortal, drawPortalBase, drawTile } from '../art.js';
+import { TILE, drawItem, drawPortal, drawPortalBase, drawTile } from '../art.js';
+import { drawPlayer } from '../artPlayers.js';
 
 /** Variants drawn per tile type; a tile picks one by position so the ground doesn't look stamped. */
 export const TILE_VARIANTS = 3;
