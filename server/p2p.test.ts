@@ -241,20 +241,7 @@ describe('P2P hosting with Node peers', () => {
     const s = await startServer({ p2p: FAST });
     // One server's tab can freeze: its timers stop and its channels go quiet, its admin socket stays.
     const frozen = { on: false };
-    const freezable = (): P2PEnvironment => {
-      const env = nodeP2P();
-      return {
-        ...env,
-        wakeup: {
-          set: (ms, cb) => env.wakeup.set(ms, () => (frozen.on ? undefined : cb())),
-          clear: () => env.wakeup.clear(),
-        },
-        links: (ice) => {
-          const make = env.links(ice);
-          return (o) => muted(make(o), () => frozen.on);
-        },
-      };
-    };
+    const freezable = (): P2PEnvironment => freezableP2P(frozen, 'drop');
     const servers = [await bot(s, 'town', { p2p: freezable() }), await bot(s, 'town'), await bot(s, 'town')];
     await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
     const a = await bot(s, 'meadow', { serve: false });
@@ -328,17 +315,7 @@ describe('P2P hosting with Node peers', () => {
   it('a server frozen for a moment is ignored, readmitted when it is back, and counts again', async () => {
     const s = await startServer({ p2p: { ...FAST, T_ignore: 60_000 } });
     const frozen = { on: false };
-    const freezable = (): P2PEnvironment => {
-      const env = nodeP2P();
-      return {
-        ...env,
-        wakeup: { set: (ms, cb) => env.wakeup.set(ms, () => (frozen.on ? env.wakeup.set(20, cb) : cb())), clear: () => env.wakeup.clear() },
-        links: (ice) => {
-          const make = env.links(ice);
-          return (o) => muted(make(o), () => frozen.on);
-        },
-      };
-    };
+    const freezable = (): P2PEnvironment => freezableP2P(frozen, 'later');
     const servers = [await bot(s, 'town', { p2p: freezable() }), await bot(s, 'town'), await bot(s, 'town')];
     await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
     const a = await bot(s, 'meadow', { serve: false });
@@ -364,6 +341,26 @@ describe('P2P hosting with Node peers', () => {
 });
 
 /** A link whose frames are dropped both ways while `quiet()` (a frozen tab). */
+/**
+ * Node P2P whose tab freezes while `frozen.on`: timers stop (their callbacks are dropped, or run
+ * once it is back with 'later') and channels go quiet; its admin socket stays.
+ */
+function freezableP2P(frozen: { on: boolean }, timers: 'drop' | 'later'): P2PEnvironment {
+  const env = nodeP2P();
+  const fire = (cb: () => void): void => {
+    if (!frozen.on) cb();
+    else if (timers === 'later') env.wakeup.set(20, () => fire(cb));
+  };
+  return {
+    ...env,
+    wakeup: { set: (ms, cb) => env.wakeup.set(ms, () => fire(cb)), clear: () => env.wakeup.clear() },
+    links: (ice) => {
+      const make = env.links(ice);
+      return (o) => muted(make(o), () => frozen.on);
+    },
+  };
+}
+
 function muted(link: PeerLink, quiet: () => boolean): PeerLink {
   return {
     get open() {
