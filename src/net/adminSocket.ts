@@ -154,7 +154,8 @@ export function parseServerMessage(raw: unknown): Parsed {
         isNum(d.seq) &&
         isNum(d.lastActionNo) &&
         (isView(d.view) || (d.mode === 'p2p' && d.view === null)) &&
-        (d.hash === null || d.hash === undefined || isStr(d.hash))
+        (d.hash === null || d.hash === undefined || isStr(d.hash)) &&
+        (d.resumed === undefined || (d.mode === 'p2p' && typeof d.resumed === 'boolean'))
         ? ((d.servers = Array.isArray(d.servers) ? d.servers.filter(isStr) : []), (d.hash ??= null), good())
         : { ok: false, why: 'bad enter' };
     case 'keyOk':

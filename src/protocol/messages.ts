@@ -244,6 +244,8 @@ export type ServerMessage =
    * The user is now on `site`; `view` is its state as of update `seq`. Sent on login and after
    * each site change. P2P: `servers` serve it; `hash` is update `seq`'s hash, and both `view` and
    * `hash` are null when the user enters a running P2P site (it takes the state from the servers).
+   * `resumed`: after an admin restart, the user is still a user of this running P2P site (its
+   * servers never let it go): the tab keeps playing it as it was, without entering again.
    */
   | {
       type: 'enter';
@@ -254,6 +256,7 @@ export type ServerMessage =
       hash: string | null;
       lastActionNo: number;
       servers: string[];
+      resumed?: boolean;
     }
   | ({ type: 'update' } & SiteUpdate)
   | { type: 'pong'; id: number; t: number; serverTime: number }
