@@ -203,6 +203,26 @@ export interface SiteCoordinatorOptions {
   /** Every update with departures that the coordinator accepted by majority. */
   onUpdate?: (update: AcceptedUpdate) => void;
   observe?: Observe;
+  /**
+   * Goes on from a record a coordinator gave before (`record()`, kept by an admin across its
+   * restart) instead of handing the site over: `servers` and `handOver` are then unused.
+   */
+  resume?: CoordinatorRecord;
+}
+
+/** What a coordinator needs to go on after its host restarted (JSON-safe). */
+export interface CoordinatorRecord {
+  /** The latest signed membership record (servers and users hold it too). */
+  membership: Membership;
+  /** The last system-action number issued: the next one must be above it (servers drop repeats). */
+  sysNo: number;
+  /** Servers proven to lie or evicted by the admin: never readmitted. */
+  banned: string[];
+  /** Times each server was ignored (MAX_READMITS). */
+  ignores: Array<[string, number]>;
+  evicted: string[];
+  /** Recently decided update seqs and their hash: their departures were passed on already. */
+  done: Array<[number, string]>;
 }
 
 export interface SiteCoordinator {
@@ -222,6 +242,9 @@ export interface SiteCoordinator {
    * replacement takes the slot. False when it is not a slotted server or already being evicted.
    */
   evict(target: string): boolean;
+
+  /** What `resume` needs to go on (null before the hand-over). */
+  record(): CoordinatorRecord | null;
 
   // --- introspection ---
   membership(): Membership | null;

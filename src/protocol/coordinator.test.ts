@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { CoordinatorRecord } from './api.js';
+import { createSiteCoordinator } from './coordinator.js';
 import type { PeerMessage } from './messages.js';
 import { appliedHashes, playMoves, setupSite } from './testing.js';
 
@@ -69,5 +71,53 @@ describe('coordinator: evicting a server the admin decided to drop', () => {
     expect(want.length).toBeGreaterThan(5);
     expect(appliedHashes(s, 'c0').at(-1)).toBe(want.at(-1));
     for (const u of s.users.values()) expect(u.lastAccepted().seq).toBe(Number(want.at(-1)?.split(':')[0]));
+  });
+});
+
+describe('coordinator: going on from its record after the admin restarted', () => {
+  it('keeps the membership and the system-action numbers, and passes a resent departure on only once', () => {
+    const left: string[] = [];
+    const s = setupSite({ nServer: 3, onLeft: (u, via, seq) => left.push(`${u.name}:${via}:${seq}`) });
+    // What the servers tell the admin about departures (the hosts resend it when the admin is back).
+    const toAdmin: Array<{ from: string; m: PeerMessage }> = [];
+    s.net.rewrite = (from, to, m) => {
+      if (to === 'admin' && (m.type === 'update' || m.type === 'updateHash')) toAdmin.push({ from, m });
+      return m;
+    };
+    playMoves(s, 5);
+    s.coordinator.systemAction('alice', { kind: 'leave' });
+    s.net.run(1500);
+    expect(left).toHaveLength(1);
+    const record = s.coordinator.record();
+    expect(record?.sysNo).toBe(1);
+    expect(record?.done.length).toBeGreaterThan(0);
+
+    // The restarted admin: a new coordinator from the stored record (through JSON, as stored).
+    const again: string[] = [];
+    const resumed = createSiteCoordinator({
+      config: s.config,
+      secretKey: s.adminSecret,
+      crypto: s.crypto,
+      now: s.net.clock('admin'),
+      random: () => 0.5,
+      send: s.net.sender('admin'),
+      servers: [],
+      candidates: () => [],
+      users: () => [...s.users.keys()],
+      onLeft: (u, via, seq) => again.push(`${u.name}:${via}:${seq}`),
+      resume: JSON.parse(JSON.stringify(record)) as CoordinatorRecord,
+    });
+    s.net.add('admin', resumed);
+    expect(resumed.membership()).toEqual(s.coordinator.membership());
+    expect(resumed.activeServers()).toEqual(['s0', 's1', 's2']);
+    // Every server resends alice's departure: it was passed on before the restart.
+    for (const { from, m } of toAdmin) resumed.receive(from, m);
+    expect(again).toEqual([]);
+    // Its next system action is numbered above the old ones, so the servers apply it.
+    resumed.systemAction('bob', { kind: 'leave' });
+    s.net.run(1500);
+    expect(again).toHaveLength(1);
+    expect(again[0]).toMatch(/^bob:logout:/);
+    expect(resumed.record()?.sysNo).toBe(2);
   });
 });

@@ -7,7 +7,7 @@
  * It follows updates that carry departures by majority, to learn leaving users' states.
  */
 import { addVote, decide, dissenters, emptyVotes, type Votes } from './acceptance.js';
-import type { AcceptedUpdate, CoreEvent, SiteCoordinator, SiteCoordinatorOptions } from './api.js';
+import type { AcceptedUpdate, CoordinatorRecord, CoreEvent, SiteCoordinator, SiteCoordinatorOptions } from './api.js';
 import { declineAfter } from './config.js';
 import { ed25519Scheme, ZERO_HASH } from './crypto.js';
 import {
@@ -37,6 +37,9 @@ export const MINORITY = 'admin';
 
 /** A server that keeps getting ignored (e.g. one that stalls its echoes on purpose) is not readmitted again. */
 const MAX_READMITS = 3;
+/** Decided seqs kept (a replayed departure is refused); the newest of them go into `record()`. */
+const DONE_KEPT = 4096;
+const DONE_RECORDED = 256;
 
 interface Pending {
   kind: Kind;
@@ -63,6 +66,17 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   const votes = new Map<number, Votes>();
   /** Decided seqs: the accepted hash and who voted for the seq (a second full copy is a replay). */
   const doneSeqs = new Map<number, { hash: string; voters: Set<string> }>();
+  const r0 = opts.resume;
+  if (r0) {
+    membership = r0.membership;
+    sysNo = r0.sysNo;
+    for (const id of r0.banned) banned.add(id);
+    for (const [id, n] of r0.ignores) ignores.set(id, n);
+    evicted.push(...r0.evicted);
+    // Who voted is not kept: a server's first word on such a seq after the restart is its resend
+    // of what the admin missed while down (compared as evidence), not a replay.
+    for (const [seq, hash] of r0.done) doneSeqs.set(seq, { hash, voters: new Set() });
+  }
 
   const latest = (m: Member): Member['stints'][number] => m.stints[m.stints.length - 1] ?? { admit: 0, cut: null };
   const isActive = (m: Member): boolean => m.slot !== null && latest(m).cut === null;
@@ -278,7 +292,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     for (const s of dissenters(v, u.hash)) observe({ kind: 'flagged', server: s, seq, reason: `${MINORITY}: its update differs from the majority` });
     votes.delete(seq);
     doneSeqs.set(seq, { hash: u.hash, voters: new Set(v.byServer.keys()) });
-    if (doneSeqs.size > 4096) doneSeqs.delete(Math.min(...doneSeqs.keys()));
+    if (doneSeqs.size > DONE_KEPT) doneSeqs.delete(Math.min(...doneSeqs.keys()));
     const acc: AcceptedUpdate = {
       site,
       seq,
@@ -367,6 +381,18 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       if (!m || m.slot === null || banned.has(target)) return false;
       evictServer(m);
       return true;
+    },
+    record() {
+      if (!membership) return null;
+      const done = [...doneSeqs].sort((a, b) => a[0] - b[0]).slice(-DONE_RECORDED);
+      return {
+        membership,
+        sysNo,
+        banned: [...banned],
+        ignores: [...ignores],
+        evicted: [...evicted],
+        done: done.map(([seq, d]) => [seq, d.hash] as [number, string]),
+      } satisfies CoordinatorRecord;
     },
     membership: () => membership,
     evicted: () => evicted,
