@@ -50,6 +50,8 @@ export interface AdminServerOptions {
   p2p?: Partial<P2POptions>;
   /** Token of the operator page /admin; unset: a random one, logged at start. */
   adminToken?: string;
+  /** After a restart, how long a resumed P2P site waits for its servers and users (tests). */
+  resumeGraceMs?: number;
   /** Injected randomness for choosing Site Servers (tests). */
   random?: () => number;
   scrypt?: ScryptParams;
@@ -108,8 +110,12 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
     ...(opts.random ? { random: opts.random } : {}),
     log,
     game: game.hooks(),
+    records: { put: (r) => storage.putP2PSite(r, now()), delete: (site) => storage.deleteP2PSite(site) },
+    ...(opts.resumeGraceMs !== undefined ? { resumeGraceMs: opts.resumeGraceMs } : {}),
   });
   game.attachP2P(p2p);
+  // P2P sites that ran when the admin stopped go on (their servers never stopped).
+  p2p.resume(storage.p2pSites());
   const adminToken = opts.adminToken ?? randomBytes(16).toString('hex');
   const operator = createOperator({ token: adminToken, p2p, game, now: peerNow, options: p2pOptions, log });
   const accounts = new Accounts(storage, {

@@ -236,7 +236,22 @@ export class Game {
       departed: (site, user, via) => this.departed(site, user, via),
       verified: (site, v) => this.verified(site, v),
       closed: (site, v) => this.handedBack(site, v),
+      stored: (site, users) => this.stored(site, users),
     };
+  }
+
+  /** A site as stored, with those of `names` stored on it: where a resumed P2P site falls back to. */
+  private stored(site: string, names: readonly string[]): VerifiedSite {
+    const users: UserState[] = [];
+    const lastActionNo = new Map<string, number>();
+    for (const name of names) {
+      const u = this.storage.getUser(name);
+      if (!u || u.state.site !== site) continue;
+      users.push(u.state);
+      lastActionNo.set(name, u.lastActionNo);
+    }
+    const snap = this.host.snapshot(site);
+    return { seq: snap.site.step, snapshot: { site: snap.site, users }, lastActionNo };
   }
 
   private isP2P(site: string): boolean {
@@ -256,6 +271,14 @@ export class Game {
     if (p && p.site === site && via === 'portal') {
       this.bySite.get(site)?.delete(p.name);
       this.travel(p, user);
+      return;
+    }
+    if (!p && !d) {
+      // Not back since the admin restarted (or gone for good): stored as the majority gave it,
+      // unless the stored state says the user is elsewhere (this departure was taken already).
+      const stored = this.storage.getUser(user.name);
+      if (stored?.state.site === site) this.save(user.name, stored.guest, via === 'portal' ? this.landing(user) : user, stored.lastActionNo, false);
+      else this.log.info('user.departure_dropped', { user: user.name, site, stored: stored?.state.site ?? null });
     }
   }
 
@@ -332,8 +355,8 @@ export class Game {
         p.link.send(encode({ type: 'siteStatus', site: p.site, mode: 'p2p', blocked: null, closing: true }));
         return;
       }
-      this.p2p?.join(p.site, p.name, state);
-      this.sendEnter(p);
+      const how = this.p2p?.join(p.site, p.name, state);
+      this.sendEnter(p, how === 'resumed');
       return;
     }
     const { update } = this.host.apply(p.site, p.name, { kind: 'join', user: state });
@@ -344,12 +367,23 @@ export class Game {
     this.p2p?.consider(p.site);
   }
 
-  private sendEnter(p: Player): void {
+  private sendEnter(p: Player, resumed = false): void {
     const s = this.p2p?.site(p.site);
     if (s) {
-      // The user takes the state from the servers (checked against the majority's hash).
+      // The user takes the state from the servers (checked against the majority's hash), or,
+      // resumed after a restart, plays on with what it has.
       p.link.send(
-        encode({ type: 'enter', site: p.site, mode: 'p2p', seq: 0, view: null, hash: null, lastActionNo: p.lastActionNo, servers: s.servers() }),
+        encode({
+          type: 'enter',
+          site: p.site,
+          mode: 'p2p',
+          seq: 0,
+          view: null,
+          hash: null,
+          lastActionNo: p.lastActionNo,
+          servers: s.servers(),
+          ...(resumed ? { resumed: true } : {}),
+        }),
       );
       return;
     }

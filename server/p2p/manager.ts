@@ -6,14 +6,17 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { hashOf } from '../../src/protocol/crypto.js';
+import { parsePeerMessage } from '../../src/protocol/messages.js';
+import { verifyMembership } from '../../src/protocol/signed.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
 import type { ClientMessage, ServerMessage } from '../../src/protocol/messages.js';
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
 import type { Logger } from '../log.js';
+import type { StoredP2PSite } from '../storage/types.js';
 import { PeerRegistry, type Peer, type Tab } from './peers.js';
 import { PeerRelay, type Refusal } from './relay.js';
 import { siteConfigFor, type P2POptions } from './settings.js';
-import { P2PSite, type VerifiedSite } from './site.js';
+import { P2PSite, type ResumedFrom, type SiteDeps, type VerifiedSite } from './site.js';
 
 /** What the manager needs from the game. */
 export interface GameHooks {
@@ -25,6 +28,14 @@ export interface GameHooks {
   departed(site: string, user: UserState, via: 'portal' | 'logout', seq: number): void;
   verified(site: string, v: VerifiedSite): void;
   closed(site: string, v: VerifiedSite): void;
+  /** The site as last stored, with those of `users` stored on it (a resumed site's fallback). */
+  stored(site: string, users: readonly string[]): VerifiedSite;
+}
+
+/** Where the records of P2P sites go, so that a restarted admin can go on with them. */
+export interface P2PRecords {
+  put(record: StoredP2PSite): void;
+  delete(site: string): void;
 }
 
 export interface ManagerDeps {
@@ -39,6 +50,9 @@ export interface ManagerDeps {
   game: GameHooks;
   /** How often sites are checked for transfer and hand-back. */
   checkEveryMs?: number;
+  records?: P2PRecords;
+  /** After a restart: how long resumed sites wait for their peers (default RESUME_GRACE_MS). */
+  resumeGraceMs?: number;
 }
 
 /** Distinct peers of a site that cannot reach one of its servers before the admin replaces it. */
@@ -61,6 +75,8 @@ export class P2PManager {
   private readonly shortSince = new Map<string, number>();
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly random: () => number;
+  /** Shut down: the sites are suspended, and closing sockets must not evict their servers. */
+  private closedDown = false;
 
   constructor(private readonly deps: ManagerDeps) {
     this.random = deps.random ?? (() => randomInt(0, 2 ** 32) / 2 ** 32);
@@ -109,6 +125,7 @@ export class P2PManager {
   }
 
   disconnect(user: string): void {
+    if (this.closedDown) return;
     const p = this.registry.close(user);
     this.relay.forget(user);
     if (p?.serverId && p.serving) {
@@ -131,10 +148,11 @@ export class P2PManager {
     if (!p) return { code: 'ERR_NOT_AUTHENTICATED', message: 'say hello first' };
     switch (msg.type) {
       case 'key': {
-        const r = this.registry.registerKey(user, msg.key, msg.sig);
+        const r = this.registry.registerKey(user, msg.key, msg.sig, (key) => this.awaitedServer(key));
         if (!r.ok) return r;
         p.tab.send({ type: 'keyOk', serverId: r.serverId });
         this.deps.log.info('p2p.key', { user, server: r.serverId });
+        this.serverBack(p, r.serverId);
         return null;
       }
       case 'prefs':
@@ -175,12 +193,18 @@ export class P2PManager {
    * if this user's tab serves it, that server is evicted first (a fresh peer takes its slot and
    * the state from the majority), then the user joins as an ordinary player.
    */
-  join(site: string, user: string, state: UserState): void {
+  join(site: string, user: string, state: UserState): 'joined' | 'resumed' | null {
     const s = this.sites.get(site);
-    if (!s) return;
+    if (!s) return null;
+    // After a restart: still a user there (its servers never let it go), so no join.
+    if (s.userBack(user)) {
+      this.deps.log.info('p2p.user_back', { site, user });
+      return 'resumed';
+    }
     const p = this.registry.get(user);
     if (p?.serverId && p.serving === site) s.evict(p.serverId, 'its player walked in');
     s.join(user, state);
+    return 'joined';
   }
 
   leave(site: string, user: string): void {
@@ -226,10 +250,26 @@ export class P2PManager {
     const snapshot = game.snapshotFor(site);
     const seq = snapshot.site.step;
     const prev = hashOf({ handOver: site, seq, snapshot });
-    const config = siteConfigFor(this.deps.options, site);
     const p2p = new P2PSite(
-      {
-        config,
+      this.siteDeps(site),
+      picks.map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' })),
+      users,
+    );
+    this.sites.set(site, p2p);
+    p2p.start({ snapshot, seq, prev, lastActionNo: users.map((u) => [u, game.lastActionNo(u)]) });
+    const servers = p2p.servers();
+    log.info('p2p.transfer', { site, users: users.length, servers });
+    for (const u of users) {
+      game.tell(u, { type: 'handOver', site, servers, seq, hash: prev, lastActionNo: game.lastActionNo(u) });
+      game.tell(u, { type: 'siteStatus', site, mode: 'p2p', blocked: null, closing: false });
+    }
+  }
+
+  private siteDeps(site: string): SiteDeps {
+    const { game, log } = this.deps;
+    const records = this.deps.records;
+    return {
+        config: siteConfigFor(this.deps.options, site),
         secretKey: this.deps.adminSecret,
         crypto: this.deps.crypto,
         now: this.deps.now,
@@ -252,17 +292,81 @@ export class P2PManager {
           log.warn('p2p.minority', { site, server: id, what, times: p?.minority ?? null });
         },
         saveEveryMs: this.deps.options.p2pSaveMs,
-      },
-      picks.map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' })),
-      users,
-    );
-    this.sites.set(site, p2p);
-    p2p.start({ snapshot, seq, prev, lastActionNo: users.map((u) => [u, game.lastActionNo(u)]) });
-    const servers = p2p.servers();
-    log.info('p2p.transfer', { site, users: users.length, servers });
-    for (const u of users) {
-      game.tell(u, { type: 'handOver', site, servers, seq, hash: prev, lastActionNo: game.lastActionNo(u) });
-      game.tell(u, { type: 'siteStatus', site, mode: 'p2p', blocked: null, closing: false });
+        ...(this.deps.resumeGraceMs !== undefined ? { resumeGraceMs: this.deps.resumeGraceMs } : {}),
+        persist: (r) => {
+          try {
+            if (r) records?.put(r);
+            else records?.delete(site);
+          } catch (err) {
+            log.error('p2p.persist_failed', { site, err });
+          }
+        },
+    };
+  }
+
+  // --- admin restart --------------------------------------------------------------------------
+
+  /**
+   * Takes up the P2P sites that were running when the admin stopped (their records from storage):
+   * each goes on with its membership, and waits for its servers and users to reconnect. A record
+   * that does not check out (signature, shape, settings) is dropped: that site is client-server
+   * from its stored state, and its servers, told nothing, are stopped when they reconnect.
+   */
+  resume(records: readonly StoredP2PSite[]): void {
+    const adminKey = this.deps.crypto.publicKeyOf(this.deps.adminSecret);
+    for (const r of records) {
+      const why = this.resumeRefusal(r, adminKey);
+      if (why !== null) {
+        this.deps.log.warn('p2p.resume_refused', { site: r.site, why });
+        this.deps.records?.delete(r.site);
+        continue;
+      }
+      const from: ResumedFrom = {
+        coordinator: r.coordinator as ResumedFrom['coordinator'],
+        holders: r.holders,
+        base: this.deps.game.stored(r.site, r.users),
+      };
+      this.sites.set(r.site, new P2PSite(this.siteDeps(r.site), [], r.users, from));
+    }
+  }
+
+  private resumeRefusal(r: StoredP2PSite, adminKey: string): string | null {
+    if (!this.enabled) return 'P2P hosting is off';
+    if (this.sites.has(r.site)) return 'already P2P';
+    const parsed = parsePeerMessage({ type: 'membership', ...(r.coordinator.membership as object) });
+    if (!parsed.ok || parsed.value.type !== 'membership') return `membership: ${parsed.ok ? 'not a record' : parsed.message}`;
+    const { type: _t, ...m } = parsed.value;
+    void _t;
+    if (m.site !== r.site || !verifyMembership(m, adminKey, this.deps.crypto)) return 'membership not signed by this admin for this site';
+    const slots = m.members.filter((x) => x.slot !== null).length;
+    if (slots !== this.deps.options.nServer) return `${slots} slots, N_server is ${this.deps.options.nServer}`;
+    try {
+      siteConfigFor(this.deps.options, r.site);
+    } catch (err) {
+      return `no config: ${String(err)}`;
+    }
+    r.coordinator.membership = m;
+    return null;
+  }
+
+  /** The server id `key` held on a resumed site that waits for it, or null. */
+  private awaitedServer(key: string): string | null {
+    for (const s of this.sites.values()) {
+      const id = s.awaitsServerWithKey(key);
+      if (id) return id;
+    }
+    return null;
+  }
+
+  /** A server of a resumed site is back: it serves on (it never stopped) and resends what the admin missed. */
+  private serverBack(p: Peer, serverId: string): void {
+    for (const [site, s] of this.sites) {
+      if (!s.awaitsServerWithKey(p.key ?? '') || !s.serverBack(serverId)) continue;
+      p.serving = site;
+      p.stats = null;
+      p.tab.send({ type: 'serve', site, serverId });
+      this.deps.log.info('p2p.server_back', { site, server: serverId });
+      return;
     }
   }
 
@@ -345,9 +449,11 @@ export class P2PManager {
     return [...out];
   }
 
+  /** Shutdown: the P2P sites go on at their servers; their records stay for the next start. */
   close(): void {
     clearInterval(this.timer);
-    for (const s of this.sites.values()) s.dispose();
+    this.closedDown = true;
+    for (const s of this.sites.values()) s.suspend();
     this.sites.clear();
   }
 }

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
 import type { ErrorCode } from '../../src/protocol/errors.js';
-import { keyProofBytes, serverIdOf } from '../../src/protocol/keys.js';
+import { keyProofBytes, serverIdOf, userOfServerId } from '../../src/protocol/keys.js';
 import type { ClientMessage, ServerMessage } from '../../src/protocol/messages.js';
 import type { P2POptions } from './settings.js';
 
@@ -91,9 +91,10 @@ export class PeerRegistry {
 
   /**
    * Registers the tab's session key: `sig` must be the key's signature over this connection's
-   * challenge. One key per connection; the challenge is spent either way.
+   * challenge. One key per connection; the challenge is spent either way. `resumeAs` names the
+   * server id this key held before an admin restart (it must be this user's).
    */
-  registerKey(user: string, key: string, sig: string): Registration {
+  registerKey(user: string, key: string, sig: string, resumeAs?: (key: string) => string | null): Registration {
     const p = this.peers.get(user);
     if (!p) return { ok: false, code: 'ERR_NOT_AUTHENTICATED', message: 'say hello first' };
     if (p.key !== null) return { ok: false, code: 'ERR_ALREADY_AUTHENTICATED', message: 'this connection registered a key already' };
@@ -103,7 +104,9 @@ export class PeerRegistry {
       return { ok: false, code: 'ERR_BAD_PROOF', message: 'the signature does not prove possession of the key' };
     }
     p.key = key;
-    p.serverId = serverIdOf(user, randomBytes(4).toString('hex'));
+    // A server of a site the admin took up again after a restart keeps its id (proven by its key).
+    const again = resumeAs?.(key) ?? null;
+    p.serverId = again && userOfServerId(again) === user && !this.byServer.has(again) ? again : serverIdOf(user, randomBytes(4).toString('hex'));
     this.byServer.set(p.serverId, p);
     return { ok: true, serverId: p.serverId };
   }

@@ -14,16 +14,23 @@
  * site has lost its majority; it comes back to the admin from its last good state (fallback.ts).
  * Servers that are there but slow (a loaded machine) are waited for: undoing everyone's progress
  * is the last resort.
+ *
+ * Restart: what the admin needs to go on (the coordinator's record, users, holders) goes to
+ * storage on every change (`persist`); a restarted admin builds the site from it (`resumed`) and
+ * waits for its servers and users to reconnect (resume.ts). A shutdown only `suspend`s the site:
+ * its servers are not told to stop.
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteCoordinator, MINORITY } from '../../src/protocol/coordinator.js';
-import type { CoordinatorServer, SiteCoordinator } from '../../src/protocol/api.js';
+import type { CoordinatorRecord, CoordinatorServer, SiteCoordinator } from '../../src/protocol/api.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
 import { createStateFetch, type FetchedState, type StateFetch } from '../../src/protocol/stateFetch.js';
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
 import type { Logger } from '../log.js';
+import type { StoredP2PSite } from '../storage/types.js';
 import { SiteFallback } from './fallback.js';
+import { ResumeWait } from './resume.js';
 import { UnreachableReports } from './unreachable.js';
 
 export interface SiteDeps {
@@ -54,6 +61,18 @@ export interface SiteDeps {
   saveEveryMs: number;
   /** A state fetch without a majority answer this long: the site lost its majority (default LOST_AFTER_MS). */
   lostAfterMs?: number;
+  /** Keeps what a restarted admin needs to go on; null once the site is back at the admin. */
+  persist?: (record: StoredP2PSite | null) => void;
+  /** After a restart: how long to wait for servers and users to reconnect (default RESUME_GRACE_MS). */
+  resumeGraceMs?: number;
+}
+
+/** A site taken up again from storage after the admin restarted. */
+export interface ResumedFrom {
+  coordinator: CoordinatorRecord;
+  holders: string[];
+  /** Its stored fallback state (site row and its users' rows). */
+  base: VerifiedSite;
 }
 
 export interface VerifiedSite {
@@ -113,18 +132,24 @@ export class P2PSite {
    */
   private holders = new Set<string>();
   private lastRefusalLog = -Infinity;
+  /** Changed since last persisted. */
+  private dirty = false;
+  /** After a restart: the servers and users not back yet. */
+  private resumeWait: ResumeWait | null = null;
 
   constructor(
     private readonly deps: SiteDeps,
     servers: CoordinatorServer[],
     users: readonly string[],
+    resumed?: ResumedFrom,
   ) {
     this.site = deps.config.site;
     this.unreachable = new UnreachableReports({ nMajority: deps.config.N_majority, evictEveryMs: deps.config.T_ignore });
-    for (const s of servers) this.holders.add(s.id);
+    for (const s of resumed?.holders ?? servers.map((x) => x.id)) this.holders.add(s);
     for (const u of users) this.users.add(u);
     this.nextSaveAt = deps.now() + deps.saveEveryMs;
     this.coordinator = createSiteCoordinator({
+      ...(resumed ? { resume: resumed.coordinator } : {}),
       config: deps.config,
       secretKey: deps.secretKey,
       crypto: deps.crypto,
@@ -136,7 +161,10 @@ export class P2PSite {
       users: () => [...this.users],
       onLeft: (user, via, seq) => this.departed(user, via, seq),
       observe: (e) => {
-        if (e.kind === 'membership') queueMicrotask(() => this.syncServing());
+        if (e.kind === 'membership') {
+          this.dirty = true;
+          queueMicrotask(() => this.syncServing());
+        }
         if (e.kind === 'flagged') {
           const by = e.reason.split(': ')[0] ?? '?';
           this.flag(e.server, by);
@@ -146,12 +174,59 @@ export class P2PSite {
           deps.log.info('p2p.coordinator', { site: this.site, ...e });
       },
     });
+    if (resumed) {
+      this.fallback = new SiteFallback(resumed.base);
+      this.resumeWait = new ResumeWait(users, this.servers(), deps.now(), deps.resumeGraceMs);
+      // No save fetch while the servers are still coming back (it would count them as lost).
+      this.nextSaveAt = Math.max(this.nextSaveAt, this.resumeWait.endsAt ?? 0);
+      this.deps.log.info('p2p.resumed', { site: this.site, epoch: resumed.coordinator.membership.epoch, servers: this.servers(), users: users.length });
+      this.arm();
+    }
+  }
+
+  /** What a restarted admin needs to go on with this site. */
+  record(): StoredP2PSite | null {
+    const c = this.coordinator.record();
+    if (!c || !this.fallback || this.phase === 'closed') return null;
+    return { site: this.site, coordinator: c, users: [...this.users], holders: [...this.holders], baseSeq: this.fallback.baseSeq };
+  }
+
+  /** After a restart: the id of the server this site waits for whose key is `key`, or null. */
+  awaitsServerWithKey(key: string): string | null {
+    const waiting = this.resumeWait?.endsAt != null ? this.resumeWait.waitingFor().servers : [];
+    const m = this.membership()?.members.find((x) => x.key === key && waiting.includes(x.id));
+    return m?.id ?? null;
+  }
+
+  /**
+   * After a restart, a server of this site registered its key again: it serves on (true), its
+   * messages count again. False when it holds no slot any more.
+   */
+  serverBack(id: string): boolean {
+    if (this.phase === 'closed' || !this.servers().includes(id)) return false;
+    this.resumeWait?.serverBack(id);
+    this.serving.add(id);
+    return true;
+  }
+
+  /** After a restart, a user of this site reconnected: true when it is still a user here (no join). */
+  userBack(user: string): boolean {
+    return this.users.has(user) && (this.resumeWait?.userBack(user) ?? false);
+  }
+
+  /** Who a resumed site still waits for (operator page), or null. */
+  waitingFor(): { users: string[]; servers: string[] } | null {
+    if (this.resumeWait?.endsAt == null) return null;
+    const w = this.resumeWait.waitingFor();
+    // A user that left meanwhile (its departure came) is waited for no more.
+    return { users: w.users.filter((u) => this.users.has(u)), servers: w.servers };
   }
 
   /** Sends the hand-over to the chosen servers (via their tabs). */
   start(h: HandOver): void {
     this.fallback = new SiteFallback({ seq: h.seq, snapshot: h.snapshot, lastActionNo: new Map(h.lastActionNo) });
     this.coordinator.handOver({ ...h, start: this.deps.now() });
+    this.dirty = true;
     this.arm();
   }
 
@@ -181,6 +256,7 @@ export class P2PSite {
     this.users.add(user);
     this.fallback?.joined(state);
     this.coordinator.systemAction(user, { kind: 'join', user: state });
+    this.dirty = true;
     this.arm();
   }
 
@@ -188,6 +264,7 @@ export class P2PSite {
   leave(user: string): void {
     if (!this.users.has(user)) return;
     this.coordinator.systemAction(user, { kind: 'leave' });
+    this.dirty = true;
     this.arm();
   }
 
@@ -252,6 +329,23 @@ export class P2PSite {
     this.timer = null;
     for (const id of this.serving) this.deps.stopServing(id, this.closeReason || 'site closed');
     this.serving.clear();
+    this.deps.persist?.(null);
+  }
+
+  /** The admin shuts down: stop here, saving the record, but leave the servers serving (see header). */
+  suspend(): void {
+    if (this.phase === 'closed') return;
+    this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private flush(): void {
+    if (!this.dirty || !this.deps.persist) return;
+    const r = this.record();
+    if (!r) return;
+    this.dirty = false;
+    this.deps.persist(r);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -291,6 +385,7 @@ export class P2PSite {
 
   private departed(user: UserState, via: 'portal' | 'logout', seq: number): void {
     if (this.phase === 'running') this.fallback?.left(user, seq);
+    this.dirty = true;
     if (this.phase === 'closing' || this.phase === 'closed') {
       if (this.cutSeq === null) this.heldDepartures.push({ user, via, seq });
       else if (seq <= this.cutSeq) this.deps.onLeft(user, via, seq);
@@ -340,6 +435,7 @@ export class P2PSite {
     // The majority's state is what is stored; who said otherwise is remembered.
     this.lastVerified = { seq: r.seq, hash: r.hash, compared: new Set() };
     this.holders = new Set([...r.hashes].filter(([, h]) => h === r.hash).map(([id]) => id));
+    this.dirty = true;
     for (const [server, h] of r.hashes) this.compareHash(server, h, this.lastVerified);
     const lastActionNo = new Map<string, number>();
     let markerIn = false;
@@ -367,6 +463,15 @@ export class P2PSite {
       return;
     }
     this.arm();
+  }
+
+  /** Waiting after the restart is over: users still away leave (their state comes back), servers are replaced. */
+  private notBack(gone: { users: string[]; servers: string[] }): void {
+    this.resumeWait = null;
+    gone = { users: gone.users.filter((u) => this.users.has(u)), servers: gone.servers };
+    if (gone.users.length + gone.servers.length > 0) this.deps.log.warn('p2p.not_back', { site: this.site, ...gone });
+    for (const u of gone.users) this.leave(u);
+    for (const id of gone.servers) this.evict(id, 'did not come back after the admin restarted');
   }
 
   private majorityGone(): boolean {
@@ -398,9 +503,10 @@ export class P2PSite {
 
   private arm(): void {
     if (this.phase === 'closed') return;
+    this.flush();
     if (this.timer) clearTimeout(this.timer);
     const now = this.deps.now();
-    const wakes = [this.coordinator.nextWakeAt(), this.fetch?.nextWakeAt() ?? null, this.markerAt, this.unreachable.weighAt];
+    const wakes = [this.coordinator.nextWakeAt(), this.fetch?.nextWakeAt() ?? null, this.markerAt, this.unreachable.weighAt, this.resumeWait?.endsAt ?? null];
     if (this.fetch) {
       // Past the limit with servers still there: look again now and then.
       const lostAt = this.fetchStartedAt + this.lostAfter();
@@ -427,6 +533,8 @@ export class P2PSite {
       this.fetch?.tick();
       const weighAt = this.unreachable.weighAt;
       if (weighAt !== null && now >= weighAt) this.weighReports();
+      const gone = this.resumeWait?.end(now);
+      if (gone) this.notBack(gone);
       if (this.markerAt !== null && now >= this.markerAt) {
         this.markerAt = null;
         this.markerNo = this.coordinator.systemAction(SYSTEM_ACTOR, { kind: 'leave' });

@@ -13,7 +13,8 @@ import { ADMIN_ID, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteServer } from '../../src/protocol/server.js';
 import type { SiteServer } from '../../src/protocol/api.js';
 import { MemNet } from '../../src/protocol/testing.js';
-import { P2PSite, type VerifiedSite } from './site.js';
+import type { StoredP2PSite } from '../storage/types.js';
+import { P2PSite, type ResumedFrom, type SiteDeps, type VerifiedSite } from './site.js';
 
 const crypto = insecureFastScheme;
 const ADMIN_SECRET = 'ad'.repeat(32);
@@ -34,8 +35,16 @@ export function harness(
   const users = o.users ?? USERS;
   const net = new MemNet(o.latency ? { latency: o.latency } : {});
   const sent: Sent[] = [];
+  /** The admin is down (restart): what the servers send it is lost, as over a closed socket. */
+  let adminDown = false;
+  const lost: Sent[] = [];
   net.rewrite = (from, to, msg) => {
-    sent.push({ at: net.time, from, to, msg });
+    const m = { at: net.time, from, to, msg };
+    if (adminDown && to === ADMIN_ID) {
+      lost.push(m);
+      return null;
+    }
+    sent.push(m);
     return msg;
   };
   const secret = (id: string): string => (id.charCodeAt(1).toString(16).padStart(2, '0') + '5b').repeat(16);
@@ -55,8 +64,9 @@ export function harness(
   /** Servers whose tabs are gone (not connected to the admin). */
   const down = new Set<string>();
   const toNet = net.sender(ADMIN_ID);
-  const site = new P2PSite(
-    {
+  /** What the site persisted, in order (null: deleted). */
+  const records: Array<StoredP2PSite | null> = [];
+  const deps: SiteDeps = {
       config,
       secretKey: ADMIN_SECRET,
       crypto,
@@ -81,10 +91,9 @@ export function harness(
       onMinority: (id) => void minority.push(id),
       saveEveryMs: 1e9,
       ...(o.lostAfterMs !== undefined ? { lostAfterMs: o.lostAfterMs } : {}),
-    },
-    SERVERS.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })),
-    users,
-  );
+      persist: (r) => void records.push(r === null ? null : (JSON.parse(JSON.stringify(r)) as StoredP2PSite)),
+  };
+  const site = new P2PSite(deps, SERVERS.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })), users);
   net.add(ADMIN_ID, { receive: (from, msg) => site.receive(from, msg), tick: () => undefined, nextWakeAt: () => null });
   const snapshot = { ...createSite('meadow'), users: users.map((u) => newUser(u, 'meadow')) };
   const nextNo = new Map<string, number>();
@@ -98,6 +107,31 @@ export function harness(
     site,
     servers,
     sent,
+    records,
+    /** Messages to the admin lost while it was down. */
+    lost,
+    /** The admin stops (suspend: its servers go on); until `restart`, what they send it is lost. */
+    stop(): void {
+      site.suspend();
+      adminDown = true;
+    },
+    /**
+     * A new admin process from the last persisted record: a resumed P2PSite that waits
+     * `graceMs` for servers and users. Its servers count as not connected until `down` says so.
+     */
+    restart(base: VerifiedSite, graceMs: number): P2PSite {
+      const r = records.at(-1);
+      if (!r) throw new Error('nothing persisted');
+      const from: ResumedFrom = { coordinator: r.coordinator as ResumedFrom['coordinator'], holders: r.holders, base };
+      const again = new P2PSite({ ...deps, resumeGraceMs: graceMs }, [], r.users, from);
+      adminDown = false;
+      net.add(ADMIN_ID, { receive: (f, msg) => again.receive(f, msg), tick: () => undefined, nextWakeAt: () => null });
+      return again;
+    },
+    /** A server's host resends what it told the admin about departures (as SiteServerHost does when the admin is back). */
+    resend(from: string, to: P2PSite): void {
+      for (const m of lost) if (m.from === from && (m.msg.type === 'update' || m.msg.type === 'updateHash')) to.receive(from, m.msg);
+    },
     left,
     closed,
     closedAt: (): number | null => closedAt,

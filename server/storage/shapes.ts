@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { SiteState, UserState } from '../../src/game/types.js';
+import type { StoredP2PSite } from './types.js';
 
 const int = z.int();
 const itemSchema = z.object({ id: z.string(), kind: z.string(), x: int, y: int });
@@ -25,6 +26,23 @@ export const siteStateSchema = z.object({
   respawnAt: z.array(int),
 });
 
+const pair = <A extends z.ZodType, B extends z.ZodType>(a: A, b: B) => z.tuple([a, b]);
+
+export const p2pSiteSchema = z.object({
+  site: z.string(),
+  coordinator: z.object({
+    membership: z.unknown(),
+    sysNo: int.min(0),
+    banned: z.array(z.string()),
+    ignores: z.array(pair(z.string(), int.min(0))),
+    evicted: z.array(z.string()),
+    done: z.array(pair(int.min(0), z.string())),
+  }),
+  users: z.array(z.string()),
+  holders: z.array(z.string()),
+  baseSeq: int.min(0),
+});
+
 export const scryptParamsSchema = z.object({ N: int, r: int, p: int, keylen: int });
 
 /** Parses a JSON column; undefined when it is not JSON or not the expected shape. */
@@ -40,3 +58,4 @@ export function readJson<T>(text: string, schema: z.ZodType<T>): T | undefined {
 // Compile-time check that the schemas produce the game's own types.
 export type _UserCheck = z.infer<typeof userStateSchema> extends UserState ? true : never;
 export type _SiteCheck = z.infer<typeof siteStateSchema> extends SiteState ? true : never;
+export type _P2PCheck = z.infer<typeof p2pSiteSchema> extends StoredP2PSite ? true : never;

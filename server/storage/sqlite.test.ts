@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSite, newUser } from '../../src/game/index.js';
 import { SqliteStorage } from './sqlite.js';
-import type { AccountRecord, Storage } from './types.js';
+import type { AccountRecord, Storage, StoredP2PSite } from './types.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -131,6 +131,31 @@ describe('SqliteStorage', () => {
     expect(store.getSite('meadow')).toBeUndefined();
     // A row filed under the wrong site id is not trusted either.
     expect(store.getSite('town')).toBeUndefined();
+    store.close();
+  });
+
+  it('keeps P2P site records across reopening, replaces and deletes them, and skips malformed ones', () => {
+    const file = tempFile();
+    const rec: StoredP2PSite = {
+      site: 'meadow',
+      coordinator: { membership: { epoch: 3 }, sysNo: 7, banned: ['x'], ignores: [['s1', 2]], evicted: [], done: [[12, 'ab']] },
+      users: ['alice'],
+      holders: ['s0', 's1', 's2'],
+      baseSeq: 10,
+    };
+    let store = new SqliteStorage(file);
+    store.putP2PSite(rec, 1);
+    store.putP2PSite({ ...rec, site: 'town' }, 1);
+    store.putP2PSite({ ...rec, coordinator: { ...rec.coordinator, sysNo: 8 } }, 2);
+    store.close();
+    const db = new Database(file);
+    db.prepare(`INSERT INTO p2p_sites VALUES ('cave', '{"site":"cave"}', 0)`).run();
+    db.prepare(`INSERT INTO p2p_sites VALUES ('lake', '${JSON.stringify({ ...rec, site: 'ruins' })}', 0)`).run();
+    db.close();
+    store = new SqliteStorage(file);
+    expect(store.p2pSites()).toEqual([{ ...rec, coordinator: { ...rec.coordinator, sysNo: 8 } }, { ...rec, site: 'town' }]);
+    store.deleteP2PSite('meadow');
+    expect(store.p2pSites().map((r) => r.site)).toEqual(['town']);
     store.close();
   });
 

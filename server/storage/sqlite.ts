@@ -6,8 +6,8 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SiteState } from '../../src/game/types.js';
-import { readJson, scryptParamsSchema, siteStateSchema, userStateSchema } from './shapes.js';
-import type { AccountRecord, SaveBatch, SessionRecord, Storage, StoredUser } from './types.js';
+import { p2pSiteSchema, readJson, scryptParamsSchema, siteStateSchema, userStateSchema } from './shapes.js';
+import type { AccountRecord, SaveBatch, SessionRecord, Storage, StoredP2PSite, StoredUser } from './types.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS accounts (
@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS user_states (
 CREATE TABLE IF NOT EXISTS site_states (
   site TEXT PRIMARY KEY,
   state TEXT NOT NULL,
+  updated INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS p2p_sites (
+  site TEXT PRIMARY KEY,
+  record TEXT NOT NULL,
   updated INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (
@@ -110,6 +115,12 @@ export class SqliteStorage implements Storage {
          ON CONFLICT(name) DO UPDATE SET guest = excluded.guest, state = excluded.state,
            last_action_no = excluded.last_action_no, updated = excluded.updated`,
       ),
+      putP2P: db.prepare(
+        `INSERT INTO p2p_sites (site, record, updated) VALUES (@site, @record, @updated)
+         ON CONFLICT(site) DO UPDATE SET record = excluded.record, updated = excluded.updated`,
+      ),
+      deleteP2P: db.prepare('DELETE FROM p2p_sites WHERE site = ?'),
+      allP2P: db.prepare<[], { site: string; record: string }>('SELECT site, record FROM p2p_sites ORDER BY site'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       putMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
       getSite: db.prepare<[string], { state: string }>('SELECT state FROM site_states WHERE site = ?'),
@@ -206,6 +217,23 @@ export class SqliteStorage implements Storage {
 
   saveBatch(batch: SaveBatch, now: number): void {
     this.saveTx(batch, now);
+  }
+
+  putP2PSite(record: StoredP2PSite, now: number): void {
+    this.stmt.putP2P.run({ site: record.site, record: JSON.stringify(record), updated: now });
+  }
+
+  deleteP2PSite(site: string): void {
+    this.stmt.deleteP2P.run(site);
+  }
+
+  p2pSites(): StoredP2PSite[] {
+    const out: StoredP2PSite[] = [];
+    for (const row of this.stmt.allP2P.all()) {
+      const r = readJson(row.record, p2pSiteSchema);
+      if (r && r.site === row.site) out.push(r);
+    }
+    return out;
   }
 
   getMeta(key: string): string | undefined {

@@ -4,6 +4,7 @@
  * with game steps on the event loop.
  */
 import type { SiteState, UserState } from '../../src/game/types.js';
+import type { CoordinatorRecord } from '../../src/protocol/api.js';
 
 /** scrypt cost parameters, stored per account so they can be raised later without breaking old hashes. */
 export interface ScryptParams {
@@ -44,6 +45,22 @@ export interface SaveBatch {
   sites: readonly SiteState[];
 }
 
+/**
+ * A site its Site Servers host, as the admin needs it to go on after a restart (its fallback
+ * state is the site's row and its users' rows, stored with every world save).
+ */
+export interface StoredP2PSite {
+  site: string;
+  /** The coordinator's record; `membership` is checked (shape, admin signature) before use. */
+  coordinator: Omit<CoordinatorRecord, 'membership'> & { membership: unknown };
+  /** Users of the site (its servers hold their states). */
+  users: string[];
+  /** Servers known to hold the site's state (a lost site counts them). */
+  holders: string[];
+  /** Update the stored fallback state is at. */
+  baseSeq: number;
+}
+
 export interface Storage {
   getAccount(name: string): AccountRecord | undefined;
   /** False when the name (case-insensitively) exists already. */
@@ -66,6 +83,12 @@ export interface Storage {
 
   /** Saves user and site states in one transaction: a crash never keeps an item both on the map and in a bag. */
   saveBatch(batch: SaveBatch, now: number): void;
+
+  /** P2P sites that go on across a restart: put on every change, deleted when the site is back. */
+  putP2PSite(record: StoredP2PSite, now: number): void;
+  deleteP2PSite(site: string): void;
+  /** Records that fit the shape (others are skipped: those sites start client-server). */
+  p2pSites(): StoredP2PSite[];
 
   /** Small settings of the server itself (e.g. its signing key, so peers keep trusting it across restarts). */
   getMeta(key: string): string | undefined;

@@ -1,0 +1,98 @@
+/** A P2P site the admin takes up again after its restart (site.ts `resumed`, resume.ts), against real Site Servers. */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createSite, newUser } from '../../src/game/rules.js';
+import { ResumeWait } from './resume.js';
+import { harness } from './siteHarness.js';
+
+beforeEach(() => vi.useFakeTimers());
+afterEach(() => vi.useRealTimers());
+
+const base = () => ({
+  seq: 0,
+  snapshot: { ...createSite('meadow'), users: ['alice', 'bob', 'carol'].map((u) => newUser(u, 'meadow')) },
+  lastActionNo: new Map<string, number>(),
+});
+
+describe('P2PSite after an admin restart', () => {
+  it('goes on from its record: departures the admin missed come once, system actions number on, absentees are let go', async () => {
+    const h = harness();
+    await h.start();
+    h.act('alice', { kind: 'move', dir: 'right' });
+    await h.run(400);
+    // The admin orders bob out and stops before the servers' answer comes.
+    h.site.leave('bob');
+    h.stop();
+    expect(h.records.at(-1)?.users).toContain('bob');
+    expect(h.records.at(-1)?.coordinator.sysNo).toBe(1);
+    await h.run(600);
+    // The site plays on without the admin.
+    h.act('alice', { kind: 'move', dir: 'left' });
+    await h.run(600);
+    expect(h.appliedIn('alice', 2)).toBeGreaterThan(0);
+    expect(h.left).toEqual([]);
+    expect(h.lost.some((m) => m.msg.type === 'update' || m.msg.type === 'updateHash')).toBe(true);
+
+    for (const id of ['s0', 's1', 's2']) h.down.add(id);
+    const again = h.restart(base(), 2000);
+    expect(again.servers()).toEqual(['s0', 's1', 's2']);
+    expect(again.awaitsServerWithKey('nope')).toBeNull();
+    // Two of the three servers come back and resend what the admin missed: bob's departure, once.
+    for (const id of ['s0', 's1']) {
+      h.down.delete(id);
+      expect(again.serverBack(id)).toBe(true);
+      h.resend(id, again);
+    }
+    expect(h.left.map((l) => `${l.user}:${l.via}`)).toEqual(['bob:logout']);
+    h.resend('s0', again);
+    h.resend('s1', again);
+    expect(h.left).toHaveLength(1);
+    expect(again.users.has('bob')).toBe(false);
+    // Alice reconnects and is still a user there; carol never does.
+    expect(again.userBack('alice')).toBe(true);
+    expect(again.userBack('alice')).toBe(false);
+    expect(again.waitingFor()).toEqual({ users: ['carol'], servers: ['s2'] });
+
+    await h.run(2500);
+    // Waiting over: carol leaves through her servers (a system action numbered above bob's), s2 is evicted.
+    expect(h.left.map((l) => l.user)).toEqual(['bob', 'carol']);
+    expect(h.sysNo('carol')).toBeGreaterThan(h.sysNo('bob'));
+    expect(h.logs.find((l) => l.event === 'p2p.not_back')?.fields).toMatchObject({ users: ['carol'], servers: ['s2'] });
+    expect(h.logs.some((l) => l.event === 'p2p.evict' && l.fields.server === 's2')).toBe(true);
+    expect(again.waitingFor()).toBeNull();
+    expect(again.userBack('carol')).toBe(false);
+  });
+
+  it('a suspended site tells its servers nothing; a site handed back deletes its record', async () => {
+    const h = harness();
+    await h.start();
+    const before = h.sent.length;
+    h.stop();
+    await h.run(200);
+    expect(h.sent.slice(before).filter((m) => m.from === 'admin')).toEqual([]);
+    expect(h.serving.size).toBe(3);
+
+    const k = harness();
+    await k.start();
+    k.act('alice', { kind: 'move', dir: 'right' });
+    await k.run(400);
+    k.site.close('test');
+    await k.run(1500);
+    expect(k.site.phase).toBe('closed');
+    expect(k.records.at(-1)).toBeNull();
+  });
+});
+
+describe('ResumeWait', () => {
+  it('waits for the given users and servers until its grace ends, once', () => {
+    const w = new ResumeWait(['a', 'b'], ['s0'], 100, 50);
+    expect(w.endsAt).toBe(150);
+    expect(w.userBack('a')).toBe(true);
+    expect(w.userBack('x')).toBe(false);
+    expect(w.serverBack('s0')).toBe(true);
+    expect(w.end(149)).toBeNull();
+    expect(w.end(150)).toEqual({ users: ['b'], servers: [] });
+    expect(w.end(200)).toBeNull();
+    expect(w.userBack('b')).toBe(false);
+    expect(new ResumeWait([], [], 0).endsAt).toBeNull();
+  });
+});

@@ -1,0 +1,46 @@
+/**
+ * A P2P site the admin took up again after its own restart (its record from storage): its
+ * servers and users never stopped playing, and each comes back over its own WebSocket. This
+ * keeps who has not yet, and when waiting for them ends: then a user still away is made to leave
+ * (its servers give its state back, as for any disconnect) and a server still away is replaced.
+ */
+
+/** How long after the restart the site waits for its servers and users to reconnect. */
+export const RESUME_GRACE_MS = 30_000;
+
+export class ResumeWait {
+  private readonly users: Set<string>;
+  private readonly servers: Set<string>;
+  /** When waiting ends (null once it has). */
+  endsAt: number | null;
+
+  constructor(users: Iterable<string>, servers: Iterable<string>, now: number, graceMs = RESUME_GRACE_MS) {
+    this.users = new Set(users);
+    this.servers = new Set(servers);
+    this.endsAt = this.users.size + this.servers.size > 0 ? now + graceMs : null;
+  }
+
+  /** A user reconnected; whether it was one the site waited for (it is still a user there). */
+  userBack(user: string): boolean {
+    return this.endsAt !== null && this.users.delete(user);
+  }
+
+  /** A server reconnected with its key; whether it was one the site waited for. */
+  serverBack(id: string): boolean {
+    return this.endsAt !== null && this.servers.delete(id);
+  }
+
+  waitingFor(): { users: string[]; servers: string[] } {
+    return { users: [...this.users], servers: [...this.servers] };
+  }
+
+  /** At or after `endsAt`: who never came back (once; waiting is over after this). */
+  end(now: number): { users: string[]; servers: string[] } | null {
+    if (this.endsAt === null || now < this.endsAt) return null;
+    this.endsAt = null;
+    const gone = this.waitingFor();
+    this.users.clear();
+    this.servers.clear();
+    return gone;
+  }
+}
