@@ -50,6 +50,8 @@ export interface OperatorSite {
   users: string[];
   blocked: string | null;
   closing: boolean;
+  /** After an admin restart: the servers and users this P2P site still waits for, or null. */
+  waitingFor: { users: string[]; servers: string[] } | null;
   epoch: number | null;
   /** Player actions the admin itself applied on this site (they stop while it is P2P). */
   actionsAtAdmin: number;
@@ -98,6 +100,7 @@ export function operatorView(d: Pick<OperatorDeps, 'p2p' | 'game' | 'now' | 'opt
       users: s ? [...s.users] : hooks.usersOn(def.id),
       blocked: h.blocked,
       closing: h.closing,
+      waitingFor: s?.waitingFor() ?? null,
       epoch: record?.epoch ?? null,
       actionsAtAdmin: d.game.actionsApplied.get(def.id) ?? 0,
       servers,
@@ -190,6 +193,7 @@ async function refresh() {
       '<h2 data-site="' + esc(s.id) + '" data-mode="' + esc(s.mode) + '">' + esc(s.name) + ' <span class="' + s.mode + '">' + s.mode.toUpperCase() + (s.closing ? ' (going back to the admin)' : '') + '</span> <small>' +
       s.users.length + ' users, ' + s.actionsAtAdmin + ' actions applied by the admin' + (s.epoch ? ', membership epoch ' + s.epoch : '') + '</small></h2>' +
       (s.blocked ? '<div class="warn" data-testid="blocked">not P2P: ' + esc(s.blocked) + '</div>' : '') +
+      (s.waitingFor ? '<div class="warn" data-testid="resuming">resumed after a restart, waiting for servers ' + s.waitingFor.servers.map(esc).join(', ') + ' and users ' + s.waitingFor.users.map(esc).join(', ') + '</div>' : '') +
       (s.users.length ? '<div><small>users: ' + s.users.map(esc).join(', ') + '</small></div>' : '') +
       (s.servers.length ? table(['server', 'player', 'state', 'status', 'clock offset ms', 'timeslot lag ms', 'timeslot', 'TRM sent', 'TRM received', 'in B/s', 'out B/s', 'links', 'rtt ms', 'flagged by', 'in minority'],
         s.servers.map((x) => ['<code>' + esc(x.id) + '</code>', esc(x.user), '<span class="' + (x.state === 'active' ? '' : 'bad') + '">' + esc(x.state) + '</span>', esc(x.status), n(x.offset, 1), n(x.lag), n(x.timeslotSeq), n(x.trmSent), n(x.trmReceived), n(x.bytesInPerSec), n(x.bytesOutPerSec), n(x.links), n(x.rtt, 1), esc(x.flaggedBy.join(', ') || ''), n(x.minority)])) : '')

@@ -6,8 +6,7 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { hashOf } from '../../src/protocol/crypto.js';
-import { parsePeerMessage } from '../../src/protocol/messages.js';
-import { verifyMembership } from '../../src/protocol/signed.js';
+import type { SiteConfig } from '../../src/protocol/config.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
 import type { ClientMessage, ServerMessage } from '../../src/protocol/messages.js';
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
@@ -16,6 +15,7 @@ import type { StoredP2PSite } from '../storage/types.js';
 import { PeerRegistry, type Peer, type Tab } from './peers.js';
 import { PeerRelay, type Refusal } from './relay.js';
 import { siteConfigFor, type P2POptions } from './settings.js';
+import { checkStoredSite } from './resume.js';
 import { P2PSite, type ResumedFrom, type SiteDeps, type VerifiedSite } from './site.js';
 
 /** What the manager needs from the game. */
@@ -315,38 +315,25 @@ export class P2PManager {
   resume(records: readonly StoredP2PSite[]): void {
     const adminKey = this.deps.crypto.publicKeyOf(this.deps.adminSecret);
     for (const r of records) {
-      const why = this.resumeRefusal(r, adminKey);
-      if (why !== null) {
-        this.deps.log.warn('p2p.resume_refused', { site: r.site, why });
+      const checked = this.enabled ? checkStoredSite(r, { adminKey, crypto: this.deps.crypto, nServer: this.deps.options.nServer }) : { why: 'P2P hosting is off' };
+      let config: SiteConfig | null = null;
+      try {
+        config = siteConfigFor(this.deps.options, r.site);
+      } catch {
+        // no such site any more
+      }
+      if ('why' in checked || !config || this.sites.has(r.site)) {
+        this.deps.log.warn('p2p.resume_refused', { site: r.site, why: 'why' in checked ? checked.why : 'no such site' });
         this.deps.records?.delete(r.site);
         continue;
       }
       const from: ResumedFrom = {
-        coordinator: r.coordinator as ResumedFrom['coordinator'],
+        coordinator: { ...r.coordinator, membership: checked.membership },
         holders: r.holders,
         base: this.deps.game.stored(r.site, r.users),
       };
       this.sites.set(r.site, new P2PSite(this.siteDeps(r.site), [], r.users, from));
     }
-  }
-
-  private resumeRefusal(r: StoredP2PSite, adminKey: string): string | null {
-    if (!this.enabled) return 'P2P hosting is off';
-    if (this.sites.has(r.site)) return 'already P2P';
-    const parsed = parsePeerMessage({ type: 'membership', ...(r.coordinator.membership as object) });
-    if (!parsed.ok || parsed.value.type !== 'membership') return `membership: ${parsed.ok ? 'not a record' : parsed.message}`;
-    const { type: _t, ...m } = parsed.value;
-    void _t;
-    if (m.site !== r.site || !verifyMembership(m, adminKey, this.deps.crypto)) return 'membership not signed by this admin for this site';
-    const slots = m.members.filter((x) => x.slot !== null).length;
-    if (slots !== this.deps.options.nServer) return `${slots} slots, N_server is ${this.deps.options.nServer}`;
-    try {
-      siteConfigFor(this.deps.options, r.site);
-    } catch (err) {
-      return `no config: ${String(err)}`;
-    }
-    r.coordinator.membership = m;
-    return null;
   }
 
   /** The server id `key` held on a resumed site that waits for it, or null. */

@@ -1,7 +1,8 @@
 /** A P2P site the admin takes up again after its restart (site.ts `resumed`, resume.ts), against real Site Servers. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
-import { ResumeWait } from './resume.js';
+import { insecureFastScheme } from '../../src/protocol/crypto.js';
+import { checkStoredSite, ResumeWait } from './resume.js';
 import { harness } from './siteHarness.js';
 
 beforeEach(() => vi.useFakeTimers());
@@ -94,5 +95,24 @@ describe('ResumeWait', () => {
     expect(w.end(200)).toBeNull();
     expect(w.userBack('b')).toBe(false);
     expect(new ResumeWait([], [], 0).endsAt).toBeNull();
+  });
+});
+
+describe('checkStoredSite', () => {
+  it('takes only a record signed by this admin for this site with N_server slots', async () => {
+    const h = harness();
+    await h.start();
+    h.stop();
+    const r = h.records.at(-1)!;
+    const o = { adminKey: insecureFastScheme.publicKeyOf('ad'.repeat(32)), crypto: insecureFastScheme, nServer: 3 };
+    const m = r.coordinator.membership as { epoch: number };
+    expect(checkStoredSite(r, o)).toEqual({ membership: m });
+    expect(checkStoredSite(r, { ...o, nServer: 5 })).toEqual({ why: '3 slots, N_server is 5' });
+    expect(checkStoredSite(r, { ...o, adminKey: insecureFastScheme.publicKeyOf('be'.repeat(32)) })).toMatchObject({ why: /not signed/ });
+    expect(checkStoredSite({ ...r, site: 'town' }, o)).toMatchObject({ why: /not signed/ });
+    const forged = { ...r, coordinator: { ...r.coordinator, membership: { ...m, epoch: m.epoch + 1 } } };
+    expect(checkStoredSite(forged, o)).toMatchObject({ why: /not signed/ });
+    expect(checkStoredSite({ ...r, coordinator: { ...r.coordinator, membership: { epoch: 'x' } } }, o)).toMatchObject({ why: /^membership: / });
+    expect(checkStoredSite({ ...r, coordinator: { ...r.coordinator, membership: null } }, o)).toMatchObject({ why: /^membership: / });
   });
 });

@@ -5,6 +5,11 @@
  * (its servers give its state back, as for any disconnect) and a server still away is replaced.
  */
 
+import type { SignatureScheme } from '../../src/protocol/crypto.js';
+import { parsePeerMessage, type Membership } from '../../src/protocol/messages.js';
+import { verifyMembership } from '../../src/protocol/signed.js';
+import type { StoredP2PSite } from '../storage/types.js';
+
 /** How long after the restart the site waits for its servers and users to reconnect. */
 export const RESUME_GRACE_MS = 30_000;
 
@@ -43,4 +48,23 @@ export class ResumeWait {
     this.servers.clear();
     return gone;
   }
+}
+
+/**
+ * Whether a stored record may be resumed: its membership must parse as the wire's, be signed by
+ * this admin's key for this site, and have N_server slots (settings changed across the restart
+ * would give servers and admin different configs). Otherwise why not.
+ */
+export function checkStoredSite(
+  r: StoredP2PSite,
+  o: { adminKey: string; crypto: SignatureScheme; nServer: number },
+): { membership: Membership } | { why: string } {
+  const parsed = parsePeerMessage({ ...(r.coordinator.membership as object), type: 'membership' });
+  if (!parsed.ok || parsed.value.type !== 'membership') return { why: `membership: ${parsed.ok ? 'not a record' : parsed.message}` };
+  const { type: _t, ...m } = parsed.value;
+  void _t;
+  if (m.site !== r.site || !verifyMembership(m, o.adminKey, o.crypto)) return { why: 'membership not signed by this admin for this site' };
+  const slots = m.members.filter((x) => x.slot !== null).length;
+  if (slots !== o.nServer) return { why: `${slots} slots, N_server is ${o.nServer}` };
+  return { membership: m };
 }

@@ -25,11 +25,11 @@ import { createSiteCoordinator, MINORITY } from '../../src/protocol/coordinator.
 import type { CoordinatorRecord, CoordinatorServer, SiteCoordinator } from '../../src/protocol/api.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
-import { createStateFetch, type FetchedState, type StateFetch } from '../../src/protocol/stateFetch.js';
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
 import type { Logger } from '../log.js';
 import type { StoredP2PSite } from '../storage/types.js';
 import { SiteFallback } from './fallback.js';
+import { LOST_AFTER_MS, SiteReads } from './reads.js';
 import { ResumeWait } from './resume.js';
 import { UnreachableReports } from './unreachable.js';
 
@@ -91,12 +91,6 @@ export interface HandOver {
 
 export type Phase = 'running' | 'closing' | 'closed';
 
-/** Hand-back: the marker is ordered this long after the users were told to hold their actions. */
-const MARKER_DELAY_SLOTS = 3;
-/** A healthy site answers a state fetch within a few T_timeout; this is far past that. */
-export const LOST_AFTER_MS = 20_000;
-/** Past LOST_AFTER_MS, whether the majority is gone is checked this often. */
-const LOST_CHECK_MS = 1000;
 /** Refused inputs are logged at most this often per site. */
 const REFUSAL_LOG_MS = 1000;
 
@@ -107,30 +101,17 @@ export class P2PSite {
   readonly flags = new Map<string, Set<string>>();
   /** Peers of this site that could not open a channel to its servers. */
   private readonly unreachable: UnreachableReports;
-  /** The latest majority-verified state: servers' hashes of it are compared as they come. */
-  private lastVerified: { seq: number; hash: string; compared: Set<string> } | null = null;
   phase: Phase = 'running';
   closeReason = '';
   private readonly coordinator: SiteCoordinator;
-  private fetch: StateFetch | null = null;
-  private fetchFor: 'save' | 'close' | null = null;
-  private markerNo: number | null = null;
-  private markerAt: number | null = null;
-  private nextSaveAt: number;
+  private readonly reads: SiteReads;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly serving = new Set<string>();
   /** Departures seen during closing: processed once the cut's seq is known (seq <= cut). */
   private readonly heldDepartures: Array<{ user: UserState; via: 'portal' | 'logout'; seq: number }> = [];
   private cutSeq: number | null = null;
-  private fetchStartedAt = 0;
   /** What the site comes back to if it loses its majority. */
   private fallback: SiteFallback | null = null;
-  /**
-   * Servers known to hold the site's state: the hand-over's, then those whose hash agreed with
-   * the last verified fetch. A replacement that came after is not (with the majority gone it
-   * cannot get the state either).
-   */
-  private holders = new Set<string>();
   private lastRefusalLog = -Infinity;
   /** Changed since last persisted. */
   private dirty = false;
@@ -145,9 +126,7 @@ export class P2PSite {
   ) {
     this.site = deps.config.site;
     this.unreachable = new UnreachableReports({ nMajority: deps.config.N_majority, evictEveryMs: deps.config.T_ignore });
-    for (const s of resumed?.holders ?? servers.map((x) => x.id)) this.holders.add(s);
     for (const u of users) this.users.add(u);
-    this.nextSaveAt = deps.now() + deps.saveEveryMs;
     this.coordinator = createSiteCoordinator({
       ...(resumed ? { resume: resumed.coordinator } : {}),
       config: deps.config,
@@ -174,11 +153,42 @@ export class P2PSite {
           deps.log.info('p2p.coordinator', { site: this.site, ...e });
       },
     });
+    this.reads = new SiteReads(
+      {
+        config: deps.config,
+        now: deps.now,
+        log: deps.log,
+        send: (to, msg) => this.send(to, msg),
+        servers: () => this.servers(),
+        connected: (id) => deps.connected(id),
+        orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, { kind: 'leave' }),
+        saveEveryMs: deps.saveEveryMs,
+        lostAfterMs: deps.lostAfterMs ?? LOST_AFTER_MS,
+        events: {
+          saved: (v) => {
+            if (this.phase !== 'running') return;
+            deps.onVerified(v);
+            this.fallback?.rebase(v);
+          },
+          cut: (v) => this.handedBack(v),
+          lost: (fetching) => this.lose(fetching),
+          minority: (server, what) => {
+            this.flag(server, MINORITY);
+            deps.onMinority(server, what);
+          },
+          changed: () => {
+            this.dirty = true;
+            this.arm();
+          },
+        },
+      },
+      resumed?.holders ?? servers.map((x) => x.id),
+    );
     if (resumed) {
       this.fallback = new SiteFallback(resumed.base);
       this.resumeWait = new ResumeWait(users, this.servers(), deps.now(), deps.resumeGraceMs);
       // No save fetch while the servers are still coming back (it would count them as lost).
-      this.nextSaveAt = Math.max(this.nextSaveAt, this.resumeWait.endsAt ?? 0);
+      this.reads.noSaveBefore(this.resumeWait.endsAt ?? 0);
       this.deps.log.info('p2p.resumed', { site: this.site, epoch: resumed.coordinator.membership.epoch, servers: this.servers(), users: users.length });
       this.arm();
     }
@@ -188,7 +198,7 @@ export class P2PSite {
   record(): StoredP2PSite | null {
     const c = this.coordinator.record();
     if (!c || !this.fallback || this.phase === 'closed') return null;
-    return { site: this.site, coordinator: c, users: [...this.users], holders: [...this.holders], baseSeq: this.fallback.baseSeq };
+    return { site: this.site, coordinator: c, users: [...this.users], holders: [...this.reads.holders], baseSeq: this.fallback.baseSeq };
   }
 
   /** After a restart: the id of the server this site waits for whose key is `key`, or null. */
@@ -271,23 +281,10 @@ export class P2PSite {
   /** A peer message from a server id or a user name (already authenticated by the transport). */
   receive(from: string, msg: PeerMessage): void {
     if (this.phase === 'closed') return;
-    if (msg.type === 'siteInit' && this.fetchFor === 'save') {
-      // No update since the hand-over: nothing new to store yet.
-      this.fetch = null;
-      this.fetchFor = null;
-    }
-    // A hash of the last verified state that arrives after the majority did is compared too.
-    const v = this.lastVerified;
-    if (v && msg.type === 'updateHash' && msg.seq === v.seq) this.compareHash(from, msg.hash, v);
-    if (msg.type === 'stateChunk') {
-      // State is taken only from the server asked, for the exchange under way.
-      if (this.fetch?.provider !== from) this.refuse(from, msg.type, 'ERR_STALE', this.fetch ? 'not the server asked for the state' : 'no state asked for');
-      else this.fetch.onChunk(from, msg);
-      this.arm();
-      return;
-    }
-    if (this.fetch && (msg.type === 'updateHash' || msg.type === 'update')) this.fetch.onHash(from, msg.seq, msg.hash);
-    this.coordinator.receive(from, msg);
+    const r = this.reads.receive(from, msg);
+    // State is taken only from the server asked, for the exchange under way.
+    if (r.refused) this.refuse(from, msg.type, 'ERR_STALE', r.refused);
+    if (!r.consumed) this.coordinator.receive(from, msg);
     this.arm();
   }
 
@@ -318,7 +315,7 @@ export class P2PSite {
     if (this.phase !== 'running') return;
     this.phase = 'closing';
     this.closeReason = reason;
-    this.markerAt = this.deps.now() + MARKER_DELAY_SLOTS * this.deps.config.T_timeslot;
+    this.reads.close();
     this.deps.log.info('p2p.closing', { site: this.site, reason });
     this.arm();
   }
@@ -395,74 +392,10 @@ export class P2PSite {
     this.deps.onLeft(user, via, seq);
   }
 
-  private compareHash(server: string, hash: string, v: { seq: number; hash: string; compared: Set<string> }): void {
-    if (v.compared.has(server)) return;
-    v.compared.add(server);
-    if (hash === v.hash) return;
-    this.flag(server, MINORITY);
-    this.deps.onMinority(server, `state at update ${v.seq}`);
-  }
-
   private flag(server: string, by: string): void {
     let set = this.flags.get(server);
     if (!set) this.flags.set(server, (set = new Set()));
     if (set.size < 50) set.add(by);
-  }
-
-  private startFetch(purpose: 'save' | 'close'): void {
-    this.fetchFor = purpose;
-    this.fetch = createStateFetch({
-      config: this.deps.config,
-      now: this.deps.now,
-      send: (to, msg) => queueMicrotask(() => this.send(to, msg)),
-      servers: () => this.servers(),
-      onDone: (r) => queueMicrotask(() => this.fetched(r)),
-      onBadProvider: (server, seq) => {
-        // A state that does not hash to what it claims, or that the majority's hashes contradict.
-        this.deps.log.warn('p2p.bad_state', { site: this.site, server, seq, code: 'ERR_BAD_HASH' });
-        this.flag(server, MINORITY);
-        this.deps.onMinority(server, `transferred state at update ${seq}`);
-      },
-    });
-    this.fetchStartedAt = this.deps.now();
-    this.fetch.start();
-  }
-
-  private fetched(r: FetchedState): void {
-    const purpose = this.fetchFor;
-    this.fetch = null;
-    this.fetchFor = null;
-    // The majority's state is what is stored; who said otherwise is remembered.
-    this.lastVerified = { seq: r.seq, hash: r.hash, compared: new Set() };
-    this.holders = new Set([...r.hashes].filter(([, h]) => h === r.hash).map(([id]) => id));
-    this.dirty = true;
-    for (const [server, h] of r.hashes) this.compareHash(server, h, this.lastVerified);
-    const lastActionNo = new Map<string, number>();
-    let markerIn = false;
-    for (const [user, floor, nos] of r.payload.state.applied) {
-      const max = Math.max(floor, ...nos);
-      if (user === SYSTEM_ACTOR) markerIn = this.markerNo !== null && (this.markerNo <= floor || nos.includes(this.markerNo));
-      else lastActionNo.set(user, max);
-    }
-    const verified: VerifiedSite = { seq: r.seq, snapshot: r.payload.state.snapshot, lastActionNo };
-    if (purpose === 'save') {
-      if (this.phase === 'running') {
-        this.deps.onVerified(verified);
-        this.fallback?.rebase(verified);
-      }
-    } else if (purpose === 'close') {
-      if (!markerIn) {
-        // The provider was not past the cut yet: take it again.
-        this.startFetch('close');
-        return;
-      }
-      this.cutSeq = r.seq;
-      for (const d of this.heldDepartures.splice(0)) if (d.seq <= r.seq) this.deps.onLeft(d.user, d.via, d.seq);
-      this.deps.onClosed(verified);
-      this.dispose();
-      return;
-    }
-    this.arm();
   }
 
   /** Waiting after the restart is over: users still away leave (their state comes back), servers are replaced. */
@@ -474,16 +407,16 @@ export class P2PSite {
     for (const id of gone.servers) this.evict(id, 'did not come back after the admin restarted');
   }
 
-  private majorityGone(): boolean {
-    return this.servers().filter((id) => this.holders.has(id) && this.deps.connected(id)).length < this.deps.config.N_majority;
-  }
-
-  private lostAfter(): number {
-    return this.deps.lostAfterMs ?? LOST_AFTER_MS;
+  /** The hand-back's state at the cut: departures up to it count, the site is the admin's again. */
+  private handedBack(v: VerifiedSite): void {
+    this.cutSeq = v.seq;
+    for (const d of this.heldDepartures.splice(0)) if (d.seq <= v.seq) this.deps.onLeft(d.user, d.via, d.seq);
+    this.deps.onClosed(v);
+    this.dispose();
   }
 
   /** No majority answers: the site comes back from its fallback. */
-  private lose(): void {
+  private lose(fetching: 'save' | 'close' | null): void {
     const fb = this.fallback;
     if (!fb || this.phase === 'closed') return;
     // Departures the majority applied during the hand-back are real: their users are gone.
@@ -493,9 +426,7 @@ export class P2PSite {
       this.deps.onLeft(d.user, d.via, d.seq);
     }
     const state = fb.state(this.users);
-    this.deps.log.warn('p2p.lost', { site: this.site, fetching: this.fetchFor, base: fb.baseSeq, users: state.snapshot.users.length, ...fb.counts() });
-    this.fetch = null;
-    this.fetchFor = null;
+    this.deps.log.warn('p2p.lost', { site: this.site, fetching, base: fb.baseSeq, users: state.snapshot.users.length, ...fb.counts() });
     this.closeReason ||= 'lost its majority';
     this.deps.onClosed(state);
     this.dispose();
@@ -506,13 +437,7 @@ export class P2PSite {
     this.flush();
     if (this.timer) clearTimeout(this.timer);
     const now = this.deps.now();
-    const wakes = [this.coordinator.nextWakeAt(), this.fetch?.nextWakeAt() ?? null, this.markerAt, this.unreachable.weighAt, this.resumeWait?.endsAt ?? null];
-    if (this.fetch) {
-      // Past the limit with servers still there: look again now and then.
-      const lostAt = this.fetchStartedAt + this.lostAfter();
-      wakes.push(lostAt > now ? lostAt : now + LOST_CHECK_MS);
-    }
-    if (this.phase === 'running' && this.fetch === null) wakes.push(this.nextSaveAt);
+    const wakes = [this.coordinator.nextWakeAt(), this.reads.wakeAt(), this.unreachable.weighAt, this.resumeWait?.endsAt ?? null];
     let at = Infinity;
     for (const w of wakes) if (w !== null && w < at) at = w;
     if (!Number.isFinite(at)) return;
@@ -525,25 +450,13 @@ export class P2PSite {
     if (this.phase === 'closed') return;
     const now = this.deps.now();
     try {
-      if (this.fetch && now >= this.fetchStartedAt + this.lostAfter() && this.majorityGone()) {
-        this.lose();
-        return;
-      }
       this.coordinator.tick();
-      this.fetch?.tick();
+      // Lost: the site is the admin's again, nothing more to do here.
+      if (!this.reads.tick()) return;
       const weighAt = this.unreachable.weighAt;
       if (weighAt !== null && now >= weighAt) this.weighReports();
       const gone = this.resumeWait?.end(now);
       if (gone) this.notBack(gone);
-      if (this.markerAt !== null && now >= this.markerAt) {
-        this.markerAt = null;
-        this.markerNo = this.coordinator.systemAction(SYSTEM_ACTOR, { kind: 'leave' });
-        this.startFetch('close');
-      }
-      if (this.phase === 'running' && this.fetch === null && now >= this.nextSaveAt) {
-        this.nextSaveAt = now + this.deps.saveEveryMs;
-        if (this.servers().length > 0) this.startFetch('save');
-      }
     } catch (err) {
       this.deps.log.error('p2p.tick_failed', { site: this.site, err, stack: (err as Error)?.stack });
     }

@@ -1,0 +1,207 @@
+/**
+ * How the admin reads a P2P site's state without trusting one server (stateFetch.ts): periodic
+ * majority-verified saves, the hand-back's fetch at or after its marker, and the sign that the
+ * site lost its majority (a fetch with no majority answer for `lostAfterMs` while fewer than
+ * N_majority of the servers known to hold the state are connected). site.ts owns the rest of the
+ * site and acts on what this finds (`SiteReadEvents`).
+ */
+import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
+import type { SiteConfig } from '../../src/protocol/config.js';
+import { createStateFetch, type FetchedState, type StateFetch } from '../../src/protocol/stateFetch.js';
+import type { Logger } from '../log.js';
+import type { VerifiedSite } from './site.js';
+
+/** Hand-back: the marker is ordered this long after the users were told to hold their actions. */
+const MARKER_DELAY_SLOTS = 3;
+/** A healthy site answers a state fetch within a few T_timeout; this is far past that. */
+export const LOST_AFTER_MS = 20_000;
+/** Past LOST_AFTER_MS, whether the majority is gone is checked this often. */
+const LOST_CHECK_MS = 1000;
+
+export interface SiteReadEvents {
+  /** A verified save while running. */
+  saved(v: VerifiedSite): void;
+  /** The hand-back's state at or after its marker. */
+  cut(v: VerifiedSite): void;
+  /** No majority answers and it is gone. */
+  lost(fetching: 'save' | 'close' | null): void;
+  /** A server's state or hash disagreed with the majority's. */
+  minority(server: string, what: string): void;
+  /** A fetch ended: the holders changed (a restarted admin needs them), and so did what is due. */
+  changed(): void;
+}
+
+export interface SiteReadDeps {
+  config: SiteConfig;
+  now: () => number;
+  log: Logger;
+  send(to: string, msg: PeerMessage): void;
+  servers(): string[];
+  connected(serverId: string): boolean;
+  /** Orders the hand-back's marker system action; its number. */
+  orderMarker(): number;
+  saveEveryMs: number;
+  lostAfterMs: number;
+  events: SiteReadEvents;
+}
+
+export class SiteReads {
+  private fetch: StateFetch | null = null;
+  private fetchFor: 'save' | 'close' | null = null;
+  private fetchStartedAt = 0;
+  private nextSaveAt: number;
+  private markerNo: number | null = null;
+  private markerAt: number | null = null;
+  private closing = false;
+  /** The latest majority-verified state: servers' hashes of it are compared as they come. */
+  private lastVerified: { seq: number; hash: string; compared: Set<string> } | null = null;
+  /**
+   * Servers known to hold the site's state: the hand-over's, then those whose hash agreed with
+   * the last verified fetch. A replacement that came after is not (with the majority gone it
+   * cannot get the state either).
+   */
+  holders: Set<string>;
+
+  constructor(
+    private readonly d: SiteReadDeps,
+    holders: Iterable<string>,
+  ) {
+    this.holders = new Set(holders);
+    this.nextSaveAt = d.now() + d.saveEveryMs;
+  }
+
+  get fetching(): 'save' | 'close' | null {
+    return this.fetchFor;
+  }
+
+  /** No save before `at` (a resumed site waits for its servers first). */
+  noSaveBefore(at: number): void {
+    this.nextSaveAt = Math.max(this.nextSaveAt, at);
+  }
+
+  /** Starts the hand-back: the marker goes out MARKER_DELAY_SLOTS from now. */
+  close(): void {
+    this.closing = true;
+    this.markerAt = this.d.now() + MARKER_DELAY_SLOTS * this.d.config.T_timeslot;
+  }
+
+  /** A stop: nothing more is read. */
+  stop(): void {
+    this.fetch = null;
+    this.fetchFor = null;
+    this.markerAt = null;
+  }
+
+  /**
+   * A server's message, before the coordinator sees it. A state chunk is only ever for the fetch
+   * under way, from the server asked: the refusal code otherwise (and it goes no further).
+   */
+  receive(from: string, msg: PeerMessage): { consumed: boolean; refused?: string } {
+    if (msg.type === 'siteInit' && this.fetchFor === 'save') {
+      // No update since the hand-over: nothing new to store yet.
+      this.fetch = null;
+      this.fetchFor = null;
+    }
+    // A hash of the last verified state that arrives after the majority did is compared too.
+    const v = this.lastVerified;
+    if (v && msg.type === 'updateHash' && msg.seq === v.seq) this.compareHash(from, msg.hash, v);
+    if (msg.type === 'stateChunk') {
+      if (this.fetch?.provider !== from) return { consumed: true, refused: this.fetch ? 'not the server asked for the state' : 'no state asked for' };
+      this.fetch.onChunk(from, msg);
+      return { consumed: true };
+    }
+    if (this.fetch && (msg.type === 'updateHash' || msg.type === 'update')) this.fetch.onHash(from, msg.seq, msg.hash);
+    return { consumed: false };
+  }
+
+  /** When to tick next (null: nothing due). */
+  wakeAt(): number | null {
+    const now = this.d.now();
+    const wakes = [this.fetch?.nextWakeAt() ?? null, this.markerAt];
+    if (this.fetch) {
+      // Past the limit with servers still there: look again now and then.
+      const lostAt = this.fetchStartedAt + this.d.lostAfterMs;
+      wakes.push(lostAt > now ? lostAt : now + LOST_CHECK_MS);
+    }
+    if (!this.closing && this.fetch === null) wakes.push(this.nextSaveAt);
+    let at: number | null = null;
+    for (const w of wakes) if (w !== null && (at === null || w < at)) at = w;
+    return at;
+  }
+
+  /** False when the site was found lost (nothing else happens then). */
+  tick(): boolean {
+    const now = this.d.now();
+    if (this.fetch && now >= this.fetchStartedAt + this.d.lostAfterMs && this.majorityGone()) {
+      const fetching = this.fetchFor;
+      this.stop();
+      this.d.events.lost(fetching);
+      return false;
+    }
+    this.fetch?.tick();
+    if (this.markerAt !== null && now >= this.markerAt) {
+      this.markerAt = null;
+      this.markerNo = this.d.orderMarker();
+      this.start('close');
+    }
+    if (!this.closing && this.fetch === null && now >= this.nextSaveAt) {
+      this.nextSaveAt = now + this.d.saveEveryMs;
+      if (this.d.servers().length > 0) this.start('save');
+    }
+    return true;
+  }
+
+  private majorityGone(): boolean {
+    return this.d.servers().filter((id) => this.holders.has(id) && this.d.connected(id)).length < this.d.config.N_majority;
+  }
+
+  private compareHash(server: string, hash: string, v: { seq: number; hash: string; compared: Set<string> }): void {
+    if (v.compared.has(server)) return;
+    v.compared.add(server);
+    if (hash !== v.hash) this.d.events.minority(server, `state at update ${v.seq}`);
+  }
+
+  private start(purpose: 'save' | 'close'): void {
+    this.fetchFor = purpose;
+    this.fetch = createStateFetch({
+      config: this.d.config,
+      now: this.d.now,
+      send: (to, msg) => queueMicrotask(() => this.d.send(to, msg)),
+      servers: () => this.d.servers(),
+      onDone: (r) => queueMicrotask(() => this.fetched(r)),
+      onBadProvider: (server, seq) => {
+        // A state that does not hash to what it claims, or that the majority's hashes contradict.
+        this.d.log.warn('p2p.bad_state', { site: this.d.config.site, server, seq, code: 'ERR_BAD_HASH' });
+        this.d.events.minority(server, `transferred state at update ${seq}`);
+      },
+    });
+    this.fetchStartedAt = this.d.now();
+    this.fetch.start();
+  }
+
+  private fetched(r: FetchedState): void {
+    const purpose = this.fetchFor;
+    if (purpose === null) return;
+    this.fetch = null;
+    this.fetchFor = null;
+    // The majority's state is what is stored; who said otherwise is remembered.
+    this.lastVerified = { seq: r.seq, hash: r.hash, compared: new Set() };
+    this.holders = new Set([...r.hashes].filter(([, h]) => h === r.hash).map(([id]) => id));
+    for (const [server, h] of r.hashes) this.compareHash(server, h, this.lastVerified);
+    const lastActionNo = new Map<string, number>();
+    let markerIn = false;
+    for (const [user, floor, nos] of r.payload.state.applied) {
+      const max = Math.max(floor, ...nos);
+      if (user === SYSTEM_ACTOR) markerIn = this.markerNo !== null && (this.markerNo <= floor || nos.includes(this.markerNo));
+      else lastActionNo.set(user, max);
+    }
+    const verified: VerifiedSite = { seq: r.seq, snapshot: r.payload.state.snapshot, lastActionNo };
+    if (purpose === 'save') {
+      if (!this.closing) this.d.events.saved(verified);
+    } else if (!markerIn) {
+      // The provider was not past the cut yet: take it again.
+      this.start('close');
+    } else this.d.events.cut(verified);
+    this.d.events.changed();
+  }
+}
