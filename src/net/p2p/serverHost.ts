@@ -3,6 +3,9 @@
  * peer messages from the admin go in, the core's sends go out over the mesh (servers, users) or
  * the admin WebSocket (ADMIN_ID). It keeps links to every other server of the site and counts
  * what the operator page shows. No protocol logic here: it only drives the core.
+ *
+ * The updates it sends the admin (those with departures, which the admin learns by majority) are
+ * kept, so that after an admin restart `resendToAdmin` can pass on those sent while it was down.
  */
 import { createSiteServer } from '../../protocol/server.js';
 import type { SiteServer } from '../../protocol/api.js';
@@ -16,6 +19,8 @@ import type { Mesh } from './mesh.js';
 const MAX_EARLY = 2000;
 /** How often a held hand-over checks whether its links are open. */
 const WARMUP_POLL_MS = 20;
+/** Updates to the admin kept for `resendToAdmin` (departures are rare: this spans a long outage). */
+export const ADMIN_OUTBOX = 128;
 
 export interface ServerHostOptions {
   config: SiteConfig;
@@ -47,6 +52,7 @@ export interface ServerStats {
 export class SiteServerHost {
   readonly core: SiteServer;
   readonly site: string;
+  readonly serverId: string;
   private readonly detach: () => void;
   private held: { init: SiteInit; since: number } | null = null;
   /** What came while the hand-over was held (users' first actions, admin records): replayed in order after it. */
@@ -59,9 +65,11 @@ export class SiteServerHost {
   /** Frames refused by the wire schema, by code (logged once a second at most). */
   rejected = 0;
   private lastRejectLog = -Infinity;
+  private readonly outbox: PeerMessage[] = [];
 
   constructor(private readonly o: ServerHostOptions) {
     this.site = o.config.site;
+    this.serverId = o.serverId;
     this.core = createSiteServer({
       config: o.config,
       id: o.serverId,
@@ -129,6 +137,12 @@ export class SiteServerHost {
     };
   }
 
+  /** Sends the kept updates to the admin again, oldest first (the admin drops those it has). */
+  resendToAdmin(): void {
+    if (this.closed) return;
+    for (const m of [...this.outbox]) this.o.toAdmin(m);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -156,6 +170,10 @@ export class SiteServerHost {
     if (this.closed) return;
     if (msg.type === 'timeslotRequest') this.trmSent++;
     if (to === ADMIN_ID) {
+      if (msg.type === 'update' || msg.type === 'updateHash') {
+        this.outbox.push(msg);
+        if (this.outbox.length > ADMIN_OUTBOX) this.outbox.shift();
+      }
       this.o.toAdmin(msg);
       return;
     }
