@@ -3,6 +3,10 @@
  * possession), the clock synced to the admin, the data-channel mesh, and the hosts of the site it
  * serves (at most one) and of the P2P site it plays on (at most one). The session (connection.ts)
  * hands it the admin's P2P messages and it answers through `toAdmin`.
+ *
+ * It outlives its admin session: when the admin socket drops, links and hosts keep running (users
+ * keep playing by majority) and the next session takes it over (`rebind`). On that session's
+ * welcome it registers the same key again; the admin then says what it still serves (keyOk, serve).
  */
 import type { AcceptedUpdate, ServerView } from '../../protocol/api.js';
 import { ChunkAssembler, splitChunks } from '../../protocol/chunks.js';
@@ -40,8 +44,14 @@ export interface NodeHooks {
   serverStates(states: Array<{ id: string; state: ServerView }>): void;
 }
 
-export interface NodeOptions {
+/** What ties the node to one admin session; `rebind` swaps it for the next session's. */
+export interface NodeBinding {
   toAdmin(msg: ClientMessage): void;
+  hooks: NodeHooks;
+  log(event: string, fields: Record<string, unknown>): void;
+}
+
+export interface NodeOptions extends NodeBinding {
   links: (iceServers: Msg<'welcome'>['iceServers']) => LinkFactory;
   wakeup: Wakeup;
   /** Local monotone clock (performance.now). */
@@ -49,8 +59,6 @@ export interface NodeOptions {
   /** 32 random bytes (crypto.getRandomValues). */
   randomBytes: (n: number) => Uint8Array;
   crypto?: SignatureScheme;
-  hooks: NodeHooks;
-  log(event: string, fields: Record<string, unknown>): void;
 }
 
 export class P2PNode {
@@ -58,6 +66,9 @@ export class P2PNode {
   private mesh: Mesh | null = null;
   private readonly clock;
   private readonly crypto: SignatureScheme;
+  private bound: NodeBinding;
+  private unclock: (() => void) | null = null;
+  private closed = false;
   private welcome: Msg<'welcome'> | null = null;
   private secretKey: string | null = null;
   /** The key message, held until the clock has its first offset (see onWelcome). */
@@ -71,12 +82,23 @@ export class P2PNode {
   private lastStats: { at: number; bytesIn: number; bytesOut: number } | null = null;
 
   constructor(private readonly o: NodeOptions) {
+    this.bound = { toAdmin: o.toAdmin, hooks: o.hooks, log: o.log };
     this.crypto = o.crypto ?? ed25519Scheme;
-    this.driver = new Driver(o.wakeup, (err) => o.log('p2p.tick_failed', { err: String(err), stack: (err as Error)?.stack }));
+    this.driver = new Driver(o.wakeup, (err) => this.log('p2p.tick_failed', { err: String(err), stack: (err as Error)?.stack }));
     this.clock = createClockSync({
       now: o.localNow,
-      send: ({ id, t0 }) => o.toAdmin({ type: 'ping', id: CLOCK_PING_BASE + id, t: t0 }),
+      send: ({ id, t0 }) => this.toAdmin({ type: 'ping', id: CLOCK_PING_BASE + id, t: t0 }),
     });
+  }
+
+  // Everything goes through the current binding, looked up at call time, so hosts and links made
+  // under an earlier session talk to the current one.
+  private readonly toAdmin = (m: ClientMessage): void => this.bound.toAdmin(m);
+  private readonly log = (event: string, fields: Record<string, unknown>): void => this.bound.log(event, fields);
+
+  /** The next admin session takes the node over: its messages, logs and state hooks go there. */
+  rebind(b: NodeBinding): void {
+    this.bound = { ...b };
   }
 
   /** The admin's clock as this tab sees it (what Timeslot stamps and arrivals use). */
@@ -86,22 +108,26 @@ export class P2PNode {
     return this.clock.offset();
   }
 
-  /** Welcome: make and register this session's key. */
+  /**
+   * Welcome: register the node's key with this session's challenge. The first welcome makes the
+   * key and the mesh; a later one (a new session after the admin socket dropped) keeps both, so
+   * the servers and users linked to this tab never notice.
+   */
   onWelcome(w: Msg<'welcome'>): void {
+    if (this.closed) return;
     // The clock's samples go over the admin socket: start them once it is up (sent before, they
     // were lost and the next round came 30 s later).
-    if (!this.welcome) this.driver.add(this.clock, this.o.localNow);
+    this.unclock ??= this.driver.add(this.clock, this.o.localNow);
     this.welcome = w;
-    this.mesh?.close();
-    this.mesh = new Mesh({
+    this.mesh ??= new Mesh({
       factory: this.o.links(w.iceServers),
-      sendSignal: (from, to, data) => this.o.toAdmin({ type: 'signal', from, to, data }),
+      sendSignal: (from, to, data) => this.toAdmin({ type: 'signal', from, to, data }),
       reportFailure: (local, remote) => this.linkFailed(local, remote),
       now: this.o.localNow,
       openTimeoutMs: w.p2p.linkTimeoutMs,
-      log: (e, f) => this.o.log(e, f),
+      log: this.log,
     });
-    this.secretKey = toHex(this.o.randomBytes(32));
+    this.secretKey ??= toHex(this.o.randomBytes(32));
     const key = this.crypto.publicKeyOf(this.secretKey);
     const sig = this.crypto.sign(this.secretKey, keyProofBytes(w.challenge, w.user, key));
     // Registering the key makes this tab eligible to serve. Until the clock has its first offset
@@ -113,7 +139,7 @@ export class P2PNode {
 
   private sendKeyIfSynced(): void {
     if (!this.pendingKey || this.clock.offset() === null) return;
-    this.o.toAdmin(this.pendingKey);
+    this.toAdmin(this.pendingKey);
     this.pendingKey = null;
   }
 
@@ -131,6 +157,9 @@ export class P2PNode {
     switch (m.type) {
       case 'keyOk':
         this.serverId = m.serverId;
+        // After a reconnect: an admin that kept (or resumed) our server gives its id back; a new
+        // id means it evicted it meanwhile.
+        if (this.server && this.server.serverId !== m.serverId) this.stopServing('not resumed by the admin');
         return;
       case 'signal':
         this.mesh?.signal(m.from, m.to, m.data);
@@ -150,7 +179,7 @@ export class P2PNode {
     if (!this.welcome) return null;
     const r = parseSiteConfig({ ...this.welcome.p2p.config, site });
     if (!r.ok) {
-      this.o.log('p2p.bad_config', { site, errors: r.errors });
+      this.log('p2p.bad_config', { site, errors: r.errors });
       return null;
     }
     return r.config;
@@ -176,14 +205,14 @@ export class P2PNode {
       nextActionNo: args.nextActionNo,
       toAdmin: (msg) => this.toAdminPeer('user', site, msg),
       onAccept: (u) => {
-        this.o.hooks.accepted(u);
+        this.bound.hooks.accepted(u);
         this.reportServers();
       },
       onEnter: (e) => {
-        this.o.hooks.entered(site, e.seq, e.snapshot);
+        this.bound.hooks.entered(site, e.seq, e.snapshot);
         this.reportServers();
       },
-      log: this.o.log,
+      log: this.log,
     });
     this.reportServers();
     return true;
@@ -203,19 +232,36 @@ export class P2PNode {
     this.userHost = null;
   }
 
+  /** Ends everything: hosts, links, the clock's rounds. */
   close(): void {
+    this.closed = true;
     this.leaveSite();
     this.stopServing('closed');
     this.mesh?.close();
     this.mesh = null;
+    this.unclock?.();
+    this.unclock = null;
+    this.pendingKey = null;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   // -------------------------------------------------------------------------------------------
 
   private serve(site: string, serverId: string): void {
+    if (this.server?.site === site && this.server.serverId === serverId && serverId === this.serverId) {
+      // The admin resumed this server after its restart: keep it, and resend the departures it
+      // may have missed while it was down (it drops those it passed on already).
+      this.log('p2p.serve_resumed', { site, serverId });
+      this.server.resendToAdmin();
+      this.bound.hooks.serving(site);
+      return;
+    }
     const config = this.configFor(site);
     if (!config || !this.mesh || !this.welcome || !this.secretKey || serverId !== this.serverId) {
-      this.o.log('p2p.cannot_serve', { site, serverId, registered: this.serverId });
+      this.log('p2p.cannot_serve', { site, serverId, registered: this.serverId });
       return;
     }
     if (this.server) this.stopServing('serving another site');
@@ -229,22 +275,22 @@ export class P2PNode {
       mesh: this.mesh,
       driver: this.driver,
       toAdmin: (msg) => this.toAdminPeer('server', site, msg),
-      log: this.o.log,
+      log: this.log,
     });
-    this.o.log('p2p.serve', { site, serverId });
-    this.o.hooks.serving(site);
+    this.log('p2p.serve', { site, serverId });
+    this.bound.hooks.serving(site);
     this.lastStats = null;
     this.statsTimer = setInterval(() => this.sendStats(), STATS_EVERY_MS);
   }
 
   private stopServing(reason: string): void {
     if (!this.server) return;
-    this.o.log('p2p.serve_end', { site: this.server.site, reason });
+    this.log('p2p.serve_end', { site: this.server.site, reason });
     this.server.close();
     this.server = null;
     if (this.statsTimer) clearInterval(this.statsTimer);
     this.statsTimer = null;
-    this.o.hooks.serving(null);
+    this.bound.hooks.serving(null);
   }
 
   private sendStats(): void {
@@ -255,7 +301,7 @@ export class P2PNode {
     const last = this.lastStats;
     const secs = last ? Math.max(0.001, (now - last.at) / 1000) : 1;
     this.lastStats = { at: now, bytesIn: st.bytesIn, bytesOut: st.bytesOut };
-    this.o.toAdmin({
+    this.toAdmin({
       type: 'serverStats',
       site: s.site,
       status: st.status,
@@ -271,7 +317,7 @@ export class P2PNode {
   }
 
   private reportServers(): void {
-    this.o.hooks.serverStates(this.userHost?.serverStates() ?? []);
+    this.bound.hooks.serverStates(this.userHost?.serverStates() ?? []);
   }
 
   private onPeer(m: Msg<'peer'>): void {
@@ -281,7 +327,7 @@ export class P2PNode {
     if (r === null) return;
     const parsed = r.ok ? decodePeerMessage(r.value) : r;
     if (!parsed.ok) {
-      this.o.log('p2p.reject', { from: 'admin', code: parsed.code, message: parsed.message });
+      this.log('p2p.reject', { from: 'admin', code: parsed.code, message: parsed.message });
       return;
     }
     if (m.to === 'server' && this.server?.site === m.site) this.server.fromAdmin(parsed.value);
@@ -294,13 +340,13 @@ export class P2PNode {
   private toAdminPeer(as: PeerRole, site: string, msg: PeerMessage): void {
     const chunks = splitChunks(encodePeerMessage(msg));
     const id = this.nextEnvelope++ & 0x7fffffff;
-    chunks.forEach((data, index) => this.o.toAdmin({ type: 'peer', as, site: site, id, index, count: chunks.length, data }));
+    chunks.forEach((data, index) => this.toAdmin({ type: 'peer', as, site: site, id, index, count: chunks.length, data }));
   }
 
   private linkFailed(local: string, remote: string): void {
     const asServer = this.server !== null && local === this.serverId;
     const site = asServer ? this.server?.site : this.userHost?.site;
     if (!site) return;
-    this.o.toAdmin({ type: 'linkFailed', site, as: asServer ? 'server' : 'user', peer: remote });
+    this.toAdmin({ type: 'linkFailed', site, as: asServer ? 'server' : 'user', peer: remote });
   }
 }
