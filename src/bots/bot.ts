@@ -3,14 +3,17 @@
  * up, says something now and then) and, unless told not to, volunteers as a Site Server. It runs
  * the same session and P2P code as a browser tab (src/net, src/protocol), with data channels over
  * node-datachannel (why not simple-peer in Node: src/net/p2p/datachannelLink.ts), no UI code.
+ * Like a tab it rides out an admin restart (src/net/reconnect.ts): it keeps playing a P2P site and
+ * serving meanwhile, and reconnects with the same token and the same P2P node.
  */
 import { WebSocket } from 'ws';
 import { getSite, isWalkable } from '../game/world.js';
 import { pathTo, stepFrom } from '../game/path.js';
 import type { Dir, PlayerAction } from '../game/types.js';
 import { Api } from '../net/api.js';
-import type { SocketLike } from '../net/adminSocket.js';
-import { GameConnection, type P2PEnvironment, type SessionEnd } from '../net/connection.js';
+import type { SocketFactory, SocketLike } from '../net/adminSocket.js';
+import type { GameConnection, P2PEnvironment, SessionEnd } from '../net/connection.js';
+import { ReconnectingSession } from '../net/reconnect.js';
 import { timeoutWakeup } from '../net/p2p/driver.js';
 import { dataChannelFactory } from '../net/p2p/datachannelLink.js';
 import { initialState, type GameState, type StateBox } from '../net/state.js';
@@ -32,6 +35,9 @@ export interface BotOptions {
   /** Randomness for the bot's choices (default Math.random). */
   random?: () => number;
   log?: (...a: unknown[]) => void;
+  /** Tests without a server: the HTTP client's fetch and the WebSocket. */
+  fetch?: typeof fetch;
+  socketFactory?: SocketFactory;
 }
 
 /** A plain state box (the browser uses a zustand store). */
@@ -58,9 +64,11 @@ export function nodeP2P(): P2PEnvironment {
 
 export class Bot {
   readonly store = stateBox();
-  conn: GameConnection | null = null;
+  /** The session across reconnects (null before start). */
+  session: ReconnectingSession | null = null;
   name = '';
   actions = 0;
+  /** Set once the session is over for good (not while it reconnects). */
   ended: SessionEnd | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly random: () => number;
@@ -74,17 +82,22 @@ export class Bot {
     return this.store.getState();
   }
 
+  /** The current attempt's connection; its `node` stays the same object across reconnects. */
+  get conn(): GameConnection | null {
+    return this.session?.conn ?? null;
+  }
+
   /** Logs in as a guest and connects; resolves once on a site. */
   async start(): Promise<void> {
-    const api = new Api({ base: this.o.url.replace(/\/$/, '') });
+    const api = new Api({ base: this.o.url.replace(/\/$/, ''), ...(this.o.fetch ? { fetch: this.o.fetch } : {}) });
     const session = await api.guest(this.o.site);
     this.name = session.user;
     this.store.setState({ session: { user: session.user, guest: true }, serveSetting: this.o.serve ?? true });
     const wsUrl = this.o.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws';
-    this.conn = new GameConnection({
+    this.session = new ReconnectingSession({
       store: this.store,
       url: wsUrl,
-      socketFactory: (u) => new WebSocket(u) as unknown as SocketLike,
+      socketFactory: this.o.socketFactory ?? ((u) => new WebSocket(u) as unknown as SocketLike),
       p2p: this.o.p2p ?? nodeP2P(),
       onEnd: (end) => {
         this.ended = end;
@@ -93,7 +106,7 @@ export class Bot {
       log: this.o.log ?? (() => undefined),
       ...(this.o.onUpdate ? { onUpdate: this.o.onUpdate } : {}),
     });
-    this.conn.connect(session.token);
+    this.session.connect(session.token);
     await new Promise<void>((resolve, reject) => {
       const check = (s: GameState): void => {
         if (s.site !== null && s.view !== null) resolve();
@@ -108,12 +121,12 @@ export class Bot {
   /** One move of the bot's own play. */
   play(): void {
     const a = this.choose();
-    if (a && this.conn?.sendAction(a)) this.actions++;
+    if (a && this.session?.sendAction(a)) this.actions++;
   }
 
   /** Sends one action now (tests drive bots step by step). */
   act(a: PlayerAction): boolean {
-    const ok = this.conn?.sendAction(a) ?? false;
+    const ok = this.session?.sendAction(a) ?? false;
     if (ok) this.actions++;
     return ok;
   }
@@ -126,12 +139,12 @@ export class Bot {
   /** Closes the session (like closing the tab). */
   close(): void {
     this.stop();
-    this.conn?.close();
+    this.session?.close();
   }
 
   logout(): void {
     this.stop();
-    this.conn?.logout();
+    this.session?.logout();
   }
 
   private choose(): PlayerAction | null {

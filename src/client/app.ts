@@ -4,7 +4,8 @@
  */
 import type { Game } from 'phaser';
 import { Api } from '../net/api.js';
-import { GameConnection, type P2PEnvironment, type SessionEnd } from '../net/connection.js';
+import type { P2PEnvironment, SessionEnd } from '../net/connection.js';
+import { ReconnectingSession } from '../net/reconnect.js';
 import { simplePeerFactory, type SimplePeerConstructor } from '../net/p2p/simplePeerLink.js';
 import SimplePeer from '@thaunknown/simple-peer/lite.js';
 import { workerWakeup } from './wakeup.js';
@@ -13,7 +14,6 @@ import type { SessionReply } from '../protocol/messages.js';
 import { mountHud } from './hud.js';
 import { KeyboardControls } from './input.js';
 import { createLoginForm } from './login.js';
-import { reconnectDelay } from './reconnect.js';
 import {
   createGameStore,
   initialState,
@@ -120,12 +120,9 @@ export function startApp(): { store: GameStore } {
   const logoutButton = gameView.querySelector<HTMLButtonElement>('[data-testid="logout"]');
   const serveSetting = gameView.querySelector<HTMLInputElement>('[data-testid="serve-setting"]');
 
-  let conn: GameConnection | null = null;
+  /** The logged-in session; it reconnects by itself when the socket drops (net/reconnect.ts). */
+  let conn: ReconnectingSession | null = null;
   let game: Promise<Game> | null = null;
-  let reconnects = 0;
-  /** When the current outage began (performance.now), while reconnecting. */
-  let droppedAt: number | null = null;
-  let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
 
   const send = (a: PlayerAction): boolean => conn?.sendAction(a) ?? false;
 
@@ -192,9 +189,14 @@ export function startApp(): { store: GameStore } {
   };
 
   function connect(token: string): void {
-    conn = new GameConnection({
+    conn = new ReconnectingSession({
       store,
       p2p,
+      // Another tab of this browser may have logged out meanwhile, or the session expired.
+      retryToken: () => {
+        const s = loadSession();
+        return s && s !== 'expired' ? s.token : null;
+      },
       onEnd: (end) => onEnd(end),
       log: (...a) => {
         // Protocol chatter goes to the debug console; real trouble to warnings.
@@ -211,38 +213,18 @@ export function startApp(): { store: GameStore } {
     gameView.hidden = false;
     (document.activeElement as HTMLElement | null)?.blur?.();
     store.setState({ ...initialState(), session: { user: s.user, guest: s.guest }, serveSetting: loadServe() }, true);
-    reconnects = 0;
-    droppedAt = null;
     ensureGame();
     connect(s.token);
   }
 
+  /** The session is over for good (the reconnects gave up, or it was not a dropped socket). */
   function onEnd(end: SessionEnd): void {
     conn = null;
     const saved = end.dropToken ? null : loadSession();
-    if (saved === 'expired') {
-      endSession(EXPIRED);
-      return;
-    }
-    if (end.error?.code === 'ERR_CLOSED' && saved) {
-      droppedAt ??= performance.now();
-      const delay = reconnectDelay(reconnects + 1, performance.now() - droppedAt);
-      if (delay !== null) {
-        reconnects++;
-        store.setState({ status: 'connecting' });
-        reconnectTimer = setTimeout(() => {
-          reconnectTimer = null;
-          connect(saved.token);
-        }, delay);
-        return;
-      }
-    }
-    endSession(end);
+    endSession(saved === 'expired' ? EXPIRED : end);
   }
 
   function endSession(end: SessionEnd): void {
-    if (reconnectTimer) clearTimeout(reconnectTimer);
-    reconnectTimer = null;
     controls.releaseAll();
     // A dropped connection that could not be re-established: the token may still be good, but
     // the login page is where the player decides what to do next.
@@ -251,12 +233,6 @@ export function startApp(): { store: GameStore } {
     showLogin(end.error);
   }
 
-  store.subscribe((s, prev) => {
-    if (s.status === 'online' && prev.status !== 'online') {
-      reconnects = 0;
-      droppedAt = null;
-    }
-  });
   setInterval(() => conn?.tick(), 250);
 
   serveSetting?.addEventListener('change', () => {

@@ -1,91 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createSite, applyAction, newUser, viewOf } from '../game/index.js';
-import { PROTOCOL_VERSION, type ClientMessage, type ServerMessage } from '../protocol/messages.js';
-import { createGameStore } from '../client/store.js';
-import { parseServerMessage, type SocketLike } from './adminSocket.js';
-import { GameConnection, MAX_INFLIGHT, PING_INTERVAL_MS, type ConnectionOptions, type SessionEnd } from './connection.js';
+import { applyAction, viewOf } from '../game/index.js';
+import { PROTOCOL_VERSION, type ClientMessage } from '../protocol/messages.js';
+import { parseServerMessage } from './adminSocket.js';
+import { MAX_INFLIGHT, PING_INTERVAL_MS } from './connection.js';
 import { insecureFastScheme } from '../protocol/crypto.js';
-import { decodePeerMessage, type ActionMessage } from '../protocol/messages.js';
-import type { PlayerAction } from '../game/types.js';
 import { MemoryHub } from './p2p/memoryLink.js';
-import { Mesh } from './p2p/mesh.js';
 import { CLOCK_PING_BASE } from './p2p/node.js';
-
-class FakeSocket implements SocketLike {
-  readyState = 0;
-  sent: ClientMessage[] = [];
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(readonly url: string) {}
-  send(data: string): void {
-    this.sent.push(JSON.parse(data) as ClientMessage);
-  }
-  close(code = 1000, reason = ''): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  deliver(m: ServerMessage | string): void {
-    this.onmessage?.({ data: typeof m === 'string' ? m : JSON.stringify(m) });
-  }
-}
-
-function setup(extra: Partial<ConnectionOptions> = {}) {
-  let clock = 1000;
-  const ends: SessionEnd[] = [];
-  let sock: FakeSocket | null = null;
-  const store = createGameStore();
-  const conn = new GameConnection({
-    store,
-    url: 'ws://test/ws',
-    socketFactory: (url) => (sock = new FakeSocket(url)),
-    now: () => clock,
-    wallNow: () => 5_000_000 + clock,
-    onEnd: (e) => ends.push(e),
-    ...extra,
-  });
-  conn.connect('tok');
-  return {
-    store,
-    conn,
-    ends,
-    sock: () => sock!,
-    advance: (ms: number) => (clock += ms),
-  };
-}
-
-function welcomeAndEnter(t: ReturnType<typeof setup>, lastActionNo = 0) {
-  let snap = createSite('meadow');
-  snap = applyAction(snap, 'alice', { kind: 'join', user: newUser('alice', 'meadow') }).snapshot;
-  t.sock().open();
-  t.sock().deliver({
-    type: 'welcome',
-    v: PROTOCOL_VERSION,
-    user: 'alice',
-    guest: false,
-    serverTime: 1,
-    adminKey: 'ab'.repeat(32),
-    challenge: 'cd'.repeat(32),
-    p2p: { config: {}, transferThreshold: 3, linkTimeoutMs: 10_000 },
-    iceServers: [],
-  });
-  t.sock().deliver({
-    type: 'enter',
-    site: 'meadow',
-    mode: 'cs',
-    seq: 4,
-    view: viewOf(snap),
-    hash: null,
-    lastActionNo,
-    servers: [],
-  });
-  return snap;
-}
+import { move, p2pSetup, setup, welcomeAndEnter } from './connectionHarness.js';
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
@@ -217,72 +138,7 @@ describe('parseServerMessage', () => {
   });
 });
 
-// ---------------------------------------------------------------------------------------------
-// P2P routing: a session with a P2P node on in-memory links, and three Site Servers (one tab
-// holding their three ends) that record the actions reaching them. The test relays signaling
-// between the session's socket and the servers' tab, as the admin would.
-// ---------------------------------------------------------------------------------------------
-
-const SERVERS = ['srv0~aaaa', 'srv1~bbbb', 'srv2~cccc'];
-const HASH = '0f'.repeat(16);
-const move = (dir: 'up' | 'down' | 'left' | 'right'): PlayerAction => ({ kind: 'move', dir });
-
-function p2pSetup() {
-  const hub = new MemoryHub({ manual: true });
-  const t = setup({
-    p2p: { links: () => hub.factory(), wakeup: { set: () => undefined, clear: () => undefined }, randomBytes: (n) => new Uint8Array(n).fill(1), crypto: insecureFastScheme },
-  });
-  const got = new Map<string, Array<Pick<ActionMessage, 'actionNo' | 'action'>>>(SERVERS.map((id) => [id, []]));
-  const toTab: ServerMessage[] = [];
-  const servers = new Mesh({
-    factory: hub.factory(),
-    sendSignal: (from, to, data) => toTab.push({ type: 'signal', from, to, data }),
-    reportFailure: () => undefined,
-    now: () => Date.now(),
-  });
-  for (const id of SERVERS) {
-    servers.listen(id, (_remote, bytes) => {
-      const m = decodePeerMessage(bytes);
-      if (m.ok && m.value.type === 'action') got.get(id)?.push({ actionNo: m.value.actionNo, action: m.value.action });
-    });
-  }
-  let relayed = 0;
-  /** Relays signaling both ways and runs the links until nothing moves. */
-  const pump = (): void => {
-    for (let round = 0; round < 100; round++) {
-      const sent = t.sock().sent;
-      const out = sent.slice(relayed);
-      relayed = sent.length;
-      for (const m of out) if (m.type === 'signal') servers.signal(m.from, m.to, m.data);
-      const back = toTab.splice(0);
-      for (const m of back) t.sock().deliver(m);
-      hub.flush();
-      if (out.length === 0 && back.length === 0 && t.sock().sent.length === relayed && toTab.length === 0) return;
-    }
-    throw new Error('signaling does not settle');
-  };
-  /** What each server received; they all must have received the same. */
-  const atServers = (): Array<Pick<ActionMessage, 'actionNo' | 'action'>> => {
-    const lists = SERVERS.map((id) => got.get(id) ?? []);
-    for (const l of lists) expect(l).toEqual(lists[0]);
-    return lists[0] ?? [];
-  };
-  const toAdmin = (): Array<{ actionNo: number; action: PlayerAction }> =>
-    t.sock().sent.flatMap((m) => (m.type === 'action' ? [{ actionNo: m.actionNo, action: m.action }] : []));
-  const handOver = (lastActionNo: number, seq = 4): void => {
-    t.sock().deliver({ type: 'handOver', site: 'meadow', servers: SERVERS, seq, hash: HASH, lastActionNo });
-    t.sock().deliver({ type: 'siteStatus', site: 'meadow', mode: 'p2p', blocked: null, closing: false });
-    pump();
-  };
-  /** The admin takes the site back (or the user walks to `site`): a client-server `enter`. */
-  const enterCs = (lastActionNo: number, site = 'meadow', seq = 9): void => {
-    let snap = createSite(site);
-    snap = applyAction(snap, 'alice', { kind: 'join', user: newUser('alice', site) }).snapshot;
-    t.sock().deliver({ type: 'enter', site, mode: 'cs', seq, view: viewOf(snap), hash: null, lastActionNo, servers: [] });
-    pump();
-  };
-  return { ...t, hub, pump, atServers, toAdmin, handOver, enterCs };
-}
+// P2P routing: connectionHarness.ts's node on in-memory links and three recording Site Servers.
 
 describe('GameConnection P2P routing', () => {
   it('registers its session key (which makes it eligible to serve) only once the clock has an offset from the admin', () => {

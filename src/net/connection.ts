@@ -4,13 +4,18 @@
  * (ping every 2 s) and action delay, numbers and sends the player's actions. When the player's
  * site is P2P its actions go to the Site Servers instead (P2PNode) and only majority-accepted
  * updates reach the state; at each change of route the actions not applied yet are resent.
+ *
+ * When the admin socket drops (not closed by us, no fatal error) the P2P node is not closed: its
+ * links and hosts keep the P2P site playing ("detached": actions still go to the Site Servers,
+ * accepted updates still reach the state) until `handOff()` gives it to the next session
+ * (reconnect.ts) or `closeNode()` ends it.
  */
 import type { PlayerAction } from '../game/types.js';
 import { viewOf } from '../game/view.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import type { ClientMessage, ServerMessage, SiteUpdate } from '../protocol/messages.js';
 import { AdminSocket, defaultSocketUrl, type SocketFactory } from './adminSocket.js';
-import { P2PNode, type NodeOptions } from './p2p/node.js';
+import { P2PNode, type NodeBinding, type NodeOptions } from './p2p/node.js';
 import { enterSite, expire, receiveUpdate, sentAction, type ClientError, type GameState, type StateBox } from './state.js';
 
 export const PING_INTERVAL_MS = 2000;
@@ -37,6 +42,13 @@ export interface SessionEnd {
 /** What the P2P layer needs from its host (browser or bot): links, a wake-up source, randomness. */
 export type P2PEnvironment = Pick<NodeOptions, 'links' | 'wakeup' | 'randomBytes'> & { crypto?: NodeOptions['crypto'] };
 
+/** What a detached session hands the next one: the running node and the actions it may resend. */
+export interface Carried {
+  readonly node: P2PNode;
+  readonly recent: Map<number, PlayerAction>;
+  readonly held: PlayerAction[];
+}
+
 export interface ConnectionOptions {
   store: StateBox;
   url?: string;
@@ -47,6 +59,9 @@ export interface ConnectionOptions {
   wallNow?: () => number;
   /** Takes part in P2P (plays P2P sites, may serve sites). Without it the session is client-server only. */
   p2p?: P2PEnvironment;
+  /** From the previous session's `handOff()`: go on with its node instead of making one. */
+  carried?: Carried | null;
+  /** The session ended; after an ERR_CLOSED its node may still run (`detached`). */
   onEnd(end: SessionEnd): void;
   /** Every update the state accepted, in order (client-server or by majority), for logs and checks. */
   onUpdate?: (update: SiteUpdate) => void;
@@ -63,12 +78,14 @@ export class GameConnection {
   private readonly pings = new Map<number, { sent: number; wall: number }>();
   private welcomed = false;
   private ended = false;
+  /** Ended, the node still running and still ours (neither handed off nor closed). */
+  private keptNode = false;
   private pendingEnd: SessionEnd | null = null;
   readonly node: P2PNode | null;
   /** Recently sent actions by number, to resend when the route changes. */
-  private readonly recent = new Map<number, PlayerAction>();
+  private readonly recent: Map<number, PlayerAction>;
   /** Actions pressed while the site goes back to the admin: sent once it is. */
-  private held: PlayerAction[] = [];
+  private held: PlayerAction[];
 
   constructor(private readonly opts: ConnectionOptions) {
     this.store = opts.store;
@@ -83,27 +100,57 @@ export class GameConnection {
       },
       opts.socketFactory,
     );
+    this.recent = opts.carried?.recent ?? new Map();
+    this.held = opts.carried?.held ?? [];
+    const binding = this.binding();
     const env = opts.p2p;
-    this.node = env
-      ? new P2PNode({
-          ...env,
-          toAdmin: (m) => void this.socket.send(m),
-          localNow: this.now,
-          log: (event, fields) => opts.log?.(event, fields),
-          hooks: {
-            accepted: (u) => this.acceptUpdate(u),
-            entered: (site, seq, snapshot) => {
-              const s = this.store.getState();
-              if (s.site !== site) return;
-              this.store.setState((st) =>
-                enterSite(st, { site, mode: 'p2p', seq, view: viewOf(snapshot), lastActionNo: st.nextActionNo - 1, servers: st.servers.map((x) => x.id) }, this.now()),
-              );
-            },
-            serving: (site) => this.store.setState({ serving: site }),
-            serverStates: (states) => this.store.setState({ servers: states }),
-          },
-        })
-      : null;
+    if (opts.carried) {
+      this.node = opts.carried.node;
+      this.node.rebind(binding);
+    } else this.node = env ? new P2PNode({ ...env, ...binding, localNow: this.now }) : null;
+  }
+
+  private binding(): NodeBinding {
+    return {
+      toAdmin: (m) => void this.socket.send(m),
+      log: (event, fields) => this.opts.log?.(event, fields),
+      hooks: {
+        accepted: (u) => this.acceptUpdate(u),
+        entered: (site, seq, snapshot) => {
+          const s = this.store.getState();
+          if (s.site !== site) return;
+          this.store.setState((st) =>
+            enterSite(st, { site, mode: 'p2p', seq, view: viewOf(snapshot), lastActionNo: st.nextActionNo - 1, servers: st.servers.map((x) => x.id) }, this.now()),
+          );
+        },
+        serving: (site) => this.store.setState({ serving: site }),
+        serverStates: (states) => this.store.setState({ servers: states }),
+      },
+    };
+  }
+
+  /** Ended by a remote close with the P2P node still running (and not handed off). */
+  get detached(): boolean {
+    return this.ended && this.keptNode;
+  }
+
+  /** The session got its welcome (it was up, not just trying). */
+  get wasWelcomed(): boolean {
+    return this.welcomed;
+  }
+
+  /** Gives the running node of a detached session to the next one; null when there is none. */
+  handOff(): Carried | null {
+    if (!this.detached || !this.node) return null;
+    this.keptNode = false;
+    return { node: this.node, recent: this.recent, held: this.held };
+  }
+
+  /** Closes the node of a detached session (no reconnect after all). */
+  closeNode(): void {
+    if (!this.detached) return;
+    this.keptNode = false;
+    this.node?.close();
   }
 
   connect(token: string): void {
@@ -114,7 +161,10 @@ export class GameConnection {
   /** Numbers and sends one action; false when it cannot be sent now. */
   sendAction(action: PlayerAction): boolean {
     const s = this.store.getState();
-    if (!this.welcomed || s.site === null || s.view === null) return false;
+    if (s.site === null || s.view === null) return false;
+    // Without a live admin session only a P2P site still plays: its actions go over data channels.
+    const live = this.welcomed && !this.ended;
+    if (!live && !(s.mode === 'p2p' && this.node?.playingP2P === s.site && (!this.ended || this.keptNode))) return false;
     if (Object.keys(s.inflight).length >= MAX_INFLIGHT) return false;
     if (s.closing) {
       this.held.push(action);
@@ -153,7 +203,7 @@ export class GameConnection {
 
   /** An update accepted outside the admin socket (by a majority of Site Servers). */
   acceptUpdate(update: SiteUpdate): void {
-    if (!this.ended) this.receive(update);
+    if (!this.ended || this.keptNode) this.receive(update);
   }
 
   private receive(update: SiteUpdate): void {
@@ -248,6 +298,13 @@ export class GameConnection {
     const before: GameState = this.store.getState();
     const sameSite = before.site === m.site;
     const user = before.session?.user;
+    if (m.resumed && m.mode === 'p2p' && sameSite && this.node?.playingP2P === m.site) {
+      // The admin came back and still counts us a user of the site we kept playing: view, seq,
+      // actions in flight and the resend buffer stay as they are.
+      this.store.setState({ status: 'online', blocked: null, closing: false });
+      this.sendHeld();
+      return;
+    }
     this.node?.leaveSite();
     this.store.setState((s) => ({ ...enterSite(s, m, this.now()), blocked: null, closing: false }));
     if (m.mode === 'p2p' && user && this.node) {
@@ -257,6 +314,10 @@ export class GameConnection {
     // cut) is resent, then what was pressed meanwhile.
     if (sameSite && m.mode === 'cs') this.resendAbove(m.lastActionNo);
     else this.recent.clear();
+    this.sendHeld();
+  }
+
+  private sendHeld(): void {
     const held = this.held;
     this.held = [];
     if (this.store.getState().view !== null) for (const a of held) this.dispatch(a);
@@ -344,7 +405,9 @@ export class GameConnection {
     this.ended = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = null;
-    this.node?.close();
+    // A dropped socket is no reason to stop serving or playing a P2P site: the peers are linked.
+    if (this.node && end.error?.code === 'ERR_CLOSED') this.keptNode = true;
+    else this.node?.close();
     this.opts.onEnd(end);
   }
 }
