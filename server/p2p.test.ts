@@ -128,7 +128,9 @@ describe('P2P hosting with Node peers', () => {
     await until('in the forest', () => a.state.site === 'forest' && a.state.view !== null, 20_000);
     await s.close();
     // The next start finds the item in a's inventory and not on the meadow.
-    const s2 = await startServer({ dbFile: s.dbFile, p2p: { ...FAST, transferThreshold: 50 } });
+    // Its servers never come back (they were on the old port): the meadow is resumed, and lost
+    // at once when waiting for them ends.
+    const s2 = await startServer({ dbFile: s.dbFile, p2p: { ...FAST, transferThreshold: 50 }, resumeGraceMs: 300 });
     const look = await bot(s2, 'meadow', { serve: false });
     expect(look.state.view!.items.map((i) => i.id)).not.toContain(item.id);
     const stored = new SqliteStorage(s.dbFile);

@@ -151,7 +151,8 @@ export class SiteReads {
     return true;
   }
 
-  private majorityGone(): boolean {
+  /** Fewer than N_majority of the servers known to hold the state are connected. */
+  majorityGone(): boolean {
     return this.d.servers().filter((id) => this.holders.has(id) && this.d.connected(id)).length < this.d.config.N_majority;
   }
 

@@ -63,6 +63,23 @@ describe('P2PSite after an admin restart', () => {
     expect(again.userBack('carol')).toBe(false);
   });
 
+  it('comes back from its stored state when too few of its servers are back as waiting ends', async () => {
+    const h = harness();
+    await h.start();
+    h.stop();
+    for (const id of ['s0', 's1', 's2']) h.down.add(id);
+    const again = h.restart(base(), 1000);
+    h.down.delete('s0');
+    expect(again.serverBack('s0')).toBe(true);
+    await h.run(999);
+    expect(h.closed).toEqual([]);
+    await h.run(2);
+    expect(h.closed).toHaveLength(1);
+    expect(h.closed[0]!.snapshot.users.map((u) => u.name)).toEqual(['alice', 'bob', 'carol']);
+    expect(again.phase).toBe('closed');
+    expect(h.logs.some((l) => l.event === 'p2p.lost')).toBe(true);
+  });
+
   it('a suspended site tells its servers nothing; a site handed back deletes its record', async () => {
     const h = harness();
     await h.start();

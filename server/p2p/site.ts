@@ -403,6 +403,9 @@ export class P2PSite {
     this.resumeWait = null;
     gone = { users: gone.users.filter((u) => this.users.has(u)), servers: gone.servers };
     if (gone.users.length + gone.servers.length > 0) this.deps.log.warn('p2p.not_back', { site: this.site, ...gone });
+    // Too few came back to go on: the site comes back from its stored state now rather than
+    // after a state fetch that cannot get a majority answer.
+    if (this.reads.majorityGone()) return this.lose(null);
     for (const u of gone.users) this.leave(u);
     for (const id of gone.servers) this.evict(id, 'did not come back after the admin restarted');
   }
