@@ -2,7 +2,7 @@
  * P2P hosting end to end in Node: the real Administration Server, and bots that run the same
  * session and P2P code as a browser tab over real WebRTC data channels (simple-peer on node-datachannel).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Bot, nodeP2P } from '../src/bots/bot.js';
 import type { P2PEnvironment } from '../src/net/connection.js';
 import type { PeerLink } from '../src/net/p2p/link.js';
@@ -10,48 +10,12 @@ import type { GameEvent, PlayerAction } from '../src/game/types.js';
 import { pathTo } from '../src/game/path.js';
 import { getSite } from '../src/game/world.js';
 import { SqliteStorage } from './storage/sqlite.js';
-import type { SiteUpdate } from '../src/protocol/messages.js';
-import { get, startServer, type TestServer } from './testkit.js';
-import type { OperatorView } from './operator.js';
-
-const bots: Bot[] = [];
-afterEach(() => {
-  for (const b of bots.splice(0)) b.close();
-});
-
-type Maybe<T> = T | null | undefined | false;
-async function until<T>(what: string, f: () => Maybe<T> | Promise<Maybe<T>>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function bot(
-  s: TestServer,
-  site: string,
-  o: { serve?: boolean; onUpdate?: (u: SiteUpdate) => void; p2p?: P2PEnvironment } = {},
-): Promise<Bot> {
-  const b = new Bot({ url: s.url, site, rate: 0, serve: o.serve ?? true, ...(o.onUpdate ? { onUpdate: o.onUpdate } : {}), ...(o.p2p ? { p2p: o.p2p } : {}) });
-  bots.push(b);
-  await b.start();
-  return b;
-}
-
-async function operator(s: TestServer): Promise<OperatorView> {
-  return (await get<OperatorView>(s.base, `/api/admin?token=${s.adminToken}`)).body;
-}
+import { startServer } from './testkit.js';
+import { bot, FAST, operator, until } from './p2pKit.js';
 
 function said(events: GameEvent[]): string[] {
   return events.flatMap((e) => (e.kind === 'said' ? [e.text] : []));
 }
-
-// Faster than the defaults, slow enough that links still opening (node-datachannel takes up to a
-// second or so on a loaded machine) do not look like a dead server.
-const FAST = { nServer: 3, transferThreshold: 2, T_timeslot: 50, T_timeout: 400, T_req_timeout: 300, T_ignore: 1500 };
 
 describe('P2P hosting with Node peers', () => {
   it('hands a busy site to three peers not on it; servers and players agree on every update', async () => {

@@ -74,9 +74,9 @@ export class SiteReads {
     return this.fetchFor;
   }
 
-  /** No save before `at` (a resumed site waits for its servers first). */
-  noSaveBefore(at: number): void {
-    this.nextSaveAt = Math.max(this.nextSaveAt, at);
+  /** The next save is at `at` (a resumed site waits for its servers first). */
+  saveAt(at: number): void {
+    this.nextSaveAt = at;
   }
 
   /** Starts the hand-back: the marker goes out MARKER_DELAY_SLOTS from now. */

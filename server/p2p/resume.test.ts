@@ -63,6 +63,23 @@ describe('P2PSite after an admin restart', () => {
     expect(again.userBack('carol')).toBe(false);
   });
 
+  it('stops waiting as soon as every server and user is back', async () => {
+    const h = harness();
+    await h.start();
+    h.stop();
+    const again = h.restart(base(), 60_000);
+    for (const id of ['s0', 's1', 's2']) again.serverBack(id);
+    again.userBack('alice');
+    again.userBack('bob');
+    expect(again.waitingFor()).toEqual({ users: ['carol'], servers: [] });
+    again.userBack('carol');
+    expect(again.waitingFor()).toBeNull();
+    expect(h.logs.some((l) => l.event === 'p2p.all_back')).toBe(true);
+    // Nothing is let go later.
+    await h.run(1000);
+    expect(h.left).toEqual([]);
+  });
+
   it('comes back from its stored state when too few of its servers are back as waiting ends', async () => {
     const h = harness();
     await h.start();

@@ -188,7 +188,7 @@ export class P2PSite {
       this.fallback = new SiteFallback(resumed.base);
       this.resumeWait = new ResumeWait(users, this.servers(), deps.now(), deps.resumeGraceMs);
       // No save fetch while the servers are still coming back (it would count them as lost).
-      this.reads.noSaveBefore(this.resumeWait.endsAt ?? 0);
+      this.reads.saveAt(Math.max(deps.now() + deps.saveEveryMs, this.resumeWait.endsAt ?? 0));
       this.deps.log.info('p2p.resumed', { site: this.site, epoch: resumed.coordinator.membership.epoch, servers: this.servers(), users: users.length });
       this.arm();
     }
@@ -216,12 +216,25 @@ export class P2PSite {
     if (this.phase === 'closed' || !this.servers().includes(id)) return false;
     this.resumeWait?.serverBack(id);
     this.serving.add(id);
+    this.allBack();
     return true;
   }
 
   /** After a restart, a user of this site reconnected: true when it is still a user here (no join). */
   userBack(user: string): boolean {
-    return this.users.has(user) && (this.resumeWait?.userBack(user) ?? false);
+    const back = this.users.has(user) && (this.resumeWait?.userBack(user) ?? false);
+    this.allBack();
+    return back;
+  }
+
+  /** Everyone the resumed site waited for is back (or gone): waiting ends now. */
+  private allBack(): void {
+    const w = this.waitingFor();
+    if (!w || w.users.length + w.servers.length > 0) return;
+    this.resumeWait = null;
+    this.deps.log.info('p2p.all_back', { site: this.site });
+    this.reads.saveAt(this.deps.now() + this.deps.saveEveryMs);
+    this.arm();
   }
 
   /** Who a resumed site still waits for (operator page), or null. */
@@ -390,6 +403,7 @@ export class P2PSite {
     }
     this.users.delete(user.name);
     this.deps.onLeft(user, via, seq);
+    this.allBack();
   }
 
   private flag(server: string, by: string): void {

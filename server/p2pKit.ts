@@ -1,0 +1,46 @@
+/**
+ * For the P2P integration tests in Node (server/p2p*.test.ts): bots on a test server (closed
+ * after each test), waiting for a condition, the operator view, and fast protocol settings.
+ */
+import { afterEach } from 'vitest';
+import { Bot } from '../src/bots/bot.js';
+import type { P2PEnvironment } from '../src/net/connection.js';
+import type { SiteUpdate } from '../src/protocol/messages.js';
+import type { OperatorView } from './operator.js';
+import { get, type TestServer } from './testkit.js';
+
+const bots: Bot[] = [];
+afterEach(() => {
+  for (const b of bots.splice(0)) b.close();
+});
+
+type Maybe<T> = T | null | undefined | false;
+export async function until<T>(what: string, f: () => Maybe<T> | Promise<Maybe<T>>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A guest bot on `site` that stands still (tests drive it), closed after the test. */
+export async function bot(
+  s: Pick<TestServer, 'url'>,
+  site: string,
+  o: { serve?: boolean; onUpdate?: (u: SiteUpdate) => void; p2p?: P2PEnvironment } = {},
+): Promise<Bot> {
+  const b = new Bot({ url: s.url, site, rate: 0, serve: o.serve ?? true, ...(o.onUpdate ? { onUpdate: o.onUpdate } : {}), ...(o.p2p ? { p2p: o.p2p } : {}) });
+  bots.push(b);
+  await b.start();
+  return b;
+}
+
+export async function operator(s: TestServer): Promise<OperatorView> {
+  return (await get<OperatorView>(s.base, `/api/admin?token=${s.adminToken}`)).body;
+}
+
+// Faster than the defaults, slow enough that links still opening (node-datachannel takes up to a
+// second or so on a loaded machine) do not look like a dead server.
+export const FAST = { nServer: 3, transferThreshold: 2, T_timeslot: 50, T_timeout: 400, T_req_timeout: 300, T_ignore: 1500 };
