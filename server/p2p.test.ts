@@ -235,7 +235,8 @@ describe('P2P hosting with Node peers', () => {
     const a = await bot(s, 'meadow', { serve: false });
     const b = await bot(s, 'meadow', { serve: false });
     await until('P2P', () => a.state.mode === 'p2p' && a.state.view !== null && b.state.view !== null);
-    const spare = await bot(s, 'lake');
+    const spareLog: unknown[][] = [];
+    const spare = await bot(s, 'lake', { log: (...a) => void spareLog.push(a) });
     await until('spare key', () => spare.conn?.node?.serverId);
     const walker = servers[0]!;
     const walkerId = walker.conn?.node?.serverId ?? '';
@@ -251,6 +252,10 @@ describe('P2P hosting with Node peers', () => {
     expect(walker.state.serving).toBeNull();
     await until('a fresh server in its slot', () => a.state.servers.some((x) => x.id === walkerId && x.state === 'replaced'));
     expect(a.state.servers.filter((x) => x.state !== 'replaced').map((x) => x.id)).toContain(spare.conn?.node?.serverId);
+    // The walker's tab handed its copy of the site to the newcomer (checked against the others' hashes).
+    await until('the spare took the walker\'s copy', () =>
+      spareLog.some(([event, f]) => event === 'p2p.server' && (f as { kind?: string }).kind === 'resynced' && (f as { from?: string }).from === walkerId),
+    );
     // The three servers of the site are in step again, as the players see them.
     await until('three in step', () => a.state.servers.filter((x) => x.state === 'in-step').length === 3, 15_000).catch((e: unknown) => {
       const sp = spare.conn?.node?.server?.core;

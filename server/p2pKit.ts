@@ -29,9 +29,17 @@ export async function until<T>(what: string, f: () => Maybe<T> | Promise<Maybe<T
 export async function bot(
   s: Pick<TestServer, 'url'>,
   site: string,
-  o: { serve?: boolean; onUpdate?: (u: SiteUpdate) => void; p2p?: P2PEnvironment } = {},
+  o: { serve?: boolean; onUpdate?: (u: SiteUpdate) => void; p2p?: P2PEnvironment; log?: (...a: unknown[]) => void } = {},
 ): Promise<Bot> {
-  const b = new Bot({ url: s.url, site, rate: 0, serve: o.serve ?? true, ...(o.onUpdate ? { onUpdate: o.onUpdate } : {}), ...(o.p2p ? { p2p: o.p2p } : {}) });
+  const b = new Bot({
+    url: s.url,
+    site,
+    rate: 0,
+    serve: o.serve ?? true,
+    ...(o.onUpdate ? { onUpdate: o.onUpdate } : {}),
+    ...(o.p2p ? { p2p: o.p2p } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
   bots.push(b);
   await b.start();
   return b;

@@ -83,6 +83,7 @@ export class P2PManager {
     this.registry = new PeerRegistry(deps.crypto, deps.options);
     this.relay = new PeerRelay(this.registry, {
       isServer: (site, id) => this.sites.get(site)?.isServer(id) ?? false,
+      handingOff: (site, a, b) => this.sites.get(site)?.handingOff(a, b) ?? false,
       isUser: (site, user) => this.sites.get(site)?.users.has(user) ?? false,
       p2pSites: () => this.sites.keys(),
     }, deps.now);
@@ -202,7 +203,7 @@ export class P2PManager {
       return 'resumed';
     }
     const p = this.registry.get(user);
-    if (p?.serverId && p.serving === site) s.evict(p.serverId, 'its player walked in');
+    if (p?.serverId && p.serving === site) s.walkIn(p.serverId);
     s.join(user, state);
     return 'joined';
   }
@@ -276,8 +277,8 @@ export class P2PManager {
         random: this.random,
         log,
         deliver: (to, msg) => void this.relay.deliver(site, to, msg),
-        startServing: (id) => this.startServing(site, id),
-        stopServing: (id, reason) => this.stopServing(site, id, reason),
+        startServing: (id, stateFrom) => this.startServing(site, id, stateFrom),
+        stopServing: (id, reason, handOff) => this.stopServing(site, id, reason, handOff),
         connected: (id) => this.registry.byServerId(id) !== undefined,
         candidates: () =>
           this.registry
@@ -357,21 +358,21 @@ export class P2PManager {
     }
   }
 
-  private startServing(site: string, serverId: string): boolean {
+  private startServing(site: string, serverId: string, stateFrom?: string): boolean {
     const p = this.registry.byServerId(serverId);
     if (!p || (p.serving !== null && p.serving !== site)) return false;
     p.serving = site;
     p.stats = null;
-    p.tab.send({ type: 'serve', site, serverId });
+    p.tab.send({ type: 'serve', site, serverId, ...(stateFrom !== undefined ? { stateFrom } : {}) });
     return true;
   }
 
-  private stopServing(site: string, serverId: string, reason: string): void {
+  private stopServing(site: string, serverId: string, reason: string, handOff = false): void {
     const p = this.registry.byServerId(serverId);
     if (!p || p.serving !== site) return;
     p.serving = null;
     p.stats = null;
-    p.tab.send({ type: 'serveEnd', site, reason });
+    p.tab.send({ type: 'serveEnd', site, reason, ...(handOff ? { handOff } : {}) });
   }
 
   private closed(site: string, v: VerifiedSite): void {

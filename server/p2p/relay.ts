@@ -27,6 +27,8 @@ export interface Assignments {
   isUser(site: string, user: string): boolean;
   /** Sites in P2P mode (where signaling can be allowed). */
   p2pSites(): Iterable<string>;
+  /** A server whose player walked in and its replacement, while it hands its copy over. */
+  handingOff?(site: string, a: string, b: string): boolean;
 }
 
 /** Peer messages a tab may send the admin, by the role it speaks in. */
@@ -69,6 +71,7 @@ export class PeerRelay {
       if (aServer && bServer) return true;
       if (aServer && this.assigned.isUser(site, b)) return true;
       if (bServer && this.assigned.isUser(site, a)) return true;
+      if (this.assigned.handingOff?.(site, a, b)) return true;
     }
     return false;
   }

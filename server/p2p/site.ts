@@ -44,8 +44,10 @@ export interface SiteDeps {
   /** Delivers a peer message to a server id or a user name (over that tab's admin WebSocket). */
   deliver(to: string, msg: PeerMessage): void;
   /** Tells a chosen peer to serve this site; false when it is gone. */
-  startServing(serverId: string): boolean;
-  stopServing(serverId: string, reason: string): void;
+  /** `stateFrom`: the replacement takes the state from that server first (its player walked in). */
+  startServing(serverId: string, stateFrom?: string): boolean;
+  /** `handOff`: the server keeps answering state requests a while (its player walked in). */
+  stopServing(serverId: string, reason: string, handOff?: boolean): void;
   /** Whether a server's tab is connected to the admin (a lost site has fewer than N_majority). */
   connected(serverId: string): boolean;
   candidates(): CoordinatorServer[];
@@ -91,6 +93,8 @@ export interface HandOver {
 
 export type Phase = 'running' | 'closing' | 'closed';
 
+/** A walked-in server and its replacement may signal each other this long (the tab's HAND_OFF_MS and slack). */
+const HAND_OFF_WINDOW_MS = 20_000;
 /** Refused inputs are logged at most this often per site. */
 const REFUSAL_LOG_MS = 1000;
 
@@ -117,6 +121,8 @@ export class P2PSite {
   private dirty = false;
   /** After a restart: the servers and users not back yet. */
   private resumeWait: ResumeWait | null = null;
+  /** Servers whose player walked in, and when: they hand their copy to their replacement. */
+  private readonly walkedIn = new Map<string, number>();
 
   constructor(
     private readonly deps: SiteDeps,
@@ -314,6 +320,26 @@ export class P2PSite {
     if (out) this.evict(out.id, `unreachable by ${out.by.join(', ')}`);
   }
 
+  /**
+   * Server `id`'s player walks into this site: it leaves the server set, and its replacement takes
+   * the state from its copy first (checked against the others' hashes; the core's `stateFrom`).
+   */
+  walkIn(id: string): boolean {
+    const done = this.evict(id, 'its player walked in');
+    if (done) this.walkedIn.set(id, this.deps.now());
+    return done;
+  }
+
+  /** Servers `a` and `b` are a walked-in server and its replacement, during the hand-off (signaling). */
+  handingOff(a: string, b: string): boolean {
+    const now = this.deps.now();
+    for (const [id, at] of this.walkedIn) {
+      if (now - at > HAND_OFF_WINDOW_MS) this.walkedIn.delete(id);
+      else if ((a === id && this.servers().includes(b)) || (b === id && this.servers().includes(a))) return true;
+    }
+    return false;
+  }
+
   /** Takes server `id` out now and gives its slot to a fresh peer (coordinator.evict). */
   evict(id: string, why: string): boolean {
     if (this.phase !== 'running') return false;
@@ -364,7 +390,9 @@ export class P2PSite {
     if (this.phase === 'closed') return;
     // A server learns it serves this site before its first peer message.
     if ((msg.type === 'siteInit' || msg.type === 'membership') && !this.serving.has(to) && this.slotted(msg, to)) {
-      if (!this.deps.startServing(to)) return;
+      const target = msg.type === 'membership' ? msg.change.target : null;
+      const from = target !== null && this.walkedIn.has(target) ? target : undefined;
+      if (!this.deps.startServing(to, from)) return;
       this.serving.add(to);
     }
     this.deps.deliver(to, msg);
@@ -381,7 +409,7 @@ export class P2PSite {
     for (const id of [...this.serving]) {
       if (!slotted.has(id)) {
         this.serving.delete(id);
-        this.deps.stopServing(id, 'left the server set');
+        this.deps.stopServing(id, 'left the server set', this.walkedIn.has(id));
       }
     }
   }

@@ -169,9 +169,11 @@ export function parseServerMessage(raw: unknown): Parsed {
         ? good()
         : { ok: false, why: 'bad peer envelope' };
     case 'serve':
-      return isStr(d.site) && isStr(d.serverId) ? good() : { ok: false, why: 'bad serve' };
+      return isStr(d.site) && isStr(d.serverId) && (d.stateFrom === undefined || isStr(d.stateFrom)) ? good() : { ok: false, why: 'bad serve' };
     case 'serveEnd':
-      return isStr(d.site) ? ((d.reason = isStr(d.reason) ? d.reason : ''), good()) : { ok: false, why: 'bad serveEnd' };
+      return isStr(d.site) && (d.handOff === undefined || typeof d.handOff === 'boolean')
+        ? ((d.reason = isStr(d.reason) ? d.reason : ''), good())
+        : { ok: false, why: 'bad serveEnd' };
     case 'handOver':
       return isStr(d.site) && Array.isArray(d.servers) && d.servers.every(isStr) && isNum(d.seq) && isStr(d.hash) && isNum(d.lastActionNo)
         ? good()

@@ -22,7 +22,8 @@ export type CoreEvent =
   | { kind: 'equivocation'; server: string; seq: number }
   | { kind: 'membershipRequest'; request: 'ignore' | 'readmit' | 'replace'; target: string }
   | { kind: 'resync'; reason: string; seq: number }
-  | { kind: 'resynced'; seq: number; hash: string }
+  /** `from`: the peer whose state (or forwarded hand-over) was adopted. */
+  | { kind: 'resynced'; seq: number; hash: string; from?: string }
   | { kind: 'accepted'; seq: number; hash: string }
   | { kind: 'flagged'; server: string; seq: number; reason: string }
   | { kind: 'membership'; epoch: number; change: string; target: string | null };
@@ -73,6 +74,11 @@ export interface SiteServerOptions {
    * lists it, after which it fetches the state from the majority.
    */
   init?: SiteInit;
+  /**
+   * A replacement asks this peer for the state first: the server whose player walked into the
+   * site hands over its copy. Adopted only when N_majority active servers vouch for its hash.
+   */
+  stateFrom?: string;
   observe?: Observe;
 }
 

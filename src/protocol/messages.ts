@@ -267,9 +267,13 @@ export type ServerMessage =
   | { type: 'signal'; from: string; to: string; data: SignalData }
   /** One chunk of a binary peer message from the site's coordinator to this tab's `to` role. */
   | { type: 'peer'; to: PeerRole; site: string; id: number; index: number; count: number; data: string }
-  /** Serve `site` as `serverId` (a siteInit or a membership record follows as peer messages). */
-  | { type: 'serve'; site: string; serverId: string }
-  | { type: 'serveEnd'; site: string; reason: string }
+  /**
+   * Serve `site` as `serverId` (a siteInit or a membership record follows as peer messages).
+   * `stateFrom`: take the state from this server first (its player walked in and hands it over).
+   */
+  | { type: 'serve'; site: string; serverId: string; stateFrom?: string }
+  /** Stop serving `site`; `handOff`: keep answering state requests a while (the replacement asks). */
+  | { type: 'serveEnd'; site: string; reason: string; handOff?: boolean }
   /**
    * The user's site moved to its Site Servers at update `seq` (hash `hash`): actions above
    * `lastActionNo` were not applied by the admin and go to `servers` from now on.

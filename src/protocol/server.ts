@@ -26,7 +26,7 @@ function handle(ctx: ServerCtx, from: string, msg: PeerMessage): void {
       if (from !== ADMIN_ID && (ctx.status as ServerStatus) === 'running') ctx.checkSelf = true;
       return;
     }
-    if (ctx.status === 'syncing' && ctx.snapshot === null) return adoptInit(ctx, msg);
+    if (ctx.status === 'syncing' && ctx.snapshot === null) return adoptInit(ctx, msg, from);
     return;
   }
   if (msg.type === 'membership') {

@@ -90,7 +90,9 @@ function askNextProvider(ctx: ServerCtx): void {
     return m && m.size > 0 ? Math.max(...m.keys()) : -1;
   };
   pool.sort((a, b) => latest(b) - latest(a) || (a < b ? -1 : 1));
-  const p = pool[0];
+  // Joining in the slot of a server whose player walked in: its copy first (it holds no slot now).
+  const from = ctx.opts.stateFrom;
+  const p = sync.reason === 'joining' && from !== undefined && from !== ctx.me && !sync.tried.has(from) ? from : pool[0];
   if (p === undefined) return;
   sync.tried.add(p);
   sync.provider = p;
@@ -224,9 +226,10 @@ function adopt(ctx: ServerCtx, p: TransferPayload): void {
   ctx.checkFrom = ctx.log.length - 1; // what we produced before is superseded, not to be compared again
   ctx.stored.push({ update: { ...p.update, type: 'update' }, state: st, hints: p.hints });
   while (ctx.stored.length > cfg.keepUpdates) ctx.stored.shift();
+  const from = ctx.sync?.provider ?? undefined;
   ctx.sync = null;
   ctx.status = 'running';
-  observe(ctx, { kind: 'resynced', seq: ctx.lastSeq, hash: ctx.lastHash });
+  observe(ctx, { kind: 'resynced', seq: ctx.lastSeq, hash: ctx.lastHash, ...(from !== undefined ? { from } : {}) });
   fetchAfterAdopting(ctx);
 }
 
@@ -247,13 +250,16 @@ export function syncTimeouts(ctx: ServerCtx): void {
 
 export function serveState(ctx: ServerCtx, from: string, seq: number | null): void {
   const { initMsg, stored } = ctx;
-  if (initMsg && ctx.status === 'running' && (stored.length === 0 || (seq !== null && seq <= initMsg.seq))) {
+  // Out of the server set, a server still gives what it has (its player walked in and hands it
+  // to the replacement, which checks it against the majority's hashes).
+  const serving = ctx.status === 'running' || ctx.status === 'evicted';
+  if (initMsg && serving && (stored.length === 0 || (seq !== null && seq <= initMsg.seq))) {
     // No update yet: the state is the hand-over itself, which the admin signed.
     ctx.opts.send(from, initMsg);
     return;
   }
   const s = seq === null ? stored[stored.length - 1] : stored.find((x) => x.update.seq === seq);
-  if (!s || ctx.status !== 'running') return;
+  if (!s || !serving) return;
   const { type: _t, ...update } = s.update;
   void _t;
   const bytes = encodeTransfer({ update, state: s.state, hints: s.hints });
@@ -283,7 +289,7 @@ export function onUpdateRequest(ctx: ServerCtx, from: string, msg: PeerOf<'updat
 }
 
 /** A joiner before any update exists: start from the (admin-signed) hand-over and replay. */
-export function adoptInit(ctx: ServerCtx, init: SiteInit): void {
+export function adoptInit(ctx: ServerCtx, init: SiteInit, from: string): void {
   if (init.site !== ctx.site) return;
   const { opts, cfg, chains } = ctx;
   if (!verifySiteInit(init, opts.adminKey, ctx.crypto) || !verifyMembership(init.membership, opts.adminKey, ctx.crypto)) {
@@ -309,6 +315,6 @@ export function adoptInit(ctx: ServerCtx, init: SiteInit): void {
   for (const [id, ch] of chains) for (const it of ch.items) indexItem(ctx, id, it, ctx.frontier);
   ctx.sync = null;
   ctx.status = 'running';
-  observe(ctx, { kind: 'resynced', seq: ctx.lastSeq, hash: ctx.lastHash });
+  observe(ctx, { kind: 'resynced', seq: ctx.lastSeq, hash: ctx.lastHash, from });
   fetchAfterAdopting(ctx);
 }

@@ -4,7 +4,7 @@
  * and one pending wake-up per node at its `nextWakeAt()`. Optionally sends every message through
  * the binary wire encoding.
  */
-import type { CoreEvent, SiteCoordinator, SiteCoordinatorOptions, SiteServer, SiteUser } from './api.js';
+import type { CoreEvent, SiteCoordinator, SiteCoordinatorOptions, SiteServer, SiteServerOptions, SiteUser } from './api.js';
 import { createSite, newUser } from '../game/rules.js';
 import { createSiteCoordinator } from './coordinator.js';
 import { createSiteServer } from './server.js';
@@ -154,7 +154,7 @@ export interface SiteSetup {
   events: Array<{ node: string; e: CoreEvent }>;
   secrets: Map<string, string>;
   /** Creates (and registers on the net) a Site Server object for `id` (a spare or a restart). */
-  makeServer(id: string): SiteServer;
+  makeServer(id: string, extra?: Partial<SiteServerOptions>): SiteServer;
 }
 
 export function setupSite(o: {
@@ -222,8 +222,9 @@ export function setupSite(o: {
   });
   net.add(ADMIN_ID, coordinator);
   const adminKey = crypto.publicKeyOf(adminSecret);
-  const makeServer = (id: string): SiteServer => {
+  const makeServer = (id: string, extra: Partial<SiteServerOptions> = {}): SiteServer => {
     const s = createSiteServer({
+      ...extra,
       config,
       id,
       secretKey: keyOf(id),

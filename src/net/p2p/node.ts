@@ -33,6 +33,8 @@ import { SiteUserHost } from './userHost.js';
 export const CLOCK_PING_BASE = 1 << 30;
 /** Serving tabs report their measurements this often. */
 const STATS_EVERY_MS = 2000;
+/** A server whose player walked into its site answers the replacement's state requests this long. */
+export const HAND_OFF_MS = 15_000;
 
 type Msg<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
@@ -75,6 +77,8 @@ export class P2PNode {
   private pendingKey: Extract<ClientMessage, { type: 'key' }> | null = null;
   serverId: string | null = null;
   server: SiteServerHost | null = null;
+  /** The host of a site this tab stopped serving because its player walked in: it hands its copy over. */
+  private handingOff: { host: SiteServerHost; timer: ReturnType<typeof setTimeout> } | null = null;
   userHost: SiteUserHost | null = null;
   private readonly assemblers = new Map<PeerRole, ChunkAssembler>();
   private nextEnvelope = 1;
@@ -167,9 +171,9 @@ export class P2PNode {
       case 'peer':
         return this.onPeer(m);
       case 'serve':
-        return this.serve(m.site, m.serverId);
+        return this.serve(m.site, m.serverId, m.stateFrom);
       case 'serveEnd':
-        if (this.server?.site === m.site) this.stopServing(m.reason);
+        if (this.server?.site === m.site) this.stopServing(m.reason, m.handOff === true);
         return;
     }
   }
@@ -237,6 +241,7 @@ export class P2PNode {
     this.closed = true;
     this.leaveSite();
     this.stopServing('closed');
+    this.endHandOff();
     this.mesh?.close();
     this.mesh = null;
     this.unclock?.();
@@ -250,7 +255,7 @@ export class P2PNode {
 
   // -------------------------------------------------------------------------------------------
 
-  private serve(site: string, serverId: string): void {
+  private serve(site: string, serverId: string, stateFrom?: string): void {
     if (this.server?.site === site && this.server.serverId === serverId && serverId === this.serverId) {
       // The admin resumed this server after its restart: keep it, and resend the departures it
       // may have missed while it was down (it drops those it passed on already).
@@ -265,7 +270,10 @@ export class P2PNode {
       return;
     }
     if (this.server) this.stopServing('serving another site');
+    // One host per server id on the mesh.
+    this.endHandOff();
     this.server = new SiteServerHost({
+      ...(stateFrom !== undefined ? { stateFrom } : {}),
       config,
       serverId,
       secretKey: this.secretKey,
@@ -283,10 +291,16 @@ export class P2PNode {
     this.statsTimer = setInterval(() => this.sendStats(), STATS_EVERY_MS);
   }
 
-  private stopServing(reason: string): void {
+  private stopServing(reason: string, handOff = false): void {
     if (!this.server) return;
-    this.log('p2p.serve_end', { site: this.server.site, reason });
-    this.server.close();
+    this.log('p2p.serve_end', { site: this.server.site, reason, ...(handOff ? { handOff } : {}) });
+    this.endHandOff();
+    if (handOff) {
+      // Its core is out of the server set but still gives what it applied to whoever the new
+      // membership names (the replacement, which checks it against the majority's hashes).
+      const host = this.server;
+      this.handingOff = { host, timer: setTimeout(() => this.endHandOff(), HAND_OFF_MS) };
+    } else this.server.close();
     this.server = null;
     if (this.statsTimer) clearInterval(this.statsTimer);
     this.statsTimer = null;
@@ -316,6 +330,14 @@ export class P2PNode {
     });
   }
 
+  private endHandOff(): void {
+    const h = this.handingOff;
+    if (!h) return;
+    this.handingOff = null;
+    clearTimeout(h.timer);
+    h.host.close();
+  }
+
   private reportServers(): void {
     this.bound.hooks.serverStates(this.userHost?.serverStates() ?? []);
   }
@@ -331,6 +353,7 @@ export class P2PNode {
       return;
     }
     if (m.to === 'server' && this.server?.site === m.site) this.server.fromAdmin(parsed.value);
+    else if (m.to === 'server' && this.handingOff?.host.site === m.site) this.handingOff.host.fromAdmin(parsed.value);
     else if (m.to === 'user' && this.userHost?.site === m.site) {
       this.userHost.fromAdmin(parsed.value);
       this.reportServers();

@@ -36,6 +36,8 @@ export interface ServerHostOptions {
   log(event: string, fields: Record<string, unknown>): void;
   /** How long a hand-over waits for the links to the other servers before starting anyway. */
   warmupMs?: number;
+  /** A replacement: the server to take the state from first (SiteServerOptions.stateFrom). */
+  stateFrom?: string;
 }
 
 export interface ServerStats {
@@ -77,9 +79,10 @@ export class SiteServerHost {
       adminKey: o.adminKey,
       ...(o.crypto ? { crypto: o.crypto } : {}),
       now: o.now,
+      ...(o.stateFrom ? { stateFrom: o.stateFrom } : {}),
       send: (to, msg) => this.send(to, msg),
       observe: (e) => {
-        if (e.kind === 'rejected' || e.kind === 'ignored' || e.kind === 'admitted' || e.kind === 'equivocation' || e.kind === 'resync')
+        if (e.kind === 'rejected' || e.kind === 'ignored' || e.kind === 'admitted' || e.kind === 'equivocation' || e.kind === 'resync' || e.kind === 'resynced')
           o.log('p2p.server', { site: this.site, server: o.serverId, ...e });
       },
     });
