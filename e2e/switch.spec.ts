@@ -4,7 +4,7 @@
  * (client-server), picking one item on each, then logs out and back in. Node bots make the meadow
  * and the town busy (threshold 3) and serve each other's site; the player's tab serves nothing.
  */
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { Bot } from '../src/bots/bot.js';
 import { getSite, pathTo } from '../src/game/index.js';
 import type { Snapshot } from '../src/client/store.js';
@@ -22,6 +22,36 @@ async function crowd(bots: Bot[]): Promise<RunningServer> {
   }
   await expect.poll(() => bots.filter((b) => b.state.mode === 'p2p').length, { timeout: 30_000 }).toBe(6);
   return server;
+}
+
+/**
+ * A newly registered player whose tab serves nothing, on the P2P meadow of a crowd (above); the
+ * bots, the context and the server are closed after `fn`.
+ */
+async function onBusyMeadow(
+  browser: Browser,
+  who: string,
+  fn: (o: { page: Page; name: string; password: string; bots: Bot[] }) => Promise<void>,
+): Promise<void> {
+  let server: RunningServer | null = null;
+  let context: BrowserContext | null = null;
+  const bots: Bot[] = [];
+  try {
+    server = await crowd(bots);
+    context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(server.base);
+    const name = uniqueName(who);
+    const password = `${who}-password`;
+    await submitLogin(page, name, password, 'register');
+    await page.getByTestId('serve-setting').uncheck();
+    await until(page, (s) => s.site === 'meadow' && s.mode === 'p2p' && s.me !== null, 'on the P2P meadow', 30_000);
+    await fn({ page, name, password, bots });
+  } finally {
+    for (const b of bots) b.close();
+    await context?.close();
+    await server?.dispose();
+  }
 }
 
 /** Walks to the item nearest the player and picks it up; returns its id. */
@@ -100,18 +130,7 @@ test('a player walks CS -> P2P -> P2P -> CS and keeps its inventory exactly', as
 
 test('logging out right after picking an item on a P2P site stores it; logging in again shows it', async ({ browser }) => {
   test.setTimeout(120_000);
-  let server: RunningServer | null = null;
-  let context: BrowserContext | null = null;
-  const bots: Bot[] = [];
-  try {
-    server = await crowd(bots);
-    context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(server.base);
-    const name = uniqueName('quick');
-    await submitLogin(page, name, 'gone-in-a-flash', 'register');
-    await page.getByTestId('serve-setting').uncheck();
-    await until(page, (s) => s.site === 'meadow' && s.mode === 'p2p' && s.me !== null, 'on the P2P meadow', 30_000);
+  await onBusyMeadow(browser, 'quick', async ({ page, name, password, bots }) => {
     const item = await pickNearest(page);
     const at = (await snapshot(page)).me!;
     // At once: the servers still hold the only copy of the player's state.
@@ -120,16 +139,12 @@ test('logging out right after picking an item on a P2P site stores it; logging i
     // The meadow's players see it go, and nobody has the item on the map.
     for (const b of bots.filter((x) => x.state.site === 'meadow'))
       await expect.poll(() => b.state.view?.users.some((u) => u.name === name), { timeout: 10_000 }).toBe(false);
-    await submitLogin(page, name, 'gone-in-a-flash', 'login');
+    await submitLogin(page, name, password, 'login');
     const back = await until(page, (s) => s.site === 'meadow' && s.me !== null, 'back on the meadow', 30_000);
     expect(back.me!.inventory.map((i) => i.id)).toEqual([item]);
     expect({ x: back.me!.x, y: back.me!.y }).toEqual({ x: at.x, y: at.y });
     expect(back.items.map((i) => i.id)).not.toContain(item);
-  } finally {
-    for (const b of bots) b.close();
-    await context?.close();
-    await server?.dispose();
-  }
+  });
 });
 
 test('a player whose tab serves a site walks into it: it plays there, a fresh peer serves in its place', async ({ browser }) => {
@@ -185,18 +200,7 @@ test('a player whose tab serves a site walks into it: it plays there, a fresh pe
 
 test('a serving tab closes in the middle of a switch, and the switch still completes', async ({ browser }) => {
   test.setTimeout(120_000);
-  let server: RunningServer | null = null;
-  let context: BrowserContext | null = null;
-  const bots: Bot[] = [];
-  try {
-    server = await crowd(bots);
-    context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(server.base);
-    const name = uniqueName('mover');
-    await submitLogin(page, name, 'mind-the-gap', 'register');
-    await page.getByTestId('serve-setting').uncheck();
-    await until(page, (s) => s.site === 'meadow' && s.mode === 'p2p' && s.me !== null, 'on the P2P meadow', 30_000);
+  await onBusyMeadow(browser, 'mover', async ({ page, name, bots }) => {
     const item = await pickNearest(page);
     const portal = getSite('meadow').portals.find((p) => p.to === 'forest')!;
     await walkTo(page, portal);
@@ -209,9 +213,5 @@ test('a serving tab closes in the middle of a switch, and the switch still compl
     // The meadow goes on without the player, on its two remaining servers and a replacement if any.
     for (const b of bots.filter((x) => x.state.site === 'meadow'))
       await expect.poll(() => b.state.view?.users.some((u) => u.name === name), { timeout: 10_000 }).toBe(false);
-  } finally {
-    for (const b of bots) b.close();
-    await context?.close();
-    await server?.dispose();
-  }
+  });
 });

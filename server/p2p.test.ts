@@ -11,7 +11,7 @@ import { pathTo } from '../src/game/path.js';
 import { getSite } from '../src/game/world.js';
 import { SqliteStorage } from './storage/sqlite.js';
 import { startServer } from './testkit.js';
-import { bot, FAST, operator, until } from './p2pKit.js';
+import { bot, crowd, FAST, operator, until, volunteers } from './p2pKit.js';
 
 function said(events: GameEvent[]): string[] {
   return events.flatMap((e) => (e.kind === 'said' ? [e.text] : []));
@@ -20,10 +20,7 @@ function said(events: GameEvent[]): string[] {
 describe('P2P hosting with Node peers', () => {
   it('hands a busy site to three peers not on it; servers and players agree on every update', async () => {
     const s = await startServer({ p2p: FAST });
-    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
-    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
-    const a = await bot(s, 'meadow', { serve: false });
-    const b = await bot(s, 'meadow', { serve: false });
+    const { servers, a, b } = await crowd(s);
     await until('meadow P2P at both players', () => a.state.mode === 'p2p' && b.state.mode === 'p2p');
     const serving = await until('three servers', () => (servers.every((x) => x.state.serving === 'meadow') ? servers : null));
     for (let i = 0; i < 6; i++) {
@@ -71,8 +68,7 @@ describe('P2P hosting with Node peers', () => {
 
   it('what the admin stores while a site is P2P never holds an item twice: one carried off to a client-server site, then a restart', async () => {
     const s = await startServer({ p2p: FAST });
-    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
-    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    await volunteers(s);
     const a = await bot(s, 'meadow', { serve: false });
     await bot(s, 'meadow', { serve: false });
     await until('P2P', () => a.state.mode === 'p2p' && a.state.view !== null);
@@ -108,8 +104,7 @@ describe('P2P hosting with Node peers', () => {
   it('applies every action exactly once across client-server -> P2P -> client-server', async () => {
     // Three players make meadow busy; when two leave, 1 < 3 / 2 and it goes back after 300 ms.
     const s = await startServer({ p2p: { ...FAST, transferThreshold: 3, handBackAfterMs: 300 } });
-    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
-    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    await volunteers(s);
     const seen: string[] = [];
     const a = await bot(s, 'meadow', { serve: false, onUpdate: (u) => seen.push(...said(u.events)) });
     const sent: string[] = [];
@@ -143,10 +138,7 @@ describe('P2P hosting with Node peers', () => {
 
   it('keeps playing when a serving tab closes, and a fresh peer replaces it', async () => {
     const s = await startServer({ p2p: FAST });
-    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
-    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
-    const a = await bot(s, 'meadow', { serve: false });
-    const b = await bot(s, 'meadow', { serve: false });
+    const { servers, a, b } = await crowd(s);
     await until('P2P', () => a.state.mode === 'p2p' && b.state.mode === 'p2p' && a.state.view !== null);
     await until('served', () => servers.every((x) => x.state.serving === 'meadow'));
     const spare = await bot(s, 'lake');
@@ -175,8 +167,7 @@ describe('P2P hosting with Node peers', () => {
 
   it('replaces a server that several peers cannot reach', async () => {
     const s = await startServer({ p2p: { ...FAST, linkTimeoutMs: 1500 } });
-    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
-    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    const servers = await volunteers(s);
     // The players' tabs cannot open a channel to one of the servers (think of a NAT in between).
     const victim = { id: '' };
     const cut = (): P2PEnvironment => {
@@ -230,10 +221,7 @@ describe('P2P hosting with Node peers', () => {
 
   it('a server that walks into the site it serves stops serving it and plays there; the site runs on', async () => {
     const s = await startServer({ p2p: FAST });
-    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
-    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
-    const a = await bot(s, 'meadow', { serve: false });
-    const b = await bot(s, 'meadow', { serve: false });
+    const { servers, a, b } = await crowd(s);
     await until('P2P', () => a.state.mode === 'p2p' && a.state.view !== null && b.state.view !== null);
     const spareLog: unknown[][] = [];
     const spare = await bot(s, 'lake', { log: (...a) => void spareLog.push(a) });
@@ -270,8 +258,7 @@ describe('P2P hosting with Node peers', () => {
 
   it('does not evict servers for a player who can reach none of them (its own link is the trouble)', async () => {
     const s = await startServer({ p2p: { ...FAST, linkTimeoutMs: 2000 } });
-    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
-    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
+    await volunteers(s);
     const isolated = (): P2PEnvironment => ({ ...nodeP2P(), links: () => () => deadLink() });
     const a = await bot(s, 'meadow', { serve: false, p2p: isolated() });
     await bot(s, 'meadow', { serve: false, p2p: isolated() });

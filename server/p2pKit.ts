@@ -45,6 +45,22 @@ export async function bot(
   return b;
 }
 
+/** `n` bots on `site` that volunteer as Site Servers, their keys registered. */
+export async function volunteers(s: Pick<TestServer, 'url'>, n = 3, site = 'town'): Promise<Bot[]> {
+  const out: Bot[] = [];
+  for (let i = 0; i < n; i++) out.push(await bot(s, site));
+  await until('keys registered', () => out.every((b) => b.conn?.node?.serverId));
+  return out;
+}
+
+/** Three volunteers on the town and two players (not serving) on the meadow, which goes P2P at threshold 2. */
+export async function crowd(s: Pick<TestServer, 'url'>): Promise<{ servers: Bot[]; a: Bot; b: Bot }> {
+  const servers = await volunteers(s);
+  const a = await bot(s, 'meadow', { serve: false });
+  const b = await bot(s, 'meadow', { serve: false });
+  return { servers, a, b };
+}
+
 export async function operator(s: TestServer): Promise<OperatorView> {
   return (await get<OperatorView>(s.base, `/api/admin?token=${s.adminToken}`)).body;
 }

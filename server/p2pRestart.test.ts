@@ -11,7 +11,7 @@ import { pathTo } from '../src/game/path.js';
 import type { PlayerAction } from '../src/game/types.js';
 import { SqliteStorage } from './storage/sqlite.js';
 import { startServer, tempDir } from './testkit.js';
-import { bot, FAST, operator, until } from './p2pKit.js';
+import { crowd, FAST, operator, until } from './p2pKit.js';
 
 const DIRS = ['up', 'down', 'left', 'right'] as const;
 
@@ -31,10 +31,7 @@ describe('an admin restart with a P2P site', () => {
   it('the site plays on while the admin is down; after it the same servers serve on, a portal taken meanwhile completes, nothing is lost', async () => {
     const dbFile = join(tempDir(), 'mmo.db');
     const s = await startServer({ dbFile, p2p: FAST });
-    const servers = [await bot(s, 'town'), await bot(s, 'town'), await bot(s, 'town')];
-    await until('keys registered', () => servers.every((b) => b.conn?.node?.serverId));
-    const a = await bot(s, 'meadow', { serve: false });
-    const b = await bot(s, 'meadow', { serve: false });
+    const { servers, a, b } = await crowd(s);
     await until('P2P', () => a.state.mode === 'p2p' && b.state.mode === 'p2p' && a.state.view && b.state.view);
     await until('three servers', () => servers.every((x) => x.conn?.node?.server?.stats().status === 'running'));
     const ids = servers.map((x) => x.conn!.node!.serverId!);

@@ -119,6 +119,8 @@ export class P2PSite {
   private lastRefusalLog = -Infinity;
   /** Changed since last persisted. */
   private dirty = false;
+  /** The admin shut down: nothing more happens here (callbacks still due are dropped). */
+  private suspended = false;
   /** After a restart: the servers and users not back yet. */
   private resumeWait: ResumeWait | null = null;
   /** Servers whose player walked in, and when: they hand their copy to their replacement. */
@@ -299,7 +301,7 @@ export class P2PSite {
 
   /** A peer message from a server id or a user name (already authenticated by the transport). */
   receive(from: string, msg: PeerMessage): void {
-    if (this.phase === 'closed') return;
+    if (this.phase === 'closed' || this.suspended) return;
     const r = this.reads.receive(from, msg);
     // State is taken only from the server asked, for the exchange under way.
     if (r.refused) this.refuse(from, msg.type, 'ERR_STALE', r.refused);
@@ -371,6 +373,7 @@ export class P2PSite {
   /** The admin shuts down: stop here, saving the record, but leave the servers serving (see header). */
   suspend(): void {
     if (this.phase === 'closed') return;
+    this.suspended = true;
     this.flush();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -478,7 +481,7 @@ export class P2PSite {
   }
 
   private arm(): void {
-    if (this.phase === 'closed') return;
+    if (this.phase === 'closed' || this.suspended) return;
     this.flush();
     if (this.timer) clearTimeout(this.timer);
     const now = this.deps.now();
@@ -492,7 +495,7 @@ export class P2PSite {
 
   private tick(): void {
     this.timer = null;
-    if (this.phase === 'closed') return;
+    if (this.phase === 'closed' || this.suspended) return;
     const now = this.deps.now();
     try {
       this.coordinator.tick();
