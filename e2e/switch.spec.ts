@@ -67,19 +67,7 @@ async function pickNearest(page: Page): Promise<string> {
 
 test('a player walks CS -> P2P -> P2P -> CS and keeps its inventory exactly', async ({ browser }) => {
   test.setTimeout(240_000);
-  let server: RunningServer | null = null;
-  let context: BrowserContext | null = null;
-  const bots: Bot[] = [];
-  try {
-    server = await crowd(bots);
-
-    context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(server.base);
-    const name = uniqueName('walker');
-    await submitLogin(page, name, 'walk-the-world', 'register');
-    // This tab serves nothing: its inventory is all that moves with it.
-    await page.getByTestId('serve-setting').uncheck();
+  await onBusyMeadow(browser, 'walker', async ({ page, name, password, bots }) => {
     const carried: string[] = [];
     const inventory = (s: Snapshot): string[] => s.me!.inventory.map((i) => i.id).sort();
 
@@ -98,8 +86,8 @@ test('a player walks CS -> P2P -> P2P -> CS and keeps its inventory exactly', as
       expect(there.items.filter((i) => carried.includes(i.id))).toEqual([]);
     };
 
-    const start = await until(page, (s) => s.site === 'meadow' && s.mode === 'p2p' && s.me !== null, 'on the P2P meadow', 30_000);
-    expect(start.serving).toBeNull();
+    // This tab serves nothing: its inventory is all that moves with it.
+    expect((await snapshot(page)).serving).toBeNull();
     await pick();
     await through('forest', 'cs');
     await pick();
@@ -117,15 +105,11 @@ test('a player walks CS -> P2P -> P2P -> CS and keeps its inventory exactly', as
     // Log out and in again: the same site and the same five items.
     await page.getByTestId('logout').click();
     await expect(page.getByTestId('login-name')).toBeVisible();
-    await submitLogin(page, name, 'walk-the-world', 'login');
+    await submitLogin(page, name, password, 'login');
     const back = await entered(page);
     expect(back.site).toBe('lake');
     expect(inventory(back)).toEqual([...carried].sort());
-  } finally {
-    for (const b of bots) b.close();
-    await context?.close();
-    await server?.dispose();
-  }
+  });
 });
 
 test('logging out right after picking an item on a P2P site stores it; logging in again shows it', async ({ browser }) => {
