@@ -11,7 +11,7 @@ import { pathTo } from '../src/game/path.js';
 import type { PlayerAction } from '../src/game/types.js';
 import { SqliteStorage } from './storage/sqlite.js';
 import { startServer, tempDir } from './testkit.js';
-import { crowd, FAST, operator, until } from './p2pKit.js';
+import { bot, crowd, FAST, operator, until } from './p2pKit.js';
 
 const DIRS = ['up', 'down', 'left', 'right'] as const;
 
@@ -87,5 +87,10 @@ describe('an admin restart with a P2P site', () => {
     });
     expect(stored.state.inventory.map((i) => i.id)).toEqual([item.id]);
     expect(stored.state.site).toBe('meadow');
+    // Empty now: the resumed site goes back to the admin like any other, and a newcomer plays there.
+    await until('meadow back at the admin', async () => (await operator(s2)).sites.find((x) => x.id === 'meadow')?.mode === 'cs', 20_000);
+    const c = await bot(s2, 'meadow', { serve: false });
+    expect(c.state.mode).toBe('cs');
+    expect(c.state.view?.items.map((i) => i.id)).not.toContain(item.id);
   }, 60_000);
 });
