@@ -270,38 +270,38 @@ export class P2PManager {
     const { game, log } = this.deps;
     const records = this.deps.records;
     return {
-        config: siteConfigFor(this.deps.options, site),
-        secretKey: this.deps.adminSecret,
-        crypto: this.deps.crypto,
-        now: this.deps.now,
-        random: this.random,
-        log,
-        deliver: (to, msg) => void this.relay.deliver(site, to, msg),
-        startServing: (id, stateFrom) => this.startServing(site, id, stateFrom),
-        stopServing: (id, reason, handOff) => this.stopServing(site, id, reason, handOff),
-        connected: (id) => this.registry.byServerId(id) !== undefined,
-        candidates: () =>
-          this.registry
-            .eligible(site, (u) => game.siteOf(u))
-            .map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' })),
-        onLeft: (user, via, s) => game.departed(site, user, via, s),
-        onVerified: (v) => game.verified(site, v),
-        onClosed: (v) => this.closed(site, v),
-        onMinority: (id, what) => {
-          const p = this.registry.byServerId(id);
-          if (p) p.minority++;
-          log.warn('p2p.minority', { site, server: id, what, times: p?.minority ?? null });
-        },
-        saveEveryMs: this.deps.options.p2pSaveMs,
-        ...(this.deps.resumeGraceMs !== undefined ? { resumeGraceMs: this.deps.resumeGraceMs } : {}),
-        persist: (r) => {
-          try {
-            if (r) records?.put(r);
-            else records?.delete(site);
-          } catch (err) {
-            log.error('p2p.persist_failed', { site, err });
-          }
-        },
+      config: siteConfigFor(this.deps.options, site),
+      secretKey: this.deps.adminSecret,
+      crypto: this.deps.crypto,
+      now: this.deps.now,
+      random: this.random,
+      log,
+      deliver: (to, msg) => void this.relay.deliver(site, to, msg),
+      startServing: (id, stateFrom) => this.startServing(site, id, stateFrom),
+      stopServing: (id, reason, handOff) => this.stopServing(site, id, reason, handOff),
+      connected: (id) => this.registry.byServerId(id) !== undefined,
+      candidates: () =>
+        this.registry
+          .eligible(site, (u) => game.siteOf(u))
+          .map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' })),
+      onLeft: (user, via, s) => game.departed(site, user, via, s),
+      onVerified: (v) => game.verified(site, v),
+      onClosed: (v) => this.closed(site, v),
+      onMinority: (id, what) => {
+        const p = this.registry.byServerId(id);
+        if (p) p.minority++;
+        log.warn('p2p.minority', { site, server: id, what, times: p?.minority ?? null });
+      },
+      saveEveryMs: this.deps.options.p2pSaveMs,
+      ...(this.deps.resumeGraceMs !== undefined ? { resumeGraceMs: this.deps.resumeGraceMs } : {}),
+      persist: (r) => {
+        try {
+          if (r) records?.put(r);
+          else records?.delete(site);
+        } catch (err) {
+          log.error('p2p.persist_failed', { site, err });
+        }
+      },
     };
   }
 
