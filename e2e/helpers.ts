@@ -41,7 +41,7 @@ async function waitForServer(url: string, ms: number): Promise<void> {
 }
 
 /** The operator page's token on servers the specs start. */
-export const E2E_ADMIN_TOKEN = 'e2e-operator-token';
+export const E2E_ADMIN_TOKEN = 'e2e-operator-token-of-32-characters';
 
 export interface RunningServer {
   base: string;

@@ -164,3 +164,25 @@ describe('abuse', () => {
     expect((await get(s.base, '/api/health')).status).toBe(200);
   });
 });
+
+describe('connections per address', () => {
+  it('past the cap a new connection is told why and closed; a closed one frees its place', async () => {
+    const s = await startServer({ maxConnectionsPerIp: 2 });
+    const a = await WsClient.open(s.wsUrl);
+    const b = await WsClient.open(s.wsUrl);
+    const c = await WsClient.open(s.wsUrl);
+    await c.waitError('ERR_TOO_MANY_CONNECTIONS');
+    expect((await c.waitClose()).code).toBe(1008);
+    expect(a.isClosed || b.isClosed).toBe(false);
+    a.ws.close();
+    await a.waitClose();
+    // The server may see the close a moment after the client: try again until it has.
+    let admitted = false;
+    for (let i = 0; i < 50 && !admitted; i++) {
+      const d = await WsClient.open(s.wsUrl);
+      d.send({ type: 'ping', id: 1, t: 0 });
+      admitted = await Promise.race([d.waitType('pong').then(() => true), d.closed.then(() => false)]);
+    }
+    expect(admitted).toBe(true);
+  });
+});

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULT_SITE, isSiteId, newUser } from '../src/game/index.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
 import {
+  isReservedName,
   MAX_PASSWORD,
   MIN_PASSWORD,
   USER_NAME_RE,
@@ -20,6 +21,11 @@ export interface AccountsOptions {
   now: () => number;
   sessionTtlMs: number;
   scrypt?: ScryptParams;
+  /**
+   * Whether the game still holds `name` (online, or its state on its way back from a P2P site):
+   * such a guest name is not free even when its session has ended.
+   */
+  inGame?: (name: string) => boolean;
 }
 
 export interface Failure {
@@ -34,6 +40,7 @@ export type TokenResult =
 
 const GUEST_PREFIX_RE = /^guest-/i;
 const BAD_CREDENTIALS = 'wrong name or password';
+const NAME_RULE = 'names are 3-16 letters, digits, "_" or "-" and may not start with "guest-"';
 
 const fail = (status: number, code: ErrorCode, message: string): Failure => ({
   ok: false,
@@ -41,6 +48,15 @@ const fail = (status: number, code: ErrorCode, message: string): Failure => ({
   code,
   message,
 });
+
+/** Why `name` may not be chosen by a player (register, guest), or null. */
+function nameRefusal(name: string): Failure | null {
+  if (!USER_NAME_RE.test(name) || GUEST_PREFIX_RE.test(name)) return fail(400, 'ERR_NAME_INVALID', NAME_RULE);
+  if (isReservedName(name)) return fail(400, 'ERR_NAME_RESERVED', `${name} is reserved`);
+  return null;
+}
+
+const reservedFailure = (name: string): Failure => fail(403, 'ERR_NAME_RESERVED', `${name} is reserved`);
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -59,29 +75,28 @@ export class Accounts {
   }
 
   async register(c: Credentials): Promise<SessionResult> {
-    if (!USER_NAME_RE.test(c.name) || GUEST_PREFIX_RE.test(c.name)) {
-      return fail(
-        400,
-        'ERR_NAME_INVALID',
-        'names are 3-16 letters, digits, "_" or "-" and may not start with "guest-"',
-      );
-    }
+    const refused = nameRefusal(c.name);
+    if (refused) return refused;
     const length = Array.from(c.password).length;
     if (length < MIN_PASSWORD || length > MAX_PASSWORD) {
       return fail(400, 'ERR_PASSWORD_INVALID', `passwords are ${MIN_PASSWORD}-${MAX_PASSWORD} characters`);
     }
     // Cheap early answer; the insert below is what settles a race between two registrations. A
     // guest playing under the name holds it too.
-    if (this.storage.isNameUsed(c.name)) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
+    if (!this.nameFree(c.name)) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
     const h = await hashPassword(c.password, this.scryptParams);
     // Checked again with no await before the insert: a guest may have taken it meanwhile.
-    if (this.storage.isNameUsed(c.name)) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
+    if (!this.nameFree(c.name)) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
     const created = this.storage.createAccount({ name: c.name, ...h, created: this.opts.now() });
     if (!created) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
+    // A guest that played under this name before is gone: the account starts fresh.
+    this.storage.deleteUser(c.name);
     return { ok: true, value: this.openSession(c.name, false) };
   }
 
   async login(c: Credentials): Promise<SessionResult> {
+    // An account under a protocol identity (from a database older than the rule) never plays.
+    if (isReservedName(c.name)) return reservedFailure(c.name);
     const account = this.storage.getAccount(c.name);
     if (!account) {
       this.dummy ??= hashPassword('not a password', this.scryptParams);
@@ -94,6 +109,17 @@ export class Accounts {
   }
 
   /**
+   * A name is free when no account has it, no live session uses it and the game does not hold
+   * it. A guest's name is free again once it logged out or its session ended.
+   */
+  private nameFree(name: string): boolean {
+    if (this.storage.getAccount(name)) return false;
+    if (this.storage.hasLiveSession(name, this.opts.now())) return false;
+    // Only accounts store non-guest states, so what is left in storage is an ended guest's.
+    return !this.opts.inGame?.(name);
+  }
+
+  /**
    * A guest plays under the name it typed when that name is free (no account, nobody online or
    * stored under it), else under a fresh random `guest-` name; it starts on the site it chose.
    */
@@ -102,10 +128,9 @@ export class Accounts {
     if (!isSiteId(site)) return fail(400, 'ERR_SITE_UNKNOWN', 'no such site');
     let name = '';
     if (req.name !== undefined && req.name !== '') {
-      if (!USER_NAME_RE.test(req.name) || GUEST_PREFIX_RE.test(req.name))
-        return fail(400, 'ERR_NAME_INVALID', 'names are 3-16 letters, digits, "_" or "-" and may not start with "guest-"');
-      if (this.storage.isNameUsed(req.name) || this.storage.getAccount(req.name))
-        return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
+      const refused = nameRefusal(req.name);
+      if (refused) return refused;
+      if (!this.nameFree(req.name)) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
       name = req.name;
     }
     for (let i = 0; name === ''; i++) {
@@ -127,6 +152,7 @@ export class Accounts {
     if (!s) return { ok: false, code: 'ERR_TOKEN_INVALID', message: 'unknown session; log in again' };
     if (s.expiresAt <= this.opts.now())
       return { ok: false, code: 'ERR_TOKEN_EXPIRED', message: 'session expired; log in again' };
+    if (isReservedName(s.user)) return { ok: false, code: 'ERR_NAME_RESERVED', message: `${s.user} is reserved` };
     return { ok: true, user: s.user, guest: s.guest };
   }
 

@@ -42,6 +42,8 @@ export interface AdminServerOptions {
   actionRate?: RateSpec;
   maxFramesPerSecond?: number;
   helloTimeoutMs?: number;
+  /** Open WebSocket connections per address. */
+  maxConnectionsPerIp?: number;
   /** Register/login requests per IP. */
   authRate?: RateSpec;
   /** Guest sessions per IP. */
@@ -121,6 +123,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
   const accounts = new Accounts(storage, {
     now,
     sessionTtlMs: opts.sessionTtlMs ?? DEFAULTS.sessionTtlMs,
+    inGame: (name) => game.holds(name),
     ...(opts.scrypt ? { scrypt: opts.scrypt } : {}),
   });
   const limits: WsLimits = {
@@ -128,6 +131,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
     ...(opts.actionRate ? { actions: opts.actionRate } : {}),
     ...(opts.maxFramesPerSecond !== undefined ? { maxFramesPerSecond: opts.maxFramesPerSecond } : {}),
     ...(opts.helloTimeoutMs !== undefined ? { helloTimeoutMs: opts.helloTimeoutMs } : {}),
+    ...(opts.maxConnectionsPerIp !== undefined ? { maxConnectionsPerIp: opts.maxConnectionsPerIp } : {}),
   };
 
   const notFound = (_req: IncomingMessage, res: ServerResponse): void =>

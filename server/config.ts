@@ -6,6 +6,9 @@ import { checkP2P, DEFAULT_P2P, parseIceServers, type P2POptions } from './p2p/s
 
 type Env = Record<string, string | undefined>;
 
+/** Shortest operator token accepted from the environment (the random one has 32 hex digits). */
+export const MIN_ADMIN_TOKEN = 32;
+
 export function optionsFromEnv(env: Env, argv: readonly string[]): AdminServerOptions {
   const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const raw = env[name];
@@ -33,8 +36,9 @@ export function optionsFromEnv(env: Env, argv: readonly string[]): AdminServerOp
   const bad = checkP2P(p2p);
   if (bad.length > 0) throw new Error(bad.join('; '));
   const adminToken = env.MMO_ADMIN_TOKEN?.trim();
-  if (adminToken !== undefined && adminToken !== '' && adminToken.length < 8)
-    throw new Error('MMO_ADMIN_TOKEN must be at least 8 characters');
+  // It guards the operator page from anyone who can reach the port: as strong as the random one.
+  if (adminToken !== undefined && adminToken !== '' && adminToken.length < MIN_ADMIN_TOKEN)
+    throw new Error(`MMO_ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN} characters`);
   return {
     p2p,
     ...(adminToken ? { adminToken } : {}),
@@ -53,6 +57,7 @@ export function optionsFromEnv(env: Env, argv: readonly string[]): AdminServerOp
       burst: int('MMO_ACTION_BURST', DEFAULT_WS_LIMITS.actions.burst, 1),
     },
     maxFramesPerSecond: int('MMO_MAX_FRAMES_PER_SEC', DEFAULT_WS_LIMITS.maxFramesPerSecond, 1),
+    maxConnectionsPerIp: int('MMO_MAX_CONNECTIONS_PER_IP', DEFAULT_WS_LIMITS.maxConnectionsPerIp, 1, 100_000),
     authRate: {
       perSecond: int('MMO_AUTH_RATE', DEFAULTS.authRate.perSecond, 1),
       burst: int('MMO_AUTH_BURST', DEFAULTS.authRate.burst, 1),

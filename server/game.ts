@@ -55,6 +55,8 @@ export class Game {
   /** Names of the online users per site, for broadcasting and counting. */
   private readonly bySite = new Map<string, Set<string>>();
   private readonly departing = new Map<string, Departing>();
+  /** Logins waiting for a departing state, by link: a link that closes meanwhile never enters. */
+  private readonly waitingLinks = new Map<PlayerLink, () => void>();
   /** Users arriving at a site that is going back to the admin: they join once it is back. */
   private readonly arriving = new Map<string, Map<string, UserState>>();
   private p2p: P2PManager | null = null;
@@ -68,6 +70,14 @@ export class Game {
     private readonly log: Logger,
     private readonly now: () => number,
   ) {}
+
+  /** Whether `name` (any case) is online or its state is on its way back from a P2P site. */
+  holds(name: string): boolean {
+    const n = name.toLowerCase();
+    for (const k of this.players.keys()) if (k.toLowerCase() === n) return true;
+    for (const k of this.departing.keys()) if (k.toLowerCase() === n) return true;
+    return false;
+  }
 
   get onlineCount(): number {
     return this.players.size;
@@ -100,9 +110,14 @@ export class Game {
       const go = (): void => {
         if (done) return;
         done = true;
+        this.waitingLinks.delete(link);
         this.enter(name, guest, link);
       };
       d.waiting.push(go);
+      this.waitingLinks.set(link, () => {
+        done = true;
+        this.waitingLinks.delete(link);
+      });
       setTimeout(() => {
         if (done) return;
         this.log.warn('user.departure_timeout', { user: name, site: d.site });
@@ -149,6 +164,8 @@ export class Game {
    * who logged out. A link that was taken over leaves nothing.
    */
   leave(name: string, link: PlayerLink, how: { forget: boolean; reason: string }): void {
+    // Closed while it waited for its departing state: it never enters (no ghost on the map).
+    this.waitingLinks.get(link)?.();
     const p = this.players.get(name);
     if (!p || p.link !== link || this.closed) return;
     this.players.delete(name);

@@ -136,6 +136,8 @@ describe('P2P settings', () => {
     expect(env({ MMO_ICE_SERVERS: 'stun:x' })).toThrow(/MMO_ICE_SERVERS/);
     expect(env({ MMO_ICE_SERVERS: '[{"urls":"http://x"}]' })).toThrow(/MMO_ICE_SERVERS/);
     expect(env({ MMO_ADMIN_TOKEN: 'short' })).toThrow(/MMO_ADMIN_TOKEN/);
+    expect(env({ MMO_ADMIN_TOKEN: 'x'.repeat(31) })).toThrow(/MMO_ADMIN_TOKEN must be at least 32/);
+    expect(env({ MMO_MAX_CONNECTIONS_PER_IP: '0' })).toThrow(/MMO_MAX_CONNECTIONS_PER_IP/);
   });
 
   it('are read when valid', () => {
@@ -148,14 +150,14 @@ describe('P2P settings', () => {
         MMO_T_REQ_TIMEOUT_MS: '250',
         MMO_T_IGNORE_MS: '2000',
         MMO_ICE_SERVERS: '[{"urls":["stun:stun.example.org:3478"]},{"urls":"turn:t.example.org","username":"u","credential":"c"}]',
-        MMO_ADMIN_TOKEN: 'a-long-token',
+        MMO_ADMIN_TOKEN: 'a-long-token-of-32-characters-ok',
         MMO_GUEST_BURST: '250',
       },
       [],
     );
     expect(o.p2p).toMatchObject({ nServer: 5, transferThreshold: 4, T_timeslot: 50, T_timeout: 200, T_req_timeout: 250, T_ignore: 2000 });
     expect(o.p2p?.iceServers).toHaveLength(2);
-    expect(o.adminToken).toBe('a-long-token');
+    expect(o.adminToken).toBe('a-long-token-of-32-characters-ok');
     expect(o.guestRate?.burst).toBe(250);
   });
 });

@@ -37,6 +37,8 @@ export interface WsLimits {
   helloTimeoutMs: number;
   /** Unsent bytes queued for a client beyond which it is dropped (it is not reading). */
   maxBufferedBytes: number;
+  /** Open connections from one address; more are closed at once (one machine cannot hold them all). */
+  maxConnectionsPerIp: number;
 }
 
 export const DEFAULT_WS_LIMITS: WsLimits = {
@@ -45,6 +47,8 @@ export const DEFAULT_WS_LIMITS: WsLimits = {
   maxFramesPerSecond: 200,
   helloTimeoutMs: 10_000,
   maxBufferedBytes: 1 << 20,
+  // Room for a household or a bot run behind one address (MMO_MAX_CONNECTIONS_PER_IP to raise it).
+  maxConnectionsPerIp: 64,
 };
 
 export interface WsDeps {
@@ -88,8 +92,23 @@ export function attachWebSocket(server: Server, deps: WsDeps, shareUpgrades = fa
   };
   server.on('upgrade', onUpgrade);
 
+  const perIp = new Map<string, number>();
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    new Connection(ws, nextId++, req.socket.remoteAddress ?? '?', deps, actionLimiter);
+    const ip = req.socket.remoteAddress ?? '?';
+    const open = perIp.get(ip) ?? 0;
+    if (open >= deps.limits.maxConnectionsPerIp) {
+      deps.log.warn('ws.too_many_connections', { ip, open });
+      ws.send(encode({ type: 'error', code: 'ERR_TOO_MANY_CONNECTIONS', message: `at most ${deps.limits.maxConnectionsPerIp} connections per address` }));
+      ws.close(1008, 'ERR_TOO_MANY_CONNECTIONS');
+      return;
+    }
+    perIp.set(ip, open + 1);
+    ws.once('close', () => {
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n > 0) perIp.set(ip, n);
+      else perIp.delete(ip);
+    });
+    new Connection(ws, nextId++, ip, deps, actionLimiter);
   });
 
   const sweep = setInterval(() => actionLimiter.sweep(deps.now()), 60_000);

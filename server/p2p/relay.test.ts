@@ -13,7 +13,8 @@ function world(moreUsers: string[] = []) {
   const registry = new PeerRegistry(crypto, { maxServerRttMs: 400, maxLinkFailures: 3 });
   const inbox = new Map<string, ServerMessage[]>();
   const ids = new Map<string, string>();
-  for (const user of ['amy', 'ben', 'cal', 'ula', 'uma', 'uli', 'zed']) {
+  // `admin`: a player under the admin's peer id, as an older database may still hold one.
+  for (const user of ['amy', 'ben', 'cal', 'ula', 'uma', 'uli', 'zed', 'admin']) {
     inbox.set(user, []);
     const challenge = registry.open(user, { send: (m) => inbox.get(user)?.push(m) });
     const secret = Buffer.from(user.padEnd(32, '#')).toString('hex');
@@ -76,6 +77,19 @@ describe('PeerRelay.allowed', () => {
     ];
     for (const [a, b] of yes) expect(relay.allowed(a, b), `${a} - ${b}`).toBe(true);
     for (const [a, b] of no) expect(relay.allowed(a, b), `${a} - ${b}`).toBe(false);
+  });
+});
+
+describe('a player named like a protocol identity', () => {
+  it('never gets its signals or peer messages labelled as the admin\'s', () => {
+    const { relay, inbox, id } = world(['admin']);
+    const amy = id('amy');
+    expect(relay.signal('admin', { type: 'signal', from: 'admin', to: amy, data: { type: 'offer', sdp: '' } })?.code).toBe('ERR_UNKNOWN_PEER');
+    expect(relay.signal('ula', { type: 'signal', from: 'ula', to: 'admin', data: { type: 'offer', sdp: '' } })?.code).toBe('ERR_NAME_RESERVED');
+    const [e] = envelopes(flag('meadow'), 'user', 'meadow');
+    expect(relay.receive('admin', e!)).toMatchObject({ ok: false, code: 'ERR_NAME_RESERVED' });
+    expect((inbox.get('amy') ?? []).some((m) => m.type === 'signal')).toBe(false);
+    expect((inbox.get('admin') ?? []).some((m) => m.type === 'signal')).toBe(false);
   });
 });
 

@@ -10,6 +10,7 @@ import type { ErrorCode } from '../../src/protocol/errors.js';
 import {
   decodePeerMessage,
   encodePeerMessage,
+  isReservedName,
   type ClientMessage,
   type PeerMessage,
   type PeerRole,
@@ -57,8 +58,12 @@ export class PeerRelay {
     this.signals = new KeyedRateLimiter(signalRate);
   }
 
-  /** The end a tab owns: its user name, or its server id. */
+  /**
+   * The end a tab owns: its user name, or its server id. Never a protocol identity, even for a
+   * player under such a name from a database older than the name rule.
+   */
   private owns(p: Peer, end: string): boolean {
+    if (isReservedName(end)) return false;
     return end === p.user || (p.serverId !== null && end === p.serverId);
   }
 
@@ -82,6 +87,7 @@ export class PeerRelay {
     if (!p) return { code: 'ERR_NOT_AUTHENTICATED', message: 'say hello first' };
     if (!this.signals.take(user, this.now())) return { code: 'ERR_RATE_LIMITED', message: 'too much signaling' };
     if (!this.owns(p, msg.from)) return { code: 'ERR_UNKNOWN_PEER', message: `this connection cannot speak as ${msg.from}` };
+    if (isReservedName(msg.to)) return { code: 'ERR_NAME_RESERVED', message: `${msg.to} is not a peer` };
     if (!this.allowed(msg.from, msg.to)) return { code: 'ERR_NOT_ASSIGNED', message: `${msg.from} and ${msg.to} are not assigned to each other` };
     const target = this.registry.byServerId(msg.to) ?? this.registry.get(msg.to);
     if (!target) return { code: 'ERR_UNKNOWN_PEER', message: `${msg.to} is not connected` };
@@ -100,6 +106,7 @@ export class PeerRelay {
     const p = this.registry.get(user);
     if (!p) return { ok: false, code: 'ERR_NOT_AUTHENTICATED', message: 'say hello first' };
     const from = msg.as === 'server' ? p.serverId : user;
+    if (from !== null && isReservedName(from)) return { ok: false, code: 'ERR_NAME_RESERVED', message: `${from} is a protocol identity` };
     const given = from !== null && (msg.as === 'server' ? this.assigned.isServer(msg.site, from) : this.assigned.isUser(msg.site, from));
     if (!given || from === null) return { ok: false, code: 'ERR_NOT_ASSIGNED', message: `not a ${msg.as} of ${msg.site}` };
     const key = `${user}\u0000${msg.as}`;

@@ -95,6 +95,9 @@ export class SqliteStorage implements Storage {
            OR EXISTS (SELECT 1 FROM user_states WHERE name = ?)
            OR EXISTS (SELECT 1 FROM sessions WHERE user = ?)`,
       ),
+      liveSession: db.prepare<[string, number], { one: number }>(
+        'SELECT 1 AS one FROM sessions WHERE user = ? AND expires_at > ? LIMIT 1',
+      ),
       putSession: db.prepare(
         'INSERT OR REPLACE INTO sessions (token_hash, user, guest, expires_at) VALUES (@token_hash, @user, @guest, @expires_at)',
       ),
@@ -170,6 +173,10 @@ export class SqliteStorage implements Storage {
 
   isNameUsed(name: string): boolean {
     return this.stmt.nameUsed.get(name, name, name) !== undefined;
+  }
+
+  hasLiveSession(name: string, now: number): boolean {
+    return this.stmt.liveSession.get(name, now) !== undefined;
   }
 
   putSession(s: SessionRecord): void {

@@ -68,6 +68,8 @@ export interface Storage {
   /** Whether any account, session or stored state uses this name; for picking fresh guest names. */
   isNameUsed(name: string): boolean;
 
+  /** Whether a session of `name` (case-insensitively) is still valid at `now`. */
+  hasLiveSession(name: string, now: number): boolean;
   putSession(session: SessionRecord): void;
   getSession(tokenHash: string): SessionRecord | undefined;
   deleteSession(tokenHash: string): void;

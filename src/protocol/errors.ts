@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   'ERR_BAD_CREDENTIALS', // wrong name or password
   'ERR_NAME_TAKEN', // registering a name that exists
   'ERR_NAME_INVALID', // name breaks the name rule
+  'ERR_NAME_RESERVED', // a name that is a protocol identity (`admin`, any case)
+  'ERR_TOO_MANY_CONNECTIONS', // more WebSocket connections from one address than allowed
   'ERR_PASSWORD_INVALID', // password too short or too long
   'ERR_SITE_UNKNOWN', // no such site
   'ERR_ACTION_NUMBER', // action number not above the last one seen (replay or reorder)

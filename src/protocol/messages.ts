@@ -332,6 +332,17 @@ export const MAX_TIMESLOTS_PER_REPLY = 64;
 export const SYSTEM_ACTOR = '@admin';
 /** Peer id of the Administration Server (the coordinator) in `send`/`receive`. */
 export const ADMIN_ID = 'admin';
+/**
+ * Fixed protocol identities. Player names share the peer id namespace (a user's frames are
+ * labelled with its name), so no player may be called like one of these, in any case.
+ */
+export const RESERVED_PEER_IDS: readonly string[] = [ADMIN_ID, SYSTEM_ACTOR];
+
+/** Whether `name` is (case-insensitively) a fixed protocol identity. */
+export function isReservedName(name: string): boolean {
+  const n = name.toLowerCase();
+  return RESERVED_PEER_IDS.some((id) => id.toLowerCase() === n);
+}
 
 const MAX_ID = 64;
 const hexHash = z.string().regex(/^[0-9a-f]{32}$/);
