@@ -53,6 +53,8 @@ export class SiteReads {
   private markerNo: number | null = null;
   private markerAt: number | null = null;
   private closing = false;
+  /** Servers asked during the running save that answered with the hand-over (no update yet). */
+  private noUpdateYet = new Set<string>();
   /** The latest majority-verified state: servers' hashes of it are compared as they come. */
   private lastVerified: { seq: number; hash: string; compared: Set<string> } | null = null;
   /**
@@ -97,10 +99,16 @@ export class SiteReads {
    * under way, from the server asked: the refusal code otherwise (and it goes no further).
    */
   receive(from: string, msg: PeerMessage): { consumed: boolean; refused?: string } {
-    if (msg.type === 'siteInit' && this.fetchFor === 'save') {
-      // No update since the hand-over: nothing new to store yet.
-      this.fetch = null;
-      this.fetchFor = null;
+    if (msg.type === 'siteInit') {
+      // "No update since the hand-over" only counts from the server asked, and ends the save only
+      // once N_majority say so: one server cannot keep a site's progress from being stored.
+      if (this.fetchFor !== 'save' || !this.fetch || this.fetch.provider !== from) return { consumed: true, refused: 'no state asked for' };
+      this.noUpdateYet.add(from);
+      if (this.noUpdateYet.size >= this.d.config.N_majority) {
+        this.fetch = null;
+        this.fetchFor = null;
+      } else this.fetch.start();
+      return { consumed: true };
     }
     // A hash of the last verified state that arrives after the majority did is compared too.
     const v = this.lastVerified;
@@ -164,6 +172,7 @@ export class SiteReads {
 
   private start(purpose: 'save' | 'close'): void {
     this.fetchFor = purpose;
+    this.noUpdateYet.clear();
     this.fetch = createStateFetch({
       config: this.d.config,
       now: this.d.now,

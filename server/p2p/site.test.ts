@@ -192,6 +192,40 @@ describe('P2PSite: replayed, forged and unasked messages are refused', () => {
   });
 });
 
+describe('P2PSite: periodic saves', () => {
+  it('one server cannot cancel them with the hand-over: not unasked, and not as the server asked', async () => {
+    const h = harness({ saveEveryMs: 500 });
+    await h.start();
+    h.act('alice', { kind: 'move', dir: 'right' });
+    await h.run(300);
+    const moved = h.appliedIn('alice', 1)!;
+    expect(moved).toBeGreaterThan(0);
+    const init = h.fromAdmin('siteInit').find((m) => m.to === 's0')!.msg;
+    // s0, asked first, answers "no update yet" (the hand-over) instead of its state ...
+    const rewrite = h.net.rewrite;
+    h.net.rewrite = (from, to, msg) => {
+      const m = rewrite(from, to, msg);
+      return m?.type === 'stateChunk' && from === 's0' && to === ADMIN_ID ? init : m;
+    };
+    // ... and s2 sends it unasked all the time.
+    for (let i = 0; i < 300; i++) {
+      h.site.receive('s2', init);
+      await h.run(5);
+    }
+    expect(h.verified.length).toBeGreaterThan(0);
+    expect(h.verified.at(-1)!.seq).toBeGreaterThanOrEqual(moved);
+    expect(h.refusals()).toContain('ERR_STALE');
+  });
+
+  it('a majority saying no update since the hand-over ends a save with nothing stored', async () => {
+    const h = harness({ saveEveryMs: 500 });
+    await h.start();
+    await h.run(1500);
+    expect(h.verified).toEqual([]);
+    expect(h.fromAdmin('stateRequest').length).toBeGreaterThan(0);
+  });
+});
+
 describe('P2PSite: a site that loses its majority', () => {
   it('counts only servers known to hold the state: replacements that came after the majority went do not keep it waiting', async () => {
     let spare = 0;

@@ -29,7 +29,7 @@ export interface Sent {
 }
 
 export function harness(
-  o: { latency?: (from: string, to: string, msg: PeerMessage) => number; lostAfterMs?: number; users?: string[]; candidates?: () => Array<{ id: string; key: string }> } = {},
+  o: { latency?: (from: string, to: string, msg: PeerMessage) => number; lostAfterMs?: number; users?: string[]; candidates?: () => Array<{ id: string; key: string }>; saveEveryMs?: number } = {},
 ) {
   const config = makeSiteConfig({ site: 'meadow', N_server: 3 });
   const users = o.users ?? USERS;
@@ -89,7 +89,7 @@ export function harness(
         closedAt = net.time;
       },
       onMinority: (id) => void minority.push(id),
-      saveEveryMs: 1e9,
+      saveEveryMs: o.saveEveryMs ?? 1e9,
       ...(o.lostAfterMs !== undefined ? { lostAfterMs: o.lostAfterMs } : {}),
       persist: (r) => void records.push(r === null ? null : (JSON.parse(JSON.stringify(r)) as StoredP2PSite)),
   };
