@@ -30,7 +30,9 @@ export function addVote(
 ): 'counted' | 'duplicate' | 'changed' | 'outsider' {
   if (!servers.has(server)) return 'outsider';
   const had = votes.byServer.get(server);
-  if (full && !votes.full.has(hash)) votes.full.set(hash, full);
+  // Only a server's own (first) vote brings a full copy: one server cannot fill the map with
+  // copies of different updates for one seq (at most one copy per server and seq is kept).
+  if (full && (had === undefined || had === hash) && !votes.full.has(hash)) votes.full.set(hash, full);
   if (had === undefined) {
     votes.byServer.set(server, hash);
     return 'counted';

@@ -40,6 +40,11 @@ const MAX_READMITS = 3;
 /** Decided seqs kept (a replayed departure is refused); the newest of them go into `record()`. */
 const DONE_KEPT = 4096;
 const DONE_RECORDED = 256;
+/**
+ * Seqs with votes but no decision yet. Honest votes are decided within a few timeslots; past
+ * the cap the highest seq is dropped (a server voting far ahead cannot push out honest votes).
+ */
+const MAX_OPEN_VOTES = 64;
 
 interface Pending {
   kind: Kind;
@@ -283,7 +288,17 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       return;
     }
     let v = votes.get(seq);
-    if (!v) votes.set(seq, (v = emptyVotes()));
+    if (!v) {
+      if (votes.size >= MAX_OPEN_VOTES) {
+        const highest = Math.max(...votes.keys());
+        if (seq > highest) {
+          observe({ kind: 'rejected', from, msgType, code: 'ERR_TOO_FAR_AHEAD', reason: `update ${seq}: ${MAX_OPEN_VOTES} seqs are open` });
+          return;
+        }
+        votes.delete(highest);
+      }
+      votes.set(seq, (v = emptyVotes()));
+    }
     if (addVote(v, from, hash, full, servers) === 'changed')
       observe({ kind: 'flagged', server: from, seq, reason: `${MINORITY}: sent two different updates for one seq` });
     const u = decide(v, cfg.N_majority, servers);
@@ -314,6 +329,11 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       case 'equivocationProof':
         return onProof(from, msg);
       case 'flagReport':
+        // Only about a server the site ever had: reports about anyone else would grow the flags.
+        if (!membership?.members.some((m) => m.id === msg.server)) {
+          observe({ kind: 'rejected', from, msgType: msg.type, code: 'ERR_UNKNOWN_PEER', reason: `${msg.server} never served ${site}` });
+          return;
+        }
         observe({ kind: 'flagged', server: msg.server, seq: msg.seq, reason: `${from}: ${msg.reason}` });
         return;
       case 'update':

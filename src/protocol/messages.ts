@@ -326,6 +326,13 @@ export function isValidUserName(name: string): boolean {
 export const MAX_PEER_MESSAGE_BYTES = 256 * 1024;
 /** Payload bytes per state-transfer chunk. */
 export const STATE_CHUNK_BYTES = 48 * 1024;
+/**
+ * Most chunks of one state transfer (6 MiB): what a receiver buffers before it can check the
+ * hash. A site's ordering state is a few KiB to a few hundred KiB.
+ */
+export const MAX_TRANSFER_CHUNKS = 128;
+/** Largest state transfer, in bytes. */
+export const MAX_TRANSFER_BYTES = MAX_TRANSFER_CHUNKS * STATE_CHUNK_BYTES;
 /** Most timeslots one TimeslotRequest may ask for / one reply may carry. */
 export const MAX_TIMESLOTS_PER_REPLY = 64;
 /** Actor name under which admin-issued system actions (join, leave) are numbered and ordered. */
@@ -513,8 +520,8 @@ const peerMessageSchema = z.discriminatedUnion('type', [
     seq: seqNo,
     /** Update hash of `seq`, which the receiver checks against a majority. */
     hash: hexHash,
-    index: z.int().min(0).max(4095),
-    count: z.int().min(1).max(4096),
+    index: z.int().min(0).max(MAX_TRANSFER_CHUNKS - 1),
+    count: z.int().min(1).max(MAX_TRANSFER_CHUNKS),
     data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= STATE_CHUNK_BYTES, 'chunk too large'),
   }),
   z.strictObject({ type: z.literal('equivocationProof'), site: siteRef, a: timeslotSchema, b: timeslotSchema }),
@@ -612,9 +619,13 @@ export function encodeTransfer(p: TransferPayload): Uint8Array {
 
 /** Parses reassembled state-transfer bytes. Never throws. */
 export function decodeTransfer(bytes: Uint8Array): ParseResult<TransferPayload> {
+  if (bytes.byteLength > MAX_TRANSFER_BYTES) {
+    return { ok: false, code: 'ERR_TOO_LARGE', message: `state of ${bytes.byteLength} bytes exceeds ${MAX_TRANSFER_BYTES}` };
+  }
   let data: unknown;
   try {
-    data = unpackHex(msgpackDecode(bytes, { maxExtLength: 0 }), '');
+    // The schema's own bounds, so decoding allocates no more than they allow.
+    data = unpackHex(msgpackDecode(bytes, { maxStrLength: 64 * 1024, maxBinLength: 64 * 1024, maxArrayLength: 100_000, maxMapLength: 64, maxExtLength: 0 }), '');
   } catch {
     return { ok: false, code: 'ERR_MALFORMED', message: 'not MessagePack' };
   }

@@ -10,6 +10,9 @@ import type { ErrorCode } from './errors.js';
 import { dropBranch } from './finality.js';
 import { requestIgnore } from './liveness.js';
 import { ADMIN_ID, MAX_TIMESLOTS_PER_REPLY, type PeerMessage, type PeerOf, type Timeslot } from './messages.js';
+
+/** Suspicions (a peer echoed another hash than ours) remembered at once; each lasts T_timeout. */
+export const MAX_SUSPICIONS = 1024;
 import { indexItem } from './reports.js';
 import {
   activeIds,
@@ -304,6 +307,8 @@ export function onEcho(ctx: ServerCtx, from: string, msg: PeerOf<'echo'>): void 
 function checkHead(ctx: ServerCtx, p: string, y: string, h: number, hash: string): void {
   const ch = ctx.chains.get(y);
   if (!ch || h > ch.top.seq) {
+    // Claims are kept only about members (heads may name any id: they must not grow the map).
+    if (!ctx.members.has(y)) return;
     let m = ctx.pendingHead.get(p);
     if (!m) ctx.pendingHead.set(p, (m = new Map()));
     let claims = m.get(y);
@@ -333,16 +338,26 @@ function checkHead(ctx: ServerCtx, p: string, y: string, h: number, hash: string
 
 /** P echoed a different Y#h than ours: fetch P's copy (a proof if Y signed both). */
 function suspect(ctx: ServerCtx, p: string, y: string, h: number): void {
+  if (ctx.suspicion.size >= MAX_SUSPICIONS) {
+    // An entry only matters for T_timeout (the `due` below): older ones go.
+    const now = ctx.opts.now();
+    for (const [k, t] of ctx.suspicion) if (now - t >= ctx.cfg.T_timeout) ctx.suspicion.delete(k);
+    if (ctx.suspicion.size >= MAX_SUSPICIONS) return;
+  }
   if (!due(ctx, ctx.suspicion, `${p}\u0000${y}\u0000${h}`, ctx.cfg.T_timeout)) return;
   if (y === ctx.me) return; // someone claims another version of our own: nothing to fetch
   ctx.opts.send(p, timeslotRequest(ctx, y, h, h));
 }
 
-/** Claims about Y#seq beyond what we held, checked now that we hold more of Y. */
+/** Claims about Y#seq beyond what we held, checked now that we hold more of Y; those about ex-members go. */
 function recheckPendingHeads(ctx: ServerCtx, y: string): void {
   const ch = ctx.chains.get(y);
   if (!ch) return;
   for (const [p, m] of ctx.pendingHead) {
+    if (!ctx.members.has(p)) {
+      ctx.pendingHead.delete(p);
+      continue;
+    }
     const claims = m.get(y);
     if (!claims) continue;
     for (const [h, hash] of [...claims]) {

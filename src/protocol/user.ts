@@ -16,6 +16,12 @@ import { createStateFetch, type FetchedState, type StateFetch } from './stateFet
 const MAX_AHEAD = 512;
 /** Missed updates asked for at once. */
 const MAX_REQUEST = 32;
+/**
+ * Full copies are kept only this far ahead of the last accepted update (hash votes up to
+ * MAX_AHEAD): a server cannot make a user hold hundreds of large copies. A later copy that is
+ * needed is asked for again (updateRequest) when its turn comes.
+ */
+const FULL_AHEAD = MAX_REQUEST;
 // Deadlines are compared as `now >= start + delay`, the same sum nextWakeAt() returns: `now - start
 // >= delay` can be false at exactly that time by float rounding, and the host would spin.
 
@@ -90,10 +96,18 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     if (serverSet.has(from)) lastVote.set(from, Math.max(lastVote.get(from) ?? 0, seq));
     let v = votes.get(seq);
     if (!v) votes.set(seq, (v = emptyVotes()));
-    const r = addVote(v, from, hash, full, serverSet);
+    const r = addVote(v, from, hash, keepsFull(seq) ? full : null, serverSet);
     if (r === 'changed') flag(from, seq, 'sent two different updates for one seq');
     acceptReady();
     if (!entering && votes.size > 0 && waitingSince === null) waitingSince = opts.now();
+  }
+
+  /** Whether a full copy of update `seq` is kept (see FULL_AHEAD). */
+  function keepsFull(seq: number): boolean {
+    if (!entering) return seq <= lastSeq + FULL_AHEAD;
+    // Entering: ahead of the state being fetched, or, before its seq is known, the first few seqs.
+    const base = entering.seq;
+    return base !== null ? seq <= base + FULL_AHEAD : votes.size <= FULL_AHEAD;
   }
 
   /**
