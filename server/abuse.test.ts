@@ -186,3 +186,26 @@ describe('connections per address', () => {
     expect(admitted).toBe(true);
   });
 });
+
+describe('peer envelopes', () => {
+  it('a serving tab may send a whole state at once (thousands of frames) without being cut off; a flood past that is', async () => {
+    const s = await startServer({ maxFramesPerSecond: 200 });
+    const c = await WsClient.open(s.wsUrl);
+    c.send({ type: 'hello', v: PROTOCOL_VERSION, token: (await register(s.base, 'carrier')).token });
+    await c.waitType('enter');
+    const frame = (id: number, index: number) => JSON.stringify({ type: 'peer', as: 'server', site: 'meadow', id, index, count: 128, data: 'QUJD' });
+    // The largest state transfer: MAX_TRANSFER_BYTES in base64 chunks of PEER_CHUNK_BYTES.
+    for (let i = 0; i < 4100; i++) c.sendRaw(frame(Math.floor(i / 128), i % 128));
+    c.send({ type: 'ping', id: 7, t: 0 });
+    await c.waitType('pong', (m) => m.id === 7, 20_000);
+    expect(c.isClosed).toBe(false);
+    // Sent faster than the budget refills (1000 a second): closed within a few batches.
+    for (let batch = 0; batch < 20 && !c.isClosed; batch++) {
+      for (let i = 0; i < 5000; i++) c.sendRaw(frame(100 + Math.floor(i / 128), i % 128));
+      c.send({ type: 'ping', id: 8 + batch, t: 0 });
+      await Promise.race([c.waitType('pong', (m) => m.id === 8 + batch, 60_000), c.closed]);
+    }
+    expect(c.all.some((m) => m.type === 'error' && m.code === 'ERR_RATE_LIMITED')).toBe(true);
+    expect((await c.waitClose(20_000)).code).toBe(1008);
+  });
+});

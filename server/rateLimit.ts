@@ -1,69 +1,8 @@
 /**
- * Token buckets: `rate` tokens per second refill up to `burst`. One bucket per key (user name or
- * IP), so reconnecting does not refill a user's bucket.
+ * Rate limits of the admin: the token buckets of src/protocol/budget.ts (shared with the Site
+ * Servers) and the per-connection frame counter.
  */
-export interface RateSpec {
-  perSecond: number;
-  burst: number;
-}
-
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(
-    private readonly spec: RateSpec,
-    now: number,
-  ) {
-    this.tokens = spec.burst;
-    this.last = now;
-  }
-
-  /** Takes one token; false when the bucket is empty (the caller drops the request). */
-  take(now: number): boolean {
-    this.refill(now);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-
-  /** True when refilled to the brim: the bucket carries no history and can be forgotten. */
-  isFull(now: number): boolean {
-    this.refill(now);
-    return this.tokens >= this.spec.burst;
-  }
-
-  private refill(now: number): void {
-    // A clock that steps back must not mint tokens.
-    const dt = Math.max(0, now - this.last);
-    this.last = Math.max(this.last, now);
-    this.tokens = Math.min(this.spec.burst, this.tokens + (dt * this.spec.perSecond) / 1000);
-  }
-}
-
-export class KeyedRateLimiter {
-  private readonly buckets = new Map<string, TokenBucket>();
-
-  constructor(private readonly spec: RateSpec) {}
-
-  take(key: string, now: number): boolean {
-    let b = this.buckets.get(key);
-    if (!b) {
-      b = new TokenBucket(this.spec, now);
-      this.buckets.set(key, b);
-    }
-    return b.take(now);
-  }
-
-  /** Forgets full buckets, so the map does not grow with every key ever seen. */
-  sweep(now: number): void {
-    for (const [k, b] of this.buckets) if (b.isFull(now)) this.buckets.delete(k);
-  }
-
-  get size(): number {
-    return this.buckets.size;
-  }
-}
+export { KeyedRateLimiter, TokenBucket, type RateSpec } from '../src/protocol/budget.js';
 
 /** Counts events in fixed one-second windows; for the per-connection frame cap. */
 export class WindowCounter {

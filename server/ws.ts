@@ -7,9 +7,12 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { ACTION_BUDGET } from '../src/protocol/budget.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
 import {
   MAX_CLIENT_MESSAGE_BYTES,
+  MAX_TRANSFER_BYTES,
+  PEER_CHUNK_BYTES,
   PROTOCOL_VERSION,
   parseClientMessage,
   type ClientMessage,
@@ -19,7 +22,7 @@ import type { Accounts } from './accounts.js';
 import type { P2PManager } from './p2p/manager.js';
 import { encode, type Game, type PlayerLink } from './game.js';
 import type { Logger } from './log.js';
-import { KeyedRateLimiter, WindowCounter, type RateSpec } from './rateLimit.js';
+import { KeyedRateLimiter, TokenBucket, WindowCounter, type RateSpec } from './rateLimit.js';
 
 export const WS_PATH = '/ws';
 /**
@@ -37,16 +40,26 @@ export interface WsLimits {
   helloTimeoutMs: number;
   /** Unsent bytes queued for a client beyond which it is dropped (it is not reading). */
   maxBufferedBytes: number;
+  /**
+   * `peer` envelopes per connection (frames). The burst carries the largest state transfer
+   * (MAX_TRANSFER_BYTES in base64 chunks) at once; past it the connection is closed.
+   */
+  peerFrames: RateSpec;
   /** Open connections from one address; more are closed at once (one machine cannot hold them all). */
   maxConnectionsPerIp: number;
 }
 
+/** Frames of the largest state transfer (base64 of MAX_TRANSFER_BYTES in PEER_CHUNK_BYTES chunks), with room. */
+const PEER_FRAME_BURST = Math.ceil((MAX_TRANSFER_BYTES * 4) / 3 / PEER_CHUNK_BYTES) + 1000;
+
 export const DEFAULT_WS_LIMITS: WsLimits = {
-  actions: { perSecond: 20, burst: 40 },
+  // The same budget every Site Server holds a user to on a P2P site.
+  actions: ACTION_BUDGET,
   // Signaling bursts (ICE candidates of several links at once) and peer envelopes share it.
   maxFramesPerSecond: 200,
   helloTimeoutMs: 10_000,
   maxBufferedBytes: 1 << 20,
+  peerFrames: { perSecond: 1000, burst: PEER_FRAME_BURST },
   // Room for a household or a bot run behind one address (MMO_MAX_CONNECTIONS_PER_IP to raise it).
   maxConnectionsPerIp: 64,
 };
@@ -142,6 +155,7 @@ type Phase =
 class Connection implements PlayerLink {
   private phase: Phase = { kind: 'hello' };
   private readonly frames = new WindowCounter();
+  private readonly peerFrames: TokenBucket;
   private lastRateLog = -Infinity;
   private readonly helloTimer: ReturnType<typeof setTimeout>;
   private rttTimer: ReturnType<typeof setInterval> | null = null;
@@ -154,6 +168,7 @@ class Connection implements PlayerLink {
     private readonly deps: WsDeps,
     private readonly actionLimiter: KeyedRateLimiter,
   ) {
+    this.peerFrames = new TokenBucket(deps.limits.peerFrames, deps.now());
     ws.on('message', (data: RawData, isBinary: boolean) =>
       this.guard('message', () => this.onFrame(data, isBinary)),
     );
@@ -211,19 +226,20 @@ class Connection implements PlayerLink {
 
   private onFrame(data: RawData, isBinary: boolean): void {
     if (this.phase.kind === 'closed') return;
-    const count = this.frames.hit(this.deps.now());
-    if (count > this.deps.limits.maxFramesPerSecond) {
-      this.deps.log.warn('ws.flood_closed', {
-        conn: this.id,
-        ip: this.ip,
-        user: this.userName,
-        frames: count,
-      });
+    const buf = toBuffer(data);
+    const parsed = parseClientMessage(isBinary ? new Uint8Array(buf) : buf.toString('utf8'));
+    // Peer envelopes have their own, larger budget: a serving tab sends a whole state in them
+    // (thousands of frames at once) when the admin asks for it.
+    const now = this.deps.now();
+    const flood =
+      parsed.ok && parsed.value.type === 'peer' && this.phase.kind === 'playing'
+        ? !this.peerFrames.take(now)
+        : this.frames.hit(now) > this.deps.limits.maxFramesPerSecond;
+    if (flood) {
+      this.deps.log.warn('ws.flood_closed', { conn: this.id, ip: this.ip, user: this.userName, peer: parsed.ok && parsed.value.type === 'peer' });
       this.end(1008, 'ERR_RATE_LIMITED', 'too many messages; connection closed');
       return;
     }
-    const buf = toBuffer(data);
-    const parsed = parseClientMessage(isBinary ? new Uint8Array(buf) : buf.toString('utf8'));
     if (!parsed.ok) {
       this.reject(parsed.code, parsed.message);
       return;

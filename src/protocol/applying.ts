@@ -275,8 +275,10 @@ function record(ctx: ServerCtx, user: string, no: number, hash: string, k: strin
   const rk = key2(user, no);
   if (ctx.recorded.has(rk) || isApplied(ctx, user, no)) return;
   if (ctx.outbox.length >= ctx.cfg.maxEntries) return reject(ctx, from, type, 'ERR_RATE_LIMITED', 'timeslot full');
-  // Arrivals of one server strictly grow past its last stamp: a Timeslot's entries lie in (prev stamp, stamp].
   const now = ctx.opts.now();
+  // A user's new actions are held to the admin's action budget (resends of one it has are free).
+  if (content.kind === 'user' && !ctx.actionBudget.take(user, now)) return reject(ctx, from, type, 'ERR_RATE_LIMITED', 'over the action budget');
+  // Arrivals of one server strictly grow past its last stamp: a Timeslot's entries lie in (prev stamp, stamp].
   const arrival = now > ctx.lastStamp ? now : ctx.lastStamp + EPS;
   ctx.recorded.set(rk, arrival);
   ctx.outbox.push([user, no, arrival, hash]);

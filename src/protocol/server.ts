@@ -13,6 +13,7 @@ import { finalizeLoop, onAction, onContentRequest, onSysAction, requestContent }
 import { pruneChains } from './finality.js';
 import { livenessChecks, onIgnoreCall, onRequestDeclined } from './liveness.js';
 import { applyMembership, onRecordRequest, start } from './membership.js';
+import { RECORD_COST, STATE_COST } from './budget.js';
 import { ADMIN_ID, parsePeerMessage, type PeerMessage } from './messages.js';
 import { createContext, fromUnknownPeer, HORIZON_WINDOWS, isUserHere, latestStint, reject, type ServerCtx } from './serverContext.js';
 import { adoptInit, checkOutOfStep, noteAnnounce, onHashRequest, onStateChunk, onUpdateRequest, serveState, syncTimeouts, tryAdopt } from './stateSync.js';
@@ -55,11 +56,13 @@ function handle(ctx: ServerCtx, from: string, msg: PeerMessage): void {
       // Servers (joining, resyncing), users on the site (entering a running P2P site) and the
       // admin (taking the site back, saving it).
       if (!ctx.members.has(from) && !isUserHere(ctx, from) && from !== ADMIN_ID) return fromUnknownPeer(ctx, from, msg.type, msg.epoch, 'not a member');
+      if (!withinBudget(ctx, from, msg.type, STATE_COST)) return;
       return serveState(ctx, from, msg.seq);
     case 'stateChunk':
       return onStateChunk(ctx, from, msg);
     case 'hashRequest':
       if (!ctx.members.has(from) && !isUserHere(ctx, from) && from !== ADMIN_ID) return;
+      if (!withinBudget(ctx, from, msg.type, 1)) return;
       return onHashRequest(ctx, from, msg);
     case 'updateHash':
     case 'update':
@@ -71,8 +74,14 @@ function handle(ctx: ServerCtx, from: string, msg: PeerMessage): void {
     case 'echo':
       return onEcho(ctx, from, msg);
     case 'recordRequest':
+      // Servers that missed a record; nobody else needs the hand-over's snapshot from us.
+      if (!ctx.members.has(from)) return fromUnknownPeer(ctx, from, msg.type, msg.epoch, 'not a member');
+      if (!withinBudget(ctx, from, msg.type, RECORD_COST)) return;
       return onRecordRequest(ctx, from, msg);
     case 'updateRequest':
+      // Users on the site that missed votes (servers take states and hashes instead).
+      if (!isUserHere(ctx, from) && !ctx.members.has(from)) return reject(ctx, from, msg.type, 'ERR_UNKNOWN_PEER', 'not on the site');
+      if (!withinBudget(ctx, from, msg.type, 1)) return;
       return onUpdateRequest(ctx, from, msg);
     case 'ignoreCall':
       return onIgnoreCall(ctx, from, msg);
@@ -81,6 +90,13 @@ function handle(ctx: ServerCtx, from: string, msg: PeerMessage): void {
     default:
       return; // equivocationProof, membershipRequest, flagReport: for the admin
   }
+}
+
+/** A peer's request is answered only within its budget (the admin, which is trusted, has none). */
+function withinBudget(ctx: ServerCtx, from: string, type: string, cost: number): boolean {
+  if (from === ADMIN_ID || ctx.requestBudget.take(from, ctx.opts.now(), cost)) return true;
+  reject(ctx, from, type, 'ERR_RATE_LIMITED', 'over the request budget');
+  return false;
 }
 
 export function createSiteServer(opts: SiteServerOptions): SiteServer {
@@ -123,6 +139,9 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         checkOutOfStep(ctx);
         finalizeLoop(ctx);
         if (Number.isFinite(ctx.frontier)) pruneChains(ctx, ctx.frontier - HORIZON_WINDOWS * ctx.T);
+        // Full buckets carry nothing: the budgets hold only peers that spent lately.
+        ctx.actionBudget.sweep(now);
+        ctx.requestBudget.sweep(now);
       } catch (e) {
         reject(ctx, me, 'tick', 'ERR_INTERNAL', e instanceof Error ? e.message : String(e));
       }

@@ -4,6 +4,7 @@
  * rejections, rate limits and asking the others for a server's Timeslots.
  * Pure: time, sending and keys come from the options.
  */
+import { ACTION_BUDGET, KeyedRateLimiter, REQUEST_BUDGET } from './budget.js';
 import type { PlayerAction, SiteSnapshot } from '../game/types.js';
 import type { AppliedUpdate, CoreEvent, ServerStatus, SiteServerOptions } from './api.js';
 import { AppliedSet } from './applied.js';
@@ -134,6 +135,10 @@ export interface ServerCtx {
   readonly lastPush: Map<string, number>;
   readonly lastFetch: Map<string, number>;
   readonly suspicion: Map<string, number>;
+  /** Per user: its action budget (the admin's own rule, budget.ts). */
+  readonly actionBudget: KeyedRateLimiter;
+  /** Per peer: what it may ask of us (hashes, updates, records, states). */
+  readonly requestBudget: KeyedRateLimiter;
   readonly equivs: Array<{ server: string; seq: number }>;
   readonly equivSeen: Set<string>;
   /** Servers we hold an equivocation proof against, or the admin told us it holds one (ignoreCall). */
@@ -201,6 +206,8 @@ export function createContext(opts: SiteServerOptions): ServerCtx {
     lastPush: new Map(),
     lastFetch: new Map(),
     suspicion: new Map(),
+    actionBudget: new KeyedRateLimiter(ACTION_BUDGET),
+    requestBudget: new KeyedRateLimiter(REQUEST_BUDGET),
     equivs: [],
     equivSeen: new Set(),
     liars: new Set(),
