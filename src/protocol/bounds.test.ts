@@ -12,6 +12,7 @@ import {
   MAX_TRANSFER_CHUNKS,
   parsePeerMessage,
   type Member,
+  type PeerMessage,
   type UpdateMessage,
 } from './messages.js';
 import { createContext } from './serverContext.js';
@@ -19,6 +20,7 @@ import { updateHash } from './signed.js';
 import { onEcho, MAX_SUSPICIONS } from './timeslots.js';
 import { playMoves, setupSite } from './testing.js';
 import { insecureFastScheme } from './crypto.js';
+import { createSiteUser } from './user.js';
 import { encode as msgpackEncode } from '@msgpack/msgpack';
 
 const h = (n: number): string => n.toString(16).padStart(32, '0');
@@ -65,6 +67,31 @@ describe('votes', () => {
     const admin = s.events.filter((x) => x.node === 'admin').map((x) => x.e);
     expect(admin.filter((e) => e.kind === 'flagged').map((e) => (e.kind === 'flagged' ? e.server : ''))).toEqual(['s1']);
     expect(admin.filter((e) => e.kind === 'rejected' && e.code === 'ERR_UNKNOWN_PEER')).toHaveLength(100);
+  });
+});
+
+describe('a user', () => {
+  it('keeps full copies only 32 updates ahead of what it accepted; later ones it asks for again', () => {
+    const config = makeSiteConfig({ site: 'meadow', N_server: 3 });
+    const sent: Array<{ to: string; m: PeerMessage }> = [];
+    let now = 0;
+    const user = createSiteUser({ config, user: 'alice', now: () => now, send: (to, m) => void sent.push({ to, m }), servers: ['s0', 's1', 's2'], seq: 0, hash: ZERO_HASH, nextActionNo: 1 });
+    // A chain of 40 updates, all servers agreeing; the first one comes last.
+    const chain: UpdateMessage[] = [];
+    let prev = ZERO_HASH;
+    for (let seq = 1; seq <= 40; seq++) {
+      const body = { site: 'meadow', seq, prev, window: seq * 100, applied: [], events: [], stateHash: h(seq) };
+      const u: UpdateMessage = { type: 'update', ...body, hash: updateHash(body) };
+      chain.push(u);
+      prev = u.hash;
+    }
+    for (const u of [...chain.slice(1), chain[0]!]) for (const s of ['s0', 's1', 's2']) user.receive(s, u);
+    expect(user.lastAccepted().seq).toBe(32);
+    // What it dropped it asks for in full once the votes have waited 2 T_timeslot.
+    now = 2 * config.T_timeslot;
+    user.tick();
+    const asked = sent.flatMap((x) => (x.m.type === 'updateRequest' && x.to === 's0' ? [x.m.seq] : []));
+    expect(asked).toEqual([33, 34, 35, 36, 37, 38, 39]);
   });
 });
 
