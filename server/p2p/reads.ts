@@ -54,7 +54,7 @@ export class SiteReads {
   private markerAt: number | null = null;
   private closing = false;
   /** Servers asked during the running save that answered with the hand-over (no update yet). */
-  private noUpdateYet = new Set<string>();
+  private readonly noUpdateYet = new Set<string>();
   /** The latest majority-verified state: servers' hashes of it are compared as they come. */
   private lastVerified: { seq: number; hash: string; compared: Set<string> } | null = null;
   /**
