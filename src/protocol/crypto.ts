@@ -99,6 +99,12 @@ export interface SignatureScheme {
   sign(secretKey: string, message: Uint8Array): string;
   /** Never throws: a malformed key or signature is simply not valid. */
   verify(publicKey: string, message: Uint8Array, signature: string): boolean;
+  /**
+   * Set by a scheme that loads its fast implementation (WASM in the tab, src/net/crypto/sodium.ts):
+   * settles once that is in use or given up. The core never waits on it; a host holds its key
+   * registration until it settles, so it does not start serving on the slow fallback.
+   */
+  readonly ready?: Promise<void>;
 }
 
 /**

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ed25519Scheme, hashBytes, hashOf, registerSha256, toHex, utf8 } from '../../protocol/crypto.js';
-import { LruCache, nodeEd25519Scheme, nodeSha256 } from './node.js';
+import { LruCache } from './lru.js';
+import { nodeEd25519Scheme, nodeSha256 } from './node.js';
 
 const noble = ed25519Scheme;
 const seeds = ['11'.repeat(32), '00'.repeat(32), 'ff'.repeat(32), '0123456789abcdef'.repeat(4)];

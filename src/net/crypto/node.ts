@@ -7,6 +7,7 @@
  * crypto.test.ts checks both sign alike and accept and reject the same signatures.
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { LruCache } from './lru.js';
 import { ed25519Scheme, registerSha256, type SignatureScheme, type Sha256 } from '../../protocol/crypto.js';
 
 /** DER of a PKCS#8 Ed25519 private key without its last 32 bytes (the RFC 8032 seed). */
@@ -37,37 +38,6 @@ function smallOrder(publicKey: string): boolean {
   return SMALL_ORDER_Y.has(publicKey.slice(0, 62) + last.toString(16).padStart(2, '0'));
 }
 const SIG_HEX = /^[0-9a-f]{128}$/;
-
-/**
- * A size-capped map kept in last-use order: peers may send any number of keys (each bad one costs
- * a parse), so the cache of KeyObjects must not grow with them.
- */
-export class LruCache<V> {
-  private readonly map = new Map<string, V>();
-  constructor(readonly capacity: number) {}
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: string, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) {
-      const oldest = this.map.keys().next();
-      if (!oldest.done) this.map.delete(oldest.value);
-    }
-  }
-}
 
 export interface NodeSchemeOptions {
   /** Public KeyObjects kept (default 4096: far more than the servers and admin one process talks to). */
