@@ -42,14 +42,17 @@ const SIG_HEX = /^[0-9a-f]{128}$/;
 export interface NodeSchemeOptions {
   /** Public KeyObjects kept (default 4096: far more than the servers and admin one process talks to). */
   publicKeys?: number;
-  /** Private KeyObjects kept (default 16: a process signs with its own key and the admin's). */
+  /**
+   * Private KeyObjects kept (default 1024): one per Site Server a process runs (a bots process
+   * runs dozens; 16 thrashed, and making the KeyObject cost more than the signature).
+   */
   secretKeys?: number;
 }
 
 /** A fresh Ed25519 scheme over node:crypto with its own bounded key caches. */
 export function nodeEd25519Scheme(o: NodeSchemeOptions = {}): SignatureScheme & { cachedPublicKeys(): number } {
   const publicKeys = new LruCache<KeyObject>(o.publicKeys ?? 4096);
-  const secretKeys = new LruCache<KeyObject>(o.secretKeys ?? 16);
+  const secretKeys = new LruCache<KeyObject>(o.secretKeys ?? 1024);
 
   const secretKeyObject = (secretKey: string): KeyObject => {
     let k = secretKeys.get(secretKey);
