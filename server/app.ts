@@ -17,7 +17,7 @@ import { SqliteStorage } from './storage/sqlite.js';
 import type { ScryptParams, Storage } from './storage/types.js';
 import { attachWebSocket, DEFAULT_WS_LIMITS, type WsLimits } from './ws.js';
 import { randomBytes } from 'node:crypto';
-import { ed25519Scheme } from '../src/protocol/crypto.js';
+import { useNodeCrypto, type NodeCryptoChoice } from '../src/net/crypto/node.js';
 import { newAdminSecret, P2PManager } from './p2p/manager.js';
 import { checkP2P, DEFAULT_P2P, settingsForPeers, type P2POptions } from './p2p/settings.js';
 import { createOperator } from './operator.js';
@@ -34,6 +34,8 @@ export interface AdminServerOptions {
   staticDir?: string | null;
   /** Vite in middleware mode (hot reload) instead of `staticDir`. */
   dev?: boolean;
+  /** Ed25519 and SHA-256: native node:crypto (default) or the pure-JS @noble ones (`MMO_CRYPTO`). */
+  crypto?: NodeCryptoChoice;
   /** Wall clock, injectable so session expiry can be tested without waiting. */
   now?: () => number;
   sessionTtlMs?: number;
@@ -104,10 +106,11 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
   // The peers' synced clock follows this one; it must never run backward.
   let lastNow = -Infinity;
   const peerNow = (): number => (lastNow = Math.max(lastNow, now()));
+  const crypto = useNodeCrypto(opts.crypto ?? 'native');
   const p2p = new P2PManager({
     options: p2pOptions,
     adminSecret,
-    crypto: ed25519Scheme,
+    crypto,
     now: peerNow,
     ...(opts.random ? { random: opts.random } : {}),
     log,
@@ -188,7 +191,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
       limits,
       p2p,
       welcome: {
-        adminKey: ed25519Scheme.publicKeyOf(adminSecret),
+        adminKey: crypto.publicKeyOf(adminSecret),
         p2p: settingsForPeers(p2pOptions),
         iceServers: p2pOptions.iceServers,
       },

@@ -2,6 +2,7 @@
 import type { AdminServerOptions } from './app.js';
 import { DEFAULTS } from './app.js';
 import { DEFAULT_WS_LIMITS } from './ws.js';
+import { nodeCryptoChoice } from '../src/net/crypto/node.js';
 import { checkP2P, DEFAULT_P2P, parseIceServers, type P2POptions } from './p2p/settings.js';
 
 type Env = Record<string, string | undefined>;
@@ -50,6 +51,7 @@ export function optionsFromEnv(env: Env, argv: readonly string[]): AdminServerOp
     host: env.HOST?.trim() || DEFAULTS.host,
     dbFile: env.MMO_DB?.trim() || DEFAULTS.dbFile,
     dev: argv.includes('--dev'),
+    crypto: nodeCryptoChoice(env.MMO_CRYPTO),
     sessionTtlMs: int('MMO_SESSION_TTL_MS', DEFAULTS.sessionTtlMs, 1000),
     saveIntervalMs: int('MMO_SAVE_INTERVAL_MS', DEFAULTS.saveIntervalMs, 100),
     actionRate: {

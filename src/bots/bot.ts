@@ -16,6 +16,7 @@ import type { GameConnection, P2PEnvironment, SessionEnd } from '../net/connecti
 import { ReconnectingSession } from '../net/reconnect.js';
 import { timeoutWakeup } from '../net/p2p/driver.js';
 import { dataChannelFactory } from '../net/p2p/datachannelLink.js';
+import { nodeCryptoChoice, useNodeCrypto } from '../net/crypto/node.js';
 import { initialState, type GameState, type StateBox } from '../net/state.js';
 import type { SiteUpdate } from '../protocol/messages.js';
 
@@ -54,11 +55,13 @@ export function stateBox(): StateBox & { changed: Array<(s: GameState) => void> 
   };
 }
 
+/** Bots sign and hash with Node's native crypto unless `MMO_CRYPTO=noble` (to compare). */
 export function nodeP2P(): P2PEnvironment {
   return {
     links: (iceServers) => dataChannelFactory({ iceServers }),
     wakeup: timeoutWakeup(),
     randomBytes: (n) => globalThis.crypto.getRandomValues(new Uint8Array(n)),
+    crypto: useNodeCrypto(nodeCryptoChoice(process.env.MMO_CRYPTO)),
   };
 }
 

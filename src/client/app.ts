@@ -9,6 +9,7 @@ import { ReconnectingSession } from '../net/reconnect.js';
 import { simplePeerFactory, type SimplePeerConstructor } from '../net/p2p/simplePeerLink.js';
 import SimplePeer from '@thaunknown/simple-peer/lite.js';
 import { workerWakeup } from './wakeup.js';
+import { tabCrypto } from '../net/crypto/sodium.js';
 import type { PlayerAction } from '../game/types.js';
 import type { SessionReply } from '../protocol/messages.js';
 import { mountHud } from './hud.js';
@@ -182,10 +183,15 @@ export function startApp(): { store: GameStore } {
   }
 
   const wakeup = workerWakeup();
+  // Ed25519 in WASM, loading from now on; the P2P node registers its key once it is in (or failed).
+  const signatures = tabCrypto((event, fields) =>
+    event === 'crypto.ready' ? console.debug(event, fields) : console.warn(event, fields),
+  );
   const p2p: P2PEnvironment = {
     links: (iceServers) => simplePeerFactory(SimplePeer as unknown as SimplePeerConstructor, { iceServers }),
     wakeup,
     randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
+    crypto: signatures,
   };
 
   function connect(token: string): void {

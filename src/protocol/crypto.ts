@@ -15,9 +15,16 @@ export const ZERO_HASH = '0'.repeat(HASH_HEX);
 
 /** UTF-8 bytes of a string (the core has no TextEncoder in its lib; lone surrogates become U+FFFD). */
 export function utf8(text: string): Uint8Array {
-  const out: number[] = [];
+  // One allocation of the worst case (3 bytes per UTF-16 unit), then a view of what was written:
+  // this runs on every signed or hashed record, and a growing number[] was most of its cost.
+  const out = new Uint8Array(text.length * 3);
+  let n = 0;
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
+    if (c < 0x80) {
+      out[n++] = c;
+      continue;
+    }
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
       const d = text.charCodeAt(i + 1);
       if (d >= 0xdc00 && d <= 0xdfff) {
@@ -25,17 +32,28 @@ export function utf8(text: string): Uint8Array {
         i++;
       } else c = 0xfffd;
     } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
-    if (c < 0x80) out.push(c);
-    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    if (c < 0x800) {
+      out[n++] = 0xc0 | (c >> 6);
+      out[n++] = 0x80 | (c & 63);
+    } else if (c < 0x10000) {
+      out[n++] = 0xe0 | (c >> 12);
+      out[n++] = 0x80 | ((c >> 6) & 63);
+      out[n++] = 0x80 | (c & 63);
+    } else {
+      out[n++] = 0xf0 | (c >> 18);
+      out[n++] = 0x80 | ((c >> 12) & 63);
+      out[n++] = 0x80 | ((c >> 6) & 63);
+      out[n++] = 0x80 | (c & 63);
+    }
   }
-  return Uint8Array.from(out);
+  return out.subarray(0, n);
 }
+
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function toHex(bytes: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < bytes.length; i++) s += (bytes[i] ?? 0).toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) s += HEX_BYTE[bytes[i] ?? 0];
   return s;
 }
 
@@ -49,9 +67,24 @@ export function fromHex(hex: string): Uint8Array | null {
   return out;
 }
 
+/** SHA-256 of bytes, 32 bytes out. */
+export type Sha256 = (bytes: Uint8Array) => Uint8Array;
+
+let sha256Impl: Sha256 = sha256;
+
+/**
+ * Registers a faster SHA-256 (Node's native `createHash`, src/net/crypto/node.ts) for every hash
+ * of the core; `null` goes back to @noble/hashes. A registration rather than an option because
+ * hashes are taken everywhere (ids, chains, updates) and every implementation gives the same
+ * bytes: it changes speed, never results.
+ */
+export function registerSha256(impl: Sha256 | null): void {
+  sha256Impl = impl ?? sha256;
+}
+
 /** 16-byte truncated SHA-256 of bytes, as hex. */
 export function hashBytes(bytes: Uint8Array): string {
-  return toHex(sha256(bytes).subarray(0, HASH_BYTES));
+  return toHex(sha256Impl(bytes).subarray(0, HASH_BYTES));
 }
 
 /** 16-byte truncated SHA-256 of the canonical JSON of plain data, as hex. */
@@ -66,9 +99,20 @@ export interface SignatureScheme {
   sign(secretKey: string, message: Uint8Array): string;
   /** Never throws: a malformed key or signature is simply not valid. */
   verify(publicKey: string, message: Uint8Array, signature: string): boolean;
+  /**
+   * Set by a scheme that loads its fast implementation (WASM in the tab, src/net/crypto/sodium.ts):
+   * settles once that is in use or given up. The core never waits on it; a host holds its key
+   * registration until it settles, so it does not start serving on the slow fallback.
+   */
+  readonly ready?: Promise<void>;
 }
 
-/** The real scheme: ed25519 (@noble/curves). Secret keys are 32 bytes of hex. */
+/**
+ * The portable scheme: ed25519 in pure JS (@noble/curves), the fallback wherever no native or
+ * WASM one is loaded (src/net/crypto/). Secret keys are 32 bytes of hex (the RFC 8032 seed).
+ * Verification is strict RFC 8032 (`zip215: false`: canonical encodings, as OpenSSL and
+ * libsodium check them) so every backend accepts the same signatures, which evidence relies on.
+ */
 export const ed25519Scheme: SignatureScheme = {
   name: 'ed25519',
   publicKeyOf(secretKey) {
@@ -86,7 +130,7 @@ export const ed25519Scheme: SignatureScheme = {
     const sig = fromHex(signature);
     if (!pk || pk.length !== 32 || !sig || sig.length !== 64) return false;
     try {
-      return ed25519.verify(sig, message, pk);
+      return ed25519.verify(sig, message, pk, { zip215: false });
     } catch {
       return false;
     }

@@ -75,6 +75,8 @@ export class P2PNode {
   private secretKey: string | null = null;
   /** The key message, held until the clock has its first offset (see onWelcome). */
   private pendingKey: Extract<ClientMessage, { type: 'key' }> | null = null;
+  /** Whether the scheme's fast implementation has loaded or been given up (`SignatureScheme.ready`). */
+  private cryptoSettled: boolean;
   serverId: string | null = null;
   server: SiteServerHost | null = null;
   /** The host of a site this tab stopped serving because its player walked in: it hands its copy over. */
@@ -88,6 +90,13 @@ export class P2PNode {
   constructor(private readonly o: NodeOptions) {
     this.bound = { toAdmin: o.toAdmin, hooks: o.hooks, log: o.log };
     this.crypto = o.crypto ?? ed25519Scheme;
+    // A tab whose WASM Ed25519 is still loading registers its key (and so may be picked to
+    // serve) only once it has: serving on the fallback costs several times the CPU.
+    this.cryptoSettled = this.crypto.ready === undefined;
+    void this.crypto.ready?.then(() => {
+      this.cryptoSettled = true;
+      this.sendKeyIfSynced();
+    });
     this.driver = new Driver(o.wakeup, (err) => this.log('p2p.tick_failed', { err: String(err), stack: (err as Error)?.stack }));
     this.clock = createClockSync({
       now: o.localNow,
@@ -142,7 +151,7 @@ export class P2PNode {
   }
 
   private sendKeyIfSynced(): void {
-    if (!this.pendingKey || this.clock.offset() === null) return;
+    if (!this.pendingKey || this.clock.offset() === null || !this.cryptoSettled || this.closed) return;
     this.toAdmin(this.pendingKey);
     this.pendingKey = null;
   }
