@@ -1,16 +1,19 @@
 /**
  * A visible serving tab vs a hidden one, in one run (issue 16, the tab part).
  *
- *     npx vite build && npx tsx bench/tab/visibleServing.ts [--moves 30] [--profile]
+ *     npx vite build && npx tsx bench/tab/visibleServing.ts [--moves 20] [--rounds 3] [--profile]
  *
  * One headless Chromium (e2e/cdp.ts, plain CDP: Playwright would keep every tab visible and
  * unthrottled), five guest tabs each in a browser context (a window) of its own: three on town,
  * forest and lake become the Site Servers of meadow, where two players walk. The players are
  * visible; the serving tabs are hidden (a blank tab in front of each), then brought to the front
- * of their windows (visible), then hidden again, in that order, and in each phase both players
- * make `--moves` one-tile moves (waiting for each to be accepted, then 150 ms) and the HUD's
- * action delay of each is kept. Per phase it prints the delays (median, p90), each serving tab's
- * Timeslots against the T_timeslot grid and the frames each tab drew (`__mmo.frames()`).
+ * of their windows (visible), and so on for `--rounds` rounds, then hidden once more: alternating
+ * so that the machine's load, which drifts (it is shared), weighs on both alike. In each phase
+ * both players make `--moves` one-tile moves (waiting for each to be accepted, then 150 ms) and
+ * the HUD's action delay of each is kept. Per phase it prints the delays (median, p90), each
+ * serving tab's Timeslots against the T_timeslot grid and the frames each tab drew per second
+ * (`__mmo.frames()`; tabs: three servers, then the two players); then all hidden phases' delays
+ * against all visible ones'.
  * `--profile` adds a CPU profile of one visible serving tab (5 s, self time by script).
  *
  * Not in `npm test`: it takes 2-4 minutes and measures the machine as much as the code.
@@ -32,7 +35,8 @@ function argValue(name: string, fallback: number): number {
   if (!Number.isInteger(v) || v < 1 || v > 1000) throw new Error(`${name}: an integer in 1..1000`);
   return v;
 }
-const MOVES = argValue('--moves', 30);
+const MOVES = argValue('--moves', 20);
+const ROUNDS = argValue('--rounds', 3);
 const PROFILE = process.argv.includes('--profile');
 
 interface Tab {
@@ -218,7 +222,7 @@ async function main(): Promise<void> {
       },
       30_000,
     );
-    const results: Array<Record<string, unknown>> = [];
+    const pooled = { hidden: [] as number[], visible: [] as number[], lost: { hidden: 0, visible: 0 } };
     const phase = async (name: string, visible: boolean): Promise<void> => {
       for (const t of servers) await setVisible(b, t, visible);
       // Let the tabs settle into the new visibility (Phaser resumes, the first frames are drawn).
@@ -249,13 +253,28 @@ async function main(): Promise<void> {
         seconds: +((after[0]!.at - before[0]!.at) / 1000).toFixed(1),
         load: loadavg().map((x) => x.toFixed(1)).join(' '),
       };
-      results.push(r);
+      const kind = visible ? 'visible' : 'hidden';
+      pooled[kind].push(...ok);
+      pooled.lost[kind] += r.lost;
       console.log(JSON.stringify(r));
     };
 
-    await phase('hidden', false);
-    await phase('visible', true);
-    await phase('hidden again', false);
+    for (let i = 1; i <= ROUNDS; i++) {
+      await phase(`hidden ${i}`, false);
+      await phase(`visible ${i}`, true);
+    }
+    await phase(`hidden ${ROUNDS + 1}`, false);
+    const h = pooled.hidden;
+    const v = pooled.visible;
+    console.log(
+      JSON.stringify({
+        all: true,
+        hidden: { moves: h.length, lost: pooled.lost.hidden, medianMs: Math.round(quantile(h, 0.5)), p90Ms: Math.round(quantile(h, 0.9)) },
+        visible: { moves: v.length, lost: pooled.lost.visible, medianMs: Math.round(quantile(v, 0.5)), p90Ms: Math.round(quantile(v, 0.9)) },
+        medianRatio: +(quantile(v, 0.5) / quantile(h, 0.5)).toFixed(2),
+        p90Ratio: +(quantile(v, 0.9) / quantile(h, 0.9)).toFixed(2),
+      }),
+    );
 
     if (PROFILE) {
       const t = servers[0]!;

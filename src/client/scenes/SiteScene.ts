@@ -9,18 +9,17 @@ import * as Phaser from 'phaser';
 import type { GameState, GameStore, ChatBubble } from '../store.js';
 import type { Item, UserState } from '../../game/types.js';
 import type { SiteView } from '../../game/view.js';
-import { getSite, isSiteId, tileAt, MAP_HEIGHT, MAP_WIDTH } from '../../game/world.js';
+import { getSite, isSiteId, MAP_HEIGHT, MAP_WIDTH } from '../../game/world.js';
 import { TILE, hashString, paletteOf } from '../art.js';
 import { playerTint } from '../artPlayers.js';
 import { tweenSpan, type RenderPacer } from '../renderPacer.js';
 import {
-  TILE_VARIANTS,
+  groundTexture,
   itemTexture,
   playerTexture,
   portalTextures,
   ringTexture,
   shadowTexture,
-  tileTexture,
 } from './textures.js';
 
 export const MAP_W_PX = MAP_WIDTH * TILE;
@@ -185,17 +184,7 @@ export class SiteScene extends Phaser.Scene {
   private buildMap(siteId: string): void {
     const def = getSite(siteId);
     this.cameras.main.setBackgroundColor(paletteOf(siteId).bg);
-    for (let y = 0; y < def.height; y++) {
-      for (let x = 0; x < def.width; x++) {
-        const ch = tileAt(def, x, y);
-        const variant = hashString(`${x},${y}`) % TILE_VARIANTS;
-        const img = this.add
-          .image(x * TILE, y * TILE, tileTexture(this, siteId, ch, variant))
-          .setOrigin(0, 0);
-        img.setDepth(DEPTH_TILES);
-        this.mapObjects.push(img);
-      }
-    }
+    this.mapObjects.push(this.add.image(0, 0, groundTexture(this, siteId)).setOrigin(0, 0).setDepth(DEPTH_TILES));
     const tex = portalTextures(this);
     for (const p of def.portals) {
       const cx = centre(p.x);
