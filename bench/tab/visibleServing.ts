@@ -14,7 +14,8 @@
  * serving tab's Timeslots against the T_timeslot grid and the frames each tab drew per second
  * (`__mmo.frames()`; tabs: three servers, then the two players); then all hidden phases' delays
  * against all visible ones'.
- * `--profile` adds a CPU profile of one visible serving tab (5 s, self time by script).
+ * `--profile` adds a CPU profile of one visible serving tab while both players make 10 moves (self
+ * time by script and the top functions).
  *
  * Not in `npm test`: it takes 2-4 minutes and measures the machine as much as the code.
  */
