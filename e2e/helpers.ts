@@ -192,6 +192,18 @@ const ARROWS: Record<Dir, string> = {
 const WASD: Record<Dir, string> = { up: 'w', down: 's', left: 'a', right: 'd' };
 
 /**
+ * A quick key press: keydown and keyup on the focused element in one go. `keyboard.press` waits
+ * for the browser between the two, up to 940 ms on a loaded machine, and the game rightly takes a
+ * key held past REPEAT_MS (125 ms) as held and walks on (src/client/input.ts).
+ */
+async function tap(page: Page, key: string): Promise<void> {
+  await page.evaluate((k) => {
+    const target = document.activeElement ?? document.body;
+    for (const type of ['keydown', 'keyup']) target.dispatchEvent(new KeyboardEvent(type, { key: k, bubbles: true, cancelable: true }));
+  }, key);
+}
+
+/**
  * Walks the player one key press per tile, waiting for each move to be accepted before the next
  * press (as a player watching the screen would). Returns where it ends.
  */
@@ -203,7 +215,7 @@ export async function walk(
   let s = await snapshot(page);
   for (const dir of dirs) {
     const to = stepFrom(s.me!, dir);
-    await page.keyboard.press((keys === 'arrows' ? ARROWS : WASD)[dir]);
+    await tap(page, (keys === 'arrows' ? ARROWS : WASD)[dir]);
     s = await until(page, (n) => n.me?.x === to.x && n.me?.y === to.y, `${s.user} at ${to.x},${to.y}`);
   }
   return s;

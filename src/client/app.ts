@@ -2,7 +2,7 @@
  * Wires the page together: login form -> session -> admin connection -> store -> HUD and Phaser.
  * Keeps the session token in sessionStorage so a reload reconnects; logging out clears it.
  */
-import type { Game } from 'phaser';
+import type { Renderer } from './game.js';
 import { Api } from '../net/api.js';
 import type { P2PEnvironment, SessionEnd } from '../net/connection.js';
 import { ReconnectingSession } from '../net/reconnect.js';
@@ -53,6 +53,8 @@ export interface MmoDebug {
   snapshot(): Snapshot;
   /** What this tab's P2P layer did (for tests and curious players). */
   p2p(): P2PDebug;
+  /** Frames the game has drawn (it draws only while something on the map moves: renderPacer.ts). */
+  frames(): number;
 }
 
 declare global {
@@ -123,7 +125,8 @@ export function startApp(): { store: GameStore } {
 
   /** The logged-in session; it reconnects by itself when the socket drops (net/reconnect.ts). */
   let conn: ReconnectingSession | null = null;
-  let game: Promise<Game> | null = null;
+  let game: Promise<Renderer> | null = null;
+  let renderer: Renderer | null = null;
 
   const send = (a: PlayerAction): boolean => conn?.sendAction(a) ?? false;
 
@@ -169,16 +172,14 @@ export function startApp(): { store: GameStore } {
 
   function showLogin(error: SessionEnd['error']): void {
     gameView.hidden = true;
-    void game?.then((g) => g.loop.sleep());
+    // The game stops drawing by itself: the emptied map has nothing that moves (renderPacer.ts).
     login.show(error);
   }
 
   function ensureGame(): void {
-    if (game) {
-      void game.then((g) => g.loop.wake());
-      return;
-    }
-    game = import('./game.js').then((m) => m.startGame(gameParent, store));
+    // Once started, the game wakes by itself when the store gives it a site to draw.
+    if (game) return;
+    game = import('./game.js').then((m) => (renderer = m.startGame(gameParent, store)));
     game.catch((e: unknown) => console.error('cannot start the renderer', e));
   }
 
@@ -275,6 +276,7 @@ export function startApp(): { store: GameStore } {
         ticks: node?.driver.ticks ?? 0,
       };
     },
+    frames: () => renderer?.frames() ?? 0,
   });
 
   const saved = loadSession();

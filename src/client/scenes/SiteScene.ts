@@ -2,22 +2,24 @@
  * Draws the accepted view of the current site: tiles, portals, items, players and chat bubbles.
  * It owns no game state: it subscribes to the store and reconciles its sprites with each new
  * view, tweening players from tile to tile. Keyboard input lives in the DOM (`input.ts`).
+ * It tells the pacer (`renderPacer.ts`) what changed and how long each animation runs, so the
+ * game draws at full rate only while something moves.
  */
 import * as Phaser from 'phaser';
 import type { GameState, GameStore, ChatBubble } from '../store.js';
 import type { Item, UserState } from '../../game/types.js';
 import type { SiteView } from '../../game/view.js';
-import { getSite, isSiteId, tileAt, MAP_HEIGHT, MAP_WIDTH } from '../../game/world.js';
+import { getSite, isSiteId, MAP_HEIGHT, MAP_WIDTH } from '../../game/world.js';
 import { TILE, hashString, paletteOf } from '../art.js';
 import { playerTint } from '../artPlayers.js';
+import { tweenSpan, type RenderPacer } from '../renderPacer.js';
 import {
-  TILE_VARIANTS,
+  groundTexture,
   itemTexture,
   playerTexture,
   portalTextures,
   ringTexture,
   shadowTexture,
-  tileTexture,
 } from './textures.js';
 
 export const MAP_W_PX = MAP_WIDTH * TILE;
@@ -25,6 +27,8 @@ export const MAP_H_PX = MAP_HEIGHT * TILE;
 /** Duration of a one-tile step. */
 export const STEP_MS = 120;
 const SWIRL_FRAME_MS = 80;
+/** A chat bubble fades out over its last this many ms. */
+const BUBBLE_FADE_MS = 400;
 
 const DEPTH_TILES = 0;
 const DEPTH_PORTALS = 5;
@@ -52,6 +56,9 @@ interface BubbleSprite {
 
 const centre = (t: number): number => t * TILE + TILE / 2;
 
+/** A tween's settings this scene uses; `repeat: -1` marks a looping decoration. */
+type TweenConfig = Phaser.Types.Tweens.TweenBuilderConfig & { duration: number; yoyo?: boolean; repeat?: number };
+
 export class SiteScene extends Phaser.Scene {
   private unsubscribe: (() => void) | null = null;
   private renderedSite: string | null = null;
@@ -64,6 +71,8 @@ export class SiteScene extends Phaser.Scene {
   private lastBubbles: ChatBubble[] | null = null;
   private waiting: Phaser.GameObjects.Text | null = null;
   private swirls: Array<{ img: Phaser.GameObjects.Image; frames: string[] }> = [];
+  /** Set by game.ts before the scene is created. */
+  pacer: RenderPacer | null = null;
 
   constructor(private readonly store: GameStore) {
     super({ key: 'site' });
@@ -100,8 +109,7 @@ export class SiteScene extends Phaser.Scene {
       const x = Phaser.Math.Clamp(p.root.x, b.width / 2 + 2, MAP_W_PX - b.width / 2 - 2);
       const y = Math.max(p.root.y - 30, b.height + 2);
       b.root.setPosition(x, y);
-      // Fade out over the last 400 ms.
-      b.root.setAlpha(Math.min(1, (b.expiresAt - now) / 400));
+      b.root.setAlpha(Math.min(1, (b.expiresAt - now) / BUBBLE_FADE_MS));
     }
     for (const p of this.players.values()) p.root.setDepth(DEPTH_PLAYERS + p.root.y);
   }
@@ -114,27 +122,46 @@ export class SiteScene extends Phaser.Scene {
     this.me = s.session?.user ?? null;
     const view = s.site !== null ? s.view : null;
     if (!view || !isSiteId(view.site)) {
-      if (this.renderedSite !== null) this.clearAll();
-      this.waiting?.setVisible(true).setText(s.session ? 'Entering…' : 'Connecting…');
+      const text = s.session ? 'Entering…' : 'Connecting…';
+      if (this.renderedSite !== null || this.waiting?.visible !== true || this.waiting.text !== text) {
+        if (this.renderedSite !== null) this.clearAll();
+        this.waiting?.setVisible(true).setText(text);
+        this.pacer?.changed();
+      }
       this.lastView = null;
       return;
     }
-    this.waiting?.setVisible(false);
+    let changed = false;
+    if (this.waiting?.visible === true) {
+      this.waiting.setVisible(false);
+      changed = true;
+    }
     if (view.site !== this.renderedSite) {
       this.clearAll();
       this.buildMap(view.site);
       this.lastView = null;
+      changed = true;
     }
     if (view !== this.lastView) {
       const arriving = this.lastView === null;
       this.syncItems(view.items, arriving);
       this.syncPlayers(view.users, arriving);
       this.lastView = view;
+      changed = true;
     }
     if (s.bubbles !== this.lastBubbles) {
       this.syncBubbles(s.bubbles);
       this.lastBubbles = s.bubbles;
+      changed = true;
     }
+    // Only what the map shows: the store also changes for the HUD (round trips, server states).
+    if (changed) this.pacer?.changed();
+  }
+
+  /** Adds a tween and tells the pacer how long it needs the full frame rate (loops: the idle rate). */
+  private tween(config: TweenConfig): void {
+    this.tweens.add(config);
+    if (config.repeat !== -1) this.pacer?.animate(performance.now() + tweenSpan(config));
   }
 
   private clearAll(): void {
@@ -151,22 +178,13 @@ export class SiteScene extends Phaser.Scene {
     for (const k of [...this.bubbles.keys()]) this.dropBubble(k);
     this.renderedSite = null;
     this.lastBubbles = null;
+    this.pacer?.setAmbient(false);
   }
 
   private buildMap(siteId: string): void {
     const def = getSite(siteId);
     this.cameras.main.setBackgroundColor(paletteOf(siteId).bg);
-    for (let y = 0; y < def.height; y++) {
-      for (let x = 0; x < def.width; x++) {
-        const ch = tileAt(def, x, y);
-        const variant = hashString(`${x},${y}`) % TILE_VARIANTS;
-        const img = this.add
-          .image(x * TILE, y * TILE, tileTexture(this, siteId, ch, variant))
-          .setOrigin(0, 0);
-        img.setDepth(DEPTH_TILES);
-        this.mapObjects.push(img);
-      }
-    }
+    this.mapObjects.push(this.add.image(0, 0, groundTexture(this, siteId)).setOrigin(0, 0).setDepth(DEPTH_TILES));
     const tex = portalTextures(this);
     for (const p of def.portals) {
       const cx = centre(p.x);
@@ -174,7 +192,7 @@ export class SiteScene extends Phaser.Scene {
       const base = this.add.image(cx, cy, tex.base).setDepth(DEPTH_PORTALS);
       const swirl = this.add.image(cx, cy, tex.swirl[0]!).setDepth(DEPTH_PORTALS + 1);
       this.swirls.push({ img: swirl, frames: tex.swirl });
-      this.tweens.add({
+      this.tween({
         targets: swirl,
         scale: 0.82,
         duration: 900,
@@ -200,6 +218,8 @@ export class SiteScene extends Phaser.Scene {
       this.mapObjects.push(base, swirl, label);
     }
     this.renderedSite = siteId;
+    // Portals swirl (and items bob, the player's ring pulses) as long as the map is shown.
+    this.pacer?.setAmbient(true);
   }
 
   private syncItems(items: readonly Item[], arriving: boolean): void {
@@ -215,7 +235,7 @@ export class SiteScene extends Phaser.Scene {
       const icon = this.add.image(0, 0, itemTexture(this, it.kind)).setScale(0.8);
       const c = this.add.container(centre(it.x), centre(it.y), [shadow, icon]).setDepth(DEPTH_ITEMS);
       c.setData('kind', it.kind);
-      this.tweens.add({
+      this.tween({
         targets: icon,
         y: -3,
         duration: 700 + (hashString(it.id) % 400),
@@ -225,7 +245,7 @@ export class SiteScene extends Phaser.Scene {
       });
       if (!arriving) {
         c.setScale(0.1);
-        this.tweens.add({ targets: c, scale: 1, duration: 260, ease: 'Back.easeOut' });
+        this.tween({ targets: c, scale: 1, duration: 260, ease: 'Back.easeOut' });
       }
       this.items.set(it.id, c);
     }
@@ -233,7 +253,7 @@ export class SiteScene extends Phaser.Scene {
       if (seen.has(id)) continue;
       this.items.delete(id);
       this.tweens.killTweensOf(c.list);
-      this.tweens.add({
+      this.tween({
         targets: c,
         y: c.y - 16,
         alpha: 0,
@@ -262,14 +282,14 @@ export class SiteScene extends Phaser.Scene {
       if (steps > 2) {
         p.root.setPosition(centre(u.x), centre(u.y));
       } else {
-        this.tweens.add({
+        this.tween({
           targets: p.root,
           x: centre(u.x),
           y: centre(u.y),
           duration: STEP_MS * steps,
           ease: 'Linear',
         });
-        this.tweens.add({
+        this.tween({
           targets: p.body,
           y: -4,
           duration: (STEP_MS * steps) / 2,
@@ -282,7 +302,7 @@ export class SiteScene extends Phaser.Scene {
       if (seen.has(name)) continue;
       this.players.delete(name);
       this.tweens.killTweensOf(p.root);
-      this.tweens.add({ targets: p.root, alpha: 0, duration: 200, onComplete: () => p.root.destroy() });
+      this.tween({ targets: p.root, alpha: 0, duration: 200, onComplete: () => p.root.destroy() });
       this.dropBubble(name);
     }
   }
@@ -292,7 +312,7 @@ export class SiteScene extends Phaser.Scene {
     const parts: Phaser.GameObjects.GameObject[] = [];
     if (mine) {
       const ring = this.add.image(0, 13, ringTexture(this));
-      this.tweens.add({
+      this.tween({
         targets: ring,
         alpha: 0.35,
         duration: 700,
@@ -322,7 +342,7 @@ export class SiteScene extends Phaser.Scene {
     root.setData('name', u.name);
     if (fadeIn) {
       root.setAlpha(0);
-      this.tweens.add({ targets: root, alpha: 1, duration: 250 });
+      this.tween({ targets: root, alpha: 1, duration: 250 });
     }
     return { root, body, label, tx: u.x, ty: u.y };
   }
@@ -364,7 +384,9 @@ export class SiteScene extends Phaser.Scene {
     const p = this.players.get(b.speaker);
     if (p) root.setPosition(p.root.x, p.root.y - 30);
     root.setScale(0.6);
-    this.tweens.add({ targets: root, scale: 1, duration: 150, ease: 'Back.easeOut' });
+    this.tween({ targets: root, scale: 1, duration: 150, ease: 'Back.easeOut' });
+    // Its fade, and the frame that removes it, at the full rate too.
+    this.pacer?.animate(b.expiresAt + 1, b.expiresAt - BUBBLE_FADE_MS);
     return { id: b.id, root, width: w, height: h + 8, expiresAt: b.expiresAt };
   }
 

@@ -2,8 +2,8 @@
  * Turns the procedural drawings of `art.ts` into Phaser canvas textures, once per key.
  */
 import * as Phaser from 'phaser';
-import type { TileChar } from '../../game/world.js';
-import { TILE, drawItem, drawPortal, drawPortalBase, drawTile } from '../art.js';
+import { getSite, tileAt, type TileChar } from '../../game/world.js';
+import { TILE, drawItem, drawPortal, drawPortalBase, drawTile, hashString } from '../art.js';
 import { drawPlayer } from '../artPlayers.js';
 
 /** Variants drawn per tile type; a tile picks one by position so the ground doesn't look stamped. */
@@ -30,6 +30,23 @@ export function tileTexture(scene: Phaser.Scene, site: string, ch: TileChar, var
   return canvasTexture(scene, `tile:${site}:${ch}:${variant}`, TILE, TILE, (ctx) =>
     drawTile(ctx, site, ch, variant),
   );
+}
+
+/**
+ * A site's whole ground in one texture, from the tile textures: a frame then draws one image
+ * instead of one per tile (300 here), which is most of what a still frame costs in Canvas 2D.
+ */
+export function groundTexture(scene: Phaser.Scene, siteId: string): string {
+  const def = getSite(siteId);
+  return canvasTexture(scene, `ground:${siteId}`, def.width * TILE, def.height * TILE, (ctx) => {
+    for (let y = 0; y < def.height; y++) {
+      for (let x = 0; x < def.width; x++) {
+        const variant = hashString(`${x},${y}`) % TILE_VARIANTS;
+        const key = tileTexture(scene, siteId, tileAt(def, x, y), variant);
+        ctx.drawImage(scene.textures.get(key).getSourceImage() as CanvasImageSource, x * TILE, y * TILE);
+      }
+    }
+  });
 }
 
 export function itemTexture(scene: Phaser.Scene, kind: string): string {
