@@ -1,0 +1,166 @@
+/**
+ * One measured scenario: a fresh admin with the given settings, bot groups (one process each)
+ * started together, then: wait until every bot is on a site and the sites that should be P2P are,
+ * a warm-up, an admin snapshot, the measured window, a second snapshot; the bots end on their own
+ * (`--seconds`) and write their JSON. The admin's figures are the diff of the two snapshots.
+ */
+import { adminWindow, p2pSites, parseAdminView, playersOnline, type AdminView, type AdminWindow } from './admin.js';
+import { parseBotSummary } from './botsJson.js';
+import type { BotFigures } from './figures.js';
+import { procCpuMs, sleep, startAdmin, startBots, type AdminSettings } from './proc.js';
+
+export interface BotGroup {
+  label: string;
+  count: number;
+  /** A site id, `all` (spread over the sites), or unset (the admin's default). */
+  site?: string;
+  /** Actions per second per bot. */
+  rate: number;
+  serve: boolean;
+}
+
+/** Test-only latency, loss and link failures the bots inject where they send (same for every group). */
+export interface Injection {
+  cu?: number;
+  su?: number;
+  ss?: number;
+  jitter?: number;
+  loss?: number;
+  linkDown?: number;
+}
+
+export interface Scenario {
+  name: string;
+  admin: AdminSettings;
+  groups: BotGroup[];
+  injection?: Injection;
+  warmupS: number;
+  measureS: number;
+  /** Sites that must be P2P before the window opens (0 for client-server runs). */
+  expectP2P: number;
+  /** How long to wait for every bot and every expected P2P site. */
+  readyTimeoutS: number;
+}
+
+export interface ScenarioResult {
+  name: string;
+  settings: AdminSettings;
+  injection: Injection;
+  groups: Array<{ label: string; args: string[]; figures: BotFigures }>;
+  /** Players online and P2P sites when the window opened, and how long it took to get there. */
+  ready: { players: number; requested: number; p2pSites: string[]; afterS: number; reached: boolean };
+  p2pSitesAtEnd: string[];
+  admin: AdminWindow;
+  /** Where the admin's counters came from: its `admin` object, or /proc for CPU only. */
+  adminSource: 'api' | 'proc';
+  wallS: number;
+}
+
+export function botArgs(g: BotGroup, url: string, inj: Injection, s: Scenario): string[] {
+  const args = ['--count', String(g.count), '--url', `${url}/`, '--rate', String(g.rate)];
+  if (g.site) args.push('--site', g.site);
+  if (!g.serve) args.push('--no-serve');
+  // The bots' clock starts when their last bot is in; ours when every group is in: a margin.
+  args.push('--warmup', String(s.warmupS), '--seconds', String(s.warmupS + s.measureS + 2));
+  const flag: Array<[keyof Injection, string]> = [
+    ['cu', '--latency-cu'],
+    ['su', '--latency-su'],
+    ['ss', '--latency-ss'],
+    ['jitter', '--jitter'],
+    ['loss', '--loss'],
+    ['linkDown', '--link-down'],
+  ];
+  for (const [k, name] of flag) {
+    const v = inj[k];
+    if (v !== undefined && v > 0) args.push(name, String(v));
+  }
+  return args;
+}
+
+/** Cumulative counters from the admin, or CPU from /proc and zero bytes when it has no `admin` object. */
+function counters(v: AdminView, pid: number, t: number): { c: NonNullable<AdminView['admin']>; source: 'api' | 'proc' } {
+  if (v.admin) return { c: v.admin, source: 'api' };
+  const cpu = procCpuMs(pid) ?? { user: NaN, system: NaN };
+  return {
+    c: { cpuUserMs: cpu.user, cpuSystemMs: cpu.system, bytesIn: NaN, bytesOut: NaN, playerSeconds: 0, at: t },
+    source: 'proc',
+  };
+}
+
+export async function runScenario(s: Scenario, log: (line: string) => void): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const admin = await startAdmin(s.admin);
+  const inj = s.injection ?? {};
+  const runs = s.groups.map((g) => {
+    const args = botArgs(g, admin.url, inj, s);
+    return { g, args, run: startBots(args, `${s.name}-${g.label}`) };
+  });
+  const requested = s.groups.reduce((n, g) => n + g.count, 0);
+  try {
+    const view = async (): Promise<AdminView> => parseAdminView(await admin.view());
+    let v = await view();
+    const until = Date.now() + s.readyTimeoutS * 1000;
+    while (
+      (playersOnline(v) < requested || p2pSites(v).length < s.expectP2P) &&
+      Date.now() < until &&
+      runs.some((r) => r.run.running())
+    ) {
+      await sleep(250);
+      v = await view();
+    }
+    const ready = {
+      players: playersOnline(v),
+      requested,
+      p2pSites: p2pSites(v),
+      afterS: (Date.now() - t0) / 1000,
+      reached: playersOnline(v) >= requested && p2pSites(v).length >= s.expectP2P,
+    };
+    log(
+      `  ${s.name}: ${ready.players}/${requested} players, ${ready.p2pSites.length} P2P sites after ${ready.afterS.toFixed(0)} s` +
+        (ready.reached ? '' : ' (not all: measuring what there is)'),
+    );
+    await sleep(s.warmupS * 1000);
+    // Integral of the players online, for the /proc fallback that has no playerSeconds.
+    const a = counters(await view(), admin.pid, Date.now());
+    let fallbackPlayerMs = 0;
+    const windowEnd = Date.now() + s.measureS * 1000;
+    let last = Date.now();
+    let players = playersOnline(await view());
+    while (Date.now() < windowEnd) {
+      await sleep(Math.min(1000, windowEnd - Date.now()));
+      const now = Date.now();
+      fallbackPlayerMs += players * (now - last);
+      last = now;
+      v = await view();
+      players = playersOnline(v);
+    }
+    const b = counters(v, admin.pid, Date.now());
+    if (a.source === 'proc') b.c.playerSeconds = fallbackPlayerMs / 1000;
+    const p2pSitesAtEnd = p2pSites(v);
+    // The bots end on their own a moment after the window; a hung one is told to.
+    const overdue = setTimeout(() => runs.forEach((r) => r.run.stop()), 30_000);
+    overdue.unref();
+    const groups = [];
+    for (const r of runs) groups.push({ label: r.g.label, args: r.args, figures: parseBotSummary(await r.run.done, s.admin.T_timeslot) });
+    clearTimeout(overdue);
+    return {
+      name: s.name,
+      settings: s.admin,
+      injection: inj,
+      groups,
+      ready,
+      p2pSitesAtEnd,
+      admin: adminWindow(a.c, b.c),
+      adminSource: a.source,
+      wallS: (Date.now() - t0) / 1000,
+    };
+  } catch (e) {
+    for (const r of runs) r.run.stop();
+    const out = runs.map((r) => `--- bots ${r.g.label}:\n${r.run.output()}`).join('\n');
+    throw new Error(`${s.name}: ${(e as Error).message}\n--- admin:\n${admin.output()}\n${out}`);
+  } finally {
+    for (const r of runs) r.run.stop();
+    await Promise.allSettled(runs.map((r) => r.run.done));
+    await admin.stop();
+  }
+}
