@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../../server/testkit.js';
 import { parseArgs } from './cli.js';
@@ -23,6 +26,7 @@ describe('bots CLI', () => {
       ['--count', '2', '--url', 'http://h:1/', '--bogus'],
       ['--count'],
       ['--count', '2', '--url', 'http://h:1/', '--per-process', '0'],
+      ['--count', '2', '--url', 'http://h:1/', '--roam', '2'],
     ])
       expect(() => parseArgs(bad)).toThrow();
   });
@@ -43,11 +47,12 @@ describe('bots CLI', () => {
     expect(out).toContain('closing sessions');
   }, 30_000);
 
-  it('runs bots in child processes of --per-process each and still stops cleanly', async () => {
+  it('runs bots in child processes of --per-process each, stops by itself after --seconds and writes --json', async () => {
     const s = await startServer({ p2p: { transferThreshold: 0 } });
+    const file = join(mkdtempSync(join(tmpdir(), 'bots-')), 'run.json');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/bots/cli.ts', '--count', '5', '--per-process', '2', '--url', s.url, '--site', 'all'],
+      ['--import', 'tsx', 'src/bots/cli.ts', '--count', '5', '--per-process', '2', '--url', s.url, '--site', 'all', '--rate', '5', '--seconds', '3', '--json', file],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -57,8 +62,37 @@ describe('bots CLI', () => {
     while (!/online 5\/5 \(failed 0\)/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     // Spread over the sites in turn: the first five sites get one bot each.
     expect(out).toMatch(/online 5\/5 \(failed 0\).*sites (?=.*meadow:1)(?=.*town:1)(?=.*forest:1)(?=.*lake:1)(?=.*cave:1)/);
-    child.kill('SIGINT');
     expect(await exited).toBe(0);
+    expect(out).toMatch(/delay p50 \d+ ms p99 \d+ ms/);
+    // The summary adds up what the three processes measured.
+    type Dist = { count: number; p50: number; p99: number; max: number };
+    const j = JSON.parse(readFileSync(file, 'utf8')) as {
+      version: number;
+      counts: object;
+      timeToEnterMs: Dist;
+      actionDelayMs: Record<'all' | 'cs' | 'p2p', Dist>;
+      samples: { cs: number[] };
+      actions: { sent: { cs: number } };
+      cpu: { processes: number; userMs: number };
+      bytes: { admin: { framesSent: number; received: number } };
+      injected: { spec: unknown };
+    };
+    expect(j.version).toBe(1);
+    expect(j.counts).toMatchObject({ requested: 5, online: 5, failed: 0, enterPending: 0 });
+    expect(j.timeToEnterMs.count).toBe(5);
+    const d = j.actionDelayMs;
+    expect(d.cs.count).toBeGreaterThan(20);
+    expect(d.p2p.count).toBe(0);
+    expect(d.all.count).toBe(d.cs.count);
+    expect(d.cs.p50).toBeLessThanOrEqual(d.cs.p99);
+    expect(d.cs.p99).toBeLessThanOrEqual(d.cs.max);
+    expect(j.samples.cs).toHaveLength(d.cs.count);
+    expect(j.actions.sent.cs).toBeGreaterThanOrEqual(d.cs.count);
+    expect(j.cpu.processes).toBe(4);
+    expect(j.cpu.userMs).toBeGreaterThan(0);
+    expect(j.bytes.admin.framesSent).toBeGreaterThan(d.cs.count);
+    expect(j.bytes.admin.received).toBeGreaterThan(0);
+    expect(j.injected.spec).toBeNull();
     // Every session closed: nobody stays on the server.
     const deadline2 = Date.now() + 5000;
     let online = -1;
