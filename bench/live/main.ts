@@ -1,5 +1,5 @@
 /**
- * `npm run bench:live [-- --quick] [--only offload,delay,bytes,robust,scale] [--out DIR] [--svg DIR]`:
+ * `npm run bench:live [-- --quick] [--only offload,delay,bytes,robust,scale,browser] [--out DIR] [--svg DIR]`:
  * the real admin, real bots over WebRTC (node-datachannel) and the real codecs, each figure printed
  * beside the paper's formula with the parameters in force (bench/README.md). Each section prints a
  * table and writes `<out>/<section>.json` (machine, commit, command, figures, sanity checks); the
@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { browser } from './browser.js';
 import { bytes } from './bytes.js';
 import { delay } from './delay.js';
 import { offload, type OffloadRow } from './offload.js';
@@ -18,7 +19,7 @@ import { scale } from './scale.js';
 import { runScenario, type Scenario, type ScenarioResult } from './scenario.js';
 import type { SectionContext, SectionOutput } from './section.js';
 
-export const SECTIONS = ['offload', 'delay', 'bytes', 'robust', 'scale'] as const;
+export const SECTIONS = ['offload', 'delay', 'bytes', 'robust', 'scale', 'browser'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export interface Options {
@@ -151,6 +152,7 @@ async function main(): Promise<void> {
   }
   if (want('bytes')) emit(await bytes(ctx, delayResults), since());
   if (want('robust')) emit(await robust(ctx), since());
+  if (want('browser')) emit(await browser(ctx), since());
   const failed = outputs.flatMap((s) => s.checks.filter((c) => !c.ok));
   log(`\nbench:live done in ${((Date.now() - t0) / 1000).toFixed(0)} s; ${failed.length} sanity check(s) failed; JSON in ${out}, plots in ${svgDir}`);
   process.exit(failed.length > 0 ? 1 : 0);

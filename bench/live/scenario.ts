@@ -29,6 +29,9 @@ export interface Injection {
   linkDown?: number;
 }
 
+/** Something started after the admin and before the bots (browser tabs), read at the window's end. */
+export type Setup = (adminUrl: string) => Promise<{ info(): Promise<unknown>; stop(): Promise<void> }>;
+
 export interface Scenario {
   name: string;
   admin: AdminSettings;
@@ -40,6 +43,13 @@ export interface Scenario {
   expectP2P: number;
   /** How long to wait for every bot and every expected P2P site. */
   readyTimeoutS: number;
+  /**
+   * How long the bots usually take to be in (and the sites P2P). The bots count their warm-up from
+   * their start (`--warmup`), so the window opens at readyGuessS + warmupS after it, for the bots
+   * and the admin alike; a run that gets ready later is flagged (`ready.warm` false).
+   */
+  readyGuessS: number;
+  setup?: Setup;
 }
 
 export interface ScenarioResult {
@@ -48,11 +58,13 @@ export interface ScenarioResult {
   injection: Injection;
   groups: Array<{ label: string; args: string[]; figures: BotFigures }>;
   /** Players online and P2P sites when the window opened, and how long it took to get there. */
-  ready: { players: number; requested: number; p2pSites: string[]; afterS: number; reached: boolean };
+  ready: { players: number; requested: number; p2pSites: string[]; afterS: number; reached: boolean; warm: boolean };
   p2pSitesAtEnd: string[];
   admin: AdminWindow;
   /** Where the admin's counters came from: its `admin` object, or /proc for CPU only. */
   adminSource: 'api' | 'proc';
+  /** What the setup reported at the window's end. */
+  setupInfo?: unknown;
   wallS: number;
 }
 
@@ -60,8 +72,8 @@ export function botArgs(g: BotGroup, url: string, inj: Injection, s: Scenario): 
   const args = ['--count', String(g.count), '--url', `${url}/`, '--rate', String(g.rate)];
   if (g.site) args.push('--site', g.site);
   if (!g.serve) args.push('--no-serve');
-  // The bots' clock starts when their last bot is in; ours when every group is in: a margin.
-  args.push('--warmup', String(s.warmupS), '--seconds', String(s.warmupS + s.measureS + 2));
+  // No --seconds: the bench ends them (SIGTERM) when its window closes, so both windows end together.
+  args.push('--warmup', String(s.readyGuessS + s.warmupS));
   const flag: Array<[keyof Injection, string]> = [
     ['cu', '--latency-cu'],
     ['su', '--latency-su'],
@@ -91,15 +103,24 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
   const t0 = Date.now();
   const admin = await startAdmin(s.admin);
   const inj = s.injection ?? {};
+  let extra: Awaited<ReturnType<Setup>> | null = null;
+  try {
+    if (s.setup) extra = await s.setup(admin.url);
+  } catch (e) {
+    await admin.stop();
+    throw new Error(`${s.name}: setup failed: ${(e as Error).message}`);
+  }
+  const botsStarted = Date.now();
   const runs = s.groups.map((g) => {
     const args = botArgs(g, admin.url, inj, s);
     return { g, args, run: startBots(args, `${s.name}-${g.label}`) };
   });
+  const windowStart = botsStarted + (s.readyGuessS + s.warmupS) * 1000;
   const requested = s.groups.reduce((n, g) => n + g.count, 0);
   try {
     const view = async (): Promise<AdminView> => parseAdminView(await admin.view());
     let v = await view();
-    const until = Date.now() + s.readyTimeoutS * 1000;
+    const until = botsStarted + s.readyTimeoutS * 1000;
     while (
       (playersOnline(v) < requested || p2pSites(v).length < s.expectP2P) &&
       Date.now() < until &&
@@ -114,12 +135,14 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
       p2pSites: p2pSites(v),
       afterS: (Date.now() - t0) / 1000,
       reached: playersOnline(v) >= requested && p2pSites(v).length >= s.expectP2P,
+      warm: Date.now() + s.warmupS * 1000 <= windowStart,
     };
     log(
       `  ${s.name}: ${ready.players}/${requested} players, ${ready.p2pSites.length} P2P sites after ${ready.afterS.toFixed(0)} s` +
-        (ready.reached ? '' : ' (not all: measuring what there is)'),
+        (ready.reached ? '' : ' (not all: measuring what there is)') +
+        (ready.warm ? '' : ' (later than the bots\' warm-up: the window starts less warm)'),
     );
-    await sleep(s.warmupS * 1000);
+    await sleep(Math.max(0, windowStart - Date.now()));
     // Integral of the players online, for the /proc fallback that has no playerSeconds.
     const a = counters(await view(), admin.pid, Date.now());
     let fallbackPlayerMs = 0;
@@ -137,12 +160,10 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
     const b = counters(v, admin.pid, Date.now());
     if (a.source === 'proc') b.c.playerSeconds = fallbackPlayerMs / 1000;
     const p2pSitesAtEnd = p2pSites(v);
-    // The bots end on their own a moment after the window; a hung one is told to.
-    const overdue = setTimeout(() => runs.forEach((r) => r.run.stop()), 30_000);
-    overdue.unref();
+    const setupInfo = extra ? await extra.info() : undefined;
+    for (const r of runs) r.run.stop();
     const groups = [];
     for (const r of runs) groups.push({ label: r.g.label, args: r.args, figures: parseBotSummary(await r.run.done, s.admin.T_timeslot) });
-    clearTimeout(overdue);
     return {
       name: s.name,
       settings: s.admin,
@@ -152,6 +173,7 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
       p2pSitesAtEnd,
       admin: adminWindow(a.c, b.c),
       adminSource: a.source,
+      ...(setupInfo !== undefined ? { setupInfo } : {}),
       wallS: (Date.now() - t0) / 1000,
     };
   } catch (e) {
@@ -161,6 +183,7 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
   } finally {
     for (const r of runs) r.run.stop();
     await Promise.allSettled(runs.map((r) => r.run.done));
+    await extra?.stop();
     await admin.stop();
   }
 }

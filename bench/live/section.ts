@@ -70,6 +70,7 @@ export function busyMeadow(o: {
     measureS: o.measureS,
     expectP2P: p2p ? 1 : 0,
     readyTimeoutS: 60,
+    readyGuessS: 12,
   };
 }
 
@@ -92,5 +93,7 @@ export function spread(o: {
     measureS: o.measureS,
     expectP2P: o.p2p ? 6 : 0,
     readyTimeoutS: 90,
+    // About 10 bots a second enter on a loaded 2-core machine, then the sites change hands.
+    readyGuessS: 10 + Math.ceil(o.count / 8),
   };
 }
