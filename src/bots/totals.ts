@@ -121,7 +121,7 @@ export function summary(i: SummaryInput): Record<string, unknown> {
       wallMs: r1(cpu.wallMs),
       processes: cpu.processes,
       perRole: {
-        method: "handler time: wall ms inside each bot's socket, data-channel and timer callbacks, booked to the bot's role at that moment (serving: it is a Site Server)",
+        method: "handler time: process CPU ms (process.cpuUsage) across each bot's socket, data-channel and timer callbacks, booked to the bot's role at that moment (serving: it is a Site Server); the process's other threads (libdatachannel) running meanwhile count too",
         handlerMs: { serving: r1(s.handlerMs.serving), playing: r1(s.handlerMs.playing) },
         botSeconds: { serving: r1(s.botSeconds.serving), playing: r1(s.botSeconds.playing) },
       },

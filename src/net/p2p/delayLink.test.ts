@@ -1,39 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SignalData } from '../../protocol/messages.js';
-import { DelayLine, delayLinks, peerLinkClass, type DelayEnv, type DelaySpec } from './delayLink.js';
+import { DelayLine, delayLinks, peerLinkClass, type DelaySpec } from './delayLink.js';
+import { fakeDelayEnv as fakeEnv } from './fakeDelayEnv.js';
 import type { PeerLink } from './link.js';
-
-/** Manual time: `advance` runs due timers in order, each at its own time (or `late` ms after). */
-function fakeEnv(randoms: number[] = [], late = 0): DelayEnv & { advance(ms: number): void; t: number } {
-  const timers: Array<{ at: number; cb: () => void; id: number }> = [];
-  let id = 0;
-  const env = {
-    t: 0,
-    now: () => env.t,
-    random: () => randoms.shift() ?? 0.5,
-    setTimer(ms: number, cb: () => void) {
-      timers.push({ at: env.t + ms + late, cb, id: ++id });
-      return id;
-    },
-    clearTimer(h: unknown) {
-      const k = timers.findIndex((x) => x.id === h);
-      if (k >= 0) timers.splice(k, 1);
-    },
-    advance(ms: number) {
-      const end = env.t + ms;
-      for (;;) {
-        timers.sort((a, b) => a.at - b.at);
-        const next = timers[0];
-        if (!next || next.at > end) break;
-        timers.shift();
-        env.t = next.at;
-        next.cb();
-      }
-      env.t = end;
-    },
-  };
-  return env;
-}
 
 const spec = (s: Partial<DelaySpec>): DelaySpec => ({ latencyMs: 0, jitterMs: 0, loss: 0, down: 0, downPeriodMs: 100, ...s });
 
