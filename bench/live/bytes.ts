@@ -8,7 +8,7 @@ import { bytesFormulas, DATACHANNEL_HEADER, WEBSOCKET_HEADER } from './formulas.
 import { mergeFigures } from './figures.js';
 import { linePlotSvg } from './plot.js';
 import type { ScenarioResult } from './scenario.js';
-import { busyMeadow, check, finite, type SectionContext, type SectionOutput } from './section.js';
+import { busyMeadow, check, finite, QUICK, type SectionContext, type SectionOutput } from './section.js';
 import { fmt, ratio, table } from './stats.js';
 
 export const BYTES_SVG = 'live-bytes.svg';
@@ -80,7 +80,7 @@ export async function bytes(ctx: SectionContext, reuse: ScenarioResult[]): Promi
   const sizes = ctx.quick ? (prior ? [] : [6]) : [5, 10, 20];
   for (const n of sizes) {
     const r = await ctx.run(
-      busyMeadow({ name: `bytes-n${n}`, admin: { nServer: 3, T_timeslot: 100 }, players: n, rate, warmupS: 8, measureS: 15 }),
+      busyMeadow({ name: `bytes-n${n}`, admin: { nServer: 3, T_timeslot: 100 }, players: n, rate, ...(ctx.quick ? QUICK : { warmupS: 8, measureS: 15 }) }),
     );
     rows.push(bytesRow(r, n, rate));
   }

@@ -8,7 +8,7 @@ import { delayFormulas } from './formulas.js';
 import { mergeFigures, type BotFigures } from './figures.js';
 import { linePlotSvg } from './plot.js';
 import type { ScenarioResult } from './scenario.js';
-import { busyMeadow, check, REAL_WORLD, type SectionContext, type SectionOutput } from './section.js';
+import { busyMeadow, check, QUICK, REAL_WORLD, type SectionContext, type SectionOutput } from './section.js';
 import { cdfPoints, fmt, table } from './stats.js';
 
 export const DELAY_SVG = 'live-delay.svg';
@@ -78,8 +78,7 @@ export async function delay(ctx: SectionContext): Promise<{ out: SectionOutput; 
         admin: { nServer: c.nServer, T_timeslot: c.T },
         players: 8,
         ...(c.links === 'real-world' ? { injection: REAL_WORLD } : {}),
-        warmupS: ctx.quick ? 4 : 8,
-        measureS: ctx.quick ? 10 : 20,
+        ...(ctx.quick ? QUICK : { warmupS: 8, measureS: 20 }),
       }),
     );
     results.push(r);

@@ -1,7 +1,10 @@
 /** The pure parts of `npm run bench:live`: figures, formulas in force, merging, options, plots. */
 import { describe, expect, it } from 'vitest';
 import { computeLoad, PAPER_LOAD } from '../../src/analysis/load.js';
+import { addSample, emptyTally } from '../../src/bots/tally.js';
+import { summary, Totals } from '../../src/bots/totals.js';
 import { adminWindow } from './admin.js';
+import { parseBotSummary } from './botsJson.js';
 import { mergeDist, type Dist } from './figures.js';
 import { bytesFormulas, DATACHANNEL_HEADER, delayFormulas, failureFormulas } from './formulas.js';
 import { parseOptions } from './main.js';
@@ -155,7 +158,7 @@ describe('scale', () => {
   const row = (bots: number, cs: number, p2p: number): OffloadRow =>
     ({ bots, T_timeslot: 100, cs: { delay: { p99: cs } }, p2p: { delay: { p99: p2p } } }) as unknown as OffloadRow;
   it('is the largest size whose p99 stays under 2 T_timeslot, per mode', () => {
-    const s = scaleFigures([row(25, 20, 150), row(50, 30, 199), row(100, 60, 900), row(200, 250, 2000)]);
+    const s = scaleFigures([row(25, 20, 150), row(50, 30, 199), row(100, 60, 900), row(200, 200, 2000)]);
     expect(s.bound).toBe(200);
     expect(s.cs).toBe(100);
     expect(s.p2p).toBe(50);
@@ -181,5 +184,43 @@ describe('plots', () => {
     expect(d.split(/(?=[ML])/).length).toBe(5);
     expect(niceStep(930)).toBe(200);
     expect(niceStep(1)).toBe(0.2);
+  });
+});
+
+describe('the bots --json summary', () => {
+  it('reads what src/bots/totals.ts writes: delays per mode, actions, CPU and bytes per role, latency per link class', () => {
+    const t = new Totals();
+    const tally = emptyTally();
+    for (const v of [10, 20, 30]) addSample(tally.delay.cs, v);
+    for (const v of [100, 200]) addSample(tally.delay.p2p, v);
+    for (const v of [31, 29]) addSample(tally.linkDelay.cu, v);
+    tally.sent = { cs: 3, p2p: 4 };
+    tally.unprocessed = { cs: 0, p2p: 1 };
+    tally.handlerMs = { serving: 500, playing: 40 };
+    tally.botSeconds = { serving: 10, playing: 20 };
+    tally.peer.serving = { sent: 20_000, received: 5000, framesSent: 100, framesReceived: 50 };
+    tally.peer.playing = { sent: 4000, received: 10_000, framesSent: 40, framesReceived: 80 };
+    t.add(tally, true);
+    const json = summary({
+      args: {},
+      counts: { requested: 3, online: 3, failed: 0, p2pPlaying: 2, serving: 1, enterPending: 0 },
+      totals: t,
+      window: { fromMs: 0, toMs: 10_000 },
+      roundMs: 100,
+      linkSpec: null,
+    });
+    const f = parseBotSummary(JSON.parse(JSON.stringify(json)), 100);
+    expect([f.delay.cs.count, f.delay.cs.p50, f.delay.cs.mean]).toEqual([3, 20, 20]);
+    expect([f.delay.p2p.count, f.delay.p2p.p99, f.delay.p2p.samples.length]).toEqual([2, 200, 2]);
+    expect(f.notProcessed.p2p).toEqual({ sent: 4, lost: 1 });
+    expect(f.cpu.serving).toEqual({ ms: 500, botSeconds: 10 });
+    // 10 bot-seconds serving are 100 rounds of 100 ms.
+    expect(f.bytes.serverPerRound).toEqual({ sent: 200, received: 50 });
+    expect(f.bytes.userPerRound).toEqual({ sent: 20, received: 50 });
+    expect(f.latency.cu?.mean).toBe(30);
+    expect(f.latency.su).toBeNull();
+  });
+  it('refuses a summary of another shape', () => {
+    expect(() => parseBotSummary({ version: 2 }, 100)).toThrow(/cannot read/);
   });
 });

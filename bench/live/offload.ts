@@ -5,7 +5,7 @@
  */
 import { linePlotSvg } from './plot.js';
 import type { ScenarioResult } from './scenario.js';
-import { busyMeadow, check, finite, spread, type SectionContext, type SectionOutput } from './section.js';
+import { busyMeadow, check, finite, QUICK, spread, type SectionContext, type SectionOutput } from './section.js';
 import { mergeFigures } from './figures.js';
 import { fmt, ratio, table } from './stats.js';
 
@@ -63,7 +63,7 @@ export async function offload(ctx: SectionContext): Promise<{ out: SectionOutput
       const name = `offload-${bots}-${mode}`;
       // Quick: one busy site (6 players) and 4 volunteers; full: bots spread over all six sites.
       const s = ctx.quick
-        ? busyMeadow({ name, admin: { nServer, T_timeslot: T }, players: 6, warmupS: 4, measureS: 8, p2p: mode === 'p2p' })
+        ? busyMeadow({ name, admin: { nServer, T_timeslot: T }, players: 6, ...QUICK, p2p: mode === 'p2p' })
         : spread({ name, count: bots, p2p: mode === 'p2p', nServer, T_timeslot: T, warmupS: 10, measureS: 20 });
       res[mode] = await ctx.run(s);
     }

@@ -5,7 +5,7 @@
  */
 import { failureFormulas } from './formulas.js';
 import { lostShare, mergeFigures } from './figures.js';
-import { busyMeadow, check, finite, type SectionContext, type SectionOutput } from './section.js';
+import { busyMeadow, check, finite, QUICK, type SectionContext, type SectionOutput } from './section.js';
 import { fmt, table } from './stats.js';
 
 export interface RobustRow {
@@ -29,8 +29,7 @@ export async function robust(ctx: SectionContext): Promise<SectionOutput> {
         admin: { nServer, T_timeslot: 100 },
         players: 8,
         injection: { linkDown: p },
-        warmupS: ctx.quick ? 4 : 8,
-        measureS: ctx.quick ? 10 : 20,
+        ...(ctx.quick ? QUICK : { warmupS: 8, measureS: 20 }),
       }),
     );
     const f = mergeFigures(r.groups.map((g) => g.figures));

@@ -50,6 +50,8 @@ export interface Scenario {
    */
   readyGuessS: number;
   setup?: Setup;
+  /** Players the setup brings (browser tabs), besides the bots. */
+  extraPlayers?: number;
 }
 
 export interface ScenarioResult {
@@ -116,7 +118,7 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
     return { g, args, run: startBots(args, `${s.name}-${g.label}`) };
   });
   const windowStart = botsStarted + (s.readyGuessS + s.warmupS) * 1000;
-  const requested = s.groups.reduce((n, g) => n + g.count, 0);
+  const requested = s.groups.reduce((n, g) => n + g.count, s.extraPlayers ?? 0);
   try {
     const view = async (): Promise<AdminView> => parseAdminView(await admin.view());
     let v = await view();

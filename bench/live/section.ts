@@ -31,6 +31,9 @@ export interface SectionContext {
   stamp: string;
 }
 
+/** Quick runs: short windows (a smoke test of the harness, not figures to quote). */
+export const QUICK = { readyGuessS: 6, warmupS: 3, measureS: 8 };
+
 export const check = (what: string, ok: boolean, detail: string): Check => ({ what, ok, detail });
 export const finite = (x: number): boolean => Number.isFinite(x);
 
@@ -53,6 +56,8 @@ export function busyMeadow(o: {
   rate?: number;
   /** false: the same bots with P2P off (threshold 0), for a client-server baseline. */
   p2p?: boolean;
+  /** Scenario.readyGuessS (default 12 s). */
+  readyGuessS?: number;
 }): Scenario {
   const p2p = o.p2p ?? true;
   const volunteers = o.admin.nServer + 1;
@@ -70,7 +75,7 @@ export function busyMeadow(o: {
     measureS: o.measureS,
     expectP2P: p2p ? 1 : 0,
     readyTimeoutS: 60,
-    readyGuessS: 12,
+    readyGuessS: o.readyGuessS ?? 12,
   };
 }
 
