@@ -280,6 +280,8 @@ export class Bot {
   /** Roaming: with probability roam per second pick a portal, walk there, take it. */
   private roamStep(site: string, me: { x: number; y: number }): PlayerAction | null {
     const roam = this.o.roam ?? 0;
+    // A portal action never applied (lost on a down link) must not stop the roaming for good.
+    if (this.switching && performance.now() - this.switching.at > UNPROCESSED_AFTER_MS) this.switching = null;
     if (roam <= 0 || this.switching) return null;
     const def = getSite(site);
     if (!this.portal && this.random() < roam / (this.o.rate ?? 2)) {
