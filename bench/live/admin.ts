@@ -24,7 +24,7 @@ const View = z.object({
       servers: z.array(z.object({ state: z.string() })).optional(),
     }),
   ),
-  admin: Counters.optional(),
+  admin: Counters.nullable().optional(),
 });
 export type AdminView = z.infer<typeof View>;
 

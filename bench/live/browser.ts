@@ -96,7 +96,7 @@ export async function browser(ctx: SectionContext): Promise<SectionOutput> {
       // Only the tabs volunteer (the bots do not serve); each quiet site keeps one tab, under the threshold.
       admin: { nServer: 3, threshold: 4, T_timeslot: 100 },
       groups: [{ label: 'players', count: 4, site: 'meadow', rate: 2, serve: false }],
-      ...(ctx.quick ? QUICK : { warmupS: 8, measureS: 20, readyGuessS: 15 }),
+      ...(ctx.quick ? QUICK : { warmupS: 6, measureS: 15, readyGuessS: 15 }),
       expectP2P: 1,
       readyTimeoutS: 60,
       extraPlayers: QUIET.length,

@@ -80,7 +80,7 @@ export async function bytes(ctx: SectionContext, reuse: ScenarioResult[]): Promi
   const sizes = ctx.quick ? (prior ? [] : [6]) : [5, 10, 20];
   for (const n of sizes) {
     const r = await ctx.run(
-      busyMeadow({ name: `bytes-n${n}`, admin: { nServer: 3, T_timeslot: 100 }, players: n, rate, ...(ctx.quick ? QUICK : { warmupS: 8, measureS: 15 }) }),
+      busyMeadow({ name: `bytes-n${n}`, admin: { nServer: 3, T_timeslot: 100 }, players: n, rate, ...(ctx.quick ? QUICK : { warmupS: 6, measureS: 15 }) }),
     );
     rows.push(bytesRow(r, n, rate));
   }

@@ -78,7 +78,7 @@ export async function delay(ctx: SectionContext): Promise<{ out: SectionOutput; 
         admin: { nServer: c.nServer, T_timeslot: c.T },
         players: 8,
         ...(c.links === 'real-world' ? { injection: REAL_WORLD } : {}),
-        ...(ctx.quick ? QUICK : { warmupS: 8, measureS: 20 }),
+        ...(ctx.quick ? QUICK : { warmupS: 6, measureS: 15 }),
       }),
     );
     results.push(r);

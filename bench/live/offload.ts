@@ -10,6 +10,7 @@ import { mergeFigures } from './figures.js';
 import { fmt, ratio, table } from './stats.js';
 
 export const OFFLOAD_SVG = 'live-offload.svg';
+export const OFFLOAD_BYTES_SVG = 'live-offload-bytes.svg';
 
 export interface ModeFigures {
   players: number;
@@ -64,7 +65,7 @@ export async function offload(ctx: SectionContext): Promise<{ out: SectionOutput
       // Quick: one busy site (6 players) and 4 volunteers; full: bots spread over all six sites.
       const s = ctx.quick
         ? busyMeadow({ name, admin: { nServer, T_timeslot: T }, players: 6, ...QUICK, p2p: mode === 'p2p' })
-        : spread({ name, count: bots, p2p: mode === 'p2p', nServer, T_timeslot: T, warmupS: 10, measureS: 20 });
+        : spread({ name, count: bots, p2p: mode === 'p2p', nServer, T_timeslot: T, warmupS: 8, measureS: 15 });
       res[mode] = await ctx.run(s);
     }
     const cs = modeFigures(res.cs!, 'cs');
@@ -130,6 +131,16 @@ export async function offload(ctx: SectionContext): Promise<{ out: SectionOutput
             series: [
               { name: 'client-server', points: rows.map((r) => [r.bots, r.cs.adminCpuMsPerPlayerS] as const) },
               { name: 'P2P', points: rows.map((r) => [r.bots, r.p2p.adminCpuMsPerPlayerS] as const) },
+            ],
+            note: ctx.stamp,
+          }),
+          [OFFLOAD_BYTES_SVG]: linePlotSvg({
+            title: "Admin bytes per player-second on its sockets (in + out)",
+            xLabel: 'bots',
+            yLabel: 'bytes per player-second',
+            series: [
+              { name: 'client-server', points: rows.map((r) => [r.bots, r.cs.adminBytesInPerPlayerS + r.cs.adminBytesOutPerPlayerS] as const) },
+              { name: 'P2P', points: rows.map((r) => [r.bots, r.p2p.adminBytesInPerPlayerS + r.p2p.adminBytesOutPerPlayerS] as const) },
             ],
             note: ctx.stamp,
           }),

@@ -67,8 +67,8 @@ export interface RunningAdmin {
   url: string;
   pid: number;
   settings: AdminSettings;
-  /** GET /api/admin as parsed JSON. */
-  view(): Promise<unknown>;
+  /** GET /api/admin as parsed JSON, and the size of its body (it adds to the admin's bytes out). */
+  view(): Promise<{ json: unknown; bodyBytes: number }>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -123,7 +123,8 @@ export async function startAdmin(settings: AdminSettings): Promise<RunningAdmin>
     async view() {
       const r = await fetch(`${url}/api/admin?token=${ADMIN_TOKEN}`);
       if (!r.ok) throw new Error(`/api/admin answered ${r.status}`);
-      return (await r.json()) as unknown;
+      const body = Buffer.from(await r.arrayBuffer());
+      return { json: JSON.parse(body.toString('utf8')) as unknown, bodyBytes: body.length };
     },
     output,
     stop,

@@ -29,7 +29,7 @@ export async function robust(ctx: SectionContext): Promise<SectionOutput> {
         admin: { nServer, T_timeslot: 100 },
         players: 8,
         injection: { linkDown: p },
-        ...(ctx.quick ? QUICK : { warmupS: 8, measureS: 20 }),
+        ...(ctx.quick ? QUICK : { warmupS: 6, measureS: 15 }),
       }),
     );
     const f = mergeFigures(r.groups.map((g) => g.figures));

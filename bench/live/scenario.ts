@@ -120,7 +120,12 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
   const windowStart = botsStarted + (s.readyGuessS + s.warmupS) * 1000;
   const requested = s.groups.reduce((n, g) => n + g.count, s.extraPlayers ?? 0);
   try {
-    const view = async (): Promise<AdminView> => parseAdminView(await admin.view());
+    let lastBody = 0;
+    const view = async (): Promise<AdminView> => {
+      const r = await admin.view();
+      lastBody = r.bodyBytes;
+      return parseAdminView(r.json);
+    };
     let v = await view();
     const until = botsStarted + s.readyTimeoutS * 1000;
     while (
@@ -145,13 +150,17 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
         (ready.warm ? '' : ' (later than the bots\' warm-up: the window starts less warm)'),
     );
     await sleep(Math.max(0, windowStart - Date.now()));
-    // Integral of the players online, for the /proc fallback that has no playerSeconds.
+    // The window: two snapshots and no polling between them (each poll adds to the admin's bytes),
+    // but for the /proc fallback, which integrates the players online itself.
     const a = counters(await view(), admin.pid, Date.now());
+    // A's answer is written after its counters were read: it is not the players' traffic.
+    const aBody = lastBody;
     let fallbackPlayerMs = 0;
     const windowEnd = Date.now() + s.measureS * 1000;
+    if (a.source === 'api') await sleep(s.measureS * 1000);
     let last = Date.now();
-    let players = playersOnline(await view());
-    while (Date.now() < windowEnd) {
+    let players = playersOnline(v);
+    while (a.source === 'proc' && Date.now() < windowEnd) {
       await sleep(Math.min(1000, windowEnd - Date.now()));
       const now = Date.now();
       fallbackPlayerMs += players * (now - last);
@@ -159,8 +168,10 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
       v = await view();
       players = playersOnline(v);
     }
+    if (a.source === 'api') v = await view();
     const b = counters(v, admin.pid, Date.now());
     if (a.source === 'proc') b.c.playerSeconds = fallbackPlayerMs / 1000;
+    else b.c.bytesOut -= aBody;
     const p2pSitesAtEnd = p2pSites(v);
     const setupInfo = extra ? await extra.info() : undefined;
     for (const r of runs) r.run.stop();
