@@ -25,6 +25,7 @@ describe('bots arguments', () => {
       [['--loss', '2'], /--loss/],
       [['--link-down', '1.01'], /--link-down/],
       [['--link-down-period', '0'], /--link-down-period/],
+      [['--link-down-scope', 'some'], /--link-down-scope must be actions or all/],
       [['--json'], /--json needs a value/],
       [['--json', 'a\0b'], /--json must be a file path/],
     ];
@@ -38,7 +39,9 @@ describe('bots arguments', () => {
       cu: { latencyMs: 30, jitterMs: 5, loss: 0, down: 0.1, downPeriodMs: 100 },
       su: { latencyMs: 20, jitterMs: 5, loss: 0, down: 0.1, downPeriodMs: 100 },
       ss: { latencyMs: 10, jitterMs: 5, loss: 0, down: 0.1, downPeriodMs: 100 },
+      downScope: 'actions',
     });
+    expect(linkSpecs(parseArgs([...base, '--link-down', '0.1', '--link-down-scope', 'all']))?.downScope).toBe('all');
     expect(linkSpecs(parseArgs([...base, '--loss', '0.01']))?.su.loss).toBe(0.01);
   });
 

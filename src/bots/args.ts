@@ -30,6 +30,7 @@ export interface Args {
   loss: number;
   linkDown: number;
   linkDownPeriod: number;
+  linkDownScope: 'actions' | 'all';
   /** Internal: this process is a child running bots `offset`..`offset + count - 1`. */
   worker: boolean;
   offset: number;
@@ -40,7 +41,7 @@ export interface Args {
 export const USAGE =
   'usage: npm run bots -- --count N --url http://127.0.0.1:8080/ [--site SITE|all] [--rate ACTIONS_PER_S] [--no-serve] [--per-process K]\n' +
   '  [--json FILE] [--roam P] [--seconds S] [--warmup S]\n' +
-  '  test/bench only: [--latency-cu MS] [--latency-su MS] [--latency-ss MS] [--jitter MS] [--loss P] [--link-down P] [--link-down-period MS]';
+  '  test/bench only: [--latency-cu MS] [--latency-su MS] [--latency-ss MS] [--jitter MS] [--loss P] [--link-down P] [--link-down-period MS] [--link-down-scope actions|all]';
 
 const MAX_LATENCY_MS = 5000;
 
@@ -63,6 +64,7 @@ export function parseArgs(argv: readonly string[]): Args {
     loss: 0,
     linkDown: 0,
     linkDownPeriod: 100,
+    linkDownScope: 'actions',
     worker: false,
     offset: 0,
     total: 0,
@@ -142,6 +144,12 @@ export function parseArgs(argv: readonly string[]): Args {
       case '--link-down-period':
         a.linkDownPeriod = num(k, need(), 1, 60_000);
         break;
+      case '--link-down-scope': {
+        const sc = need();
+        if (sc !== 'actions' && sc !== 'all') throw new Error('--link-down-scope must be actions or all');
+        a.linkDownScope = sc;
+        break;
+      }
       case '--worker':
         a.worker = true;
         break;
@@ -164,7 +172,7 @@ export function parseArgs(argv: readonly string[]): Args {
 export function linkSpecs(a: Args): LinkSpecs | null {
   if (a.latencyCu + a.latencySu + a.latencySs + a.jitter + a.loss + a.linkDown === 0) return null;
   const one = (latencyMs: number): DelaySpec => ({ ...NO_DELAY, latencyMs, jitterMs: a.jitter, loss: a.loss, down: a.linkDown, downPeriodMs: a.linkDownPeriod });
-  return { cu: one(a.latencyCu), su: one(a.latencySu), ss: one(a.latencySs) };
+  return { cu: one(a.latencyCu), su: one(a.latencySu), ss: one(a.latencySs), downScope: a.linkDownScope };
 }
 
 /** At least this many bots per site when they spread: a transfer threshold's worth and one more. */

@@ -87,4 +87,26 @@ describe('bot instruments', () => {
     outer();
     expect(rec.tally.handlerMs).toEqual({ playing: 7, serving: 7 });
   });
+
+  it("with link-down on actions only, drops a user end's frames and never a server end's", async () => {
+    const rec = new Recorder();
+    const env = fakeDelayEnv([0, 0, 0, 0]); // every draw: down
+    const hub = new MemoryHub();
+    const down = { ...NO_DELAY, down: 1 };
+    const f = instrumentLinks(hub.factory(), rec, untimed, { cu: down, su: down, ss: down, downScope: 'actions' }, env);
+    const user = f({ initiator: true, local: 'ann', remote: 'bob~0001', onSignal: (d) => server.signal(d) });
+    const server = f({ initiator: false, local: 'bob~0001', remote: 'ann', onSignal: (d) => user.signal(d) });
+    const toUser: number[] = [];
+    const toServer: number[] = [];
+    user.onMessage((b) => toUser.push(b.byteLength));
+    server.onMessage((b) => toServer.push(b.byteLength));
+    await new Promise<void>((r) => server.onOpen(r));
+    user.send(new Uint8Array(3));
+    server.send(new Uint8Array(5));
+    env.advance(0);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(toServer).toEqual([]);
+    expect(toUser).toEqual([5]);
+    expect(rec.tally.linkDrops.su.down).toBe(1);
+  });
 });

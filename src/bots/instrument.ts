@@ -16,6 +16,12 @@ export interface LinkSpecs {
   cu: DelaySpec;
   su: DelaySpec;
   ss: DelaySpec;
+  /**
+   * `actions`: link-down drops only what carries a user's actions (a user end's frames, the
+   * admin socket's action frames): paper 5.3's model, eqs. 16-18. `all`: every frame of a down
+   * direction (Timeslots, updates, ...), a harsher network than the paper's.
+   */
+  downScope: 'actions' | 'all';
 }
 
 /** Callbacks nest only across bots of one process on in-memory links: the outermost one counts. */
@@ -53,7 +59,10 @@ export function timedWakeup(inner: Wakeup, timed: Timed): Wakeup {
 export function instrumentLinks(factory: LinkFactory, rec: Recorder, timed: Timed, specs: LinkSpecs | null, env: DelayEnv = realDelayEnv): LinkFactory {
   const base = specs
     ? delayLinks(factory, {
-        spec: { su: specs.su, ss: specs.ss },
+        spec: (cls, local) => {
+          const sp = specs[cls];
+          return specs.downScope === 'actions' && isServerEnd(local) ? { ...sp, down: 0 } : sp;
+        },
         env,
         waited: (cls, ms) => rec.linkWaited(cls, ms),
         dropped: (cls, why) => rec.linkDropped(cls, why),

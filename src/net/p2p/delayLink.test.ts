@@ -99,7 +99,7 @@ describe('delayLinks', () => {
     });
     const waited: Record<string, number[]> = { su: [], ss: [] };
     const factory = delayLinks(({ remote }) => fakeLink(remote), {
-      spec: { su: spec({ latencyMs: 20 }), ss: spec({ latencyMs: 10 }) },
+      spec: (cls) => (cls === 'su' ? spec({ latencyMs: 20 }) : spec({ latencyMs: 10 })),
       env,
       waited: (cls, ms) => waited[cls]!.push(ms),
     });

@@ -133,7 +133,8 @@ export function peerLinkClass(local: string, remote: string): PeerLinkClass {
 }
 
 export interface DelayLinksOptions {
-  spec: Record<PeerLinkClass, DelaySpec>;
+  /** The spec of the line from `local` to `remote`, of class `cls`. */
+  spec(cls: PeerLinkClass, local: string, remote: string): DelaySpec;
   env?: DelayEnv;
   waited?(cls: PeerLinkClass, ms: number): void;
   dropped?(cls: PeerLinkClass, why: DropReason): void;
@@ -145,7 +146,7 @@ export function delayLinks(factory: LinkFactory, o: DelayLinksOptions): LinkFact
   return (args) => {
     const inner = factory(args);
     const cls = peerLinkClass(args.local, args.remote);
-    const line = new DelayLine<Uint8Array>(o.spec[cls], env, {
+    const line = new DelayLine<Uint8Array>(o.spec(cls, args.local, args.remote), env, {
       // Sent when due if the channel is still open; a frame due after the close is lost with it.
       deliver: (bytes) => void inner.send(bytes),
       waited: (ms) => o.waited?.(cls, ms),
