@@ -191,7 +191,10 @@ export class Bot {
     }
   }
 
-  /** An accepted update: the delay of each of our actions it applied; earlier ones it passed were lost. */
+  /**
+   * An accepted update: the delay of each of our actions it applied. One it passed is not given up
+   * yet (a P2P site may apply a later action of ours first): only the timeout in `sweep` counts it.
+   */
   private settle(u: SiteUpdate, rec: Recorder): void {
     const now = performance.now();
     for (const a of u.applied) {
@@ -199,11 +202,6 @@ export class Bot {
       const t = this.tracked.get(a.actionNo);
       if (t) rec.delay(t.mode, Math.max(0, now - t.at));
       this.tracked.delete(a.actionNo);
-      for (const [no, x] of this.tracked) {
-        if (no >= a.actionNo) continue;
-        rec.unprocessed(x.mode);
-        this.tracked.delete(no);
-      }
     }
   }
 

@@ -114,7 +114,7 @@ export function summary(i: SummaryInput): Record<string, unknown> {
       p2p: dist(t.delay.p2p),
       percentiles: 'nearest rank over a uniform reservoir sample (exact while count <= 20000)',
     },
-    actions: { sent: s.sent, unprocessed: s.unprocessed, unprocessedMeans: 'sent and not accepted within 10 s, or passed by a later accepted action' },
+    actions: { sent: s.sent, unprocessed: s.unprocessed, unprocessedMeans: 'sent and not accepted within 10 s (actions in flight at a site change are neither)' },
     cpu: {
       userMs: r1(cpu.userMs),
       systemMs: r1(cpu.systemMs),
