@@ -41,6 +41,9 @@ describe('operator figures', () => {
       expect(x.actionDelay).toBeLessThan(5000);
       expect(x.actionDelayMax).toBeGreaterThanOrEqual(x.actionDelay ?? 0);
     }
+    const p2pSites = view?.sites.filter((x) => x.mode === 'p2p' && x.servers.some((v) => v.actionDelay !== null)) ?? [];
+    expect(p2pSites.length).toBeGreaterThan(0);
+    for (const site of p2pSites) expect(site.actionDelay).toBeGreaterThan(0);
     const a = view?.admin;
     expect(a?.players).toBe(6);
     expect(a?.rates?.cpuPercent).toBeGreaterThan(0);

@@ -67,6 +67,8 @@ export interface OperatorSite {
   epoch: number | null;
   /** Player actions the admin itself applied on this site (they stop while it is P2P). */
   actionsAtAdmin: number;
+  /** Mean of its active servers' action delays (P2P), ms; null when none reported one. */
+  actionDelay: number | null;
   servers: OperatorServer[];
 }
 
@@ -119,6 +121,7 @@ export function operatorView(d: Pick<OperatorDeps, 'p2p' | 'game' | 'now' | 'opt
       waitingFor: s?.waitingFor() ?? null,
       epoch: record?.epoch ?? null,
       actionsAtAdmin: d.game.actionsApplied.get(def.id) ?? 0,
+      actionDelay: mean(servers.filter((x) => x.state === 'active').map((x) => x.actionDelay)),
       servers,
     };
   });
@@ -137,6 +140,11 @@ export function operatorView(d: Pick<OperatorDeps, 'p2p' | 'game' | 'now' | 'opt
     peers,
     admin: d.metrics?.snapshot() ?? null,
   };
+}
+
+function mean(vs: Array<number | null>): number | null {
+  const xs = vs.filter((v): v is number => v !== null);
+  return xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 }
 
 /** The clock figure of one server's stats (see OperatorServer.clockError). */
@@ -224,7 +232,7 @@ async function refresh() {
       (ra ? ' (last ' + n(ra.windowMs / 1000) + ' s)' : '') + '; since start ' + n(a.cpuUserMs + a.cpuSystemMs) + ' ms CPU, ' + n(a.bytesIn) + ' B in, ' + n(a.bytesOut) + ' B out, ' + n(a.playerSeconds) + ' player-seconds';
     document.getElementById('sites').innerHTML = v.sites.map((s) =>
       '<h2 data-site="' + esc(s.id) + '" data-mode="' + esc(s.mode) + '">' + esc(s.name) + ' <span class="' + s.mode + '">' + s.mode.toUpperCase() + (s.closing ? ' (going back to the admin)' : '') + '</span> <small>' +
-      s.users.length + ' users, ' + s.actionsAtAdmin + ' actions applied by the admin' + (s.epoch ? ', membership epoch ' + s.epoch : '') + '</small></h2>' +
+      s.users.length + ' users, ' + s.actionsAtAdmin + ' actions applied by the admin' + (s.epoch ? ', membership epoch ' + s.epoch : '') + (s.actionDelay !== null ? ', action delay at its servers ' + n(s.actionDelay) + ' ms' : '') + '</small></h2>' +
       (s.blocked ? '<div class="warn" data-testid="blocked">not P2P: ' + esc(s.blocked) + '</div>' : '') +
       (s.waitingFor ? '<div class="warn" data-testid="resuming">resumed after a restart, waiting for servers ' + s.waitingFor.servers.map(esc).join(', ') + ' and users ' + s.waitingFor.users.map(esc).join(', ') + '</div>' : '') +
       (s.users.length ? '<div><small>users: ' + s.users.map(esc).join(', ') + '</small></div>' : '') +

@@ -31,9 +31,10 @@ describe('bots CLI', () => {
       expect(() => parseArgs(bad)).toThrow();
   });
 
-  it('plays, prints a status line a second, and exits cleanly on SIGINT', async () => {
+  it('plays, prints a status line a second, and exits cleanly on SIGINT, writing --json', async () => {
     const s = await startServer();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/bots/cli.ts', '--count', '3', '--url', s.url, '--site', 'lake'], {
+    const file = join(mkdtempSync(join(tmpdir(), 'bots-')), 'sigint.json');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/bots/cli.ts', '--count', '3', '--url', s.url, '--site', 'lake', '--json', file], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -45,6 +46,9 @@ describe('bots CLI', () => {
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(out).toContain('closing sessions');
+    const j = JSON.parse(readFileSync(file, 'utf8')) as { counts: { online: number }; timeToEnterMs: { count: number } };
+    expect(j.counts.online).toBe(3);
+    expect(j.timeToEnterMs.count).toBe(3);
   }, 30_000);
 
   it('runs bots in child processes of --per-process each, stops by itself after --seconds and writes --json', async () => {
