@@ -39,7 +39,7 @@ export function scale(rows: readonly OffloadRow[]): SectionOutput {
       ['bots', 'CS p99', 'P2P p99'],
       s.tried.map((t) => [String(t.bots), fmt(t.csP99), fmt(t.p2pP99)]),
     ),
-    `Most bots under the bound: client-server ${s.cs ?? 'none tried'}, P2P ${s.p2p ?? 'none tried'} (sizes tried: ${s.tried.map((t) => t.bots).join(', ')}).`,
+    `Most bots under the bound: client-server ${s.cs ?? 'none of these'}, P2P ${s.p2p ?? 'none of these'} (sizes tried: ${s.tried.map((t) => t.bots).join(', ')}).`,
   ].join('\n');
   const checks = [
     check('scale: p99 measured at every size', s.tried.every((t) => finite(t.csP99) && finite(t.p2pP99)), s.tried.map((t) => `${t.bots}: ${fmt(t.csP99)}/${fmt(t.p2pP99)}`).join(', ')),
