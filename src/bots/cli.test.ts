@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../../server/testkit.js';
-import { parseArgs } from './cli.js';
+import { parseArgs, within } from './cli.js';
 
 describe('bots CLI', () => {
   it('validates its options', () => {
@@ -108,6 +108,11 @@ describe('bots CLI', () => {
     }
     expect(online).toBe(0);
   }, 40_000);
+
+  it('gives up a start that does not end in time (so --seconds always comes)', async () => {
+    await expect(within(new Promise(() => undefined), 20)).rejects.toThrow('not on a site after 0.02 s');
+    await expect(within(Promise.resolve(7), 20)).resolves.toBe(7);
+  });
 
   it('exits 2 with its usage on bad options', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/bots/cli.ts', '--count', 'many'], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -39,6 +39,16 @@ interface Report {
   cpu: CpuReport;
 }
 
+/** A bot not on a site this long after its start gave up (so `--seconds` always comes). */
+export const START_TIMEOUT_MS = 60_000;
+
+/** Rejects when `p` takes longer than `ms`. */
+export function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`not on a site after ${ms / 1000} s`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(t));
+}
+
 const cpuNow = (): CpuReport => {
   const c = process.cpuUsage();
   return { userMs: c.user / 1000, systemMs: c.system / 1000, wallMs: performance.now() };
@@ -71,7 +81,7 @@ function runBots(args: Args): { report(): Report; stop(): void } {
             linkSpecs: specs,
           }),
       );
-      const r = await Promise.allSettled(batch.map((b) => b.start()));
+      const r = await Promise.allSettled(batch.map((b) => within(b.start(), START_TIMEOUT_MS)));
       settled += batch.length;
       r.forEach((x, j) => {
         const b = batch[j]!;
