@@ -1,8 +1,8 @@
 /**
  * One measured scenario: a fresh admin with the given settings, bot groups (one process each)
  * started together, then: wait until every bot is on a site and the sites that should be P2P are,
- * a warm-up, an admin snapshot, the measured window, a second snapshot; the bots end on their own
- * (`--seconds`) and write their JSON. The admin's figures are the diff of the two snapshots.
+ * a warm-up, an admin snapshot, the measured window, a second snapshot; the bots are ended then
+ * (SIGTERM) and write their JSON. The admin's figures are the diff of the two snapshots.
  */
 import { adminWindow, p2pSites, parseAdminView, playersOnline, type AdminView, type AdminWindow } from './admin.js';
 import { parseBotSummary } from './botsJson.js';
@@ -46,7 +46,8 @@ export interface Scenario {
   /**
    * How long the bots usually take to be in (and the sites P2P). The bots count their warm-up from
    * their start (`--warmup`), so the window opens at readyGuessS + warmupS after it, for the bots
-   * and the admin alike; a run that gets ready later is flagged (`ready.warm` false).
+   * and the admin alike; a run that gets ready later still gets its warm-up before the admin's
+   * window, and is flagged (`ready.warm` false: the bots' window began earlier).
    */
   readyGuessS: number;
   setup?: Setup;
@@ -147,9 +148,12 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
     log(
       `  ${s.name}: ${ready.players}/${requested} players, ${ready.p2pSites.length} P2P sites after ${ready.afterS.toFixed(0)} s` +
         (ready.reached ? '' : ' (not all: measuring what there is)') +
-        (ready.warm ? '' : ' (later than the bots\' warm-up: the window starts less warm)'),
+        (ready.warm ? '' : ' (later than the bots\' warm-up: their window opens before the admin\'s)'),
     );
-    await sleep(Math.max(0, windowStart - Date.now()));
+    // A late start still gets its warm-up (and its P2P samples); the bots' window then began
+    // earlier than the admin's, which `ready.warm` false records.
+    const readyAt = Date.now();
+    await sleep(Math.max(0, Math.max(windowStart, readyAt + s.warmupS * 1000) - Date.now()));
     // The window: two snapshots and no polling between them (each poll adds to the admin's bytes),
     // but for the /proc fallback, which integrates the players online itself.
     const a = counters(await view(), admin.pid, Date.now());

@@ -32,7 +32,7 @@ export interface SectionContext {
 }
 
 /** Quick runs: short windows (a smoke test of the harness, not figures to quote). */
-export const QUICK = { readyGuessS: 6, warmupS: 3, measureS: 8 };
+export const QUICK = { readyGuessS: 8, warmupS: 2, measureS: 6 };
 
 export const check = (what: string, ok: boolean, detail: string): Check => ({ what, ok, detail });
 export const finite = (x: number): boolean => Number.isFinite(x);
