@@ -1,6 +1,7 @@
 /**
  * Section 4, robustness (paper 5.3): the share of actions never processed when each link (the
- * admin socket and every peer link) is down with probability p, client-server (town) and P2P
+ * admin socket and every peer link, each direction) is down with probability p (the bots' `--link-down`:
+ * what carries a user's actions is dropped while down), client-server (town) and P2P
  * (meadow) in the same run, beside eqs. (16) and (18).
  */
 import { failureFormulas } from './formulas.js';
@@ -46,7 +47,7 @@ export async function robust(ctx: SectionContext): Promise<SectionOutput> {
   }
   const pct = (x: number): string => (finite(x) ? `${fmt(100 * x, 2)} %` : '-');
   const text = [
-    `Actions not processed when every link is down with probability p (state redrawn each period; N_server ${nServer}, 8 players on the P2P meadow):`,
+    `Actions not processed when each direction of each link is down with probability p (drawn anew each period; the bots' --link-down, dropping what carries a user's actions); N_server ${nServer}, 8 players on the P2P meadow:`,
     table(
       ['p', 'CS lost/sent', 'CS share', 'eq.16', 'P2P lost/sent', 'P2P share', 'eq.18'],
       rows.map((r) => [
