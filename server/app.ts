@@ -21,6 +21,7 @@ import { useNodeCrypto, type NodeCryptoChoice } from '../src/net/crypto/node.js'
 import { newAdminSecret, P2PManager } from './p2p/manager.js';
 import { checkP2P, DEFAULT_P2P, settingsForPeers, type P2POptions } from './p2p/settings.js';
 import { createOperator } from './operator.js';
+import { ServerMetrics } from './metrics.js';
 
 export interface AdminServerOptions {
   /** 0 picks a free port. Default 8080. */
@@ -122,7 +123,10 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
   // P2P sites that ran when the admin stopped go on (their servers never stopped).
   p2p.resume(storage.p2pSites());
   const adminToken = opts.adminToken ?? randomBytes(16).toString('hex');
-  const operator = createOperator({ token: adminToken, p2p, game, now: peerNow, options: p2pOptions, log });
+  const metrics = new ServerMetrics({ now, players: () => game.onlineCount });
+  const metricsTimer = setInterval(() => metrics.sample(), 1000);
+  metricsTimer.unref();
+  const operator = createOperator({ token: adminToken, p2p, game, now: peerNow, options: p2pOptions, log, metrics });
   const accounts = new Accounts(storage, {
     now,
     sessionTtlMs: opts.sessionTtlMs ?? DEFAULTS.sessionTtlMs,
@@ -156,6 +160,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
     client: (req, res) => client(req, res),
   });
   const server = createServer(http.handle);
+  server.on('connection', (socket) => metrics.track(socket));
   // Bounded time for slow clients to send their headers (slowloris).
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -222,6 +227,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
   } catch (err) {
     // e.g. EADDRINUSE: release what we opened so the caller can exit cleanly.
     clearInterval(saver);
+    clearInterval(metricsTimer);
     http.close();
     await ws.close();
     if (vite) await vite.close();
@@ -238,6 +244,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(saver);
+      clearInterval(metricsTimer);
       http.close();
       // Save first: after this the game ignores the disconnects that closing causes.
       game.shutdown();

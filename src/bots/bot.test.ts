@@ -8,7 +8,8 @@ import { insecureFastScheme } from '../protocol/crypto.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { FakeSocket } from '../net/fakeSocket.js';
 import { MemoryHub } from '../net/p2p/memoryLink.js';
-import { Bot } from './bot.js';
+import { Bot, UNPROCESSED_AFTER_MS } from './bot.js';
+import { Recorder } from './tally.js';
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
@@ -78,5 +79,88 @@ describe('Bot', () => {
     bot.close();
     expect(bot.ended).toEqual({ error: null, dropToken: false });
     expect(node?.isClosed).toBe(true);
+  });
+
+  it('records the delay of every accepted action by mode, and counts those not accepted in time as not processed', async () => {
+    const sockets: FakeSocket[] = [];
+    const rec = new Recorder();
+    const bot = new Bot({
+      url: 'http://test:1/',
+      site: 'meadow',
+      rate: 0,
+      recorder: rec,
+      fetch: () => Promise.resolve(new Response(JSON.stringify({ token: 'tok', user: 'guest-1', guest: true, expiresAt: 0 }), { status: 200 })),
+      socketFactory: (url) => {
+        const k = new FakeSocket(url);
+        sockets.push(k);
+        return k;
+      },
+    });
+    const started = bot.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const sock = sockets[0]!;
+    welcome(sock);
+    const snap = applyAction(createSite('meadow'), 'guest-1', { kind: 'join', user: newUser('guest-1', 'meadow') }).snapshot;
+    sock.deliver({ type: 'enter', site: 'meadow', mode: 'cs', seq: 1, view: viewOf(snap), hash: null, lastActionNo: 0, servers: [] });
+    await started;
+    expect(rec.tally.enter.n).toBe(1);
+    for (let k = 0; k < 4; k++) expect(bot.act({ kind: 'say', text: `hi ${k}` })).toBe(true);
+    expect(rec.tally.sent.cs).toBe(4);
+    const update = (seq: number, nos: number[]) =>
+      sock.deliver({ type: 'update', site: 'meadow', seq, applied: nos.map((actionNo) => ({ user: 'guest-1', actionNo })), events: [] });
+    update(2, [1]);
+    update(3, [3]); // 2 was passed: not given up until its time is out
+    expect(rec.tally.delay.cs.n).toBe(2);
+    expect(rec.tally.unprocessed.cs).toBe(0);
+    bot.sweep(performance.now() + UNPROCESSED_AFTER_MS - 1);
+    expect(rec.tally.unprocessed.cs).toBe(0);
+    bot.sweep(performance.now() + UNPROCESSED_AFTER_MS + 1); // 2 and 4 never came
+    expect(rec.tally.unprocessed.cs).toBe(2);
+    bot.sweep(performance.now() + 2 * UNPROCESSED_AFTER_MS); // counted once
+    expect(rec.tally.unprocessed.cs).toBe(2);
+    expect(rec.tally.delay.p2p.n).toBe(0);
+    expect(rec.tally.admin.framesSent).toBeGreaterThanOrEqual(5); // hello, prefs, 4 actions (pings maybe)
+    bot.close();
+  });
+
+  it('roams: heads for a portal of its site, walks there and takes it, and times the switch', async () => {
+    const sockets: FakeSocket[] = [];
+    const rec = new Recorder();
+    const bot = new Bot({
+      url: 'http://test:1/',
+      site: 'meadow',
+      rate: 0,
+      roam: 1,
+      random: () => 0, // always decides to roam, always the first portal (meadow 18,6 -> town)
+      recorder: rec,
+      fetch: () => Promise.resolve(new Response(JSON.stringify({ token: 'tok', user: 'guest-1', guest: true, expiresAt: 0 }), { status: 200 })),
+      socketFactory: (url) => {
+        const k = new FakeSocket(url);
+        sockets.push(k);
+        return k;
+      },
+    });
+    const started = bot.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const sock = sockets[0]!;
+    welcome(sock);
+    const snap = applyAction(createSite('meadow'), 'guest-1', { kind: 'join', user: newUser('guest-1', 'meadow') }).snapshot;
+    sock.deliver({ type: 'enter', site: 'meadow', mode: 'cs', seq: 1, view: viewOf(snap), hash: null, lastActionNo: 0, servers: [] });
+    await started;
+    bot.play();
+    const first = sock.of('action')[0];
+    expect(first?.action.kind).toBe('move');
+    // Put it next to the portal: the next move steps on it, then it takes it.
+    sock.deliver({ type: 'update', site: 'meadow', seq: 2, applied: [{ user: 'guest-1', actionNo: 1 }], events: [{ kind: 'moved', user: 'guest-1', x: 17, y: 6 }] });
+    bot.play();
+    expect(sock.of('action')[1]?.action).toEqual({ kind: 'move', dir: 'right' });
+    sock.deliver({ type: 'update', site: 'meadow', seq: 3, applied: [{ user: 'guest-1', actionNo: 2 }], events: [{ kind: 'moved', user: 'guest-1', x: 18, y: 6 }] });
+    bot.play();
+    expect(sock.of('action')[2]?.action).toEqual({ kind: 'portal' });
+    expect(rec.tally.switches.n).toBe(0);
+    const town = applyAction(createSite('town'), 'guest-1', { kind: 'join', user: { ...newUser('guest-1', 'town'), x: 2, y: 6 } }).snapshot;
+    sock.deliver({ type: 'enter', site: 'town', mode: 'cs', seq: 1, view: viewOf(town), hash: null, lastActionNo: 3, servers: [] });
+    expect(rec.tally.switches.n).toBe(1);
+    bot.close();
   });
 });

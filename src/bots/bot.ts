@@ -19,6 +19,11 @@ import { dataChannelFactory } from '../net/p2p/datachannelLink.js';
 import { nodeCryptoChoice, useNodeCrypto } from '../net/crypto/node.js';
 import { initialState, type GameState, type StateBox } from '../net/state.js';
 import type { SiteUpdate } from '../protocol/messages.js';
+import { handlerTimer, instrumentLinks, instrumentSocket, timedWakeup, type LinkSpecs, type Timed } from './instrument.js';
+import type { Mode, Recorder, Role } from './tally.js';
+
+/** An action not accepted this long after it was sent counts as not processed. */
+export const UNPROCESSED_AFTER_MS = 10_000;
 
 export interface BotOptions {
   /** http(s)://host:port/ of the Administration Server. */
@@ -39,6 +44,12 @@ export interface BotOptions {
   /** Tests without a server: the HTTP client's fetch and the WebSocket. */
   fetch?: typeof fetch;
   socketFactory?: SocketFactory;
+  /** Where the bot's measurements go (`--json`); none: nothing is measured. */
+  recorder?: Recorder;
+  /** Injected latency per link class (test/bench only); null or absent: none. */
+  linkSpecs?: LinkSpecs | null;
+  /** Probability per second of heading for a portal and taking it (default 0). */
+  roam?: number;
 }
 
 /** A plain state box (the browser uses a zustand store). */
@@ -76,9 +87,24 @@ export class Bot {
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly random: () => number;
   private target: { x: number; y: number } | null = null;
+  /** Walking to this portal to take it (roaming). */
+  private portal: { x: number; y: number } | null = null;
+  /** A portal action sent at this time from this site, until the next site's view comes. */
+  private switching: { at: number; from: string } | null = null;
+  /** Sent actions not yet accepted: number -> send time (performance clock) and the site's mode then. */
+  private readonly tracked = new Map<number, { at: number; mode: Mode }>();
+  private trackedSite: string | null = null;
+  private readonly timed: Timed;
 
   constructor(private readonly o: BotOptions) {
     this.random = o.random ?? Math.random;
+    const rec = o.recorder;
+    this.timed = rec ? handlerTimer(rec, () => this.role) : (fn) => fn;
+  }
+
+  /** Serving while its tab is a Site Server of some site, else playing. */
+  get role(): Role {
+    return this.state.serving !== null ? 'serving' : 'playing';
   }
 
   get state(): GameState {
@@ -92,6 +118,9 @@ export class Bot {
 
   /** Logs in as a guest and connects; resolves once on a site. */
   async start(): Promise<void> {
+    const startedAt = performance.now();
+    const rec = this.o.recorder;
+    if (rec) this.store.changed.push((s) => this.observe(s, rec));
     const api = new Api({ base: this.o.url.replace(/\/$/, ''), ...(this.o.fetch ? { fetch: this.o.fetch } : {}) });
     const session = await api.guest(this.o.site);
     this.name = session.user;
@@ -100,31 +129,103 @@ export class Bot {
     this.session = new ReconnectingSession({
       store: this.store,
       url: wsUrl,
-      socketFactory: this.o.socketFactory ?? ((u) => new WebSocket(u) as unknown as SocketLike),
-      p2p: this.o.p2p ?? nodeP2P(),
+      socketFactory: this.socketFactory(),
+      p2p: this.p2pEnv(),
       onEnd: (end) => {
         this.ended = end;
         this.stop();
       },
       log: this.o.log ?? (() => undefined),
-      ...(this.o.onUpdate ? { onUpdate: this.o.onUpdate } : {}),
+      onUpdate: (u) => {
+        if (rec) this.settle(u, rec);
+        this.o.onUpdate?.(u);
+      },
     });
     this.session.connect(session.token);
+    let entered = false;
     await new Promise<void>((resolve, reject) => {
       const check = (s: GameState): void => {
-        if (s.site !== null && s.view !== null) resolve();
+        if (s.site !== null && s.view !== null) {
+          if (!entered) rec?.entered(performance.now() - startedAt);
+          entered = true;
+          resolve();
+        }
         else if (this.ended) reject(new Error(`${this.name}: session ended (${this.ended.error?.code ?? 'closed'})`));
       };
       this.store.changed.push(check);
     });
     const rate = this.o.rate ?? 2;
-    if (rate > 0) this.timer = setInterval(() => this.play(), 1000 / rate);
+    if (rate > 0) this.timer = setInterval(this.timed(() => this.play()), 1000 / rate);
+  }
+
+  private socketFactory(): SocketFactory {
+    const make = this.o.socketFactory ?? ((u: string) => new WebSocket(u) as unknown as SocketLike);
+    const rec = this.o.recorder;
+    if (!rec) return make;
+    return (u) => instrumentSocket(make(u), rec, this.timed, this.o.linkSpecs?.cu ?? null);
+  }
+
+  private p2pEnv(): P2PEnvironment {
+    const env = this.o.p2p ?? nodeP2P();
+    const rec = this.o.recorder;
+    if (!rec) return env;
+    const specs = this.o.linkSpecs ?? null;
+    return { ...env, links: (ice) => instrumentLinks(env.links(ice), rec, this.timed, specs), wakeup: timedWakeup(env.wakeup, this.timed) };
+  }
+
+  /** New sends (an action number not seen, or seen with another send time), site changes, arrivals after a portal. */
+  private observe(s: GameState, rec: Recorder): void {
+    if (s.site !== this.trackedSite) {
+      // A site change clears what was in flight (state.ts enterSite): those are neither accepted nor lost.
+      this.tracked.clear();
+      this.trackedSite = s.site;
+    }
+    for (const [k, at] of Object.entries(s.inflight)) {
+      const no = Number(k);
+      if (this.tracked.get(no)?.at === at) continue;
+      const mode: Mode = s.mode === 'p2p' ? 'p2p' : 'cs';
+      this.tracked.set(no, { at, mode });
+      rec.sent(mode);
+    }
+    const sw = this.switching;
+    if (sw && s.site !== null && s.site !== sw.from && s.view !== null) {
+      rec.switched(performance.now() - sw.at);
+      this.switching = null;
+    }
+  }
+
+  /**
+   * An accepted update: the delay of each of our actions it applied. One it passed is not given up
+   * yet (a P2P site may apply a later action of ours first): only the timeout in `sweep` counts it.
+   */
+  private settle(u: SiteUpdate, rec: Recorder): void {
+    const now = performance.now();
+    for (const a of u.applied) {
+      if (a.user !== this.name) continue;
+      const t = this.tracked.get(a.actionNo);
+      if (t) rec.delay(t.mode, Math.max(0, now - t.at));
+      this.tracked.delete(a.actionNo);
+    }
+  }
+
+  /** Counts the actions sent over `UNPROCESSED_AFTER_MS` ago and never accepted; call once a second. */
+  sweep(now = performance.now()): void {
+    const rec = this.o.recorder;
+    if (!rec) return;
+    for (const [no, x] of this.tracked) {
+      if (now - x.at < UNPROCESSED_AFTER_MS) continue;
+      rec.unprocessed(x.mode);
+      this.tracked.delete(no);
+    }
   }
 
   /** One move of the bot's own play. */
   play(): void {
     const a = this.choose();
-    if (a && this.session?.sendAction(a)) this.actions++;
+    if (a && this.session?.sendAction(a)) {
+      this.actions++;
+      if (a.kind === 'portal' && this.state.site !== null) this.switching = { at: performance.now(), from: this.state.site };
+    }
   }
 
   /** Sends one action now (tests drive bots step by step). */
@@ -155,6 +256,8 @@ export class Bot {
     const view = s.view;
     const me = view?.users.find((u) => u.name === this.name);
     if (!view || !me || s.site === null) return null;
+    const roam = this.roamStep(s.site, me);
+    if (roam) return roam;
     if (view.items.some((i) => i.x === me.x && i.y === me.y)) return { kind: 'pickup' };
     const r = this.random();
     if (r < 0.05) return { kind: 'say', text: `hello from ${this.name}` };
@@ -173,5 +276,35 @@ export class Bot {
     });
     const d = dirs[Math.floor(this.random() * dirs.length)];
     return d ? { kind: 'move', dir: d } : null;
+  }
+
+  /** Roaming: with probability roam per second pick a portal, walk there, take it. */
+  private roamStep(site: string, me: { x: number; y: number }): PlayerAction | null {
+    const roam = this.o.roam ?? 0;
+    // A portal action never applied (lost on a down link) must not stop the roaming for good.
+    if (this.switching && performance.now() - this.switching.at > UNPROCESSED_AFTER_MS) this.switching = null;
+    if (roam <= 0 || this.switching) return null;
+    const def = getSite(site);
+    if (!this.portal && this.random() < roam / (this.o.rate ?? 2)) {
+      const p = def.portals[Math.floor(this.random() * def.portals.length)];
+      this.portal = p ? { x: p.x, y: p.y } : null;
+    }
+    const p = this.portal;
+    if (!p) return null;
+    if (!def.portals.some((q) => q.x === p.x && q.y === p.y)) {
+      this.portal = null; // a portal of the site we left
+      return null;
+    }
+    if (me.x === p.x && me.y === p.y) {
+      this.portal = null;
+      return { kind: 'portal' };
+    }
+    let path: Dir[] = [];
+    try {
+      path = pathTo(site, me, p);
+    } catch {
+      this.portal = null;
+    }
+    return path[0] ? { kind: 'move', dir: path[0] } : null;
   }
 }

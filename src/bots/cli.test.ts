@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../../server/testkit.js';
-import { parseArgs } from './cli.js';
+import { parseArgs, within } from './cli.js';
 
 describe('bots CLI', () => {
   it('validates its options', () => {
@@ -23,13 +26,15 @@ describe('bots CLI', () => {
       ['--count', '2', '--url', 'http://h:1/', '--bogus'],
       ['--count'],
       ['--count', '2', '--url', 'http://h:1/', '--per-process', '0'],
+      ['--count', '2', '--url', 'http://h:1/', '--roam', '2'],
     ])
       expect(() => parseArgs(bad)).toThrow();
   });
 
-  it('plays, prints a status line a second, and exits cleanly on SIGINT', async () => {
+  it('plays, prints a status line a second, and exits cleanly on SIGINT, writing --json', async () => {
     const s = await startServer();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/bots/cli.ts', '--count', '3', '--url', s.url, '--site', 'lake'], {
+    const file = join(mkdtempSync(join(tmpdir(), 'bots-')), 'sigint.json');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/bots/cli.ts', '--count', '3', '--url', s.url, '--site', 'lake', '--json', file], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -41,13 +46,17 @@ describe('bots CLI', () => {
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(out).toContain('closing sessions');
+    const j = JSON.parse(readFileSync(file, 'utf8')) as { counts: { online: number }; timeToEnterMs: { count: number } };
+    expect(j.counts.online).toBe(3);
+    expect(j.timeToEnterMs.count).toBe(3);
   }, 30_000);
 
-  it('runs bots in child processes of --per-process each and still stops cleanly', async () => {
+  it('runs bots in child processes of --per-process each, stops by itself after --seconds and writes --json', async () => {
     const s = await startServer({ p2p: { transferThreshold: 0 } });
+    const file = join(mkdtempSync(join(tmpdir(), 'bots-')), 'run.json');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/bots/cli.ts', '--count', '5', '--per-process', '2', '--url', s.url, '--site', 'all'],
+      ['--import', 'tsx', 'src/bots/cli.ts', '--count', '5', '--per-process', '2', '--url', s.url, '--site', 'all', '--rate', '5', '--seconds', '3', '--json', file],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -57,8 +66,37 @@ describe('bots CLI', () => {
     while (!/online 5\/5 \(failed 0\)/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     // Spread over the sites in turn: the first five sites get one bot each.
     expect(out).toMatch(/online 5\/5 \(failed 0\).*sites (?=.*meadow:1)(?=.*town:1)(?=.*forest:1)(?=.*lake:1)(?=.*cave:1)/);
-    child.kill('SIGINT');
     expect(await exited).toBe(0);
+    expect(out).toMatch(/delay p50 \d+ ms p99 \d+ ms/);
+    // The summary adds up what the three processes measured.
+    type Dist = { count: number; p50: number; p99: number; max: number };
+    const j = JSON.parse(readFileSync(file, 'utf8')) as {
+      version: number;
+      counts: object;
+      timeToEnterMs: Dist;
+      actionDelayMs: Record<'all' | 'cs' | 'p2p', Dist>;
+      samples: { cs: number[] };
+      actions: { sent: { cs: number } };
+      cpu: { processes: number; userMs: number };
+      bytes: { admin: { framesSent: number; received: number } };
+      injected: { spec: unknown };
+    };
+    expect(j.version).toBe(1);
+    expect(j.counts).toMatchObject({ requested: 5, online: 5, failed: 0, enterPending: 0 });
+    expect(j.timeToEnterMs.count).toBe(5);
+    const d = j.actionDelayMs;
+    expect(d.cs.count).toBeGreaterThan(20);
+    expect(d.p2p.count).toBe(0);
+    expect(d.all.count).toBe(d.cs.count);
+    expect(d.cs.p50).toBeLessThanOrEqual(d.cs.p99);
+    expect(d.cs.p99).toBeLessThanOrEqual(d.cs.max);
+    expect(j.samples.cs).toHaveLength(d.cs.count);
+    expect(j.actions.sent.cs).toBeGreaterThanOrEqual(d.cs.count);
+    expect(j.cpu.processes).toBe(4);
+    expect(j.cpu.userMs).toBeGreaterThan(0);
+    expect(j.bytes.admin.framesSent).toBeGreaterThan(d.cs.count);
+    expect(j.bytes.admin.received).toBeGreaterThan(0);
+    expect(j.injected.spec).toBeNull();
     // Every session closed: nobody stays on the server.
     const deadline2 = Date.now() + 5000;
     let online = -1;
@@ -70,6 +108,11 @@ describe('bots CLI', () => {
     }
     expect(online).toBe(0);
   }, 40_000);
+
+  it('gives up a start that does not end in time (so --seconds always comes)', async () => {
+    await expect(within(new Promise(() => undefined), 20)).rejects.toThrow('not on a site after 0.02 s');
+    await expect(within(Promise.resolve(7), 20)).resolves.toBe(7);
+  });
 
   it('exits 2 with its usage on bad options', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/bots/cli.ts', '--count', 'many'], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -1,98 +1,88 @@
 /**
- * `npm run bots -- --count N --url URL [--site S|all] [--rate R] [--no-serve] [--per-process K]`:
- * N headless players (guests) against a running Administration Server. One status line a second;
- * Ctrl-C closes every session cleanly. Bots run in child processes of at most K each (default 40),
- * so a busy machine's cores share them (one Node event loop per group). The server admits
- * MMO_GUEST_BURST guests per address at once (default 20): start it with a larger value for many
- * bots from one machine.
+ * `npm run bots -- --count N --url URL [options]` (args.ts lists them): N headless players
+ * (guests) against a running Administration Server. One status line a second; Ctrl-C (or
+ * `--seconds S` after the last bot is online or gave up) closes every session cleanly and writes
+ * the `--json` summary. Bots run in child processes of at most K each (`--per-process`, default
+ * 40), so a busy machine's cores share them (one Node event loop per group); each process sends
+ * the parent what it measured every second (tally.ts) and the parent adds it up (totals.ts). The
+ * server admits MMO_GUEST_BURST guests per address at once (default 20): start it with a larger
+ * value for many bots from one machine.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SITE_IDS } from '../game/world.js';
+import { linkSpecs, parseArgs, siteFor, USAGE, type Args } from './args.js';
 import { Bot } from './bot.js';
+import { quantile } from './stats.js';
+import { Recorder, type Tally } from './tally.js';
+import { Totals, summary, type CpuReport } from './totals.js';
 
-interface Args {
-  count: number;
-  url: string;
-  site: string | undefined;
-  rate: number;
-  serve: boolean;
-  perProcess: number;
-  /** Internal: this process is a child running bots `offset`..`offset + count - 1`. */
-  worker: boolean;
-  offset: number;
-}
-
-const USAGE =
-  'usage: npm run bots -- --count N --url http://127.0.0.1:8080/ [--site SITE|all] [--rate ACTIONS_PER_S] [--no-serve] [--per-process K]';
-
-export function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { count: 0, url: '', site: undefined, rate: 2, serve: true, perProcess: 40, worker: false, offset: 0 };
-  const int = (k: string, v: string, min: number, max: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${k} must be an integer in ${min}..${max}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = argv[i + 1];
-    const need = (): string => {
-      if (v === undefined || v.startsWith('--')) throw new Error(`${k} needs a value`);
-      i++;
-      return v;
-    };
-    if (k === '--count') a.count = int(k, need(), 1, 1000);
-    else if (k === '--url') {
-      const u = need();
-      if (!/^https?:\/\/[^/\s]+\/?$/.test(u)) throw new Error('--url must look like http://host:port/');
-      a.url = u;
-    } else if (k === '--site') {
-      const s = need();
-      if (s !== 'all' && !SITE_IDS.includes(s)) throw new Error(`--site must be all or one of ${SITE_IDS.join(', ')}`);
-      a.site = s;
-    } else if (k === '--rate') {
-      const r = Number(need());
-      if (!Number.isFinite(r) || r < 0 || r > 20) throw new Error('--rate must be a number in 0..20');
-      a.rate = r;
-    } else if (k === '--per-process') a.perProcess = int(k, need(), 1, 200);
-    else if (k === '--no-serve') a.serve = false;
-    else if (k === '--worker') a.worker = true;
-    else if (k === '--offset') a.offset = int(k, need(), 0, 1000);
-    else throw new Error(`unknown option ${k}`);
-  }
-  if (a.count === 0 || a.url === '') throw new Error('--count and --url are required');
-  return a;
-}
+export { parseArgs } from './args.js';
 
 /** What a group of bots reports each second. */
 interface Status {
   online: number;
   failed: number;
+  /** Bots whose start is over, entered or failed. */
+  settled: number;
   p2p: number;
   serving: number;
   actions: number;
-  delaySum: number;
-  delays: number;
   sites: Record<string, number>;
+  /** T_timeslot the admin announced, once a bot knows it. */
+  roundMs: number | null;
 }
+
+interface Report {
+  status: Status;
+  tally: Tally;
+  cpu: CpuReport;
+}
+
+/** A bot not on a site this long after its start gave up (so `--seconds` always comes). */
+export const START_TIMEOUT_MS = 60_000;
+
+/** Rejects when `p` takes longer than `ms`. */
+export function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`not on a site after ${ms / 1000} s`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(t));
+}
+
+const cpuNow = (): CpuReport => {
+  const c = process.cpuUsage();
+  return { userMs: c.user / 1000, systemMs: c.system / 1000, wallMs: performance.now() };
+};
 
 /**
  * Starts `args.count` bots here, a few at a time (200 simultaneous handshakes would all time out),
- * in the background: the status counts them as they come in.
+ * in the background: the reports count them as they come in.
  */
-function runBots(args: Args): { status(): Status; stop(): void } {
+function runBots(args: Args): { report(): Report; stop(): void } {
+  const rec = new Recorder();
+  const specs = linkSpecs(args);
   const bots: Bot[] = [];
   let failed = 0;
+  let settled = 0;
   let stopped = false;
-  // --site all: bots spread over the sites in turn (several sites get busy, with peers elsewhere to serve them).
-  const siteOf = (k: number): string | undefined => (args.site === 'all' ? SITE_IDS[k % SITE_IDS.length] : args.site);
+  let last = performance.now();
   void (async () => {
     for (let i = 0; i < args.count && !stopped; i += 10) {
       const batch = Array.from(
         { length: Math.min(10, args.count - i) },
-        (_, j) => new Bot({ url: args.url, site: siteOf(args.offset + i + j), rate: args.rate, serve: args.serve }),
+        (_, j) =>
+          new Bot({
+            url: args.url,
+            site: siteFor(args.site, args.offset + i + j, args.total),
+            rate: args.rate,
+            serve: args.serve,
+            roam: args.roam,
+            recorder: rec,
+            linkSpecs: specs,
+          }),
       );
-      const r = await Promise.allSettled(batch.map((b) => b.start()));
+      const r = await Promise.allSettled(batch.map((b) => within(b.start(), START_TIMEOUT_MS)));
+      settled += batch.length;
       r.forEach((x, j) => {
         const b = batch[j]!;
         if (x.status === 'fulfilled' && !stopped) bots.push(b);
@@ -107,20 +97,33 @@ function runBots(args: Args): { status(): Status; stop(): void } {
     }
   })();
   return {
-    status() {
+    report() {
+      const now = performance.now();
+      const secs = (now - last) / 1000;
+      last = now;
       const online = bots.filter((b) => !b.ended);
-      const delays = online.map((b) => b.state.lastActionDelay).filter((d): d is number => d !== null);
       const sites: Record<string, number> = {};
-      for (const b of online) if (b.state.site) sites[b.state.site] = (sites[b.state.site] ?? 0) + 1;
+      let roundMs: number | null = null;
+      for (const b of online) {
+        b.sweep(now);
+        const s = b.state;
+        rec.botSecond(b.role, s.mode, secs);
+        if (s.site) sites[s.site] = (sites[s.site] ?? 0) + 1;
+        roundMs ??= s.site ? (b.session?.node?.configFor(s.site)?.T_timeslot ?? null) : null;
+      }
       return {
-        online: online.length,
-        failed: failed + bots.length - online.length,
-        p2p: online.filter((b) => b.state.mode === 'p2p').length,
-        serving: online.filter((b) => b.state.serving !== null).length,
-        actions: bots.reduce((n, b) => n + b.actions, 0),
-        delaySum: delays.reduce((x, y) => x + y, 0),
-        delays: delays.length,
-        sites,
+        status: {
+          online: online.length,
+          failed: failed + bots.length - online.length,
+          settled,
+          p2p: online.filter((b) => b.state.mode === 'p2p').length,
+          serving: online.filter((b) => b.state.serving !== null).length,
+          actions: bots.reduce((n, b) => n + b.actions, 0),
+          sites,
+          roundMs,
+        },
+        tally: rec.flush(),
+        cpu: cpuNow(),
       };
     },
     stop() {
@@ -130,33 +133,30 @@ function runBots(args: Args): { status(): Status; stop(): void } {
   };
 }
 
-function line(total: number, elapsed: number, parts: Status[]): string {
-  const sum = (f: (s: Status) => number): number => parts.reduce((n, s) => n + f(s), 0);
-  const delays = sum((s) => s.delays);
-  const sites = new Map<string, number>();
-  for (const s of parts) for (const [k, v] of Object.entries(s.sites)) sites.set(k, (sites.get(k) ?? 0) + v);
-  return (
-    `${elapsed.toFixed(0)}s online ${sum((s) => s.online)}/${total} (failed ${sum((s) => s.failed)}) ` +
-    `p2p ${sum((s) => s.p2p)} serving ${sum((s) => s.serving)} actions ${sum((s) => s.actions)} ` +
-    `delay ${delays ? (sum((s) => s.delaySum) / delays).toFixed(0) + ' ms' : '-'} sites ${[...sites].map(([s, n]) => `${s}:${n}`).join(' ')}\n`
-  );
-}
-
-/** A child: runs its share and reports to the parent each second; stops on 'stop' or a lost parent. */
-async function worker(args: Args): Promise<void> {
+/** A child: runs its share and reports to the parent each second; on 'stop' a last report, then it closes. */
+function worker(args: Args): void {
   const group = runBots(args);
-  const report = setInterval(() => process.send?.({ status: group.status() }), 1000);
+  const report = setInterval(() => process.send?.(group.report()), 1000);
+  let stopping = false;
   const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
     clearInterval(report);
-    group.stop();
-    setTimeout(() => process.exit(0), 300).unref();
+    const done = (): void => {
+      group.stop();
+      setTimeout(() => process.exit(0), 300).unref();
+    };
+    if (process.connected) process.send?.(group.report(), done);
+    else done();
   };
   process.on('message', (m) => m === 'stop' && stop());
   process.on('disconnect', stop);
   process.on('SIGINT', () => undefined); // the parent decides (Ctrl-C reaches the whole group)
 }
 
-async function main(): Promise<void> {
+const DELAY_WINDOW_S = 10;
+
+function main(): void {
   let args: Args;
   try {
     args = parseArgs(process.argv.slice(2));
@@ -165,39 +165,118 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   if (args.worker) return worker(args);
-  const started = Date.now();
-  const parts = new Map<number, Status>();
+  const a = args;
+  const started = performance.now();
+  const elapsed = (): number => performance.now() - started;
+  const totals = new Totals();
+  const parts = new Map<string, Status>();
+  /** Action delays of the last seconds, for the status line. */
+  const recent: number[][] = [];
+  let windowFrom = 0;
+  let warm = a.warmup === 0;
+  const onReport = (key: string, r: Report): void => {
+    parts.set(key, r.status);
+    totals.add(r.tally, warm);
+    totals.cpuReport(key, r.cpu);
+    recent.push([...r.tally.delay.cs.sample, ...r.tally.delay.p2p.sample]);
+  };
   let stopGroups: () => void;
-  if (args.count <= args.perProcess) {
-    const group = runBots(args);
-    setInterval(() => parts.set(0, group.status()), 1000).unref();
-    parts.set(0, group.status());
-    stopGroups = () => group.stop();
+  let children: ChildProcess[] = [];
+  let local: ReturnType<typeof runBots> | null = null;
+  if (a.count <= a.perProcess) {
+    local = runBots(a);
+    stopGroups = () => local?.stop();
   } else {
-    const children: ChildProcess[] = [];
-    for (let off = 0, k = 0; off < args.count; off += args.perProcess, k++) {
-      const n = Math.min(args.perProcess, args.count - off);
-      const rest = ['--worker', '--count', String(n), '--offset', String(off), '--url', args.url, '--rate', String(args.rate)];
-      if (args.site) rest.push('--site', args.site);
-      if (!args.serve) rest.push('--no-serve');
+    const passOn = process.argv.slice(2);
+    for (let off = 0, k = 0; off < a.count; off += a.perProcess, k++) {
+      const n = Math.min(a.perProcess, a.count - off);
+      const rest = [...passOn, '--worker', '--count', String(n), '--offset', String(off), '--total', String(a.count)];
       const child = fork(fileURLToPath(import.meta.url), rest, { execArgv: ['--import', 'tsx'] });
-      const key = k;
-      child.on('message', (m: { status?: Status }) => m.status && parts.set(key, m.status));
+      const key = `child${k}`;
+      child.on('message', (m: Report) => m && typeof m === 'object' && 'tally' in m && onReport(key, m));
       children.push(child);
     }
     stopGroups = () => {
       for (const c of children) if (c.connected) c.send('stop');
     };
   }
-  const status = setInterval(() => process.stdout.write(line(args.count, (Date.now() - started) / 1000, [...parts.values()])), 1000);
-  const stop = (): void => {
+  if (a.warmup > 0)
+    setTimeout(() => {
+      warm = true;
+      windowFrom = elapsed();
+      totals.cpuBaseline();
+    }, a.warmup * 1000).unref();
+
+  let endAt: number | null = null;
+  const tick = (): void => {
+    if (local) onReport('local', local.report());
+    else totals.cpuReport('parent', cpuNow());
+    while (recent.length > DELAY_WINDOW_S) recent.shift();
+    const st = [...parts.values()];
+    process.stdout.write(line(a.count, elapsed() / 1000, st, recent.flat().sort((x, y) => x - y)));
+    const settled = st.reduce((n, s) => n + s.settled, 0);
+    if (a.seconds !== null && endAt === null && settled >= a.count) {
+      endAt = elapsed() + a.seconds * 1000;
+      setTimeout(() => void finish(), a.seconds * 1000);
+    }
+  };
+  const status = setInterval(tick, 1000);
+
+  let finishing = false;
+  const finish = async (): Promise<void> => {
+    if (finishing) return;
+    finishing = true;
     clearInterval(status);
     process.stdout.write('closing sessions...\n');
+    if (local) onReport('local', local.report());
+    const exited = children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : c.once('exit', () => resolve()))));
     stopGroups();
-    setTimeout(() => process.exit(0), 800).unref();
+    // Children send a last report before they exit; one that hangs is not waited for long.
+    await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 5000))]);
+    if (!local) totals.cpuReport('parent', cpuNow());
+    if (a.json) writeSummary(a, totals, [...parts.values()], { fromMs: windowFrom, toMs: elapsed() });
+    children = [];
+    setTimeout(() => process.exit(0), local ? 800 : 0).unref();
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => void finish());
+  process.on('SIGTERM', () => void finish());
 }
 
-if (process.argv[1] && /cli\.ts$/.test(process.argv[1])) void main();
+function writeSummary(a: Args, totals: Totals, st: Status[], window: { fromMs: number; toMs: number }): void {
+  const sum = (f: (s: Status) => number): number => st.reduce((n, s) => n + f(s), 0);
+  const { worker: _w, offset: _o, total: _t, ...args } = a;
+  const json = summary({
+    args,
+    counts: {
+      requested: a.count,
+      online: sum((s) => s.online),
+      failed: sum((s) => s.failed),
+      p2pPlaying: sum((s) => s.p2p),
+      serving: sum((s) => s.serving),
+      enterPending: a.count - sum((s) => s.settled),
+    },
+    totals,
+    window,
+    roundMs: st.find((s) => s.roundMs !== null)?.roundMs ?? 100,
+    linkSpec: linkSpecs(a),
+  });
+  // Written whole or not at all: a reader never sees half a file.
+  const tmp = `${a.json}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(json) + '\n');
+  renameSync(tmp, a.json ?? tmp);
+  process.stdout.write(`summary written to ${a.json}\n`);
+}
+
+function line(total: number, elapsedS: number, parts: Status[], delays: number[]): string {
+  const sum = (f: (s: Status) => number): number => parts.reduce((n, s) => n + f(s), 0);
+  const sites = new Map<string, number>();
+  for (const s of parts) for (const [k, v] of Object.entries(s.sites)) sites.set(k, (sites.get(k) ?? 0) + v);
+  const ms = (q: number): string => (quantile(delays, q) ?? 0).toFixed(0);
+  return (
+    `${elapsedS.toFixed(0)}s online ${sum((s) => s.online)}/${total} (failed ${sum((s) => s.failed)}) ` +
+    `p2p ${sum((s) => s.p2p)} serving ${sum((s) => s.serving)} actions ${sum((s) => s.actions)} ` +
+    `delay ${delays.length ? `p50 ${ms(0.5)} ms p99 ${ms(0.99)} ms` : '-'} sites ${[...sites].map(([s, n]) => `${s}:${n}`).join(' ')}\n`
+  );
+}
+
+if (process.argv[1] && /cli\.ts$/.test(process.argv[1])) main();

@@ -157,6 +157,11 @@ const clientMessageSchema = z.discriminatedUnion('type', [
     bytesInPerSec: z.number().finite().min(0),
     bytesOutPerSec: z.number().finite().min(0),
     links: z.int().min(0).max(1000),
+    /** The server's synced clock when it sent this (admin epoch ms): the operator page compares it with the admin's. */
+    clock: z.number().finite().optional(),
+    /** Mean and max ms from a user's action reaching this server to its update leaving, since the last stats. */
+    actionDelayMs: z.number().finite().min(0).max(3_600_000).optional(),
+    actionDelayMaxMs: z.number().finite().min(0).max(3_600_000).optional(),
   }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;

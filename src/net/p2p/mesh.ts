@@ -46,10 +46,13 @@ const RETRY_PAUSE_MS = 2000;
 /** A link that fails before it ever opens (ICE racing its signaling) is started this often at most. */
 const MAX_ATTEMPTS = 3;
 
+/** Server ids carry a `~` (`name~xxxx`, ENDPOINT_RE); user names cannot. */
+export const isServerEnd = (end: string): boolean => end.includes('~');
+
 /** Whether `local` offers the link to `remote`: users always, between servers the smaller id. */
 export function offers(local: string, remote: string): boolean {
-  const localServer = local.includes('~');
-  const remoteServer = remote.includes('~');
+  const localServer = isServerEnd(local);
+  const remoteServer = isServerEnd(remote);
   if (!localServer) return true;
   if (!remoteServer) return false;
   return local < remote;

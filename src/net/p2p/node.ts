@@ -336,6 +336,8 @@ export class P2PNode {
       bytesInPerSec: last ? (st.bytesIn - last.bytesIn) / secs : 0,
       bytesOutPerSec: last ? (st.bytesOut - last.bytesOut) / secs : 0,
       links: st.links,
+      clock: this.now(),
+      ...(st.actionDelayMs !== null ? { actionDelayMs: st.actionDelayMs, actionDelayMaxMs: st.actionDelayMaxMs ?? st.actionDelayMs } : {}),
     });
   }
 

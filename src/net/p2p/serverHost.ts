@@ -21,6 +21,8 @@ const MAX_EARLY = 2000;
 const WARMUP_POLL_MS = 20;
 /** Updates to the admin kept for `resendToAdmin` (departures are rare: this spans a long outage). */
 export const ADMIN_OUTBOX = 128;
+/** Users' actions whose arrival is remembered until an update applies them (oldest forgotten first). */
+const ARRIVALS_KEPT = 4096;
 
 export interface ServerHostOptions {
   config: SiteConfig;
@@ -49,6 +51,9 @@ export interface ServerStats {
   bytesIn: number;
   bytesOut: number;
   links: number;
+  /** Mean and max ms from a user's action reaching this server to this server sending the update that applies it, since the last stats; null: none applied. */
+  actionDelayMs: number | null;
+  actionDelayMaxMs: number | null;
 }
 
 export class SiteServerHost {
@@ -68,6 +73,9 @@ export class SiteServerHost {
   rejected = 0;
   private lastRejectLog = -Infinity;
   private readonly outbox: PeerMessage[] = [];
+  /** `user actionNo` -> arrival (synced clock), for the operator page's action delay. */
+  private readonly arrivals = new Map<string, number>();
+  private delays = { n: 0, sum: 0, max: 0, lastSeq: 0 };
 
   constructor(private readonly o: ServerHostOptions) {
     this.site = o.config.site;
@@ -137,7 +145,31 @@ export class SiteServerHost {
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       links: this.o.mesh.openCount(this.o.serverId),
+      ...this.takeDelays(),
     };
+  }
+
+  private takeDelays(): Pick<ServerStats, 'actionDelayMs' | 'actionDelayMaxMs'> {
+    const d = this.delays;
+    this.delays = { n: 0, sum: 0, max: 0, lastSeq: d.lastSeq };
+    return d.n > 0 ? { actionDelayMs: d.sum / d.n, actionDelayMaxMs: d.max } : { actionDelayMs: null, actionDelayMaxMs: null };
+  }
+
+  /** An update leaves (once per seq, whoever it goes to): the delay of each action it applies that came here. */
+  private measureUpdate(msg: Extract<PeerMessage, { type: 'update' }>): void {
+    if (msg.seq <= this.delays.lastSeq) return;
+    this.delays.lastSeq = msg.seq;
+    const now = this.o.now();
+    for (const [user, no] of msg.applied) {
+      const k = `${user} ${no}`;
+      const at = this.arrivals.get(k);
+      if (at === undefined) continue;
+      this.arrivals.delete(k);
+      const d = Math.max(0, now - at);
+      this.delays.n++;
+      this.delays.sum += d;
+      this.delays.max = Math.max(this.delays.max, d);
+    }
   }
 
   /** Sends the kept updates to the admin again, oldest first (the admin drops those it has). */
@@ -172,6 +204,7 @@ export class SiteServerHost {
   private send(to: string, msg: PeerMessage): void {
     if (this.closed) return;
     if (msg.type === 'timeslotRequest') this.trmSent++;
+    if (msg.type === 'update') this.measureUpdate(msg);
     if (to === ADMIN_ID) {
       if (msg.type === 'update' || msg.type === 'updateHash') {
         this.outbox.push(msg);
@@ -199,6 +232,11 @@ export class SiteServerHost {
       return;
     }
     if (parsed.value.type === 'timeslotRequest') this.trmReceived++;
+    if (parsed.value.type === 'action' && parsed.value.user === remote) {
+      const k = `${remote} ${parsed.value.actionNo}`;
+      if (!this.arrivals.has(k)) this.arrivals.set(k, this.o.now());
+      if (this.arrivals.size > ARRIVALS_KEPT) this.arrivals.delete(this.arrivals.keys().next().value ?? k);
+    }
     // A held hand-over waits for links, but not once another server has started: from then on it
     // would count us as silent (servers whose links open at different times would start seconds
     // apart, and the early ones would ask to ignore the late ones).

@@ -1,0 +1,133 @@
+/**
+ * What the bots of one process measured since the last flush: counters and samples, plain data
+ * so a child process can send it to the parent each second (`flush`), where `Totals` (totals.ts)
+ * adds it up. Samples per stream and flush are bounded (a uniform subsample beyond `FLUSH_CAP`);
+ * counts, sums and maxima stay exact.
+ */
+export type Mode = 'cs' | 'p2p';
+/** A bot's role: serving (it is a Site Server of some site) or only playing. */
+export type Role = 'serving' | 'playing';
+/** Link classes of the paper: client-admin, server-user, server-server. */
+export type LinkClass = 'cu' | 'su' | 'ss';
+
+export const FLUSH_CAP = 2000;
+
+export interface Stream {
+  n: number;
+  sum: number;
+  max: number;
+  sample: number[];
+}
+
+export interface Bytes {
+  sent: number;
+  received: number;
+  framesSent: number;
+  framesReceived: number;
+}
+
+export interface Tally {
+  delay: Record<Mode, Stream>;
+  sent: Record<Mode, number>;
+  /** Actions sent and never accepted within the bound (or superseded by a later accepted one). */
+  unprocessed: Record<Mode, number>;
+  enter: Stream;
+  switches: Stream;
+  linkDelay: Record<LinkClass, Stream>;
+  linkDrops: Record<LinkClass, { loss: number; down: number }>;
+  handlerMs: Record<Role, number>;
+  botSeconds: Record<Role, number>;
+  /** Seconds of bots on a site of each mode (users per round). */
+  modeSeconds: Record<Mode, number>;
+  peer: Record<Role, Bytes>;
+  admin: Bytes;
+}
+
+const stream = (): Stream => ({ n: 0, sum: 0, max: -Infinity, sample: [] });
+const bytes = (): Bytes => ({ sent: 0, received: 0, framesSent: 0, framesReceived: 0 });
+
+export function emptyTally(): Tally {
+  return {
+    delay: { cs: stream(), p2p: stream() },
+    sent: { cs: 0, p2p: 0 },
+    unprocessed: { cs: 0, p2p: 0 },
+    enter: stream(),
+    switches: stream(),
+    linkDelay: { cu: stream(), su: stream(), ss: stream() },
+    linkDrops: { cu: { loss: 0, down: 0 }, su: { loss: 0, down: 0 }, ss: { loss: 0, down: 0 } },
+    handlerMs: { serving: 0, playing: 0 },
+    botSeconds: { serving: 0, playing: 0 },
+    modeSeconds: { cs: 0, p2p: 0 },
+    peer: { serving: bytes(), playing: bytes() },
+    admin: bytes(),
+  };
+}
+
+export function addSample(s: Stream, v: number, random: () => number = Math.random): void {
+  if (!Number.isFinite(v)) return;
+  s.n++;
+  s.sum += v;
+  if (v > s.max) s.max = v;
+  if (s.sample.length < FLUSH_CAP) s.sample.push(v);
+  else {
+    const j = Math.floor(random() * s.n);
+    if (j < FLUSH_CAP) s.sample[j] = v;
+  }
+}
+
+/** The recorder the bots, links and sockets of one process write to. */
+export class Recorder {
+  private t = emptyTally();
+
+  get tally(): Tally {
+    return this.t;
+  }
+
+  /** The tally since the last flush; starts a new one. */
+  flush(): Tally {
+    const t = this.t;
+    this.t = emptyTally();
+    return t;
+  }
+
+  delay(mode: Mode, ms: number): void {
+    addSample(this.t.delay[mode], ms);
+  }
+  sent(mode: Mode): void {
+    this.t.sent[mode]++;
+  }
+  unprocessed(mode: Mode): void {
+    this.t.unprocessed[mode]++;
+  }
+  entered(ms: number): void {
+    addSample(this.t.enter, ms);
+  }
+  switched(ms: number): void {
+    addSample(this.t.switches, ms);
+  }
+  linkWaited(cls: LinkClass, ms: number): void {
+    addSample(this.t.linkDelay[cls], ms);
+  }
+  linkDropped(cls: LinkClass, why: 'loss' | 'down'): void {
+    this.t.linkDrops[cls][why]++;
+  }
+  handler(role: Role, ms: number): void {
+    this.t.handlerMs[role] += ms;
+  }
+  botSecond(role: Role, mode: Mode | null, secs: number): void {
+    this.t.botSeconds[role] += secs;
+    if (mode) this.t.modeSeconds[mode] += secs;
+  }
+  peerBytes(role: Role, dir: 'sent' | 'received', n: number): void {
+    const b = this.t.peer[role];
+    b[dir] += n;
+    if (dir === 'sent') b.framesSent++;
+    else b.framesReceived++;
+  }
+  adminBytes(dir: 'sent' | 'received', n: number): void {
+    const b = this.t.admin;
+    b[dir] += n;
+    if (dir === 'sent') b.framesSent++;
+    else b.framesReceived++;
+  }
+}
