@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const ADMIN_TOKEN = 'bench-live-operator-token';
+export const ADMIN_TOKEN = 'bench-live-operator-token-of-32-chars';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -90,6 +90,7 @@ export async function startAdmin(settings: AdminSettings): Promise<RunningAdmin>
       // Every bot is a guest from 127.0.0.1, and each sends up to a few actions a second.
       MMO_GUEST_BURST: '1000',
       MMO_GUEST_RATE: '1000',
+      MMO_MAX_CONNECTIONS_PER_IP: '1000',
       // A loaded 2-core machine answers slowly; a slow peer is still the peer we measure.
       MMO_MAX_SERVER_RTT_MS: '5000',
     },

@@ -5,8 +5,8 @@
  * the `--json` summary. Bots run in child processes of at most K each (`--per-process`, default
  * 40), so a busy machine's cores share them (one Node event loop per group); each process sends
  * the parent what it measured every second (tally.ts) and the parent adds it up (totals.ts). The
- * server admits MMO_GUEST_BURST guests per address at once (default 20): start it with a larger
- * value for many bots from one machine.
+ * server admits MMO_GUEST_BURST guests per address at once (default 20) and MMO_MAX_CONNECTIONS_PER_IP
+ * open connections per address (default 64): start it with larger values for many bots from one machine.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
