@@ -14,6 +14,8 @@ import { scaleFigures } from './scale.js';
 import { botArgs, type Scenario } from './scenario.js';
 import { busyMeadow } from './section.js';
 import { cdfPoints, quantile, ratio, table } from './stats.js';
+import { meanBothEnds, tabLatencies } from './browser.js';
+import { tabDelayCore, tabDelayScript, type TabDelayEnv } from './tabDelay.js';
 
 describe('stats', () => {
   it('quantile is nearest rank', () => {
@@ -222,5 +224,98 @@ describe('the bots --json summary', () => {
   });
   it('refuses a summary of another shape', () => {
     expect(() => parseBotSummary({ version: 2 }, 100)).toThrow(/cannot read/);
+  });
+});
+
+/** A fake clock whose timers fire `late` ms after they are due (a busy tab), in due order. */
+function fakeTabEnv(randoms: number[] = [], late = 0): TabDelayEnv & { advance(ms: number): void } {
+  let now = 0;
+  const timers: Array<{ at: number; cb: () => void }> = [];
+  return {
+    now: () => now,
+    random: () => randoms.shift() ?? 0.5,
+    setTimer: (ms, cb) => void timers.push({ at: now + ms + late, cb }),
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        timers.sort((a, b) => a.at - b.at);
+        const t = timers[0];
+        if (!t || t.at > end) break;
+        timers.shift();
+        now = t.at;
+        t.cb();
+      }
+      now = end;
+    },
+  };
+}
+
+describe('the tabs\' delay lines (tabDelay.ts)', () => {
+  it('a frame leaves after its latency and jitter, never before the one queued before it', () => {
+    // random 1 -> +jitter, 0 -> -jitter: the first frame is due at 25, the second at 15 but waits for it.
+    const env = fakeTabEnv([1, 0, 0.5]);
+    const core = tabDelayCore(env, 5);
+    const got: Array<[string, number]> = [];
+    const line = core.line<string>((x) => got.push([x, env.now()]));
+    line.push('a', 20, 'su');
+    line.push('b', 20, 'su');
+    env.advance(5);
+    line.push('c', 10, 'ss');
+    env.advance(14);
+    expect(got).toEqual([]);
+    env.advance(100);
+    expect(got).toEqual([
+      ['a', 25],
+      ['b', 25],
+      ['c', 25],
+    ]);
+    expect(line.pending()).toBe(0);
+  });
+  it('books what each frame really waited, the timer\'s lateness included, per class', () => {
+    const env = fakeTabEnv([], 7);
+    const core = tabDelayCore(env, 0);
+    const line = core.line<number>(() => undefined);
+    line.push(1, 30, 'cu');
+    env.advance(10);
+    line.push(2, 10, 'ss');
+    env.advance(100);
+    expect(core.waited.cu).toEqual([37]);
+    // Due at 20 behind frame 1 (due 30), delivered with it at 37: it waited 27.
+    expect(core.waited.ss).toEqual([27]);
+    expect(core.waited.su).toEqual([]);
+  });
+  it('a closed line delivers nothing more; a refused frame does not stop the ones behind it', () => {
+    const env = fakeTabEnv();
+    const core = tabDelayCore(env, 0);
+    const got: number[] = [];
+    const closed = core.line<number>((x) => got.push(x));
+    closed.push(1, 10, 'su');
+    closed.close();
+    const refusing = core.line<number>((x) => {
+      if (x === 2) throw new Error('refused');
+      got.push(x);
+    });
+    refusing.push(2, 10, 'su');
+    refusing.push(3, 10, 'su');
+    env.advance(50);
+    expect(got).toEqual([3]);
+  });
+  it('the page script is self-contained source (no module references left after stringifying)', () => {
+    const src = tabDelayScript({ cu: 30, su: 20, ss: 10, jitter: 5 });
+    expect(() => new Function(src)).not.toThrow();
+    expect(src).toContain('"cu":30');
+  });
+  it('the tabs\' waits merge over all frames, and eq. (14)\'s latency weighs both ends by frames', () => {
+    const t = tabLatencies([
+      { waited: { cu: [30], su: [10, 20], ss: [] }, unclassified: 1 },
+      null,
+      { waited: { cu: [], su: [30, 40], ss: [9] }, unclassified: 2 },
+    ]);
+    expect(t.got.su).toEqual({ count: 4, mean: 25, p50: 20, p99: 40 });
+    expect(t.got.ss.count).toBe(1);
+    expect(t.unclassified).toBe(3);
+    expect(meanBothEnds({ count: 4, mean: 10 }, t.got.su)).toBe(17.5);
+    expect(meanBothEnds(null, t.got.ss)).toBe(9);
+    expect(meanBothEnds(null, { count: 0, mean: NaN, p50: NaN, p99: NaN })).toBe(0);
   });
 });
