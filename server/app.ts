@@ -95,7 +95,8 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
   const storage = opts.storage ?? new SqliteStorage(opts.dbFile ?? DEFAULTS.dbFile);
   const sites = new SiteHost((id) => storage.getSite(id));
   const game = new Game(sites, storage, log, now);
-  const p2pOptions: P2POptions = { ...DEFAULT_P2P, ...opts.p2p };
+  // One action budget for the admin's sockets and the Site Servers of every P2P site.
+  const p2pOptions: P2POptions = { ...DEFAULT_P2P, ...(opts.actionRate ? { actions: opts.actionRate } : {}), ...opts.p2p };
   const p2pErrors = checkP2P(p2pOptions);
   if (p2pErrors.length > 0) throw new Error(`bad P2P settings: ${p2pErrors.join('; ')}`);
   // Peers keep the admin's key across its restarts: it lives in storage.

@@ -4,6 +4,7 @@
  * the peers can never disagree on a parameter.
  */
 import { DEFAULT_SITE_CONFIG, parseSiteConfig, type SiteConfig } from '../../src/protocol/config.js';
+import { ACTION_BUDGET, type RateSpec } from '../../src/protocol/budget.js';
 import type { IceServer, P2PSettings } from '../../src/protocol/messages.js';
 
 export interface P2POptions {
@@ -27,6 +28,8 @@ export interface P2POptions {
   p2pSaveMs: number;
   /** A data channel not open this long is reported to the admin (MMO_LINK_TIMEOUT_MS). */
   linkTimeoutMs: number;
+  /** The admin's action budget per user (MMO_ACTION_RATE / MMO_ACTION_BURST): Site Servers apply it too. */
+  actions: RateSpec;
 }
 
 export const DEFAULT_P2P: P2POptions = {
@@ -42,6 +45,7 @@ export const DEFAULT_P2P: P2POptions = {
   maxLinkFailures: 3,
   p2pSaveMs: 10_000,
   linkTimeoutMs: 10_000,
+  actions: ACTION_BUDGET,
 };
 
 /** The shared part of every site's configuration (all but the site id). */
@@ -54,6 +58,8 @@ export function siteConfigBase(o: P2POptions): Omit<SiteConfig, 'site'> {
     T_timeout: o.T_timeout,
     T_req_timeout: o.T_req_timeout,
     T_ignore: o.T_ignore,
+    actionRate: o.actions.perSecond,
+    actionBurst: o.actions.burst,
   };
 }
 
@@ -73,6 +79,8 @@ export function checkP2P(o: P2POptions): string[] {
     T_timeout: 'MMO_T_TIMEOUT_MS',
     T_req_timeout: 'MMO_T_REQ_TIMEOUT_MS',
     T_ignore: 'MMO_T_IGNORE_MS',
+    actionRate: 'MMO_ACTION_RATE',
+    actionBurst: 'MMO_ACTION_BURST',
   };
   return r.errors.map((e) => {
     const field = Object.keys(names).find((k) => e.startsWith(k));

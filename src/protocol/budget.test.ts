@@ -47,6 +47,22 @@ describe('a Site Server holds each user to the admin\'s action budget', () => {
   });
 });
 
+describe('the budget travels in the site configuration', () => {
+  it('a Site Server applies the admin\'s configured budget, not the default', () => {
+    const s = setupSite({ nServer: 3, config: { actionRate: 1, actionBurst: 3 } });
+    playMoves(s, 1);
+    const send = s.net.sender('alice');
+    s.net.poke('alice', () => {
+      for (let no = 100; no < 130; no++) for (const id of ['s0', 's1', 's2']) send(id, { type: 'action', site: 'meadow', user: 'alice', actionNo: no, action: { kind: 'say', text: `x${no}` } });
+    });
+    s.net.run(500);
+    const applied = (s.servers.get('s0')?.appliedLog() ?? []).flatMap((u) => u.applied).filter((a) => a.user === 'alice' && a.actionNo >= 100);
+    // Burst 3, plus at most one refilled in the half second: far below the default burst of 40.
+    expect(applied.length).toBeGreaterThan(0);
+    expect(applied.length).toBeLessThanOrEqual(4);
+  });
+});
+
 describe('a Site Server answers requests only as the protocol needs them', () => {
   it('a user on the site gets a few whole states, not one per request', () => {
     const { s, to, rejected } = site();

@@ -3,6 +3,8 @@
  * every Site Server, user and the coordinator of the site: they must all use the same numbers.
  */
 
+import { ACTION_BUDGET } from './budget.js';
+
 export interface SiteConfig {
   /** Site id this configuration belongs to. */
   site: string;
@@ -28,6 +30,12 @@ export interface SiteConfig {
   keepUpdates: number;
   /** Timeslots per server a server keeps for TRM answers. */
   keepTimeslots: number;
+  /**
+   * A user's action budget (token bucket: per second, burst): the admin's own, so that a Site
+   * Server holds users to exactly what the admin would (MMO_ACTION_RATE / MMO_ACTION_BURST).
+   */
+  actionRate: number;
+  actionBurst: number;
 }
 
 export const DEFAULT_SITE_CONFIG: Omit<SiteConfig, 'site'> = {
@@ -42,6 +50,8 @@ export const DEFAULT_SITE_CONFIG: Omit<SiteConfig, 'site'> = {
   maxEntries: 256,
   keepUpdates: 64,
   keepTimeslots: 256,
+  actionRate: ACTION_BUDGET.perSecond,
+  actionBurst: ACTION_BUDGET.burst,
 };
 
 export type ConfigResult = { ok: true; config: SiteConfig } | { ok: false; errors: string[] };
@@ -78,6 +88,8 @@ export function parseSiteConfig(input: Partial<SiteConfig> & { site: string }): 
   int('maxEntries', 1);
   int('keepUpdates', 2);
   int('keepTimeslots', 8);
+  int('actionRate', 1);
+  int('actionBurst', 1);
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }
 

@@ -4,7 +4,7 @@
  * rejections, rate limits and asking the others for a server's Timeslots.
  * Pure: time, sending and keys come from the options.
  */
-import { ACTION_BUDGET, KeyedRateLimiter, REQUEST_BUDGET } from './budget.js';
+import { KeyedRateLimiter, REQUEST_BUDGET } from './budget.js';
 import type { PlayerAction, SiteSnapshot } from '../game/types.js';
 import type { AppliedUpdate, CoreEvent, ServerStatus, SiteServerOptions } from './api.js';
 import { AppliedSet } from './applied.js';
@@ -206,7 +206,7 @@ export function createContext(opts: SiteServerOptions): ServerCtx {
     lastPush: new Map(),
     lastFetch: new Map(),
     suspicion: new Map(),
-    actionBudget: new KeyedRateLimiter(ACTION_BUDGET),
+    actionBudget: new KeyedRateLimiter({ perSecond: cfg.actionRate, burst: cfg.actionBurst }),
     requestBudget: new KeyedRateLimiter(REQUEST_BUDGET),
     equivs: [],
     equivSeen: new Set(),
