@@ -155,6 +155,17 @@ export class CdpBrowser {
     });
   }
 
+  /** The value of `expression` in an attached page's main world (awaited if a promise); throws with the page's exception. */
+  async evaluateIn<T>(sessionId: string, expression: string): Promise<T> {
+    const r = await this.send<{ result: { value?: unknown }; exceptionDetails?: { text: string; exception?: { description?: string } } }>(
+      'Runtime.evaluate',
+      { expression, returnByValue: true, awaitPromise: true },
+      sessionId,
+    );
+    if (r.exceptionDetails) throw new Error(`in page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+    return r.result.value as T;
+  }
+
   /**
    * Opens `url` in a fresh browser context (a player of its own: own storage) as a background tab
    * behind a blank one, so the page is hidden the way a tab the player switched away from is.
@@ -166,15 +177,7 @@ export class CdpBrowser {
     const { sessionId } = await this.send<{ sessionId: string }>('Target.attachToTarget', { targetId, flatten: true });
     this.consoles.set(sessionId, []);
     await this.send('Runtime.enable', {}, sessionId);
-    const evaluate = async <T>(expression: string): Promise<T> => {
-      const r = await this.send<{ result: { value?: unknown }; exceptionDetails?: { text: string; exception?: { description?: string } } }>(
-        'Runtime.evaluate',
-        { expression, returnByValue: true, awaitPromise: true },
-        sessionId,
-      );
-      if (r.exceptionDetails) throw new Error(`in page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
-      return r.result.value as T;
-    };
+    const evaluate = <T>(expression: string): Promise<T> => this.evaluateIn<T>(sessionId, expression);
     return { targetId, evaluate, consoleTail: () => (this.consoles.get(sessionId) ?? []).map((l) => l.text) };
   }
 

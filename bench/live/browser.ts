@@ -53,17 +53,7 @@ async function openTab(b: CdpBrowser, url: string, hidden: boolean, script: stri
     await b.send('Page.addScriptToEvaluateOnNewDocument', { source: script }, sessionId);
   }
   await b.send('Page.navigate', { url }, sessionId);
-  return {
-    async evaluate<T>(expression: string): Promise<T> {
-      const r = await b.send<{ result: { value?: unknown }; exceptionDetails?: { text: string; exception?: { description?: string } } }>(
-        'Runtime.evaluate',
-        { expression, returnByValue: true, awaitPromise: true },
-        sessionId,
-      );
-      if (r.exceptionDetails) throw new Error(`in page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
-      return r.result.value as T;
-    },
-  };
+  return { evaluate: <T>(expression: string) => b.evaluateIn<T>(sessionId, expression) };
 }
 
 async function until<T>(what: string, f: () => Promise<T | null>, ms: number): Promise<T> {

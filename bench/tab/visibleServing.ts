@@ -89,15 +89,7 @@ async function openTab(b: CdpBrowser, url: string, hidden: boolean): Promise<Tab
   const page: CdpPage = {
     targetId,
     consoleTail: () => [],
-    evaluate: async <T>(expression: string): Promise<T> => {
-      const r = await b.send<{ result: { value?: unknown }; exceptionDetails?: { text: string; exception?: { description?: string } } }>(
-        'Runtime.evaluate',
-        { expression, returnByValue: true, awaitPromise: true },
-        sessionId,
-      );
-      if (r.exceptionDetails) throw new Error(`in page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
-      return r.result.value as T;
-    },
+    evaluate: <T>(expression: string) => b.evaluateIn<T>(sessionId, expression),
   };
   return { page, targetId, cover, sessionId };
 }
