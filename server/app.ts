@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Accounts } from './accounts.js';
 import { Game } from './game.js';
-import { createHttpHandler, sendJson } from './http.js';
+import { createHttpHandler, onClientError, sendJson } from './http.js';
 import { createLogger, type Logger } from './log.js';
 import type { RateSpec } from './rateLimit.js';
 import { SiteHost } from './sites.js';
@@ -161,6 +161,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
     client: (req, res) => client(req, res),
   });
   const server = createServer(http.handle);
+  server.on('clientError', onClientError(log));
   server.on('connection', (socket) => metrics.track(socket));
   // Bounded time for slow clients to send their headers (slowloris).
   server.headersTimeout = 10_000;

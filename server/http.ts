@@ -4,6 +4,7 @@
  * `{error, message}` plus a log line.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ErrorCode } from '../src/protocol/errors.js';
 import {
   MAX_HTTP_BODY_BYTES,
@@ -150,6 +151,46 @@ export function createHttpHandler(deps: HttpDeps) {
       });
     },
     close: (): void => clearInterval(sweep),
+  };
+}
+
+/** Status and code for a request Node's HTTP parser refused, by the parser's error code. */
+function clientErrorReply(code: string | undefined): { status: number; code: ErrorCode; text: string } {
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return { status: 431, code: 'ERR_TOO_LARGE', text: 'Request Header Fields Too Large' };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return { status: 408, code: 'ERR_MALFORMED', text: 'Request Timeout' };
+  return { status: 400, code: 'ERR_MALFORMED', text: 'Bad Request' };
+}
+
+/**
+ * For the server's `clientError`: a request Node's parser refused (not HTTP, bad framing, headers
+ * too large, too slow) gets a JSON `{error, message}` like every other refusal, and a log line,
+ * instead of Node's bare 400.
+ */
+export function onClientError(log: Logger): (err: Error & { code?: string }, socket: Duplex) => void {
+  return (err, socket) => {
+    // The peer went away: nothing to answer, nothing worth a line.
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const r = clientErrorReply(err.code);
+    const ip = (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? '?';
+    log.warn('http.reject', {
+      ip,
+      status: r.status,
+      code: r.code,
+      parser: err.code ?? '?',
+      message: err.message,
+    });
+    const body = JSON.stringify({
+      error: r.code,
+      message: `the request could not be parsed (${err.code ?? 'unknown'})`,
+    } satisfies HttpError);
+    socket.end(
+      `HTTP/1.1 ${r.status} ${r.text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   };
 }
 

@@ -169,7 +169,9 @@ export function createOperator(d: OperatorDeps): { handle(req: IncomingMessage, 
   return {
     /** Answers /admin and /api/admin; false for any other path. */
     handle(req, res) {
-      const url = new URL(req.url ?? '/', 'http://x');
+      // Not `new URL(req.url, base)`: a path starting with `//` would be read as a host (and throw).
+      const url = URL.parse(`http://x${req.url?.startsWith('/') ? req.url : '/'}`);
+      if (!url) return false;
       if (url.pathname !== '/admin' && url.pathname !== '/api/admin') return false;
       res.setHeader('Cache-Control', 'no-store');
       if (req.method !== 'GET' && req.method !== 'HEAD') {

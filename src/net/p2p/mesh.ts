@@ -168,7 +168,13 @@ export class Mesh {
     });
     link.onMessage((bytes) => {
       this.bytesIn += bytes.byteLength;
-      this.handlers.get(e.local)?.(e.remote, bytes);
+      // A handler that throws is our bug, not the link's: logged as such, and the link stays
+      // (thrown into simple-peer it would close the channel, and look like a dead peer).
+      try {
+        this.handlers.get(e.local)?.(e.remote, bytes);
+      } catch (err) {
+        this.opts.log?.('mesh.handler_failed', { code: 'ERR_INTERNAL', local: e.local, remote: e.remote, err: String(err), stack: (err as Error)?.stack });
+      }
     });
     link.onClose((why) => {
       this.opts.log?.('mesh.closed', { local: e.local, remote: e.remote, why });
