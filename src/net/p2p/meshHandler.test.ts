@@ -34,7 +34,9 @@ describe('Mesh handler failures', () => {
     hub.flush();
     expect(got).toEqual(['one', 'two']);
     expect(server.isOpen('bob~bb22', 'alice')).toBe(true);
-    expect(logs.filter((l) => l.event === 'mesh.handler_failed').map((l) => [l.fields.code, l.fields.err])).toEqual([['ERR_INTERNAL', 'Error: handler bug']]);
+    expect(
+      logs.filter((l) => l.event === 'mesh.handler_failed').map((l) => [l.fields.code, l.fields.err]),
+    ).toEqual([['ERR_INTERNAL', 'Error: handler bug']]);
     user.close();
     server.close();
   });
