@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { TAG, TAG_MSGPACK } from './codec.js';
+import { Reader, TAG, TAG_MSGPACK } from './codec.js';
 import { ed25519Scheme, insecureFastScheme, ZERO_HASH } from './crypto.js';
 import {
   decodePeerMessage,
@@ -146,6 +146,15 @@ describe('compact peer codec', () => {
     expect(encodeMsgpackPeer(move).byteLength).toBeGreaterThan(60);
   });
 
+  it('encodes a message sent to many peers once, and equal content to equal bytes', () => {
+    const update: PeerMessage = { type: 'update', site: 'meadow', seq: 9, prev: H, window: 900, applied: [['bot-17', 42]], events: [], stateHash: H, hash: H };
+    const first = encodePeerMessage(update);
+    expect(encodePeerMessage(update)).toBe(first);
+    const copy = encodePeerMessage({ ...update });
+    expect(copy).not.toBe(first);
+    expect(copy).toEqual(first);
+  });
+
   it('sends a message without a compact layout, or with a value no layout carries, as MessagePack behind its tag', () => {
     const other: PeerMessage = { type: 'hashRequest', site: 'meadow', seq: 3 };
     const oddSig: PeerMessage = { type: 'timeslot', ...body, sig: 'abc' };
@@ -193,6 +202,15 @@ describe('compact peer codec', () => {
     const update = encodePeerMessage({ type: 'update', site: 'meadow', seq: 1, prev: H, window: 0, applied: [], events: [{ kind: 'spawned', item: { id: 'i', kind: 'coin', x: 1, y: 1 } }], stateHash: H, hash: H });
     update[1 + 1 + 1 + 16 + 1 + 1 + 1] = 7; // the event's kind byte
     expect(code(update)).toBe('ERR_MALFORMED');
+  });
+
+  it('refuses a forged count on the bytes left, before reading or allocating any item', () => {
+    let read = 0;
+    const r = new Reader(Uint8Array.from([0xe8, 0x07, 1, 2, 3])); // 1000 items in 3 bytes
+    expect(() => r.list(() => ++read)).toThrow();
+    expect(read).toBe(0);
+    const ok = new Reader(Uint8Array.from([3, 7, 8, 9]));
+    expect(ok.list(() => ok.byte())).toEqual([7, 8, 9]);
   });
 
   it('never throws on random bytes after a compact tag', () => {

@@ -723,8 +723,15 @@ export function parseSiteSnapshot(data: unknown): ParseResult<z.infer<typeof sit
  * except `stateChunk.data` back into hex, so the round trip is exact).
  */
 export function encodePeerMessage(msg: PeerMessage): Uint8Array {
-  return encodeCompact(msg) ?? encodeMsgpackPeer(msg);
+  // A server sends one Timeslot object to every other server and one update object to many
+  // users, one call per peer: encode it once. Messages are not changed once sent, and senders
+  // only read the bytes.
+  if (msg === lastEncoded.msg) return lastEncoded.bytes;
+  const bytes = encodeCompact(msg) ?? encodeMsgpackPeer(msg);
+  lastEncoded = { msg, bytes };
+  return bytes;
 }
+let lastEncoded: { msg: PeerMessage | null; bytes: Uint8Array } = { msg: null, bytes: new Uint8Array(0) };
 
 /** The general form of any peer message (also what `npm run bench` compares the compact one with). */
 export function encodeMsgpackPeer(msg: PeerMessage): Uint8Array {
