@@ -159,10 +159,9 @@ export class Writer {
 /** Reads what a Writer wrote; every read checks the bytes left and throws BAD_BYTES past them. */
 export class Reader {
   pos = 0;
-  private readonly view: DataView;
-  constructor(readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+  /** Made on the first float only: most messages have none. */
+  private view: DataView | null = null;
+  constructor(readonly buf: Uint8Array) {}
   get left(): number {
     return this.buf.length - this.pos;
   }
@@ -188,6 +187,7 @@ export class Reader {
     const u = this.uint();
     if (u === 1) {
       if (this.left < 8) throw BAD_BYTES;
+      this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
       const v = this.view.getFloat64(this.pos, true);
       this.pos += 8;
       return v;
