@@ -775,7 +775,11 @@ export function decodePeerMessage(bytes: Uint8Array): ParseResult<PeerMessage> {
   } else {
     return { ok: false, code: 'ERR_MALFORMED', message: `unknown peer message tag ${tag}` };
   }
-  return parsePeerMessage(data);
+  try {
+    return parsePeerMessage(data);
+  } catch {
+    return { ok: false, code: 'ERR_MALFORMED', message: 'unreadable structure' };
+  }
 }
 
 const PACKABLE_HEX = /^(?:[0-9a-f]{32}|[0-9a-f]{64}|[0-9a-f]{128})$/;
