@@ -1,6 +1,7 @@
 /**
  * Benchmarks of the protocol core, run with `npm run bench` (numbers in bench/README.md):
- *  1. the peer wire codec on real messages taken from a simulated site (encode + decode per second),
+ *  1. the peer wire codec on real messages taken from a simulated site: the MessagePack and canonical
+ *     JSON of protocol version 4 against the compact layout, bytes and encode + decode + hash (codec.ts),
  *  2. ed25519 signing and verifying of a 200 B message and of a Timeslot (every server signs 1 and
  *     verifies N_server − 1 of them per T_timeslot), @noble/curves beside node:crypto, and SHA-256,
  *  3. the simulator at the paper's settings: wall time per simulated second, and bytes on the wire
@@ -10,7 +11,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
-  decodePeerMessage,
   ed25519Scheme,
   encodePeerMessage,
   insecureFastScheme,
@@ -20,6 +20,8 @@ import { signTimeslot, timeslotSigningBytes, verifyTimeslot } from '../src/proto
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { nodeEd25519Scheme, nodeSha256 } from '../src/net/crypto/node.js';
 import { runScenario } from '../sim/scenario.js';
+import { DOMAIN } from '../src/protocol/codec.js';
+import { codecBench } from './codec.js';
 
 const S_HEADER = 66;
 const S_HASH = 16;
@@ -58,12 +60,11 @@ const paper = {
   seed: 1,
 };
 // The simulator always uses insecureFastScheme: wrap its verify to count the checks of Timeslots
-// (their signed bytes start with the tag '["timeslot/1"').
-const TIMESLOT_TAG = Array.from('["timeslot/1"', (c) => c.charCodeAt(0));
+// (their signed bytes start with DOMAIN.timeslot).
 let timeslotVerifies = 0;
 const fastVerify = insecureFastScheme.verify.bind(insecureFastScheme);
 (insecureFastScheme as { verify: typeof fastVerify }).verify = (key, message, sig) => {
-  if (TIMESLOT_TAG.every((b, i) => message[i] === b)) timeslotVerifies++;
+  if (message[0] === DOMAIN.timeslot) timeslotVerifies++;
   return fastVerify(key, message, sig);
 };
 
@@ -84,14 +85,11 @@ function largest(type: PeerMessage['type']): PeerMessage {
   return best;
 }
 
-console.log('1. peer wire codec (MessagePack + zod validation), largest message of each kind in the run');
-for (const type of ['action', 'timeslot', 'update', 'updateHash', 'echo'] as const) {
-  const msg = largest(type);
-  const bytes = encodePeerMessage(msg);
-  const enc = rate(() => encodePeerMessage(msg), 500);
-  const dec = rate(() => decodePeerMessage(bytes), 500);
+console.log('1. peer wire codec, largest message of each kind in the run: version 4 (MessagePack, canonical JSON) vs compact; best of 5');
+console.log('   per message: encode + decode (schema included) + what a receiver hashes (native SHA-256); signature checks excluded');
+for (const r of codecBench((['action', 'timeslot', 'update', 'updateHash', 'echo'] as const).map(largest))) {
   console.log(
-    `   ${type.padEnd(11)} ${String(bytes.byteLength).padStart(6)} B   encode ${fmt(enc).padStart(9)}/s   decode ${fmt(dec).padStart(9)}/s`,
+    `   ${r.type.padEnd(11)} ${String(r.oldBytes).padStart(6)} B -> ${String(r.newBytes).padStart(6)} B   ${fmt(r.oldUs, 1).padStart(7)} µs -> ${fmt(r.newUs, 1).padStart(6)} µs  (${fmt(r.oldUs / r.newUs, 1)}x)`,
   );
 }
 
@@ -116,7 +114,7 @@ for (const [label, scheme] of [
   const sign = bestRate(() => signTimeslot(body, secret, scheme));
   const verify = bestRate(() => verifyTimeslot(signed, pub, scheme));
   console.log(
-    `   ${label} 200 B: sign ${us(sign200)}, verify ${us(verify200)}; Timeslot (canonical JSON + UTF-8 included): sign ${us(sign)}, verify ${us(verify)}`,
+    `   ${label} 200 B: sign ${us(sign200)}, verify ${us(verify200)}; Timeslot (its signed bytes built once per object): sign ${us(sign)}, verify ${us(verify)}`,
   );
   console.log(
     `          per server per T_timeslot (1 sign + ${paper.servers - 1} verify): ${fmt(1000 / sign + (paper.servers - 1) * (1000 / verify), 2)} ms of 100 ms`,

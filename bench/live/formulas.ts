@@ -35,6 +35,9 @@ export function delayFormulas(l: LatenciesInForce, T_timeslot: number): { eq12: 
   return { eq12: d.clientServer, eq14: d.proposed };
 }
 
+/** The paper's action size a (section 5.1): what a compact wire encoding is held to. */
+export const PAPER_ACTION_BYTES = 10;
+
 export interface BytesInForce {
   N_server: number;
   /** Users on the P2P site. */

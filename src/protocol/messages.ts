@@ -5,12 +5,15 @@
 import { z } from 'zod';
 import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
 import type { ErrorCode } from './errors.js';
+import { TAG_MSGPACK } from './codec.js';
+import { decodeCompact, encodeCompact, isCompactTag } from './peerCodec.js';
 import type { GameEvent, SiteAction, UserState } from '../game/types.js';
 import type { SiteView } from '../game/view.js';
 import { MAX_SAY_LENGTH } from '../game/text.js';
 import { SITE_IDS } from '../game/world.js';
 
-export const PROTOCOL_VERSION = 4;
+/** 5: hot peer messages in the compact layout of peerCodec.ts, which their signatures and hashes cover. */
+export const PROTOCOL_VERSION = 5;
 
 /** Largest WebSocket frame the admin accepts from a client, in bytes. */
 export const MAX_CLIENT_MESSAGE_BYTES = 4096;
@@ -713,28 +716,67 @@ export function parseSiteSnapshot(data: unknown): ParseResult<z.infer<typeof sit
 }
 
 /**
- * MessagePack of a peer message. Hashes, keys and signatures travel as raw bytes (every lowercase
- * hex string of 32, 64 or 128 characters is packed; decoding turns every binary value except
- * `stateChunk.data` back into hex, so the round trip is exact).
+ * A peer message on the wire: the compact layout of peerCodec.ts for the hot ones (actions, system
+ * actions, Timeslots and replies, updates, update hashes, echoes), else TAG_MSGPACK then the
+ * MessagePack of the message, where hashes, keys and signatures travel as raw bytes (every
+ * lowercase hex string of 32, 64 or 128 characters is packed; decoding turns every binary value
+ * except `stateChunk.data` back into hex, so the round trip is exact).
  */
 export function encodePeerMessage(msg: PeerMessage): Uint8Array {
-  return msgpackEncode(packHex(msg), { ignoreUndefined: true });
+  // A server sends one Timeslot object to every other server and one update object to many
+  // users, one call per peer: encode it once. Messages are not changed once sent, and senders
+  // only read the bytes.
+  if (msg === lastEncoded.msg) return lastEncoded.bytes;
+  const bytes = encodeCompact(msg) ?? encodeMsgpackPeer(msg);
+  lastEncoded = { msg, bytes };
+  return bytes;
+}
+let lastEncoded: { msg: PeerMessage | null; bytes: Uint8Array } = { msg: null, bytes: new Uint8Array(0) };
+
+/** The general form of any peer message (also what `npm run bench` compares the compact one with). */
+export function encodeMsgpackPeer(msg: PeerMessage): Uint8Array {
+  const body = msgpackEncode(packHex(msg), { ignoreUndefined: true });
+  const out = new Uint8Array(body.byteLength + 1);
+  out[0] = TAG_MSGPACK;
+  out.set(body, 1);
+  return out;
 }
 
-/** Parses a binary peer message. Never throws: too large, not MessagePack, or off-schema give a reason. */
+/**
+ * Parses a binary peer message: the one place a peer message is read, whichever its form; every
+ * value goes through the schema. Never throws: too large, truncated, unknown tag, not MessagePack
+ * or off-schema give a reason.
+ */
 export function decodePeerMessage(bytes: Uint8Array): ParseResult<PeerMessage> {
   if (!(bytes instanceof Uint8Array)) return { ok: false, code: 'ERR_MALFORMED', message: 'expected bytes' };
   if (bytes.byteLength > MAX_PEER_MESSAGE_BYTES) {
     return { ok: false, code: 'ERR_TOO_LARGE', message: `message of ${bytes.byteLength} bytes exceeds ${MAX_PEER_MESSAGE_BYTES}` };
   }
+  const tag = bytes[0];
+  if (tag === undefined) return { ok: false, code: 'ERR_MALFORMED', message: 'empty message' };
   let data: unknown;
-  try {
-    data = msgpackDecode(bytes, { maxStrLength: 64 * 1024, maxBinLength: MAX_PEER_MESSAGE_BYTES, maxArrayLength: 200_000, maxMapLength: 64, maxExtLength: 0 });
-  } catch {
-    return { ok: false, code: 'ERR_MALFORMED', message: 'not MessagePack' };
+  if (tag === TAG_MSGPACK) {
+    try {
+      data = msgpackDecode(bytes.subarray(1), { maxStrLength: 64 * 1024, maxBinLength: MAX_PEER_MESSAGE_BYTES, maxArrayLength: 200_000, maxMapLength: 64, maxExtLength: 0 });
+    } catch {
+      return { ok: false, code: 'ERR_MALFORMED', message: 'not MessagePack' };
+    }
+    try {
+      data = unpackHex(data, '');
+    } catch {
+      return { ok: false, code: 'ERR_MALFORMED', message: 'unreadable structure' };
+    }
+  } else if (isCompactTag(tag)) {
+    try {
+      data = decodeCompact(bytes);
+    } catch {
+      return { ok: false, code: 'ERR_MALFORMED', message: `truncated or invalid compact message (tag ${tag})` };
+    }
+  } else {
+    return { ok: false, code: 'ERR_MALFORMED', message: `unknown peer message tag ${tag}` };
   }
   try {
-    return parsePeerMessage(unpackHex(data, ''));
+    return parsePeerMessage(data);
   } catch {
     return { ok: false, code: 'ERR_MALFORMED', message: 'unreadable structure' };
   }

@@ -1,11 +1,13 @@
 /**
  * Signing and hashing of the protocol's signed records: Timeslots (by their server's key),
- * membership records and system actions (by the admin key). The signed bytes are the UTF-8 of the
- * canonical JSON of a fixed-order array, tagged with the record kind so a signature over one kind
- * can never pass as another.
+ * membership records and system actions (by the admin key). Timeslots, system actions, updates and
+ * action contents sign and hash their compact layout behind a byte naming the kind (peerCodec.ts);
+ * the rarer membership records and siteInits the UTF-8 of the canonical JSON of a fixed-order
+ * array tagged with the kind. Either way a signature over one kind can never pass as another.
  */
 import { canonicalJson } from '../game/canonical.js';
 import { hashBytes, utf8, type SignatureScheme } from './crypto.js';
+import { actionContent, rememberTimeslotContent, sysActionContent, timeslotContent, updateContent } from './peerCodec.js';
 import type { Membership, SiteInit, SysActionMessage, Timeslot, UpdateMessage } from './messages.js';
 
 export type TimeslotBody = Omit<Timeslot, 'sig'>;
@@ -13,27 +15,18 @@ export type MembershipBody = Omit<Membership, 'sig'>;
 export type SysActionBody = Omit<SysActionMessage, 'sig' | 'type'>;
 export type SiteInitBody = Omit<SiteInit, 'sig' | 'type'>;
 
+/** Built once per Timeslot object (peerCodec.ts): a Timeslot is not changed once signed or parsed. */
 export function timeslotSigningBytes(t: TimeslotBody): Uint8Array {
-  return utf8(
-    canonicalJson([
-      'timeslot/1',
-      t.site,
-      t.server,
-      t.seq,
-      t.stamp,
-      t.prevHash,
-      t.epoch,
-      t.entries,
-      t.heads,
-      t.update,
-      t.ignoring ?? [],
-    ]),
-  );
+  return timeslotContent(t);
 }
 
-/** Hash of a Timeslot's signed content: what `prevHash`, heads and cuts refer to. */
+const timeslotHashes = new WeakMap<object, string>();
+
+/** Hash of a Timeslot's signed content: what `prevHash`, heads and cuts refer to (once per object). */
 export function timeslotHash(t: TimeslotBody): string {
-  return hashBytes(timeslotSigningBytes(t));
+  let h = timeslotHashes.get(t);
+  if (h === undefined) timeslotHashes.set(t, (h = hashBytes(timeslotSigningBytes(t))));
+  return h;
 }
 
 /** Signs a Timeslot body (also for cheater injection in the simulator: rewrite, then re-sign). */
@@ -50,7 +43,10 @@ export function signTimeslot(body: TimeslotBody, secretKey: string, crypto: Sign
     update: body.update,
     ...(body.ignoring && body.ignoring.length > 0 ? { ignoring: body.ignoring } : {}),
   };
-  return { ...clean, sig: crypto.sign(secretKey, timeslotSigningBytes(clean)) };
+  const bytes = timeslotSigningBytes(clean);
+  const signed = { ...clean, sig: crypto.sign(secretKey, bytes) };
+  rememberTimeslotContent(signed, bytes);
+  return signed;
 }
 
 export function verifyTimeslot(t: Timeslot, publicKey: string, crypto: SignatureScheme): boolean {
@@ -82,7 +78,7 @@ export function verifyMembership(m: Membership, adminKey: string, crypto: Signat
 }
 
 export function sysActionSigningBytes(a: SysActionBody): Uint8Array {
-  return utf8(canonicalJson(['sysAction/1', a.site, a.sysNo, a.actor, a.action]));
+  return sysActionContent(a);
 }
 
 export function signSysAction(body: SysActionBody, secretKey: string, crypto: SignatureScheme): SysActionMessage {
@@ -102,19 +98,17 @@ export function verifySysAction(a: SysActionMessage, adminKey: string, crypto: S
 
 /** Content hash of a user action: what Timeslot entries name, so servers agree on the content. */
 export function actionContentHash(a: { site: string; user: string; actionNo: number; action: unknown }): string {
-  return hashBytes(utf8(canonicalJson(['action/1', a.site, a.user, a.actionNo, a.action])));
+  return hashBytes(actionContent(a));
 }
 
 /** Content hash of a system action (ordered under SYSTEM_ACTOR with number sysNo). */
 export function sysActionContentHash(a: SysActionBody): string {
-  return hashBytes(utf8(canonicalJson(['sysAction/1', a.site, a.sysNo, a.actor, a.action])));
+  return hashBytes(sysActionContent(a));
 }
 
 /** Hash of an update: all fields but `hash` and `type`. Users count these. */
 export function updateHash(u: Omit<UpdateMessage, 'type' | 'hash'>): string {
-  return hashBytes(
-    utf8(canonicalJson(['update/1', u.site, u.seq, u.prev, u.window, u.applied, u.events, u.stateHash])),
-  );
+  return hashBytes(updateContent(u));
 }
 
 /** Whether the server in `slot` sends the full update `seq` (N_majority of them do, rotating with seq). */
