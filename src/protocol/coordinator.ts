@@ -7,6 +7,7 @@
  * It follows updates that carry departures by majority, to learn leaving users' states.
  */
 import type { AcceptedUpdate, CoordinatorRecord, CoreEvent, SiteCoordinator, SiteCoordinatorOptions } from './api.js';
+import { TokenBucket } from './budget.js';
 import { declineAfter } from './config.js';
 import { ed25519Scheme, ZERO_HASH } from './crypto.js';
 import {
@@ -49,6 +50,8 @@ const MAX_OPEN_VOTES = 64;
  * the report counts only if the admin's own tally of their answers puts the server in the minority.
  */
 const PROBED_KEPT = 256;
+/** Probes a site's reports may cost (each asks every server): users cannot make the admin flood them. */
+const PROBE_RATE = { perSecond: 2, burst: 16 };
 
 interface Pending {
   kind: Kind;
@@ -75,6 +78,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   /** Votes on the updates servers send the admin (departures, answers to its hash requests). */
   const tally = new VoteTally({ nMajority: cfg.N_majority, maxOpen: MAX_OPEN_VOTES, decidedKept: DONE_KEPT, flagOnHashes: true });
   const probed = new Set<number>();
+  const probes = new TokenBucket(PROBE_RATE, opts.now());
   const r0 = opts.resume;
   if (r0) {
     membership = r0.membership;
@@ -311,6 +315,10 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     }
     observe({ kind: 'flagged', server: msg.server, seq: msg.seq, reason: msg.reason, by: from, ...(msg.evidence ? { evidence: msg.evidence } : {}) });
     if (msg.seq < 1 || probed.has(msg.seq)) return;
+    if (!probes.take(opts.now())) {
+      observe({ kind: 'rejected', from, msgType: msg.type, code: 'ERR_RATE_LIMITED', reason: `no probe of update ${msg.seq}: too many reports` });
+      return;
+    }
     probed.add(msg.seq);
     for (const old of probed) {
       if (probed.size <= PROBED_KEPT) break;

@@ -155,4 +155,19 @@ describe('detection on a site', () => {
     expect(flags.filter((e) => e.by === 'alice').map((e) => e.server)).toEqual(['s2', 's2']);
     expect(flags.filter((e) => e.by === MINORITY)).toEqual([]);
   });
+
+  it('reports cannot make the admin flood the servers with hash requests', () => {
+    const s = setupSite({ nServer: 3 });
+    const asked: number[] = [];
+    s.net.rewrite = (from, _to, m) => {
+      if (from === 'admin' && m.type === 'hashRequest') asked.push(m.seq);
+      return m;
+    };
+    for (let seq = 1; seq <= 200; seq++) s.coordinator.receive('alice', { type: 'flagReport', site: 'meadow', server: 's2', seq, reason: 'differs' });
+    s.net.run(10);
+    // Once per seq, and within the probe budget (16 at once): at most 3 servers x 16 requests.
+    expect(asked.length).toBe(3 * 16);
+    const refused = s.events.filter((x) => x.node === 'admin' && x.e.kind === 'rejected' && x.e.code === 'ERR_RATE_LIMITED');
+    expect(refused).toHaveLength(200 - 16);
+  });
 });
