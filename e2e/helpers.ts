@@ -264,7 +264,7 @@ export async function waitFor<T>(
 
 /** The operator view (GET /api/admin) of a server the specs started. */
 export async function operatorView(base: string): Promise<OperatorView> {
-  const r = await fetch(`${base}/api/admin?token=${E2E_ADMIN_TOKEN}`);
+  const r = await fetch(`${base}/api/admin`, { headers: { authorization: `Bearer ${E2E_ADMIN_TOKEN}` } });
   if (!r.ok) throw new Error(`/api/admin: HTTP ${r.status}`);
   return (await r.json()) as OperatorView;
 }

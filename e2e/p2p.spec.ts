@@ -34,7 +34,7 @@ const SITE = 'meadow';
 const PEER_SITES = ['town', 'forest', 'lake', 'cave', 'ruins'];
 
 async function operator(server: RunningServer): Promise<OperatorView> {
-  const r = await fetch(`${server.base}/api/admin?token=${E2E_ADMIN_TOKEN}`);
+  const r = await fetch(`${server.base}/api/admin`, { headers: { authorization: `Bearer ${E2E_ADMIN_TOKEN}` } });
   return (await r.json()) as OperatorView;
 }
 

@@ -27,7 +27,7 @@ interface P2PDebug {
 const p2p = (page: Page): Promise<P2PDebug> => page.evaluate(() => (window as unknown as { __mmo: { p2p(): P2PDebug } }).__mmo.p2p());
 
 async function operator(server: RunningServer): Promise<OperatorView> {
-  const r = await fetch(`${server.base}/api/admin?token=${E2E_ADMIN_TOKEN}`);
+  const r = await fetch(`${server.base}/api/admin`, { headers: { authorization: `Bearer ${E2E_ADMIN_TOKEN}` } });
   return (await r.json()) as OperatorView;
 }
 

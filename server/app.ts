@@ -69,7 +69,7 @@ export interface AdminServer {
   /** e.g. http://127.0.0.1:8080/ */
   url: string;
   port: number;
-  /** Token of the operator page (/admin?token=...). */
+  /** Token of the operator page (/admin: a login form, or Authorization: Bearer; never in the URL). */
   adminToken: string;
   /** Saves everything, closes connections, the port and the database. Idempotent. */
   close(): Promise<void>;

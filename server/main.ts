@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const server = await createAdminServer({ ...options, logger: log });
   process.stdout.write(`MMO Administration Server listening on ${server.url}\n`);
   process.stdout.write(
-    `Operator page: ${server.url}admin?token=${options.adminToken ? '<your MMO_ADMIN_TOKEN>' : server.adminToken}\n`,
+    `Operator page: ${server.url}admin (log in with ${options.adminToken ? 'your MMO_ADMIN_TOKEN' : `the token ${server.adminToken}`})\n`,
   );
 
   let stopping = false;

@@ -34,7 +34,7 @@ describe('admin metrics', () => {
   it('counts the real bytes of HTTP and WebSocket clients in /api/admin, for a bench to diff', async () => {
     const s = await startServer({ adminToken: 'metrics-token' });
     const read = async (): Promise<AdminMetrics> =>
-      ((await (await fetch(`${s.base}/api/admin?token=metrics-token`)).json()) as { admin: AdminMetrics }).admin;
+      ((await (await fetch(`${s.base}/api/admin`, { headers: { authorization: 'Bearer metrics-token' } })).json()) as { admin: AdminMetrics }).admin;
     const a = await read();
     const p = await Player.connect(s.wsUrl, await guest(s.base, 'lake'));
     const text = 'x'.repeat(200);

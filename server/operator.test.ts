@@ -26,7 +26,7 @@ describe('operator figures', () => {
     let view: OperatorView | null = null;
     let measured: OperatorServer[] = [];
     while (Date.now() < deadline) {
-      view = (await (await fetch(`${s.base}/api/admin?token=operator-token`)).json()) as OperatorView;
+      view = (await (await fetch(`${s.base}/api/admin`, { headers: { authorization: 'Bearer operator-token' } })).json()) as OperatorView;
       measured = view.sites.flatMap((x) => x.servers).filter((x) => x.state === 'active' && x.clockError !== null && x.actionDelay !== null);
       if (measured.length >= 3 && view.admin?.rates) break;
       await new Promise((r) => setTimeout(r, 200));
@@ -48,7 +48,7 @@ describe('operator figures', () => {
     expect(a?.players).toBe(6);
     expect(a?.rates?.cpuPercent).toBeGreaterThan(0);
     expect(a?.rates?.bytesOutPerPlayerSecond).toBeGreaterThan(0);
-    const page = await (await fetch(`${s.base}/admin?token=operator-token`)).text();
+    const page = await (await fetch(`${s.base}/admin`, { headers: { authorization: 'Bearer operator-token' } })).text();
     expect(page).toContain('clock vs admin ms');
     expect(page).toContain('per player-second');
   }, 60_000);

@@ -1,11 +1,11 @@
 /**
- * The operator page: `/admin?token=…` (HTML, refreshes itself every second) and `/api/admin?token=…`
- * (the same as JSON). Every site with its mode, population and why it is not P2P; its servers
- * with their state, how far their clock is from the admin's, their action delay, timeslot lag,
- * TRMs, bytes per second and the users that flagged them; every connected peer with why it can or
- * cannot serve; and the admin's own CPU and bytes per player (metrics.ts). Behind a token.
+ * The operator page: `/admin` (HTML, refreshes itself every second) and `/api/admin` (the same as
+ * JSON). Every site with its mode, population and why it is not P2P; its servers with their state,
+ * how far their clock is from the admin's, their action delay, timeslot lag, TRMs, bytes per second
+ * and the users that flagged them; the suspects with their evidence (p2p/suspects.ts); every
+ * connected peer with why it can or cannot serve; and the admin's own CPU and bytes per player
+ * (metrics.ts). Behind the operator token, which never travels in the URL (operatorAuth.ts).
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listSites } from '../src/game/index.js';
 import type { Game } from './game.js';
@@ -14,6 +14,10 @@ import type { Logger } from './log.js';
 import type { AdminMetrics, ServerMetrics } from './metrics.js';
 import type { P2PManager } from './p2p/manager.js';
 import type { P2POptions } from './p2p/settings.js';
+import type { Suspect } from './p2p/suspects.js';
+import { MAX_LOGIN_BYTES, OperatorSessions } from './operatorAuth.js';
+import { LOGIN_PAGE, OPERATOR_PAGE } from './operatorPage.js';
+import { KeyedRateLimiter } from './rateLimit.js';
 
 export interface OperatorDeps {
   token: string;
@@ -51,7 +55,7 @@ export interface OperatorServer {
   rtt: number | null;
   /** Users that reported its updates disagreed, and `admin` when it was in the minority of a vote the admin counted. */
   flaggedBy: string[];
-  /** Times this peer was in the minority (it is no longer chosen after 3). */
+  /** Times this peer was in the minority of the admin's own tally (once is enough to be replaced). */
   minority: number | null;
 }
 
@@ -77,6 +81,8 @@ export interface OperatorView {
   settings: { nServer: number; transferThreshold: number; T_timeslot: number };
   sites: OperatorSite[];
   peers: Array<{ user: string; serverId: string | null; serve: boolean; rtt: number | null; serving: string | null; why: string | null }>;
+  /** Servers users reported or the admin caught in the minority, convicted first, with their evidence. */
+  suspects: Suspect[];
   /** The admin's own CPU, bytes and players (cumulative counters and live rates); null without metrics. */
   admin: AdminMetrics | null;
 }
@@ -138,6 +144,7 @@ export function operatorView(d: Pick<OperatorDeps, 'p2p' | 'game' | 'now' | 'opt
     settings: { nServer: d.options.nServer, transferThreshold: d.options.transferThreshold, T_timeslot: d.options.T_timeslot },
     sites,
     peers,
+    suspects: d.p2p.suspects.list(),
     admin: d.metrics?.snapshot() ?? null,
   };
 }
@@ -158,92 +165,101 @@ export function clockError(
   return { clockError: st.clock - (st.at - rtt / 2), clockErrorPlusMinus: rtt / 2 };
 }
 
-function tokenOk(given: string | null, token: string): boolean {
-  if (given === null) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
+/** Login attempts per address: a second each, ten at once. */
+const LOGIN_RATE = { perSecond: 1, burst: 10 };
+const PATHS = new Set(['/admin', '/api/admin', '/admin/login', '/admin/logout']);
 
 export function createOperator(d: OperatorDeps): { handle(req: IncomingMessage, res: ServerResponse): boolean } {
+  const sessions = new OperatorSessions(d.token);
+  const logins = new KeyedRateLimiter(LOGIN_RATE);
+  const refuse = (req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void => {
+    d.log?.warn('http.reject', { path: (req.url ?? '').split('?')[0], ip: req.socket.remoteAddress, status, code });
+    sendJson(res, status, { error: code, message });
+  };
+  const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!logins.take(req.socket.remoteAddress ?? '?', Date.now())) return refuse(req, res, 429, 'ERR_RATE_LIMITED', 'too many login attempts');
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return refuse(req, res, 415, 'ERR_MALFORMED', 'content-type must be application/json');
+    if (Number(req.headers['content-length'] ?? 0) > MAX_LOGIN_BYTES) {
+      res.setHeader('Connection', 'close');
+      return refuse(req, res, 413, 'ERR_TOO_LARGE', `body exceeds ${MAX_LOGIN_BYTES} bytes`);
+    }
+    const body = await readSmall(req, MAX_LOGIN_BYTES);
+    if (body === null) return refuse(req, res, 413, 'ERR_TOO_LARGE', `body exceeds ${MAX_LOGIN_BYTES} bytes`);
+    let token: unknown;
+    try {
+      token = (JSON.parse(body) as { token?: unknown } | null)?.token;
+    } catch {
+      return refuse(req, res, 400, 'ERR_MALFORMED', 'body is not JSON');
+    }
+    const cookie = sessions.login(token);
+    if (!cookie) return refuse(req, res, 403, 'ERR_FORBIDDEN', 'wrong operator token');
+    res.setHeader('Set-Cookie', cookie);
+    sendJson(res, 200, { ok: true });
+  };
   return {
-    /** Answers /admin and /api/admin; false for any other path. */
+    /** Answers /admin, /api/admin, /admin/login and /admin/logout; false for any other path. */
     handle(req, res) {
       // Not `new URL(req.url, base)`: a path starting with `//` would be read as a host (and throw).
       const url = URL.parse(`http://x${req.url?.startsWith('/') ? req.url : '/'}`);
-      if (!url) return false;
-      if (url.pathname !== '/admin' && url.pathname !== '/api/admin') return false;
+      if (!url || !PATHS.has(url.pathname)) return false;
       res.setHeader('Cache-Control', 'no-store');
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.setHeader('Allow', 'GET');
-        sendJson(res, 405, { error: 'ERR_METHOD', message: 'GET only' });
+      if (url.searchParams.has('token')) {
+        refuse(req, res, 403, 'ERR_FORBIDDEN', 'the operator token does not go in the URL: log in at /admin, or send Authorization: Bearer <token>');
         return true;
       }
-      if (!tokenOk(url.searchParams.get('token'), d.token)) {
-        d.log?.warn('http.reject', { path: url.pathname, ip: req.socket.remoteAddress, status: 403, code: 'ERR_FORBIDDEN' });
-        sendJson(res, 403, { error: 'ERR_FORBIDDEN', message: 'the operator page needs its token: /admin?token=…' });
+      const post = url.pathname === '/admin/login' || url.pathname === '/admin/logout';
+      if (post !== (req.method === 'POST') || (!post && req.method !== 'GET' && req.method !== 'HEAD')) {
+        res.setHeader('Allow', post ? 'POST' : 'GET');
+        sendJson(res, 405, { error: 'ERR_METHOD', message: post ? 'POST only' : 'GET only' });
+        return true;
+      }
+      if (url.pathname === '/admin/login') {
+        login(req, res).catch((err: unknown) => {
+          d.log?.error('http.internal', { path: url.pathname, err });
+          if (!res.headersSent) sendJson(res, 500, { error: 'ERR_INTERNAL', message: 'internal error' });
+        });
+        return true;
+      }
+      if (url.pathname === '/admin/logout') {
+        res.writeHead(303, { 'Set-Cookie': sessions.logout(req), Location: '/admin' });
+        res.end();
+        return true;
+      }
+      const html = {
+        'Content-Type': 'text/html; charset=utf-8',
+        'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'",
+      };
+      if (!sessions.allowed(req)) {
+        if (url.pathname === '/admin') {
+          // A person: the login form (403, so that nothing mistakes it for the page).
+          res.writeHead(403, html);
+          res.end(LOGIN_PAGE);
+          return true;
+        }
+        refuse(req, res, 403, 'ERR_FORBIDDEN', 'the operator API needs Authorization: Bearer <token> or a login at /admin');
         return true;
       }
       if (url.pathname === '/api/admin') {
         sendJson(res, 200, operatorView(d));
         return true;
       }
-      res.writeHead(200, {
-        'Content-Type': 'text/html; charset=utf-8',
-        'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
-      });
-      res.end(PAGE);
+      res.writeHead(200, html);
+      res.end(OPERATOR_PAGE);
       return true;
     },
   };
 }
 
-/** The page: plain DOM, fetches the JSON every second with the token it was opened with. */
-const PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>MMO operator</title>
-<style>
-body{font:13px system-ui,sans-serif;margin:16px;background:#111;color:#ddd}
-h1{font-size:18px;margin:0 0 8px}h2{font-size:15px;margin:18px 0 4px}
-table{border-collapse:collapse;margin:4px 0 10px}td,th{border:1px solid #333;padding:3px 6px;text-align:left}
-th{background:#222}.p2p{color:#7fd67f}.cs{color:#9ab}.bad{color:#f77}.warn{color:#fc6}
-small{color:#888}
-</style></head><body>
-<h1>Administration Server <small id="at"></small></h1>
-<div id="settings"></div>
-<div id="admin" data-testid="operator-admin"></div>
-<div id="sites" data-testid="operator-sites"></div>
-<h2>Peers</h2><div id="peers"></div>
-<script>
-const token = new URLSearchParams(location.search).get('token') || '';
-const esc = (v) => String(v ?? '—').replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
-const n = (v, d = 0) => (v === null || v === undefined ? '—' : Number(v).toFixed(d));
-function table(head, rows) {
-  return '<table><tr>' + head.map((h) => '<th>' + esc(h) + '</th>').join('') + '</tr>' +
-    rows.map((r) => '<tr>' + r.map((c) => '<td>' + c + '</td>').join('') + '</tr>').join('') + '</table>';
+/** The body as text, or null past `max` bytes (the rest is drained, not read). */
+function readSmall(req: IncomingMessage, max: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size <= max) chunks.push(b);
+    });
+    req.on('end', () => resolve(size > max ? null : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
 }
-async function refresh() {
-  try {
-    const r = await fetch('/api/admin?token=' + encodeURIComponent(token));
-    if (!r.ok) { document.getElementById('sites').textContent = 'HTTP ' + r.status; return; }
-    const v = await r.json();
-    document.getElementById('at').textContent = new Date(v.now).toLocaleTimeString();
-    document.getElementById('settings').textContent = 'N_server ' + v.settings.nServer + ', transfer threshold ' + v.settings.transferThreshold + ' users, T_timeslot ' + v.settings.T_timeslot + ' ms';
-    const a = v.admin, ra = a && a.rates;
-    document.getElementById('admin').textContent = !a ? '' : 'This server: ' + a.players + ' players, CPU ' + (ra ? n(ra.cpuPercent, 1) + ' %' : '—') +
-      ', in ' + (ra ? n(ra.bytesInPerPlayerSecond) : '—') + ' B and out ' + (ra ? n(ra.bytesOutPerPlayerSecond) : '—') + ' B per player-second' +
-      (ra ? ' (last ' + n(ra.windowMs / 1000) + ' s)' : '') + '; since start ' + n(a.cpuUserMs + a.cpuSystemMs) + ' ms CPU, ' + n(a.bytesIn) + ' B in, ' + n(a.bytesOut) + ' B out, ' + n(a.playerSeconds) + ' player-seconds';
-    document.getElementById('sites').innerHTML = v.sites.map((s) =>
-      '<h2 data-site="' + esc(s.id) + '" data-mode="' + esc(s.mode) + '">' + esc(s.name) + ' <span class="' + s.mode + '">' + s.mode.toUpperCase() + (s.closing ? ' (going back to the admin)' : '') + '</span> <small>' +
-      s.users.length + ' users, ' + s.actionsAtAdmin + ' actions applied by the admin' + (s.epoch ? ', membership epoch ' + s.epoch : '') + (s.actionDelay !== null ? ', action delay at its servers ' + n(s.actionDelay) + ' ms' : '') + '</small></h2>' +
-      (s.blocked ? '<div class="warn" data-testid="blocked">not P2P: ' + esc(s.blocked) + '</div>' : '') +
-      (s.waitingFor ? '<div class="warn" data-testid="resuming">resumed after a restart, waiting for servers ' + s.waitingFor.servers.map(esc).join(', ') + ' and users ' + s.waitingFor.users.map(esc).join(', ') + '</div>' : '') +
-      (s.users.length ? '<div><small>users: ' + s.users.map(esc).join(', ') + '</small></div>' : '') +
-      (s.servers.length ? table(['server', 'player', 'state', 'status', 'clock vs admin ms', 'action delay ms (max)', 'timeslot lag ms', 'timeslot', 'TRM sent', 'TRM received', 'in B/s', 'out B/s', 'links', 'rtt ms', 'flagged by', 'in minority'],
-        s.servers.map((x) => ['<code>' + esc(x.id) + '</code>', esc(x.user), '<span class="' + (x.state === 'active' ? '' : 'bad') + '">' + esc(x.state) + '</span>', esc(x.status), (x.clockError === null ? '—' : n(x.clockError, 1) + (x.clockErrorPlusMinus === null ? '' : ' ± ' + n(x.clockErrorPlusMinus, 1))), (x.actionDelay === null ? '—' : n(x.actionDelay) + ' (' + n(x.actionDelayMax) + ')'), n(x.lag), n(x.timeslotSeq), n(x.trmSent), n(x.trmReceived), n(x.bytesInPerSec), n(x.bytesOutPerSec), n(x.links), n(x.rtt, 1), esc(x.flaggedBy.join(', ') || ''), n(x.minority)])) : '')
-    ).join('');
-    document.getElementById('peers').innerHTML = table(['player', 'server id', 'may serve', 'rtt ms', 'serving', 'why not eligible'],
-      v.peers.map((p) => [esc(p.user), '<code>' + esc(p.serverId) + '</code>', p.serve ? 'yes' : 'no', n(p.rtt, 1), esc(p.serving), esc(p.why)]));
-  } catch (e) { document.getElementById('sites').textContent = String(e); }
-}
-refresh(); setInterval(refresh, 1000);
-</script></body></html>`;

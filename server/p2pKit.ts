@@ -7,7 +7,7 @@ import { Bot } from '../src/bots/bot.js';
 import type { P2PEnvironment } from '../src/net/connection.js';
 import type { SiteUpdate } from '../src/protocol/messages.js';
 import type { OperatorView } from './operator.js';
-import { get, type TestServer } from './testkit.js';
+import type { TestServer } from './testkit.js';
 
 const bots: Bot[] = [];
 afterEach(() => {
@@ -62,7 +62,7 @@ export async function crowd(s: Pick<TestServer, 'url'>): Promise<{ servers: Bot[
 }
 
 export async function operator(s: TestServer): Promise<OperatorView> {
-  return (await get<OperatorView>(s.base, `/api/admin?token=${s.adminToken}`)).body;
+  return (await (await fetch(`${s.base}/api/admin`, { headers: { authorization: `Bearer ${s.adminToken}` } })).json()) as OperatorView;
 }
 
 // Faster than the defaults, slow enough that links still opening (node-datachannel takes up to a

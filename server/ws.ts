@@ -266,7 +266,7 @@ class Connection implements PlayerLink {
       clearTimeout(this.helloTimer);
       this.phase = { kind: 'playing', user: who.user, guest: who.guest, token: msg.token };
       this.deps.log.info('ws.hello', { conn: this.id, user: who.user, guest: who.guest });
-      const challenge = this.deps.p2p.connect(who.user, { send: (m) => this.send(encode(m)) });
+      const challenge = this.deps.p2p.connect(who.user, { send: (m) => this.send(encode(m)) }, { ip: this.ip, guest: who.guest });
       this.send(
         encode({
           type: 'welcome',

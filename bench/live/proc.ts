@@ -122,7 +122,7 @@ export async function startAdmin(settings: AdminSettings): Promise<RunningAdmin>
     pid: child.pid ?? -1,
     settings,
     async view() {
-      const r = await fetch(`${url}/api/admin?token=${ADMIN_TOKEN}`);
+      const r = await fetch(`${url}/api/admin`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       if (!r.ok) throw new Error(`/api/admin answered ${r.status}`);
       const body = Buffer.from(await r.arrayBuffer());
       return { json: JSON.parse(body.toString('utf8')) as unknown, bodyBytes: body.length };

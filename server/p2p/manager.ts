@@ -12,7 +12,8 @@ import type { ClientMessage, ServerMessage } from '../../src/protocol/messages.j
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
 import type { Logger } from '../log.js';
 import type { StoredP2PSite } from '../storage/types.js';
-import { PeerRegistry, type Peer, type Tab } from './peers.js';
+import { PeerRegistry, type ConnectionInfo, type Peer, type Tab } from './peers.js';
+import { convict, SuspectBook } from './suspects.js';
 import { PeerRelay, type Refusal } from './relay.js';
 import { siteConfigFor, type P2POptions } from './settings.js';
 import { checkStoredSite } from './resume.js';
@@ -57,6 +58,8 @@ export interface ManagerDeps {
 
 /** Distinct peers of a site that cannot reach one of its servers before the admin replaces it. */
 const UNREACHABLE_EVICT = 2;
+/** A serving tab whose last stats (every 2 s) are older than this is silent to the admin's probe. */
+const STATS_FRESH_MS = 6000;
 
 export interface SiteHosting {
   mode: 'cs' | 'p2p';
@@ -68,6 +71,8 @@ export interface SiteHosting {
 export class P2PManager {
   readonly registry: PeerRegistry;
   readonly relay: PeerRelay;
+  /** Servers flagged by users or caught by the admin's own tallies (the operator page). */
+  readonly suspects = new SuspectBook();
   private readonly sites = new Map<string, P2PSite>();
   private readonly blocked = new Map<string, string>();
   /** Since when a P2P site has been well below the threshold, or lacked servers. */
@@ -80,7 +85,7 @@ export class P2PManager {
 
   constructor(private readonly deps: ManagerDeps) {
     this.random = deps.random ?? (() => randomInt(0, 2 ** 32) / 2 ** 32);
-    this.registry = new PeerRegistry(deps.crypto, deps.options);
+    this.registry = new PeerRegistry(deps.crypto, deps.options, deps.now);
     this.relay = new PeerRelay(this.registry, {
       isServer: (site, id) => this.sites.get(site)?.isServer(id) ?? false,
       handingOff: (site, a, b) => this.sites.get(site)?.handingOff(a, b) ?? false,
@@ -121,8 +126,8 @@ export class P2PManager {
   // --- connections ----------------------------------------------------------------------------
 
   /** A tab said hello: returns its key challenge. */
-  connect(user: string, tab: Tab): string {
-    return this.registry.open(user, tab);
+  connect(user: string, tab: Tab, info?: ConnectionInfo): string {
+    return this.registry.open(user, tab, info);
   }
 
   disconnect(user: string): void {
@@ -172,9 +177,9 @@ export class P2PManager {
         if (!this.relay.allowed(msg.as === 'server' ? (p.serverId ?? '') : user, msg.peer)) {
           return { code: 'ERR_NOT_ASSIGNED', message: `${msg.peer} is not assigned to you` };
         }
-        if (target) target.unreachableBy.add(user);
+        if (target) this.registry.reportUnreachable(target, user);
         this.deps.log.warn('p2p.link_failed', { site: msg.site, from: user, as: msg.as, peer: msg.peer });
-        this.sites.get(msg.site)?.unreachableBy(msg.peer, user, UNREACHABLE_EVICT);
+        this.sites.get(msg.site)?.unreachableBy(msg.peer, user, UNREACHABLE_EVICT, msg.as);
         return null;
       }
       case 'serverStats': {
@@ -228,17 +233,22 @@ export class P2PManager {
       this.setBlocked(site, `needs ${n} eligible peers, ${eligible.length} free`);
       return;
     }
-    const picks = this.pick(eligible, n);
+    const picks = this.pick(eligible, n, this.registry.addressesOf(users, []));
     this.setBlocked(site, null);
     this.transfer(site, users, picks);
   }
 
-  private pick(from: Peer[], n: number): Peer[] {
+  /** `n` servers at random, each from the best tier left (peers.ts `preferred`; `taken`: the site's addresses). */
+  private pick(from: Peer[], n: number, taken: Set<string>): Peer[] {
     const pool = [...from];
     const out: Peer[] = [];
     while (out.length < n && pool.length > 0) {
-      const i = Math.min(pool.length - 1, Math.floor(this.random() * pool.length));
-      out.push(...pool.splice(i, 1));
+      const best = this.registry.preferred(pool, taken);
+      const p = best[Math.min(best.length - 1, Math.floor(this.random() * best.length))];
+      if (!p) break;
+      pool.splice(pool.indexOf(p), 1);
+      out.push(p);
+      if (p.address) taken.add(p.address);
     }
     return out;
   }
@@ -280,17 +290,33 @@ export class P2PManager {
       startServing: (id, stateFrom) => this.startServing(site, id, stateFrom),
       stopServing: (id, reason, handOff) => this.stopServing(site, id, reason, handOff),
       connected: (id) => this.registry.byServerId(id) !== undefined,
-      candidates: () =>
-        this.registry
-          .eligible(site, (u) => game.siteOf(u))
-          .map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' })),
+      candidates: () => {
+        const s = this.sites.get(site);
+        const taken = this.registry.addressesOf(s?.users ?? [], s?.servers() ?? []);
+        return this.registry
+          .preferred(this.registry.eligible(site, (u) => game.siteOf(u)), taken)
+          .map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' }));
+      },
       onLeft: (user, via, s) => game.departed(site, user, via, s),
       onVerified: (v) => game.verified(site, v),
       onClosed: (v) => this.closed(site, v),
       onMinority: (id, what) => {
+        // The admin's own tally: a verdict. Replaced now, and its player not chosen again.
+        const evict = (server: string, why: string): void => void this.sites.get(site)?.evict(server, why);
+        const r = convict({ suspects: this.suspects, registry: this.registry, now: this.deps.now(), evict }, site, id, what);
+        log.warn('p2p.minority', { site, server: id, what, user: r.user, times: r.times });
+      },
+      onFlag: (e) =>
+        this.suspects.flag(site, e.server, this.registry.byServerId(e.server)?.user ?? null, {
+          at: this.deps.now(),
+          by: e.by,
+          seq: e.seq,
+          kind: e.reason,
+          evidence: e.evidence ?? null,
+        }),
+      answers: (id) => {
         const p = this.registry.byServerId(id);
-        if (p) p.minority++;
-        log.warn('p2p.minority', { site, server: id, what, times: p?.minority ?? null });
+        return p !== undefined && (p.stats === null || this.deps.now() - p.stats.at <= STATS_FRESH_MS);
       },
       saveEveryMs: this.deps.options.p2pSaveMs,
       ...(this.deps.resumeGraceMs !== undefined ? { resumeGraceMs: this.deps.resumeGraceMs } : {}),

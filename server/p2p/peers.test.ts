@@ -1,19 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { ed25519Scheme } from '../../src/protocol/crypto.js';
 import { keyProofBytes } from '../../src/protocol/keys.js';
-import { PeerRegistry, type Peer } from './peers.js';
+import { addressGroup, LINK_FAILURE_MEMORY_MS, MIN_SESSION_AGE_MS, MINORITY_BAR_MS, PeerRegistry, type Peer } from './peers.js';
 
 const crypto = ed25519Scheme;
 const tab = { send: () => undefined };
 const secretOf = (user: string): string => Buffer.from(user.padEnd(32, '.')).toString('hex').slice(0, 64);
 
+let clock = 1_000_000;
 function registry(): PeerRegistry {
-  return new PeerRegistry(crypto, { maxServerRttMs: 400, maxLinkFailures: 3 });
+  return new PeerRegistry(crypto, { maxServerRttMs: 400, maxLinkFailures: 3 }, () => clock);
 }
 
 /** Opens `user` and registers its key with a proper proof. */
-function registered(r: PeerRegistry, user: string): Peer {
-  const challenge = r.open(user, tab);
+function registered(r: PeerRegistry, user: string, info: { ip?: string; guest?: boolean } = {}): Peer {
+  const challenge = r.open(user, tab, info);
   const secret = secretOf(user);
   const key = crypto.publicKeyOf(secret);
   const res = r.registerKey(user, key, crypto.sign(secret, keyProofBytes(challenge, user, key)));
@@ -22,8 +23,8 @@ function registered(r: PeerRegistry, user: string): Peer {
 }
 
 /** A peer that may serve: key, willing, idle, fast, reachable, honest. */
-function eligiblePeer(r: PeerRegistry, user: string): Peer {
-  const p = registered(r, user);
+function eligiblePeer(r: PeerRegistry, user: string, info: { ip?: string; guest?: boolean } = {}): Peer {
+  const p = registered(r, user, info);
   p.rtt = 50;
   return p;
 }
@@ -39,8 +40,8 @@ describe('PeerRegistry.whyNot / eligible', () => {
       ['on the site', () => undefined, (u) => (u === 'onsite' ? 'meadow' : null)],
       ['round trip not measured', (p) => (p.rtt = null), null],
       ['slow link', (p) => (p.rtt = 401), null],
-      ['unreachable', (p) => (p.unreachableBy = new Set(['a', 'b', 'c'])), null],
-      ['often in the minority', (p) => (p.minority = 3), null],
+      ['unreachable', (p) => ['a', 'b', 'c'].forEach((x) => r.reportUnreachable(p, x)), null],
+      ['caught in the minority', (p) => r.bar(p.user, 'caught in the minority'), null],
     ];
     for (const [why, edit, siteOf] of cases) {
       const user = why === 'on the site' ? 'onsite' : why.replace(/\W/g, '').slice(0, 12);
@@ -59,7 +60,7 @@ describe('PeerRegistry.whyNot / eligible', () => {
     const r = registry();
     const p = eligiblePeer(r, 'edge');
     p.rtt = 400;
-    p.unreachableBy = new Set(['a', 'b']);
+    ['a', 'b'].forEach((x) => r.reportUnreachable(p, x));
     p.minority = 2;
     expect(r.whyNot(p, 'meadow', () => 'town')).toBeNull();
   });
@@ -118,5 +119,48 @@ describe('PeerRegistry.registerKey', () => {
     expect(challenge).toMatch(/^[0-9a-f]{64}$/);
     expect(r.get('fay')?.key).toBeNull();
     expect(r.byServerId(old.serverId!)).toBeUndefined();
+  });
+});
+
+describe('finding 2: no bar for good, and one person with many tabs does not pick the servers', () => {
+  it('forgets link-failure reports after a while: an unreachable peer may serve again', () => {
+    const r = registry();
+    const p = eligiblePeer(r, 'flaky');
+    for (const x of ['a', 'b', 'c']) r.reportUnreachable(p, x);
+    expect(r.whyNot(p, 'meadow', nowhere)).toBe('unreachable');
+    clock += LINK_FAILURE_MEMORY_MS + 1;
+    expect(r.whyNot(p, 'meadow', nowhere)).toBeNull();
+  });
+
+  it("bars a player caught in the minority for a day, whatever tab it comes back with, then lets it serve", () => {
+    const r = registry();
+    r.bar('mallory', 'caught in the minority');
+    const p = eligiblePeer(r, 'mallory');
+    expect(r.whyNot(p, 'meadow', nowhere)).toBe('caught in the minority');
+    clock += MINORITY_BAR_MS + 1;
+    expect(r.whyNot(p, 'meadow', nowhere)).toBeNull();
+  });
+
+  it('prefers an address not on the site, then accounts, then older sessions; never leaves the choice empty', () => {
+    const r = registry();
+    const mine = [1, 2, 3].map((i) => eligiblePeer(r, `tab${i}`, { ip: '::ffff:10.0.0.7', guest: true }));
+    const other = eligiblePeer(r, 'stranger', { ip: '10.0.0.9', guest: true });
+    const taken = r.addressesOf(['tab1'], []);
+    expect(taken).toEqual(new Set(['10.0.0.7']));
+    expect(r.preferred([...mine, other], taken)).toEqual([other]);
+    // The same address: an account beats a guest.
+    const account = eligiblePeer(r, 'account', { ip: '10.0.0.7', guest: false });
+    expect(r.preferred([...mine, account], taken)).toEqual([account]);
+    // Same address, all guests: an older session beats the young ones.
+    clock += MIN_SESSION_AGE_MS;
+    const young = eligiblePeer(r, 'young', { ip: '10.0.0.7', guest: true });
+    expect(r.preferred([young, ...mine], taken)).toEqual(mine);
+    expect(r.preferred([young], taken)).toEqual([young]);
+  });
+
+  it('groups addresses as a person holds them', () => {
+    expect(addressGroup('::ffff:127.0.0.1')).toBe('127.0.0.1');
+    expect(addressGroup('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2');
+    expect(addressGroup('?')).toBeNull();
   });
 });

@@ -2,7 +2,9 @@
  * Every connected tab as a possible Site Server: its session key (registered with proof of
  * possession), its server id, the player's "may serve" setting, its measured round trip, the
  * channels others could not open to it, and the site it serves. The admin chooses servers only
- * from here, only among eligible peers.
+ * from here, only among eligible peers, and among those prefers (`preferred`) peers whose address
+ * is not already on the site, then accounts over guests, then sessions older than a minute: one
+ * person with many tabs should not pick a site's servers (docs/security.md).
  */
 import { randomBytes } from 'node:crypto';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
@@ -29,13 +31,42 @@ export interface Peer {
   serve: boolean;
   /** Round trip admin <-> tab of the latest WebSocket ping, ms. */
   rtt: number | null;
-  /** Distinct peers that reported they could not open a channel to this one. */
-  unreachableBy: Set<string>;
+  /** Peers that reported they could not open a channel to this one, and when (they expire). */
+  unreachableBy: Map<string, number>;
   /** Site this tab serves, or null. */
   serving: string | null;
   stats: ServerStats | null;
   /** Times this peer's state or update was in a minority (disagreement is evidence). */
   minority: number;
+  /** Its address group (IPv4 address, IPv6 /64), null when unknown. */
+  address: string | null;
+  guest: boolean;
+  /** When this connection opened (the admin's clock). */
+  since: number;
+}
+
+/** What the admin knows of a connection besides its user. */
+export interface ConnectionInfo {
+  ip?: string;
+  guest?: boolean;
+}
+
+/** Link-failure reports count this long: being unreachable once does not bar a peer for good. */
+export const LINK_FAILURE_MEMORY_MS = 10 * 60_000;
+/** Reporters remembered per peer. */
+const MAX_LINK_REPORTERS = 64;
+/** A player whose server was caught in the minority is not chosen again for this long. */
+export const MINORITY_BAR_MS = 24 * 3600_000;
+const MAX_BARS = 10_000;
+/** Sessions younger than this are chosen only when no older one will do. */
+export const MIN_SESSION_AGE_MS = 60_000;
+
+/** The address a person is likely to hold several of: an IPv4 address, an IPv6 /64. */
+export function addressGroup(ip: string | undefined): string | null {
+  if (!ip || ip === '?') return null;
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (v4?.[1]) return v4[1];
+  return ip.toLowerCase().split(':').slice(0, 4).join(':');
 }
 
 export type Registration = { ok: true; serverId: string } | { ok: false; code: ErrorCode; message: string };
@@ -43,14 +74,17 @@ export type Registration = { ok: true; serverId: string } | { ok: false; code: E
 export class PeerRegistry {
   private readonly peers = new Map<string, Peer>();
   private readonly byServer = new Map<string, Peer>();
+  /** Player -> until when it is not chosen, and why. */
+  private readonly bars = new Map<string, { until: number; why: string }>();
 
   constructor(
     private readonly crypto: SignatureScheme,
     private readonly opts: Pick<P2POptions, 'maxServerRttMs' | 'maxLinkFailures'>,
+    private readonly now: () => number = () => Date.now(),
   ) {}
 
   /** A new authenticated connection; returns its challenge. Replaces what an older link had. */
-  open(user: string, tab: Tab): string {
+  open(user: string, tab: Tab, info: ConnectionInfo = {}): string {
     this.close(user);
     const challenge = randomBytes(32).toString('hex');
     this.peers.set(user, {
@@ -61,10 +95,13 @@ export class PeerRegistry {
       serverId: null,
       serve: true,
       rtt: null,
-      unreachableBy: new Set(),
+      unreachableBy: new Map(),
       serving: null,
       stats: null,
       minority: 0,
+      address: addressGroup(info.ip),
+      guest: info.guest ?? false,
+      since: this.now(),
     });
     return challenge;
   }
@@ -127,8 +164,66 @@ export class PeerRegistry {
     if (siteOf(p.user) === site) return 'on the site';
     if (p.rtt === null) return 'round trip not measured';
     if (p.rtt > this.opts.maxServerRttMs) return 'slow link';
-    if (p.unreachableBy.size >= this.opts.maxLinkFailures) return 'unreachable';
-    if (p.minority >= 3) return 'often in the minority';
+    if (this.unreachableCount(p) >= this.opts.maxLinkFailures) return 'unreachable';
+    const bar = this.bars.get(p.user);
+    if (bar && bar.until > this.now()) return bar.why;
     return null;
+  }
+
+  /** `reporter` could not open a channel to `p` (counts for LINK_FAILURE_MEMORY_MS). */
+  reportUnreachable(p: Peer, reporter: string): void {
+    p.unreachableBy.delete(reporter);
+    p.unreachableBy.set(reporter, this.now());
+    for (const old of p.unreachableBy.keys()) {
+      if (p.unreachableBy.size <= MAX_LINK_REPORTERS) break;
+      p.unreachableBy.delete(old);
+    }
+  }
+
+  /** Distinct peers that could not reach `p` lately. */
+  unreachableCount(p: Peer): number {
+    const since = this.now() - LINK_FAILURE_MEMORY_MS;
+    let n = 0;
+    for (const at of p.unreachableBy.values()) if (at > since) n++;
+    return n;
+  }
+
+  /** `user`'s tabs are not chosen to serve for `forMs` (e.g. its server was caught in the minority). */
+  bar(user: string, why: string, forMs = MINORITY_BAR_MS): void {
+    this.bars.delete(user);
+    this.bars.set(user, { until: this.now() + forMs, why });
+    if (this.bars.size <= MAX_BARS) return;
+    for (const [u, b] of this.bars) if (b.until <= this.now()) this.bars.delete(u);
+    // Still full: the oldest bar goes.
+    const oldest = this.bars.keys().next().value;
+    if (this.bars.size > MAX_BARS && oldest !== undefined) this.bars.delete(oldest);
+  }
+
+  /** Address groups of the given users' and servers' tabs (a site's people, for `preferred`). */
+  addressesOf(users: Iterable<string>, serverIds: Iterable<string>): Set<string> {
+    const out = new Set<string>();
+    for (const u of users) {
+      const a = this.peers.get(u)?.address;
+      if (a) out.add(a);
+    }
+    for (const id of serverIds) {
+      const a = this.byServer.get(id)?.address;
+      if (a) out.add(a);
+    }
+    return out;
+  }
+
+  /**
+   * The best of `cands` to choose from: an address not in `taken` first, then accounts before
+   * guests, then sessions at least MIN_SESSION_AGE_MS old. Only the best nonempty tier is
+   * returned (the caller draws at random within it), so no preference ever leaves a site short.
+   */
+  preferred(cands: readonly Peer[], taken: ReadonlySet<string>): Peer[] {
+    const now = this.now();
+    const score = (p: Peer): number =>
+      (p.address === null || !taken.has(p.address) ? 4 : 0) + (p.guest ? 0 : 2) + (now - p.since >= MIN_SESSION_AGE_MS ? 1 : 0);
+    let best = -1;
+    for (const p of cands) best = Math.max(best, score(p));
+    return cands.filter((p) => score(p) === best);
   }
 }

@@ -22,7 +22,7 @@
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteCoordinator, MINORITY } from '../../src/protocol/coordinator.js';
-import type { CoordinatorRecord, CoordinatorServer, SiteCoordinator } from '../../src/protocol/api.js';
+import type { CoordinatorRecord, CoordinatorServer, CoreEvent, SiteCoordinator } from '../../src/protocol/api.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
@@ -31,7 +31,7 @@ import type { StoredP2PSite } from '../storage/types.js';
 import { SiteFallback } from './fallback.js';
 import { LOST_AFTER_MS, SiteReads } from './reads.js';
 import { ResumeWait } from './resume.js';
-import { UnreachableReports } from './unreachable.js';
+import { UnreachableReports, type ReporterRole } from './unreachable.js';
 
 export interface SiteDeps {
   config: SiteConfig;
@@ -57,8 +57,12 @@ export interface SiteDeps {
   onVerified(state: VerifiedSite): void;
   /** The hand-back finished: the site as of the cut. */
   onClosed(state: VerifiedSite): void;
-  /** A server disagreed with the majority (about a state or an update). */
+  /** The admin's own tally put a server in the minority (about a state or an update). */
   onMinority(serverId: string, what: string): void;
+  /** Every flag about a server: a user's report (a claim) or the admin's own finding (suspects.ts). */
+  onFlag?(e: Extract<CoreEvent, { kind: 'flagged' }>): void;
+  /** The admin's own probe: the server's tab is heard from over its WebSocket (unreachable.ts). */
+  answers?(serverId: string): boolean;
   /** How often to take a verified copy. */
   saveEveryMs: number;
   /** A state fetch without a majority answer this long: the site lost its majority (default LOST_AFTER_MS). */
@@ -153,9 +157,9 @@ export class P2PSite {
           queueMicrotask(() => this.syncServing());
         }
         if (e.kind === 'flagged') {
-          const by = e.reason.split(': ')[0] ?? '?';
-          this.flag(e.server, by);
-          if (by === MINORITY) deps.onMinority(e.server, `update ${e.seq}`);
+          this.flag(e.server, e.by);
+          deps.onFlag?.(e);
+          if (e.by === MINORITY) deps.onMinority(e.server, `update ${e.seq}`);
         }
         if (e.kind === 'rejected' || e.kind === 'equivocation' || e.kind === 'flagged' || e.kind === 'membership')
           deps.log.info('p2p.coordinator', { site: this.site, ...e });
@@ -310,15 +314,15 @@ export class P2PSite {
   }
 
   /** A peer of this site could not reach server `id` (unreachable.ts decides what that costs it). */
-  unreachableBy(id: string, reporter: string, enough: number): void {
+  unreachableBy(id: string, reporter: string, enough: number, role: ReporterRole = 'user'): void {
     if (!this.serving.has(id) || this.phase !== 'running') return;
-    this.unreachable.add(id, reporter, enough, this.deps.now());
+    this.unreachable.add(id, reporter, enough, this.deps.now(), role);
     this.arm();
   }
 
   private weighReports(): void {
     this.deps.log.info('p2p.unreachable_weighed', { site: this.site, reports: this.unreachable.summary() });
-    const out = this.unreachable.weigh(this.deps.now(), (id) => this.serving.has(id));
+    const out = this.unreachable.weigh(this.deps.now(), (id) => this.serving.has(id), (id) => this.deps.answers?.(id) ?? false);
     if (out) this.evict(out.id, `unreachable by ${out.by.join(', ')}`);
   }
 

@@ -27,4 +27,25 @@ describe('UnreachableReports', () => {
     expect(r.weigh(2000, (id) => id !== 's1')).toBeNull();
     expect(r.weigh(2000, () => true)).toEqual({ id: 's1', by: ['alice', 'bob'] });
   });
+
+  it("finding 2: the site's users alone cannot evict a server the admin hears from; the other servers' view or the admin's probe can", () => {
+    const answers = (): boolean => true;
+    const r = new UnreachableReports({ nMajority: 2, evictEveryMs: 0 });
+    r.add('s1', 'alice', 2, 0, 'user');
+    r.add('s1', 'bob', 2, 0, 'user');
+    r.add('s1', 'carol', 2, 0, 'user');
+    expect(r.weigh(1000, () => true, answers)).toBeNull();
+    // The admin's own probe finds it silent: the users' reports now count.
+    expect(r.weigh(1000, () => true, () => false)).toEqual({ id: 's1', by: ['alice', 'bob', 'carol'] });
+    // Another server of the site could not reach it either.
+    r.add('s2', 'alice', 2, 2000, 'user');
+    r.add('s2', 'dave', 2, 2000, 'server');
+    expect(r.weigh(3000, () => true, answers)).toEqual({ id: 's2', by: ['alice', 'dave'] });
+    // With N_server 5, one server's word is not enough: N_majority - 1 of them must agree.
+    const five = new UnreachableReports({ nMajority: 3, evictEveryMs: 0 });
+    for (const [who, role] of [['alice', 'user'], ['bob', 'user'], ['s4x', 'server']] as const) five.add('s3', who, 2, 0, role);
+    expect(five.weigh(1000, () => true, answers)).toBeNull();
+    five.add('s3', 's5x', 2, 1000, 'server');
+    expect(five.weigh(2000, () => true, answers)?.id).toBe('s3');
+  });
 });

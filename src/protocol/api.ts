@@ -8,7 +8,7 @@ import type { GameEvent, PlayerAction, SiteAction, SiteSnapshot, UserState } fro
 import type { SiteConfig } from './config.js';
 import type { SignatureScheme } from './crypto.js';
 import type { ErrorCode } from './errors.js';
-import type { Membership, PeerMessage, SiteInit } from './messages.js';
+import type { Evidence, Membership, PeerMessage, SiteInit } from './messages.js';
 
 /** Sends one message; `to` is a server id, a user name, or ADMIN_ID. Must not call back into the core synchronously. */
 export type Send = (to: string, msg: PeerMessage) => void;
@@ -25,7 +25,8 @@ export type CoreEvent =
   /** `from`: the peer whose state (or forwarded hand-over) was adopted. */
   | { kind: 'resynced'; seq: number; hash: string; from?: string }
   | { kind: 'accepted'; seq: number; hash: string }
-  | { kind: 'flagged'; server: string; seq: number; reason: string }
+  /** `by`: the user that saw it, or the admin (`MINORITY`) from its own tally; `reason`: a FlagKind (tally.ts). */
+  | { kind: 'flagged'; server: string; seq: number; reason: string; by: string; evidence?: Evidence }
   | { kind: 'membership'; epoch: number; change: string; target: string | null };
 
 export type Observe = (event: CoreEvent) => void;
@@ -165,7 +166,7 @@ export interface SiteUser {
   // --- introspection ---
   acceptedLog(): readonly AcceptedUpdate[];
   /** Servers whose update for some seq disagreed with the accepted one. */
-  flaggedServers(): ReadonlyArray<{ server: string; seq: number; reason: string }>;
+  flaggedServers(): ReadonlyArray<{ server: string; seq: number; reason: string; evidence?: Evidence }>;
   /** Actions sent but not yet seen in an accepted update. */
   pendingActions(): ReadonlyArray<{ actionNo: number; action: PlayerAction }>;
   lastAccepted(): { seq: number; hash: string };

@@ -6,8 +6,8 @@
  * equivocation proofs and then evicts the liar (ignore at an agreed cut, replacement at once).
  * It follows updates that carry departures by majority, to learn leaving users' states.
  */
-import { addVote, decide, dissenters, emptyVotes, type Votes } from './acceptance.js';
 import type { AcceptedUpdate, CoordinatorRecord, CoreEvent, SiteCoordinator, SiteCoordinatorOptions } from './api.js';
+import { TokenBucket } from './budget.js';
 import { declineAfter } from './config.js';
 import { ed25519Scheme, ZERO_HASH } from './crypto.js';
 import {
@@ -25,19 +25,19 @@ import {
   signSysAction,
   timeslotHash,
   timeslotsConflict,
-  updateHash,
   verifyTimeslot,
   type MembershipBody,
 } from './signed.js';
+import { VoteTally, type TallyFlag } from './tally.js';
 
 type Kind = 'ignore' | 'readmit' | 'replace';
 
-/** Reporter name of the coordinator's own `flagged` events (a server in the minority of a vote it counted). */
+/** `by` of the coordinator's own `flagged` events (a server in the minority of a vote it counted). */
 export const MINORITY = 'admin';
 
 /** A server that keeps getting ignored (e.g. one that stalls its echoes on purpose) is not readmitted again. */
 const MAX_READMITS = 3;
-/** Decided seqs kept (a replayed departure is refused); the newest of them go into `record()`. */
+/** Decided seqs kept (a replayed departure is refused, a late word compared); the newest go into `record()`. */
 const DONE_KEPT = 4096;
 const DONE_RECORDED = 256;
 /**
@@ -45,6 +45,13 @@ const DONE_RECORDED = 256;
  * the cap the highest seq is dropped (a server voting far ahead cannot push out honest votes).
  */
 const MAX_OPEN_VOTES = 64;
+/**
+ * Seqs a user's flag report made the admin ask the servers about (hashRequest, once per seq):
+ * the report counts only if the admin's own tally of their answers puts the server in the minority.
+ */
+const PROBED_KEPT = 256;
+/** Probes a site's reports may cost (each asks every server): users cannot make the admin flood them. */
+const PROBE_RATE = { perSecond: 2, burst: 16 };
 
 interface Pending {
   kind: Kind;
@@ -68,9 +75,10 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   /** Times each server was ignored; a server ignored MAX_READMITS times is replaced, not readmitted. */
   const ignores = new Map<string, number>();
   const evicted: string[] = [];
-  const votes = new Map<number, Votes>();
-  /** Decided seqs: the accepted hash and who voted for the seq (a second full copy is a replay). */
-  const doneSeqs = new Map<number, { hash: string; voters: Set<string> }>();
+  /** Votes on the updates servers send the admin (departures, answers to its hash requests). */
+  const tally = new VoteTally({ nMajority: cfg.N_majority, maxOpen: MAX_OPEN_VOTES, decidedKept: DONE_KEPT, flagOnHashes: true });
+  const probed = new Set<number>();
+  const probes = new TokenBucket(PROBE_RATE, opts.now());
   const r0 = opts.resume;
   if (r0) {
     membership = r0.membership;
@@ -80,7 +88,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     evicted.push(...r0.evicted);
     // Who voted is not kept: a server's first word on such a seq after the restart is its resend
     // of what the admin missed while down (compared as evidence), not a replay.
-    for (const [seq, hash] of r0.done) doneSeqs.set(seq, { hash, voters: new Set() });
+    for (const [seq, hash] of r0.done) tally.decidedAs(seq, hash);
   }
 
   const latest = (m: Member): Member['stints'][number] => m.stints[m.stints.length - 1] ?? { admit: 0, cut: null };
@@ -260,6 +268,10 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     }
   }
 
+  function flagged(f: TallyFlag, by: string): void {
+    observe({ kind: 'flagged', server: f.server, seq: f.seq, reason: f.kind, by, ...(f.evidence ? { evidence: f.evidence } : {}) });
+  }
+
   function onUpdateVote(from: string, seq: number, hash: string, full: PeerOf<'update'> | null): void {
     const msgType = full ? 'update' : 'updateHash';
     const servers = new Set(slotted().map((m) => m.id));
@@ -267,47 +279,19 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       observe({ kind: 'rejected', from, msgType, code: 'ERR_UNKNOWN_PEER', reason: `update ${seq} from a peer holding no slot` });
       return;
     }
-    if (full) {
-      const { type: _t, hash: claimed, ...body } = full;
-      void _t;
-      if (updateHash(body) !== claimed) {
-        observe({ kind: 'rejected', from, msgType, code: 'ERR_BAD_HASH', reason: `update ${seq}` });
-        observe({ kind: 'flagged', server: from, seq, reason: `${MINORITY}: update content does not match its hash` });
-        return;
-      }
-    }
-    const done = doneSeqs.get(seq);
-    if (done) {
-      // Departures in it were passed on once. A server's first word on it after the majority is
-      // still evidence; a second full copy (a departure sent again) is refused. A repeated hash
-      // is no replay: it is how servers answer the admin's hash requests.
-      if (!done.voters.has(from)) {
-        done.voters.add(from);
-        if (hash !== done.hash) observe({ kind: 'flagged', server: from, seq, reason: `${MINORITY}: its update differs from the majority` });
-      } else if (full) observe({ kind: 'rejected', from, msgType, code: 'ERR_REPLAYED', reason: `update ${seq}` });
-      return;
-    }
-    let v = votes.get(seq);
-    if (!v) {
-      if (votes.size >= MAX_OPEN_VOTES) {
-        const highest = Math.max(...votes.keys());
-        if (seq > highest) {
-          observe({ kind: 'rejected', from, msgType, code: 'ERR_TOO_FAR_AHEAD', reason: `update ${seq}: ${MAX_OPEN_VOTES} seqs are open` });
-          return;
-        }
-        votes.delete(highest);
-      }
-      votes.set(seq, (v = emptyVotes()));
-    }
-    if (addVote(v, from, hash, full, servers) === 'changed')
-      observe({ kind: 'flagged', server: from, seq, reason: `${MINORITY}: sent two different updates for one seq` });
-    const u = decide(v, cfg.N_majority, servers);
-    if (!u) return;
+    // Departures in a decided seq were passed on once: a second full copy is a replay. A repeated
+    // hash is no replay: it is how servers answer the admin's hash requests.
+    const r = tally.vote(from, seq, hash, full, servers);
+    if (r.outcome === 'bad-hash') observe({ kind: 'rejected', from, msgType, code: 'ERR_BAD_HASH', reason: `update ${seq}` });
+    if (r.outcome === 'replayed') observe({ kind: 'rejected', from, msgType, code: 'ERR_REPLAYED', reason: `update ${seq}` });
+    if (r.outcome === 'too-far')
+      observe({ kind: 'rejected', from, msgType, code: 'ERR_TOO_FAR_AHEAD', reason: `update ${seq}: ${MAX_OPEN_VOTES} seqs are open` });
     // Disagreement is evidence: a server that vouched for another update is in the minority.
-    for (const s of dissenters(v, u.hash)) observe({ kind: 'flagged', server: s, seq, reason: `${MINORITY}: its update differs from the majority` });
-    votes.delete(seq);
-    doneSeqs.set(seq, { hash: u.hash, voters: new Set(v.byServer.keys()) });
-    if (doneSeqs.size > DONE_KEPT) doneSeqs.delete(Math.min(...doneSeqs.keys()));
+    for (const f of r.flags) flagged(f, MINORITY);
+    if (r.outcome !== 'counted' && r.outcome !== 'duplicate' && r.outcome !== 'changed') return;
+    const u = tally.ready(seq, servers);
+    if (!u) return;
+    for (const f of tally.accept(seq, u)) flagged(f, MINORITY);
     const acc: AcceptedUpdate = {
       site,
       seq,
@@ -317,6 +301,34 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     };
     opts.onUpdate?.(acc);
     for (const e of u.events) if (e.kind === 'left') opts.onLeft?.(e.user, e.via, seq);
+  }
+
+  /**
+   * A user's flag report is a claim, not a verdict: the admin asks the servers for their hash of
+   * that seq (once per seq) and its own tally of the answers flags whoever is in the minority.
+   */
+  function onFlagReport(from: string, msg: PeerOf<'flagReport'>): void {
+    // Only about a server the site ever had: reports about anyone else would grow the flags.
+    if (!membership?.members.some((m) => m.id === msg.server)) {
+      observe({ kind: 'rejected', from, msgType: msg.type, code: 'ERR_UNKNOWN_PEER', reason: `${msg.server} never served ${site}` });
+      return;
+    }
+    observe({ kind: 'flagged', server: msg.server, seq: msg.seq, reason: msg.reason, by: from, ...(msg.evidence ? { evidence: msg.evidence } : {}) });
+    if (msg.seq < 1 || probed.has(msg.seq)) return;
+    if (!probes.take(opts.now())) {
+      observe({ kind: 'rejected', from, msgType: msg.type, code: 'ERR_RATE_LIMITED', reason: `no probe of update ${msg.seq}: too many reports` });
+      return;
+    }
+    probed.add(msg.seq);
+    for (const old of probed) {
+      if (probed.size <= PROBED_KEPT) break;
+      probed.delete(old);
+    }
+    const word = tally.wordOf(msg.seq, msg.server);
+    // Decided, and its word was counted then: it was compared (and flagged) already.
+    if (word && word.hash !== null) return;
+    const ask = word ? [msg.server] : slotted().map((m) => m.id);
+    for (const id of ask) opts.send(id, { type: 'hashRequest', site, seq: msg.seq });
   }
 
   function handle(from: string, msg: PeerMessage): void {
@@ -329,13 +341,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       case 'equivocationProof':
         return onProof(from, msg);
       case 'flagReport':
-        // Only about a server the site ever had: reports about anyone else would grow the flags.
-        if (!membership?.members.some((m) => m.id === msg.server)) {
-          observe({ kind: 'rejected', from, msgType: msg.type, code: 'ERR_UNKNOWN_PEER', reason: `${msg.server} never served ${site}` });
-          return;
-        }
-        observe({ kind: 'flagged', server: msg.server, seq: msg.seq, reason: `${from}: ${msg.reason}` });
-        return;
+        return onFlagReport(from, msg);
       case 'update':
         return onUpdateVote(from, msg.seq, msg.hash, msg);
       case 'updateHash':
@@ -404,14 +410,14 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     },
     record() {
       if (!membership) return null;
-      const done = [...doneSeqs].sort((a, b) => a[0] - b[0]).slice(-DONE_RECORDED);
+      const done = tally.decidedSeqs().slice(-DONE_RECORDED);
       return {
         membership,
         sysNo,
         banned: [...banned],
         ignores: [...ignores],
         evicted: [...evicted],
-        done: done.map(([seq, d]) => [seq, d.hash] as [number, string]),
+        done,
       } satisfies CoordinatorRecord;
     },
     membership: () => membership,

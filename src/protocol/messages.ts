@@ -483,6 +483,25 @@ const membershipFields = {
 };
 const membershipSchema = z.strictObject(membershipFields);
 
+/** Servers named on each side of a parting, and actions listed, at most (evidence stays small). */
+export const MAX_EVIDENCE_SERVERS = 16;
+export const MAX_EVIDENCE_ACTIONS = 32;
+/**
+ * Where the copies of update `seq` part: the accepted majority (its hash and the servers that
+ * vouched for it), the servers that vouched for something else (with their hashes), and the
+ * actions of the majority copy (its `applied`, the first MAX_EVIDENCE_ACTIONS; `actionCount` is
+ * null when the majority copy was not seen, only its hashes).
+ */
+const evidenceSchema = z.strictObject({
+  seq: seqNo.min(1),
+  majority: z.strictObject({ hash: hexHash, servers: z.array(peerId).max(MAX_EVIDENCE_SERVERS) }),
+  minority: z.array(z.tuple([peerId, hexHash])).max(MAX_EVIDENCE_SERVERS),
+  window: time.nullable(),
+  actions: z.array(z.tuple([peerId, actionNoSchema])).max(MAX_EVIDENCE_ACTIONS),
+  actionCount: z.int().min(0).max(100_000).nullable(),
+});
+export type Evidence = z.infer<typeof evidenceSchema>;
+
 const peerMessageSchema = z.discriminatedUnion('type', [
   /** user -> every Site Server of its site (and server -> server, answering a contentRequest). */
   z.strictObject({ type: z.literal('action'), site: siteRef, user: peerId, actionNo: actionNoSchema, action: playerActionSchema }),
@@ -588,8 +607,19 @@ const peerMessageSchema = z.discriminatedUnion('type', [
     kind: z.enum(['ignore', 'readmit', 'replace']),
     target: peerId,
   }),
-  /** user -> admin: servers whose updates disagreed with the majority. */
-  z.strictObject({ type: z.literal('flagReport'), site: siteRef, server: peerId, seq: seqNo, reason: shortString }),
+  /**
+   * user -> admin: a server whose update disagreed with the majority. `reason` is a FlagKind
+   * (src/protocol/tally.ts); `evidence` locates where the copies part (absent when there is no
+   * majority copy to compare with, e.g. content that does not match its own hash).
+   */
+  z.strictObject({
+    type: z.literal('flagReport'),
+    site: siteRef,
+    server: peerId,
+    seq: seqNo,
+    reason: shortString,
+    evidence: evidenceSchema.optional(),
+  }),
 ]);
 
 /**

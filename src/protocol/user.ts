@@ -5,12 +5,12 @@
  * change of servers (and after T_resend), and flags servers whose updates disagree.
  */
 import type { PlayerAction } from '../game/types.js';
-import { addVote, decide, dissenters, emptyVotes, type Votes } from './acceptance.js';
 import type { AcceptedUpdate, CoreEvent, ServerView, SiteUser, SiteUserOptions } from './api.js';
 import { ed25519Scheme } from './crypto.js';
-import { ADMIN_ID, parsePeerMessage, type PeerMessage, type UpdateMessage } from './messages.js';
-import { updateHash, verifyMembership } from './signed.js';
+import { ADMIN_ID, parsePeerMessage, type Evidence, type PeerMessage, type UpdateMessage } from './messages.js';
+import { verifyMembership } from './signed.js';
 import { createStateFetch, type FetchedState, type StateFetch } from './stateFetch.js';
+import { VoteTally, type TallyFlag } from './tally.js';
 
 /** Updates this far ahead of the last accepted one are not buffered (flood guard). */
 const MAX_AHEAD = 512;
@@ -29,6 +29,9 @@ const FULL_AHEAD = MAX_REQUEST;
 const DISAGREE_WINDOW = 50;
 /** A server whose votes trail the accepted seq by more than this shows as 'late'. */
 const LATE_BEHIND = 2;
+
+/** Accepted seqs whose votes are kept, to compare a late vote with (and give evidence). */
+const DECIDED_KEPT = 128;
 
 /** Re-asking rounds without progress before a user takes the whole state again. */
 const REENTER_AFTER = 10;
@@ -52,9 +55,9 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
   /** Highest seq each server voted for (lateness). */
   const lastVote = new Map<string, number>();
   const pending = new Map<number, { action: PlayerAction; sentAt: number }>();
-  const votes = new Map<number, Votes>();
+  const tally = new VoteTally({ nMajority: cfg.N_majority, maxOpen: MAX_AHEAD, decidedKept: DECIDED_KEPT });
   const accepted: AcceptedUpdate[] = [];
-  const flagged: Array<{ server: string; seq: number; reason: string }> = [];
+  const flagged: Array<{ server: string; seq: number; reason: string; evidence?: Evidence }> = [];
   const lastFlagReport = new Map<string, number>();
   /** Since when votes for later updates wait on a seq we cannot accept yet (lost messages). */
   let waitingSince: number | null = null;
@@ -66,14 +69,16 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     for (const s of to) opts.send(s, { type: 'action', site, user: opts.user, actionNo, action });
   }
 
-  function flag(server: string, seq: number, reason: string): void {
-    flagged.push({ server, seq, reason });
+  function flag(f: TallyFlag): void {
+    const { server, seq, kind: reason } = f;
+    const ev = f.evidence ? { evidence: f.evidence } : {};
+    flagged.push({ server, seq, reason, ...ev });
     if (flagged.length > 1000) flagged.shift();
-    observe({ kind: 'flagged', server, seq, reason });
+    observe({ kind: 'flagged', server, seq, reason, by: opts.user, ...ev });
     const last = lastFlagReport.get(server);
     if (last === undefined || seq - last >= 100) {
       lastFlagReport.set(server, seq);
-      opts.send(ADMIN_ID, { type: 'flagReport', site, server, seq, reason });
+      opts.send(ADMIN_ID, { type: 'flagReport', site, server, seq, reason, ...ev });
     }
   }
 
@@ -82,24 +87,19 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       // Updates reach us once the site lists us: time to ask for the state. Keep the votes.
       if (!entering.asking) entering.start();
       entering.onHash(from, seq, hash);
-      if (entering && (seq <= (entering.seq ?? 0) || votes.size > MAX_AHEAD)) return;
+      if (entering && (seq <= (entering.seq ?? 0) || tally.openCount > MAX_AHEAD)) return;
     } else if (seq > lastSeq + MAX_AHEAD) return;
-    if (full) {
-      const { type: _t, hash: claimed, ...body } = full;
-      void _t;
-      if (updateHash(body) !== claimed) {
-        flag(from, seq, 'update content does not match its hash');
-        return;
-      }
+    if (!entering && seq <= lastSeq) {
+      // A vote for an update accepted already (the majority's came first): compared with it as if
+      // it had come in time. Updates before a state transfer were not ours to see.
+      if (!serverSet.has(from) || tally.decidedHash(seq) === null) return;
     }
-    if (!entering && seq <= lastSeq) return lateVote(from, seq, hash);
     if (serverSet.has(from)) lastVote.set(from, Math.max(lastVote.get(from) ?? 0, seq));
-    let v = votes.get(seq);
-    if (!v) votes.set(seq, (v = emptyVotes()));
-    const r = addVote(v, from, hash, keepsFull(seq) ? full : null, serverSet);
-    if (r === 'changed') flag(from, seq, 'sent two different updates for one seq');
+    const r = tally.vote(from, seq, hash, full, serverSet, keepsFull(seq));
+    for (const f of r.flags) flag(f);
+    if (r.outcome === 'bad-hash' || r.outcome === 'late') return;
     acceptReady();
-    if (!entering && votes.size > 0 && waitingSince === null) waitingSince = opts.now();
+    if (!entering && tally.openCount > 0 && waitingSince === null) waitingSince = opts.now();
   }
 
   /** Whether a full copy of update `seq` is kept (see FULL_AHEAD). */
@@ -107,21 +107,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     if (!entering) return seq <= lastSeq + FULL_AHEAD;
     // Entering: ahead of the state being fetched, or, before its seq is known, the first few seqs.
     const base = entering.seq;
-    return base !== null ? seq <= base + FULL_AHEAD : votes.size <= FULL_AHEAD;
-  }
-
-  /**
-   * A vote for an update accepted already (the majority's votes came first): the server is in
-   * step if it agrees, and disagreeing if not, just as if its vote had come in time.
-   */
-  function lateVote(from: string, seq: number, hash: string): void {
-    if (!serverSet.has(from)) return;
-    lastVote.set(from, Math.max(lastVote.get(from) ?? 0, seq));
-    for (let i = accepted.length - 1; i >= 0; i--) {
-      const a = accepted[i];
-      if (!a || a.seq < seq) return;
-      if (a.seq === seq && a.hash !== hash) flag(from, seq, 'update differs from the majority');
-    }
+    return base !== null ? seq <= base + FULL_AHEAD : tally.openCount <= FULL_AHEAD;
   }
 
   function newFetch(): StateFetch {
@@ -131,7 +117,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       send: opts.send,
       servers: () => servers,
       onDone: entered,
-      onBadProvider: (server, seq) => flag(server, seq, 'transferred state does not match its hash'),
+      onBadProvider: (server, seq) => flag({ server, seq, kind: 'bad-state' }),
     });
   }
 
@@ -141,7 +127,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     lastHash = r.hash;
     // Votes are owed from here on: the updates before were not ours to see.
     for (const id of servers) lastVote.set(id, Math.max(lastVote.get(id) ?? 0, r.seq));
-    for (const s of [...votes.keys()]) if (s <= lastSeq) votes.delete(s);
+    tally.dropOpenUpTo(lastSeq);
     for (const [user, floor, nos] of r.payload.state.applied) {
       if (user !== opts.user) continue;
       for (const no of [...pending.keys()]) if (no <= floor || nos.includes(no)) pending.delete(no);
@@ -158,17 +144,14 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     if (entering) return;
     for (;;) {
       const seq = lastSeq + 1;
-      const v = votes.get(seq);
-      if (!v) return;
-      const u = decide(v, cfg.N_majority, serverSet);
+      const u = tally.ready(seq, serverSet);
       if (!u) return;
       if (u.prev !== lastHash) {
         // The majority continues another history than ours: we cannot apply it in order.
         observe({ kind: 'rejected', from: 'majority', msgType: 'update', code: 'ERR_BAD_HASH', reason: `update ${seq} does not follow ${lastHash}` });
         return;
       }
-      for (const s of dissenters(v, u.hash)) flag(s, seq, 'update differs from the majority');
-      votes.delete(seq);
+      for (const f of tally.accept(seq, u)) flag(f);
       lastSeq = seq;
       lastHash = u.hash;
       for (const [user, no] of u.applied) if (user === opts.user) pending.delete(no);
@@ -180,7 +163,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
         events: u.events,
       };
       accepted.push(a);
-      waitingSince = votes.size > 0 ? opts.now() : null;
+      waitingSince = tally.openCount > 0 ? opts.now() : null;
       observe({ kind: 'accepted', seq, hash: u.hash });
       opts.onAccept?.(a);
     }
@@ -263,8 +246,8 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     tick() {
       const now = opts.now();
       entering?.tick();
-      for (const s of [...votes.keys()]) if (s <= lastSeq) votes.delete(s);
-      if (votes.size === 0) waitingSince = null;
+      tally.dropOpenUpTo(lastSeq);
+      if (tally.openCount === 0) waitingSince = null;
       if (!entering && waitingSince !== null && now >= waitingSince + REENTER_AFTER * reask) {
         // Too far behind for the servers' kept updates (or none answers): take the state anew.
         observe({ kind: 'resync', reason: 'user too far behind: entering again', seq: lastSeq });
@@ -275,7 +258,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
         // Votes for updates after ours arrive, but not enough for the next one: some went missing
         // (a lossy link, a partition). Ask every server for all the missing ones in full.
         lastAskAt = now;
-        const upTo = Math.min(Math.max(lastSeq + 1, ...[...votes.keys()].map((k) => k - 1)), lastSeq + MAX_REQUEST);
+        const upTo = Math.min(Math.max(lastSeq + 1, ...tally.openSeqs().map((k) => k - 1)), lastSeq + MAX_REQUEST);
         for (let q = lastSeq + 1; q <= upTo; q++) {
           for (const s of servers) opts.send(s, { type: 'updateRequest', site, seq: q });
         }
