@@ -290,16 +290,28 @@ function forgeStateChunks(chunks: Array<PeerMessage & { type: 'stateChunk' }>): 
   return Array.from({ length: count }, (_, i) => ({ ...first, hash: forgedUpdate.hash, index: i, count, data: bytes.slice(i * size, (i + 1) * size) }));
 }
 
+export interface CheatOptions {
+  /** shift: Δ in ms (default +50). */
+  delta?: number;
+  /** collude: the group this cheater acts with. */
+  group?: CollusionGroup;
+  /** withhold: from every other server (the hosts), not from a random subset (the simulator). */
+  withholdFromAll?: boolean;
+  /** collude: what the group does in concert (default all three). */
+  concert?: ReadonlyArray<'tamper' | 'shift' | 'invent'>;
+}
+
 /** Builds the cheater for one server running the given kinds. */
-export function createCheater(kinds: readonly CheatKind[], ctx: CheaterContext, opts: { delta?: number; group?: CollusionGroup } = {}): Cheater {
+export function createCheater(kinds: readonly CheatKind[], ctx: CheaterContext, opts: CheatOptions = {}): Cheater {
   const rewriter = new ChainRewriter(ctx);
   const has = (k: CheatKind): boolean => kinds.includes(k);
   const group = opts.group;
   const colluding = has('collude') && group !== undefined;
   const delta = opts.delta ?? 50;
-  const tamper = has('tamper') || colluding;
-  const shift = has('shift') || colluding;
-  const invent = has('invent') || colluding;
+  const concert = (k: 'tamper' | 'shift' | 'invent'): boolean => colluding && (opts.concert ?? ['tamper', 'shift', 'invent']).includes(k);
+  const tamper = has('tamper') || concert('tamper');
+  const shift = has('shift') || concert('shift');
+  const invent = has('invent') || concert('invent');
   const forgeState = has('forge-state');
   const plan = colluding && group ? group.plan : new InventionPlan(ctx.rng.fork('plan'));
   const seenNo = new Map<string, number>();
@@ -310,7 +322,7 @@ export function createCheater(kinds: readonly CheatKind[], ctx: CheaterContext, 
     if (!has('withhold')) return false;
     if (!withheldFrom || withheldFrom.size === 0) {
       const peers = ctx.rng.shuffle(ctx.peers());
-      withheldFrom = new Set(peers.slice(0, 1 + ctx.rng.int(Math.max(1, peers.length))));
+      withheldFrom = new Set(opts.withholdFromAll ? peers : peers.slice(0, 1 + ctx.rng.int(Math.max(1, peers.length))));
     }
     return withheldFrom.has(to);
   };
@@ -510,6 +522,10 @@ export function cheaterForHost(o: HostCheatOptions): Cheater {
       now: o.now,
       snapshot: () => o.core()?.snapshot() ?? null,
     },
-    group ? { group } : {},
+    // Withholding from some servers only is repaired by the others forwarding (TRM): the hosts
+    // test the attack whose defence is ignoring and replacing. Colluders tamper in concert only:
+    // a host whose own Timeslots are rewritten falls out of step with its peers (they echo heads
+    // its core never signed) and stops producing the updates the group is to forge.
+    { withholdFromAll: true, ...(group ? { group, concert: ['tamper'] as const } : {}) },
   );
 }
