@@ -4,8 +4,13 @@
  * act at the same moments, and what the tests compare: every accepted log against the honest
  * servers', and the order players saw against the honest medians.
  */
+import { afterEach } from 'vitest';
+import { WebSocket } from 'ws';
 import { Bot, nodeP2P } from '../src/bots/bot.js';
+import type { SocketFactory, SocketLike } from '../src/net/adminSocket.js';
 import type { CheatMode } from '../src/net/p2p/cheat.js';
+import type { P2PEnvironment } from '../src/net/connection.js';
+import { delayLinks, NO_DELAY } from '../src/net/p2p/delayLink.js';
 import type { AppliedUpdate } from '../src/protocol/api.js';
 import { pathTo } from '../src/game/path.js';
 import { getSite } from '../src/game/world.js';
@@ -25,12 +30,42 @@ export interface HostileSite {
 /** Where the players play: a P2P site their servers are not on. */
 export const SITE = 'meadow';
 
+/**
+ * Honest servers' frames to users leave this much later: the cheater is the fastest server, the
+ * worst case for the players (a user that took the first copy it got would take the forged one).
+ */
+export const HONEST_LAG_MS = 40;
+
+function laggingP2P(): P2PEnvironment {
+  const env = nodeP2P();
+  return { ...env, links: (ice) => delayLinks(env.links(ice), { spec: (cls) => (cls === 'su' ? { ...NO_DELAY, latencyMs: HONEST_LAG_MS } : NO_DELAY) }) };
+}
+
+/** ... and so do their frames to the admin (votes on departures, state hashes). */
+const laggingSocket: SocketFactory = (url) => {
+  const ws = new WebSocket(url) as unknown as SocketLike;
+  const send = ws.send.bind(ws);
+  ws.send = (data) => void setTimeout(() => ws.readyState === 1 && send(data), HONEST_LAG_MS);
+  return ws;
+};
+
+const started: Bot[] = [];
+afterEach(() => {
+  for (const b of started.splice(0)) b.close();
+});
+
 /** A volunteer, optionally cheating (its log lines about cheating go to `log`); resolves once its key is registered. */
 export async function volunteer(s: TestServer, site: string, cheat?: CheatMode, log?: string[]): Promise<Bot> {
-  const b = await bot(s, site, {
-    ...(cheat ? { p2p: { ...nodeP2P(), cheat } } : {}),
+  const b = new Bot({
+    url: s.url,
+    site,
+    rate: 0,
+    serve: true,
+    ...(cheat ? { p2p: nodeP2P(), cheat } : { p2p: laggingP2P(), socketFactory: laggingSocket }),
     ...(log ? { log: (...a: unknown[]) => void (String(a[0]).includes('cheat') && log.push(JSON.stringify(a))) } : {}),
   });
+  started.push(b);
+  await b.start();
   await until('key registered', () => b.conn?.node?.serverId);
   return b;
 }
