@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { CheatMode } from '../src/net/p2p/cheat.js';
 import { forgedItems, hostileSite, notHonest, play, rowOf, seenAndMedianOrder, switchSite, until, volunteer } from './hostileKit.js';
 import type { OperatorServer } from './operator.js';
+import { SqliteStorage } from './storage/sqlite.js';
 
 type Evidence = 'flagged by players' | 'in the minority at the admin' | 'replaced' | 'none';
 const MODES: Array<[Exclude<CheatMode, 'collude'>, Evidence]> = [
@@ -50,7 +51,23 @@ describe('N_server 3, one cheating Site Server', () => {
         return r !== undefined && players.every((n) => r.flaggedBy.includes(n));
       });
     }
-    if (evidence === 'in the minority at the admin') await until('the admin finds it in the minority', async () => ((await row())?.minority ?? 0) > 0);
+    if (evidence === 'in the minority at the admin') {
+      await until('the admin finds it in the minority', async () => ((await row())?.minority ?? 0) > 0);
+      // What the admin stores of the player still there comes from a save fetch since its last
+      // step (its position), and holds no forged item.
+      const stayer = h.players[0]!;
+      const me = stayer.state.view?.users.find((u) => u.name === stayer.name);
+      const stored = await until('the stayer stored where it stands', () => {
+        const db = new SqliteStorage(h.s.dbFile);
+        try {
+          const u = db.getUser(stayer.name)?.state;
+          return u && u.x === me?.x && u.y === me?.y ? u : null;
+        } finally {
+          db.close();
+        }
+      });
+      expect(forgedItems(stored.inventory)).toEqual([]);
+    }
     if (evidence === 'replaced') {
       await until('replaced', async () => (await row())?.state === 'replaced', 20_000);
       await until('the spare serves in its place', () => spare.state.serving === 'meadow');

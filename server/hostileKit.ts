@@ -75,7 +75,14 @@ export async function volunteer(s: TestServer, site: string, cheat?: CheatMode, 
  * and two players; resolves once the players play the site P2P and every server serves it.
  */
 export async function hostileSite(o: { nServer: number; cheats: CheatMode[]; allow?: boolean; p2p?: Record<string, number> }): Promise<HostileSite> {
-  const s = await startServer({ p2p: { ...FAST, nServer: o.nServer, p2pSaveMs: 1000, ...o.p2p }, allowCheatModes: o.allow ?? true });
+  // The admin picks the last eligible peer first: the cheaters, who register last, get the first
+  // slots, and slot 0 is whom the admin asks first for the site's state when it saves it.
+  const s = await startServer({
+    p2p: { ...FAST, nServer: o.nServer, p2pSaveMs: 1000, ...o.p2p },
+    saveIntervalMs: 300,
+    allowCheatModes: o.allow ?? true,
+    random: () => 0.999,
+  });
   const cheaterLog: string[] = [];
   const honest = await Promise.all(Array.from({ length: o.nServer - o.cheats.length }, () => volunteer(s, 'town')));
   const cheaters = await Promise.all(o.cheats.map((m) => volunteer(s, 'town', m, cheaterLog)));
