@@ -55,6 +55,8 @@ export interface AdminServerOptions {
   p2p?: Partial<P2POptions>;
   /** Token of the operator page /admin; unset: a random one, logged at start. */
   adminToken?: string;
+  /** Tests only (MMO_ALLOW_CHEAT_MODES=1): peers may run the cheat modes they are started with. */
+  allowCheatModes?: boolean;
   /** After a restart, how long a resumed P2P site waits for its servers and users (tests). */
   resumeGraceMs?: number;
   /** Injected randomness for choosing Site Servers (tests). */
@@ -199,7 +201,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
       p2p,
       welcome: {
         adminKey: crypto.publicKeyOf(adminSecret),
-        p2p: settingsForPeers(p2pOptions),
+        p2p: { ...settingsForPeers(p2pOptions), ...(opts.allowCheatModes === true ? { cheatModes: true } : {}) },
         iceServers: p2pOptions.iceServers,
       },
     },

@@ -40,8 +40,12 @@ export function optionsFromEnv(env: Env, argv: readonly string[]): AdminServerOp
   // It guards the operator page from anyone who can reach the port: as strong as the random one.
   if (adminToken !== undefined && adminToken !== '' && adminToken.length < MIN_ADMIN_TOKEN)
     throw new Error(`MMO_ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN} characters`);
+  const cheats = env.MMO_ALLOW_CHEAT_MODES?.trim() ?? '';
+  if (cheats !== '' && cheats !== '0' && cheats !== '1') throw new Error(`MMO_ALLOW_CHEAT_MODES must be 0 or 1, got "${cheats}"`);
   return {
     p2p,
+    // Tests only: lets peers started with ?cheat= / --cheat lie (src/net/p2p/cheat.ts).
+    ...(cheats === '1' ? { allowCheatModes: true } : {}),
     ...(adminToken ? { adminToken } : {}),
     guestRate: {
       perSecond: int('MMO_GUEST_RATE', DEFAULTS.guestRate.perSecond, 1),

@@ -16,6 +16,8 @@ async function main(): Promise<void> {
     process.stderr.write(`Configuration error: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  // Loud on purpose: a server allowing cheat modes is for hostile-peer tests, never for players.
+  if (options.allowCheatModes) log.warn('server.cheat_modes_allowed', { env: 'MMO_ALLOW_CHEAT_MODES=1', note: 'peers started with ?cheat= or --cheat will lie; tests only' });
   const server = await createAdminServer({ ...options, logger: log });
   process.stdout.write(`MMO Administration Server listening on ${server.url}\n`);
   process.stdout.write(

@@ -32,6 +32,13 @@ describe('bots arguments', () => {
     for (const [extra, msg] of bad) expect(() => parseArgs([...base, ...extra]), extra.join(' ')).toThrow(msg);
   });
 
+  it('reads --cheat (tests only): one of the cheat modes, nothing else', () => {
+    expect(parseArgs(base).cheat).toBeNull();
+    expect(parseArgs([...base, '--cheat', 'forge-state']).cheat).toBe('forge-state');
+    expect(() => parseArgs([...base, '--cheat', 'stale'])).toThrow(/--cheat must be one of tamper, shift, invent, withhold, equivocate, forge-state, collude, got "stale"/);
+    expect(() => parseArgs([...base, '--cheat'])).toThrow(/--cheat needs a value/);
+  });
+
   it('installs no delay without latency options, and one spec per link class with them', () => {
     expect(linkSpecs(parseArgs(base))).toBeNull();
     const s = linkSpecs(parseArgs([...base, '--latency-cu', '30', '--latency-su', '20', '--latency-ss', '10', '--jitter', '5', '--link-down', '0.1']));

@@ -4,6 +4,7 @@
  * any of them no delay is installed.
  */
 import { SITE_IDS } from '../game/world.js';
+import { CHEAT_MODES, parseCheatMode, type CheatMode } from '../net/p2p/cheat.js';
 import { NO_DELAY, type DelaySpec } from '../net/p2p/delayLink.js';
 import type { LinkSpecs } from './instrument.js';
 
@@ -31,6 +32,8 @@ export interface Args {
   linkDown: number;
   linkDownPeriod: number;
   linkDownScope: 'actions' | 'all';
+  /** Tests only: every bot serves as this kind of cheater, if the admin allows cheat modes. */
+  cheat: CheatMode | null;
   /** Internal: this process is a child running bots `offset`..`offset + count - 1`. */
   worker: boolean;
   offset: number;
@@ -41,7 +44,8 @@ export interface Args {
 export const USAGE =
   'usage: npm run bots -- --count N --url http://127.0.0.1:8080/ [--site SITE|all] [--rate ACTIONS_PER_S] [--no-serve] [--per-process K]\n' +
   '  [--json FILE] [--roam P] [--seconds S] [--warmup S]\n' +
-  '  test/bench only: [--latency-cu MS] [--latency-su MS] [--latency-ss MS] [--jitter MS] [--loss P] [--link-down P] [--link-down-period MS] [--link-down-scope actions|all]';
+  '  test/bench only: [--latency-cu MS] [--latency-su MS] [--latency-ss MS] [--jitter MS] [--loss P] [--link-down P] [--link-down-period MS] [--link-down-scope actions|all]\n' +
+  `  tests only (the admin needs MMO_ALLOW_CHEAT_MODES=1): [--cheat ${CHEAT_MODES.join('|')}]`;
 
 const MAX_LATENCY_MS = 5000;
 
@@ -65,6 +69,7 @@ export function parseArgs(argv: readonly string[]): Args {
     linkDown: 0,
     linkDownPeriod: 100,
     linkDownScope: 'actions',
+    cheat: null,
     worker: false,
     offset: 0,
     total: 0,
@@ -148,6 +153,13 @@ export function parseArgs(argv: readonly string[]): Args {
         const sc = need();
         if (sc !== 'actions' && sc !== 'all') throw new Error('--link-down-scope must be actions or all');
         a.linkDownScope = sc;
+        break;
+      }
+      case '--cheat': {
+        const m = need();
+        const mode = parseCheatMode(m);
+        if (!mode) throw new Error(`--cheat must be one of ${CHEAT_MODES.join(', ')}, got "${m.slice(0, 40)}"`);
+        a.cheat = mode;
         break;
       }
       case '--worker':

@@ -21,6 +21,7 @@ import { initialState, type GameState, type StateBox } from '../net/state.js';
 import type { SiteUpdate } from '../protocol/messages.js';
 import { handlerTimer, instrumentLinks, instrumentSocket, timedWakeup, type LinkSpecs, type Timed } from './instrument.js';
 import type { Mode, Recorder, Role } from './tally.js';
+import type { CheatMode } from '../net/p2p/cheat.js';
 
 /** An action not accepted this long after it was sent counts as not processed. */
 export const UNPROCESSED_AFTER_MS = 10_000;
@@ -50,6 +51,8 @@ export interface BotOptions {
   linkSpecs?: LinkSpecs | null;
   /** Probability per second of heading for a portal and taking it (default 0). */
   roam?: number;
+  /** Tests only: serve as this kind of cheater (src/net/p2p/cheat.ts), if the admin allows cheat modes. */
+  cheat?: CheatMode;
 }
 
 /** A plain state box (the browser uses a zustand store). */
@@ -166,7 +169,8 @@ export class Bot {
   }
 
   private p2pEnv(): P2PEnvironment {
-    const env = this.o.p2p ?? nodeP2P();
+    const base = this.o.p2p ?? nodeP2P();
+    const env = this.o.cheat ? { ...base, cheat: this.o.cheat } : base;
     const rec = this.o.recorder;
     if (!rec) return env;
     const specs = this.o.linkSpecs ?? null;

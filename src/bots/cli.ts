@@ -79,6 +79,7 @@ function runBots(args: Args): { report(): Report; stop(): void } {
             roam: args.roam,
             recorder: rec,
             linkSpecs: specs,
+            ...(args.cheat ? { cheat: args.cheat } : {}),
           }),
       );
       const r = await Promise.allSettled(batch.map((b) => within(b.start(), START_TIMEOUT_MS)));

@@ -7,6 +7,7 @@ import { Api } from '../net/api.js';
 import type { P2PEnvironment, SessionEnd } from '../net/connection.js';
 import { ReconnectingSession } from '../net/reconnect.js';
 import { simplePeerFactory, type SimplePeerConstructor } from '../net/p2p/simplePeerLink.js';
+import { CHEAT_MODES, parseCheatMode, type CheatMode } from '../net/p2p/cheat.js';
 import SimplePeer from '@thaunknown/simple-peer/lite.js';
 import { workerWakeup } from './wakeup.js';
 import { tabCrypto } from '../net/crypto/sodium.js';
@@ -188,11 +189,14 @@ export function startApp(): { store: GameStore } {
   const signatures = tabCrypto((event, fields) =>
     event === 'crypto.ready' ? console.debug(event, fields) : console.warn(event, fields),
   );
+  const cheat = cheatFromUrl(location.search);
   const p2p: P2PEnvironment = {
     links: (iceServers) => simplePeerFactory(SimplePeer as unknown as SimplePeerConstructor, { iceServers }),
     wakeup,
     randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
     crypto: signatures,
+    // Tests only: the node serves as this cheater if the admin allows it, and says so if not.
+    ...(cheat ? { cheat } : {}),
   };
 
   function connect(token: string): void {
@@ -284,4 +288,13 @@ export function startApp(): { store: GameStore } {
   else if (saved) enterGame(saved);
   else showLogin(null);
   return { store };
+}
+
+/** `?cheat=MODE` (tests only): the mode, or null (an unknown one is refused with a console line). */
+function cheatFromUrl(search: string): CheatMode | null {
+  const raw = new URLSearchParams(search).get('cheat');
+  if (raw === null) return null;
+  const mode = parseCheatMode(raw);
+  if (!mode) console.warn('p2p.cannot_cheat', { mode: raw.slice(0, 40), why: `unknown cheat mode; one of ${CHEAT_MODES.join(', ')}` });
+  return mode;
 }

@@ -40,7 +40,7 @@ export interface SessionEnd {
 }
 
 /** What the P2P layer needs from its host (browser or bot): links, a wake-up source, randomness. */
-export type P2PEnvironment = Pick<NodeOptions, 'links' | 'wakeup' | 'randomBytes'> & { crypto?: NodeOptions['crypto'] };
+export type P2PEnvironment = Pick<NodeOptions, 'links' | 'wakeup' | 'randomBytes'> & { crypto?: NodeOptions['crypto']; cheat?: NodeOptions['cheat'] };
 
 /** What a detached session hands the next one: the running node and the actions it may resend. */
 export interface Carried {

@@ -225,6 +225,8 @@ export interface P2PSettings {
   transferThreshold: number;
   /** A data channel to an assigned peer not open this long is reported (`linkFailed`). */
   linkTimeoutMs: number;
+  /** The admin runs with MMO_ALLOW_CHEAT_MODES=1 (tests only): `?cheat=` and `--cheat` take effect. */
+  cheatModes?: boolean;
 }
 
 /** RTCIceServer as configured by MMO_ICE_SERVERS. */

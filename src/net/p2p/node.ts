@@ -23,6 +23,7 @@ import {
   type ServerMessage,
 } from '../../protocol/messages.js';
 import type { PlayerAction, SiteSnapshot } from '../../game/types.js';
+import { cheaterForHost, type CheatMode } from './cheat.js';
 import { Driver, type Wakeup } from './driver.js';
 import type { LinkFactory } from './link.js';
 import { Mesh } from './mesh.js';
@@ -61,6 +62,8 @@ export interface NodeOptions extends NodeBinding {
   /** 32 random bytes (crypto.getRandomValues). */
   randomBytes: (n: number) => Uint8Array;
   crypto?: SignatureScheme;
+  /** Tests only: serve as this kind of cheater, if the admin allows cheat modes (welcome.p2p.cheatModes). */
+  cheat?: CheatMode;
 }
 
 export class P2PNode {
@@ -132,6 +135,7 @@ export class P2PNode {
     // were lost and the next round came 30 s later).
     this.unclock ??= this.driver.add(this.clock, this.o.localNow);
     this.welcome = w;
+    if (this.o.cheat && w.p2p.cheatModes !== true) this.log('p2p.cannot_cheat', { mode: this.o.cheat, why: 'the admin does not allow cheat modes (MMO_ALLOW_CHEAT_MODES)' });
     this.mesh ??= new Mesh({
       factory: this.o.links(w.iceServers),
       sendSignal: (from, to, data) => this.toAdmin({ type: 'signal', from, to, data }),
@@ -281,7 +285,10 @@ export class P2PNode {
     if (this.server) this.stopServing('serving another site');
     // One host per server id on the mesh.
     this.endHandOff();
-    this.server = new SiteServerHost({
+    let built: SiteServerHost | null = null;
+    const cheater = this.cheaterFor(config, serverId, () => built?.core ?? null);
+    const host = new SiteServerHost({
+      ...(cheater ? { cheater } : {}),
       ...(stateFrom !== undefined ? { stateFrom } : {}),
       config,
       serverId,
@@ -294,10 +301,30 @@ export class P2PNode {
       toAdmin: (msg) => this.toAdminPeer('server', site, msg),
       log: this.log,
     });
-    this.log('p2p.serve', { site, serverId });
+    this.server = built = host;
+    this.log('p2p.serve', { site, serverId, ...(cheater ? { cheat: this.o.cheat } : {}) });
     this.bound.hooks.serving(site);
     this.lastStats = null;
     this.statsTimer = setInterval(() => this.sendStats(), STATS_EVERY_MS);
+  }
+
+  /** The cheater to serve with: only with a mode and the admin's leave (welcome.p2p.cheatModes). */
+  private cheaterFor(config: SiteConfig, serverId: string, core: () => SiteServerHost['core'] | null): ReturnType<typeof cheaterForHost> | null {
+    const mode = this.o.cheat;
+    if (!mode || !this.welcome || !this.secretKey || this.welcome.p2p.cheatModes !== true) return null;
+    this.log('p2p.cheating', { site: config.site, serverId, mode });
+    return cheaterForHost({
+      mode,
+      serverId,
+      secretKey: this.secretKey,
+      crypto: this.crypto,
+      config,
+      adminKey: this.welcome.adminKey,
+      now: this.now,
+      elapsed: this.o.localNow,
+      after: (ms, fn) => void setTimeout(fn, ms),
+      core,
+    });
   }
 
   private stopServing(reason: string, handOff = false): void {

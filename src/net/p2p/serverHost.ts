@@ -12,6 +12,7 @@ import type { SiteServer } from '../../protocol/api.js';
 import type { SiteConfig } from '../../protocol/config.js';
 import type { SignatureScheme } from '../../protocol/crypto.js';
 import { ADMIN_ID, decodePeerMessage, encodePeerMessage, type PeerMessage, type SiteInit } from '../../protocol/messages.js';
+import type { Cheater } from './cheat.js';
 import type { Driver } from './driver.js';
 import type { Mesh } from './mesh.js';
 
@@ -40,6 +41,8 @@ export interface ServerHostOptions {
   warmupMs?: number;
   /** A replacement: the server to take the state from first (SiteServerOptions.stateFrom). */
   stateFrom?: string;
+  /** Tests only (cheat modes): rewrites what the core sends, and sees what it receives. */
+  cheater?: Pick<Cheater, 'outgoing' | 'incoming'>;
 }
 
 export interface ServerStats {
@@ -88,7 +91,7 @@ export class SiteServerHost {
       ...(o.crypto ? { crypto: o.crypto } : {}),
       now: o.now,
       ...(o.stateFrom ? { stateFrom: o.stateFrom } : {}),
-      send: (to, msg) => this.send(to, msg),
+      send: o.cheater ? (to, msg) => o.cheater?.outgoing(to, msg, (t, m) => this.send(t, m)) : (to, msg) => this.send(to, msg),
       observe: (e) => {
         if (e.kind === 'rejected' || e.kind === 'ignored' || e.kind === 'admitted' || e.kind === 'equivocation' || e.kind === 'resync' || e.kind === 'resynced')
           o.log('p2p.server', { site: this.site, server: o.serverId, ...e });
@@ -232,6 +235,7 @@ export class SiteServerHost {
       return;
     }
     if (parsed.value.type === 'timeslotRequest') this.trmReceived++;
+    this.o.cheater?.incoming(remote, parsed.value);
     if (parsed.value.type === 'action' && parsed.value.user === remote) {
       const k = `${remote} ${parsed.value.actionNo}`;
       if (!this.arrivals.has(k)) this.arrivals.set(k, this.o.now());

@@ -1,0 +1,78 @@
+/**
+ * Hostile Site Servers in the real stack: the real admin (allowing cheat modes), honest and
+ * cheating bots over real data channels (src/net/p2p/cheat.ts), N_server 3 with one cheater of
+ * each mode. What no cheater in a minority may change: no player accepts a state no honest server
+ * applied (every accepted log compared), players see actions in the order of the honest medians,
+ * the admin never takes a forged leaver's state, and honest servers are never accused. The
+ * evidence each mode leaves, and the response to it, are checked per mode.
+ */
+import { describe, expect, it } from 'vitest';
+import type { CheatMode } from '../src/net/p2p/cheat.js';
+import { forgedItems, hostileSite, notHonest, play, rowOf, seenAndMedianOrder, switchSite, until, volunteer } from './hostileKit.js';
+import type { OperatorServer } from './operator.js';
+import { SqliteStorage } from './storage/sqlite.js';
+
+type Evidence = 'flagged by players' | 'in the minority at the admin' | 'replaced' | 'none';
+const MODES: Array<[Exclude<CheatMode, 'collude'>, Evidence]> = [
+  ['tamper', 'flagged by players'],
+  ['forge-state', 'in the minority at the admin'],
+  ['equivocate', 'replaced'],
+  ['withhold', 'replaced'],
+  // Within the medians' tolerance (shift) or never backed by the majority (invent): nothing to see.
+  ['shift', 'none'],
+  ['invent', 'none'],
+];
+
+describe('N_server 3, one cheating Site Server', () => {
+  it.each(MODES)('%s: players accept only honest states in the honest median order; evidence: %s', async (mode, evidence) => {
+    const h = await hostileSite({ nServer: 3, cheats: [mode] });
+    expect(h.cheaterLog.some((l) => l.includes('p2p.cheating'))).toBe(true);
+    const spare = await volunteer(h.s, 'lake');
+    await play(h.players, 6);
+
+    expect(await notHonest(h.players, h.honest)).toEqual([]);
+    for (const p of h.players) {
+      const { seen, byMedian } = seenAndMedianOrder(p, h.honest[0]!);
+      expect(seen.length).toBeGreaterThanOrEqual(12);
+      expect(seen).toEqual(byMedian);
+    }
+
+    // A switch: the admin takes the leaver's state by majority, never the forged one.
+    const leaver = h.players[1]!;
+    await switchSite(leaver, 'forest');
+    expect(forgedItems(leaver.state.view?.users.find((u) => u.name === leaver.name)?.inventory ?? [])).toEqual([]);
+
+    const cheater = h.cheaters[0]!;
+    const row = (): Promise<OperatorServer | undefined> => rowOf(h.s, cheater);
+    if (evidence === 'flagged by players') {
+      const players = h.players.map((p) => p.name);
+      await until('both players flag the cheater', async () => {
+        const r = await row();
+        return r !== undefined && players.every((n) => r.flaggedBy.includes(n));
+      });
+    }
+    if (evidence === 'in the minority at the admin') {
+      await until('the admin finds it in the minority', async () => ((await row())?.minority ?? 0) > 0);
+      // What the admin stores of the player still there comes from a save fetch since its last
+      // step (its position), and holds no forged item.
+      const stayer = h.players[0]!;
+      const me = stayer.state.view?.users.find((u) => u.name === stayer.name);
+      const stored = await until('the stayer stored where it stands', () => {
+        const db = new SqliteStorage(h.s.dbFile);
+        try {
+          const u = db.getUser(stayer.name)?.state;
+          return u && u.x === me?.x && u.y === me?.y ? u : null;
+        } finally {
+          db.close();
+        }
+      });
+      expect(forgedItems(stored.inventory)).toEqual([]);
+    }
+    if (evidence === 'replaced') {
+      await until('replaced', async () => (await row())?.state === 'replaced', 20_000);
+      await until('the spare serves in its place', () => spare.state.serving === 'meadow');
+    }
+    // No honest server is accused, whatever the cheater does.
+    for (const x of h.honest) expect(await rowOf(h.s, x)).toMatchObject({ state: 'active', flaggedBy: [], minority: 0 });
+  }, 60_000);
+});
