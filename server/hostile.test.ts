@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CheatMode } from '../src/net/p2p/cheat.js';
 import { forgedItems, hostileSite, notHonest, play, rowOf, seenAndMedianOrder, switchSite, until, volunteer } from './hostileKit.js';
+import { operator } from './p2pKit.js';
 import type { OperatorServer } from './operator.js';
 import { SqliteStorage } from './storage/sqlite.js';
 
@@ -68,9 +69,15 @@ describe('N_server 3, one cheating Site Server', () => {
       });
       expect(forgedItems(stored.inventory)).toEqual([]);
     }
-    if (evidence === 'replaced') {
+    // Every cheater that leaves evidence is replaced by the spare; one caught in the admin's own
+    // tally (after the players' reports or in its saves) is not chosen again.
+    if (evidence !== 'none') {
       await until('replaced', async () => (await row())?.state === 'replaced', 20_000);
       await until('the spare serves in its place', () => spare.state.serving === 'meadow');
+    }
+    if (evidence === 'flagged by players' || evidence === 'in the minority at the admin') {
+      const view = await operator(h.s);
+      expect(view.peers.find((p) => p.user === cheater.name)?.why).toBe('caught in the minority');
     }
     // No honest server is accused, whatever the cheater does.
     for (const x of h.honest) expect(await rowOf(h.s, x)).toMatchObject({ state: 'active', flaggedBy: [], minority: 0 });
