@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/live/trace.ts [--su 20 --ss 10 --cu 30 --jitter 5 --t 100 --seconds 15 --players 8]`:
+ * `npx tsx bench/live/trace.ts [--su 20 --ss 10 --cu 30 --jitter 5 --t 100 --seconds 15 --players 8 --in-step 4]`:
  * where one P2P action's delay goes, term by term against eq. (14). The real admin (a child
  * process, as in bench:live) and the delay section's layout (8 players on the meadow, N_server + 1
  * volunteers on the town), all bots in this process so that every frame is stamped on one clock.
@@ -8,7 +8,9 @@
  * Per action accepted by its user it prints the mean of: user send -> median arrival (l_su), median
  * arrival -> window end (the T/2 term), window end -> last Timeslot of that grid point sent, -> last
  * of them received, -> last echo received, -> first update sent, -> the user's acceptance (l_su),
- * and the phase of the actions' send times on the grid (uniform: mean T/2).
+ * and the phase of the actions' send times on the grid (uniform: mean T/2). `--in-step` players act
+ * as the bots did before (a plain interval from their entry: bots that enter together act in step);
+ * the others at a random point of each period (bot.ts now): one run, both ways, same servers.
  */
 import { parseArgs } from 'node:util';
 import { nodeP2P, Bot } from '../../src/bots/bot.js';
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
       t: { type: 'string', default: '100' },
       seconds: { type: 'string', default: '15' },
       players: { type: 'string', default: '8' },
+      'in-step': { type: 'string', default: '4' },
       nserver: { type: 'string', default: '3' },
     },
   });
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
   const T = num(values.t, 100);
   const nServer = num(values.nserver, 3);
   const players = num(values.players, 8);
+  const inStep = Math.min(players, num(values['in-step'], 4));
   const spec = (ms: number): DelaySpec => ({ ...NO_DELAY, latencyMs: ms, jitterMs: num(values.jitter, 5) });
   const specs = {
     cu: spec(num(values.cu, 30)),
@@ -108,15 +112,17 @@ async function main(): Promise<void> {
   const admin = await startAdmin({ nServer, threshold: players, T_timeslot: T });
   const bots: Bot[] = [];
   const accepted = new Map<string, number>();
+  const inStepUsers = new Set<string>();
+  const timers: Array<ReturnType<typeof setInterval>> = [];
   try {
-    const make = (site: string, serve: boolean): Bot => {
+    const make = (site: string, serve: boolean, rate = 2): Bot => {
       const rec = new TapRecorder();
       const env = nodeP2P();
       const b: Bot = new Bot({
         url: admin.url,
         site,
         serve,
-        rate: 2,
+        rate,
         recorder: rec,
         linkSpecs: specs,
         p2p: { ...env, links: (ice) => tap(env.links(ice), rec) },
@@ -128,9 +134,27 @@ async function main(): Promise<void> {
       });
       return b;
     };
-    for (let i = 0; i < nServer + 1; i++) bots.push(make('town', true));
-    for (let i = 0; i < players; i++) bots.push(make('meadow', false));
-    await Promise.all(bots.map((b) => b.start()));
+    const started: Array<Promise<void>> = [];
+    for (let i = 0; i < nServer + 1; i++) {
+      const b = make('town', true);
+      bots.push(b);
+      started.push(b.start());
+    }
+    for (let i = 0; i < players; i++) {
+      const old = i < inStep;
+      const b = make('meadow', false, old ? 0 : 2);
+      bots.push(b);
+      if (!old) started.push(b.start());
+      else
+        started.push(
+          b.start().then(() => {
+            // The old way: a plain interval from the bot's entry.
+            inStepUsers.add(b.name);
+            timers.push(setInterval(() => b.play(), 500));
+          }),
+        );
+    }
+    await Promise.all(started);
     // Until the meadow is P2P and its users act there.
     const until = performance.now() + 60_000;
     while (performance.now() < until && !bots.slice(nServer + 1).every((b) => b.state.mode === 'p2p'))
@@ -141,10 +165,16 @@ async function main(): Promise<void> {
     accepted.clear();
     await sleep(num(values.seconds, 15) * 1000);
   } finally {
+    for (const t of timers) clearInterval(t);
     for (const b of bots) b.close();
     await admin.stop();
   }
-  analyse(T, nServer, accepted);
+  const pick = (old: boolean): Map<string, number> =>
+    new Map([...accepted].filter(([k]) => inStepUsers.has(k.split(' ')[0] ?? '') === old));
+  console.log(`--- ${inStep} players acting in step (a plain interval from entry, as before):`);
+  analyse(T, nServer, pick(true));
+  console.log(`--- ${players - inStep} players acting at a random point of each period (bot.ts now):`);
+  analyse(T, nServer, pick(false));
 }
 
 function analyse(T: number, nServer: number, accepted: Map<string, number>): void {
