@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let sendMs = 0;
-  for (let sent = 0; sent < frames; ) {
+  for (let sent = 0; sent < frames;) {
     const s0 = performance.now();
     for (let k = 0; k < 100 && sent < frames; k++, sent++) a.send(payload);
     sendMs += performance.now() - s0;
