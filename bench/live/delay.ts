@@ -24,6 +24,8 @@ export interface DelayRow {
   p2p: { count: number; mean: number; p50: number; p99: number };
   eq12: number;
   eq14: number;
+  /** Eq. (14) + l_ss: with the echo hop our servers add (formulas.ts). */
+  eq14echo: number;
   p2pSites: number;
 }
 
@@ -55,6 +57,7 @@ export function delayRow(r: ScenarioResult, links: DelayRow['links']): { row: De
       p2p: brief(f.delay.p2p),
       eq12: eq.eq12,
       eq14: eq.eq14,
+      eq14echo: eq.eq14echo,
       p2pSites: r.p2pSitesAtEnd.length,
     },
     f,
@@ -89,7 +92,7 @@ export async function delay(ctx: SectionContext): Promise<{ out: SectionOutput; 
   const text = [
     'Action delay (ms), client-server (town) and P2P (meadow, 8 players) in the same run; eq. (12) = 2 l_cu, eq. (14) = 2 l_su + l_ss + T/2 with the mean latency each link class got:',
     table(
-      ['N_server', 'T', 'links', 'l_cu/su/ss got', 'CS p50', 'CS p99', 'CS mean', 'eq.12', 'P2P p50', 'P2P p99', 'P2P mean', 'eq.14', 'n CS/P2P'],
+      ['N_server', 'T', 'links', 'l_cu/su/ss got', 'CS p50', 'CS p99', 'CS mean', 'eq.12', 'P2P p50', 'P2P p99', 'P2P mean', 'eq.14', '+l_ss', 'n CS/P2P'],
       rows.map((r) => [
         String(r.nServer),
         String(r.T_timeslot),
@@ -103,10 +106,12 @@ export async function delay(ctx: SectionContext): Promise<{ out: SectionOutput; 
         fmt(r.p2p.p99),
         fmt(r.p2p.mean),
         fmt(r.eq14),
+        fmt(r.eq14echo),
         `${r.cs.count}/${r.p2p.count}`,
       ]),
     ),
     'Loopback rows use 0 ms in the formulas (nothing injected; the real loopback latency is well under 1 ms).',
+    "+l_ss: eq. (14) plus the hop of the servers' echoes (a Timeslot counts once the others echoed it): our protocol's own mean.",
   ].join('\n');
   const checks = rows.flatMap((r) => [
     check(`${r.name}: meadow went P2P`, r.p2pSites >= 1, `${r.p2pSites} P2P sites at the end`),

@@ -29,10 +29,14 @@ export interface LatenciesInForce {
   ss: number;
 }
 
-/** Eq. (12) client-server and eq. (14) proposed mean action delay (ms). */
-export function delayFormulas(l: LatenciesInForce, T_timeslot: number): { eq12: number; eq14: number } {
+/**
+ * Eq. (12) client-server and eq. (14) proposed mean action delay (ms), and eq. (14) plus one l_ss:
+ * our protocol's own, since a server uses a Timeslot only once the others echoed it (the one hop
+ * docs/protocol.md "Stable Timeslots" adds to the paper; bench/live/trace.ts shows it term by term).
+ */
+export function delayFormulas(l: LatenciesInForce, T_timeslot: number): { eq12: number; eq14: number; eq14echo: number } {
   const d = computeDelay({ l_cu: l.cu, l_uu: l.su, l_su: l.su, l_ss: l.ss, T_timeslot, T_arrival: T_timeslot });
-  return { eq12: d.clientServer, eq14: d.proposed };
+  return { eq12: d.clientServer, eq14: d.proposed, eq14echo: d.proposed + l.ss };
 }
 
 /** The paper's action size a (section 5.1): what a compact wire encoding is held to. */

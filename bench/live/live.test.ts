@@ -7,6 +7,7 @@ import { adminWindow } from './admin.js';
 import { parseBotSummary } from './botsJson.js';
 import { mergeDist, type Dist } from './figures.js';
 import { bytesFormulas, DATACHANNEL_HEADER, delayFormulas, failureFormulas } from './formulas.js';
+import { parseProcStat, treeCpuMs } from './proc.js';
 import { parseOptions } from './main.js';
 import type { OffloadRow } from './offload.js';
 import { linePlotSvg, niceStep } from './plot.js';
@@ -46,8 +47,8 @@ describe('stats', () => {
 
 describe('formulas with the parameters in force', () => {
   it('eq. (12) is 2 l_cu and eq. (14) 2 l_su + l_ss + T/2', () => {
-    expect(delayFormulas({ cu: 30, su: 20, ss: 10 }, 100)).toEqual({ eq12: 60, eq14: 100 });
-    expect(delayFormulas({ cu: 0, su: 0, ss: 0 }, 50)).toEqual({ eq12: 0, eq14: 25 });
+    expect(delayFormulas({ cu: 30, su: 20, ss: 10 }, 100)).toEqual({ eq12: 60, eq14: 100, eq14echo: 110 });
+    expect(delayFormulas({ cu: 0, su: 0, ss: 0 }, 50)).toEqual({ eq12: 0, eq14: 25, eq14echo: 25 });
   });
   it('with one action per user per round the byte formulas are the paper’s', () => {
     const p = { ...PAPER_LOAD, N_server: 3, n: 8, a: 70 };
@@ -131,7 +132,10 @@ describe('options and scenarios', () => {
       only: ['delay', 'bytes'],
       out: '/tmp/x',
       svg: null,
+      sizes: null,
     });
+    expect(parseOptions(['--only', 'offload', '--sizes', '60,100']).sizes).toEqual([60, 100]);
+    for (const bad of ['0', '60,x', '401', '', '1.5']) expect(() => parseOptions(['--sizes', bad])).toThrow(/--sizes needs/);
     expect(() => parseOptions(['--only', 'speed'])).toThrow(/unknown section speed/);
     expect(() => parseOptions(['--out'])).toThrow(/needs a directory/);
     expect(() => parseOptions(['--fast'])).toThrow(/unknown option/);
@@ -317,5 +321,24 @@ describe('the tabs\' delay lines (tabDelay.ts)', () => {
     expect(meanBothEnds({ count: 4, mean: 10 }, t.got.su)).toBe(17.5);
     expect(meanBothEnds(null, t.got.ss)).toBe(9);
     expect(meanBothEnds(null, { count: 0, mean: NaN, p50: NaN, p99: NaN })).toBe(0);
+  });
+});
+
+describe("the players' process CPU (proc.ts)", () => {
+  it('parses a /proc stat line whose command has spaces and parentheses', () => {
+    const line = '4242 (node (bots) x) S 4200 4242 4200 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 11 0 1 2 3';
+    expect(parseProcStat(line)).toEqual({ ppid: 4200, user: 2500, system: 370 });
+    expect(parseProcStat('garbage')).toBeNull();
+  });
+  it('adds up a process and all its descendants, nothing else', () => {
+    const procs = new Map([
+      [10, { ppid: 1, user: 100, system: 10 }],
+      [11, { ppid: 10, user: 200, system: 20 }],
+      [12, { ppid: 11, user: 300, system: 30 }],
+      [20, { ppid: 1, user: 5000, system: 0 }],
+    ]);
+    expect(treeCpuMs([10], procs)).toBe(660);
+    expect(treeCpuMs([11, 20], procs)).toBe(5550);
+    expect(treeCpuMs([99], procs)).toBe(0);
   });
 });

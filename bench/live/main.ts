@@ -1,5 +1,5 @@
 /**
- * `npm run bench:live [-- --quick] [--only offload,delay,bytes,robust,scale,browser] [--out DIR] [--svg DIR]`:
+ * `npm run bench:live [-- --quick] [--only offload,delay,bytes,robust,scale,browser] [--sizes 60,100] [--out DIR] [--svg DIR]`:
  * the real admin, real bots over WebRTC (node-datachannel) and the real codecs, each figure printed
  * beside the paper's formula with the parameters in force (bench/README.md). Each section prints a
  * table and writes `<out>/<section>.json` (machine, commit, command, figures, sanity checks); the
@@ -27,12 +27,17 @@ export interface Options {
   only: SectionName[];
   out: string | null;
   svg: string | null;
+  /** The offload section's bot counts instead of its own (to rerun one size). */
+  sizes: number[] | null;
 }
 
-const USAGE = `usage: npm run bench:live -- [--quick] [--only ${SECTIONS.join(',')}] [--out DIR] [--svg DIR]`;
+/** Bot counts --sizes accepts: what one machine can start. */
+const MAX_SIZE = 400;
+
+const USAGE = `usage: npm run bench:live -- [--quick] [--only ${SECTIONS.join(',')}] [--sizes N,N (offload, 1-${MAX_SIZE})] [--out DIR] [--svg DIR]`;
 
 export function parseOptions(argv: readonly string[]): Options {
-  const o: Options = { quick: false, only: [...SECTIONS], out: null, svg: null };
+  const o: Options = { quick: false, only: [...SECTIONS], out: null, svg: null, sizes: null };
   const path = (k: string, v: string | undefined): string => {
     if (v === undefined || v.startsWith('--') || v.trim() === '' || v.length > 500) throw new Error(`${k} needs a directory`);
     return v;
@@ -47,6 +52,12 @@ export function parseOptions(argv: readonly string[]): Options {
       const bad = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
       if (bad.length > 0 || names.length === 0) throw new Error(`--only: unknown section ${bad.join(', ')} (one of ${SECTIONS.join(', ')})`);
       o.only = names as SectionName[];
+    } else if (k === '--sizes') {
+      const v = argv[++i] ?? '';
+      const sizes = v.split(',').map(Number);
+      if (v === '' || sizes.length > 10 || !sizes.every((n) => Number.isInteger(n) && n >= 1 && n <= MAX_SIZE))
+        throw new Error(`--sizes needs up to 10 bot counts in 1..${MAX_SIZE}, comma-separated`);
+      o.sizes = sizes;
     } else if (k === '--out') o.out = path(k, argv[++i]);
     else if (k === '--svg') o.svg = path(k, argv[++i]);
     else throw new Error(`unknown option ${k}`);
@@ -116,6 +127,7 @@ async function main(): Promise<void> {
     quick: o.quick,
     log,
     stamp,
+    ...(o.sizes ? { sizes: o.sizes } : {}),
     run: async (s: Scenario) => {
       log(`  running ${s.name} ...`);
       const r = await runScenario(s, log);

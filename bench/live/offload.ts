@@ -22,6 +22,8 @@ export interface ModeFigures {
   /** Bots' CPU ms per bot-second, playing only and serving (serving bots also play). */
   botCpuPlayingMsPerS: number;
   botCpuServingMsPerS: number;
+  /** The players' machines: CPU ms of every bot process (all threads) per player-second. */
+  playersCpuMsPerPlayerS: number;
   /** Action delay of the bots on sites in this run's mode (cs sites in the CS run, P2P ones in the P2P run). */
   delay: { count: number; mean: number; p50: number; p99: number };
 }
@@ -35,7 +37,12 @@ export interface OffloadRow {
   /** P2P / CS: below 1 is what the admin saves. */
   cpuRatio: number;
   bytesRatio: number;
+  /** The players' CPU, P2P / CS (issue 16: at most PLAYERS_CPU_TARGET at 60 bots). */
+  playersCpuRatio: number;
 }
+
+/** Issue 16's bound on the players' CPU, all sites P2P against all client-server. */
+export const PLAYERS_CPU_TARGET = 3;
 
 function modeFigures(r: ScenarioResult, mode: 'cs' | 'p2p'): ModeFigures {
   const f = mergeFigures(r.groups.map((g) => g.figures));
@@ -49,6 +56,7 @@ function modeFigures(r: ScenarioResult, mode: 'cs' | 'p2p'): ModeFigures {
     adminCpuShare: r.admin.cpuShare,
     botCpuPlayingMsPerS: ratio(f.cpu.playing.ms, f.cpu.playing.botSeconds),
     botCpuServingMsPerS: ratio(f.cpu.serving.ms, f.cpu.serving.botSeconds),
+    playersCpuMsPerPlayerS: r.bots.cpuMsPerPlayerSecond,
     delay: { count: d.count, mean: d.mean, p50: d.p50, p99: d.p99 },
   };
 }
@@ -56,14 +64,14 @@ function modeFigures(r: ScenarioResult, mode: 'cs' | 'p2p'): ModeFigures {
 export async function offload(ctx: SectionContext): Promise<{ out: SectionOutput; rows: OffloadRow[] }> {
   const T = 100;
   const nServer = 3;
-  const sizes = ctx.quick ? [10] : [25, 50, 100, 200];
+  const sizes = ctx.sizes ?? (ctx.quick ? [10] : [25, 50, 60, 100, 200]);
   const rows: OffloadRow[] = [];
   for (const bots of sizes) {
     const res: Partial<Record<'cs' | 'p2p', ScenarioResult>> = {};
     for (const mode of ['cs', 'p2p'] as const) {
       const name = `offload-${bots}-${mode}`;
       // Quick: one busy site (6 players) and 4 volunteers; full: bots spread over all six sites.
-      const s = ctx.quick
+      const s = ctx.quick && !ctx.sizes
         ? busyMeadow({ name, admin: { nServer, T_timeslot: T }, players: 6, ...QUICK, p2p: mode === 'p2p' })
         : spread({ name, count: bots, p2p: mode === 'p2p', nServer, T_timeslot: T, warmupS: 8, measureS: 15 });
       res[mode] = await ctx.run(s);
@@ -81,6 +89,7 @@ export async function offload(ctx: SectionContext): Promise<{ out: SectionOutput
         p2p.adminBytesInPerPlayerS + p2p.adminBytesOutPerPlayerS,
         cs.adminBytesInPerPlayerS + cs.adminBytesOutPerPlayerS,
       ),
+      playersCpuRatio: ratio(p2p.playersCpuMsPerPlayerS, cs.playersCpuMsPerPlayerS),
     });
   }
   const text = [
@@ -112,6 +121,18 @@ export async function offload(ctx: SectionContext): Promise<{ out: SectionOutput
         fmt(ratio(r.p2p.botCpuServingMsPerS, r.p2p.botCpuPlayingMsPerS), 2),
       ]),
     ),
+    '',
+    `The players' machines, CPU ms per player-second of every bot process (all threads, libdatachannel's included), the same bots all client-server and all sites P2P (issue 16: P2P/CS at most ${PLAYERS_CPU_TARGET} at 60 bots):`,
+    table(
+      ['bots', 'CS', 'P2P', 'P2P/CS', `<= ${PLAYERS_CPU_TARGET}`],
+      rows.map((r) => [
+        String(r.bots),
+        fmt(r.cs.playersCpuMsPerPlayerS, 1),
+        fmt(r.p2p.playersCpuMsPerPlayerS, 1),
+        fmt(r.playersCpuRatio, 2),
+        r.playersCpuRatio <= PLAYERS_CPU_TARGET ? 'yes' : 'no',
+      ]),
+    ),
     'The paper (5.4) gives no figure for the offload: it argues the admin only relays sign-ins and site changes once sites are P2P.',
   ].join('\n');
   const checks = rows.flatMap((r) => [
@@ -119,6 +140,7 @@ export async function offload(ctx: SectionContext): Promise<{ out: SectionOutput
     check(`offload ${r.bots}: P2P run has P2P sites`, r.p2p.p2pSites > 0, `${r.p2p.p2pSites} P2P sites`),
     check(`offload ${r.bots}: CS run has none`, r.cs.p2pSites === 0, `${r.cs.p2pSites} P2P sites`),
     check(`offload ${r.bots}: ratios computed`, finite(r.cpuRatio) && finite(r.bytesRatio), `CPU ${fmt(r.cpuRatio, 2)} bytes ${fmt(r.bytesRatio, 2)}`),
+    check(`offload ${r.bots}: players' CPU measured`, r.cs.playersCpuMsPerPlayerS > 0 && r.p2p.playersCpuMsPerPlayerS > 0 && finite(r.playersCpuRatio), `CS ${fmt(r.cs.playersCpuMsPerPlayerS, 1)} P2P ${fmt(r.p2p.playersCpuMsPerPlayerS, 1)} ms/player-s`),
     check(`offload ${r.bots}: delays > 0`, r.cs.delay.p50 > 0 && r.p2p.delay.p50 > 0, `p50 CS ${fmt(r.cs.delay.p50)} P2P ${fmt(r.p2p.delay.p50)} ms`),
   ]);
   const svgs: Record<string, string> =

@@ -4,7 +4,7 @@
  * process so the admin's CPU is not mixed with the bots', and each is stopped by its pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,19 +25,68 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** A /proc/PID/stat line: parent pid and CPU time (user, system, ms); null if it does not parse. */
+export function parseProcStat(stat: string): { ppid: number; user: number; system: number } | null {
+  // Fields after the command name (which may contain spaces), in clock ticks (100 per second here).
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ppid = Number(rest[1]);
+  const user = Number(rest[11]);
+  const system = Number(rest[12]);
+  if (!Number.isInteger(ppid) || !Number.isFinite(user) || !Number.isFinite(system)) return null;
+  return { ppid, user: user * 10, system: system * 10 };
+}
+
 /** CPU time (user, system, ms) of a live process from /proc (Linux); null elsewhere or once it is gone. */
 export function procCpuMs(pid: number): { user: number; system: number } | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces), in clock ticks (100 per second here).
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const user = Number(rest[11]);
-    const system = Number(rest[12]);
-    if (!Number.isFinite(user) || !Number.isFinite(system)) return null;
-    return { user: user * 10, system: system * 10 };
+    const p = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return p ? { user: p.user, system: p.system } : null;
   } catch {
     return null;
   }
+}
+
+type ProcCpu = { ppid: number; user: number; system: number };
+
+/** CPU ms (user + system) of the processes `roots` and every descendant of theirs in `procs`. */
+export function treeCpuMs(roots: readonly number[], procs: ReadonlyMap<number, ProcCpu>): number {
+  const children = new Map<number, number[]>();
+  for (const [pid, p] of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+  const seen = new Set<number>();
+  const todo = [...roots];
+  let ms = 0;
+  for (let pid = todo.pop(); pid !== undefined; pid = todo.pop()) {
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    const p = procs.get(pid);
+    if (p) ms += p.user + p.system;
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return ms;
+}
+
+/**
+ * CPU ms of the live processes `roots` and all their descendants (a bot group forks a child per
+ * 40 bots), read from /proc; NaN without /proc. A process that exits meanwhile drops out.
+ */
+export function procTreeCpuMs(roots: readonly number[]): number {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return NaN;
+  }
+  const procs = new Map<number, ProcCpu>();
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const p = parseProcStat(readFileSync(`/proc/${name}/stat`, 'utf8'));
+      if (p) procs.set(Number(name), p);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return treeCpuMs(roots, procs);
 }
 
 /** The last `max` characters a child wrote, for error messages. */

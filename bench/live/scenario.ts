@@ -7,7 +7,7 @@
 import { adminWindow, p2pSites, parseAdminView, playersOnline, type AdminView, type AdminWindow } from './admin.js';
 import { parseBotSummary } from './botsJson.js';
 import type { BotFigures } from './figures.js';
-import { procCpuMs, sleep, startAdmin, startBots, type AdminSettings } from './proc.js';
+import { procCpuMs, procTreeCpuMs, sleep, startAdmin, startBots, type AdminSettings } from './proc.js';
 
 export interface BotGroup {
   label: string;
@@ -64,6 +64,11 @@ export interface ScenarioResult {
   ready: { players: number; requested: number; p2pSites: string[]; afterS: number; reached: boolean; warm: boolean };
   p2pSitesAtEnd: string[];
   admin: AdminWindow;
+  /**
+   * The players' machines: CPU ms of every bot process (each group's and the children it forks;
+   * every thread, libdatachannel's included) over the admin's window, and per player-second of it.
+   */
+  bots: { cpuMs: number; cpuMsPerPlayerSecond: number };
   /** Where the admin's counters came from: its `admin` object, or /proc for CPU only. */
   adminSource: 'api' | 'proc';
   /** What the setup reported at the window's end. */
@@ -157,6 +162,8 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
     // The window: two snapshots and no polling between them (each poll adds to the admin's bytes),
     // but for the /proc fallback, which integrates the players online itself.
     const a = counters(await view(), admin.pid, Date.now());
+    const botPids = runs.map((r) => r.run.pid);
+    const botsCpuA = procTreeCpuMs(botPids);
     // A's answer is written after its counters were read: it is not the players' traffic.
     const aBody = lastBody;
     let fallbackPlayerMs = 0;
@@ -174,6 +181,7 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
     }
     if (a.source === 'api') v = await view();
     const b = counters(v, admin.pid, Date.now());
+    const botsCpuMs = procTreeCpuMs(botPids) - botsCpuA;
     if (a.source === 'proc') b.c.playerSeconds = fallbackPlayerMs / 1000;
     else b.c.bytesOut -= aBody;
     const p2pSitesAtEnd = p2pSites(v);
@@ -181,6 +189,7 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
     for (const r of runs) r.run.stop();
     const groups = [];
     for (const r of runs) groups.push({ label: r.g.label, args: r.args, figures: parseBotSummary(await r.run.done, s.admin.T_timeslot) });
+    const adminW = adminWindow(a.c, b.c);
     return {
       name: s.name,
       settings: s.admin,
@@ -188,7 +197,8 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
       groups,
       ready,
       p2pSitesAtEnd,
-      admin: adminWindow(a.c, b.c),
+      admin: adminW,
+      bots: { cpuMs: botsCpuMs, cpuMsPerPlayerSecond: botsCpuMs / adminW.playerSeconds },
       adminSource: a.source,
       ...(setupInfo !== undefined ? { setupInfo } : {}),
       wallS: (Date.now() - t0) / 1000,

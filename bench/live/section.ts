@@ -29,6 +29,8 @@ export interface SectionContext {
   run: (s: Scenario) => Promise<ScenarioResult>;
   /** `command @ commit on machine`, for the plots' notes. */
   stamp: string;
+  /** The offload section's bot counts when the command names them (`--sizes`). */
+  sizes?: number[];
 }
 
 /** Quick runs: short windows (a smoke test of the harness, not figures to quote). */

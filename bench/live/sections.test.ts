@@ -51,7 +51,7 @@ const window: AdminWindow = {
 };
 
 /** A context whose runs "happen" as told: P2P sites as the scenario expects unless `noP2P`. */
-function ctx(o: { noP2P?: boolean; noP2PDelays?: boolean } = {}): SectionContext {
+function ctx(o: { noP2P?: boolean; noP2PDelays?: boolean; noBotsCpu?: boolean } = {}): SectionContext {
   return {
     quick: true,
     log: () => undefined,
@@ -67,6 +67,7 @@ function ctx(o: { noP2P?: boolean; noP2PDelays?: boolean } = {}): SectionContext
         ready: { players: 6, requested: 6, p2pSites: p2p, afterS: 5, reached: true, warm: true },
         p2pSitesAtEnd: p2p,
         admin: window,
+        bots: o.noBotsCpu ? { cpuMs: NaN, cpuMsPerPlayerSecond: NaN } : { cpuMs: 1000, cpuMsPerPlayerSecond: s.expectP2P > 0 ? 5 : 2 },
         adminSource: 'api',
         wallS: 20,
       };
@@ -86,6 +87,9 @@ describe('sanity checks of the sections', () => {
     expect(failed((await offload(ctx({ noP2P: true }))).out.checks)).toContain('offload 10: P2P run has P2P sites');
     expect(failed((await delay(ctx({ noP2P: true }))).out.checks)).toContain('delay-n3-t100-real-world: meadow went P2P');
     expect(failed((await robust(ctx({ noP2P: true }))).checks)).toContain('robust p=0.1: meadow went P2P');
+  });
+  it("fail when the players' CPU was not measured (no /proc)", async () => {
+    expect(failed((await offload(ctx({ noBotsCpu: true }))).out.checks)).toEqual(["offload 10: players' CPU measured"]);
   });
   it('fail when no P2P delay was measured', async () => {
     expect(failed((await delay(ctx({ noP2PDelays: true }))).out.checks)).toContain('delay-n3-t100-real-world: delays > 0 both modes');

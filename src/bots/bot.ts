@@ -88,6 +88,8 @@ export class Bot {
   /** Set once the session is over for good (not while it reconnects). */
   ended: SessionEnd | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** This period's action, due at a random point in it (see start). */
+  private actTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly random: () => number;
   private target: { x: number; y: number } | null = null;
   /** Walking to this portal to take it (roaming). */
@@ -158,7 +160,11 @@ export class Bot {
       this.store.changed.push(check);
     });
     const rate = this.o.rate ?? 2;
-    if (rate > 0) this.timer = setInterval(this.timed(() => this.play()), 1000 / rate);
+    // Each action at a random point of its period: bots that entered together would otherwise act
+    // in step on the Timeslot grid, and a P2P mean delay would hold one draw of the wait for the
+    // window's end instead of its mean T_timeslot / 2 (eq. 14; docs/performance.md section 2).
+    const period = 1000 / rate;
+    if (rate > 0) this.timer = setInterval(this.timed(() => void (this.actTimer = setTimeout(this.timed(() => this.play()), Math.random() * period))), period);
   }
 
   private socketFactory(): SocketFactory {
@@ -241,7 +247,9 @@ export class Bot {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.actTimer) clearTimeout(this.actTimer);
     this.timer = null;
+    this.actTimer = null;
   }
 
   /** Closes the session (like closing the tab). */

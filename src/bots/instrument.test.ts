@@ -73,7 +73,8 @@ describe('bot instruments', () => {
   });
 
   it('books the time inside callbacks to the role at call time, once for nested calls', () => {
-    const rec = new Recorder();
+    let cpu = 0;
+    const rec = new Recorder(() => cpu);
     let t = 0;
     let role: Role = 'playing';
     const timed = handlerTimer(rec, () => role, () => t);
@@ -85,7 +86,15 @@ describe('bot instruments', () => {
     outer();
     role = 'serving';
     outer();
-    expect(rec.tally.handlerMs).toEqual({ playing: 7, serving: 7 });
+    role = 'playing';
+    outer();
+    expect(rec.tally.handlerWallMs).toEqual({ playing: 14, serving: 7 });
+    // The process's CPU over the flush (here 42 ms) is split in proportion: 2/3 playing, 1/3 serving.
+    cpu = 42;
+    expect(rec.flush().handlerMs).toEqual({ playing: 28, serving: 14 });
+    // Nothing ran since: the CPU of an idle process is nobody's.
+    cpu = 50;
+    expect(rec.flush().handlerMs).toEqual({ playing: 0, serving: 0 });
   });
 
   it("with link-down on actions only, drops a user end's frames and never a server end's", async () => {

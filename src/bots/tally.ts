@@ -35,7 +35,10 @@ export interface Tally {
   switches: Stream;
   linkDelay: Record<LinkClass, Stream>;
   linkDrops: Record<LinkClass, { loss: number; down: number }>;
+  /** The process's CPU ms over the flush, split between roles by `handlerWallMs`. */
   handlerMs: Record<Role, number>;
+  /** Wall ms inside each role's callbacks (instrument.ts handlerTimer). */
+  handlerWallMs: Record<Role, number>;
   botSeconds: Record<Role, number>;
   /** Seconds of bots on a site of each mode (users per round). */
   modeSeconds: Record<Mode, number>;
@@ -56,6 +59,7 @@ export function emptyTally(): Tally {
     linkDelay: { cu: stream(), su: stream(), ss: stream() },
     linkDrops: { cu: { loss: 0, down: 0 }, su: { loss: 0, down: 0 }, ss: { loss: 0, down: 0 } },
     handlerMs: { serving: 0, playing: 0 },
+    handlerWallMs: { serving: 0, playing: 0 },
     botSeconds: { serving: 0, playing: 0 },
     modeSeconds: { cs: 0, p2p: 0 },
     peer: { serving: bytes(), playing: bytes() },
@@ -75,18 +79,42 @@ export function addSample(s: Stream, v: number, random: () => number = Math.rand
   }
 }
 
+/** This process's CPU time (user + system, every thread), ms. */
+export const processCpuMs = (): number => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
+
 /** The recorder the bots, links and sockets of one process write to. */
 export class Recorder {
   private t = emptyTally();
+  private lastCpu: number;
+
+  /** `cpu`: the process's CPU ms so far (injectable for tests). */
+  constructor(private readonly cpu: () => number = processCpuMs) {
+    this.lastCpu = cpu();
+  }
 
   get tally(): Tally {
     return this.t;
   }
 
-  /** The tally since the last flush; starts a new one. */
+  /**
+   * The tally since the last flush; starts a new one. The process's CPU since the last flush is
+   * booked to the roles in proportion to the wall time inside their callbacks (none if no
+   * callback ran: the idle process's own timers are nobody's).
+   */
   flush(): Tally {
     const t = this.t;
     this.t = emptyTally();
+    const cpu = this.cpu();
+    const spent = Math.max(0, cpu - this.lastCpu);
+    this.lastCpu = cpu;
+    const wall = t.handlerWallMs.serving + t.handlerWallMs.playing;
+    if (wall > 0) {
+      t.handlerMs.serving = (spent * t.handlerWallMs.serving) / wall;
+      t.handlerMs.playing = (spent * t.handlerWallMs.playing) / wall;
+    }
     return t;
   }
 
@@ -111,8 +139,9 @@ export class Recorder {
   linkDropped(cls: LinkClass, why: 'loss' | 'down'): void {
     this.t.linkDrops[cls][why]++;
   }
+  /** Wall ms spent in one callback of a bot in `role`. */
   handler(role: Role, ms: number): void {
-    this.t.handlerMs[role] += ms;
+    this.t.handlerWallMs[role] += ms;
   }
   botSecond(role: Role, mode: Mode | null, secs: number): void {
     this.t.botSeconds[role] += secs;

@@ -46,6 +46,7 @@ export class Totals {
     }
     for (const r of ['serving', 'playing'] as Role[]) {
       this.sum.handlerMs[r] += t.handlerMs[r];
+      this.sum.handlerWallMs[r] += t.handlerWallMs[r];
       this.sum.botSeconds[r] += t.botSeconds[r];
       addBytes(this.sum.peer[r], t.peer[r]);
     }
@@ -121,7 +122,7 @@ export function summary(i: SummaryInput): Record<string, unknown> {
       wallMs: r1(cpu.wallMs),
       processes: cpu.processes,
       perRole: {
-        method: "handler time: process CPU ms (process.cpuUsage) across each bot's socket, data-channel and timer callbacks, booked to the bot's role at that moment (serving: it is a Site Server); the process's other threads (libdatachannel) running meanwhile count too",
+        method: "each process's CPU ms (process.cpuUsage, every thread, libdatachannel's included, read once a second) split between roles by the wall time inside each bot's socket, data-channel and timer callbacks, booked to the bot's role at that moment (serving: it is a Site Server)",
         handlerMs: { serving: r1(s.handlerMs.serving), playing: r1(s.handlerMs.playing) },
         botSeconds: { serving: r1(s.botSeconds.serving), playing: r1(s.botSeconds.playing) },
       },

@@ -12,6 +12,7 @@ describe('node-datachannel links', () => {
     b = make({ initiator: false, local: 'b', remote: 'a', onSignal: (d) => (signals.push(d.type), a.signal(d)) });
     const opened = Promise.all([a, b].map((l) => new Promise<void>((r) => l.onOpen(r))));
     await opened;
+    expect([a.open, b.open]).toEqual([true, true]);
     expect(signals).toContain('offer');
     expect(signals).toContain('answer');
     expect(signals).toContain('candidate');

@@ -45,6 +45,12 @@ export function dataChannelFactory(opts: { iceServers: IceServer[] }): LinkFacto
 function link(initiator: boolean, onSignal: (d: SignalData) => void, iceServers: string[]): PeerLink {
   let closed = false;
   let dc: DC | null = null;
+  /**
+   * Set when the channel's open event is handled: `open` and `send` read it instead of asking
+   * libdatachannel (a native call on every frame sent: 1 % of a serving bot's CPU). A channel
+   * that closes natively before its close event is handled makes sendMessageBinary throw: caught.
+   */
+  let isOpen = false;
   let haveRemote = false;
   let haveLocal = false;
   const early: Array<{ candidate: string; mid: string }> = [];
@@ -99,7 +105,14 @@ function link(initiator: boolean, onSignal: (d: SignalData) => void, iceServers:
   pc.onStateChange((state) => later(() => (state === 'failed' || state === 'closed' ? finish(state) : undefined)));
   const attach = (channel: DC): void => {
     dc = channel;
-    channel.onOpen(() => later(() => opened.forEach((cb) => cb())));
+    const markOpen = (): void => {
+      if (isOpen) return;
+      isOpen = true;
+      opened.forEach((cb) => cb());
+    };
+    channel.onOpen(() => later(markOpen));
+    // A channel the remote end opened may be open already when it reaches us.
+    if (channel.isOpen()) later(markOpen);
     channel.onMessage((m) =>
       later(() => {
         // Binary frames only: a text frame is no peer message (the receiver refuses what it cannot parse).
@@ -115,13 +128,13 @@ function link(initiator: boolean, onSignal: (d: SignalData) => void, iceServers:
 
   return {
     get open() {
-      return !closed && dc !== null && dc.isOpen();
+      return !closed && isOpen;
     },
     get buffered() {
       return dc?.bufferedAmount() ?? 0;
     },
     send(bytes) {
-      if (closed || !dc || !dc.isOpen()) return false;
+      if (closed || !dc || !isOpen) return false;
       try {
         return dc.sendMessageBinary(bytes);
       } catch {
