@@ -4,13 +4,13 @@
  * update it sends carries forged events (a player teleported, an item handed over, a 'forged'
  * line) under a matching hash. The two other servers are Node bots (cheaper than tabs on two
  * cores). The players never show the tampered state: every update they accept is one the honest
- * servers applied, and no forged line reaches their chat. Both report the tab, and the operator
- * page shows it flagged by them.
+ * servers applied, and no forged line reaches their chat. Both report the tab, the operator
+ * page shows it flagged by them, and a spare takes its place.
  */
 import { expect, type BrowserContext, type Page } from '@playwright/test';
 import { test } from '@playwright/test';
 import { Bot } from '../src/bots/bot.js';
-import { E2E_ADMIN_TOKEN, openDir, playAsGuest, snapshot, startServer, until, waitFor, walk, type RunningServer } from './helpers.js';
+import { openDir, operatorView, playAsGuest, snapshot, startServer, until, waitFor, walk, type RunningServer } from './helpers.js';
 import type { OperatorView } from '../server/operator.js';
 import { readFileSync } from 'node:fs';
 
@@ -23,13 +23,11 @@ interface P2PDebug {
 }
 const p2p = (page: Page): Promise<P2PDebug> => page.evaluate(() => (window as unknown as { __mmo: { p2p(): P2PDebug } }).__mmo.p2p());
 
-async function operator(server: RunningServer): Promise<OperatorView> {
-  return (await (await fetch(`${server.base}/api/admin?token=${E2E_ADMIN_TOKEN}`)).json()) as OperatorView;
-}
+const operator = (server: RunningServer): Promise<OperatorView> => operatorView(server.base);
 
 test.use({ trace: 'off' });
 
-test('a tab serving with ?cheat=tamper: the players never show its forged updates, and report it', async ({ browser }, testInfo) => {
+test('a tab serving with ?cheat=tamper: the players never show its forged updates, report it, and a spare replaces it', async ({ browser }, testInfo) => {
   test.setTimeout(120_000);
   const server = await startServer({
     env: { MMO_ALLOW_CHEAT_MODES: '1', MMO_TRANSFER_THRESHOLD: '2', MMO_N_SERVER: '3', MMO_T_TIMEOUT_MS: '1000', MMO_T_REQ_TIMEOUT_MS: '1000', MMO_T_IGNORE_MS: '2000' },
@@ -67,6 +65,9 @@ test('a tab serving with ?cheat=tamper: the players never show its forged update
     await Promise.all([until(ann, ready, 'ann on P2P meadow', 30_000), until(bob, ready, 'bob on P2P meadow', 30_000)]);
     await waitFor('the cheater serving', async () => (await p2p(cheater)).serving?.site === SITE);
     expect((await snapshot(ann)).servers.map((x) => x.id)).toContain(cheaterId);
+    // A spare, on another quiet site, for when the tab is caught (after the hand-over, so that the
+    // three chosen are the tab and the two honest bots).
+    const spare = await newBot('lake');
 
     // Both play.
     for (let i = 0; i < 3; i++) {
@@ -92,6 +93,16 @@ test('a tab serving with ?cheat=tamper: the players never show its forged update
       const row = (await operator(server)).sites.find((x) => x.id === SITE)?.servers.find((x) => x.id === cheaterId);
       return row && users.every((u) => row.flaggedBy.includes(u)) ? row : null;
     });
+    // The admin, asking the servers for the update they reported, finds the tab in the minority:
+    // a spare takes its place, and the tab's player is not chosen again.
+    await waitFor('the spare serves the meadow', () => (spare.state.serving === SITE ? true : null));
+    const view = await operator(server);
+    expect(view.sites.find((x) => x.id === SITE)?.servers.find((x) => x.id === cheaterId)?.state).toBe('replaced');
+    const cheaterUser = (await snapshot(cheater)).user;
+    expect(view.peers.find((x) => x.user === cheaterUser)?.why).toBe('caught in the minority');
+    // The players go on, served by the honest two and the spare.
+    await walk(ann, [openDir(SITE, (await snapshot(ann)).me!)]);
+    await until(ann, (s) => s.servers.some((x) => x.id === spare.conn?.node?.serverId), 'ann sees the spare', 30_000);
   } catch (e) {
     await testInfo.attach('server.log', { path: server.logPath });
     throw e;
