@@ -10,8 +10,8 @@ import { setupSite } from './testing.js';
 import { createSiteUser } from './user.js';
 
 /** A quiet site (nobody acts), `dave` entering it, and `lost` deciding which messages are lost. */
-function entering(lost: (from: string, to: string, m: PeerMessage) => boolean) {
-  const s = setupSite({ nServer: 3 });
+function entering(lost: (from: string, to: string, m: PeerMessage) => boolean, latency?: (from: string, to: string, m: PeerMessage) => number) {
+  const s = setupSite({ nServer: 3, ...(latency ? { latency } : {}) });
   s.net.run(500);
   let entered: string[] | null = null;
   const asked: number[] = [];
@@ -59,5 +59,16 @@ describe('entering a running site', () => {
     expect(e.asked.length).toBeGreaterThanOrEqual(4);
     const gaps = e.asked.slice(1).map((t, i) => t - (e.asked[i] ?? 0));
     expect(Math.max(...gaps)).toBeLessThanOrEqual(8 * e.s.config.T_timeout + 100);
+  });
+
+  it('takes the state from servers that answer slower than its patience (a loaded machine)', () => {
+    // Every server's state reaches the user 3 s after it asked, its patience is 4 T_timeout.
+    const e = entering(
+      () => false,
+      (_f, to, m) => (to === 'dave' && m.type === 'stateChunk' ? 3000 : 5),
+    );
+    expect(3000).toBeGreaterThan(4 * e.s.config.T_timeout);
+    e.s.net.run(20_000);
+    expect(e.entered()).toContain('dave');
   });
 });
