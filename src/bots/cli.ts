@@ -68,19 +68,25 @@ function runBots(args: Args): { report(): Report; stop(): void } {
   let last = performance.now();
   void (async () => {
     for (let i = 0; i < args.count && !stopped; i += 10) {
-      const batch = Array.from(
-        { length: Math.min(10, args.count - i) },
-        (_, j) =>
-          new Bot({
-            url: args.url,
-            site: siteFor(args.site, args.offset + i + j, args.total),
-            rate: args.rate,
-            serve: args.serve,
-            roam: args.roam,
-            recorder: rec,
-            linkSpecs: specs,
-          }),
-      );
+      // What each bot logged last, printed if it fails to start (where it waited).
+      const trails = new Map<number, string[]>();
+      const batch = Array.from({ length: Math.min(10, args.count - i) }, (_, j) => {
+        const trail: string[] = [];
+        trails.set(j, trail);
+        return new Bot({
+          url: args.url,
+          site: siteFor(args.site, args.offset + i + j, args.total),
+          rate: args.rate,
+          serve: args.serve,
+          roam: args.roam,
+          recorder: rec,
+          linkSpecs: specs,
+          log: (event, fields) => {
+            trail.push(`${(performance.now() / 1000).toFixed(1)} ${String(event)} ${JSON.stringify(fields)}`.slice(0, 300));
+            if (trail.length > 20) trail.shift();
+          },
+        });
+      });
       const r = await Promise.allSettled(batch.map((b) => within(b.start(), START_TIMEOUT_MS)));
       settled += batch.length;
       r.forEach((x, j) => {
@@ -90,7 +96,9 @@ function runBots(args: Args): { report(): Report; stop(): void } {
           b.close();
           if (x.status === 'rejected') {
             failed++;
-            process.stderr.write(`bot failed to start: ${String(x.reason)}\n`);
+            const st = b.state;
+            const where = `site ${st.site} mode ${st.mode} view ${st.view !== null} servers ${JSON.stringify(b.conn?.node?.userHost?.serverStates() ?? null)}`;
+            process.stderr.write(`bot failed to start: ${String(x.reason)}; ${where}\n  ${(trails.get(j) ?? []).join('\n  ')}\n`);
           }
         }
       });
