@@ -4,7 +4,7 @@
  * another process keeps a core busy and the serving tabs starve in turns; every time it must be
  * back on the site, with its state, within a bound.
  *
- * The stall's cause (docs/hosting.md "Entering a running P2P site"): the servers sent the update
+ * The stall's cause (docs/hosting.md, Limits, "Logging back in"): the servers sent the update
  * with the user's join down the data channel of its previous session, which they still thought
  * open, and on a quiet site no later update came; the entering user only started taking the
  * state on an update, so it waited forever. Here each session's channels outlive it at the
