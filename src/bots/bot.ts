@@ -53,6 +53,8 @@ export interface BotOptions {
   roam?: number;
   /** Tests only: serve as this kind of cheater (src/net/p2p/cheat.ts), if the admin allows cheat modes. */
   cheat?: CheatMode;
+  /** Log in to this registered account instead of as a guest (tests log out and in again). */
+  account?: { name: string; password: string };
 }
 
 /** A plain state box (the browser uses a zustand store). */
@@ -121,15 +123,15 @@ export class Bot {
     return this.session?.conn ?? null;
   }
 
-  /** Logs in as a guest and connects; resolves once on a site. */
+  /** Logs in (as a guest unless `account`) and connects; resolves once on a site. */
   async start(): Promise<void> {
     const startedAt = performance.now();
     const rec = this.o.recorder;
     if (rec) this.store.changed.push((s) => this.observe(s, rec));
     const api = new Api({ base: this.o.url.replace(/\/$/, ''), ...(this.o.fetch ? { fetch: this.o.fetch } : {}) });
-    const session = await api.guest(this.o.site);
+    const session = this.o.account ? await api.login(this.o.account.name, this.o.account.password) : await api.guest(this.o.site);
     this.name = session.user;
-    this.store.setState({ session: { user: session.user, guest: true }, serveSetting: this.o.serve ?? true });
+    this.store.setState({ session: { user: session.user, guest: session.guest }, serveSetting: this.o.serve ?? true });
     const wsUrl = this.o.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws';
     this.session = new ReconnectingSession({
       store: this.store,

@@ -39,6 +39,9 @@ interface Report {
   cpu: CpuReport;
 }
 
+/** Bots starting at once in one process (200 simultaneous handshakes would all time out). */
+const STARTS_IN_FLIGHT = 10;
+
 /** A bot not on a site this long after its start gave up (so `--seconds` always comes). */
 export const START_TIMEOUT_MS = 60_000;
 
@@ -55,8 +58,8 @@ const cpuNow = (): CpuReport => {
 };
 
 /**
- * Starts `args.count` bots here, a few at a time (200 simultaneous handshakes would all time out),
- * in the background: the reports count them as they come in.
+ * Starts `args.count` bots here, `STARTS_IN_FLIGHT` at a time, in the background: the reports
+ * count them as they come in.
  */
 function runBots(args: Args): { report(): Report; stop(): void } {
   const rec = new Recorder();
@@ -66,37 +69,43 @@ function runBots(args: Args): { report(): Report; stop(): void } {
   let settled = 0;
   let stopped = false;
   let last = performance.now();
-  void (async () => {
-    for (let i = 0; i < args.count && !stopped; i += 10) {
-      const batch = Array.from(
-        { length: Math.min(10, args.count - i) },
-        (_, j) =>
-          new Bot({
-            url: args.url,
-            site: siteFor(args.site, args.offset + i + j, args.total),
-            rate: args.rate,
-            serve: args.serve,
-            roam: args.roam,
-            recorder: rec,
-            linkSpecs: specs,
-            ...(args.cheat ? { cheat: args.cheat } : {}),
-          }),
-      );
-      const r = await Promise.allSettled(batch.map((b) => within(b.start(), START_TIMEOUT_MS)));
-      settled += batch.length;
-      r.forEach((x, j) => {
-        const b = batch[j]!;
-        if (x.status === 'fulfilled' && !stopped) bots.push(b);
-        else {
-          b.close();
-          if (x.status === 'rejected') {
-            failed++;
-            process.stderr.write(`bot failed to start: ${String(x.reason)}\n`);
-          }
-        }
+  // Ten starts in flight at a time, the next one as soon as one is in: in batches of ten that
+  // waited for their slowest, one bot slow to enter a P2P site held up every bot after it.
+  let next = 0;
+  const starter = async (): Promise<void> => {
+    while (!stopped && next < args.count) {
+      const k = next++;
+      // What the bot logged last, printed if it fails to start (where it waited).
+      const trail: string[] = [];
+      const b = new Bot({
+        url: args.url,
+        site: siteFor(args.site, args.offset + k, args.total),
+        rate: args.rate,
+        serve: args.serve,
+        roam: args.roam,
+        recorder: rec,
+        linkSpecs: specs,
+        ...(args.cheat ? { cheat: args.cheat } : {}),
+        log: (event, fields) => {
+          trail.push(`${(performance.now() / 1000).toFixed(1)} ${String(event)} ${JSON.stringify(fields)}`.slice(0, 300));
+          if (trail.length > 20) trail.shift();
+        },
       });
+      try {
+        await within(b.start(), START_TIMEOUT_MS);
+        if (stopped) b.close();
+        else bots.push(b);
+      } catch (e) {
+        failed++;
+        const st = b.state;
+        const where = `site ${st.site} mode ${st.mode} view ${st.view !== null} servers ${JSON.stringify(b.conn?.node?.userHost?.serverStates() ?? null)}`;
+        process.stderr.write(`bot failed to start: ${String(e)}; ${where}\n  ${trail.join('\n  ')}\n`);
+        b.close();
+      }
+      settled++;
     }
-  })();
+  };
+  void Promise.all(Array.from({ length: Math.min(STARTS_IN_FLIGHT, args.count) }, starter));
   return {
     report() {
       const now = performance.now();

@@ -12,13 +12,16 @@ import { declineAfter } from './config.js';
 import { ed25519Scheme, ZERO_HASH } from './crypto.js';
 import {
   parsePeerMessage,
+  SYSTEM_ACTOR,
   type Member,
   type Membership,
   type PeerMessage,
   type PeerOf,
   type SiteInit,
+  type SysActionMessage,
   type Timeslot,
 } from './messages.js';
+import { HORIZON_WINDOWS } from './serverContext.js';
 import {
   signMembership,
   signSiteInit,
@@ -52,6 +55,14 @@ const MAX_OPEN_VOTES = 64;
 const PROBED_KEPT = 256;
 /** Probes a site's reports may cost (each asks every server): users cannot make the admin flood them. */
 const PROBE_RATE = { perSecond: 2, burst: 16 };
+/**
+ * A system action is sent to the servers again every T_resend for this many horizons (the time
+ * after which a server forgets an arrival it has not applied): one that fewer than N_majority
+ * counted (missed while a server's socket was down, or recorded by an ignored server) was never
+ * applied, and a join never applied leaves its user waiting for good. Servers drop copies they
+ * hold or applied.
+ */
+const SYS_RESEND_HORIZONS = 3;
 
 interface Pending {
   kind: Kind;
@@ -70,6 +81,9 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
 
   let membership: Membership | null = null;
   let sysNo = 0;
+  /** System actions still sent again: sysNo -> the message, its actor, when first and last sent. */
+  const resend = new Map<number, { msg: SysActionMessage; actor: string; firstAt: number; lastAt: number }>();
+  const resendFor = SYS_RESEND_HORIZONS * HORIZON_WINDOWS * cfg.T_timeslot;
   const pending = new Map<string, Pending>();
   const banned = new Set<string>();
   /** Times each server was ignored; a server ignored MAX_READMITS times is replaced, not readmitted. */
@@ -300,6 +314,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       events: u.events,
     };
     opts.onUpdate?.(acc);
+    for (const [user, no] of u.applied) if (user === SYSTEM_ACTOR) resend.delete(no);
     for (const e of u.events) if (e.kind === 'left') opts.onLeft?.(e.user, e.via, seq);
   }
 
@@ -372,6 +387,12 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
         const t = p.since + declineAfter(cfg);
         if (min === null || t < min) min = t;
       }
+      if (cfg.T_resend > 0) {
+        for (const r of resend.values()) {
+          const t = r.lastAt + cfg.T_resend;
+          if (min === null || t < min) min = t;
+        }
+      }
       return min;
     },
     tick() {
@@ -380,6 +401,16 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
         if (now < p.since + declineAfter(cfg)) continue;
         pending.delete(k);
         declineAll(p);
+      }
+      if (cfg.T_resend <= 0) resend.clear();
+      for (const [no, r] of resend) {
+        if (now < r.lastAt + cfg.T_resend) continue;
+        if (now >= r.firstAt + resendFor) {
+          resend.delete(no);
+          continue;
+        }
+        r.lastAt = now;
+        for (const m of slotted()) opts.send(m.id, r.msg);
       }
     },
     handOver(args) {
@@ -400,6 +431,11 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       const no = ++sysNo;
       const msg = signSysAction({ site, sysNo: no, actor, action }, opts.secretKey, crypto);
       for (const s of slotted()) opts.send(s.id, msg);
+      // A later order for the same actor ends the resending of an earlier one (a join sent again
+      // must not come after that user's leave).
+      for (const [k, r] of resend) if (r.actor === actor) resend.delete(k);
+      const now = opts.now();
+      resend.set(no, { msg, actor, firstAt: now, lastAt: now });
       return no;
     },
     evict(target) {

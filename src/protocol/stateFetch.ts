@@ -129,7 +129,15 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
       return seq;
     },
     onChunk(from, msg) {
-      if (done || from !== provider || payload) return;
+      if (done || payload) return;
+      if (from !== provider) {
+        // A server asked before that answers late (a loaded machine) is as good as the one asked
+        // now, until a first chunk came: moving on at every timeout, a state slower than our
+        // patience never came in.
+        if (seq !== null || !tried.has(from)) return;
+        provider = from;
+        askedAt = opts.now();
+      }
       if (seq === null) {
         seq = msg.seq;
         hash = msg.hash;

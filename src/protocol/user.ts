@@ -49,6 +49,13 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
   let lastHash = opts.hash ?? '';
   /** Entering a running site: the state transfer in progress (null once in). */
   let entering: StateFetch | null = opts.seq === null || opts.hash === null ? newFetch() : null;
+  /**
+   * Entering: when to ask for the state if no update started the transfer. The update with our
+   * join can be lost (sent down a channel of our previous session the servers still thought
+   * open), and a quiet site sends no other: waiting for one would never end.
+   */
+  const enterPatience = 4 * cfg.T_timeout;
+  let enterAskAt: number | null = entering ? opts.now() + enterPatience : null;
   let nextNo = Math.max(1, opts.nextActionNo);
   /** The latest membership record's members, for serverStates(). */
   let record: Array<{ id: string; slot: number | null; cut: boolean }> | null = null;
@@ -123,6 +130,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
 
   function entered(r: FetchedState): void {
     entering = null;
+    enterAskAt = null;
     lastSeq = r.seq;
     lastHash = r.hash;
     // Votes are owed from here on: the updates before were not ours to see.
@@ -239,12 +247,18 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       let min = Infinity;
       const enterAt = entering?.nextWakeAt() ?? null;
       if (enterAt !== null) min = enterAt;
+      if (entering && !entering.asking && enterAskAt !== null) min = Math.min(min, enterAskAt);
       if (waitingSince !== null && !entering) min = Math.min(min, Math.max(waitingSince, lastAskAt) + reask);
       if (cfg.T_resend > 0) for (const p of pending.values()) min = Math.min(min, p.sentAt + cfg.T_resend);
       return Number.isFinite(min) ? min : null;
     },
     tick() {
       const now = opts.now();
+      if (entering && !entering.asking && enterAskAt !== null && now >= enterAskAt) {
+        observe({ kind: 'resync', reason: 'entering: no update came, asking for the state', seq: lastSeq });
+        enterAskAt = now + enterPatience;
+        entering.start();
+      }
       entering?.tick();
       tally.dropOpenUpTo(lastSeq);
       if (tally.openCount === 0) waitingSince = null;

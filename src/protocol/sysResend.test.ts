@@ -1,0 +1,49 @@
+/**
+ * The admin's system actions (joins, leaves, the hand-back marker) are sent again until applied:
+ * one that fewer than N_majority servers counted (missed while their sockets were down, or
+ * recorded by an ignored server) was never applied, and its user waited to enter for good
+ * (issue 18, seen at 200 bots: entering users asking servers that never applied their join).
+ */
+import { describe, expect, it } from 'vitest';
+import type { PeerMessage } from './messages.js';
+import { setupSite } from './testing.js';
+
+const dave = { name: 'dave', site: 'meadow', x: 0, y: 0, inventory: [] };
+
+describe('system actions sent again', () => {
+  it('a join only one of three servers got at first is applied by all', () => {
+    const s = setupSite({ nServer: 3 });
+    s.net.run(500);
+    const copies = new Map<string, number>();
+    s.net.drop = (from, to, m: PeerMessage) => {
+      if (from !== 'admin' || m.type !== 'sysAction') return false;
+      copies.set(to, (copies.get(to) ?? 0) + 1);
+      return to !== 's0' && copies.get(to) === 1;
+    };
+    s.net.poke('admin', () => s.coordinator.systemAction('dave', { kind: 'join', user: dave }));
+    s.net.run(3 * s.config.T_resend);
+    for (const id of ['s0', 's1', 's2']) expect(s.servers.get(id)?.snapshot()?.users.map((u) => u.name)).toContain('dave');
+  });
+
+  it('stops sending a join again once a later order for the same user is out, and after a bound', () => {
+    const s = setupSite({ nServer: 3 });
+    s.net.run(500);
+    const sent: Array<{ no: number; at: number }> = [];
+    s.net.drop = (from, to, m: PeerMessage) => {
+      if (from === 'admin' && m.type === 'sysAction') sent.push({ no: m.sysNo, at: s.net.time });
+      return from === 'admin' && m.type === 'sysAction' && to !== 's0';
+    };
+    s.net.poke('admin', () => s.coordinator.systemAction('dave', { kind: 'join', user: dave }));
+    s.net.run(2 * s.config.T_resend + 10);
+    expect(sent.filter((x) => x.no === 1).length).toBeGreaterThan(3);
+    s.net.poke('admin', () => s.coordinator.systemAction('dave', { kind: 'leave' }));
+    const t = s.net.time;
+    s.net.run(400 * s.config.T_timeslot);
+    expect(sent.filter((x) => x.no === 1 && x.at > t)).toEqual([]);
+    // The leave (never counted by a majority here) is sent again for a bounded time only.
+    const leaves = sent.filter((x) => x.no === 2);
+    expect(leaves.length).toBeGreaterThan(3);
+    expect(Math.max(...leaves.map((x) => x.at)) - t).toBeLessThanOrEqual(3 * 100 * s.config.T_timeslot);
+    expect(s.coordinator.nextWakeAt()).toBeNull();
+  });
+});
