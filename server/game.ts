@@ -10,7 +10,7 @@ import type { ErrorCode } from '../src/protocol/errors.js';
 import type { ServerMessage, SiteListing, SiteUpdate } from '../src/protocol/messages.js';
 import type { Logger } from './log.js';
 import type { GameHooks, P2PManager } from './p2p/manager.js';
-import type { VerifiedSite } from './p2p/site.js';
+import type { VerifiedSite } from './p2p/types.js';
 import type { SiteHost } from './sites.js';
 import type { Storage } from './storage/types.js';
 

@@ -16,7 +16,10 @@ import { PeerRegistry, type Peer, type Tab } from './peers.js';
 import { PeerRelay, type Refusal } from './relay.js';
 import { siteConfigFor, type P2POptions } from './settings.js';
 import { checkStoredSite } from './resume.js';
-import { P2PSite, type ResumedFrom, type SiteDeps, type VerifiedSite } from './site.js';
+import { P2PSite, type SiteDeps } from './site.js';
+import type { ResumedFrom, VerifiedSite } from './types.js';
+import { Driver, type Wakeup } from '../../src/net/p2p/driver.js';
+import { nodeWakeup } from './wakeup.js';
 
 /** What the manager needs from the game. */
 export interface GameHooks {
@@ -53,6 +56,10 @@ export interface ManagerDeps {
   records?: P2PRecords;
   /** After a restart: how long resumed sites wait for their peers (default RESUME_GRACE_MS). */
   resumeGraceMs?: number;
+  /** What wakes the Driver of the sites and the checks (default: a Node timer; a simulator its own). */
+  wakeup?: Wakeup;
+  /** Runs `fn` once the current input is handled (default queueMicrotask; a simulator its own). */
+  defer?: (fn: () => void) => void;
 }
 
 /** Distinct peers of a site that cannot reach one of its servers before the admin replaces it. */
@@ -73,7 +80,11 @@ export class P2PManager {
   /** Since when a P2P site has been well below the threshold, or lacked servers. */
   private readonly lowSince = new Map<string, number>();
   private readonly shortSince = new Map<string, number>();
-  private readonly timer: ReturnType<typeof setInterval>;
+  /** Runs every P2P site and the periodic check, as the hosts' Driver runs their core objects. */
+  private readonly driver: Driver;
+  private readonly wakeup: Wakeup;
+  private readonly undrive = new Map<string, () => void>();
+  private nextCheckAt: number;
   private readonly random: () => number;
   /** Shut down: the sites are suspended, and closing sockets must not evict their servers. */
   private closedDown = false;
@@ -87,8 +98,33 @@ export class P2PManager {
       isUser: (site, user) => this.sites.get(site)?.users.has(user) ?? false,
       p2pSites: () => this.sites.keys(),
     }, deps.now);
-    this.timer = setInterval(() => this.check(), deps.checkEveryMs ?? 1000);
-    this.timer.unref();
+    this.wakeup = deps.wakeup ?? nodeWakeup();
+    this.driver = new Driver(this.wakeup, (err) => deps.log.error('p2p.tick_failed', { err, stack: (err as Error)?.stack }));
+    this.nextCheckAt = deps.now() + this.checkEveryMs;
+    this.driver.add({ nextWakeAt: () => (this.closedDown ? null : this.nextCheckAt), tick: () => this.checkNow() }, deps.now);
+  }
+
+  private get checkEveryMs(): number {
+    return this.deps.checkEveryMs ?? 1000;
+  }
+
+  /** The periodic check, run by the Driver. */
+  private checkNow(): void {
+    this.nextCheckAt = this.deps.now() + this.checkEveryMs;
+    this.check();
+  }
+
+  /** Starts driving a P2P site (it stops being driven once closed or suspended). */
+  private drive(site: string, s: P2PSite): void {
+    this.sites.set(site, s);
+    this.undrive.set(site, this.driver.add(s, this.deps.now));
+  }
+
+  /** Stops driving a site that is no longer P2P here. */
+  private drop(site: string): void {
+    this.sites.delete(site);
+    this.undrive.get(site)?.();
+    this.undrive.delete(site);
   }
 
   get enabled(): boolean {
@@ -256,7 +292,7 @@ export class P2PManager {
       picks.map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' })),
       users,
     );
-    this.sites.set(site, p2p);
+    this.drive(site, p2p);
     p2p.start({ snapshot, seq, prev, lastActionNo: users.map((u) => [u, game.lastActionNo(u)]) });
     const servers = p2p.servers();
     log.info('p2p.transfer', { site, users: users.length, servers });
@@ -293,6 +329,8 @@ export class P2PManager {
         log.warn('p2p.minority', { site, server: id, what, times: p?.minority ?? null });
       },
       saveEveryMs: this.deps.options.p2pSaveMs,
+      wake: () => this.driver.poke(),
+      defer: this.deps.defer ?? queueMicrotask,
       ...(this.deps.resumeGraceMs !== undefined ? { resumeGraceMs: this.deps.resumeGraceMs } : {}),
       persist: (r) => {
         try {
@@ -333,7 +371,7 @@ export class P2PManager {
         holders: r.holders,
         base: this.deps.game.stored(r.site, r.users),
       };
-      this.sites.set(r.site, new P2PSite(this.siteDeps(r.site), [], r.users, from));
+      this.drive(r.site, new P2PSite(this.siteDeps(r.site), [], r.users, from));
     }
   }
 
@@ -376,7 +414,7 @@ export class P2PManager {
   }
 
   private closed(site: string, v: VerifiedSite): void {
-    this.sites.delete(site);
+    this.drop(site);
     this.lowSince.delete(site);
     this.shortSince.delete(site);
     this.deps.log.info('p2p.closed', { site, seq: v.seq, users: v.snapshot.users.length });
@@ -439,10 +477,12 @@ export class P2PManager {
 
   /** Shutdown: the P2P sites go on at their servers; their records stay for the next start. */
   close(): void {
-    clearInterval(this.timer);
     this.closedDown = true;
-    for (const s of this.sites.values()) s.suspend();
-    this.sites.clear();
+    for (const [site, s] of [...this.sites]) {
+      s.suspend();
+      this.drop(site);
+    }
+    this.wakeup.clear();
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * One site while its Site Servers host it (paper 4.2-4.4): the core's site coordinator, driven by
- * this host's timer, plus the admin's two ways of reading the site without trusting one server:
+ * One site while its Site Servers host it (paper 4.2-4.4): the core's site coordinator, driven like
+ * the hosts' core objects (`nextWakeAt()`/`tick()`, run by the manager's Driver; time, sending and
+ * deferral injected, no timer of its own), plus the admin's two ways of reading the site without trusting one server:
  * departures accepted by majority (`onLeft`) and majority-verified state fetches (periodic saves,
  * and the hand-back to client-server mode).
  *
@@ -22,16 +23,19 @@
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteCoordinator, MINORITY } from '../../src/protocol/coordinator.js';
-import type { CoordinatorRecord, CoordinatorServer, SiteCoordinator } from '../../src/protocol/api.js';
+import type { CoordinatorServer, SiteCoordinator } from '../../src/protocol/api.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
-import type { SiteSnapshot, UserState } from '../../src/game/types.js';
+import type { UserState } from '../../src/game/types.js';
 import type { Logger } from '../log.js';
 import type { StoredP2PSite } from '../storage/types.js';
 import { SiteFallback } from './fallback.js';
 import { LOST_AFTER_MS, SiteReads } from './reads.js';
 import { ResumeWait } from './resume.js';
 import { UnreachableReports } from './unreachable.js';
+import type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
+
+export type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
 
 export interface SiteDeps {
   config: SiteConfig;
@@ -67,28 +71,13 @@ export interface SiteDeps {
   persist?: (record: StoredP2PSite | null) => void;
   /** After a restart: how long to wait for servers and users to reconnect (default RESUME_GRACE_MS). */
   resumeGraceMs?: number;
-}
-
-/** A site taken up again from storage after the admin restarted. */
-export interface ResumedFrom {
-  coordinator: CoordinatorRecord;
-  holders: string[];
-  /** Its stored fallback state (site row and its users' rows). */
-  base: VerifiedSite;
-}
-
-export interface VerifiedSite {
-  seq: number;
-  snapshot: SiteSnapshot;
-  /** Highest action number applied per user (users continue above it). */
-  lastActionNo: Map<string, number>;
-}
-
-export interface HandOver {
-  snapshot: SiteSnapshot;
-  seq: number;
-  prev: string;
-  lastActionNo: Array<[string, number]>;
+  /** What this site's `nextWakeAt` is may have changed: its driver looks again (the hosts' Driver.poke). */
+  wake(): void;
+  /**
+   * Runs `fn` once the current input is handled: the coordinator's sends and a fetch's result never
+   * re-enter the caller (queueMicrotask on the admin; a simulator runs them in its own order).
+   */
+  defer(fn: () => void): void;
 }
 
 export type Phase = 'running' | 'closing' | 'closed';
@@ -109,7 +98,6 @@ export class P2PSite {
   closeReason = '';
   private readonly coordinator: SiteCoordinator;
   private readonly reads: SiteReads;
-  private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly serving = new Set<string>();
   /** Departures seen during closing: processed once the cut's seq is known (seq <= cut). */
   private readonly heldDepartures: Array<{ user: UserState; via: 'portal' | 'logout'; seq: number }> = [];
@@ -142,7 +130,7 @@ export class P2PSite {
       crypto: deps.crypto,
       now: deps.now,
       random: deps.random,
-      send: (to, msg) => queueMicrotask(() => this.send(to, msg)),
+      send: (to, msg) => deps.defer(() => this.send(to, msg)),
       servers,
       candidates: () => deps.candidates(),
       users: () => [...this.users],
@@ -150,7 +138,7 @@ export class P2PSite {
       observe: (e) => {
         if (e.kind === 'membership') {
           this.dirty = true;
-          queueMicrotask(() => this.syncServing());
+          deps.defer(() => this.syncServing());
         }
         if (e.kind === 'flagged') {
           const by = e.reason.split(': ')[0] ?? '?';
@@ -172,6 +160,7 @@ export class P2PSite {
         orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, { kind: 'leave' }),
         saveEveryMs: deps.saveEveryMs,
         lostAfterMs: deps.lostAfterMs ?? LOST_AFTER_MS,
+        defer: (fn) => deps.defer(fn),
         events: {
           saved: (v) => {
             if (this.phase !== 'running') return;
@@ -186,7 +175,7 @@ export class P2PSite {
           },
           changed: () => {
             this.dirty = true;
-            this.arm();
+            this.changed();
           },
         },
       },
@@ -198,7 +187,7 @@ export class P2PSite {
       // No save fetch while the servers are still coming back (it would count them as lost).
       this.reads.saveAt(Math.max(deps.now() + deps.saveEveryMs, this.resumeWait.endsAt ?? 0));
       this.deps.log.info('p2p.resumed', { site: this.site, epoch: resumed.coordinator.membership.epoch, servers: this.servers(), users: users.length });
-      this.arm();
+      this.changed();
     }
   }
 
@@ -242,7 +231,7 @@ export class P2PSite {
     this.resumeWait = null;
     this.deps.log.info('p2p.all_back', { site: this.site });
     this.reads.saveAt(this.deps.now() + this.deps.saveEveryMs);
-    this.arm();
+    this.changed();
   }
 
   /** Who a resumed site still waits for (operator page), or null. */
@@ -258,7 +247,7 @@ export class P2PSite {
     this.fallback = new SiteFallback({ seq: h.seq, snapshot: h.snapshot, lastActionNo: new Map(h.lastActionNo) });
     this.coordinator.handOver({ ...h, start: this.deps.now() });
     this.dirty = true;
-    this.arm();
+    this.changed();
   }
 
   /**
@@ -288,7 +277,7 @@ export class P2PSite {
     this.fallback?.joined(state);
     this.coordinator.systemAction(user, { kind: 'join', user: state });
     this.dirty = true;
-    this.arm();
+    this.changed();
   }
 
   /** The user left the admin (disconnect, logout): its state comes back through onLeft. */
@@ -296,7 +285,7 @@ export class P2PSite {
     if (!this.users.has(user)) return;
     this.coordinator.systemAction(user, { kind: 'leave' });
     this.dirty = true;
-    this.arm();
+    this.changed();
   }
 
   /** A peer message from a server id or a user name (already authenticated by the transport). */
@@ -306,14 +295,14 @@ export class P2PSite {
     // State is taken only from the server asked, for the exchange under way.
     if (r.refused) this.refuse(from, msg.type, 'ERR_STALE', r.refused);
     if (!r.consumed) this.coordinator.receive(from, msg);
-    this.arm();
+    this.changed();
   }
 
   /** A peer of this site could not reach server `id` (unreachable.ts decides what that costs it). */
   unreachableBy(id: string, reporter: string, enough: number): void {
     if (!this.serving.has(id) || this.phase !== 'running') return;
     this.unreachable.add(id, reporter, enough, this.deps.now());
-    this.arm();
+    this.changed();
   }
 
   private weighReports(): void {
@@ -347,7 +336,7 @@ export class P2PSite {
     if (this.phase !== 'running') return false;
     const done = this.coordinator.evict(id);
     if (done) this.deps.log.warn('p2p.evict', { site: this.site, server: id, why });
-    this.arm();
+    this.changed();
     return done;
   }
 
@@ -358,13 +347,11 @@ export class P2PSite {
     this.closeReason = reason;
     this.reads.close();
     this.deps.log.info('p2p.closing', { site: this.site, reason });
-    this.arm();
+    this.changed();
   }
 
   dispose(): void {
     this.phase = 'closed';
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
     for (const id of this.serving) this.deps.stopServing(id, this.closeReason || 'site closed');
     this.serving.clear();
     this.deps.persist?.(null);
@@ -375,8 +362,6 @@ export class P2PSite {
     if (this.phase === 'closed') return;
     this.suspended = true;
     this.flush();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
   }
 
   private flush(): void {
@@ -480,21 +465,24 @@ export class P2PSite {
     this.dispose();
   }
 
-  private arm(): void {
+  /** Something changed: the record is persisted if it must be, and the driver looks at the wake-up again. */
+  private changed(): void {
     if (this.phase === 'closed' || this.suspended) return;
     this.flush();
-    if (this.timer) clearTimeout(this.timer);
-    const now = this.deps.now();
-    const wakes = [this.coordinator.nextWakeAt(), this.reads.wakeAt(), this.unreachable.weighAt, this.resumeWait?.endsAt ?? null];
-    let at = Infinity;
-    for (const w of wakes) if (w !== null && w < at) at = w;
-    if (!Number.isFinite(at)) return;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, Math.min(at - now, 60_000)));
-    this.timer.unref?.();
+    this.deps.wake();
   }
 
-  private tick(): void {
-    this.timer = null;
+  /** When this site has something to do next (the Driver's Tickable); null: nothing, or it is over. */
+  nextWakeAt(): number | null {
+    if (this.phase === 'closed' || this.suspended) return null;
+    const wakes = [this.coordinator.nextWakeAt(), this.reads.wakeAt(), this.unreachable.weighAt, this.resumeWait?.endsAt ?? null];
+    let at: number | null = null;
+    for (const w of wakes) if (w !== null && (at === null || w < at)) at = w;
+    return at;
+  }
+
+  /** Runs what is due (called by the Driver at or after `nextWakeAt`). */
+  tick(): void {
     if (this.phase === 'closed' || this.suspended) return;
     const now = this.deps.now();
     try {
@@ -508,7 +496,6 @@ export class P2PSite {
     } catch (err) {
       this.deps.log.error('p2p.tick_failed', { site: this.site, err, stack: (err as Error)?.stack });
     }
-    this.arm();
+    this.changed();
   }
 }
-

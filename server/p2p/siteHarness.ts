@@ -1,8 +1,9 @@
 /**
  * P2PSite (the admin's side of one P2P site) against real Site Servers on a MemNet, for tests: the
  * site's deps are fakes that record what it does, its `deliver` puts the coordinator's messages on
- * the net as the admin's, and what the servers send the admin goes to `receive`. The site's timer
- * runs on vitest's fake timers (the test turns them on), kept in step with the net's clock.
+ * the net as the admin's, and what the servers send the admin goes to `receive`. The net drives the
+ * site as a node (its `nextWakeAt`/`tick`, as the admin's Driver does); its deferred sends are
+ * microtasks, flushed with vitest's fake timers (the test turns them on) kept in step with the net.
  */
 import { vi } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
@@ -92,9 +93,12 @@ export function harness(
       saveEveryMs: o.saveEveryMs ?? 1e9,
       ...(o.lostAfterMs !== undefined ? { lostAfterMs: o.lostAfterMs } : {}),
       persist: (r) => void records.push(r === null ? null : (JSON.parse(JSON.stringify(r)) as StoredP2PSite)),
+      wake: () => net.rewake(ADMIN_ID),
+      defer: queueMicrotask,
   };
+  const asNode = (s: P2PSite) => ({ receive: (from: string, msg: PeerMessage) => s.receive(from, msg), tick: () => s.tick(), nextWakeAt: () => s.nextWakeAt() });
   const site = new P2PSite(deps, SERVERS.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })), users);
-  net.add(ADMIN_ID, { receive: (from, msg) => site.receive(from, msg), tick: () => undefined, nextWakeAt: () => null });
+  net.add(ADMIN_ID, asNode(site));
   const snapshot = { ...createSite('meadow'), users: users.map((u) => newUser(u, 'meadow')) };
   const nextNo = new Map<string, number>();
   return {
@@ -125,7 +129,7 @@ export function harness(
       const from: ResumedFrom = { coordinator: r.coordinator as ResumedFrom['coordinator'], holders: r.holders, base };
       const again = new P2PSite({ ...deps, resumeGraceMs: graceMs }, [], r.users, from);
       adminDown = false;
-      net.add(ADMIN_ID, { receive: (f, msg) => again.receive(f, msg), tick: () => undefined, nextWakeAt: () => null });
+      net.add(ADMIN_ID, asNode(again));
       return again;
     },
     /** A server's host resends what it told the admin about departures (as SiteServerHost does when the admin is back). */
