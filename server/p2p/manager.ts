@@ -20,6 +20,7 @@ import { P2PSite, type SiteDeps } from './site.js';
 import type { ResumedFrom, VerifiedSite } from './types.js';
 import { Driver, type Wakeup } from '../../src/net/p2p/driver.js';
 import { nodeWakeup } from './wakeup.js';
+import { SiteLifecycle, type SiteState } from './lifecycle.js';
 
 /** What the manager needs from the game. */
 export interface GameHooks {
@@ -70,12 +71,16 @@ export interface SiteHosting {
   /** Why a site at the threshold is not P2P, or null. */
   blocked: string | null;
   closing: boolean;
+  /** Where the site is in its lifecycle (lifecycle.ts). */
+  state: SiteState;
 }
 
 export class P2PManager {
   readonly registry: PeerRegistry;
   readonly relay: PeerRelay;
   private readonly sites = new Map<string, P2PSite>();
+  /** Every site's lifecycle at the admin (client-server until first handed to servers). */
+  private readonly lifecycles = new Map<string, SiteLifecycle>();
   private readonly blocked = new Map<string, string>();
   /** Since when a P2P site has been well below the threshold, or lacked servers. */
   private readonly lowSince = new Map<string, number>();
@@ -142,8 +147,16 @@ export class P2PManager {
   }
 
   hosting(site: string): SiteHosting {
-    const s = this.sites.get(site);
-    return { mode: s ? 'p2p' : 'cs', blocked: s ? null : (this.blocked.get(site) ?? null), closing: s?.phase === 'closing' };
+    const state = this.lifecycles.get(site)?.state ?? 'client-server';
+    const atServers = this.lifecycles.get(site)?.atServers ?? false;
+    return { mode: atServers ? 'p2p' : 'cs', blocked: atServers ? null : (this.blocked.get(site) ?? null), closing: state === 'handing-back', state };
+  }
+
+  /** A site's lifecycle (created client-server on first use). */
+  lifecycle(site: string): SiteLifecycle {
+    let l = this.lifecycles.get(site);
+    if (!l) this.lifecycles.set(site, (l = new SiteLifecycle(site, { now: this.deps.now, log: this.deps.log })));
+    return l;
   }
 
   site(site: string): P2PSite | undefined {
@@ -312,6 +325,7 @@ export class P2PManager {
       now: this.deps.now,
       random: this.random,
       log,
+      life: this.lifecycle(site),
       deliver: (to, msg) => void this.relay.deliver(site, to, msg),
       startServing: (id, stateFrom) => this.startServing(site, id, stateFrom),
       stopServing: (id, reason, handOff) => this.stopServing(site, id, reason, handOff),
@@ -424,7 +438,7 @@ export class P2PManager {
   /** Starts the hand-back of a P2P site. */
   handBack(site: string, reason: string): void {
     const s = this.sites.get(site);
-    if (!s || s.phase !== 'running') return;
+    if (!s?.running) return;
     s.close(reason);
     for (const u of s.users) this.deps.game.tell(u, { type: 'siteStatus', site, mode: 'p2p', blocked: null, closing: true });
   }
@@ -444,7 +458,7 @@ export class P2PManager {
       const now = this.deps.now();
       const { transferThreshold, handBackAfterMs, nServer, T_ignore } = this.deps.options;
       for (const [site, s] of this.sites) {
-        if (s.phase !== 'running') continue;
+        if (!s.running) continue;
         if (s.users.size === 0) {
           this.handBack(site, 'empty');
           continue;

@@ -11,6 +11,13 @@ import { createStateFetch, type FetchedState, type StateFetch } from '../../src/
 import type { Logger } from '../log.js';
 import type { VerifiedSite } from './types.js';
 
+/**
+ * The hand-back's marker: a `leave` by the system actor, which the rules reject (nobody of that
+ * name is on the site). Its place in the ordered log is the cut; a dedicated kind would change what
+ * Site Servers parse (docs/hosting.md, "A site's lifecycle at the admin").
+ */
+export const HAND_BACK_MARKER = { kind: 'leave' } as const;
+
 /** Hand-back: the marker is ordered this long after the users were told to hold their actions. */
 const MARKER_DELAY_SLOTS = 3;
 /** A healthy site answers a state fetch within a few T_timeout; this is far past that. */

@@ -16,6 +16,7 @@ import type { SiteServer } from '../../src/protocol/api.js';
 import { MemNet } from '../../src/protocol/testing.js';
 import type { StoredP2PSite } from '../storage/types.js';
 import { P2PSite, type ResumedFrom, type SiteDeps, type VerifiedSite } from './site.js';
+import { SiteLifecycle } from './lifecycle.js';
 
 const crypto = insecureFastScheme;
 const ADMIN_SECRET = 'ad'.repeat(32);
@@ -67,17 +68,21 @@ export function harness(
   const toNet = net.sender(ADMIN_ID);
   /** What the site persisted, in order (null: deleted). */
   const records: Array<StoredP2PSite | null> = [];
+  const log: SiteDeps['log'] = {
+    info: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
+    warn: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
+    error: (e, f) => {
+      throw new Error(`${e} ${JSON.stringify(f)}`);
+    },
+  };
   const deps: SiteDeps = {
       config,
       secretKey: ADMIN_SECRET,
       crypto,
       now: net.clock(ADMIN_ID),
       random: () => 0.5,
-      log: {
-        info: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-        warn: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-        error: (e, f) => { throw new Error(`${e} ${JSON.stringify(f)}`); },
-      },
+      log,
+      life: new SiteLifecycle('meadow', { now: net.clock(ADMIN_ID), log }),
       deliver: (to, msg) => toNet(to, msg),
       startServing: (id) => (serving.add(id), true),
       stopServing: (id) => void serving.delete(id),
@@ -127,7 +132,8 @@ export function harness(
       const r = records.at(-1);
       if (!r) throw new Error('nothing persisted');
       const from: ResumedFrom = { coordinator: r.coordinator as ResumedFrom['coordinator'], holders: r.holders, base };
-      const again = new P2PSite({ ...deps, resumeGraceMs: graceMs }, [], r.users, from);
+      // A new admin process: its own lifecycle, client-server until it resumes the site.
+      const again = new P2PSite({ ...deps, resumeGraceMs: graceMs, life: new SiteLifecycle('meadow', { now: net.clock(ADMIN_ID), log }) }, [], r.users, from);
       adminDown = false;
       net.add(ADMIN_ID, asNode(again));
       return again;
