@@ -20,6 +20,7 @@ import { P2PSite, type SiteDeps } from './site.js';
 import type { ResumedFrom, VerifiedSite } from './types.js';
 import { Driver, type Wakeup } from '../../src/net/p2p/driver.js';
 import { nodeWakeup } from './wakeup.js';
+import type { Transit } from './transit.js';
 import { SiteLifecycle, type SiteState } from './lifecycle.js';
 
 /** What the manager needs from the game. */
@@ -34,6 +35,8 @@ export interface GameHooks {
   closed(site: string, v: VerifiedSite): void;
   /** The site as last stored, with those of `users` stored on it (a resumed site's fallback). */
   stored(site: string, users: readonly string[]): VerifiedSite;
+  /** Users on their way to or from P2P sites, in one place. */
+  transit: Transit;
 }
 
 /** Where the records of P2P sites go, so that a restarted admin can go on with them. */
@@ -326,6 +329,7 @@ export class P2PManager {
       random: this.random,
       log,
       life: this.lifecycle(site),
+      transit: game.transit,
       deliver: (to, msg) => void this.relay.deliver(site, to, msg),
       startServing: (id, stateFrom) => this.startServing(site, id, stateFrom),
       stopServing: (id, reason, handOff) => this.stopServing(site, id, reason, handOff),

@@ -35,6 +35,7 @@ import { ResumeWait } from './resume.js';
 import { UnreachableReports } from './unreachable.js';
 import type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
 import type { SiteLifecycle, SiteState } from './lifecycle.js';
+import type { Transit } from './transit.js';
 
 export type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
 
@@ -70,6 +71,8 @@ export interface SiteDeps {
   lostAfterMs?: number;
   /** The site's lifecycle at the admin (lifecycle.ts): this site moves it, from client-server or (resumed) from storage. */
   life: SiteLifecycle;
+  /** Users in transit (transit.ts): departures during a hand-back are held there until the cut. */
+  transit: Transit;
   /** Keeps what a restarted admin needs to go on; null once the site is back at the admin. */
   persist?: (record: StoredP2PSite | null) => void;
   /** After a restart: how long to wait for servers and users to reconnect (default RESUME_GRACE_MS). */
@@ -102,8 +105,6 @@ export class P2PSite {
   private readonly coordinator: SiteCoordinator;
   private readonly reads: SiteReads;
   private readonly serving = new Set<string>();
-  /** Departures seen during closing: processed once the cut's seq is known (seq <= cut). */
-  private readonly heldDepartures: Array<{ user: UserState; via: 'portal' | 'logout'; seq: number }> = [];
   private cutSeq: number | null = null;
   /** What the site comes back to if it loses its majority. */
   private fallback: SiteFallback | null = null;
@@ -465,7 +466,8 @@ export class P2PSite {
     if (this.life.running) this.fallback?.left(user, seq);
     this.dirty = true;
     if (!this.life.running) {
-      if (this.cutSeq === null) this.heldDepartures.push({ user, via, seq });
+      // Seen during the hand-back: processed once the cut's seq is known (seq <= cut).
+      if (this.cutSeq === null) this.deps.transit.hold(this.site, { user, via, seq });
       else if (seq <= this.cutSeq) this.deps.onLeft(user, via, seq);
       return;
     }
@@ -496,7 +498,7 @@ export class P2PSite {
   /** The hand-back's state at the cut: departures up to it count, the site is the admin's again. */
   private handedBack(v: VerifiedSite): void {
     this.cutSeq = v.seq;
-    for (const d of this.heldDepartures.splice(0)) if (d.seq <= v.seq) this.deps.onLeft(d.user, d.via, d.seq);
+    for (const d of this.deps.transit.takeHeld(this.site)) if (d.seq <= v.seq) this.deps.onLeft(d.user, d.via, d.seq);
     // Client-server before the game installs it: its users join the admin's copy.
     this.life.go('cut');
     this.deps.onClosed(v);
@@ -509,7 +511,7 @@ export class P2PSite {
     if (!fb || !this.life.can('lose')) return;
     this.life.go('lose');
     // Departures the majority applied during the hand-back are real: their users are gone.
-    for (const d of this.heldDepartures.splice(0)) {
+    for (const d of this.deps.transit.takeHeld(this.site)) {
       fb.left(d.user, d.seq);
       this.users.delete(d.user.name);
       this.deps.onLeft(d.user, d.via, d.seq);

@@ -17,6 +17,7 @@ import { MemNet } from '../../src/protocol/testing.js';
 import type { StoredP2PSite } from '../storage/types.js';
 import { P2PSite, type ResumedFrom, type SiteDeps, type VerifiedSite } from './site.js';
 import { SiteLifecycle } from './lifecycle.js';
+import { Transit } from './transit.js';
 
 const crypto = insecureFastScheme;
 const ADMIN_SECRET = 'ad'.repeat(32);
@@ -83,6 +84,7 @@ export function harness(
       random: () => 0.5,
       log,
       life: new SiteLifecycle('meadow', { now: net.clock(ADMIN_ID), log }),
+      transit: new Transit(),
       deliver: (to, msg) => toNet(to, msg),
       startServing: (id) => (serving.add(id), true),
       stopServing: (id) => void serving.delete(id),
@@ -133,7 +135,7 @@ export function harness(
       if (!r) throw new Error('nothing persisted');
       const from: ResumedFrom = { coordinator: r.coordinator as ResumedFrom['coordinator'], holders: r.holders, base };
       // A new admin process: its own lifecycle, client-server until it resumes the site.
-      const again = new P2PSite({ ...deps, resumeGraceMs: graceMs, life: new SiteLifecycle('meadow', { now: net.clock(ADMIN_ID), log }) }, [], r.users, from);
+      const again = new P2PSite({ ...deps, resumeGraceMs: graceMs, life: new SiteLifecycle('meadow', { now: net.clock(ADMIN_ID), log }), transit: new Transit() }, [], r.users, from);
       adminDown = false;
       net.add(ADMIN_ID, asNode(again));
       return again;
