@@ -348,7 +348,7 @@ export class P2PManager {
       },
       saveEveryMs: this.deps.options.p2pSaveMs,
       wake: () => this.driver.poke(),
-      defer: this.deps.defer ?? queueMicrotask,
+      defer: this.deps.defer ?? ((fn) => queueMicrotask(fn)),
       ...(this.deps.resumeGraceMs !== undefined ? { resumeGraceMs: this.deps.resumeGraceMs } : {}),
       persist: (r) => {
         try {

@@ -101,7 +101,7 @@ export function harness(
       ...(o.lostAfterMs !== undefined ? { lostAfterMs: o.lostAfterMs } : {}),
       persist: (r) => void records.push(r === null ? null : (JSON.parse(JSON.stringify(r)) as StoredP2PSite)),
       wake: () => net.rewake(ADMIN_ID),
-      defer: queueMicrotask,
+      defer: (fn) => queueMicrotask(fn),
   };
   const asNode = (s: P2PSite) => ({ receive: (from: string, msg: PeerMessage) => s.receive(from, msg), tick: () => s.tick(), nextWakeAt: () => s.nextWakeAt() });
   const site = new P2PSite(deps, SERVERS.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })), users);
