@@ -5,10 +5,12 @@
  * real codec) and clock (sim/eventQueue.ts), driven like the hosts (sim/host.ts). Players walk to
  * items and pick them, take portals (their departure, accepted by majority, lands them on the next
  * site as a join, as the admin's game does), log out and log in again; then every site is handed
- * back. What the run saw is a `WorldTrace`, which `checkWorld` (properties.ts) judges.
+ * back. Links have a latency drawn per run and a few slow peers; in half the runs a serving tab
+ * crashes and a spare replaces it. What the run saw is a `WorldTrace`, which `checkWorld`
+ * (properties.ts) judges.
  *
- * Not yet here (issue 18): the admin's P2PManager and Game themselves (transfer, server choice,
- * replacement), site users' own cores, faults (crashes, loss, partitions, slow peers), admin restarts.
+ * Not yet here (issue 18): the admin's P2PManager and Game themselves (transfer at the threshold,
+ * server choice), site users' own cores, loss and partitions, admin restarts.
  */
 import { pathTo } from '../../src/game/path.js';
 import { createSite, newUser } from '../../src/game/rules.js';
@@ -69,14 +71,21 @@ export interface WorldTrace {
   lifecycles: Map<string, string[]>;
   /** Errors the admin's code logged (ERR_INTERNAL: an illegal transition, a failed tick). */
   errors: string[];
+  /** Servers whose tab crashed. */
+  crashed: string[];
 }
 
 interface SiteRig {
   p2p: P2PSite;
   admin: Host<PeerMessage>;
-  servers: Map<string, SiteServer>;
+  /** Every Site Server core of the site: the first three, then spares that may replace them. */
+  cores: Map<string, SiteServer>;
+  hosts: Map<string, Host<PeerMessage>>;
   life: SiteLifecycle;
 }
+
+/** Spare peers per site (tabs that may replace a crashed server). */
+const SPARES = 2;
 
 /** A server's secret key, fixed by its id (the simulator's own keys need no secrecy). */
 function secret(id: string): string {
@@ -88,7 +97,18 @@ function secret(id: string): string {
 export function runWorld(o: WorldOptions): WorldTrace {
   const rng = createRng(o.seed);
   const queue = new EventQueue();
-  const net = new Network<PeerMessage>({ queue, rng: rng.fork('net'), codec: peerCodec, defaults: { latency: 5, jitter: 10, loss: 0 } });
+  // Links: a base latency per run, and a few slow peers (a loaded machine, a far tab) slower still.
+  const links = rng.fork('links');
+  const baseLatency = 5 + links.int(35);
+  const slow = new Map<string, number>();
+  const latencyOf = (id: string): number => slow.get(id) ?? 0;
+  const net = new Network<PeerMessage>({
+    queue,
+    rng: rng.fork('net'),
+    codec: peerCodec,
+    defaults: { latency: baseLatency, jitter: 10, loss: 0 },
+    linkParams: (from, to) => ({ latency: baseLatency + latencyOf(from) + latencyOf(to), jitter: 10, loss: 0 }),
+  });
   const now = (): number => queue.now;
   const siteIds = listSites().map((s) => s.id);
   const players = Array.from({ length: o.players ?? 8 }, (_, i) => `p${i}`);
@@ -104,6 +124,7 @@ export function runWorld(o: WorldOptions): WorldTrace {
     joins: [],
     lifecycles: new Map(),
     errors: [],
+    crashed: [],
   };
   const log = {
     info: () => undefined,
@@ -135,15 +156,20 @@ export function runWorld(o: WorldOptions): WorldTrace {
 
   for (const site of siteIds) {
     const config = makeSiteConfig({ site, N_server: N_SERVER });
-    const servers = new Map<string, SiteServer>();
+    const cores = new Map<string, SiteServer>();
+    const hosts = new Map<string, Host<PeerMessage>>();
     const ids = Array.from({ length: N_SERVER }, (_, i) => `${site}-s${i}`);
-    for (const id of ids) {
+    const spares = Array.from({ length: SPARES }, (_, i) => `${site}-c${i}`);
+    for (const id of [...ids, ...spares]) {
       const host = new Host<PeerMessage>({ queue, id, coreNow: now });
       const s = createSiteServer({ config, id, secretKey: secret(id), adminKey: crypto.publicKeyOf(ADMIN_SECRET), crypto, now, send: (to, m) => net.send(id, to, m) });
-      servers.set(id, s);
+      cores.set(id, s);
+      hosts.set(id, host);
       net.attach(id, (from, m) => host.deliver(from, m));
       host.install(s);
+      if (links.chance(0.05)) slow.set(id, 40 + links.int(110));
     }
+    const serving = new Set(ids);
     const life = new SiteLifecycle(site, { now, log });
     const adminHost = new Host<PeerMessage>({ queue, id: `${ADMIN_ID}/${site}`, coreNow: now });
     const users = players.filter((p) => where.get(p) === site);
@@ -156,10 +182,10 @@ export function runWorld(o: WorldOptions): WorldTrace {
         random: () => rng.next(),
         log,
         deliver: (to, m) => net.send(ADMIN_ID, to, m),
-        startServing: () => true,
-        stopServing: () => undefined,
-        connected: () => true,
-        candidates: () => [],
+        startServing: (id) => (hosts.get(id)?.crashed ? false : (serving.add(id), true)),
+        stopServing: (id) => void serving.delete(id),
+        connected: (id) => hosts.get(id)?.crashed === false,
+        candidates: () => spares.filter((id) => !serving.has(id) && !hosts.get(id)?.crashed).map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })),
         onLeft: (user, via) => departed(site, user, via),
         onVerified: () => undefined,
         onClosed: (v) => void trace.closed.set(site, v),
@@ -178,7 +204,7 @@ export function runWorld(o: WorldOptions): WorldTrace {
       users,
     );
     adminHost.install({ receive: (f, m) => p2p.receive(f, m), tick: () => p2p.tick(), nextWakeAt: () => p2p.nextWakeAt() });
-    rigs.set(site, { p2p, admin: adminHost, servers, life });
+    rigs.set(site, { p2p, admin: adminHost, cores, hosts, life });
     const start = createSite(site);
     trace.itemsAtStart.push(...start.site.items.map((i) => i.id));
     const snapshot: SiteSnapshot = { ...start, users: users.map((u) => newUser(u, site)) };
@@ -195,15 +221,19 @@ export function runWorld(o: WorldOptions): WorldTrace {
   const act = (name: string, site: string, action: PlayerAction): void => {
     const no = (nextNo.get(name) ?? 0) + 1;
     nextNo.set(name, no);
-    for (const id of rigs.get(site)?.servers.keys() ?? []) net.send(name, id, { type: 'action', site, user: name, actionNo: no, action });
+    for (const id of rigs.get(site)?.p2p.servers() ?? []) net.send(name, id, { type: 'action', site, user: name, actionNo: no, action });
   };
-  const view = (site: string): SiteSnapshot | null => [...(rigs.get(site)?.servers.values() ?? [])][0]?.snapshot() ?? null;
+  /** The site's servers now (slot holders whose tab is up). */
+  const upServers = (site: string): SiteServer[] => {
+    const rig = rigs.get(site);
+    return (rig?.p2p.servers() ?? []).flatMap((id) => (rig?.hosts.get(id)?.crashed === false ? [rig.cores.get(id)!] : []));
+  };
+  const view = (site: string): SiteSnapshot | null => upServers(site).find((s) => s.snapshot() !== null)?.snapshot() ?? null;
   const noteJoins = (): void => {
     for (const j of trace.joins) {
       if (j.seenAt !== null) continue;
-      const servers = [...(rigs.get(j.site)?.servers.values() ?? [])];
-      const have = servers.filter((s) => s.snapshot()?.users.some((u) => u.name === j.user)).length;
-      if (have * 2 > servers.length) j.seenAt = now();
+      const have = upServers(j.site).filter((s) => s.snapshot()?.users.some((u) => u.name === j.user)).length;
+      if (have * 2 > N_SERVER) j.seenAt = now();
     }
   };
   const runFor = (ms: number): void => {
@@ -217,6 +247,19 @@ export function runWorld(o: WorldOptions): WorldTrace {
   runFor(400);
   const rounds = o.rounds ?? 6;
   const r = rng.fork('players');
+  // A serving tab crashes in half the runs: the admin sees its socket close and replaces it
+  // (as P2PManager.disconnect does), a spare takes its slot and the state from the others.
+  const faults = rng.fork('faults');
+  if (faults.chance(0.5)) {
+    const site = faults.pick(siteIds);
+    const rig = rigs.get(site)!;
+    const victim = faults.pick(rig.p2p.servers());
+    queue.after(faults.int(rounds * 600), () => {
+      rig.hosts.get(victim)?.crash();
+      trace.crashed.push(victim);
+      rig.admin.poke(() => void rig.p2p.evict(victim, 'its tab left'));
+    });
+  }
   for (let round = 0; round < rounds; round++) {
     for (const name of players) {
       const site = where.get(name);
@@ -256,7 +299,7 @@ export function runWorld(o: WorldOptions): WorldTrace {
   for (const [site, rig] of rigs) {
     trace.lifecycles.set(site, rig.life.history.map((h) => h.event));
     const logs = new Map<string, Array<[number, string]>>();
-    for (const [id, s] of rig.servers) logs.set(id, s.appliedLog().map((u) => [u.seq, u.hash] as [number, string]));
+    for (const [id, s] of rig.cores) logs.set(id, s.appliedLog().map((u) => [u.seq, u.hash] as [number, string]));
     trace.logs.set(site, logs);
   }
   return trace;
