@@ -1,7 +1,8 @@
 /**
  * One site while its Site Servers host it (paper 4.2-4.4): the core's site coordinator, driven like
  * the hosts' core objects (`nextWakeAt()`/`tick()`, run by the manager's Driver; time, sending and
- * deferral injected, no timer of its own), plus the admin's two ways of reading the site without trusting one server:
+ * deferral injected, no timer of its own), plus the admin's two ways of reading the site without
+ * trusting one server:
  * departures accepted by majority (`onLeft`) and majority-verified state fetches (periodic saves,
  * and the hand-back to client-server mode).
  *
