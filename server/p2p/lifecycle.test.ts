@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { LifecycleError, SITE_EVENTS, SITE_STATES, SiteLifecycle, type SiteEvent, type SiteState } from './lifecycle.js';
+import {
+  LifecycleError,
+  SITE_EVENTS,
+  SITE_STATES,
+  SiteLifecycle,
+  type SiteEvent,
+  type SiteState,
+} from './lifecycle.js';
 
 /**
  * The lifecycle as docs/hosting.md draws it, written out here on purpose (not read from the
@@ -43,7 +50,11 @@ function pathTo(state: SiteState): SiteEvent[] {
 
 function lifecycleIn(state: SiteState): { life: SiteLifecycle; errors: Array<Record<string, unknown>> } {
   const errors: Array<Record<string, unknown>> = [];
-  const log = { info: () => undefined, warn: () => undefined, error: (_e: string, f?: Record<string, unknown>) => void errors.push(f ?? {}) };
+  const log = {
+    info: () => undefined,
+    warn: () => undefined,
+    error: (_e: string, f?: Record<string, unknown>) => void errors.push(f ?? {}),
+  };
   const life = new SiteLifecycle('meadow', { now: () => 7, log });
   for (const e of pathTo(state)) life.go(e);
   expect(life.state).toBe(state);
@@ -66,22 +77,31 @@ describe('SiteLifecycle', () => {
     expect(errors).toEqual([]);
   });
 
-  const illegal = SITE_STATES.flatMap((s) => SITE_EVENTS.filter((e) => !LEGAL.some(([f, ev]) => f === s && ev === e)).map((e) => [s, e] as [SiteState, SiteEvent]));
+  const illegal = SITE_STATES.flatMap((s) =>
+    SITE_EVENTS.filter((e) => !LEGAL.some(([f, ev]) => f === s && ev === e)).map(
+      (e) => [s, e] as [SiteState, SiteEvent],
+    ),
+  );
 
   it('refuses every other transition (46 of them)', () => {
     expect(illegal).toHaveLength(SITE_STATES.length * SITE_EVENTS.length - LEGAL.length);
     expect(illegal).toHaveLength(46);
   });
 
-  it.each(illegal)('in %s, %s is refused: ERR_INTERNAL logged and thrown, the state unchanged', (from, event) => {
-    const { life, errors } = lifecycleIn(from);
-    const before = life.history.length;
-    expect(life.can(event)).toBe(false);
-    expect(() => life.go(event)).toThrow(LifecycleError);
-    expect(life.state).toBe(from);
-    expect(life.history).toHaveLength(before);
-    expect(errors).toEqual([expect.objectContaining({ site: 'meadow', from, event, code: 'ERR_INTERNAL' })]);
-  });
+  it.each(illegal)(
+    'in %s, %s is refused: ERR_INTERNAL logged and thrown, the state unchanged',
+    (from, event) => {
+      const { life, errors } = lifecycleIn(from);
+      const before = life.history.length;
+      expect(life.can(event)).toBe(false);
+      expect(() => life.go(event)).toThrow(LifecycleError);
+      expect(life.state).toBe(from);
+      expect(life.history).toHaveLength(before);
+      expect(errors).toEqual([
+        expect.objectContaining({ site: 'meadow', from, event, code: 'ERR_INTERNAL' }),
+      ]);
+    },
+  );
 
   it('is at the servers exactly in transferring, p2p, resuming and handing-back; running in the first three', () => {
     const at = SITE_STATES.filter((s) => lifecycleIn(s).life.atServers);

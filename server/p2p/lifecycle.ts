@@ -13,7 +13,8 @@
  */
 import type { Logger } from '../log.js';
 
-export type SiteState = 'client-server' | 'transferring' | 'p2p' | 'resuming' | 'handing-back' | 'lost' | 'suspended';
+export type SiteState =
+  'client-server' | 'transferring' | 'p2p' | 'resuming' | 'handing-back' | 'lost' | 'suspended';
 
 export type SiteEvent =
   /** The admin hands the site to chosen servers (siteInit sent). */
@@ -47,7 +48,17 @@ export const TRANSITIONS: Readonly<Record<SiteState, Readonly<Partial<Record<Sit
 };
 
 export const SITE_STATES = Object.keys(TRANSITIONS) as SiteState[];
-export const SITE_EVENTS: readonly SiteEvent[] = ['transfer', 'running', 'resume', 'allBack', 'handBack', 'cut', 'lose', 'fellBack', 'suspend'];
+export const SITE_EVENTS: readonly SiteEvent[] = [
+  'transfer',
+  'running',
+  'resume',
+  'allBack',
+  'handBack',
+  'cut',
+  'lose',
+  'fellBack',
+  'suspend',
+];
 
 /** The next state, or null when `event` may not happen in `from`. */
 export function nextState(from: SiteState, event: SiteEvent): SiteState | null {
@@ -83,7 +94,12 @@ export class SiteLifecycle {
 
   /** Whether servers hold the site (the admin neither applies its actions nor hosts it). */
   get atServers(): boolean {
-    return this.current === 'transferring' || this.current === 'p2p' || this.current === 'resuming' || this.current === 'handing-back';
+    return (
+      this.current === 'transferring' ||
+      this.current === 'p2p' ||
+      this.current === 'resuming' ||
+      this.current === 'handing-back'
+    );
   }
 
   /** Whether the site may still be handed back or evict servers (it is not on its way back already). */
@@ -101,7 +117,13 @@ export class SiteLifecycle {
     const to = nextState(from, event);
     if (to === null) {
       const err = new LifecycleError(this.site, from, event);
-      this.d.log.error('p2p.illegal_transition', { site: this.site, from, event, code: err.code, stack: err.stack });
+      this.d.log.error('p2p.illegal_transition', {
+        site: this.site,
+        from,
+        event,
+        code: err.code,
+        stack: err.stack,
+      });
       throw err;
     }
     this.current = to;

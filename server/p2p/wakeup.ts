@@ -13,10 +13,13 @@ export function nodeWakeup(): Wakeup {
   return {
     set(delayMs, cb) {
       if (t) clearTimeout(t);
-      t = setTimeout(() => {
-        t = null;
-        cb();
-      }, Math.min(delayMs, MAX_DELAY_MS));
+      t = setTimeout(
+        () => {
+          t = null;
+          cb();
+        },
+        Math.min(delayMs, MAX_DELAY_MS),
+      );
       t.unref();
     },
     clear() {

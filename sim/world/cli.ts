@@ -15,9 +15,16 @@ export const WORLD_USAGE = `usage: npm run sim -- --world [options]
   --help        this text
 `;
 
-const LIMITS: Record<string, [number, number]> = { '--seed': [0, 2 ** 31], '--seeds': [1, 100_000], '--players': [1, 64], '--rounds': [1, 100] };
+const LIMITS: Record<string, [number, number]> = {
+  '--seed': [0, 2 ** 31],
+  '--seeds': [1, 100_000],
+  '--players': [1, 64],
+  '--rounds': [1, 100],
+};
 
-export function parseWorldArgs(argv: readonly string[]): { seed: number; seeds: number; players: number; rounds: number; help: boolean } | string {
+export function parseWorldArgs(
+  argv: readonly string[],
+): { seed: number; seeds: number; players: number; rounds: number; help: boolean } | string {
   const o = { seed: 1, seeds: 1, players: 8, rounds: 6, help: false };
   const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
@@ -32,16 +39,26 @@ export function parseWorldArgs(argv: readonly string[]): { seed: number; seeds: 
     seen.add(flag);
     const raw = argv[++i];
     const n = Number(raw);
-    if (raw === undefined || !/^\d+$/.test(raw) || n < lim[0] || n > lim[1]) return `${flag} needs a whole number in [${lim[0]}, ${lim[1]}], got ${raw ?? 'nothing'}`;
+    if (raw === undefined || !/^\d+$/.test(raw) || n < lim[0] || n > lim[1])
+      return `${flag} needs a whole number in [${lim[0]}, ${lim[1]}], got ${raw ?? 'nothing'}`;
     o[flag.slice(2) as 'seed' | 'seeds' | 'players' | 'rounds'] = n;
   }
   return o;
 }
 
 /** What a run that broke a property prints: its violations and how to replay it. */
-export function formatFailure(o: Omit<WorldOptions, 'seed'> & { seed: number }, violations: readonly string[]): string {
+export function formatFailure(
+  o: Omit<WorldOptions, 'seed'> & { seed: number },
+  violations: readonly string[],
+): string {
   const extra = `${o.players !== undefined ? ` --players ${o.players}` : ''}${o.rounds !== undefined ? ` --rounds ${o.rounds}` : ''}`;
-  return [`seed ${o.seed}: ${violations.length} violation(s)`, ...violations.map((v) => `  ${v}`), `  replay: npm run sim -- --world --seed ${o.seed}${extra}`].join('\n') + '\n';
+  return (
+    [
+      `seed ${o.seed}: ${violations.length} violation(s)`,
+      ...violations.map((v) => `  ${v}`),
+      `  replay: npm run sim -- --world --seed ${o.seed}${extra}`,
+    ].join('\n') + '\n'
+  );
 }
 
 export function runWorldCli(
@@ -72,6 +89,8 @@ export function runWorldCli(
     }
   }
   const s = (performance.now() - t0) / 1000;
-  write(`${a.seeds} world run(s), seeds ${a.seed}..${a.seed + a.seeds - 1}, in ${s.toFixed(1)} s; ${joins} joins; runs with property violations: ${failed.length}${failed.length ? ` (seeds ${failed.join(', ')})` : ''}\n`);
+  write(
+    `${a.seeds} world run(s), seeds ${a.seed}..${a.seed + a.seeds - 1}, in ${s.toFixed(1)} s; ${joins} joins; runs with property violations: ${failed.length}${failed.length ? ` (seeds ${failed.join(', ')})` : ''}\n`,
+  );
   return failed.length > 0 ? 1 : 0;
 }

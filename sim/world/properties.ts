@@ -14,13 +14,16 @@ export function checkWorld(t: WorldTrace): string[] {
   const out: string[] = [];
   for (const site of t.sites) {
     const path = t.lifecycles.get(site) ?? [];
-    if (!t.closed.has(site)) out.push(`back: ${site} never came back to the admin (lifecycle ${path.join(' > ')})`);
-    else if (path.at(-1) !== 'cut' && path.at(-1) !== 'fellBack') out.push(`back: ${site} came back but its lifecycle ends ${path.join(' > ')}`);
+    if (!t.closed.has(site))
+      out.push(`back: ${site} never came back to the admin (lifecycle ${path.join(' > ')})`);
+    else if (path.at(-1) !== 'cut' && path.at(-1) !== 'fellBack')
+      out.push(`back: ${site} came back but its lifecycle ends ${path.join(' > ')}`);
   }
   for (const e of t.errors) out.push(`back: the admin logged an error: ${e}`);
 
   const places = new Map<string, string[]>();
-  const put = (name: string, place: string): void => void places.set(name, [...(places.get(name) ?? []), place]);
+  const put = (name: string, place: string): void =>
+    void places.set(name, [...(places.get(name) ?? []), place]);
   for (const [site, v] of t.closed) for (const u of v.snapshot.users) put(u.name, `on ${site}`);
   for (const name of t.stored.keys()) put(name, 'stored');
   for (const name of t.arrivedAtAdmin.keys()) put(name, 'arrived');
@@ -28,7 +31,8 @@ export function checkWorld(t: WorldTrace): string[] {
     const p = places.get(name) ?? [];
     if (p.length !== 1) out.push(`users: ${name} is in ${p.length === 0 ? 'no place' : p.join(' and ')}`);
   }
-  for (const name of places.keys()) if (!t.players.includes(name)) out.push(`users: ${name} appeared from nowhere (a ghost)`);
+  for (const name of places.keys())
+    if (!t.players.includes(name)) out.push(`users: ${name} appeared from nowhere (a ghost)`);
 
   const items = new Map<string, number>();
   const count = (id: string): void => void items.set(id, (items.get(id) ?? 0) + 1);
@@ -36,7 +40,8 @@ export function checkWorld(t: WorldTrace): string[] {
     for (const i of v.snapshot.site.items) count(i.id);
     for (const u of v.snapshot.users) for (const i of u.inventory) count(i.id);
   }
-  for (const u of [...t.stored.values(), ...t.arrivedAtAdmin.values()]) for (const i of u.inventory) count(i.id);
+  for (const u of [...t.stored.values(), ...t.arrivedAtAdmin.values()])
+    for (const i of u.inventory) count(i.id);
   for (const [id, n] of items) if (n > 1) out.push(`items: ${id} exists ${n} times`);
 
   for (const [site, logs] of t.logs) {
@@ -52,7 +57,8 @@ export function checkWorld(t: WorldTrace): string[] {
 
   for (const j of t.joins) {
     if (j.seenAt === null) out.push(`joins: ${j.user} joined ${j.site} at ${j.at} and never showed there`);
-    else if (j.seenAt - j.at > JOIN_BOUND_MS) out.push(`joins: ${j.user} took ${j.seenAt - j.at} ms to show on ${j.site} (bound ${JOIN_BOUND_MS})`);
+    else if (j.seenAt - j.at > JOIN_BOUND_MS)
+      out.push(`joins: ${j.user} took ${j.seenAt - j.at} ms to show on ${j.site} (bound ${JOIN_BOUND_MS})`);
   }
   return out;
 }

@@ -17,11 +17,16 @@ describe('the whole world', () => {
     let carried = 0;
     let crashed = 0;
     let replacedServed = 0;
+    let restarts = 0;
+    let resent = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const t = runWorld({ seed });
       joins += t.joins.length;
       crashed += t.crashed.length;
-      for (const logs of t.logs.values()) for (const [id, log] of logs) if (/-c\d$/.test(id) && log.length > 0) replacedServed++;
+      restarts += t.restarts;
+      resent += t.resentDepartures;
+      for (const logs of t.logs.values())
+        for (const [id, log] of logs) if (/-c\d$/.test(id) && log.length > 0) replacedServed++;
       carried += [...t.closed.values()].flatMap((v) => v.snapshot.users.flatMap((u) => u.inventory)).length;
       for (const v of checkWorld(t)) bad.push(`seed ${seed}: ${v}`);
     }
@@ -32,6 +37,9 @@ describe('the whole world', () => {
     // Tabs crashed, and spares took their slots and served.
     expect(crashed).toBeGreaterThan(SEEDS / 5);
     expect(replacedServed).toBeGreaterThanOrEqual(crashed);
+    // The admin restarted, and departures applied while it was down reached it by the resend.
+    expect(restarts).toBeGreaterThan(SEEDS / 10);
+    expect(resent).toBeGreaterThan(0);
   }, 600_000);
 
   it('is reproducible: a seed gives the same run', () => {
@@ -60,16 +68,26 @@ describe('each world property fails on a broken trace', () => {
     const [site, v] = [...t.closed].find(([, s]) => s.snapshot.users.length > 0)!;
     const someone = v.snapshot.users[0]!;
     t.stored.set(someone.name, someone);
-    const other = [...t.closed.values()].flatMap((c) => c.snapshot.users.map((u) => u.name)).find((n) => n !== someone.name)!;
+    const other = [...t.closed.values()]
+      .flatMap((c) => c.snapshot.users.map((u) => u.name))
+      .find((n) => n !== someone.name)!;
     for (const c of t.closed.values()) c.snapshot.users = c.snapshot.users.filter((u) => u.name !== other);
     t.arrivedAtAdmin.set('nobody', { ...someone, name: 'nobody' });
     const out = checkWorld(t).filter((x) => x.startsWith('users:'));
-    expect(out).toEqual(expect.arrayContaining([expect.stringContaining(`${someone.name} is in on ${site} and stored`), expect.stringContaining(`${other} is in no place`), expect.stringContaining('nobody appeared from nowhere')]));
+    expect(out).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining(`${someone.name} is in on ${site} and stored`),
+        expect.stringContaining(`${other} is in no place`),
+        expect.stringContaining('nobody appeared from nowhere'),
+      ]),
+    );
   });
 
   it('items: an item on a map and in an inventory', () => {
     const t = copy();
-    const v = [...t.closed.values()].find((s) => s.snapshot.users.length > 0 && s.snapshot.site.items.length > 0)!;
+    const v = [...t.closed.values()].find(
+      (s) => s.snapshot.users.length > 0 && s.snapshot.site.items.length > 0,
+    )!;
     const item = v.snapshot.site.items[0]!;
     v.snapshot.users[0]!.inventory.push(item);
     expect(checkWorld(t)).toEqual([`items: ${item.id} exists 2 times`]);
@@ -83,7 +101,8 @@ describe('each world property fails on a broken trace', () => {
     log[1] = [seq, 'f'.repeat(32)];
     const v = checkWorld(t);
     expect(v.length).toBeGreaterThan(0);
-    for (const x of v) expect(x).toMatch(new RegExp(`^logs: on meadow, meadow-[sc]\\d accepted another update ${seq}$`));
+    for (const x of v)
+      expect(x).toMatch(new RegExp(`^logs: on meadow, meadow-[sc]\\d accepted another update ${seq}$`));
   });
 
   it('joins: one never seen, one too slow', () => {
@@ -104,13 +123,21 @@ describe('npm run sim -- --world', () => {
   });
 
   it('prints the line that replays a failing seed', () => {
-    expect(formatFailure({ seed: 42, players: 8, rounds: 6 }, ['users: p1 is in no place'])).toContain('replay: npm run sim -- --world --seed 42 --players 8 --rounds 6');
+    expect(formatFailure({ seed: 42, players: 8, rounds: 6 }, ['users: p1 is in no place'])).toContain(
+      'replay: npm run sim -- --world --seed 42 --players 8 --rounds 6',
+    );
   });
 
   it('runs seeds and exits 0 when clean, 2 on bad arguments', () => {
     const out: string[] = [];
     expect(runWorldCli(['--seed', '3'], (t) => void out.push(t))).toBe(0);
     expect(out.join('')).toMatch(/1 world run\(s\), seeds 3\.\.3.*violations: 0/);
-    expect(runWorldCli(['--bogus'], () => undefined, () => undefined)).toBe(2);
+    expect(
+      runWorldCli(
+        ['--bogus'],
+        () => undefined,
+        () => undefined,
+      ),
+    ).toBe(2);
   });
 });

@@ -6,11 +6,12 @@
  * items and pick them, take portals (their departure, accepted by majority, lands them on the next
  * site as a join, as the admin's game does), log out and log in again; then every site is handed
  * back. Links have a latency drawn per run and a few slow peers; in half the runs a serving tab
- * crashes and a spare replaces it. What the run saw is a `WorldTrace`, which `checkWorld`
- * (properties.ts) judges.
+ * crashes and a spare replaces it; in some the admin restarts (its sites suspended, then resumed
+ * from their records; servers resend the departures it missed). What the run saw is a
+ * `WorldTrace`, which `checkWorld` (properties.ts) judges.
  *
  * Not yet here (issue 18): the admin's P2PManager and Game themselves (transfer at the threshold,
- * server choice), site users' own cores, loss and partitions, admin restarts.
+ * server choice, the login wait), site users' own cores, loss and partitions.
  */
 import { pathTo } from '../../src/game/path.js';
 import { createSite, newUser } from '../../src/game/rules.js';
@@ -20,11 +21,12 @@ import { makeSiteConfig } from '../../src/protocol/config.js';
 import { insecureFastScheme, ZERO_HASH } from '../../src/protocol/crypto.js';
 import { ADMIN_ID, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteServer } from '../../src/protocol/server.js';
-import type { SiteServer } from '../../src/protocol/api.js';
+import type { CoordinatorServer, SiteServer } from '../../src/protocol/api.js';
 import { SiteLifecycle } from '../../server/p2p/lifecycle.js';
 import { P2PSite } from '../../server/p2p/site.js';
 import { Transit } from '../../server/p2p/transit.js';
-import type { VerifiedSite } from '../../server/p2p/types.js';
+import type { ResumedFrom, VerifiedSite } from '../../server/p2p/types.js';
+import type { StoredP2PSite } from '../../server/storage/types.js';
 import { peerCodec } from '../core.js';
 import { EventQueue } from '../eventQueue.js';
 import { Host } from '../host.js';
@@ -73,6 +75,10 @@ export interface WorldTrace {
   errors: string[];
   /** Servers whose tab crashed. */
   crashed: string[];
+  /** Admin restarts during the run. */
+  restarts: number;
+  /** Departure updates the servers resent to a restarted admin (applied while it was down). */
+  resentDepartures: number;
 }
 
 interface SiteRig {
@@ -82,6 +88,8 @@ interface SiteRig {
   cores: Map<string, SiteServer>;
   hosts: Map<string, Host<PeerMessage>>;
   life: SiteLifecycle;
+  /** Builds the admin's side again (a restarted admin resuming the site). */
+  restart: (servers: CoordinatorServer[], onSite: string[], resumed: ResumedFrom) => SiteRig;
 }
 
 /** Spare peers per site (tabs that may replace a crashed server). */
@@ -107,7 +115,11 @@ export function runWorld(o: WorldOptions): WorldTrace {
     rng: rng.fork('net'),
     codec: peerCodec,
     defaults: { latency: baseLatency, jitter: 10, loss: 0 },
-    linkParams: (from, to) => ({ latency: baseLatency + latencyOf(from) + latencyOf(to), jitter: 10, loss: 0 }),
+    linkParams: (from, to) => ({
+      latency: baseLatency + latencyOf(from) + latencyOf(to),
+      jitter: 10,
+      loss: 0,
+    }),
   });
   const now = (): number => queue.now;
   const siteIds = listSites().map((s) => s.id);
@@ -125,13 +137,21 @@ export function runWorld(o: WorldOptions): WorldTrace {
     lifecycles: new Map(),
     errors: [],
     crashed: [],
+    restarts: 0,
+    resentDepartures: 0,
   };
   const log = {
     info: () => undefined,
     warn: () => undefined,
-    error: (event: string, fields?: Record<string, unknown>) => void trace.errors.push(`${event} ${JSON.stringify(fields ?? {})}`),
+    error: (event: string, fields?: Record<string, unknown>) =>
+      void trace.errors.push(`${event} ${JSON.stringify(fields ?? {})}`),
   };
   const transit = new Transit();
+  /** What each P2P site persisted for a restarted admin (the p2p_sites table). */
+  const records = new Map<string, StoredP2PSite>();
+  /** The admin is down: what servers send it is lost, and kept by them to resend (as SiteServerHost does). */
+  let adminDown = false;
+  const unsent = new Map<string, PeerMessage[]>();
   const rigs = new Map<string, SiteRig>();
   const where = new Map<string, string>();
   for (const name of players) where.set(name, rng.pick(siteIds));
@@ -162,7 +182,15 @@ export function runWorld(o: WorldOptions): WorldTrace {
     const spares = Array.from({ length: SPARES }, (_, i) => `${site}-c${i}`);
     for (const id of [...ids, ...spares]) {
       const host = new Host<PeerMessage>({ queue, id, coreNow: now });
-      const s = createSiteServer({ config, id, secretKey: secret(id), adminKey: crypto.publicKeyOf(ADMIN_SECRET), crypto, now, send: (to, m) => net.send(id, to, m) });
+      const s = createSiteServer({
+        config,
+        id,
+        secretKey: secret(id),
+        adminKey: crypto.publicKeyOf(ADMIN_SECRET),
+        crypto,
+        now,
+        send: (to, m) => net.send(id, to, m),
+      });
       cores.set(id, s);
       hosts.set(id, host);
       net.attach(id, (from, m) => host.deliver(from, m));
@@ -170,41 +198,60 @@ export function runWorld(o: WorldOptions): WorldTrace {
       if (links.chance(0.05)) slow.set(id, 40 + links.int(110));
     }
     const serving = new Set(ids);
-    const life = new SiteLifecycle(site, { now, log });
-    const adminHost = new Host<PeerMessage>({ queue, id: `${ADMIN_ID}/${site}`, coreNow: now });
     const users = players.filter((p) => where.get(p) === site);
-    const p2p = new P2PSite(
-      {
-        config,
-        secretKey: ADMIN_SECRET,
-        crypto,
-        now,
-        random: () => rng.next(),
-        log,
-        deliver: (to, m) => net.send(ADMIN_ID, to, m),
-        startServing: (id) => (hosts.get(id)?.crashed ? false : (serving.add(id), true)),
-        stopServing: (id) => void serving.delete(id),
-        connected: (id) => hosts.get(id)?.crashed === false,
-        candidates: () => spares.filter((id) => !serving.has(id) && !hosts.get(id)?.crashed).map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })),
-        onLeft: (user, via) => departed(site, user, via),
-        onVerified: () => undefined,
-        onClosed: (v) => void trace.closed.set(site, v),
-        onMinority: () => undefined,
-        saveEveryMs: 2000,
-        life,
-        transit,
-        wake: () => adminHost.reschedule(),
-        defer: (fn) =>
-          void queue.schedule(queue.now, () => {
-            fn();
-            adminHost.reschedule();
-          }),
-      },
+    /** The admin's side of the site: at the start, or (resumed) in a restarted admin. */
+    const adminSide = (servers: CoordinatorServer[], onSite: string[], resumed?: ResumedFrom): SiteRig => {
+      const life = new SiteLifecycle(site, { now, log });
+      const adminHost = new Host<PeerMessage>({ queue, id: `${ADMIN_ID}/${site}`, coreNow: now });
+      const p2p = new P2PSite(
+        {
+          config,
+          secretKey: ADMIN_SECRET,
+          crypto,
+          now,
+          random: () => rng.next(),
+          log,
+          deliver: (to, m) => net.send(ADMIN_ID, to, m),
+          startServing: (id) => (hosts.get(id)?.crashed ? false : (serving.add(id), true)),
+          stopServing: (id) => void serving.delete(id),
+          connected: (id) => hosts.get(id)?.crashed === false,
+          candidates: () =>
+            spares
+              .filter((id) => !serving.has(id) && !hosts.get(id)?.crashed)
+              .map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })),
+          onLeft: (user, via) => departed(site, user, via),
+          onVerified: () => undefined,
+          onClosed: (v) => void trace.closed.set(site, v),
+          onMinority: () => undefined,
+          saveEveryMs: 2000,
+          persist: (rec) => void (rec ? records.set(site, rec) : records.delete(site)),
+          resumeGraceMs: 2000,
+          life,
+          transit,
+          wake: () => adminHost.reschedule(),
+          defer: (fn) =>
+            void queue.schedule(queue.now, () => {
+              fn();
+              adminHost.reschedule();
+            }),
+        },
+        servers,
+        onSite,
+        resumed,
+      );
+      adminHost.install({
+        receive: (f, m) => p2p.receive(f, m),
+        tick: () => p2p.tick(),
+        nextWakeAt: () => p2p.nextWakeAt(),
+      });
+      return { p2p, admin: adminHost, cores, hosts, life, restart: adminSide };
+    };
+    const rig = adminSide(
       ids.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })),
       users,
     );
-    adminHost.install({ receive: (f, m) => p2p.receive(f, m), tick: () => p2p.tick(), nextWakeAt: () => p2p.nextWakeAt() });
-    rigs.set(site, { p2p, admin: adminHost, cores, hosts, life });
+    rigs.set(site, rig);
+    const p2p = rig.p2p;
     const start = createSite(site);
     trace.itemsAtStart.push(...start.site.items.map((i) => i.id));
     const snapshot: SiteSnapshot = { ...start, users: users.map((u) => newUser(u, site)) };
@@ -213,6 +260,10 @@ export function runWorld(o: WorldOptions): WorldTrace {
   // The admin's one endpoint: each message goes to the site it names.
   net.attach(ADMIN_ID, (from, m) => {
     const site = 'site' in m && typeof m.site === 'string' ? m.site : null;
+    if (adminDown) {
+      if (m.type === 'update' || m.type === 'updateHash') unsent.set(from, [...(unsent.get(from) ?? []), m]);
+      return;
+    }
     if (site) rigs.get(site)?.admin.deliver(from, m);
   });
   for (const name of players) net.attach(name, () => undefined);
@@ -221,14 +272,20 @@ export function runWorld(o: WorldOptions): WorldTrace {
   const act = (name: string, site: string, action: PlayerAction): void => {
     const no = (nextNo.get(name) ?? 0) + 1;
     nextNo.set(name, no);
-    for (const id of rigs.get(site)?.p2p.servers() ?? []) net.send(name, id, { type: 'action', site, user: name, actionNo: no, action });
+    for (const id of rigs.get(site)?.p2p.servers() ?? [])
+      net.send(name, id, { type: 'action', site, user: name, actionNo: no, action });
   };
   /** The site's servers now (slot holders whose tab is up). */
   const upServers = (site: string): SiteServer[] => {
     const rig = rigs.get(site);
-    return (rig?.p2p.servers() ?? []).flatMap((id) => (rig?.hosts.get(id)?.crashed === false ? [rig.cores.get(id)!] : []));
+    return (rig?.p2p.servers() ?? []).flatMap((id) =>
+      rig?.hosts.get(id)?.crashed === false ? [rig.cores.get(id)!] : [],
+    );
   };
-  const view = (site: string): SiteSnapshot | null => upServers(site).find((s) => s.snapshot() !== null)?.snapshot() ?? null;
+  const view = (site: string): SiteSnapshot | null =>
+    upServers(site)
+      .find((s) => s.snapshot() !== null)
+      ?.snapshot() ?? null;
   const noteJoins = (): void => {
     for (const j of trace.joins) {
       if (j.seenAt !== null) continue;
@@ -247,14 +304,58 @@ export function runWorld(o: WorldOptions): WorldTrace {
   runFor(400);
   const rounds = o.rounds ?? 6;
   const r = rng.fork('players');
+  // The admin restarts in some runs: every site is suspended (its record kept), the sites play on
+  // without it, then a new admin resumes each from its record and last stored state; servers and
+  // users come back, and servers resend what they told the admin about departures meanwhile.
+  const restart = rng.fork('restart');
+  if (restart.chance(0.3)) {
+    const downAt = 400 + restart.int(rounds * 600);
+    const upAt = downAt + 300 + restart.int(1200);
+    const bases = new Map<string, VerifiedSite>();
+    queue.schedule(downAt, () => {
+      adminDown = true;
+      trace.restarts++;
+      for (const [site, rig] of rigs) {
+        const base = rig.p2p.fallbackState();
+        if (base) bases.set(site, base);
+        rig.p2p.suspend();
+      }
+    });
+    queue.schedule(upAt, () => {
+      adminDown = false;
+      for (const [site, rig] of rigs) {
+        const rec = records.get(site);
+        const base = bases.get(site);
+        if (!rec || !base) continue;
+        const again = rig.restart([], rec.users, {
+          coordinator: rec.coordinator as ResumedFrom['coordinator'],
+          holders: rec.holders,
+          base,
+        });
+        rigs.set(site, again);
+        for (const id of again.p2p.servers()) {
+          if (again.hosts.get(id)?.crashed !== false) continue;
+          again.admin.poke(() => void again.p2p.serverBack(id));
+          for (const m of unsent.get(id) ?? []) {
+            if (m.type === 'update' && m.events.some((e) => e.kind === 'left')) trace.resentDepartures++;
+            again.admin.deliver(id, m);
+          }
+        }
+        for (const name of rec.users)
+          if (where.get(name) === site) again.admin.poke(() => void again.p2p.userBack(name));
+      }
+      unsent.clear();
+    });
+  }
   // A serving tab crashes in half the runs: the admin sees its socket close and replaces it
   // (as P2PManager.disconnect does), a spare takes its slot and the state from the others.
   const faults = rng.fork('faults');
   if (faults.chance(0.5)) {
     const site = faults.pick(siteIds);
-    const rig = rigs.get(site)!;
-    const victim = faults.pick(rig.p2p.servers());
+    const victim = faults.pick(rigs.get(site)!.p2p.servers());
     queue.after(faults.int(rounds * 600), () => {
+      // The admin's side as it is then (a restarted admin has a new one).
+      const rig = rigs.get(site)!;
       rig.hosts.get(victim)?.crash();
       trace.crashed.push(victim);
       rig.admin.poke(() => void rig.p2p.evict(victim, 'its tab left'));
@@ -263,6 +364,11 @@ export function runWorld(o: WorldOptions): WorldTrace {
   for (let round = 0; round < rounds; round++) {
     for (const name of players) {
       const site = where.get(name);
+      if (adminDown) {
+        // Only play goes on: logins, logouts and portal landings wait for the admin.
+        if (site !== undefined) act(name, site, { kind: 'say', text: `round ${round}` });
+        continue;
+      }
       if (site === undefined) {
         // Logged out: logs in again now and then, where it was stored.
         const st = trace.stored.get(name);
@@ -289,6 +395,7 @@ export function runWorld(o: WorldOptions): WorldTrace {
     }
     runFor(500 + r.int(400));
   }
+  while (adminDown) runFor(100);
   for (const rig of rigs.values()) rig.p2p.close('end of the run');
   // Some players log out during the hand-back: their departures are ordered before or after its cut.
   for (const name of players) {
@@ -297,9 +404,16 @@ export function runWorld(o: WorldOptions): WorldTrace {
   }
   for (let t = 0; t < 30_000 && trace.closed.size < rigs.size; t += 100) runFor(100);
   for (const [site, rig] of rigs) {
-    trace.lifecycles.set(site, rig.life.history.map((h) => h.event));
+    trace.lifecycles.set(
+      site,
+      rig.life.history.map((h) => h.event),
+    );
     const logs = new Map<string, Array<[number, string]>>();
-    for (const [id, s] of rig.cores) logs.set(id, s.appliedLog().map((u) => [u.seq, u.hash] as [number, string]));
+    for (const [id, s] of rig.cores)
+      logs.set(
+        id,
+        s.appliedLog().map((u) => [u.seq, u.hash] as [number, string]),
+      );
     trace.logs.set(site, logs);
   }
   return trace;
