@@ -10,7 +10,8 @@ import type { ErrorCode } from '../src/protocol/errors.js';
 import type { ServerMessage, SiteListing, SiteUpdate } from '../src/protocol/messages.js';
 import type { Logger } from './log.js';
 import type { GameHooks, P2PManager } from './p2p/manager.js';
-import type { VerifiedSite } from './p2p/site.js';
+import type { VerifiedSite } from './p2p/types.js';
+import { Transit } from './p2p/transit.js';
 import type { SiteHost } from './sites.js';
 import type { Storage } from './storage/types.js';
 
@@ -30,16 +31,6 @@ interface Player {
   link: PlayerLink;
 }
 
-/** A user that left a P2P site (logout, disconnect) whose state the servers still have to give back. */
-interface Departing {
-  guest: boolean;
-  site: string;
-  lastActionNo: number;
-  forget: boolean;
-  /** A login of the same user waits for the state. */
-  waiting: Array<() => void>;
-}
-
 export interface ActError {
   code: ErrorCode;
   message: string;
@@ -54,11 +45,10 @@ export class Game {
   private readonly players = new Map<string, Player>();
   /** Names of the online users per site, for broadcasting and counting. */
   private readonly bySite = new Map<string, Set<string>>();
-  private readonly departing = new Map<string, Departing>();
+  /** Users on their way to or from a P2P site's servers (shared with the P2P sites: p2p/transit.ts). */
+  readonly transit = new Transit();
   /** Logins waiting for a departing state, by link: a link that closes meanwhile never enters. */
   private readonly waitingLinks = new Map<PlayerLink, () => void>();
-  /** Users arriving at a site that is going back to the admin: they join once it is back. */
-  private readonly arriving = new Map<string, Map<string, UserState>>();
   private p2p: P2PManager | null = null;
   private closed = false;
   /** Actions the admin applied per site (operator page: a P2P site's stay put). */
@@ -75,8 +65,7 @@ export class Game {
   holds(name: string): boolean {
     const n = name.toLowerCase();
     for (const k of this.players.keys()) if (k.toLowerCase() === n) return true;
-    for (const k of this.departing.keys()) if (k.toLowerCase() === n) return true;
-    return false;
+    return this.transit.departingAnyCase(n);
   }
 
   get onlineCount(): number {
@@ -103,7 +92,7 @@ export class Game {
       this.sendEnter(existing);
       return;
     }
-    const d = this.departing.get(name);
+    const d = this.transit.departing.get(name);
     if (d) {
       // Its state is still on its way back from a P2P site: enter with that state.
       let done = false;
@@ -121,7 +110,7 @@ export class Game {
       setTimeout(() => {
         if (done) return;
         this.log.warn('user.departure_timeout', { user: name, site: d.site });
-        this.departing.delete(name);
+        this.transit.departing.delete(name);
         go();
       }, DEPARTURE_WAIT_MS).unref();
       return;
@@ -174,14 +163,13 @@ export class Game {
     const hosting = this.p2p?.hosting(p.site);
     if (hosting?.mode === 'p2p') {
       // The servers hold its state: it comes back with the departure (or with the hand-back).
-      this.departing.set(name, { guest: p.guest, site: p.site, lastActionNo: p.lastActionNo, forget: how.forget, waiting: [] });
+      this.transit.departing.set(name, { guest: p.guest, site: p.site, lastActionNo: p.lastActionNo, forget: how.forget, waiting: [] });
       if (!hosting.closing) this.p2p?.leave(p.site, name);
       return;
     }
-    const arriving = this.arriving.get(p.site);
-    if (arriving?.has(name)) {
-      this.save(name, p.guest, arriving.get(name)!, p.lastActionNo, how.forget);
-      arriving.delete(name);
+    const arriving = this.transit.takeArrival(p.site, name);
+    if (arriving) {
+      this.save(name, p.guest, arriving, p.lastActionNo, how.forget);
       return;
     }
     const before = this.host.user(p.site, name);
@@ -254,6 +242,7 @@ export class Game {
       verified: (site, v) => this.verified(site, v),
       closed: (site, v) => this.handedBack(site, v),
       stored: (site, users) => this.stored(site, users),
+      transit: this.transit,
     };
   }
 
@@ -278,9 +267,9 @@ export class Game {
   /** A user left a P2P site, as the majority of its servers applied it. */
   private departed(site: string, user: UserState, via: 'portal' | 'logout'): void {
     const p = this.players.get(user.name);
-    const d = this.departing.get(user.name);
+    const d = this.transit.departing.get(user.name);
     if (d && d.site === site) {
-      this.departing.delete(user.name);
+      this.transit.departing.delete(user.name);
       this.save(user.name, d.guest, via === 'portal' ? this.landing(user) : user, d.lastActionNo, d.forget);
       for (const w of d.waiting) w();
       return;
@@ -322,20 +311,18 @@ export class Game {
     this.bySite.set(site, new Set());
     for (const u of v.snapshot.users) {
       const p = this.players.get(u.name);
-      const d = this.departing.get(u.name);
+      const d = this.transit.departing.get(u.name);
       const last = v.lastActionNo.get(u.name) ?? 0;
       if (p && p.site === site && names.has(u.name)) {
         p.lastActionNo = Math.max(p.lastActionNo, last);
         this.joinSite(p, u);
       } else if (d && d.site === site) {
-        this.departing.delete(u.name);
+        this.transit.departing.delete(u.name);
         this.save(u.name, d.guest, u, Math.max(d.lastActionNo, last), d.forget);
         for (const w of d.waiting) w();
       }
     }
-    const arriving = this.arriving.get(site);
-    this.arriving.delete(site);
-    for (const [name, state] of arriving ?? []) {
+    for (const [name, state] of this.transit.takeArrivals(site)) {
       const p = this.players.get(name);
       if (p && p.site === site) this.joinSite(p, state);
     }
@@ -366,9 +353,7 @@ export class Game {
     if (hosting?.mode === 'p2p') {
       if (hosting.closing) {
         // Back at the admin in a moment: join then.
-        let a = this.arriving.get(p.site);
-        if (!a) this.arriving.set(p.site, (a = new Map()));
-        a.set(p.name, state);
+        this.transit.arrive(p.site, p.name, state);
         p.link.send(encode({ type: 'siteStatus', site: p.site, mode: 'p2p', blocked: null, closing: true }));
         return;
       }

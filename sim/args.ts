@@ -53,6 +53,7 @@ export const USAGE = `usage: npm run sim -- [options]
   --partition LIST   comma list of NODES@FROM-TO, NODES '+'-joined ids cut off from the rest
                      e.g. s0+s1@2-3.5,u4@1-2
   --json             print the report as JSON
+  --world            whole-world runs instead (sim/world/; --world --help)
   --help             this text
 `;
 

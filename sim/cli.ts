@@ -1,4 +1,6 @@
-/** `npm run sim -- [options]` (see sim/README.md, or `--help`). */
+/** `npm run sim -- [options]` (see sim/README.md, or `--help`); `--world` runs whole worlds (sim/world/). */
 import { runCli } from './runCli.js';
+import { runWorldCli } from './world/cli.js';
 
-process.exitCode = runCli(process.argv.slice(2));
+const argv = process.argv.slice(2);
+process.exitCode = argv.includes('--world') ? runWorldCli(argv.filter((a) => a !== '--world')) : runCli(argv);

@@ -9,7 +9,7 @@
  */
 import { withoutCarried } from '../../src/game/rules.js';
 import type { UserState } from '../../src/game/types.js';
-import type { VerifiedSite } from './site.js';
+import type { VerifiedSite } from './types.js';
 
 export class SiteFallback {
   private base: VerifiedSite;

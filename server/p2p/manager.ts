@@ -17,7 +17,12 @@ import { convict, SuspectBook } from './suspects.js';
 import { PeerRelay, type Refusal } from './relay.js';
 import { siteConfigFor, type P2POptions } from './settings.js';
 import { checkStoredSite } from './resume.js';
-import { P2PSite, type ResumedFrom, type SiteDeps, type VerifiedSite } from './site.js';
+import { P2PSite, type SiteDeps } from './site.js';
+import type { ResumedFrom, VerifiedSite } from './types.js';
+import { Driver, type Wakeup } from '../../src/net/p2p/driver.js';
+import { nodeWakeup } from './wakeup.js';
+import type { Transit } from './transit.js';
+import { SiteLifecycle, type SiteState } from './lifecycle.js';
 
 /** What the manager needs from the game. */
 export interface GameHooks {
@@ -31,6 +36,8 @@ export interface GameHooks {
   closed(site: string, v: VerifiedSite): void;
   /** The site as last stored, with those of `users` stored on it (a resumed site's fallback). */
   stored(site: string, users: readonly string[]): VerifiedSite;
+  /** Users on their way to or from P2P sites, in one place. */
+  transit: Transit;
 }
 
 /** Where the records of P2P sites go, so that a restarted admin can go on with them. */
@@ -54,6 +61,10 @@ export interface ManagerDeps {
   records?: P2PRecords;
   /** After a restart: how long resumed sites wait for their peers (default RESUME_GRACE_MS). */
   resumeGraceMs?: number;
+  /** What wakes the Driver of the sites and the checks (default: a Node timer; a simulator its own). */
+  wakeup?: Wakeup;
+  /** Runs `fn` once the current input is handled (default queueMicrotask; a simulator its own). */
+  defer?: (fn: () => void) => void;
 }
 
 /** Distinct peers of a site that cannot reach one of its servers before the admin replaces it. */
@@ -66,6 +77,8 @@ export interface SiteHosting {
   /** Why a site at the threshold is not P2P, or null. */
   blocked: string | null;
   closing: boolean;
+  /** Where the site is in its lifecycle (lifecycle.ts). */
+  state: SiteState;
 }
 
 export class P2PManager {
@@ -74,11 +87,17 @@ export class P2PManager {
   /** Servers flagged by users or caught by the admin's own tallies (the operator page). */
   readonly suspects = new SuspectBook();
   private readonly sites = new Map<string, P2PSite>();
+  /** Every site's lifecycle at the admin (client-server until first handed to servers). */
+  private readonly lifecycles = new Map<string, SiteLifecycle>();
   private readonly blocked = new Map<string, string>();
   /** Since when a P2P site has been well below the threshold, or lacked servers. */
   private readonly lowSince = new Map<string, number>();
   private readonly shortSince = new Map<string, number>();
-  private readonly timer: ReturnType<typeof setInterval>;
+  /** Runs every P2P site and the periodic check, as the hosts' Driver runs their core objects. */
+  private readonly driver: Driver;
+  private readonly wakeup: Wakeup;
+  private readonly undrive = new Map<string, () => void>();
+  private nextCheckAt: number;
   private readonly random: () => number;
   /** Shut down: the sites are suspended, and closing sockets must not evict their servers. */
   private closedDown = false;
@@ -92,8 +111,33 @@ export class P2PManager {
       isUser: (site, user) => this.sites.get(site)?.users.has(user) ?? false,
       p2pSites: () => this.sites.keys(),
     }, deps.now);
-    this.timer = setInterval(() => this.check(), deps.checkEveryMs ?? 1000);
-    this.timer.unref();
+    this.wakeup = deps.wakeup ?? nodeWakeup();
+    this.driver = new Driver(this.wakeup, (err) => deps.log.error('p2p.tick_failed', { err, stack: (err as Error)?.stack }));
+    this.nextCheckAt = deps.now() + this.checkEveryMs;
+    this.driver.add({ nextWakeAt: () => (this.closedDown ? null : this.nextCheckAt), tick: () => this.checkNow() }, deps.now);
+  }
+
+  private get checkEveryMs(): number {
+    return this.deps.checkEveryMs ?? 1000;
+  }
+
+  /** The periodic check, run by the Driver. */
+  private checkNow(): void {
+    this.nextCheckAt = this.deps.now() + this.checkEveryMs;
+    this.check();
+  }
+
+  /** Starts driving a P2P site (it stops being driven once closed or suspended). */
+  private drive(site: string, s: P2PSite): void {
+    this.sites.set(site, s);
+    this.undrive.set(site, this.driver.add(s, this.deps.now));
+  }
+
+  /** Stops driving a site that is no longer P2P here. */
+  private drop(site: string): void {
+    this.sites.delete(site);
+    this.undrive.get(site)?.();
+    this.undrive.delete(site);
   }
 
   get enabled(): boolean {
@@ -111,8 +155,16 @@ export class P2PManager {
   }
 
   hosting(site: string): SiteHosting {
-    const s = this.sites.get(site);
-    return { mode: s ? 'p2p' : 'cs', blocked: s ? null : (this.blocked.get(site) ?? null), closing: s?.phase === 'closing' };
+    const state = this.lifecycles.get(site)?.state ?? 'client-server';
+    const atServers = this.lifecycles.get(site)?.atServers ?? false;
+    return { mode: atServers ? 'p2p' : 'cs', blocked: atServers ? null : (this.blocked.get(site) ?? null), closing: state === 'handing-back', state };
+  }
+
+  /** A site's lifecycle (created client-server on first use). */
+  lifecycle(site: string): SiteLifecycle {
+    let l = this.lifecycles.get(site);
+    if (!l) this.lifecycles.set(site, (l = new SiteLifecycle(site, { now: this.deps.now, log: this.deps.log })));
+    return l;
   }
 
   site(site: string): P2PSite | undefined {
@@ -266,7 +318,7 @@ export class P2PManager {
       picks.map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' })),
       users,
     );
-    this.sites.set(site, p2p);
+    this.drive(site, p2p);
     p2p.start({ snapshot, seq, prev, lastActionNo: users.map((u) => [u, game.lastActionNo(u)]) });
     const servers = p2p.servers();
     log.info('p2p.transfer', { site, users: users.length, servers });
@@ -286,6 +338,8 @@ export class P2PManager {
       now: this.deps.now,
       random: this.random,
       log,
+      life: this.lifecycle(site),
+      transit: game.transit,
       deliver: (to, msg) => void this.relay.deliver(site, to, msg),
       startServing: (id, stateFrom) => this.startServing(site, id, stateFrom),
       stopServing: (id, reason, handOff) => this.stopServing(site, id, reason, handOff),
@@ -319,6 +373,8 @@ export class P2PManager {
         return p !== undefined && (p.stats === null || this.deps.now() - p.stats.at <= STATS_FRESH_MS);
       },
       saveEveryMs: this.deps.options.p2pSaveMs,
+      wake: () => this.driver.poke(),
+      defer: this.deps.defer ?? ((fn) => queueMicrotask(fn)),
       ...(this.deps.resumeGraceMs !== undefined ? { resumeGraceMs: this.deps.resumeGraceMs } : {}),
       persist: (r) => {
         try {
@@ -359,7 +415,7 @@ export class P2PManager {
         holders: r.holders,
         base: this.deps.game.stored(r.site, r.users),
       };
-      this.sites.set(r.site, new P2PSite(this.siteDeps(r.site), [], r.users, from));
+      this.drive(r.site, new P2PSite(this.siteDeps(r.site), [], r.users, from));
     }
   }
 
@@ -402,7 +458,7 @@ export class P2PManager {
   }
 
   private closed(site: string, v: VerifiedSite): void {
-    this.sites.delete(site);
+    this.drop(site);
     this.lowSince.delete(site);
     this.shortSince.delete(site);
     this.deps.log.info('p2p.closed', { site, seq: v.seq, users: v.snapshot.users.length });
@@ -412,7 +468,7 @@ export class P2PManager {
   /** Starts the hand-back of a P2P site. */
   handBack(site: string, reason: string): void {
     const s = this.sites.get(site);
-    if (!s || s.phase !== 'running') return;
+    if (!s?.running) return;
     s.close(reason);
     for (const u of s.users) this.deps.game.tell(u, { type: 'siteStatus', site, mode: 'p2p', blocked: null, closing: true });
   }
@@ -432,7 +488,7 @@ export class P2PManager {
       const now = this.deps.now();
       const { transferThreshold, handBackAfterMs, nServer, T_ignore } = this.deps.options;
       for (const [site, s] of this.sites) {
-        if (s.phase !== 'running') continue;
+        if (!s.running) continue;
         if (s.users.size === 0) {
           this.handBack(site, 'empty');
           continue;
@@ -465,10 +521,12 @@ export class P2PManager {
 
   /** Shutdown: the P2P sites go on at their servers; their records stay for the next start. */
   close(): void {
-    clearInterval(this.timer);
     this.closedDown = true;
-    for (const s of this.sites.values()) s.suspend();
-    this.sites.clear();
+    for (const [site, s] of [...this.sites]) {
+      s.suspend();
+      this.drop(site);
+    }
+    this.wakeup.clear();
   }
 }
 

@@ -9,7 +9,14 @@ import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
 import { createStateFetch, type FetchedState, type StateFetch } from '../../src/protocol/stateFetch.js';
 import type { Logger } from '../log.js';
-import type { VerifiedSite } from './site.js';
+import type { VerifiedSite } from './types.js';
+
+/**
+ * The hand-back's marker: a `leave` by the system actor, which the rules reject (nobody of that
+ * name is on the site). Its place in the ordered log is the cut; a dedicated kind would change what
+ * Site Servers parse (docs/hosting.md, "A site's lifecycle at the admin").
+ */
+export const HAND_BACK_MARKER = { kind: 'leave' } as const;
 
 /** Hand-back: the marker is ordered this long after the users were told to hold their actions. */
 const MARKER_DELAY_SLOTS = 3;
@@ -43,6 +50,8 @@ export interface SiteReadDeps {
   saveEveryMs: number;
   lostAfterMs: number;
   events: SiteReadEvents;
+  /** Runs `fn` once the current input is handled (sends and results never re-enter the caller). */
+  defer(fn: () => void): void;
 }
 
 export class SiteReads {
@@ -176,9 +185,9 @@ export class SiteReads {
     this.fetch = createStateFetch({
       config: this.d.config,
       now: this.d.now,
-      send: (to, msg) => queueMicrotask(() => this.d.send(to, msg)),
+      send: (to, msg) => this.d.defer(() => this.d.send(to, msg)),
       servers: () => this.d.servers(),
-      onDone: (r) => queueMicrotask(() => this.fetched(r)),
+      onDone: (r) => this.d.defer(() => this.fetched(r)),
       onBadProvider: (server, seq) => {
         // A state that does not hash to what it claims, or that the majority's hashes contradict.
         this.d.log.warn('p2p.bad_state', { site: this.d.config.site, server, seq, code: 'ERR_BAD_HASH' });

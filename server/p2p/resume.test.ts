@@ -68,12 +68,16 @@ describe('P2PSite after an admin restart', () => {
     await h.start();
     h.stop();
     const again = h.restart(base(), 60_000);
+    expect(again.state).toBe('resuming');
     for (const id of ['s0', 's1', 's2']) again.serverBack(id);
     again.userBack('alice');
     again.userBack('bob');
     expect(again.waitingFor()).toEqual({ users: ['carol'], servers: [] });
+    expect(again.state).toBe('resuming');
     again.userBack('carol');
     expect(again.waitingFor()).toBeNull();
+    expect(again.state).toBe('p2p');
+    expect(again.history.map((t) => t.event)).toEqual(['resume', 'allBack']);
     expect(h.logs.some((l) => l.event === 'p2p.all_back')).toBe(true);
     // Nothing is let go later.
     await h.run(1000);
@@ -93,7 +97,8 @@ describe('P2PSite after an admin restart', () => {
     await h.run(2);
     expect(h.closed).toHaveLength(1);
     expect(h.closed[0]!.snapshot.users.map((u) => u.name)).toEqual(['alice', 'bob', 'carol']);
-    expect(again.phase).toBe('closed');
+    expect(again.state).toBe('client-server');
+    expect(again.history.map((t) => t.event)).toEqual(['resume', 'lose', 'fellBack']);
     expect(h.logs.some((l) => l.event === 'p2p.lost')).toBe(true);
   });
 
@@ -112,7 +117,7 @@ describe('P2PSite after an admin restart', () => {
     await k.run(400);
     k.site.close('test');
     await k.run(1500);
-    expect(k.site.phase).toBe('closed');
+    expect(k.site.state).toBe('client-server');
     expect(k.records.at(-1)).toBeNull();
   });
 });

@@ -17,7 +17,7 @@ describe('P2PSite hand-back', () => {
     const marker = (): Sent[] => h.fromAdmin('sysAction').filter((m) => m.msg.type === 'sysAction' && m.msg.actor === SYSTEM_ACTOR);
     h.site.close('test');
     const t0 = h.net.time;
-    expect(h.site.phase).toBe('closing');
+    expect(h.site.state).toBe('handing-back');
     await h.run(299);
     expect(marker()).toEqual([]);
     await h.run(1);
@@ -44,7 +44,7 @@ describe('P2PSite hand-back', () => {
     expect(cut.seq).toBe(answered.at(-1));
     expect(cut.seq).toBeGreaterThanOrEqual(markerSeq);
     expect(cut.snapshot).toEqual(h.servers.get('s1')?.snapshot());
-    expect(h.site.phase).toBe('closed');
+    expect(h.site.state).toBe('client-server');
     expect(h.serving).toEqual(new Set());
   });
 
@@ -97,6 +97,65 @@ describe('P2PSite hand-back', () => {
     // bob's was held until the cut was known: it came with onClosed, not when the majority applied it.
     expect(h.left[1]?.at).toBe(h.closedAt());
     expect(h.sent.some((m) => m.to === ADMIN_ID && (m.msg.type === 'update' || m.msg.type === 'updateHash') && m.msg.seq === bobSeq && m.at < h.closedAt()! - 50)).toBe(true);
+  });
+});
+
+describe('P2PSite lifecycle (lifecycle.ts) as the site lives it', () => {
+  const events = (h: ReturnType<typeof harness>): string[] => h.site.history.map((t) => t.event);
+
+  it('is transferring until a majority-verified state past the hand-over, then p2p, handing-back, and client-server at the cut', async () => {
+    const h = harness({ saveEveryMs: 600 });
+    expect(h.site.state).toBe('client-server');
+    await h.start();
+    h.act('alice', { kind: 'move', dir: 'right' });
+    expect(h.site.state).toBe('transferring');
+    await h.run(1200);
+    expect(h.verified.length).toBeGreaterThan(0);
+    expect(h.site.state).toBe('p2p');
+    h.site.close('test');
+    expect(h.site.state).toBe('handing-back');
+    await h.run(1500);
+    expect(h.closed).toHaveLength(1);
+    expect(h.site.state).toBe('client-server');
+    expect(events(h)).toEqual(['transfer', 'running', 'handBack', 'cut']);
+    // Closing again is no transition (and no error).
+    h.site.close('again');
+    expect(events(h)).toHaveLength(4);
+  });
+
+  it('a site lost during its hand-back goes lost, then client-server from its fallback', async () => {
+    const h = harness({ lostAfterMs: 1000 });
+    await h.start();
+    h.net.drop = (from, to) => SERVERS.includes(from) || SERVERS.includes(to);
+    h.down.add('s0');
+    h.down.add('s1');
+    h.site.close('test');
+    await h.run(2500);
+    expect(h.closed).toHaveLength(1);
+    expect(events(h)).toEqual(['transfer', 'handBack', 'lose', 'fellBack']);
+    expect(h.site.state).toBe('client-server');
+  });
+
+  it('a suspended site stays suspended: nothing it still had due moves it', async () => {
+    const h = harness();
+    await h.start();
+    h.site.close('test');
+    await h.run(350);
+    h.stop();
+    expect(h.site.state).toBe('suspended');
+    await h.run(2000);
+    expect(h.closed).toEqual([]);
+    expect(events(h)).toEqual(['transfer', 'handBack', 'suspend']);
+  });
+
+  it('a departure the majority accepted past the hand-over shows the site runs at its servers', async () => {
+    const h = harness();
+    await h.start();
+    expect(h.site.state).toBe('transferring');
+    h.site.leave('alice');
+    await h.run(400);
+    expect(h.left.map((l) => l.user)).toEqual(['alice']);
+    expect(h.site.state).toBe('p2p');
   });
 });
 
@@ -223,6 +282,8 @@ describe('P2PSite: periodic saves', () => {
     await h.run(1500);
     expect(h.verified).toEqual([]);
     expect(h.fromAdmin('stateRequest').length).toBeGreaterThan(0);
+    // Nothing shows the servers run it yet.
+    expect(h.site.state).toBe('transferring');
   });
 });
 

@@ -1,6 +1,8 @@
 /**
- * One site while its Site Servers host it (paper 4.2-4.4): the core's site coordinator, driven by
- * this host's timer, plus the admin's two ways of reading the site without trusting one server:
+ * One site while its Site Servers host it (paper 4.2-4.4): the core's site coordinator, driven like
+ * the hosts' core objects (`nextWakeAt()`/`tick()`, run by the manager's Driver; time, sending and
+ * deferral injected, no timer of its own), plus the admin's two ways of reading the site without
+ * trusting one server:
  * departures accepted by majority (`onLeft`) and majority-verified state fetches (periodic saves,
  * and the hand-back to client-server mode).
  *
@@ -22,16 +24,21 @@
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteCoordinator, MINORITY } from '../../src/protocol/coordinator.js';
-import type { CoordinatorRecord, CoordinatorServer, CoreEvent, SiteCoordinator } from '../../src/protocol/api.js';
+import type { CoordinatorServer, CoreEvent, SiteCoordinator } from '../../src/protocol/api.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
-import type { SiteSnapshot, UserState } from '../../src/game/types.js';
+import type { UserState } from '../../src/game/types.js';
 import type { Logger } from '../log.js';
 import type { StoredP2PSite } from '../storage/types.js';
 import { SiteFallback } from './fallback.js';
-import { LOST_AFTER_MS, SiteReads } from './reads.js';
+import { HAND_BACK_MARKER, LOST_AFTER_MS, SiteReads } from './reads.js';
 import { ResumeWait } from './resume.js';
 import { UnreachableReports, type ReporterRole } from './unreachable.js';
+import type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
+import type { SiteLifecycle, SiteState } from './lifecycle.js';
+import type { Transit } from './transit.js';
+
+export type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
 
 export interface SiteDeps {
   config: SiteConfig;
@@ -67,35 +74,22 @@ export interface SiteDeps {
   saveEveryMs: number;
   /** A state fetch without a majority answer this long: the site lost its majority (default LOST_AFTER_MS). */
   lostAfterMs?: number;
+  /** The site's lifecycle at the admin (lifecycle.ts): this site moves it, from client-server or (resumed) from storage. */
+  life: SiteLifecycle;
+  /** Users in transit (transit.ts): departures during a hand-back are held there until the cut. */
+  transit: Transit;
   /** Keeps what a restarted admin needs to go on; null once the site is back at the admin. */
   persist?: (record: StoredP2PSite | null) => void;
   /** After a restart: how long to wait for servers and users to reconnect (default RESUME_GRACE_MS). */
   resumeGraceMs?: number;
+  /** What this site's `nextWakeAt` is may have changed: its driver looks again (the hosts' Driver.poke). */
+  wake(): void;
+  /**
+   * Runs `fn` once the current input is handled: the coordinator's sends and a fetch's result never
+   * re-enter the caller (queueMicrotask on the admin; a simulator runs them in its own order).
+   */
+  defer(fn: () => void): void;
 }
-
-/** A site taken up again from storage after the admin restarted. */
-export interface ResumedFrom {
-  coordinator: CoordinatorRecord;
-  holders: string[];
-  /** Its stored fallback state (site row and its users' rows). */
-  base: VerifiedSite;
-}
-
-export interface VerifiedSite {
-  seq: number;
-  snapshot: SiteSnapshot;
-  /** Highest action number applied per user (users continue above it). */
-  lastActionNo: Map<string, number>;
-}
-
-export interface HandOver {
-  snapshot: SiteSnapshot;
-  seq: number;
-  prev: string;
-  lastActionNo: Array<[string, number]>;
-}
-
-export type Phase = 'running' | 'closing' | 'closed';
 
 /** A walked-in server and its replacement may signal each other this long (the tab's HAND_OFF_MS and slack). */
 const HAND_OFF_WINDOW_MS = 20_000;
@@ -109,22 +103,19 @@ export class P2PSite {
   readonly flags = new Map<string, Set<string>>();
   /** Peers of this site that could not open a channel to its servers. */
   private readonly unreachable: UnreachableReports;
-  phase: Phase = 'running';
   closeReason = '';
+  private readonly life: SiteLifecycle;
+  /** The hand-over's seq: a verified state or departure past it shows the servers run the site. */
+  private handOverSeq = 0;
   private readonly coordinator: SiteCoordinator;
   private readonly reads: SiteReads;
-  private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly serving = new Set<string>();
-  /** Departures seen during closing: processed once the cut's seq is known (seq <= cut). */
-  private readonly heldDepartures: Array<{ user: UserState; via: 'portal' | 'logout'; seq: number }> = [];
   private cutSeq: number | null = null;
   /** What the site comes back to if it loses its majority. */
   private fallback: SiteFallback | null = null;
   private lastRefusalLog = -Infinity;
   /** Changed since last persisted. */
   private dirty = false;
-  /** The admin shut down: nothing more happens here (callbacks still due are dropped). */
-  private suspended = false;
   /** After a restart: the servers and users not back yet. */
   private resumeWait: ResumeWait | null = null;
   /** Servers whose player walked in, and when: they hand their copy to their replacement. */
@@ -137,6 +128,7 @@ export class P2PSite {
     resumed?: ResumedFrom,
   ) {
     this.site = deps.config.site;
+    this.life = deps.life;
     this.unreachable = new UnreachableReports({ nMajority: deps.config.N_majority, evictEveryMs: deps.config.T_ignore });
     for (const u of users) this.users.add(u);
     this.coordinator = createSiteCoordinator({
@@ -146,7 +138,7 @@ export class P2PSite {
       crypto: deps.crypto,
       now: deps.now,
       random: deps.random,
-      send: (to, msg) => queueMicrotask(() => this.send(to, msg)),
+      send: (to, msg) => deps.defer(() => this.send(to, msg)),
       servers,
       candidates: () => deps.candidates(),
       users: () => [...this.users],
@@ -154,7 +146,7 @@ export class P2PSite {
       observe: (e) => {
         if (e.kind === 'membership') {
           this.dirty = true;
-          queueMicrotask(() => this.syncServing());
+          this.defer(() => this.syncServing());
         }
         if (e.kind === 'flagged') {
           this.flag(e.server, e.by);
@@ -173,12 +165,14 @@ export class P2PSite {
         send: (to, msg) => this.send(to, msg),
         servers: () => this.servers(),
         connected: (id) => deps.connected(id),
-        orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, { kind: 'leave' }),
+        orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, HAND_BACK_MARKER),
         saveEveryMs: deps.saveEveryMs,
         lostAfterMs: deps.lostAfterMs ?? LOST_AFTER_MS,
+        defer: (fn) => this.defer(fn),
         events: {
           saved: (v) => {
-            if (this.phase !== 'running') return;
+            if (!this.life.running) return;
+            this.runsAtServers(v.seq);
             deps.onVerified(v);
             this.fallback?.rebase(v);
           },
@@ -190,26 +184,29 @@ export class P2PSite {
           },
           changed: () => {
             this.dirty = true;
-            this.arm();
+            this.changed();
           },
         },
       },
       resumed?.holders ?? servers.map((x) => x.id),
     );
     if (resumed) {
+      this.life.go('resume');
       this.fallback = new SiteFallback(resumed.base);
       this.resumeWait = new ResumeWait(users, this.servers(), deps.now(), deps.resumeGraceMs);
       // No save fetch while the servers are still coming back (it would count them as lost).
       this.reads.saveAt(Math.max(deps.now() + deps.saveEveryMs, this.resumeWait.endsAt ?? 0));
       this.deps.log.info('p2p.resumed', { site: this.site, epoch: resumed.coordinator.membership.epoch, servers: this.servers(), users: users.length });
-      this.arm();
+      // Nobody to wait for: waiting is over at once.
+      if (this.resumeWait.endsAt === null) this.waitOver();
+      this.changed();
     }
   }
 
   /** What a restarted admin needs to go on with this site. */
   record(): StoredP2PSite | null {
     const c = this.coordinator.record();
-    if (!c || !this.fallback || this.phase === 'closed') return null;
+    if (!c || !this.fallback || !this.withServers()) return null;
     return { site: this.site, coordinator: c, users: [...this.users], holders: [...this.reads.holders], baseSeq: this.fallback.baseSeq };
   }
 
@@ -225,7 +222,7 @@ export class P2PSite {
    * messages count again. False when it holds no slot any more.
    */
   serverBack(id: string): boolean {
-    if (this.phase === 'closed' || !this.servers().includes(id)) return false;
+    if (!this.life.atServers || !this.servers().includes(id)) return false;
     this.resumeWait?.serverBack(id);
     this.serving.add(id);
     this.allBack();
@@ -246,7 +243,41 @@ export class P2PSite {
     this.resumeWait = null;
     this.deps.log.info('p2p.all_back', { site: this.site });
     this.reads.saveAt(this.deps.now() + this.deps.saveEveryMs);
-    this.arm();
+    this.waitOver();
+    this.changed();
+  }
+
+  /** A resumed site waits no more (all back, or the grace ended): it runs as any P2P site. */
+  private waitOver(): void {
+    // A hand-back (or a loss) may have come while it waited: then that is where it is.
+    if (this.life.state === 'resuming') this.life.go('allBack');
+  }
+
+  /** The servers hold the site: at its servers, or suspended (the admin stopped, they go on). */
+  private withServers(): boolean {
+    return this.life.atServers || this.life.state === 'suspended';
+  }
+
+  /** Runs `fn` after the current input, unless the site is no longer at its servers by then (callbacks still due are dropped). */
+  private defer(fn: () => void): void {
+    this.deps.defer(() => {
+      if (this.life.atServers) fn();
+    });
+  }
+
+  /** Where the site is in its lifecycle at the admin (lifecycle.ts). */
+  get state(): SiteState {
+    return this.life.state;
+  }
+
+  /** The lifecycle's transitions so far (tests, the operator page). */
+  get history(): SiteLifecycle['history'] {
+    return this.life.history;
+  }
+
+  /** Running at its servers (not on its way back). */
+  get running(): boolean {
+    return this.life.running;
   }
 
   /** Who a resumed site still waits for (operator page), or null. */
@@ -259,10 +290,12 @@ export class P2PSite {
 
   /** Sends the hand-over to the chosen servers (via their tabs). */
   start(h: HandOver): void {
+    this.life.go('transfer');
+    this.handOverSeq = h.seq;
     this.fallback = new SiteFallback({ seq: h.seq, snapshot: h.snapshot, lastActionNo: new Map(h.lastActionNo) });
     this.coordinator.handOver({ ...h, start: this.deps.now() });
     this.dirty = true;
-    this.arm();
+    this.changed();
   }
 
   /**
@@ -271,7 +304,7 @@ export class P2PSite {
    * crash or restart finds sites and users that agree (the P2P site is then as at that state).
    */
   fallbackState(): VerifiedSite | null {
-    return this.phase === 'closed' ? null : (this.fallback?.state(this.users) ?? null);
+    return !this.withServers() ? null : (this.fallback?.state(this.users) ?? null);
   }
 
   /** Server ids holding a slot, in slot order. */
@@ -292,7 +325,7 @@ export class P2PSite {
     this.fallback?.joined(state);
     this.coordinator.systemAction(user, { kind: 'join', user: state });
     this.dirty = true;
-    this.arm();
+    this.changed();
   }
 
   /** The user left the admin (disconnect, logout): its state comes back through onLeft. */
@@ -300,24 +333,32 @@ export class P2PSite {
     if (!this.users.has(user)) return;
     this.coordinator.systemAction(user, { kind: 'leave' });
     this.dirty = true;
-    this.arm();
+    this.changed();
   }
 
   /** A peer message from a server id or a user name (already authenticated by the transport). */
   receive(from: string, msg: PeerMessage): void {
-    if (this.phase === 'closed' || this.suspended) return;
+    if (!this.life.atServers) return;
     const r = this.reads.receive(from, msg);
     // State is taken only from the server asked, for the exchange under way.
     if (r.refused) this.refuse(from, msg.type, 'ERR_STALE', r.refused);
     if (!r.consumed) this.coordinator.receive(from, msg);
-    this.arm();
+    this.changed();
+  }
+
+  /**
+   * Transferring ends once the admin knows the majority runs the site: a majority-verified state
+   * or a majority-accepted departure past the hand-over (servers tell the admin nothing else).
+   */
+  private runsAtServers(seq: number): void {
+    if (this.life.state === 'transferring' && seq > this.handOverSeq) this.life.go('running');
   }
 
   /** A peer of this site could not reach server `id` (unreachable.ts decides what that costs it). */
   unreachableBy(id: string, reporter: string, enough: number, role: ReporterRole = 'user'): void {
-    if (!this.serving.has(id) || this.phase !== 'running') return;
+    if (!this.serving.has(id) || !this.life.running) return;
     this.unreachable.add(id, reporter, enough, this.deps.now(), role);
-    this.arm();
+    this.changed();
   }
 
   private weighReports(): void {
@@ -348,27 +389,25 @@ export class P2PSite {
 
   /** Takes server `id` out now and gives its slot to a fresh peer (coordinator.evict). */
   evict(id: string, why: string): boolean {
-    if (this.phase !== 'running') return false;
+    if (!this.life.running) return false;
     const done = this.coordinator.evict(id);
     if (done) this.deps.log.warn('p2p.evict', { site: this.site, server: id, why });
-    this.arm();
+    this.changed();
     return done;
   }
 
   /** Starts the hand-back to client-server mode. */
   close(reason: string): void {
-    if (this.phase !== 'running') return;
-    this.phase = 'closing';
+    if (!this.life.can('handBack')) return;
+    this.life.go('handBack');
     this.closeReason = reason;
     this.reads.close();
     this.deps.log.info('p2p.closing', { site: this.site, reason });
-    this.arm();
+    this.changed();
   }
 
-  dispose(): void {
-    this.phase = 'closed';
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+  /** The site is the admin's again (its lifecycle moved on first): its servers stop, its record goes. */
+  private dispose(): void {
     for (const id of this.serving) this.deps.stopServing(id, this.closeReason || 'site closed');
     this.serving.clear();
     this.deps.persist?.(null);
@@ -376,11 +415,9 @@ export class P2PSite {
 
   /** The admin shuts down: stop here, saving the record, but leave the servers serving (see header). */
   suspend(): void {
-    if (this.phase === 'closed') return;
-    this.suspended = true;
+    if (!this.life.can('suspend')) return;
     this.flush();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.life.go('suspend');
   }
 
   private flush(): void {
@@ -394,7 +431,8 @@ export class P2PSite {
   // -------------------------------------------------------------------------------------------
 
   private send(to: string, msg: PeerMessage): void {
-    if (this.phase === 'closed') return;
+    // Back at the admin: sends still deferred are dropped (a stopping admin's still go out, as before its sockets close).
+    if (!this.withServers()) return;
     // A server learns it serves this site before its first peer message.
     if ((msg.type === 'siteInit' || msg.type === 'membership') && !this.serving.has(to) && this.slotted(msg, to)) {
       const target = msg.type === 'membership' ? msg.change.target : null;
@@ -429,10 +467,12 @@ export class P2PSite {
   }
 
   private departed(user: UserState, via: 'portal' | 'logout', seq: number): void {
-    if (this.phase === 'running') this.fallback?.left(user, seq);
+    this.runsAtServers(seq);
+    if (this.life.running) this.fallback?.left(user, seq);
     this.dirty = true;
-    if (this.phase === 'closing' || this.phase === 'closed') {
-      if (this.cutSeq === null) this.heldDepartures.push({ user, via, seq });
+    if (!this.life.running) {
+      // Seen during the hand-back: processed once the cut's seq is known (seq <= cut).
+      if (this.cutSeq === null) this.deps.transit.hold(this.site, { user, via, seq });
       else if (seq <= this.cutSeq) this.deps.onLeft(user, via, seq);
       return;
     }
@@ -455,6 +495,7 @@ export class P2PSite {
     // Too few came back to go on: the site comes back from its stored state now rather than
     // after a state fetch that cannot get a majority answer.
     if (this.reads.majorityGone()) return this.lose(null);
+    this.waitOver();
     for (const u of gone.users) this.leave(u);
     for (const id of gone.servers) this.evict(id, 'did not come back after the admin restarted');
   }
@@ -462,7 +503,9 @@ export class P2PSite {
   /** The hand-back's state at the cut: departures up to it count, the site is the admin's again. */
   private handedBack(v: VerifiedSite): void {
     this.cutSeq = v.seq;
-    for (const d of this.heldDepartures.splice(0)) if (d.seq <= v.seq) this.deps.onLeft(d.user, d.via, d.seq);
+    for (const d of this.deps.transit.takeHeld(this.site)) if (d.seq <= v.seq) this.deps.onLeft(d.user, d.via, d.seq);
+    // Client-server before the game installs it: its users join the admin's copy.
+    this.life.go('cut');
     this.deps.onClosed(v);
     this.dispose();
   }
@@ -470,9 +513,10 @@ export class P2PSite {
   /** No majority answers: the site comes back from its fallback. */
   private lose(fetching: 'save' | 'close' | null): void {
     const fb = this.fallback;
-    if (!fb || this.phase === 'closed') return;
+    if (!fb || !this.life.can('lose')) return;
+    this.life.go('lose');
     // Departures the majority applied during the hand-back are real: their users are gone.
-    for (const d of this.heldDepartures.splice(0)) {
+    for (const d of this.deps.transit.takeHeld(this.site)) {
       fb.left(d.user, d.seq);
       this.users.delete(d.user.name);
       this.deps.onLeft(d.user, d.via, d.seq);
@@ -480,26 +524,30 @@ export class P2PSite {
     const state = fb.state(this.users);
     this.deps.log.warn('p2p.lost', { site: this.site, fetching, base: fb.baseSeq, users: state.snapshot.users.length, ...fb.counts() });
     this.closeReason ||= 'lost its majority';
+    this.life.go('fellBack');
     this.deps.onClosed(state);
     this.dispose();
   }
 
-  private arm(): void {
-    if (this.phase === 'closed' || this.suspended) return;
+  /** Something changed: the record is persisted if it must be, and the driver looks at the wake-up again. */
+  private changed(): void {
+    if (!this.life.atServers) return;
     this.flush();
-    if (this.timer) clearTimeout(this.timer);
-    const now = this.deps.now();
-    const wakes = [this.coordinator.nextWakeAt(), this.reads.wakeAt(), this.unreachable.weighAt, this.resumeWait?.endsAt ?? null];
-    let at = Infinity;
-    for (const w of wakes) if (w !== null && w < at) at = w;
-    if (!Number.isFinite(at)) return;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, Math.min(at - now, 60_000)));
-    this.timer.unref?.();
+    this.deps.wake();
   }
 
-  private tick(): void {
-    this.timer = null;
-    if (this.phase === 'closed' || this.suspended) return;
+  /** When this site has something to do next (the Driver's Tickable); null: nothing, or it is over. */
+  nextWakeAt(): number | null {
+    if (!this.life.atServers) return null;
+    const wakes = [this.coordinator.nextWakeAt(), this.reads.wakeAt(), this.unreachable.weighAt, this.resumeWait?.endsAt ?? null];
+    let at: number | null = null;
+    for (const w of wakes) if (w !== null && (at === null || w < at)) at = w;
+    return at;
+  }
+
+  /** Runs what is due (called by the Driver at or after `nextWakeAt`). */
+  tick(): void {
+    if (!this.life.atServers) return;
     const now = this.deps.now();
     try {
       this.coordinator.tick();
@@ -512,7 +560,6 @@ export class P2PSite {
     } catch (err) {
       this.deps.log.error('p2p.tick_failed', { site: this.site, err, stack: (err as Error)?.stack });
     }
-    this.arm();
+    this.changed();
   }
 }
-

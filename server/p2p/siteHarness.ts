@@ -1,8 +1,9 @@
 /**
  * P2PSite (the admin's side of one P2P site) against real Site Servers on a MemNet, for tests: the
  * site's deps are fakes that record what it does, its `deliver` puts the coordinator's messages on
- * the net as the admin's, and what the servers send the admin goes to `receive`. The site's timer
- * runs on vitest's fake timers (the test turns them on), kept in step with the net's clock.
+ * the net as the admin's, and what the servers send the admin goes to `receive`. The net drives the
+ * site as a node (its `nextWakeAt`/`tick`, as the admin's Driver does); its deferred sends are
+ * microtasks, flushed with vitest's fake timers (the test turns them on) kept in step with the net.
  */
 import { vi } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
@@ -15,6 +16,8 @@ import type { SiteServer } from '../../src/protocol/api.js';
 import { MemNet } from '../../src/protocol/testing.js';
 import type { StoredP2PSite } from '../storage/types.js';
 import { P2PSite, type ResumedFrom, type SiteDeps, type VerifiedSite } from './site.js';
+import { SiteLifecycle } from './lifecycle.js';
+import { Transit } from './transit.js';
 
 const crypto = insecureFastScheme;
 const ADMIN_SECRET = 'ad'.repeat(32);
@@ -66,17 +69,22 @@ export function harness(
   const toNet = net.sender(ADMIN_ID);
   /** What the site persisted, in order (null: deleted). */
   const records: Array<StoredP2PSite | null> = [];
+  const log: SiteDeps['log'] = {
+    info: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
+    warn: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
+    error: (e, f) => {
+      throw new Error(`${e} ${JSON.stringify(f)}`);
+    },
+  };
   const deps: SiteDeps = {
       config,
       secretKey: ADMIN_SECRET,
       crypto,
       now: net.clock(ADMIN_ID),
       random: () => 0.5,
-      log: {
-        info: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-        warn: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-        error: (e, f) => { throw new Error(`${e} ${JSON.stringify(f)}`); },
-      },
+      log,
+      life: new SiteLifecycle('meadow', { now: net.clock(ADMIN_ID), log }),
+      transit: new Transit(),
       deliver: (to, msg) => toNet(to, msg),
       startServing: (id) => (serving.add(id), true),
       stopServing: (id) => void serving.delete(id),
@@ -92,9 +100,12 @@ export function harness(
       saveEveryMs: o.saveEveryMs ?? 1e9,
       ...(o.lostAfterMs !== undefined ? { lostAfterMs: o.lostAfterMs } : {}),
       persist: (r) => void records.push(r === null ? null : (JSON.parse(JSON.stringify(r)) as StoredP2PSite)),
+      wake: () => net.rewake(ADMIN_ID),
+      defer: (fn) => queueMicrotask(fn),
   };
+  const asNode = (s: P2PSite) => ({ receive: (from: string, msg: PeerMessage) => s.receive(from, msg), tick: () => s.tick(), nextWakeAt: () => s.nextWakeAt() });
   const site = new P2PSite(deps, SERVERS.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })), users);
-  net.add(ADMIN_ID, { receive: (from, msg) => site.receive(from, msg), tick: () => undefined, nextWakeAt: () => null });
+  net.add(ADMIN_ID, asNode(site));
   const snapshot = { ...createSite('meadow'), users: users.map((u) => newUser(u, 'meadow')) };
   const nextNo = new Map<string, number>();
   return {
@@ -123,9 +134,10 @@ export function harness(
       const r = records.at(-1);
       if (!r) throw new Error('nothing persisted');
       const from: ResumedFrom = { coordinator: r.coordinator as ResumedFrom['coordinator'], holders: r.holders, base };
-      const again = new P2PSite({ ...deps, resumeGraceMs: graceMs }, [], r.users, from);
+      // A new admin process: its own lifecycle, client-server until it resumes the site.
+      const again = new P2PSite({ ...deps, resumeGraceMs: graceMs, life: new SiteLifecycle('meadow', { now: net.clock(ADMIN_ID), log }), transit: new Transit() }, [], r.users, from);
       adminDown = false;
-      net.add(ADMIN_ID, { receive: (f, msg) => again.receive(f, msg), tick: () => undefined, nextWakeAt: () => null });
+      net.add(ADMIN_ID, asNode(again));
       return again;
     },
     /** A server's host resends what it told the admin about departures (as SiteServerHost does when the admin is back). */

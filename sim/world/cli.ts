@@ -1,0 +1,96 @@
+/**
+ * `npm run sim -- --world --seed S [--seeds N] [--players P] [--rounds R]`: whole-world runs
+ * (world.ts), each judged by checkWorld; a failing seed prints the line that replays it. Returns
+ * the exit code: 1 when a property was violated, 2 on bad arguments.
+ */
+import { checkWorld } from './properties.js';
+import { runWorld, type WorldOptions } from './world.js';
+
+export const WORLD_USAGE = `usage: npm run sim -- --world [options]
+
+  --seed N      seed of the (first) run        default 1
+  --seeds N     runs with seeds seed, seed+1, ... default 1
+  --players N   players in the world (1-64)    default 8
+  --rounds N    rounds of play (1-100)         default 6
+  --help        this text
+`;
+
+const LIMITS: Record<string, [number, number]> = {
+  '--seed': [0, 2 ** 31],
+  '--seeds': [1, 100_000],
+  '--players': [1, 64],
+  '--rounds': [1, 100],
+};
+
+export function parseWorldArgs(
+  argv: readonly string[],
+): { seed: number; seeds: number; players: number; rounds: number; help: boolean } | string {
+  const o = { seed: 1, seeds: 1, players: 8, rounds: 6, help: false };
+  const seen = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i] ?? '';
+    if (flag === '--help' || flag === '-h') {
+      o.help = true;
+      continue;
+    }
+    const lim = LIMITS[flag];
+    if (!lim) return `unknown option ${flag} for --world (see --world --help)`;
+    if (seen.has(flag)) return `${flag} given twice`;
+    seen.add(flag);
+    const raw = argv[++i];
+    const n = Number(raw);
+    if (raw === undefined || !/^\d+$/.test(raw) || n < lim[0] || n > lim[1])
+      return `${flag} needs a whole number in [${lim[0]}, ${lim[1]}], got ${raw ?? 'nothing'}`;
+    o[flag.slice(2) as 'seed' | 'seeds' | 'players' | 'rounds'] = n;
+  }
+  return o;
+}
+
+/** What a run that broke a property prints: its violations and how to replay it. */
+export function formatFailure(
+  o: Omit<WorldOptions, 'seed'> & { seed: number },
+  violations: readonly string[],
+): string {
+  const extra = `${o.players !== undefined ? ` --players ${o.players}` : ''}${o.rounds !== undefined ? ` --rounds ${o.rounds}` : ''}`;
+  return (
+    [
+      `seed ${o.seed}: ${violations.length} violation(s)`,
+      ...violations.map((v) => `  ${v}`),
+      `  replay: npm run sim -- --world --seed ${o.seed}${extra}`,
+    ].join('\n') + '\n'
+  );
+}
+
+export function runWorldCli(
+  argv: readonly string[],
+  write: (text: string) => void = (t) => void process.stdout.write(t),
+  writeErr: (text: string) => void = (t) => void process.stderr.write(t),
+): number {
+  const a = parseWorldArgs(argv);
+  if (typeof a === 'string') {
+    writeErr(`sim: ${a}\n\n${WORLD_USAGE}`);
+    return 2;
+  }
+  if (a.help) {
+    write(WORLD_USAGE);
+    return 0;
+  }
+  const t0 = performance.now();
+  const failed: number[] = [];
+  let joins = 0;
+  for (let seed = a.seed; seed < a.seed + a.seeds; seed++) {
+    const o = { seed, players: a.players, rounds: a.rounds };
+    const trace = runWorld(o);
+    joins += trace.joins.length;
+    const v = checkWorld(trace);
+    if (v.length > 0) {
+      failed.push(seed);
+      write(formatFailure(o, v));
+    }
+  }
+  const s = (performance.now() - t0) / 1000;
+  write(
+    `${a.seeds} world run(s), seeds ${a.seed}..${a.seed + a.seeds - 1}, in ${s.toFixed(1)} s; ${joins} joins; runs with property violations: ${failed.length}${failed.length ? ` (seeds ${failed.join(', ')})` : ''}\n`,
+  );
+  return failed.length > 0 ? 1 : 0;
+}

@@ -1,0 +1,64 @@
+/**
+ * The properties every world run must keep (issue 18), judged on its trace alone so that each can
+ * be shown to fail on a broken trace (properties.test.ts):
+ * - back: every site came back to the admin, by a legal lifecycle, with no error logged;
+ * - users: each player is in exactly one place at the end (on one site, stored after a logout, or
+ *   arrived at a site already back at the admin): none lost, none doubled, no ghost;
+ * - items: no item exists twice (maps, inventories of present, stored and arrived users);
+ * - logs: the servers of a site accepted the same update for every seq they share;
+ * - joins: every join showed on the majority's copy of its site within JOIN_BOUND_MS.
+ */
+import { JOIN_BOUND_MS, type WorldTrace } from './world.js';
+
+export function checkWorld(t: WorldTrace): string[] {
+  const out: string[] = [];
+  for (const site of t.sites) {
+    const path = t.lifecycles.get(site) ?? [];
+    if (!t.closed.has(site))
+      out.push(`back: ${site} never came back to the admin (lifecycle ${path.join(' > ')})`);
+    else if (path.at(-1) !== 'cut' && path.at(-1) !== 'fellBack')
+      out.push(`back: ${site} came back but its lifecycle ends ${path.join(' > ')}`);
+  }
+  for (const e of t.errors) out.push(`back: the admin logged an error: ${e}`);
+
+  const places = new Map<string, string[]>();
+  const put = (name: string, place: string): void =>
+    void places.set(name, [...(places.get(name) ?? []), place]);
+  for (const [site, v] of t.closed) for (const u of v.snapshot.users) put(u.name, `on ${site}`);
+  for (const name of t.stored.keys()) put(name, 'stored');
+  for (const name of t.arrivedAtAdmin.keys()) put(name, 'arrived');
+  for (const name of t.players) {
+    const p = places.get(name) ?? [];
+    if (p.length !== 1) out.push(`users: ${name} is in ${p.length === 0 ? 'no place' : p.join(' and ')}`);
+  }
+  for (const name of places.keys())
+    if (!t.players.includes(name)) out.push(`users: ${name} appeared from nowhere (a ghost)`);
+
+  const items = new Map<string, number>();
+  const count = (id: string): void => void items.set(id, (items.get(id) ?? 0) + 1);
+  for (const v of t.closed.values()) {
+    for (const i of v.snapshot.site.items) count(i.id);
+    for (const u of v.snapshot.users) for (const i of u.inventory) count(i.id);
+  }
+  for (const u of [...t.stored.values(), ...t.arrivedAtAdmin.values()])
+    for (const i of u.inventory) count(i.id);
+  for (const [id, n] of items) if (n > 1) out.push(`items: ${id} exists ${n} times`);
+
+  for (const [site, logs] of t.logs) {
+    const bySeq = new Map<number, string>();
+    for (const [server, log] of logs) {
+      for (const [seq, hash] of log) {
+        const h = bySeq.get(seq);
+        if (h === undefined) bySeq.set(seq, hash);
+        else if (h !== hash) out.push(`logs: on ${site}, ${server} accepted another update ${seq}`);
+      }
+    }
+  }
+
+  for (const j of t.joins) {
+    if (j.seenAt === null) out.push(`joins: ${j.user} joined ${j.site} at ${j.at} and never showed there`);
+    else if (j.seenAt - j.at > JOIN_BOUND_MS)
+      out.push(`joins: ${j.user} took ${j.seenAt - j.at} ms to show on ${j.site} (bound ${JOIN_BOUND_MS})`);
+  }
+  return out;
+}

@@ -1,0 +1,420 @@
+/**
+ * The whole world under the simulator, first version: every site of the world is P2P, each hosted
+ * by the admin's real site code (server/p2p: P2PSite with its lifecycle, reads, fallback, transit)
+ * and three real Site Servers (createSiteServer), all on one simulated network (sim/network.ts,
+ * real codec) and clock (sim/eventQueue.ts), driven like the hosts (sim/host.ts). Players walk to
+ * items and pick them, take portals (their departure, accepted by majority, lands them on the next
+ * site as a join, as the admin's game does), log out and log in again; then every site is handed
+ * back. Links have a latency drawn per run and a few slow peers; in half the runs a serving tab
+ * crashes and a spare replaces it; in some the admin restarts (its sites suspended, then resumed
+ * from their records; servers resend the departures it missed). What the run saw is a
+ * `WorldTrace`, which `checkWorld` (properties.ts) judges.
+ *
+ * Not yet here (issue 18): the admin's P2PManager and Game themselves (transfer at the threshold,
+ * server choice, the login wait), site users' own cores, loss and partitions.
+ */
+import { pathTo } from '../../src/game/path.js';
+import { createSite, newUser } from '../../src/game/rules.js';
+import type { PlayerAction, SiteSnapshot, UserState } from '../../src/game/types.js';
+import { getSite, listSites } from '../../src/game/world.js';
+import { makeSiteConfig } from '../../src/protocol/config.js';
+import { insecureFastScheme, ZERO_HASH } from '../../src/protocol/crypto.js';
+import { ADMIN_ID, type PeerMessage } from '../../src/protocol/messages.js';
+import { createSiteServer } from '../../src/protocol/server.js';
+import type { CoordinatorServer, SiteServer } from '../../src/protocol/api.js';
+import { SiteLifecycle } from '../../server/p2p/lifecycle.js';
+import { P2PSite } from '../../server/p2p/site.js';
+import { Transit } from '../../server/p2p/transit.js';
+import type { ResumedFrom, VerifiedSite } from '../../server/p2p/types.js';
+import type { StoredP2PSite } from '../../server/storage/types.js';
+import { peerCodec } from '../core.js';
+import { EventQueue } from '../eventQueue.js';
+import { Host } from '../host.js';
+import { Network } from '../network.js';
+import { createRng } from '../rng.js';
+
+const crypto = insecureFastScheme;
+const ADMIN_SECRET = 'ad'.repeat(32);
+const N_SERVER = 3;
+/** A join (portal landing, login) must show on the majority's copy of its site within this. */
+export const JOIN_BOUND_MS = 3000;
+
+export interface WorldOptions {
+  seed: number;
+  players?: number;
+  rounds?: number;
+}
+
+/** A departure or a join as the admin's side saw it. */
+export interface WorldJoin {
+  user: string;
+  site: string;
+  at: number;
+  /** When the majority of the site's servers first had the user (null: never seen). */
+  seenAt: number | null;
+}
+
+export interface WorldTrace {
+  seed: number;
+  players: string[];
+  /** Items on the map at the start, per site (ids). */
+  itemsAtStart: string[];
+  /** Each site as the hand-back gave it back (missing: it never came back). */
+  closed: Map<string, VerifiedSite>;
+  sites: string[];
+  /** Logged-out players' stored states. */
+  stored: Map<string, UserState>;
+  /** Players that landed on a site already on its way back (they join the admin's copy). */
+  arrivedAtAdmin: Map<string, UserState>;
+  /** Every server's accepted log: site -> server -> [seq, hash]. */
+  logs: Map<string, Map<string, Array<[number, string]>>>;
+  joins: WorldJoin[];
+  /** Lifecycle paths taken per site (events). */
+  lifecycles: Map<string, string[]>;
+  /** Errors the admin's code logged (ERR_INTERNAL: an illegal transition, a failed tick). */
+  errors: string[];
+  /** Servers whose tab crashed. */
+  crashed: string[];
+  /** Admin restarts during the run. */
+  restarts: number;
+  /** Departure updates the servers resent to a restarted admin (applied while it was down). */
+  resentDepartures: number;
+}
+
+interface SiteRig {
+  p2p: P2PSite;
+  admin: Host<PeerMessage>;
+  /** Every Site Server core of the site: the first three, then spares that may replace them. */
+  cores: Map<string, SiteServer>;
+  hosts: Map<string, Host<PeerMessage>>;
+  life: SiteLifecycle;
+  /** Builds the admin's side again (a restarted admin resuming the site). */
+  restart: (servers: CoordinatorServer[], onSite: string[], resumed: ResumedFrom) => SiteRig;
+}
+
+/** Spare peers per site (tabs that may replace a crashed server). */
+const SPARES = 2;
+
+/** A server's secret key, fixed by its id (the simulator's own keys need no secrecy). */
+function secret(id: string): string {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return (h.toString(16).padStart(8, '0') + '5a').repeat(7).slice(0, 64);
+}
+
+export function runWorld(o: WorldOptions): WorldTrace {
+  const rng = createRng(o.seed);
+  const queue = new EventQueue();
+  // Links: a base latency per run, and a few slow peers (a loaded machine, a far tab) slower still.
+  const links = rng.fork('links');
+  const baseLatency = 5 + links.int(35);
+  const slow = new Map<string, number>();
+  const latencyOf = (id: string): number => slow.get(id) ?? 0;
+  const net = new Network<PeerMessage>({
+    queue,
+    rng: rng.fork('net'),
+    codec: peerCodec,
+    defaults: { latency: baseLatency, jitter: 10, loss: 0 },
+    linkParams: (from, to) => ({
+      latency: baseLatency + latencyOf(from) + latencyOf(to),
+      jitter: 10,
+      loss: 0,
+    }),
+  });
+  const now = (): number => queue.now;
+  const siteIds = listSites().map((s) => s.id);
+  const players = Array.from({ length: o.players ?? 8 }, (_, i) => `p${i}`);
+  const trace: WorldTrace = {
+    seed: o.seed,
+    players,
+    itemsAtStart: [],
+    closed: new Map(),
+    sites: siteIds,
+    stored: new Map(),
+    arrivedAtAdmin: new Map(),
+    logs: new Map(),
+    joins: [],
+    lifecycles: new Map(),
+    errors: [],
+    crashed: [],
+    restarts: 0,
+    resentDepartures: 0,
+  };
+  const log = {
+    info: () => undefined,
+    warn: () => undefined,
+    error: (event: string, fields?: Record<string, unknown>) =>
+      void trace.errors.push(`${event} ${JSON.stringify(fields ?? {})}`),
+  };
+  const transit = new Transit();
+  /** What each P2P site persisted for a restarted admin (the p2p_sites table). */
+  const records = new Map<string, StoredP2PSite>();
+  /** The admin is down: what servers send it is lost, and kept by them to resend (as SiteServerHost does). */
+  let adminDown = false;
+  const unsent = new Map<string, PeerMessage[]>();
+  const rigs = new Map<string, SiteRig>();
+  const where = new Map<string, string>();
+  for (const name of players) where.set(name, rng.pick(siteIds));
+
+  const join = (site: string, user: UserState): void => {
+    const rig = rigs.get(site);
+    if (!rig || !rig.p2p.running) {
+      trace.arrivedAtAdmin.set(user.name, user);
+      where.delete(user.name);
+      return;
+    }
+    where.set(user.name, site);
+    trace.joins.push({ user: user.name, site, at: now(), seenAt: null });
+    rig.p2p.join(user.name, user);
+  };
+  const departed = (site: string, user: UserState, via: 'portal' | 'logout'): void => {
+    where.delete(user.name);
+    if (via === 'logout') trace.stored.set(user.name, user);
+    // A portal lands the user on its destination after the admin's own handling.
+    else queue.after(1, () => join(user.site, user));
+  };
+
+  for (const site of siteIds) {
+    const config = makeSiteConfig({ site, N_server: N_SERVER });
+    const cores = new Map<string, SiteServer>();
+    const hosts = new Map<string, Host<PeerMessage>>();
+    const ids = Array.from({ length: N_SERVER }, (_, i) => `${site}-s${i}`);
+    const spares = Array.from({ length: SPARES }, (_, i) => `${site}-c${i}`);
+    for (const id of [...ids, ...spares]) {
+      const host = new Host<PeerMessage>({ queue, id, coreNow: now });
+      const s = createSiteServer({
+        config,
+        id,
+        secretKey: secret(id),
+        adminKey: crypto.publicKeyOf(ADMIN_SECRET),
+        crypto,
+        now,
+        send: (to, m) => net.send(id, to, m),
+      });
+      cores.set(id, s);
+      hosts.set(id, host);
+      net.attach(id, (from, m) => host.deliver(from, m));
+      host.install(s);
+      if (links.chance(0.05)) slow.set(id, 40 + links.int(110));
+    }
+    const serving = new Set(ids);
+    const users = players.filter((p) => where.get(p) === site);
+    /** The admin's side of the site: at the start, or (resumed) in a restarted admin. */
+    const adminSide = (servers: CoordinatorServer[], onSite: string[], resumed?: ResumedFrom): SiteRig => {
+      const life = new SiteLifecycle(site, { now, log });
+      const adminHost = new Host<PeerMessage>({ queue, id: `${ADMIN_ID}/${site}`, coreNow: now });
+      const p2p = new P2PSite(
+        {
+          config,
+          secretKey: ADMIN_SECRET,
+          crypto,
+          now,
+          random: () => rng.next(),
+          log,
+          deliver: (to, m) => net.send(ADMIN_ID, to, m),
+          startServing: (id) => (hosts.get(id)?.crashed ? false : (serving.add(id), true)),
+          stopServing: (id) => void serving.delete(id),
+          connected: (id) => hosts.get(id)?.crashed === false,
+          candidates: () =>
+            spares
+              .filter((id) => !serving.has(id) && !hosts.get(id)?.crashed)
+              .map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })),
+          onLeft: (user, via) => departed(site, user, via),
+          onVerified: () => undefined,
+          onClosed: (v) => void trace.closed.set(site, v),
+          onMinority: () => undefined,
+          saveEveryMs: 2000,
+          persist: (rec) => void (rec ? records.set(site, rec) : records.delete(site)),
+          resumeGraceMs: 2000,
+          life,
+          transit,
+          wake: () => adminHost.reschedule(),
+          defer: (fn) =>
+            void queue.schedule(queue.now, () => {
+              fn();
+              adminHost.reschedule();
+            }),
+        },
+        servers,
+        onSite,
+        resumed,
+      );
+      adminHost.install({
+        receive: (f, m) => p2p.receive(f, m),
+        tick: () => p2p.tick(),
+        nextWakeAt: () => p2p.nextWakeAt(),
+      });
+      return { p2p, admin: adminHost, cores, hosts, life, restart: adminSide };
+    };
+    const rig = adminSide(
+      ids.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })),
+      users,
+    );
+    rigs.set(site, rig);
+    const p2p = rig.p2p;
+    const start = createSite(site);
+    trace.itemsAtStart.push(...start.site.items.map((i) => i.id));
+    const snapshot: SiteSnapshot = { ...start, users: users.map((u) => newUser(u, site)) };
+    p2p.start({ snapshot, seq: 0, prev: ZERO_HASH, lastActionNo: users.map((u) => [u, 0]) });
+  }
+  // The admin's one endpoint: each message goes to the site it names.
+  net.attach(ADMIN_ID, (from, m) => {
+    const site = 'site' in m && typeof m.site === 'string' ? m.site : null;
+    if (adminDown) {
+      if (m.type === 'update' || m.type === 'updateHash') unsent.set(from, [...(unsent.get(from) ?? []), m]);
+      return;
+    }
+    if (site) rigs.get(site)?.admin.deliver(from, m);
+  });
+  for (const name of players) net.attach(name, () => undefined);
+
+  const nextNo = new Map<string, number>();
+  const act = (name: string, site: string, action: PlayerAction): void => {
+    const no = (nextNo.get(name) ?? 0) + 1;
+    nextNo.set(name, no);
+    for (const id of rigs.get(site)?.p2p.servers() ?? [])
+      net.send(name, id, { type: 'action', site, user: name, actionNo: no, action });
+  };
+  /** The site's servers now (slot holders whose tab is up). */
+  const upServers = (site: string): SiteServer[] => {
+    const rig = rigs.get(site);
+    return (rig?.p2p.servers() ?? []).flatMap((id) =>
+      rig?.hosts.get(id)?.crashed === false ? [rig.cores.get(id)!] : [],
+    );
+  };
+  const view = (site: string): SiteSnapshot | null =>
+    upServers(site)
+      .find((s) => s.snapshot() !== null)
+      ?.snapshot() ?? null;
+  const noteJoins = (): void => {
+    for (const j of trace.joins) {
+      if (j.seenAt !== null) continue;
+      const have = upServers(j.site).filter((s) => s.snapshot()?.users.some((u) => u.name === j.user)).length;
+      if (have * 2 > N_SERVER) j.seenAt = now();
+    }
+  };
+  const runFor = (ms: number): void => {
+    const end = queue.now + ms;
+    while (queue.now < end) {
+      queue.runUntil(Math.min(end, queue.now + 50));
+      noteJoins();
+    }
+  };
+
+  runFor(400);
+  const rounds = o.rounds ?? 6;
+  const r = rng.fork('players');
+  // The admin restarts in some runs: every site is suspended (its record kept), the sites play on
+  // without it, then a new admin resumes each from its record and last stored state; servers and
+  // users come back, and servers resend what they told the admin about departures meanwhile.
+  const restart = rng.fork('restart');
+  if (restart.chance(0.3)) {
+    const downAt = 400 + restart.int(rounds * 600);
+    const upAt = downAt + 300 + restart.int(1200);
+    const bases = new Map<string, VerifiedSite>();
+    queue.schedule(downAt, () => {
+      adminDown = true;
+      trace.restarts++;
+      for (const [site, rig] of rigs) {
+        const base = rig.p2p.fallbackState();
+        if (base) bases.set(site, base);
+        rig.p2p.suspend();
+      }
+    });
+    queue.schedule(upAt, () => {
+      adminDown = false;
+      for (const [site, rig] of rigs) {
+        const rec = records.get(site);
+        const base = bases.get(site);
+        if (!rec || !base) continue;
+        const again = rig.restart([], rec.users, {
+          coordinator: rec.coordinator as ResumedFrom['coordinator'],
+          holders: rec.holders,
+          base,
+        });
+        rigs.set(site, again);
+        for (const id of again.p2p.servers()) {
+          if (again.hosts.get(id)?.crashed !== false) continue;
+          again.admin.poke(() => void again.p2p.serverBack(id));
+          for (const m of unsent.get(id) ?? []) {
+            if (m.type === 'update' && m.events.some((e) => e.kind === 'left')) trace.resentDepartures++;
+            again.admin.deliver(id, m);
+          }
+        }
+        for (const name of rec.users)
+          if (where.get(name) === site) again.admin.poke(() => void again.p2p.userBack(name));
+      }
+      unsent.clear();
+    });
+  }
+  // A serving tab crashes in half the runs: the admin sees its socket close and replaces it
+  // (as P2PManager.disconnect does), a spare takes its slot and the state from the others.
+  const faults = rng.fork('faults');
+  if (faults.chance(0.5)) {
+    const site = faults.pick(siteIds);
+    const victim = faults.pick(rigs.get(site)!.p2p.servers());
+    queue.after(faults.int(rounds * 600), () => {
+      // The admin's side as it is then (a restarted admin has a new one).
+      const rig = rigs.get(site)!;
+      rig.hosts.get(victim)?.crash();
+      trace.crashed.push(victim);
+      rig.admin.poke(() => void rig.p2p.evict(victim, 'its tab left'));
+    });
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const name of players) {
+      const site = where.get(name);
+      if (adminDown) {
+        // Only play goes on: logins, logouts and portal landings wait for the admin.
+        if (site !== undefined) act(name, site, { kind: 'say', text: `round ${round}` });
+        continue;
+      }
+      if (site === undefined) {
+        // Logged out: logs in again now and then, where it was stored.
+        const st = trace.stored.get(name);
+        if (st && r.chance(0.5)) {
+          trace.stored.delete(name);
+          join(st.site, st);
+        }
+        continue;
+      }
+      const v = view(site);
+      const me = v?.users.find((u) => u.name === name);
+      if (!v || !me) continue;
+      const x = r.next();
+      if (x < 0.5 && v.site.items.length > 0) {
+        const item = r.pick(v.site.items);
+        for (const dir of pathTo(site, me, item)) act(name, site, { kind: 'move', dir });
+        act(name, site, { kind: 'pickup' });
+      } else if (x < 0.75 && getSite(site).portals.length > 0) {
+        const p = r.pick(getSite(site).portals);
+        for (const dir of pathTo(site, me, p)) act(name, site, { kind: 'move', dir });
+        act(name, site, { kind: 'portal' });
+      } else if (x < 0.85) rigs.get(site)?.p2p.leave(name);
+      else act(name, site, { kind: 'say', text: `round ${round}` });
+    }
+    runFor(500 + r.int(400));
+  }
+  while (adminDown) runFor(100);
+  for (const rig of rigs.values()) rig.p2p.close('end of the run');
+  // Some players log out during the hand-back: their departures are ordered before or after its cut.
+  for (const name of players) {
+    const site = where.get(name);
+    if (site !== undefined && r.chance(0.3)) queue.after(r.int(800), () => rigs.get(site)?.p2p.leave(name));
+  }
+  for (let t = 0; t < 30_000 && trace.closed.size < rigs.size; t += 100) runFor(100);
+  for (const [site, rig] of rigs) {
+    trace.lifecycles.set(
+      site,
+      rig.life.history.map((h) => h.event),
+    );
+    const logs = new Map<string, Array<[number, string]>>();
+    for (const [id, s] of rig.cores)
+      logs.set(
+        id,
+        s.appliedLog().map((u) => [u.seq, u.hash] as [number, string]),
+      );
+    trace.logs.set(site, logs);
+  }
+  return trace;
+}
