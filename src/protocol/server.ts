@@ -16,7 +16,7 @@ import { applyMembership, onRecordRequest, start } from './membership.js';
 import { RECORD_COST, STATE_COST } from './budget.js';
 import { ADMIN_ID, parsePeerMessage, type PeerMessage } from './messages.js';
 import { createContext, fromUnknownPeer, HORIZON_WINDOWS, isUserHere, latestStint, reject, type ServerCtx } from './serverContext.js';
-import { adoptInit, checkOutOfStep, noteAnnounce, onHashRequest, onStateChunk, onUpdateRequest, serveState, syncTimeouts, tryAdopt } from './stateSync.js';
+import { adoptInit, checkOutOfStep, onAnnounce, onHashRequest, onStateChunk, onUpdateRequest, serveState, syncTimeouts } from './stateSync.js';
 import { emitTimeslot, maybeEcho, onEcho, onTimeslot, onTimeslotReply, onTimeslotRequest } from './timeslots.js';
 
 function handle(ctx: ServerCtx, from: string, msg: PeerMessage): void {
@@ -66,10 +66,7 @@ function handle(ctx: ServerCtx, from: string, msg: PeerMessage): void {
       return onHashRequest(ctx, from, msg);
     case 'updateHash':
     case 'update':
-      if (ctx.members.has(from)) {
-        noteAnnounce(ctx, from, msg.seq, msg.hash);
-        tryAdopt(ctx);
-      }
+      if (ctx.members.has(from)) onAnnounce(ctx, from, msg.seq, msg.hash);
       return;
     case 'echo':
       return onEcho(ctx, from, msg);

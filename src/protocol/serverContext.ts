@@ -25,6 +25,7 @@ import {
   type TransferPayload,
   type UpdateMessage,
 } from './messages.js';
+import type { StateFetch } from './stateFetch.js';
 import type { Candidate } from './window.js';
 
 /** Smallest step between two stamps / arrivals of one server (ms). */
@@ -45,17 +46,10 @@ export interface Stored {
   hints: TransferPayload['hints'];
 }
 
+/** A state transfer under way (stateSync.ts), and why. */
 export interface SyncState {
   reason: string;
-  tried: Set<string>;
-  provider: string | null;
-  startedAt: number;
-  seq: number | null;
-  hash: string | null;
-  count: number;
-  chunks: Array<Uint8Array | undefined>;
-  payload: TransferPayload | null;
-  askedHashesAt: number | null;
+  fetch: StateFetch;
 }
 
 export type Stint = Member['stints'][number];

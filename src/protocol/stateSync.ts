@@ -6,10 +6,10 @@
  */
 import { AppliedSet } from './applied.js';
 import { Chain } from './chain.js';
-import { hashOf, ZERO_HASH } from './crypto.js';
+import { cutBytes } from './chunks.js';
+import { ZERO_HASH } from './crypto.js';
 import {
   ADMIN_ID,
-  decodeTransfer,
   encodeTransfer,
   MAX_TIMESLOTS_PER_REPLY,
   STATE_CHUNK_BYTES,
@@ -20,7 +20,8 @@ import {
 import type { AppliedUpdate } from './api.js';
 import { addReport, indexItem } from './reports.js';
 import { activeIds, ceilGrid, fetchRange, myEpoch, observe, reject, type ServerCtx } from './serverContext.js';
-import { updateHash, verifyMembership, verifySiteInit } from './signed.js';
+import { verifyMembership, verifySiteInit } from './signed.js';
+import { createStateFetch } from './stateFetch.js';
 
 /** Server `server` says its update `seq` has `hash` (in a Timeslot, an update or a hash). */
 export function noteAnnounce(ctx: ServerCtx, server: string, seq: number, hash: string): void {
@@ -59,124 +60,42 @@ export function startSync(ctx: ServerCtx, reason: string): void {
   if (ctx.status === 'syncing' || ctx.status === 'evicted') return;
   ctx.status = 'syncing';
   observe(ctx, { kind: 'resync', reason, seq: ctx.lastSeq });
-  ctx.sync = {
-    reason,
-    tried: new Set(),
-    provider: null,
-    startedAt: ctx.opts.now(),
-    seq: null,
-    hash: null,
-    count: 0,
-    chunks: [],
-    payload: null,
-    askedHashesAt: null,
-  };
-  askNextProvider(ctx);
-}
-
-/** Asks the next peer (the one announcing the latest update first) for its latest state. */
-function askNextProvider(ctx: ServerCtx): void {
-  const sync = ctx.sync;
-  if (!sync) return;
-  const cands = activeIds(ctx).filter((id) => id !== ctx.me);
-  if (cands.length === 0) return;
-  let pool = cands.filter((id) => !sync.tried.has(id));
-  if (pool.length === 0) {
-    sync.tried.clear();
-    pool = cands;
-  }
+  const others = (): string[] => activeIds(ctx).filter((id) => id !== ctx.me);
   const latest = (id: string): number => {
     const m = ctx.announced.get(id);
     return m && m.size > 0 ? Math.max(...m.keys()) : -1;
   };
-  pool.sort((a, b) => latest(b) - latest(a) || (a < b ? -1 : 1));
   // Joining in the slot of a server whose player walked in: its copy first (it holds no slot now).
   const from = ctx.opts.stateFrom;
-  const p = sync.reason === 'joining' && from !== undefined && from !== ctx.me && !sync.tried.has(from) ? from : pool[0];
-  if (p === undefined) return;
-  sync.tried.add(p);
-  sync.provider = p;
-  sync.startedAt = ctx.opts.now();
-  sync.seq = null;
-  sync.hash = null;
-  sync.count = 0;
-  sync.chunks = [];
-  sync.payload = null;
-  sync.askedHashesAt = null;
-  ctx.opts.send(p, { type: 'stateRequest', site: ctx.site, seq: null, epoch: myEpoch(ctx) });
+  const fetch = createStateFetch({
+    config: ctx.cfg,
+    now: ctx.opts.now,
+    send: ctx.opts.send,
+    servers: others,
+    onDone: (r) => adopt(ctx, r.payload, r.from),
+    onRejected: (peer, code, why) => reject(ctx, peer, 'stateChunk', code, why),
+    patienceMs: 3 * ctx.cfg.T_req_timeout + 10 * ctx.T,
+    // The peer announcing the latest update first.
+    order: (pool) => [...pool].sort((a, b) => latest(b) - latest(a) || (a < b ? -1 : 1)),
+    ...(reason === 'joining' && from !== undefined && from !== ctx.me ? { preferred: from } : {}),
+    known: (id, seq) => ctx.announced.get(id)?.get(seq),
+    epoch: () => myEpoch(ctx),
+  });
+  ctx.sync = { reason, fetch };
+  fetch.start();
 }
 
 export function onStateChunk(ctx: ServerCtx, from: string, msg: PeerOf<'stateChunk'>): void {
-  const sync = ctx.sync;
-  if (!sync || from !== sync.provider || sync.payload) return;
-  if (sync.seq === null) {
-    sync.seq = msg.seq;
-    sync.hash = msg.hash;
-    sync.count = msg.count;
-    sync.chunks = new Array<Uint8Array | undefined>(msg.count);
-  }
-  if (msg.seq !== sync.seq || msg.hash !== sync.hash || msg.count !== sync.count || msg.index >= sync.count) {
-    reject(ctx, from, 'stateChunk', 'ERR_STALE', 'chunk of another transfer');
-    return;
-  }
-  sync.chunks[msg.index] = msg.data;
-  if (sync.chunks.some((c) => c === undefined) || sync.chunks.length !== sync.count) return;
-  const total = sync.chunks.reduce((n, c) => n + (c?.byteLength ?? 0), 0);
-  const bytes = new Uint8Array(total);
-  let off = 0;
-  for (const c of sync.chunks) {
-    if (c) bytes.set(c, off);
-    off += c?.byteLength ?? 0;
-  }
-  const parsed = decodeTransfer(bytes);
-  if (!parsed.ok) {
-    reject(ctx, from, 'stateChunk', 'ERR_MALFORMED', parsed.message);
-    return askNextProvider(ctx);
-  }
-  const p = parsed.value;
-  const { hash: claimed, ...body } = p.update;
-  if (
-    p.update.site !== ctx.site ||
-    p.state.site !== ctx.site ||
-    p.update.seq !== sync.seq ||
-    claimed !== sync.hash ||
-    updateHash(body) !== claimed ||
-    hashOf(p.state) !== p.update.stateHash ||
-    p.state.window !== p.update.window
-  ) {
-    reject(ctx, from, 'stateChunk', 'ERR_BAD_HASH', 'transferred state does not match its hashes');
-    return askNextProvider(ctx);
-  }
-  sync.payload = p;
-  tryAdopt(ctx);
+  ctx.sync?.fetch.onChunk(from, msg);
 }
 
-/** How many other active servers announced update `seq` with `hash`. */
-function vouchers(ctx: ServerCtx, seq: number, hash: string): number {
-  let n = 0;
-  for (const id of activeIds(ctx)) {
-    if (id === ctx.me) continue;
-    if (ctx.announced.get(id)?.get(seq) === hash) n++;
-  }
-  return n;
+/** A peer announced its hash of update `seq` (an `update` or `updateHash`): maybe the majority's. */
+export function onAnnounce(ctx: ServerCtx, from: string, seq: number, hash: string): void {
+  noteAnnounce(ctx, from, seq, hash);
+  ctx.sync?.fetch.onHash(from, seq, hash);
 }
 
-/** Adopts the transferred state once N_majority peers vouch for it; asks for their hashes once. */
-export function tryAdopt(ctx: ServerCtx): void {
-  const sync = ctx.sync;
-  if (!sync?.payload) return;
-  const p = sync.payload;
-  if (vouchers(ctx, p.update.seq, p.update.hash) < ctx.N_maj) {
-    if (sync.askedHashesAt === null) {
-      sync.askedHashesAt = ctx.opts.now();
-      for (const id of activeIds(ctx)) if (id !== ctx.me) ctx.opts.send(id, { type: 'hashRequest', site: ctx.site, seq: p.update.seq });
-    }
-    return;
-  }
-  adopt(ctx, p);
-}
-
-function adopt(ctx: ServerCtx, p: TransferPayload): void {
+function adopt(ctx: ServerCtx, p: TransferPayload, from: string): void {
   const { cfg, chains } = ctx;
   const st = p.state;
   ctx.snapshot = st.snapshot;
@@ -226,10 +145,9 @@ function adopt(ctx: ServerCtx, p: TransferPayload): void {
   ctx.checkFrom = ctx.log.length - 1; // what we produced before is superseded, not to be compared again
   ctx.stored.push({ update: { ...p.update, type: 'update' }, state: st, hints: p.hints });
   while (ctx.stored.length > cfg.keepUpdates) ctx.stored.shift();
-  const from = ctx.sync?.provider ?? undefined;
   ctx.sync = null;
   ctx.status = 'running';
-  observe(ctx, { kind: 'resynced', seq: ctx.lastSeq, hash: ctx.lastHash, ...(from !== undefined ? { from } : {}) });
+  observe(ctx, { kind: 'resynced', seq: ctx.lastSeq, hash: ctx.lastHash, from });
   fetchAfterAdopting(ctx);
 }
 
@@ -242,10 +160,7 @@ function fetchAfterAdopting(ctx: ServerCtx): void {
 
 /** A provider that has not delivered in time: ask the next one. */
 export function syncTimeouts(ctx: ServerCtx): void {
-  if (!ctx.sync) return;
-  const now = ctx.opts.now();
-  const limit = 3 * ctx.cfg.T_req_timeout + 10 * ctx.T;
-  if (now - ctx.sync.startedAt > limit) askNextProvider(ctx);
+  ctx.sync?.fetch.tick();
 }
 
 export function serveState(ctx: ServerCtx, from: string, seq: number | null): void {
@@ -262,19 +177,10 @@ export function serveState(ctx: ServerCtx, from: string, seq: number | null): vo
   if (!s || !serving) return;
   const { type: _t, ...update } = s.update;
   void _t;
-  const bytes = encodeTransfer({ update, state: s.state, hints: s.hints });
-  const count = Math.max(1, Math.ceil(bytes.byteLength / STATE_CHUNK_BYTES));
-  for (let i = 0; i < count; i++) {
-    ctx.opts.send(from, {
-      type: 'stateChunk',
-      site: ctx.site,
-      seq: s.update.seq,
-      hash: s.update.hash,
-      index: i,
-      count,
-      data: bytes.slice(i * STATE_CHUNK_BYTES, (i + 1) * STATE_CHUNK_BYTES),
-    });
-  }
+  const pieces = cutBytes(encodeTransfer({ update, state: s.state, hints: s.hints }), STATE_CHUNK_BYTES);
+  pieces.forEach((data, index) => {
+    ctx.opts.send(from, { type: 'stateChunk', site: ctx.site, seq: s.update.seq, hash: s.update.hash, index, count: pieces.length, data });
+  });
 }
 
 export function onHashRequest(ctx: ServerCtx, from: string, msg: PeerOf<'hashRequest'>): void {
