@@ -215,8 +215,8 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
     },
     tick() {
       if (done || !started || opts.now() < askedAt + patience) return;
-      // Nobody to ask (yet), no chunk in time: the next provider.
-      if (provider === null || !payload) return ask();
+      // No chunk in time, or nobody to ask yet: the next provider.
+      if (!payload) return ask();
       // The state is here but not enough holders vouched for it yet (lost answers, or the
       // provider was ahead of the others): ask again.
       askedAt = opts.now();
