@@ -1,24 +1,29 @@
 /**
  * Applying of a Site Server: recording arrivals of actions, closing windows (the final actions in
  * median order, applied with the game rules), building and sending updates (full or hash,
- * rotating), and fetching the content of final actions we lack.
+ * rotating), and fetching the content of final actions we lack. This module alone writes the
+ * ordering state (`ctx.ordering`); a hand-over or a transferred state replaces it through
+ * `startOrdering` / `adoptOrdering`.
  */
 import { applyAction } from '../game/rules.js';
 import type { GameEvent, SiteAction, SiteSnapshot } from '../game/types.js';
 import type { AppliedAction } from './api.js';
+import { AppliedSet } from './applied.js';
 import { hashOf } from './crypto.js';
 import {
   ADMIN_ID,
   SYSTEM_ACTOR,
   type OrderingState,
   type PeerOf,
+  type SiteInit,
   type SysActionMessage,
   type TransferPayload,
   type UpdateMessage,
 } from './messages.js';
-import { counted, windowReady } from './finality.js';
+import { counted, noteBlocked, windowReady } from './finality.js';
+import { dropApplied, pruneReports, unwant, wantNow } from './reports.js';
+import { recordArrival } from './timeslots.js';
 import {
-  EPS,
   HORIZON_WINDOWS,
   isApplied,
   key2,
@@ -28,6 +33,7 @@ import {
   observe,
   type Content,
   type ServerCtx,
+  own,
 } from './serverContext.js';
 import {
   actionContentHash,
@@ -48,11 +54,13 @@ export function finalizeLoop(ctx: ServerCtx): void {
 
 /** Closes one window; false when content is missing. */
 export function closeWindow(ctx: ServerCtx): boolean {
-  if (!ctx.snapshot) return false;
-  const { actions, contents, wanted, appliedAt, T } = ctx;
-  const b = ctx.frontier + T;
-  for (const [k, rec] of actions) if (isApplied(ctx, rec.user, rec.actionNo)) actions.delete(k);
-  const finals = finalCandidates(actions.values(), b, ctx.N_maj, (server, r) => counted(ctx, server, r)).map((f) => ({
+  const start = ctx.ordering.snapshot;
+  if (!start) return false;
+  const { T } = ctx;
+  const { contents, appliedAt } = own(ctx, 'ordering');
+  const b = own(ctx, 'ordering').frontier + T;
+  dropApplied(ctx);
+  const finals = finalCandidates(ctx.reports.actions.values(), b, ctx.N_maj, (server, r) => counted(ctx, server, r)).map((f) => ({
     rec: f.candidate,
     median: f.median,
   }));
@@ -68,18 +76,16 @@ export function closeWindow(ctx: ServerCtx): boolean {
       missing = true;
       // Final and missing: it holds the window back now, so ask at once rather than T_content
       // after the report (our copy was lost; waiting cost a whole round under loss).
-      const w = wanted.get(k);
-      if (!w) wanted.set(k, { since: -Infinity, askedAt: null });
-      else if (w.askedAt === null) w.since = -Infinity;
+      wantNow(ctx, k);
     }
   }
   if (missing) {
     requestContent(ctx);
-    ctx.blocked = `content missing for a final action of window ${b}`;
+    noteBlocked(ctx, `content missing for a final action of window ${b}`);
     return false;
   }
 
-  let snap = ctx.snapshot;
+  let snap = start;
   const events: GameEvent[] = [];
   const applied: AppliedAction[] = [];
   for (const f of finals) {
@@ -102,28 +108,19 @@ export function closeWindow(ctx: ServerCtx): boolean {
       // The rules reject nothing by throwing; a throw means content unknown to the rules (e.g. a
       // site the world lacks). Every replica throws the same, so skipping it keeps them equal.
     }
-    ctx.dedupe.add(user, actionNo);
+    own(ctx, 'ordering').dedupe.add(user, actionNo);
     applied.push({ user, actionNo, hash, median: f.median });
   }
   // Contents of applied actions stay a while: a server still behind may ask for them.
   for (const a of applied) appliedAt.set(key3(a.user, a.actionNo, a.hash), b);
-  for (const [k, rec] of actions) {
-    if (isApplied(ctx, rec.user, rec.actionNo)) {
-      actions.delete(k);
-      wanted.delete(k);
-      if (!appliedAt.has(k)) contents.delete(k);
-      continue;
-    }
-    for (const [server, r] of rec.reports) if (r.arrival <= b - HORIZON_WINDOWS * T) rec.reports.delete(server);
-    if (rec.reports.size === 0) actions.delete(k);
-  }
+  for (const k of pruneReports(ctx, b - HORIZON_WINDOWS * T)) if (!appliedAt.has(k)) contents.delete(k);
   for (const [k, at] of appliedAt) {
     if (at > b - HORIZON_WINDOWS * T) break;
     appliedAt.delete(k);
     contents.delete(k);
   }
-  ctx.frontier = b;
-  ctx.snapshot = snap;
+  own(ctx, 'ordering').frontier = b;
+  own(ctx, 'ordering').snapshot = snap;
   if (applied.length > 0) produceUpdate(ctx, b, applied, events);
   return true;
 }
@@ -131,9 +128,9 @@ export function closeWindow(ctx: ServerCtx): boolean {
 /** The ordering state after window `b`: what the state hash covers and state transfer carries. */
 export function buildState(ctx: ServerCtx, b: number): OrderingState {
   const pending: OrderingState['pending'] = [];
-  const keys = [...ctx.actions.keys()].sort();
+  const keys = [...ctx.reports.actions.keys()].sort();
   for (const k of keys) {
-    const rec = ctx.actions.get(k);
+    const rec = ctx.reports.actions.get(k);
     if (!rec || isApplied(ctx, rec.user, rec.actionNo)) continue;
     const reps: Array<[string, number]> = [];
     for (const [server, r] of rec.reports) if (r.arrival <= b && counted(ctx, server, r)) reps.push([server, r.arrival]);
@@ -141,15 +138,15 @@ export function buildState(ctx: ServerCtx, b: number): OrderingState {
     reps.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
     pending.push([rec.user, rec.actionNo, rec.hash, reps]);
   }
-  const applied: OrderingState['applied'] = ctx.dedupe.toList();
-  return { site: ctx.site, window: b, snapshot: ctx.snapshot as SiteSnapshot, applied, pending };
+  const applied: OrderingState['applied'] = own(ctx, 'ordering').dedupe.toList();
+  return { site: ctx.site, window: b, snapshot: own(ctx, 'ordering').snapshot as SiteSnapshot, applied, pending };
 }
 
 /** Where each chain stood at window `b`, and the epoch marks: where an adopter anchors. */
 export function buildHints(ctx: ServerCtx, b: number): TransferPayload['hints'] {
   const hintChains: TransferPayload['hints']['chains'] = [];
   const marks: TransferPayload['hints']['marks'] = [];
-  for (const [id, ch] of ctx.chains) {
+  for (const [id, ch] of ctx.timeslots.chains) {
     let pos = { seq: ch.anchor.seq, hash: ch.anchor.hash, stamp: ch.anchor.stamp };
     for (const it of ch.items) {
       if (it.stamp <= b) pos = { seq: it.seq, hash: it.hash, stamp: it.stamp };
@@ -165,8 +162,8 @@ function produceUpdate(ctx: ServerCtx, b: number, applied: AppliedAction[], even
   const state = buildState(ctx, b);
   const body = {
     site: ctx.site,
-    seq: ctx.lastSeq + 1,
-    prev: ctx.lastHash,
+    seq: own(ctx, 'ordering').lastSeq + 1,
+    prev: own(ctx, 'ordering').lastHash,
     window: b,
     applied: applied.map((a): [string, number] => [a.user, a.actionNo]),
     events,
@@ -174,24 +171,24 @@ function produceUpdate(ctx: ServerCtx, b: number, applied: AppliedAction[], even
   };
   const hash = updateHash(body);
   const update: UpdateMessage = { type: 'update', ...body, hash };
-  ctx.lastSeq = body.seq;
-  ctx.lastHash = hash;
-  ctx.hashBySeq.set(ctx.lastSeq, hash);
-  ctx.log.push({ seq: ctx.lastSeq, hash, prev: body.prev, window: b, applied, events });
-  ctx.stored.push({ update, state, hints: buildHints(ctx, b) });
-  while (ctx.stored.length > ctx.cfg.keepUpdates) ctx.stored.shift();
-  for (const s of ctx.hashBySeq.keys()) if (s < ctx.lastSeq - 4 * ctx.cfg.keepUpdates) ctx.hashBySeq.delete(s);
-  observe(ctx, { kind: 'applied', seq: ctx.lastSeq, hash, window: b, applied });
+  own(ctx, 'ordering').lastSeq = body.seq;
+  own(ctx, 'ordering').lastHash = hash;
+  own(ctx, 'ordering').hashBySeq.set(own(ctx, 'ordering').lastSeq, hash);
+  own(ctx, 'ordering').log.push({ seq: own(ctx, 'ordering').lastSeq, hash, prev: body.prev, window: b, applied, events });
+  own(ctx, 'ordering').stored.push({ update, state, hints: buildHints(ctx, b) });
+  while (own(ctx, 'ordering').stored.length > ctx.cfg.keepUpdates) own(ctx, 'ordering').stored.shift();
+  for (const s of own(ctx, 'ordering').hashBySeq.keys()) if (s < own(ctx, 'ordering').lastSeq - 4 * ctx.cfg.keepUpdates) own(ctx, 'ordering').hashBySeq.delete(s);
+  observe(ctx, { kind: 'applied', seq: own(ctx, 'ordering').lastSeq, hash, window: b, applied });
   sendUpdate(ctx, update);
 }
 
 /** To the users (and, for a `left` event, the leaver and the admin): in full or as a hash. */
 function sendUpdate(ctx: ServerCtx, update: UpdateMessage): void {
   const slot = mySlot(ctx);
-  if (slot === null || ctx.status !== 'running') return;
+  if (slot === null || ctx.lifecycle.status !== 'running') return;
   const full = sendsFullUpdate(slot, update.seq, ctx.cfg.N_server, ctx.N_maj);
   const to = new Set<string>();
-  for (const u of ctx.snapshot?.users ?? []) to.add(u.name);
+  for (const u of own(ctx, 'ordering').snapshot?.users ?? []) to.add(u.name);
   let left = false;
   for (const e of update.events) {
     if (e.kind === 'left') {
@@ -211,17 +208,17 @@ function sendUpdate(ctx: ServerCtx, update: UpdateMessage): void {
 export function requestContent(ctx: ServerCtx): void {
   const now = ctx.opts.now();
   const byServer = new Map<string, Array<[string, number, string]>>();
-  for (const [k, w] of ctx.wanted) {
-    if (ctx.contents.has(k)) {
-      ctx.wanted.delete(k);
+  for (const [k, w] of ctx.reports.wanted) {
+    if (ctx.ordering.contents.has(k)) {
+      unwant(ctx, k);
       continue;
     }
     if (now - w.since < ctx.cfg.T_content) continue;
     if (w.askedAt !== null && now - w.askedAt < ctx.cfg.T_content) continue;
     w.askedAt = now;
-    const rec = ctx.actions.get(k);
+    const rec = ctx.reports.actions.get(k);
     if (!rec) {
-      ctx.wanted.delete(k);
+      unwant(ctx, k);
       continue;
     }
     for (const server of rec.reports.keys()) {
@@ -244,13 +241,13 @@ export function onAction(ctx: ServerCtx, from: string, msg: PeerOf<'action'>): v
   const k = key3(msg.user, msg.actionNo, hash);
   if (from !== msg.user) {
     // A server forwarding content we asked for: accepted only for a known (user, no, hash).
-    if (ctx.members.has(from) && ctx.actions.has(k) && !ctx.contents.has(k)) {
-      ctx.contents.set(k, { kind: 'user', action: msg.action });
+    if (ctx.roster.members.has(from) && ctx.reports.actions.has(k) && !own(ctx, 'ordering').contents.has(k)) {
+      own(ctx, 'ordering').contents.set(k, { kind: 'user', action: msg.action });
       finalizeLoop(ctx);
-    } else if (!ctx.members.has(from)) reject(ctx, from, 'action', 'ERR_UNKNOWN_PEER', 'action not from its user');
+    } else if (!ctx.roster.members.has(from)) reject(ctx, from, 'action', 'ERR_UNKNOWN_PEER', 'action not from its user');
     return;
   }
-  if (msg.user === SYSTEM_ACTOR || ctx.members.has(msg.user)) return reject(ctx, from, 'action', 'ERR_UNKNOWN_PEER', 'reserved name');
+  if (msg.user === SYSTEM_ACTOR || ctx.roster.members.has(msg.user)) return reject(ctx, from, 'action', 'ERR_UNKNOWN_PEER', 'reserved name');
   record(ctx, msg.user, msg.actionNo, hash, k, { kind: 'user', action: msg.action }, from, 'action');
 }
 
@@ -260,8 +257,8 @@ export function onSysAction(ctx: ServerCtx, from: string, msg: SysActionMessage)
   const hash = sysActionContentHash(msg);
   const k = key3(SYSTEM_ACTOR, msg.sysNo, hash);
   if (from !== ADMIN_ID) {
-    if (ctx.members.has(from) && ctx.actions.has(k) && !ctx.contents.has(k)) {
-      ctx.contents.set(k, { kind: 'sys', msg });
+    if (ctx.roster.members.has(from) && ctx.reports.actions.has(k) && !own(ctx, 'ordering').contents.has(k)) {
+      own(ctx, 'ordering').contents.set(k, { kind: 'sys', msg });
       finalizeLoop(ctx);
     }
     return;
@@ -271,26 +268,63 @@ export function onSysAction(ctx: ServerCtx, from: string, msg: SysActionMessage)
 
 /** Notes our own arrival of an action, for our next Timeslot. */
 function record(ctx: ServerCtx, user: string, no: number, hash: string, k: string, content: Content, from: string, type: string): void {
-  if (ctx.status === 'waiting' || ctx.status === 'evicted') return;
+  if (ctx.lifecycle.status === 'waiting' || ctx.lifecycle.status === 'evicted') return;
   const rk = key2(user, no);
-  if (ctx.recorded.has(rk) || isApplied(ctx, user, no)) return;
-  if (ctx.outbox.length >= ctx.cfg.maxEntries) return reject(ctx, from, type, 'ERR_RATE_LIMITED', 'timeslot full');
+  if (ctx.timeslots.recorded.has(rk) || isApplied(ctx, user, no)) return;
+  if (ctx.timeslots.outbox.length >= ctx.cfg.maxEntries) return reject(ctx, from, type, 'ERR_RATE_LIMITED', 'timeslot full');
   const now = ctx.opts.now();
   // A user's new actions are held to the admin's action budget (resends of one it has are free).
   if (content.kind === 'user' && !ctx.actionBudget.take(user, now)) return reject(ctx, from, type, 'ERR_RATE_LIMITED', 'over the action budget');
-  // Arrivals of one server strictly grow past its last stamp: a Timeslot's entries lie in (prev stamp, stamp].
-  const arrival = now > ctx.lastStamp ? now : ctx.lastStamp + EPS;
-  ctx.recorded.set(rk, arrival);
-  ctx.outbox.push([user, no, arrival, hash]);
-  if (!ctx.contents.has(k)) ctx.contents.set(k, content);
+  recordArrival(ctx, user, no, hash, now);
+  if (!own(ctx, 'ordering').contents.has(k)) own(ctx, 'ordering').contents.set(k, content);
 }
 
 export function onContentRequest(ctx: ServerCtx, from: string, msg: PeerOf<'contentRequest'>): void {
-  if (!ctx.members.has(from)) return;
+  if (!ctx.roster.members.has(from)) return;
   for (const [user, actionNo, hash] of msg.items) {
-    const c = ctx.contents.get(key3(user, actionNo, hash));
+    const c = own(ctx, 'ordering').contents.get(key3(user, actionNo, hash));
     if (!c) continue;
     if (c.kind === 'user') ctx.opts.send(from, { type: 'action', site: ctx.site, user, actionNo, action: c.action });
     else ctx.opts.send(from, c.msg);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ordering state replaced: from a hand-over, or by a transferred state
+// ---------------------------------------------------------------------------------------------
+
+/** Starts from a hand-over (`siteInit`): its snapshot, at `frontier`, after update `seq`/`hash`. */
+export function startOrdering(ctx: ServerCtx, init: SiteInit, frontier: number): void {
+  const o = own(ctx, 'ordering');
+  o.snapshot = init.state;
+  o.frontier = frontier;
+  o.lastSeq = init.seq;
+  o.lastHash = init.prev;
+  o.dedupe.clear();
+  for (const [user, no] of init.lastActionNo) o.dedupe.setFloor(user, no);
+}
+
+/** Takes a state the majority vouched for (stateSync.ts) as our latest update. */
+export function adoptOrdering(ctx: ServerCtx, p: TransferPayload): void {
+  const o = own(ctx, 'ordering');
+  const st = p.state;
+  const upd = p.update;
+  o.snapshot = st.snapshot;
+  o.frontier = st.window;
+  o.lastSeq = upd.seq;
+  o.lastHash = upd.hash;
+  o.hashBySeq.set(upd.seq, upd.hash);
+  o.dedupe = AppliedSet.fromList(st.applied);
+  o.log.push({
+    seq: upd.seq,
+    hash: upd.hash,
+    prev: upd.prev,
+    window: upd.window,
+    applied: upd.applied.map(([user, actionNo]) => ({ user, actionNo, hash: '', median: Number.NaN })),
+    events: upd.events,
+    adopted: true,
+  });
+  o.checkFrom = o.log.length - 1; // what we produced before is superseded, not to be compared again
+  o.stored.push({ update: { ...upd, type: 'update' }, state: st, hints: p.hints });
+  while (o.stored.length > ctx.cfg.keepUpdates) o.stored.shift();
 }

@@ -109,7 +109,7 @@ describe('a Site Server\'s bookkeeping of what peers echo', () => {
       send: () => undefined,
     });
     const member = (id: string, slot: number): Member => ({ id, key: 'ab', slot, stints: [{ admit: 0, cut: null }] });
-    for (const [i, id] of ['s0', 's1', 's2'].entries()) c.members.set(id, member(id, i));
+    for (const [i, id] of ['s0', 's1', 's2'].entries()) c.roster.members.set(id, member(id, i));
     return { c, tick: (ms: number) => (now += ms) };
   }
 
@@ -119,24 +119,24 @@ describe('a Site Server\'s bookkeeping of what peers echo', () => {
       const heads = Array.from({ length: 256 }, (_, i) => [`x${k}-${i}`, 5, h(i)] as [string, number, string]);
       onEcho(c, 's1', { type: 'echo', site: 'meadow', heads });
     }
-    expect(c.pendingHead.get('s1')?.size ?? 0).toBe(0);
+    expect(c.timeslots.pendingHead.get('s1')?.size ?? 0).toBe(0);
     onEcho(c, 's1', { type: 'echo', site: 'meadow', heads: [['s2', 5, h(1)]] });
-    expect(c.pendingHead.get('s1')?.get('s2')?.get(5)).toBe(h(1));
+    expect(c.timeslots.pendingHead.get('s1')?.get('s2')?.get(5)).toBe(h(1));
   });
 
   it('remembers a bounded number of suspicions, and old ones make room', () => {
     const { c, tick } = ctx();
     // s0 holds s2's chain up to 3000 (hashes of its own): s1 echoes other hashes for all of it.
     const chain = { top: { seq: 3000 }, anchor: { seq: 0, hash: ZERO_HASH }, hashOf: (n: number) => h(n) };
-    c.chains.set('s2', chain as unknown as never);
+    c.timeslots.chains.set('s2', chain as unknown as never);
     for (let n = 1; n <= 3000; n += 256) {
       const heads = Array.from({ length: 256 }, (_, i) => ['s2', n + i, h(999_999)] as [string, number, string]);
       onEcho(c, 's1', { type: 'echo', site: 'meadow', heads: heads.filter((x) => x[1] <= 3000) });
     }
-    expect(c.suspicion.size).toBeLessThanOrEqual(MAX_SUSPICIONS);
+    expect(c.timeslots.suspicion.size).toBeLessThanOrEqual(MAX_SUSPICIONS);
     tick(c.cfg.T_timeout);
     onEcho(c, 's1', { type: 'echo', site: 'meadow', heads: [['s2', 42, h(999_999)]] });
-    expect(c.suspicion.size).toBe(1);
+    expect(c.timeslots.suspicion.size).toBe(1);
   });
 });
 

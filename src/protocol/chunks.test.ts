@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ChunkAssembler, fromBase64, splitChunks, toBase64, type Chunk } from './chunks.js';
+import { ChunkAssembler, ChunkSlots, cutBytes, fromBase64, splitChunks, toBase64, type Chunk } from './chunks.js';
 import {
   MAX_CLIENT_MESSAGE_BYTES,
   MAX_PEER_CHUNKS,
@@ -181,5 +181,33 @@ describe('peer envelopes on the admin WebSocket', () => {
       if (r?.ok) whole = r.value;
     });
     expect(whole).toEqual(bytes);
+  });
+});
+
+describe('cutBytes and ChunkSlots (every chunked transfer: state chunks and peer envelopes)', () => {
+  it('cuts into copies of at most `size` bytes that join back whatever order they come in', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 1, max: 64 }), fc.integer(), (bytes, size, seed) => {
+        const pieces = cutBytes(bytes, size);
+        expect(pieces.length).toBe(Math.max(1, Math.ceil(bytes.length / size)));
+        for (const p of pieces) {
+          expect(p.length).toBeLessThanOrEqual(size);
+          expect(p.buffer).not.toBe(bytes.buffer); // a piece shares no buffer with the whole
+        }
+        const slots = new ChunkSlots(pieces.length);
+        const order = pieces.map((_, i) => i).sort((a, b) => ((a * 7919 + seed) % 13) - ((b * 7919 + seed) % 13) || a - b);
+        const results = order.map((i) => slots.put(i, pieces[i]!));
+        expect(results.slice(0, -1).every((r) => r === null)).toBe(true);
+        expect(results[results.length - 1]).toEqual(bytes);
+      }),
+    );
+  });
+
+  it('keeps the first copy of a repeated piece, and is not complete before every index came', () => {
+    const slots = new ChunkSlots(3);
+    expect(slots.put(1, Uint8Array.of(2))).toBeNull();
+    expect(slots.put(1, Uint8Array.of(9))).toBeNull();
+    expect(slots.put(0, Uint8Array.of(1))).toBeNull();
+    expect(slots.put(2, Uint8Array.of(3))).toEqual(Uint8Array.of(1, 2, 3));
   });
 });

@@ -1,8 +1,12 @@
 /**
- * Peer messages that involve the admin travel over the admin WebSocket as `peer` envelopes (one
- * schema, messages.ts): the MessagePack bytes of one peer message, cut into base64 chunks small
- * enough for the WebSocket frame cap (a `siteInit` with a busy site's snapshot, a membership request
- * carrying a held Timeslot). This module cuts and reassembles; it never throws on bad input.
+ * Cutting bytes into chunks and joining them again, the one place for both:
+ * - `cutBytes` / `ChunkSlots`: any chunked transfer (a state transfer's `stateChunk`s, stateFetch.ts;
+ *   the admin WebSocket's `peer` envelopes below).
+ * - Peer messages that involve the admin travel over the admin WebSocket as `peer` envelopes (one
+ *   schema, messages.ts): the MessagePack bytes of one peer message, cut into base64 chunks small
+ *   enough for the WebSocket frame cap (a `siteInit` with a busy site's snapshot, a membership
+ *   request carrying a held Timeslot). `splitChunks` cuts, `ChunkAssembler` reassembles.
+ * Nothing here throws on bad input.
  */
 import { MAX_PEER_CHUNKS, PEER_CHUNK_BYTES, type ParseResult } from './messages.js';
 
@@ -46,11 +50,47 @@ export function fromBase64(text: string): Uint8Array | null {
   return out;
 }
 
+/** `bytes` cut into copies of at most `size` bytes (a piece shares no buffer); empty bytes give one empty piece. */
+export function cutBytes(bytes: Uint8Array, size: number): Array<Uint8Array<ArrayBuffer>> {
+  const out: Array<Uint8Array<ArrayBuffer>> = [];
+  for (let i = 0; i < Math.max(1, bytes.length); i += size) out.push(bytes.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The pieces of one chunked message as they arrive, in any order: `count` is fixed by the first
+ * chunk, a repeated index is ignored (the first copy counts).
+ */
+export class ChunkSlots {
+  private readonly parts: Array<Uint8Array | undefined>;
+  private have = 0;
+
+  constructor(readonly count: number) {
+    this.parts = new Array<Uint8Array | undefined>(count);
+  }
+
+  /** Stores piece `index` (0 <= index < count, the caller checks); the joined bytes once all are in. */
+  put(index: number, bytes: Uint8Array): Uint8Array | null {
+    if (this.parts[index] !== undefined) return null;
+    this.parts[index] = bytes;
+    this.have++;
+    return this.have < this.count ? null : this.join();
+  }
+
+  private join(): Uint8Array {
+    const out = new Uint8Array(this.parts.reduce((n, c) => n + (c?.byteLength ?? 0), 0));
+    let off = 0;
+    for (const c of this.parts) {
+      if (c) out.set(c, off);
+      off += c?.byteLength ?? 0;
+    }
+    return out;
+  }
+}
+
 /** The base64 chunks of one encoded peer message (at most MAX_PEER_CHUNKS; the encoder caps size). */
 export function splitChunks(bytes: Uint8Array): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < Math.max(1, bytes.length); i += PEER_CHUNK_BYTES) out.push(toBase64(bytes.subarray(i, i + PEER_CHUNK_BYTES)));
-  return out;
+  return cutBytes(bytes, PEER_CHUNK_BYTES).map(toBase64);
 }
 
 export interface Chunk {
@@ -61,8 +101,7 @@ export interface Chunk {
 }
 
 interface Partial {
-  parts: Array<Uint8Array | undefined>;
-  have: number;
+  slots: ChunkSlots;
   startedAt: number;
 }
 
@@ -93,26 +132,17 @@ export class ChunkAssembler {
         const oldest = this.open.keys().next().value;
         if (oldest !== undefined) this.open.delete(oldest);
       }
-      p = { parts: new Array<Uint8Array | undefined>(chunk.count), have: 0, startedAt: now };
+      p = { slots: new ChunkSlots(chunk.count), startedAt: now };
       this.open.set(k, p);
     }
-    if (p.parts.length !== chunk.count) {
+    if (p.slots.count !== chunk.count) {
       this.open.delete(k);
       return { ok: false, code: 'ERR_MALFORMED', message: 'chunks of one message disagree on their count' };
     }
-    if (p.parts[chunk.index] !== undefined) return null; // a repeat: keep the first
-    p.parts[chunk.index] = bytes;
-    p.have++;
-    if (p.have < chunk.count) return null;
+    const whole = p.slots.put(chunk.index, bytes);
+    if (!whole) return null;
     this.open.delete(k);
-    const total = p.parts.reduce((n, c) => n + (c?.length ?? 0), 0);
-    const out = new Uint8Array(total);
-    let off = 0;
-    for (const c of p.parts) {
-      if (c) out.set(c, off);
-      off += c?.length ?? 0;
-    }
-    return { ok: true, value: out };
+    return { ok: true, value: whole };
   }
 
   /** Messages in progress (for tests and limits). */

@@ -10,7 +10,7 @@ import { insecureFastScheme, ZERO_HASH } from './crypto.js';
 import { admission, counted, cutComplete, dropBranch, pruneChains, stableSeq, stableStamp, windowReady } from './finality.js';
 import type { Member, PeerMessage, Stint, TimeslotEntry } from './messages.js';
 import { indexItem } from './reports.js';
-import { createContext, type ServerCtx } from './serverContext.js';
+import { createContext, type ServerState } from './serverContext.js';
 import { signTimeslot } from './signed.js';
 
 const IDS = ['s0', 's1', 's2', 's3', 's4'];
@@ -31,16 +31,16 @@ function fixture(members: Member[] = IDS.map((id) => member(id))) {
     now: () => 1000,
     send: (to, m) => sent.push({ to, m }),
   });
-  ctx.status = 'running';
-  ctx.frontier = 0;
-  ctx.snapshot = null;
+  ctx.lifecycle.status = 'running';
+  ctx.ordering.frontier = 0;
+  ctx.ordering.snapshot = null;
   setMembers(ctx, members);
   return { ctx, sent };
 }
 
-function setMembers(ctx: ServerCtx, members: Member[]): void {
-  ctx.membership = { site: 'meadow', epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
-  ctx.members = new Map(members.map((m) => [m.id, m]));
+function setMembers(ctx: ServerState, members: Member[]): void {
+  ctx.roster.membership = { site: 'meadow', epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
+  ctx.roster.members = new Map(members.map((m) => [m.id, m]));
 }
 
 interface Grow {
@@ -51,9 +51,9 @@ interface Grow {
 }
 
 /** Gives `id` a chain of Timeslots 1..n (anchored at seq 0, stamp 0, as a hand-over does). */
-function grow(ctx: ServerCtx, id: string, n: number, o: Grow = {}): Chain {
+function grow(ctx: ServerState, id: string, n: number, o: Grow = {}): Chain {
   const ch = new Chain(id, { seq: 0, hash: ZERO_HASH, stamp: 0 }, 256, 256);
-  ctx.chains.set(id, ch);
+  ctx.timeslots.chains.set(id, ch);
   extend(ch, n, o);
   return ch;
 }
@@ -82,21 +82,21 @@ function extend(ch: Chain, upTo: number, o: Grow = {}): void {
 }
 
 /** Peer `p` echoed holding `y` up to `seq` with our hash. */
-function echo(ctx: ServerCtx, p: string, y: string, seq: number): void {
-  let c = ctx.cover.get(p);
-  if (!c) ctx.cover.set(p, (c = new Map()));
+function echo(ctx: ServerState, p: string, y: string, seq: number): void {
+  let c = ctx.finality.cover.get(p);
+  if (!c) ctx.finality.cover.set(p, (c = new Map()));
   c.set(y, seq);
 }
 
 /** Every server holds every chain up to `n`, and every server echoed all of them. */
-function allStable(ctx: ServerCtx, n: number): void {
+function allStable(ctx: ServerState, n: number): void {
   for (const y of IDS) grow(ctx, y, n);
   for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, n);
 }
 
-const cutAt = (ctx: ServerCtx, id: string, seq: number): { seq: number; hash: string } => ({
+const cutAt = (ctx: ServerState, id: string, seq: number): { seq: number; hash: string } => ({
   seq,
-  hash: ctx.chains.get(id)?.hashOf(seq) ?? ZERO_HASH,
+  hash: ctx.timeslots.chains.get(id)?.hashOf(seq) ?? ZERO_HASH,
 });
 
 describe('stable Timeslots', () => {
@@ -108,7 +108,7 @@ describe('stable Timeslots', () => {
     expect(stableStamp(ctx, 's1')).toBe(500);
     echo(ctx, 's4', 's1', 4);
     expect(stableSeq(ctx, 's1')).toBe(4);
-    ctx.cover.get('s4')?.delete('s1'); // s4 never echoed s1: only the anchor is stable
+    ctx.finality.cover.get('s4')?.delete('s1'); // s4 never echoed s1: only the anchor is stable
     expect(stableSeq(ctx, 's1')).toBe(0);
     expect(stableStamp(ctx, 's1')).toBe(0);
   });
@@ -124,9 +124,9 @@ describe('stable Timeslots', () => {
     const { ctx } = fixture();
     grow(ctx, 's1', 6);
     for (const p of ['s2', 's3', 's4']) echo(ctx, p, 's1', 6);
-    ctx.frozen.set('s1', { seq: 4, at: 0 });
+    ctx.liveness.frozen.set('s1', { seq: 4, at: 0 });
     expect(stableSeq(ctx, 's1')).toBe(4);
-    ctx.frozen.clear();
+    ctx.liveness.frozen.clear();
     setMembers(ctx, IDS.map((id) => (id === 's1' ? member(id, [{ admit: 0, cut: cutAt(ctx, 's1', 2) }]) : member(id))));
     expect(stableSeq(ctx, 's1')).toBe(2);
     // An ignored server's echoes no longer count, so s1 itself must not be needed for its own.
@@ -161,7 +161,7 @@ describe('counted reports', () => {
     grow(ctx, 's4', 6);
     for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 6);
     setMembers(ctx, IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut: cutAt(ctx, 's4', 2) }, { admit: 3, cut: null }]) : member(id))));
-    expect(admission(ctx, ctx.members.get('s4') as Member, { admit: 3, cut: null })).toEqual({ known: true, at: 400 });
+    expect(admission(ctx, ctx.roster.members.get('s4') as Member, { admit: 3, cut: null })).toEqual({ known: true, at: 400 });
     expect(counted(ctx, 's4', { arrival: 150, tsSeq: 2 })).toBe(true); // first stint, up to its cut
     expect(counted(ctx, 's4', { arrival: 350, tsSeq: 4 })).toBe(false); // between cut and admission
     expect(counted(ctx, 's4', { arrival: 400, tsSeq: 4 })).toBe(false); // at the admission point: not after it
@@ -172,7 +172,7 @@ describe('counted reports', () => {
 describe('admission points', () => {
   it('an initial stint counts from the start', () => {
     const { ctx } = fixture();
-    expect(admission(ctx, ctx.members.get('s1') as Member, { admit: 0, cut: null })).toEqual({ known: true, at: -Infinity });
+    expect(admission(ctx, ctx.roster.members.get('s1') as Member, { admit: 0, cut: null })).toEqual({ known: true, at: -Infinity });
   });
 
   it('is the grid point after the latest stable epoch mark of the others, and unknown before they are stable', () => {
@@ -181,7 +181,7 @@ describe('admission points', () => {
     grow(ctx, 's1', 5, { epoch: (s) => (s >= 3 ? 2 : 1), stamp: (s) => s * 100 + 10 });
     grow(ctx, 's2', 5, { epoch: (s) => (s >= 2 ? 2 : 1) });
     grow(ctx, 's3', 5, { epoch: (s) => (s >= 2 ? 2 : 1) });
-    const s4 = ctx.members.get('s4') as Member;
+    const s4 = ctx.roster.members.get('s4') as Member;
     const stint = { admit: 2, cut: null };
     // s1's mark (#3, stamp 310) is not stable yet: nobody echoed s1.
     for (const p of IDS) for (const y of ['s0', 's2', 's3']) if (p !== y) echo(ctx, p, y, 5);
@@ -213,7 +213,7 @@ describe('admission points', () => {
       member('s3', [{ admit: 0, cut: cut3 }, { admit: 4, cut: null }]),
       member('s4', [{ admit: 3, cut: null }]),
     ]);
-    const s4 = ctx.members.get('s4') as Member;
+    const s4 = ctx.roster.members.get('s4') as Member;
     expect(admission(ctx, s4, { admit: 3, cut: null })).toEqual({ known: true, at: 500 });
   });
 
@@ -221,9 +221,9 @@ describe('admission points', () => {
     const { ctx } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', [{ admit: 2, cut: null }])]);
     for (const y of ['s0', 's1', 's2', 's3']) grow(ctx, y, 4, { epoch: (s) => (s >= 2 ? 2 : 1) });
     for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 4);
-    const s4 = ctx.members.get('s4') as Member;
+    const s4 = ctx.roster.members.get('s4') as Member;
     expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 200 });
-    ctx.chains.get('s1')?.reset({ seq: 4, hash: ZERO_HASH, stamp: 400 });
+    ctx.timeslots.chains.get('s1')?.reset({ seq: 4, hash: ZERO_HASH, stamp: 400 });
     expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 200 });
   });
 });
@@ -233,10 +233,10 @@ describe('window readiness', () => {
     const { ctx } = fixture();
     allStable(ctx, 1);
     expect(windowReady(ctx)).toBe(true);
-    expect(ctx.blocked).toBe('');
-    ctx.cover.get('s3')?.delete('s2');
+    expect(ctx.finality.blocked).toBe('');
+    ctx.finality.cover.get('s3')?.delete('s2');
     expect(windowReady(ctx)).toBe(false);
-    expect(ctx.blocked).toMatch(/^s2 not stable past 100/);
+    expect(ctx.finality.blocked).toMatch(/^s2 not stable past 100/);
   });
 
   it('needs a stable Timeslot stamped at or after the window end', () => {
@@ -244,7 +244,7 @@ describe('window readiness', () => {
     for (const y of IDS) grow(ctx, y, 1, { stamp: (s) => (y === 's3' ? s * 100 - 1 : s * 100) });
     for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 1);
     expect(windowReady(ctx)).toBe(false);
-    expect(ctx.blocked).toMatch(/^s3 not stable past 100/);
+    expect(ctx.finality.blocked).toMatch(/^s3 not stable past 100/);
   });
 
   it('a server admitted later is not required before its admission point, but holds the window while that is unknown', () => {
@@ -253,18 +253,18 @@ describe('window readiness', () => {
     for (const y of ['s0', 's1', 's2', 's3']) grow(ctx, y, 3, { epoch: (s) => (s >= 3 ? 2 : 1) });
     for (const p of IDS) for (const y of ['s0', 's1', 's2', 's3']) if (p !== y) echo(ctx, p, y, 2);
     // The epoch-2 marks (#3, stamp 300) are not stable yet: s4's admission could be at 300.
-    ctx.frontier = 300;
+    ctx.ordering.frontier = 300;
     expect(windowReady(ctx)).toBe(false);
-    expect(ctx.blocked).toBe('admission of s4 (epoch 2) not known yet');
+    expect(ctx.finality.blocked).toBe('admission of s4 (epoch 2) not known yet');
     // Surely past window (0, 100]: closes without s4.
-    ctx.frontier = 0;
+    ctx.ordering.frontier = 0;
     expect(windowReady(ctx)).toBe(true);
     for (const p of IDS) for (const y of ['s0', 's1', 's2', 's3']) if (p !== y) echo(ctx, p, y, 3);
-    ctx.frontier = 200;
+    ctx.ordering.frontier = 200;
     expect(windowReady(ctx)).toBe(true); // admitted at 300: not required for (200, 300]
-    ctx.frontier = 300;
+    ctx.ordering.frontier = 300;
     expect(windowReady(ctx)).toBe(false);
-    expect(ctx.blocked).toMatch(/^s4 not stable past 400/);
+    expect(ctx.finality.blocked).toMatch(/^s4 not stable past 400/);
   });
 
   it('waits for the Timeslots of a cut server up to its cut, and not beyond', () => {
@@ -272,12 +272,12 @@ describe('window readiness', () => {
     allStable(ctx, 2);
     grow(ctx, 's4', 4);
     const cut = cutAt(ctx, 's4', 4);
-    ctx.chains.get('s4')?.truncate(2);
+    ctx.timeslots.chains.get('s4')?.truncate(2);
     setMembers(ctx, IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut }]) : member(id))));
     expect(windowReady(ctx)).toBe(false);
-    expect(ctx.blocked).toBe("fetching s4's Timeslots up to its cut 4");
+    expect(ctx.finality.blocked).toBe("fetching s4's Timeslots up to its cut 4");
     expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's4' && m.fromSeq === 3 && m.toSeq === 4)).toBe(true);
-    extend(ctx.chains.get('s4') as Chain, 4);
+    extend(ctx.timeslots.chains.get('s4') as Chain, 4);
     expect(windowReady(ctx)).toBe(true); // s4 is not stable past 100 (nobody echoes its #3, #4): not needed
   });
 
@@ -285,18 +285,18 @@ describe('window readiness', () => {
     const { ctx, sent } = fixture();
     allStable(ctx, 1);
     const ch = new Chain('s2', { seq: 7, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256);
-    ctx.chains.set('s2', ch);
+    ctx.timeslots.chains.set('s2', ch);
     expect(windowReady(ctx)).toBe(false);
-    expect(ctx.blocked).toBe("backfilling s2's Timeslots before #8");
+    expect(ctx.finality.blocked).toBe("backfilling s2's Timeslots before #8");
     expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's2' && m.toSeq === 7)).toBe(true);
   });
 
   it('only a running server with a membership closes windows', () => {
     const { ctx } = fixture();
     allStable(ctx, 1);
-    ctx.status = 'syncing';
+    ctx.lifecycle.status = 'syncing';
     expect(windowReady(ctx)).toBe(false);
-    expect(ctx.blocked).toBe('status syncing');
+    expect(ctx.finality.blocked).toBe('status syncing');
   });
 });
 
@@ -321,14 +321,14 @@ describe('cut completion', () => {
     extend(ours, 4, { entries, stamp: (s) => s * 100 + 5 });
     expect(ours.hashOf(2)).toBe(theirs.hashOf(2));
     expect(ours.hashOf(4)).not.toBe(cut.hash);
-    for (const it of ours.items) indexItem(ctx, 's4', it, ctx.frontier);
+    for (const it of ours.items) indexItem(ctx, 's4', it, ctx.ordering.frontier);
     for (const p of ['s1', 's2', 's3']) echo(ctx, p, 's4', 4);
     echo(ctx, 's1', 's4', 2);
     setMembers(ctx, IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut }]) : member(id))));
-    expect(cutComplete(ctx, ctx.members.get('s4') as Member, cut)).toBe(false);
+    expect(cutComplete(ctx, ctx.roster.members.get('s4') as Member, cut)).toBe(false);
     expect(ours.top.seq).toBe(2);
-    expect([...ctx.actions.values()].map((a) => a.actionNo).sort()).toEqual([1, 2]);
-    expect(ctx.cover.get('s2')?.get('s4')).toBe(2);
+    expect([...ctx.reports.actions.values()].map((a) => a.actionNo).sort()).toEqual([1, 2]);
+    expect(ctx.finality.cover.get('s2')?.get('s4')).toBe(2);
     expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's4' && m.fromSeq === 3 && m.toSeq === 4)).toBe(true);
   });
 
@@ -345,7 +345,7 @@ describe('cut completion', () => {
 
   it('a cut at or below our anchor is complete when it is the anchor itself or before it', () => {
     const { ctx } = fixture();
-    ctx.chains.set('s4', new Chain('s4', { seq: 5, hash: 'e'.repeat(32), stamp: 500 }, 256, 256));
+    ctx.timeslots.chains.set('s4', new Chain('s4', { seq: 5, hash: 'e'.repeat(32), stamp: 500 }, 256, 256));
     expect(cutComplete(ctx, member('s4'), { seq: 5, hash: 'e'.repeat(32) })).toBe(true);
     expect(cutComplete(ctx, member('s4'), { seq: 5, hash: 'f'.repeat(32) })).toBe(false);
     expect(cutComplete(ctx, member('s4'), { seq: 4, hash: 'f'.repeat(32) })).toBe(true);
@@ -357,14 +357,14 @@ describe('dropBranch and pruning', () => {
   it('dropping a branch forgets its reports and lowers echoes above it', () => {
     const { ctx } = fixture();
     const ch = grow(ctx, 's1', 4, { entries: (s) => [['amy', s, s * 100 - 50, 'a'.repeat(32)]] });
-    for (const it of ch.items) indexItem(ctx, 's1', it, ctx.frontier);
+    for (const it of ch.items) indexItem(ctx, 's1', it, ctx.ordering.frontier);
     echo(ctx, 's2', 's1', 4);
     echo(ctx, 's3', 's1', 1);
     dropBranch(ctx, 's1', 2);
     expect(ch.top.seq).toBe(2);
-    expect([...ctx.actions.values()].map((a) => a.actionNo).sort()).toEqual([1, 2]);
-    expect(ctx.cover.get('s2')?.get('s1')).toBe(2);
-    expect(ctx.cover.get('s3')?.get('s1')).toBe(1);
+    expect([...ctx.reports.actions.values()].map((a) => a.actionNo).sort()).toEqual([1, 2]);
+    expect(ctx.finality.cover.get('s2')?.get('s1')).toBe(2);
+    expect(ctx.finality.cover.get('s3')?.get('s1')).toBe(1);
   });
 
   it('pruning keeps what is not stable yet and a cut server from its cut on', () => {
@@ -374,8 +374,8 @@ describe('dropBranch and pruning', () => {
     setMembers(ctx, IDS.map((id) => (id === 's3' ? member(id, [{ admit: 0, cut: cutAt(ctx, 's3', 4) }]) : member(id))));
     pruneChains(ctx, 850);
     // Anchors end right before the first Timeslot kept.
-    expect(ctx.chains.get('s2')?.anchor.seq).toBe(7); // #8 is the last one stamped before the horizon
-    expect(ctx.chains.get('s1')?.anchor.seq).toBe(5); // stable only up to #6
-    expect(ctx.chains.get('s3')?.anchor.seq).toBe(3); // cut at #4
+    expect(ctx.timeslots.chains.get('s2')?.anchor.seq).toBe(7); // #8 is the last one stamped before the horizon
+    expect(ctx.timeslots.chains.get('s1')?.anchor.seq).toBe(5); // stable only up to #6
+    expect(ctx.timeslots.chains.get('s3')?.anchor.seq).toBe(3); // cut at #4
   });
 });

@@ -7,7 +7,7 @@
 import type { Chain } from './chain.js';
 import { MAX_TIMESLOTS_PER_REPLY, type Member } from './messages.js';
 import { dropReportsAbove } from './reports.js';
-import { activeIds, ceilGrid, fetchRange, latestStint, type ServerCtx, type Stint } from './serverContext.js';
+import { activeIds, ceilGrid, fetchRange, latestStint, own, type ServerCtx, type Stint } from './serverContext.js';
 import type { Report } from './window.js';
 
 /** A stint's admission point, or (not known yet) whether it surely lies past a time. */
@@ -18,17 +18,17 @@ export type Admission = { known: true; at: number } | { known: false; exceeds: (
  * Capped at the freeze point if we asked to ignore Y, and at Y's cut unless `ignoreCut`.
  */
 export function stableSeq(ctx: ServerCtx, y: string, ignoreCut = false): number {
-  const ch = ctx.chains.get(y);
+  const ch = ctx.timeslots.chains.get(y);
   if (!ch) return -1;
   let s = ch.top.seq;
-  const fr = ctx.frozen.get(y);
+  const fr = ctx.liveness.frozen.get(y);
   if (fr) s = Math.min(s, fr.seq);
-  const m = ctx.members.get(y);
+  const m = ctx.roster.members.get(y);
   const cut = m ? latestStint(m).cut : null;
   if (cut && !ignoreCut) s = Math.min(s, cut.seq);
   for (const p of activeIds(ctx)) {
     if (p === y || p === ctx.me) continue;
-    s = Math.min(s, ctx.cover.get(p)?.get(y) ?? ch.anchor.seq);
+    s = Math.min(s, ctx.finality.cover.get(p)?.get(y) ?? ch.anchor.seq);
   }
   return s;
 }
@@ -40,7 +40,7 @@ export function stampAt(ch: Chain, seq: number): number {
 }
 
 export function stableStamp(ctx: ServerCtx, y: string): number {
-  const ch = ctx.chains.get(y);
+  const ch = ctx.timeslots.chains.get(y);
   if (!ch) return -Infinity;
   return stampAt(ch, stableSeq(ctx, y));
 }
@@ -49,16 +49,16 @@ export function stableStamp(ctx: ServerCtx, y: string): number {
 export function admission(ctx: ServerCtx, m: Member, stint: Stint): Admission {
   if (stint.admit === 0) return { known: true, at: -Infinity };
   const ck = `${m.id}:${stint.admit}`;
-  const cached = ctx.admissionCache.get(ck);
+  const cached = own(ctx, 'finality').admissionCache.get(ck);
   if (cached !== undefined) return { known: true, at: cached };
   let knownMax = -Infinity;
   let unknownLb = -Infinity;
   let allKnown = true;
-  for (const q of ctx.members.values()) {
+  for (const q of ctx.roster.members.values()) {
     if (q.id === m.id) continue;
     const prior = q.stints.filter((s) => s.admit < stint.admit).at(-1);
     if (!prior) continue;
-    const ch = ctx.chains.get(q.id);
+    const ch = ctx.timeslots.chains.get(q.id);
     // The stint q was serving when this one was admitted, even if q came back since: a later
     // readmission must not move an admission point others already computed from q's cut.
     const cut = prior.cut;
@@ -78,7 +78,7 @@ export function admission(ctx: ServerCtx, m: Member, stint: Stint): Admission {
   }
   if (allKnown) {
     const at = ceilGrid(ctx, knownMax);
-    ctx.admissionCache.set(ck, at);
+    own(ctx, 'finality').admissionCache.set(ck, at);
     return { known: true, at };
   }
   const km = knownMax;
@@ -89,7 +89,7 @@ export function admission(ctx: ServerCtx, m: Member, stint: Stint): Admission {
 /** Whether a report of `server` counts: it arrived after a stint's admission and is not past its cut. */
 export function counted(ctx: ServerCtx, server: string, r: Report): boolean {
   if (r.tsSeq === 0) return true;
-  const m = ctx.members.get(server);
+  const m = ctx.roster.members.get(server);
   if (!m) return false;
   for (const st of m.stints) {
     const a = admission(ctx, m, st);
@@ -102,7 +102,7 @@ export function counted(ctx: ServerCtx, server: string, r: Report): boolean {
 /** Whether a cut member's chain is held up to its cut, with the cut's hash; fetches otherwise. */
 export function cutComplete(ctx: ServerCtx, m: Member, cut: { seq: number; hash: string }): boolean {
   if (m.id === ctx.me) return true;
-  let ch = ctx.chains.get(m.id);
+  let ch = ctx.timeslots.chains.get(m.id);
   if (cut.seq === 0) return true;
   if (!ch) {
     if (cut.seq > 0) fetchRange(ctx, m.id, 1, cut.seq, 'cut');
@@ -113,7 +113,7 @@ export function cutComplete(ctx: ServerCtx, m: Member, cut: { seq: number; hash:
     if (ch.hashOf(cut.seq) === cut.hash) return true;
     // Our copy is another branch (the server equivocated): keep only what everyone echoed.
     dropBranch(ctx, m.id, Math.min(cut.seq - 1, stableSeq(ctx, m.id, true)));
-    ch = ctx.chains.get(m.id);
+    ch = ctx.timeslots.chains.get(m.id);
   }
   if (ch) fetchRange(ctx, m.id, ch.top.seq + 1, cut.seq, 'cut');
   return false;
@@ -121,44 +121,44 @@ export function cutComplete(ctx: ServerCtx, m: Member, cut: { seq: number; hash:
 
 /** Forgets what we hold of `y`'s chain above `keep` (another branch than the cut's). */
 export function dropBranch(ctx: ServerCtx, y: string, keep: number): void {
-  const ch = ctx.chains.get(y);
+  const ch = ctx.timeslots.chains.get(y);
   if (!ch) return;
   ch.truncate(keep);
   dropReportsAbove(ctx, y, keep);
-  for (const c of ctx.cover.values()) {
+  for (const c of own(ctx, 'finality').cover.values()) {
     const v = c.get(y);
     if (v !== undefined && v > keep) c.set(y, keep);
   }
 }
 
-/** Whether window (frontier, frontier + T] can be closed now (else `ctx.blocked` says why). */
+/** Whether window (frontier, frontier + T] can be closed now (else `ctx.finality.blocked` says why). */
 export function windowReady(ctx: ServerCtx): boolean {
-  if (!ctx.membership || ctx.status !== 'running') {
-    ctx.blocked = `status ${ctx.status}`;
+  if (!ctx.roster.membership || ctx.lifecycle.status !== 'running') {
+    own(ctx, 'finality').blocked = `status ${ctx.lifecycle.status}`;
     return false;
   }
-  const frontier = ctx.frontier;
+  const frontier = ctx.ordering.frontier;
   const b = frontier + ctx.T;
-  for (const m of ctx.members.values()) {
+  for (const m of ctx.roster.members.values()) {
     for (const st of m.stints) {
       if (st.admit === 0) continue;
       const a = admission(ctx, m, st);
       if (!a.known && !a.exceeds(frontier)) {
-        ctx.blocked = `admission of ${m.id} (epoch ${st.admit}) not known yet`;
+        own(ctx, 'finality').blocked = `admission of ${m.id} (epoch ${st.admit}) not known yet`;
         return false;
       }
     }
     const last = latestStint(m);
     // Reports of this server may count here: we must hold its chain back to the frontier.
-    const ch = ctx.chains.get(m.id);
+    const ch = ctx.timeslots.chains.get(m.id);
     if (m.id !== ctx.me && ch && !ch.complete(frontier) && (last.cut === null || last.cut.seq > ch.anchor.seq)) {
       fetchRange(ctx, m.id, Math.max(1, ch.anchor.seq - MAX_TIMESLOTS_PER_REPLY + 1), ch.anchor.seq, 'backfill');
-      ctx.blocked = `backfilling ${m.id}'s Timeslots before #${ch.anchor.seq + 1}`;
+      own(ctx, 'finality').blocked = `backfilling ${m.id}'s Timeslots before #${ch.anchor.seq + 1}`;
       return false;
     }
     if (last.cut) {
       if (!cutComplete(ctx, m, last.cut)) {
-        ctx.blocked = `fetching ${m.id}'s Timeslots up to its cut ${last.cut.seq}`;
+        own(ctx, 'finality').blocked = `fetching ${m.id}'s Timeslots up to its cut ${last.cut.seq}`;
         return false;
       }
       continue;
@@ -168,16 +168,16 @@ export function windowReady(ctx: ServerCtx): boolean {
     const required = a.known ? a.at <= frontier : false;
     if (!required) continue;
     if (stableStamp(ctx, m.id) < b) {
-      const ch = ctx.chains.get(m.id);
+      const ch = ctx.timeslots.chains.get(m.id);
       const echo = activeIds(ctx)
         .filter((p) => p !== m.id && p !== ctx.me)
-        .map((p) => `${p}:${ctx.cover.get(p)?.get(m.id) ?? '-'}`)
+        .map((p) => `${p}:${ctx.finality.cover.get(p)?.get(m.id) ?? '-'}`)
         .join(' ');
-      ctx.blocked = `${m.id} not stable past ${b} (held #${ch?.top.seq ?? '-'} @${ch?.top.stamp ?? '-'}, frozen ${ctx.frozen.get(m.id)?.seq ?? '-'}, echoes ${echo})`;
+      own(ctx, 'finality').blocked = `${m.id} not stable past ${b} (held #${ch?.top.seq ?? '-'} @${ch?.top.stamp ?? '-'}, frozen ${ctx.liveness.frozen.get(m.id)?.seq ?? '-'}, echoes ${echo})`;
       return false;
     }
   }
-  ctx.blocked = '';
+  own(ctx, 'finality').blocked = '';
   return true;
 }
 
@@ -186,16 +186,34 @@ export function windowReady(ctx: ServerCtx): boolean {
  * a cut server's Timeslots from its cut on, and every server's from its last stable one on.
  */
 export function pruneChains(ctx: ServerCtx, horizon: number): void {
-  for (const [id, ch] of ctx.chains) {
+  for (const [id, ch] of ctx.timeslots.chains) {
     let keepFrom = ch.anchor.seq;
     for (const it of ch.items) {
       if (it.stamp < horizon) keepFrom = it.seq;
       else break;
     }
-    const m = ctx.members.get(id);
+    const m = ctx.roster.members.get(id);
     const cut = m ? latestStint(m).cut : null;
     if (cut) keepFrom = Math.min(keepFrom, cut.seq);
     keepFrom = Math.min(keepFrom, stableSeq(ctx, id, true));
     ch.prune(keepFrom, ctx.cfg.keepTimeslots);
   }
+}
+
+/** Why the next window cannot close, when another module finds out (content missing). */
+export function noteBlocked(ctx: ServerCtx, why: string): void {
+  own(ctx, 'finality').blocked = why;
+}
+
+/** A state was adopted: admission points are worked out again from the chains now held. */
+export function forgetAdmissions(ctx: ServerCtx): void {
+  own(ctx, 'finality').admissionCache.clear();
+}
+
+/** P echoed Y#h with the hash we hold: P covers Y up to h. */
+export function creditCover(ctx: ServerCtx, p: string, y: string, h: number): void {
+  const { cover } = own(ctx, 'finality');
+  let c = cover.get(p);
+  if (!c) cover.set(p, (c = new Map()));
+  if ((c.get(y) ?? -1) < h) c.set(y, h);
 }

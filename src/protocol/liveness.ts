@@ -15,23 +15,24 @@ import {
   timeslotReply,
   timeslotRequest,
   type ServerCtx,
+  own,
 } from './serverContext.js';
 
 function requestMembership(ctx: ServerCtx, kind: 'ignore' | 'readmit' | 'replace', target: string, every: number): void {
   const k = `${kind}:${target}`;
   // Not while a withdrawal is unanswered: its answer would let us unfreeze with this request pending.
-  if (kind === 'ignore' && ctx.withdrawing.has(target)) return;
-  if (!due(ctx, ctx.lastRequest, k, every)) return;
-  const no = ctx.nextRequestNo++;
-  ctx.requestNo.set(k, no);
-  const ch = ctx.chains.get(target);
+  if (kind === 'ignore' && own(ctx, 'liveness').withdrawing.has(target)) return;
+  if (!due(ctx, own(ctx, 'liveness').lastRequest, k, every)) return;
+  const no = own(ctx, 'liveness').nextRequestNo++;
+  own(ctx, 'liveness').requestNo.set(k, no);
+  const ch = ctx.timeslots.chains.get(target);
   let held: Timeslot | null = null;
   if (ch) {
-    const seq = kind === 'ignore' ? (ctx.frozen.get(target)?.seq ?? ch.top.seq) : ch.top.seq;
+    const seq = kind === 'ignore' ? (own(ctx, 'liveness').frozen.get(target)?.seq ?? ch.top.seq) : ch.top.seq;
     held = ch.get(seq)?.full ?? null;
   }
   observe(ctx, { kind: 'membershipRequest', request: kind, target });
-  ctx.opts.send(ADMIN_ID, { type: 'membershipRequest', site: ctx.site, epoch: ctx.membership?.epoch ?? 0, no, kind, target, held });
+  ctx.opts.send(ADMIN_ID, { type: 'membershipRequest', site: ctx.site, epoch: ctx.roster.membership?.epoch ?? 0, no, kind, target, held });
 }
 
 /**
@@ -40,27 +41,30 @@ function requestMembership(ctx: ServerCtx, kind: 'ignore' | 'readmit' | 'replace
  * of a peer must not stall the site). Y stays frozen until the admin answers this withdrawal.
  */
 function withdrawIgnore(ctx: ServerCtx, y: string): void {
-  if (!due(ctx, ctx.lastRequest, `withdraw:${y}`, ctx.cfg.T_req_timeout)) return;
-  ctx.withdrawing.add(y);
-  const no = ctx.nextRequestNo++;
-  ctx.requestNo.set(`ignore:${y}`, no);
-  ctx.opts.send(ADMIN_ID, { type: 'withdrawRequest', site: ctx.site, epoch: ctx.membership?.epoch ?? 0, no, target: y });
+  if (!due(ctx, own(ctx, 'liveness').lastRequest, `withdraw:${y}`, ctx.cfg.T_req_timeout)) return;
+  own(ctx, 'liveness').withdrawing.add(y);
+  const no = own(ctx, 'liveness').nextRequestNo++;
+  own(ctx, 'liveness').requestNo.set(`ignore:${y}`, no);
+  ctx.opts.send(ADMIN_ID, { type: 'withdrawRequest', site: ctx.site, epoch: ctx.roster.membership?.epoch ?? 0, no, target: y });
 }
 
 /** Freezes Y (our heads of it stop at what we hold now) and asks the admin to ignore it. */
 export function requestIgnore(ctx: ServerCtx, y: string): void {
-  const self = ctx.members.get(ctx.me);
+  const self = ctx.roster.members.get(ctx.me);
   if (!self || !isActive(self)) return; // a server that is itself ignored has no say (and no echo to hold back)
-  if (!ctx.frozen.has(y)) {
-    const ch = ctx.chains.get(y);
-    ctx.frozen.set(y, { seq: ch ? ch.top.seq : 0, at: ctx.opts.now() });
+  if (!own(ctx, 'liveness').frozen.has(y)) {
+    const ch = ctx.timeslots.chains.get(y);
+    own(ctx, 'liveness').frozen.set(y, { seq: ch ? ch.top.seq : 0, at: ctx.opts.now() });
   }
   requestMembership(ctx, 'ignore', y, 4 * ctx.cfg.T_req_timeout);
 }
 
 export function livenessChecks(ctx: ServerCtx): void {
-  if (!ctx.membership || ctx.status === 'waiting' || ctx.status === 'evicted') return;
-  const { cfg, me, chains, frozen, trm, cover } = ctx;
+  if (!ctx.roster.membership || ctx.lifecycle.status === 'waiting' || ctx.lifecycle.status === 'evicted') return;
+  const { cfg, me } = ctx;
+  const { chains } = ctx.timeslots;
+  const { cover } = ctx.finality;
+  const { frozen, trm } = own(ctx, 'liveness');
   const now = ctx.opts.now();
   const active = activeIds(ctx);
   /** Frozen servers that look fine again (on time, echoing in step): candidates for withdrawal. */
@@ -68,7 +72,7 @@ export function livenessChecks(ctx: ServerCtx): void {
   for (const y of active) {
     if (y === me) continue;
     const ch = chains.get(y);
-    const since = Math.max(ctx.startedAt, ctx.memberSince.get(y) ?? ctx.startedAt);
+    const since = Math.max(ctx.roster.startedAt, ctx.roster.memberSince.get(y) ?? ctx.roster.startedAt);
     const last = ch && Number.isFinite(ch.top.stamp) ? Math.max(ch.top.stamp, since) : since;
     const fr = frozen.get(y);
     if (fr) {
@@ -98,12 +102,12 @@ export function livenessChecks(ctx: ServerCtx): void {
       // Our own Timeslots are skipped: if peers echo another version of them, someone rewrote
       // what we sent (only a cheating host does), and blaming the peers would not help.
       // A proven liar's branches make honest echoes differ: not the echoer's fault.
-      if (y === p || y === me || ctx.liars.has(y)) continue;
-      const my = ctx.members.get(y);
+      if (y === p || y === me || own(ctx, 'liveness').liars.has(y)) continue;
+      const my = ctx.roster.members.get(y);
       if (!my || !isActive(my)) continue;
       // P asked the admin to ignore Y and holds its heads of Y back: not lag, unless the admin
       // should long have answered (then P is stalling on purpose).
-      const since = ctx.declared.get(p)?.get(y);
+      const since = ctx.timeslots.declared.get(p)?.get(y);
       if (since !== undefined && now - since < declineAfter(cfg) + cfg.T_timeout) continue;
       let j = -1;
       for (let i = ch.items.length - 1; i >= 0; i--) {
@@ -126,34 +130,34 @@ export function livenessChecks(ctx: ServerCtx): void {
       continue;
     }
     if (!lag) {
-      ctx.lagSince.delete(p);
+      own(ctx, 'liveness').lagSince.delete(p);
       continue;
     }
-    if (!ctx.lagSince.has(p)) ctx.lagSince.set(p, now);
-    const lp = ctx.lastPush.get(p);
+    if (!own(ctx, 'liveness').lagSince.has(p)) own(ctx, 'liveness').lagSince.set(p, now);
+    const lp = own(ctx, 'liveness').lastPush.get(p);
     if (lp === undefined || now - lp >= cfg.T_timeout) {
-      ctx.lastPush.set(p, now);
+      own(ctx, 'liveness').lastPush.set(p, now);
       const ts = chains.get(lag.y)?.range(lag.from, lag.to, MAX_TIMESLOTS_PER_REPLY) ?? [];
       if (ts.length > 0) ctx.opts.send(p, timeslotReply(ctx, ts));
     }
-    if (now - (ctx.lagSince.get(p) ?? now) > cfg.T_req_timeout) requestIgnore(ctx, p);
+    if (now - (own(ctx, 'liveness').lagSince.get(p) ?? now) > cfg.T_req_timeout) requestIgnore(ctx, p);
   }
   // Our ignore requests stay until the admin answers (a cut, or declined): ask again now and then,
   // in case the request or the answer was lost. (Unfreezing without an answer could break the cut.)
   for (const y of frozen.keys()) {
-    if (recovered.has(y) && !ctx.liars.has(y) && !ctx.calledWhileWithdrawing.has(y)) withdrawIgnore(ctx, y);
-    else if (ctx.withdrawing.has(y)) withdrawIgnore(ctx, y); // repeated until answered, in case it was lost
+    if (recovered.has(y) && !own(ctx, 'liveness').liars.has(y) && !own(ctx, 'liveness').calledWhileWithdrawing.has(y)) withdrawIgnore(ctx, y);
+    else if (own(ctx, 'liveness').withdrawing.has(y)) withdrawIgnore(ctx, y); // repeated until answered, in case it was lost
     else requestMembership(ctx, 'ignore', y, repeatRequestAfter(cfg));
   }
   // Ignored servers: back in time and in step -> readmit; silent for T_ignore -> replace.
-  for (const m of ctx.members.values()) {
+  for (const m of ctx.roster.members.values()) {
     if (m.id === me || m.slot === null || !latestStint(m).cut) continue;
     const ch = chains.get(m.id);
-    const at = ctx.ignoredAt.get(m.id) ?? now;
+    const at = own(ctx, 'liveness').ignoredAt.get(m.id) ?? now;
     const fresh = ch && Number.isFinite(ch.top.stamp) && now - ch.top.stamp <= cfg.T_timeout && ch.top.seq > (latestStint(m).cut?.seq ?? 0);
     const mineTop = chains.get(me)?.top.seq ?? 0;
     const inStep =
-      (ctx.declared.get(m.id)?.size ?? 0) === 0 && (cover.get(m.id)?.get(me) ?? -1) >= mineTop - Math.ceil(cfg.T_timeout / ctx.T) - 1;
+      (ctx.timeslots.declared.get(m.id)?.size ?? 0) === 0 && (cover.get(m.id)?.get(me) ?? -1) >= mineTop - Math.ceil(cfg.T_timeout / ctx.T) - 1;
     if (fresh && inStep) {
       requestMembership(ctx, 'readmit', m.id, cfg.T_ignore);
     } else if (now - at >= cfg.T_ignore) {
@@ -171,16 +175,16 @@ export function livenessChecks(ctx: ServerCtx): void {
 /** The admin verified a proof against `target` and wants our ignore request for it. */
 export function onIgnoreCall(ctx: ServerCtx, from: string, msg: PeerOf<'ignoreCall'>): void {
   if (from !== ADMIN_ID) return;
-  const m = ctx.members.get(msg.target);
+  const m = ctx.roster.members.get(msg.target);
   if (m && isActive(m) && msg.target !== ctx.me) {
-    ctx.liars.add(msg.target); // the admin verified a proof against it: never withdraw this request
-    if (ctx.withdrawing.has(msg.target)) {
-      ctx.calledWhileWithdrawing.add(msg.target);
+    own(ctx, 'liveness').liars.add(msg.target); // the admin verified a proof against it: never withdraw this request
+    if (own(ctx, 'liveness').withdrawing.has(msg.target)) {
+      own(ctx, 'liveness').calledWhileWithdrawing.add(msg.target);
       return;
     }
     // Keep an existing freeze point: a request we sent with it may already be the admin's
     // cut, and moving it up would let us use the target's Timeslots past that cut.
-    ctx.lastRequest.delete(`ignore:${msg.target}`);
+    own(ctx, 'liveness').lastRequest.delete(`ignore:${msg.target}`);
     requestIgnore(ctx, msg.target);
   }
 }
@@ -190,15 +194,53 @@ export function onRequestDeclined(ctx: ServerCtx, from: string, msg: PeerOf<'req
   if (from !== ADMIN_ID) return;
   const k = `${msg.kind}:${msg.target}`;
   // An answer to an older request: a newer one (a repeat, a withdrawal) may still be pending.
-  if (msg.no !== ctx.requestNo.get(k)) return;
-  ctx.requestNo.delete(k);
+  if (msg.no !== own(ctx, 'liveness').requestNo.get(k)) return;
+  own(ctx, 'liveness').requestNo.delete(k);
   if (msg.kind === 'ignore') {
-    ctx.frozen.delete(msg.target);
-    ctx.trm.delete(msg.target);
-    ctx.lagSince.delete(msg.target);
-    ctx.withdrawing.delete(msg.target);
-    ctx.lastRequest.delete(`withdraw:${msg.target}`);
-    if (ctx.calledWhileWithdrawing.delete(msg.target)) requestIgnore(ctx, msg.target);
+    own(ctx, 'liveness').frozen.delete(msg.target);
+    own(ctx, 'liveness').trm.delete(msg.target);
+    own(ctx, 'liveness').lagSince.delete(msg.target);
+    own(ctx, 'liveness').withdrawing.delete(msg.target);
+    own(ctx, 'liveness').lastRequest.delete(`withdraw:${msg.target}`);
+    if (own(ctx, 'liveness').calledWhileWithdrawing.delete(msg.target)) requestIgnore(ctx, msg.target);
   }
-  ctx.lastRequest.delete(k);
+  own(ctx, 'liveness').lastRequest.delete(k);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the others learn that concerns liveness (the only ways they change this module's part)
+// ---------------------------------------------------------------------------------------------
+
+/** A Timeslot of `server` arrived in time: no TRM is pending for it. */
+export function heardInTime(ctx: ServerCtx, server: string): void {
+  own(ctx, 'liveness').trm.delete(server);
+}
+
+/** We hold an equivocation proof against `server`: never withdraw an ignore request for it. */
+export function markLiar(ctx: ServerCtx, server: string): void {
+  own(ctx, 'liveness').liars.add(server);
+}
+
+/** A record cuts `server`: nothing is pending about it any more; `fresh`: the cut is new (since `now`). */
+export function onCut(ctx: ServerCtx, server: string, fresh: boolean, now: number): void {
+  const l = own(ctx, 'liveness');
+  l.frozen.delete(server);
+  l.trm.delete(server);
+  l.lagSince.delete(server);
+  l.withdrawing.delete(server);
+  l.calledWhileWithdrawing.delete(server);
+  if (fresh) l.ignoredAt.set(server, now);
+}
+
+/** A record readmits `server`. */
+export function onReadmitted(ctx: ServerCtx, server: string): void {
+  own(ctx, 'liveness').ignoredAt.delete(server);
+}
+
+/** A record cuts us: our heads count for nothing, so our ignore requests go. */
+export function onSelfCut(ctx: ServerCtx): void {
+  const l = own(ctx, 'liveness');
+  l.frozen.clear();
+  l.withdrawing.clear();
+  l.calledWhileWithdrawing.clear();
 }

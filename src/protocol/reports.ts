@@ -1,10 +1,11 @@
 /**
  * The reports index of a Site Server: for each candidate (user, actionNo, content hash), which
  * server reported its arrival when, and in which of its Timeslots. Windows are closed from it
- * (applying.ts) and the ordering state is built from it.
+ * (applying.ts) and the ordering state is built from it. This module alone writes the index
+ * (`ctx.reports`: the candidates, and the contents we want); the others call the functions here.
  */
 import type { ChainItem } from './chain.js';
-import { isApplied, key3, type ServerCtx } from './serverContext.js';
+import { isApplied, key3, own, type ServerCtx } from './serverContext.js';
 
 /** Indexes the entries of one held Timeslot of `server` that arrived after `after`. */
 export function indexItem(ctx: ServerCtx, server: string, item: ChainItem, after: number): void {
@@ -26,22 +27,69 @@ export function addReport(
 ): void {
   if (isApplied(ctx, user, actionNo)) return;
   const k = key3(user, actionNo, hash);
-  let rec = ctx.actions.get(k);
-  if (!rec) ctx.actions.set(k, (rec = { user, actionNo, hash, reports: new Map() }));
+  const { actions, wanted } = own(ctx, 'reports');
+  let rec = actions.get(k);
+  if (!rec) actions.set(k, (rec = { user, actionNo, hash, reports: new Map() }));
   const had = rec.reports.get(server);
   if (!had || (had.tsSeq !== 0 && tsSeq !== 0 && tsSeq < had.tsSeq)) rec.reports.set(server, { arrival, tsSeq });
   // Another server has it and we do not: our copy was probably lost. Ask after T_content, before
   // it is final, so a lost action costs no extra delay when its window closes.
-  if (server !== ctx.me && !ctx.contents.has(k) && !ctx.wanted.has(k)) ctx.wanted.set(k, { since: ctx.opts.now(), askedAt: null });
+  if (server !== ctx.me && !ctx.ordering.contents.has(k) && !wanted.has(k)) wanted.set(k, { since: ctx.opts.now(), askedAt: null });
 }
 
 /** Forgets the reports `server` made in its Timeslots above `seq` (a branch we dropped). */
 export function dropReportsAbove(ctx: ServerCtx, server: string, seq: number): void {
-  for (const [k, rec] of ctx.actions) {
+  const { actions } = own(ctx, 'reports');
+  for (const [k, rec] of actions) {
     const r = rec.reports.get(server);
     if (r && r.tsSeq > seq) {
       rec.reports.delete(server);
-      if (rec.reports.size === 0) ctx.actions.delete(k);
+      if (rec.reports.size === 0) actions.delete(k);
     }
   }
+}
+
+/** Drops the candidates already applied. */
+export function dropApplied(ctx: ServerCtx): void {
+  const { actions } = own(ctx, 'reports');
+  for (const [k, rec] of actions) if (isApplied(ctx, rec.user, rec.actionNo)) actions.delete(k);
+}
+
+/**
+ * After a window closed: drops applied candidates (returns their keys) and reports that arrived
+ * before `horizon` (a candidate left without reports goes).
+ */
+export function pruneReports(ctx: ServerCtx, horizon: number): string[] {
+  const { actions, wanted } = own(ctx, 'reports');
+  const applied: string[] = [];
+  for (const [k, rec] of actions) {
+    if (isApplied(ctx, rec.user, rec.actionNo)) {
+      actions.delete(k);
+      wanted.delete(k);
+      applied.push(k);
+      continue;
+    }
+    for (const [server, r] of rec.reports) if (r.arrival <= horizon) rec.reports.delete(server);
+    if (rec.reports.size === 0) actions.delete(k);
+  }
+  return applied;
+}
+
+/** The content of candidate `k` is needed now (it is final): to be asked for at once. */
+export function wantNow(ctx: ServerCtx, k: string): void {
+  const { wanted } = own(ctx, 'reports');
+  const w = wanted.get(k);
+  if (!w) wanted.set(k, { since: -Infinity, askedAt: null });
+  else if (w.askedAt === null) w.since = -Infinity;
+}
+
+/** The content of `k` arrived, or is no longer anyone's to give. */
+export function unwant(ctx: ServerCtx, k: string): void {
+  own(ctx, 'reports').wanted.delete(k);
+}
+
+/** A state was adopted: the candidates of the one we had go (`wanted` too unless `keepWanted`). */
+export function forgetReports(ctx: ServerCtx, keepWanted: boolean): void {
+  own(ctx, 'reports').actions.clear();
+  if (!keepWanted) own(ctx, 'reports').wanted.clear();
 }

@@ -12,22 +12,22 @@ import type { ServerStatus, SiteServer, SiteServerOptions } from './api.js';
 import { finalizeLoop, onAction, onContentRequest, onSysAction, requestContent } from './applying.js';
 import { pruneChains } from './finality.js';
 import { livenessChecks, onIgnoreCall, onRequestDeclined } from './liveness.js';
-import { applyMembership, onRecordRequest, start } from './membership.js';
+import { adoptInit, applyMembership, onRecordRequest, start } from './membership.js';
 import { RECORD_COST, STATE_COST } from './budget.js';
 import { ADMIN_ID, parsePeerMessage, type PeerMessage } from './messages.js';
 import { createContext, fromUnknownPeer, HORIZON_WINDOWS, isUserHere, latestStint, reject, type ServerCtx } from './serverContext.js';
-import { adoptInit, checkOutOfStep, noteAnnounce, onHashRequest, onStateChunk, onUpdateRequest, serveState, syncTimeouts, tryAdopt } from './stateSync.js';
-import { emitTimeslot, maybeEcho, onEcho, onTimeslot, onTimeslotReply, onTimeslotRequest } from './timeslots.js';
+import { checkOutOfStep, onAnnounce, onHashRequest, onStateChunk, onUpdateRequest, serveState, syncTimeouts } from './stateSync.js';
+import { checkSelfFirst, emitTimeslot, maybeEcho, onEcho, onTimeslot, onTimeslotReply, onTimeslotRequest } from './timeslots.js';
 
 function handle(ctx: ServerCtx, from: string, msg: PeerMessage): void {
   // Admin-signed records are accepted from anyone: the signature is what counts.
   if (msg.type === 'siteInit') {
-    if (ctx.status === 'waiting') {
+    if (ctx.lifecycle.status === 'waiting') {
       start(ctx, msg);
-      if (from !== ADMIN_ID && (ctx.status as ServerStatus) === 'running') ctx.checkSelf = true;
+      if (from !== ADMIN_ID && (ctx.lifecycle.status as ServerStatus) === 'running') checkSelfFirst(ctx);
       return;
     }
-    if (ctx.status === 'syncing' && ctx.snapshot === null) return adoptInit(ctx, msg, from);
+    if (ctx.lifecycle.status === 'syncing' && ctx.ordering.snapshot === null) return adoptInit(ctx, msg, from);
     return;
   }
   if (msg.type === 'membership') {
@@ -55,32 +55,29 @@ function handle(ctx: ServerCtx, from: string, msg: PeerMessage): void {
     case 'stateRequest':
       // Servers (joining, resyncing), users on the site (entering a running P2P site) and the
       // admin (taking the site back, saving it).
-      if (!ctx.members.has(from) && !isUserHere(ctx, from) && from !== ADMIN_ID) return fromUnknownPeer(ctx, from, msg.type, msg.epoch, 'not a member');
+      if (!ctx.roster.members.has(from) && !isUserHere(ctx, from) && from !== ADMIN_ID) return fromUnknownPeer(ctx, from, msg.type, msg.epoch, 'not a member');
       if (!withinBudget(ctx, from, msg.type, STATE_COST)) return;
       return serveState(ctx, from, msg.seq);
     case 'stateChunk':
       return onStateChunk(ctx, from, msg);
     case 'hashRequest':
-      if (!ctx.members.has(from) && !isUserHere(ctx, from) && from !== ADMIN_ID) return;
+      if (!ctx.roster.members.has(from) && !isUserHere(ctx, from) && from !== ADMIN_ID) return;
       if (!withinBudget(ctx, from, msg.type, 1)) return;
       return onHashRequest(ctx, from, msg);
     case 'updateHash':
     case 'update':
-      if (ctx.members.has(from)) {
-        noteAnnounce(ctx, from, msg.seq, msg.hash);
-        tryAdopt(ctx);
-      }
+      if (ctx.roster.members.has(from)) onAnnounce(ctx, from, msg.seq, msg.hash);
       return;
     case 'echo':
       return onEcho(ctx, from, msg);
     case 'recordRequest':
       // Servers that missed a record; nobody else needs the hand-over's snapshot from us.
-      if (!ctx.members.has(from)) return fromUnknownPeer(ctx, from, msg.type, msg.epoch, 'not a member');
+      if (!ctx.roster.members.has(from)) return fromUnknownPeer(ctx, from, msg.type, msg.epoch, 'not a member');
       if (!withinBudget(ctx, from, msg.type, RECORD_COST)) return;
       return onRecordRequest(ctx, from, msg);
     case 'updateRequest':
       // Users on the site that missed votes (servers take states and hashes instead).
-      if (!isUserHere(ctx, from) && !ctx.members.has(from)) return reject(ctx, from, msg.type, 'ERR_UNKNOWN_PEER', 'not on the site');
+      if (!isUserHere(ctx, from) && !ctx.roster.members.has(from)) return reject(ctx, from, msg.type, 'ERR_UNKNOWN_PEER', 'not on the site');
       if (!withinBudget(ctx, from, msg.type, 1)) return;
       return onUpdateRequest(ctx, from, msg);
     case 'ignoreCall':
@@ -102,7 +99,7 @@ function withinBudget(ctx: ServerCtx, from: string, type: string, cost: number):
 export function createSiteServer(opts: SiteServerOptions): SiteServer {
   const ctx = createContext(opts);
   const { me } = ctx;
-  const stopped = (): boolean => ctx.status === 'waiting' || ctx.status === 'evicted';
+  const stopped = (): boolean => ctx.lifecycle.status === 'waiting' || ctx.lifecycle.status === 'evicted';
 
   if (opts.init) start(ctx, opts.init);
 
@@ -123,7 +120,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     },
     nextWakeAt() {
       if (stopped()) return null;
-      const { echoDueAt, nextSlotAt } = ctx;
+      const { echoDueAt, nextSlotAt } = ctx.timeslots;
       if (echoDueAt !== null && (nextSlotAt === null || echoDueAt < nextSlotAt)) return echoDueAt;
       return nextSlotAt;
     },
@@ -131,14 +128,14 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
       try {
         if (stopped()) return;
         const now = opts.now();
-        if (ctx.nextSlotAt !== null && now >= ctx.nextSlotAt) emitTimeslot(ctx);
-        if (ctx.echoDueAt !== null && now >= ctx.echoDueAt) maybeEcho(ctx, true);
+        if (ctx.timeslots.nextSlotAt !== null && now >= ctx.timeslots.nextSlotAt) emitTimeslot(ctx);
+        if (ctx.timeslots.echoDueAt !== null && now >= ctx.timeslots.echoDueAt) maybeEcho(ctx, true);
         livenessChecks(ctx);
         requestContent(ctx);
         syncTimeouts(ctx);
         checkOutOfStep(ctx);
         finalizeLoop(ctx);
-        if (Number.isFinite(ctx.frontier)) pruneChains(ctx, ctx.frontier - HORIZON_WINDOWS * ctx.T);
+        if (Number.isFinite(ctx.ordering.frontier)) pruneChains(ctx, ctx.ordering.frontier - HORIZON_WINDOWS * ctx.T);
         // Full buckets carry nothing: the budgets hold only peers that spent lately.
         ctx.actionBudget.sweep(now);
         ctx.requestBudget.sweep(now);
@@ -146,18 +143,18 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
         reject(ctx, me, 'tick', 'ERR_INTERNAL', e instanceof Error ? e.message : String(e));
       }
     },
-    status: () => ctx.status,
-    appliedLog: () => ctx.log,
-    lastUpdate: () => ({ seq: ctx.lastSeq, hash: ctx.lastHash }),
+    status: () => ctx.lifecycle.status,
+    appliedLog: () => ctx.ordering.log,
+    lastUpdate: () => ({ seq: ctx.ordering.lastSeq, hash: ctx.ordering.lastHash }),
     ignored: () =>
-      [...ctx.members.values()]
+      [...ctx.roster.members.values()]
         .filter((m) => latestStint(m).cut !== null)
         .map((m) => ({ server: m.id, cutSeq: latestStint(m).cut?.seq ?? 0 })),
-    membership: () => ctx.membership,
-    snapshot: () => ctx.snapshot,
-    timeslotSeq: () => ctx.chains.get(me)?.top.seq ?? 0,
-    equivocations: () => ctx.equivs,
-    blockedReason: () => ctx.blocked,
-    frontier: () => ctx.frontier,
+    membership: () => ctx.roster.membership,
+    snapshot: () => ctx.ordering.snapshot,
+    timeslotSeq: () => ctx.timeslots.chains.get(me)?.top.seq ?? 0,
+    equivocations: () => ctx.timeslots.equivs,
+    blockedReason: () => ctx.finality.blocked,
+    frontier: () => ctx.ordering.frontier,
   };
 }

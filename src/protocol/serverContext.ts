@@ -25,6 +25,7 @@ import {
   type TransferPayload,
   type UpdateMessage,
 } from './messages.js';
+import type { StateFetch } from './stateFetch.js';
 import type { Candidate } from './window.js';
 
 /** Smallest step between two stamps / arrivals of one server (ms). */
@@ -45,17 +46,10 @@ export interface Stored {
   hints: TransferPayload['hints'];
 }
 
+/** A state transfer under way (stateSync.ts), and why. */
 export interface SyncState {
   reason: string;
-  tried: Set<string>;
-  provider: string | null;
-  startedAt: number;
-  seq: number | null;
-  hash: string | null;
-  count: number;
-  chunks: Array<Uint8Array | undefined>;
-  payload: TransferPayload | null;
-  askedHashesAt: number | null;
+  fetch: StateFetch;
 }
 
 export type Stint = Member['stints'][number];
@@ -63,6 +57,132 @@ export type Stint = Member['stints'][number];
 export const key3 = (user: string, actionNo: number, hash: string): string => `${user}\u0000${actionNo}\u0000${hash}`;
 export const key2 = (user: string, actionNo: number): string => `${user}\u0000${actionNo}`;
 
+/**
+ * The lifecycle (changed only through the transitions below, so that `sync` is null whenever the
+ * server is not syncing): waiting -> running | syncing -> running <-> syncing -> evicted.
+ */
+export interface LifecyclePart {
+  status: ServerStatus;
+  /** A state transfer under way (stateSync.ts). */
+  sync: SyncState | null;
+}
+
+/** The admin-signed records we run on. Owner: membership.ts. */
+export interface RosterPart {
+  membership: Membership | null;
+  members: Map<string, Member>;
+  /** When each member first appeared in a record we applied (grace before it must speak). */
+  memberSince: Map<string, number>;
+  initMsg: SiteInit | null;
+  startedAt: number;
+}
+
+/** The ordering state: what has been applied and the updates that say so. Owner: applying.ts. */
+export interface OrderingPart {
+  snapshot: SiteSnapshot | null;
+  /** End of the last closed window. */
+  frontier: number;
+  lastSeq: number;
+  lastHash: string;
+  dedupe: AppliedSet;
+  contents: Map<string, Content>;
+  /** Applied actions' content keys, by the window that applied them (insertion ordered). */
+  appliedAt: Map<string, number>;
+  log: AppliedUpdate[];
+  /** Index in `log` from which our updates are ours to compare with the majority (after a resync). */
+  checkFrom: number;
+  hashBySeq: Map<number, string>;
+  stored: Stored[];
+}
+
+/** The reports index: candidates and the reports of their arrivals. Owner: reports.ts. */
+export interface ReportsPart {
+  actions: Map<string, ActionRec>;
+  wanted: Map<string, { since: number; askedAt: number | null }>;
+}
+
+/** Our own Timeslots, the chains we hold of the others, and what the others say. Owner: timeslots.ts. */
+export interface TimeslotsPart {
+  chains: Map<string, Chain>;
+  lastStamp: number;
+  nextSlotAt: number | null;
+  outbox: TimeslotEntry[];
+  /** user\0no -> own arrival */
+  recorded: Map<string, number>;
+  echoDueAt: number | null;
+  echoedGrid: number;
+  /**
+   * Started from a hand-over a peer forwarded (we may be a restarted process that lost its chain):
+   * sign nothing until peers' heads show they hold no Timeslot of ours.
+   */
+  checkSelf: boolean;
+  selfChecked: Set<string>;
+  /** P -> Y -> claims "I hold Y#seq with this hash" for seqs beyond ours, checked once we hold them.
+   *  Several per (P, Y): a peer always one Timeslot ahead of us would otherwise never be credited. */
+  pendingHead: Map<string, Map<string, Map<number, string>>>;
+  /** P -> servers P declared it asked to ignore (its heads of them are held back), since when. */
+  declared: Map<string, Map<string, number>>;
+  /** Server -> update seq -> the hash it announced. */
+  announced: Map<string, Map<number, string>>;
+  equivs: Array<{ server: string; seq: number }>;
+  equivSeen: Set<string>;
+  /** Echoed heads we doubt, by `P\0Y\0seq`, when last asked about (rate limit). */
+  suspicion: Map<string, number>;
+}
+
+/** Late servers, ignore requests and their answers. Owner: liveness.ts. */
+export interface LivenessPart {
+  trm: Map<string, { sentAt: number; asked: Set<string>; noHelp: Set<string> }>;
+  /** Servers we asked to ignore, and the seq up to which we still use their Timeslots. */
+  frozen: Map<string, { seq: number; at: number }>;
+  ignoredAt: Map<string, number>;
+  lastRequest: Map<string, number>;
+  /** Number of the latest request (or withdrawal) sent per `kind:target`: only its answer counts. */
+  requestNo: Map<string, number>;
+  nextRequestNo: number;
+  /** Frozen servers whose ignore request we withdrew; frozen until the admin answers. */
+  withdrawing: Set<string>;
+  /** The admin called for an ignore request while we were withdrawing one: send it once answered. */
+  calledWhileWithdrawing: Set<string>;
+  lagSince: Map<string, number>;
+  lastPush: Map<string, number>;
+  /** Servers we hold an equivocation proof against, or the admin told us it holds one (ignoreCall). */
+  liars: Set<string>;
+}
+
+/** What finality counts (echoes of our heads) and remembers. Owner: finality.ts. */
+export interface FinalityPart {
+  /** P -> Y -> highest seq of Y P echoed with our hash. */
+  cover: Map<string, Map<string, number>>;
+  /** `server:epoch` of a stint -> its admission point, once known (it never moves). */
+  admissionCache: Map<string, number>;
+  /** Why the next window cannot close ('' if it can). */
+  blocked: string;
+}
+
+/** Rate limits of what we ask the others. Owner: this module (askRecords, fetchRange). */
+export interface RequestsPart {
+  lastFetch: Map<string, number>;
+}
+
+/** Every part of a server's state, by name; each is written by its owner only (ownership.test.ts). */
+export interface Parts {
+  lifecycle: LifecyclePart;
+  roster: RosterPart;
+  ordering: OrderingPart;
+  reports: ReportsPart;
+  timeslots: TimeslotsPart;
+  liveness: LivenessPart;
+  finality: FinalityPart;
+  requests: RequestsPart;
+}
+
+/** What a module that does not own a part sees of it: no assignment, no collection changes. */
+export type View<T> = { readonly [K in keyof T]: Ro<T[K]> };
+type Ro<T> =
+  T extends Map<infer K, infer V> ? ReadonlyMap<K, Ro<V>> : T extends Set<infer E> ? ReadonlySet<E> : T extends Array<infer E> ? readonly E[] : T;
+
+/** One Site Server: constants, then its parts, each read-only here (`own` gives its owner the part). */
 export interface ServerCtx {
   readonly opts: SiteServerOptions;
   readonly cfg: SiteConfig;
@@ -72,91 +192,32 @@ export interface ServerCtx {
   readonly me: string;
   readonly crypto: SignatureScheme;
   readonly site: string;
-
-  status: ServerStatus;
-  membership: Membership | null;
-  members: Map<string, Member>;
-  readonly chains: Map<string, Chain>;
-
-  // Own Timeslots
-  lastStamp: number;
-  nextSlotAt: number | null;
-  outbox: TimeslotEntry[];
-  /** user\0no -> own arrival */
-  readonly recorded: Map<string, number>;
-
-  // Ordering state
-  snapshot: SiteSnapshot | null;
-  /** End of the last closed window. */
-  frontier: number;
-  lastSeq: number;
-  lastHash: string;
-  dedupe: AppliedSet;
-  readonly actions: Map<string, ActionRec>;
-  readonly contents: Map<string, Content>;
-  readonly wanted: Map<string, { since: number; askedAt: number | null }>;
-  /** Applied actions' content keys, by the window that applied them (insertion ordered). */
-  readonly appliedAt: Map<string, number>;
-  readonly log: AppliedUpdate[];
-  /** Index in `log` from which our updates are ours to compare with the majority (after a resync). */
-  checkFrom: number;
-  readonly hashBySeq: Map<number, string>;
-  readonly stored: Stored[];
-  /** `server:epoch` of a stint -> its admission point, once known (it never moves). */
-  readonly admissionCache: Map<string, number>;
-  /** Why the next window cannot close ('' if it can). */
-  blocked: string;
-
-  // Cross-checks and liveness
-  /** P -> Y -> highest seq of Y P echoed with our hash. */
-  readonly cover: Map<string, Map<string, number>>;
-  /** P -> Y -> claims "I hold Y#seq with this hash" for seqs beyond ours, checked once we hold them.
-   *  Several per (P, Y): a peer always one Timeslot ahead of us would otherwise never be credited. */
-  readonly pendingHead: Map<string, Map<string, Map<number, string>>>;
-  /** Server -> update seq -> the hash it announced. */
-  readonly announced: Map<string, Map<number, string>>;
-  readonly trm: Map<string, { sentAt: number; asked: Set<string>; noHelp: Set<string> }>;
-  /** Servers we asked to ignore, and the seq up to which we still use their Timeslots. */
-  readonly frozen: Map<string, { seq: number; at: number }>;
-  readonly ignoredAt: Map<string, number>;
-  readonly lastRequest: Map<string, number>;
-  /** Number of the latest request (or withdrawal) sent per `kind:target`: only its answer counts. */
-  readonly requestNo: Map<string, number>;
-  nextRequestNo: number;
-  /** Frozen servers whose ignore request we withdrew; frozen until the admin answers. */
-  readonly withdrawing: Set<string>;
-  /** The admin called for an ignore request while we were withdrawing one: send it once answered. */
-  readonly calledWhileWithdrawing: Set<string>;
-  readonly lagSince: Map<string, number>;
-  /** P -> servers P declared it asked to ignore (its heads of them are held back), since when. */
-  readonly declared: Map<string, Map<string, number>>;
-  /** When each member first appeared in a record we applied (grace before it must speak). */
-  readonly memberSince: Map<string, number>;
-  readonly lastPush: Map<string, number>;
-  readonly lastFetch: Map<string, number>;
-  readonly suspicion: Map<string, number>;
   /** Per user: its action budget (the admin's own rule, budget.ts). */
   readonly actionBudget: KeyedRateLimiter;
   /** Per peer: what it may ask of us (hashes, updates, records, states). */
   readonly requestBudget: KeyedRateLimiter;
-  readonly equivs: Array<{ server: string; seq: number }>;
-  readonly equivSeen: Set<string>;
-  /** Servers we hold an equivocation proof against, or the admin told us it holds one (ignoreCall). */
-  readonly liars: Set<string>;
-  startedAt: number;
-  sync: SyncState | null;
-  initMsg: SiteInit | null;
-  echoDueAt: number | null;
-  echoedGrid: number;
-  /**
-   * Started from a hand-over a peer forwarded (we may be a restarted process that lost its chain):
-   * sign nothing until peers' heads show they hold no Timeslot of ours.
-   */
-  checkSelf: boolean;
-  readonly selfChecked: Set<string>;
+  readonly lifecycle: View<LifecyclePart>;
+  readonly roster: View<RosterPart>;
+  readonly ordering: View<OrderingPart>;
+  readonly reports: View<ReportsPart>;
+  readonly timeslots: View<TimeslotsPart>;
+  readonly liveness: View<LivenessPart>;
+  readonly finality: View<FinalityPart>;
+  readonly requests: View<RequestsPart>;
 }
 
-export function createContext(opts: SiteServerOptions): ServerCtx {
+/** A server's state with every part writable: what `createContext` builds (and tests set up by hand). */
+export type ServerState = Omit<ServerCtx, keyof Parts> & Parts;
+
+/**
+ * Part `name` writable, for its owner module only: each module calls this for its own part
+ * (ownership.test.ts fails on any other call), and changes the others' through their functions.
+ */
+export function own<K extends keyof Parts>(ctx: ServerCtx, name: K): Parts[K] {
+  return ctx[name] as Parts[K];
+}
+
+export function createContext(opts: SiteServerOptions): ServerState {
   const cfg = opts.config;
   return {
     opts,
@@ -166,59 +227,82 @@ export function createContext(opts: SiteServerOptions): ServerCtx {
     me: opts.id,
     crypto: opts.crypto ?? ed25519Scheme,
     site: cfg.site,
-    status: 'waiting',
-    membership: null,
-    members: new Map(),
-    chains: new Map(),
-    lastStamp: -Infinity,
-    nextSlotAt: null,
-    outbox: [],
-    recorded: new Map(),
-    snapshot: null,
-    frontier: -Infinity,
-    lastSeq: 0,
-    lastHash: ZERO_HASH,
-    dedupe: new AppliedSet(),
-    actions: new Map(),
-    contents: new Map(),
-    wanted: new Map(),
-    appliedAt: new Map(),
-    log: [],
-    checkFrom: 0,
-    hashBySeq: new Map(),
-    stored: [],
-    admissionCache: new Map(),
-    blocked: '',
-    cover: new Map(),
-    pendingHead: new Map(),
-    announced: new Map(),
-    trm: new Map(),
-    frozen: new Map(),
-    ignoredAt: new Map(),
-    lastRequest: new Map(),
-    requestNo: new Map(),
-    nextRequestNo: 1,
-    withdrawing: new Set(),
-    calledWhileWithdrawing: new Set(),
-    lagSince: new Map(),
-    declared: new Map(),
-    memberSince: new Map(),
-    lastPush: new Map(),
-    lastFetch: new Map(),
-    suspicion: new Map(),
     actionBudget: new KeyedRateLimiter({ perSecond: cfg.actionRate, burst: cfg.actionBurst }),
     requestBudget: new KeyedRateLimiter(REQUEST_BUDGET),
-    equivs: [],
-    equivSeen: new Set(),
-    liars: new Set(),
-    startedAt: opts.now(),
-    sync: null,
-    initMsg: null,
-    echoDueAt: null,
-    echoedGrid: -Infinity,
-    checkSelf: false,
-    selfChecked: new Set(),
+    lifecycle: { status: 'waiting', sync: null },
+    roster: { membership: null, members: new Map(), memberSince: new Map(), initMsg: null, startedAt: opts.now() },
+    ordering: {
+      snapshot: null,
+      frontier: -Infinity,
+      lastSeq: 0,
+      lastHash: ZERO_HASH,
+      dedupe: new AppliedSet(),
+      contents: new Map(),
+      appliedAt: new Map(),
+      log: [],
+      checkFrom: 0,
+      hashBySeq: new Map(),
+      stored: [],
+    },
+    reports: { actions: new Map(), wanted: new Map() },
+    timeslots: {
+      chains: new Map(),
+      lastStamp: -Infinity,
+      nextSlotAt: null,
+      outbox: [],
+      recorded: new Map(),
+      echoDueAt: null,
+      echoedGrid: -Infinity,
+      checkSelf: false,
+      selfChecked: new Set(),
+      pendingHead: new Map(),
+      declared: new Map(),
+      announced: new Map(),
+      equivs: [],
+      equivSeen: new Set(),
+      suspicion: new Map(),
+    },
+    liveness: {
+      trm: new Map(),
+      frozen: new Map(),
+      ignoredAt: new Map(),
+      lastRequest: new Map(),
+      requestNo: new Map(),
+      nextRequestNo: 1,
+      withdrawing: new Set(),
+      calledWhileWithdrawing: new Set(),
+      lagSince: new Map(),
+      lastPush: new Map(),
+      liars: new Set(),
+    },
+    finality: { cover: new Map(), admissionCache: new Map(), blocked: '' },
+    requests: { lastFetch: new Map() },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle: the only places `status` and `sync` change
+// ---------------------------------------------------------------------------------------------
+
+/** Started from a hand-over, or done adopting a state. */
+export function becomeRunning(ctx: ServerCtx): void {
+  const life = own(ctx, 'lifecycle');
+  life.status = 'running';
+  life.sync = null;
+}
+
+/** A state transfer started (stateSync.ts). */
+export function becomeSyncing(ctx: ServerCtx, sync: SyncState): void {
+  const life = own(ctx, 'lifecycle');
+  life.status = 'syncing';
+  life.sync = sync;
+}
+
+/** Out of the server set (or a restarted server that must not sign again): for good. */
+export function becomeEvicted(ctx: ServerCtx): void {
+  const life = own(ctx, 'lifecycle');
+  life.status = 'evicted';
+  life.sync = null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,16 +311,16 @@ export function createContext(opts: SiteServerOptions): ServerCtx {
 
 export const latestStint = (m: Member): Stint => m.stints[m.stints.length - 1] ?? { admit: 0, cut: null };
 export const isActive = (m: Member): boolean => m.slot !== null && latestStint(m).cut === null;
-export const activeIds = (ctx: ServerCtx): string[] => [...ctx.members.values()].filter(isActive).map((m) => m.id);
-export const mySlot = (ctx: ServerCtx): number | null => ctx.members.get(ctx.me)?.slot ?? null;
+export const activeIds = (ctx: ServerCtx): string[] => [...ctx.roster.members.values()].filter(isActive).map((m) => m.id);
+export const mySlot = (ctx: ServerCtx): number | null => ctx.roster.members.get(ctx.me)?.slot ?? null;
 /** The membership epoch we run on (0 before any record): what our Timeslots and requests carry. */
-export const myEpoch = (ctx: ServerCtx): number => ctx.membership?.epoch ?? 0;
+export const myEpoch = (ctx: ServerCtx): number => ctx.roster.membership?.epoch ?? 0;
 /** The first window boundary at or after `t`. */
 export const ceilGrid = (ctx: ServerCtx, t: number): number =>
   Number.isFinite(t) ? Math.ceil(t / ctx.T - 1e-9) * ctx.T : t;
 
 export function isUserHere(ctx: ServerCtx, name: string): boolean {
-  return ctx.snapshot?.users.some((u) => u.name === name) ?? false;
+  return ctx.ordering.snapshot?.users.some((u) => u.name === name) ?? false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,17 +335,7 @@ export function reject(ctx: ServerCtx, from: string, msgType: string, code: Erro
   observe(ctx, { kind: 'rejected', from, msgType, code, reason });
 }
 
-/** The chain we hold of `id`; created (anchored before it) on the first Timeslot seen of it. */
-export function chainOf(ctx: ServerCtx, id: string, firstSeen?: Timeslot): Chain | undefined {
-  let ch = ctx.chains.get(id);
-  if (!ch && firstSeen) {
-    ch = new Chain(id, { seq: firstSeen.seq - 1, hash: firstSeen.prevHash, stamp: -Infinity }, ctx.cfg.maxEntries, ctx.cfg.keepTimeslots);
-    ctx.chains.set(id, ch);
-  }
-  return ch;
-}
-
-export const isApplied = (ctx: ServerCtx, user: string, no: number): boolean => ctx.dedupe.has(user, no);
+export const isApplied = (ctx: ServerCtx, user: string, no: number): boolean => ctx.ordering.dedupe.has(user, no);
 
 /** Rate limit: true (and noted) when `k` was last done at least `every` ago, or never. */
 export function due(ctx: ServerCtx, times: Map<string, number>, k: string, every: number): boolean {
@@ -272,9 +346,14 @@ export function due(ctx: ServerCtx, times: Map<string, number>, k: string, every
   return true;
 }
 
+/** Rate limit of what we ask the others, by `key`: true (and noted) when due. */
+export function dueFetch(ctx: ServerCtx, key: string, every: number): boolean {
+  return due(ctx, own(ctx, 'requests').lastFetch, key, every);
+}
+
 /** Asks a peer for the signed siteInit and membership record we lack. Rate-limited. */
 export function askRecords(ctx: ServerCtx, peer: string): void {
-  if (!due(ctx, ctx.lastFetch, `records:${peer}`, ctx.cfg.T_timeout)) return;
+  if (!dueFetch(ctx, `records:${peer}`, ctx.cfg.T_timeout)) return;
   ctx.opts.send(peer, { type: 'recordRequest', site: ctx.site, epoch: myEpoch(ctx) });
 }
 
@@ -288,7 +367,7 @@ export function askRecords(ctx: ServerCtx, peer: string): void {
  * hide every stranger. Waiting, we hold no record that lists us and can rule nothing out.
  */
 export function fromUnknownPeer(ctx: ServerCtx, from: string, msgType: string, claimed: number | undefined, reason: string): void {
-  if (ctx.status === 'waiting' || (claimed !== undefined && claimed > myEpoch(ctx))) return askRecords(ctx, from);
+  if (ctx.lifecycle.status === 'waiting' || (claimed !== undefined && claimed > myEpoch(ctx))) return askRecords(ctx, from);
   reject(ctx, from, msgType, 'ERR_UNKNOWN_PEER', reason);
 }
 
@@ -305,8 +384,8 @@ export function timeslotReply(ctx: ServerCtx, timeslots: Timeslot[]): PeerOf<'ti
 /** Asks the other servers (and the server itself) for Y's Timeslots [from, to]. Rate-limited. */
 export function fetchRange(ctx: ServerCtx, y: string, from: number, to: number, why: string): void {
   if (to < from) return;
-  if (!due(ctx, ctx.lastFetch, `${y}:${why}`, ctx.cfg.T_timeout / 2)) return;
+  if (!dueFetch(ctx, `${y}:${why}`, ctx.cfg.T_timeout / 2)) return;
   const msg = timeslotRequest(ctx, y, from, Math.min(to, from + MAX_TIMESLOTS_PER_REPLY - 1));
   for (const id of activeIds(ctx)) if (id !== ctx.me && id !== y) ctx.opts.send(id, msg);
-  if (y !== ctx.me && ctx.members.get(y)?.slot !== null) ctx.opts.send(y, msg); // it has its own, even while ignored
+  if (y !== ctx.me && ctx.roster.members.get(y)?.slot !== null) ctx.opts.send(y, msg); // it has its own, even while ignored
 }

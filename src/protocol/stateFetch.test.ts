@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { hashOf } from './crypto.js';
 import { ADMIN_ID, decodeTransfer, encodeTransfer, type PeerMessage, type PeerOf } from './messages.js';
 import { updateHash } from './signed.js';
-import { createStateFetch, type FetchedState, type StateFetch } from './stateFetch.js';
+import { createStateFetch, type FetchedState, type StateFetch, type StateFetchOptions } from './stateFetch.js';
 import { playMoves, setupSite, type SiteSetup } from './testing.js';
 
 interface Sent {
@@ -17,7 +17,7 @@ interface Sent {
  * admin on it. The admin's node on the net feeds both its coordinator and the fetch; `sent` logs
  * every message as it leaves its sender (before `tamper`, which may rewrite what servers send).
  */
-function adminFetch(o: { tamper?: (from: string, msg: PeerMessage) => PeerMessage | null } = {}) {
+function adminFetch(o: { tamper?: (from: string, msg: PeerMessage) => PeerMessage | null; options?: Partial<StateFetchOptions> } = {}) {
   const s = setupSite({});
   playMoves(s, 8);
   s.net.run(1500);
@@ -28,6 +28,7 @@ function adminFetch(o: { tamper?: (from: string, msg: PeerMessage) => PeerMessag
   };
   const done: FetchedState[] = [];
   const bad: Array<[string, number]> = [];
+  const rejected: Array<[string, string]> = [];
   const fetch: StateFetch = createStateFetch({
     config: s.config,
     now: s.net.clock(ADMIN_ID),
@@ -35,6 +36,8 @@ function adminFetch(o: { tamper?: (from: string, msg: PeerMessage) => PeerMessag
     servers: () => s.coordinator.activeServers(),
     onDone: (r) => done.push(r),
     onBadProvider: (server, seq) => bad.push([server, seq]),
+    onRejected: (from, code) => rejected.push([from, code]),
+    ...o.options,
   });
   const coordinator = s.coordinator;
   s.net.add(ADMIN_ID, {
@@ -54,7 +57,7 @@ function adminFetch(o: { tamper?: (from: string, msg: PeerMessage) => PeerMessag
   });
   const start = (): void => s.net.poke(ADMIN_ID, () => fetch.start());
   const fromAdmin = (type: PeerMessage['type']): Sent[] => sent.filter((m) => m.from === ADMIN_ID && m.msg.type === type);
-  return { s, fetch, done, bad, sent, start, fromAdmin };
+  return { s, fetch, done, bad, rejected, sent, start, fromAdmin };
 }
 
 /** Servers whose applied log holds update `seq` with hash `hash`. */
@@ -162,5 +165,97 @@ describe('createStateFetch (the admin taking a running site\'s state)', () => {
     expect(f.done).toHaveLength(1);
     // Silence is not evidence of a bad state.
     expect(f.bad).toEqual([]);
+  });
+
+  it('asks a preferred holder first, even one that is not among the servers (its player walked in)', () => {
+    const f = adminFetch({ options: { preferred: 's4' } });
+    const others = ['s0', 's1', 's2', 's3'];
+    const g = adminFetch({ options: { preferred: 's4', servers: () => others } });
+    for (const x of [f, g]) {
+      x.start();
+      x.s.net.run(200);
+      expect(x.fromAdmin('stateRequest').map((m) => m.to)).toEqual(['s4']);
+      expect(x.done.map((r) => r.from)).toEqual(['s4']);
+    }
+    // Outside the servers, its hash is not asked for, and does not count.
+    expect(g.fromAdmin('hashRequest').map((m) => m.to).sort()).toEqual(others);
+    expect(g.done[0]?.hashes.has('s4')).toBe(false);
+  });
+
+  it('asks the holders in the order given (a server: the one announcing the latest update first)', () => {
+    const f = adminFetch({ options: { order: (pool) => [...pool].reverse() } });
+    f.start();
+    f.s.net.run(200);
+    expect(f.fromAdmin('stateRequest').map((m) => m.to)).toEqual(['s4']);
+    expect(f.done).toHaveLength(1);
+  });
+
+  it('asks no hashes when those already heard (a server\'s: its peers\' Timeslots) make a majority', () => {
+    const f = adminFetch({
+      options: {
+        known: (id, seq) => (f.s.servers.get(id)?.lastUpdate().seq === seq ? f.s.servers.get(id)?.lastUpdate().hash : undefined),
+      },
+    });
+    f.start();
+    f.s.net.run(200);
+    expect(f.done).toHaveLength(1);
+    expect(f.fromAdmin('hashRequest')).toEqual([]);
+    // Hashes heard only through `known` are not this fetch's answers.
+    expect(f.done[0]?.hashes.size).toBe(0);
+  });
+
+  it('carries the taker\'s membership epoch in its stateRequest when given one (servers)', () => {
+    const f = adminFetch({ options: { epoch: () => 7 } });
+    f.start();
+    expect(f.fromAdmin('stateRequest').map((m) => (m.msg as PeerOf<'stateRequest'>).epoch)).toEqual([7]);
+    const g = adminFetch();
+    g.start();
+    expect(g.fromAdmin('stateRequest').map((m) => 'epoch' in m.msg)).toEqual([false]);
+  });
+
+  it('refuses chunks of another transfer from the provider (ERR_STALE), then asks the next one', () => {
+    const f = adminFetch();
+    f.start();
+    // A chunk that names another update than the one the provider then sends.
+    f.fetch.onChunk('s0', { type: 'stateChunk', site: f.s.config.site, seq: 999, hash: 'ab'.repeat(32), index: 0, count: 2, data: new Uint8Array(1) });
+    f.s.net.run(200);
+    expect(f.rejected).toEqual([['s0', 'ERR_STALE']]);
+    expect(f.done).toEqual([]);
+    f.s.net.run(4 * 300);
+    expect(f.fromAdmin('stateRequest').map((m) => m.to)).toEqual(['s0', 's1']);
+    expect(f.done.map((r) => r.from)).toEqual(['s1']);
+  });
+
+  it('refuses a state of another window than its update\'s, hashes redone to match (ERR_BAD_HASH)', () => {
+    const shifted = (m: PeerOf<'stateChunk'>): PeerOf<'stateChunk'> => {
+      const p = decodeTransfer(m.data);
+      if (!p.ok) throw new Error(p.message);
+      const state = { ...p.value.state, window: p.value.state.window + 100 };
+      const { hash: _h, ...body } = p.value.update;
+      const rebuilt = { ...body, stateHash: hashOf(state) };
+      const update = { ...rebuilt, hash: updateHash(rebuilt) };
+      return { ...m, hash: update.hash, data: new Uint8Array(encodeTransfer({ ...p.value, state, update })) };
+    };
+    const f = adminFetch({ tamper: (from, m) => (from === 's0' && m.type === 'stateChunk' ? shifted(m) : m) });
+    f.start();
+    f.s.net.run(300);
+    // Refused on its own check, not only outvoted by the majority's hashes.
+    expect(f.rejected).toEqual([['s0', 'ERR_BAD_HASH']]);
+    expect(f.done.map((r) => r.from)).toEqual(['s1']);
+  });
+
+  it('with no holder to ask, asks again after its patience', () => {
+    let holders: string[] = [];
+    const f = adminFetch({ options: { servers: () => holders } });
+    f.start();
+    f.s.net.run(10);
+    expect(f.fromAdmin('stateRequest')).toEqual([]);
+    expect(f.fetch.asking).toBe(false);
+    const t0 = f.s.net.time;
+    holders = ['s0', 's1', 's2', 's3', 's4'];
+    f.s.net.run(4 * 300);
+    expect(f.fromAdmin('stateRequest').map((m) => ({ to: m.to, at: m.at }))).toEqual([{ to: 's0', at: t0 - 10 + 4 * 300 }]);
+    f.s.net.run(200);
+    expect(f.done).toHaveLength(1);
   });
 });

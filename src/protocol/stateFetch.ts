@@ -1,16 +1,20 @@
 /**
- * Taking a P2P site's state from its servers without trusting any one of them: ask one server for
- * its ordering state as of its latest update (`stateRequest`), reassemble the chunks, check that
- * the state hashes to the update's `stateHash` and the update to its hash, then ask every server
- * for its hash of that seq (`hashRequest`) and accept once N_majority of them agree. A provider
- * that sends nothing or a bad state is replaced by the next one.
+ * The one state-transfer path: taking a P2P site's state from its servers without trusting any
+ * one of them. Ask one holder for its ordering state as of its latest update (`stateRequest`),
+ * join the chunks, check that the state hashes to the update's `stateHash` and the update to its
+ * hash, and accept once N_majority holders give that hash for that seq (their `updateHash`,
+ * `update` or, for a Site Server, what their Timeslots announced). A provider that sends nothing,
+ * a bad state, or one the majority contradicts is replaced by the next one.
  *
- * Used by a user entering a running site (user.ts) and by the admin taking a site back or saving
- * it (server/p2p). Pure: time and sending are injected.
+ * Used by every taker: a Site Server catching up or replacing another (stateSync.ts), a user
+ * entering a running site (user.ts), and the admin taking a site back or saving it
+ * (server/p2p/reads.ts). Pure: time and sending are injected.
  */
 import type { Send } from './api.js';
+import { ChunkSlots } from './chunks.js';
 import type { SiteConfig } from './config.js';
 import { hashOf } from './crypto.js';
+import type { ErrorCode } from './errors.js';
 import { decodeTransfer, type PeerOf, type TransferPayload } from './messages.js';
 import { updateHash } from './signed.js';
 
@@ -18,7 +22,9 @@ export interface FetchedState {
   seq: number;
   hash: string;
   payload: TransferPayload;
-  /** Every server's answer for `seq` so far: those that differ from `hash` are a minority. */
+  /** The holder whose state this is. */
+  from: string;
+  /** Every holder's answer for `seq` so far: those that differ from `hash` are a minority. */
   hashes: ReadonlyMap<string, string>;
 }
 
@@ -26,25 +32,37 @@ export interface StateFetchOptions {
   config: SiteConfig;
   now: () => number;
   send: Send;
-  /** The site's current servers, in slot order. */
+  /** Who holds the state and vouches for it: the site's current servers (a server: the others). */
   servers: () => readonly string[];
   onDone: (state: FetchedState) => void;
-  /** A provider sent a state that does not match its own hashes (flag it). */
+  /** A provider was given up for a bad state, or one the majority contradicts (flag it). */
   onBadProvider?: (server: string, seq: number) => void;
+  /** A chunk refused (of another transfer, undecodable, not matching its hashes): for logging. */
+  onRejected?: (from: string, code: ErrorCode, reason: string) => void;
+  /** No chunk (or no majority) this long: the next provider, or the hashes asked again (default 4 T_timeout). */
+  patienceMs?: number;
+  /** The untried holders in the order to ask them (default: as `servers()` lists them). */
+  order?: (untried: string[]) => string[];
+  /** Asked first, once, even if not among `servers()` (a server whose player walked in hands over its copy). */
+  preferred?: string;
+  /** Hashes heard outside this fetch (a server's peers announce theirs in Timeslots): holder, seq -> hash. */
+  known?: (server: string, seq: number) => string | undefined;
+  /** The membership epoch a `stateRequest` carries (servers only: see serverContext.fromUnknownPeer). */
+  epoch?: () => number;
 }
 
 export interface StateFetch {
-  /** Asks the first server not tried yet. */
+  /** Asks the first holder not tried yet. */
   start(): void;
   /** Whether a provider has been asked (and no result accepted yet). */
   readonly asking: boolean;
   readonly done: boolean;
-  /** The server asked for the state now (chunks from anyone else are not asked for). */
+  /** The holder asked for the state now (chunks from anyone else are ignored). */
   readonly provider: string | null;
   /** The seq being fetched, once the provider named it. */
   readonly seq: number | null;
   onChunk(from: string, msg: PeerOf<'stateChunk'>): void;
-  /** A server's hash for some seq (from `updateHash`, `update`, or its vote). */
+  /** A holder's hash for some seq (from `updateHash`, `update`, or its vote); checks for a majority again. */
   onHash(from: string, seq: number, hash: string): void;
   nextWakeAt(): number | null;
   tick(): void;
@@ -53,36 +71,54 @@ export interface StateFetch {
 export function createStateFetch(opts: StateFetchOptions): StateFetch {
   const cfg = opts.config;
   const site = cfg.site;
-  /** No answer (or no majority) this long: next provider / ask the hashes again. */
-  const patience = 4 * cfg.T_timeout;
+  const patience = opts.patienceMs ?? 4 * cfg.T_timeout;
   const tried = new Set<string>();
+  let started = false;
   let provider: string | null = null;
   let askedAt = -Infinity;
   let seq: number | null = null;
   let hash: string | null = null;
-  let chunks: Array<Uint8Array | undefined> = [];
+  let slots: ChunkSlots | null = null;
   let payload: TransferPayload | null = null;
   const hashes = new Map<string, string>();
   let done = false;
 
   function ask(): void {
     const servers = opts.servers();
+    started = true;
+    askedAt = opts.now();
+    provider = null;
+    seq = null;
+    hash = null;
+    slots = null;
+    payload = null;
+    hashes.clear();
+    if (servers.length === 0) return;
     let pool = servers.filter((s) => !tried.has(s));
     if (pool.length === 0) {
       tried.clear();
       pool = [...servers];
     }
-    const p = pool[0];
-    askedAt = opts.now();
-    provider = p ?? null;
-    seq = null;
-    hash = null;
-    chunks = [];
-    payload = null;
-    hashes.clear();
-    if (p === undefined) return;
-    tried.add(p);
-    opts.send(p, { type: 'stateRequest', site, seq: null });
+    const first = opts.preferred !== undefined && !tried.has(opts.preferred) ? opts.preferred : opts.order ? opts.order(pool)[0] : pool[0];
+    if (first === undefined) return;
+    provider = first;
+    tried.add(first);
+    const epoch = opts.epoch?.();
+    opts.send(first, { type: 'stateRequest', site, seq: null, ...(epoch !== undefined ? { epoch } : {}) });
+  }
+
+  /** The holders' answers for `seq`: for the provider's hash, and against it. */
+  function tally(): { n: number; against: number; holders: number } {
+    const holders = opts.servers();
+    let n = 0;
+    let against = 0;
+    for (const s of holders) {
+      const h = seq === null ? undefined : (hashes.get(s) ?? opts.known?.(s, seq));
+      if (h === undefined) continue;
+      if (h === hash) n++;
+      else against++;
+    }
+    return { n, against, holders: holders.length };
   }
 
   function askHashes(): void {
@@ -91,27 +127,49 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   }
 
   /** The provider's state is wrong: flag it and ask the next one. */
-  function badProvider(): void {
-    if (provider !== null) opts.onBadProvider?.(provider, seq ?? 0);
+  function badProvider(code: ErrorCode | null, reason: string): void {
+    if (provider !== null) {
+      if (code !== null) opts.onRejected?.(provider, code, reason);
+      opts.onBadProvider?.(provider, seq ?? 0);
+    }
     ask();
   }
 
   function tryFinish(): void {
-    if (done || hash === null || seq === null) return;
-    const current = new Set(opts.servers());
-    let n = 0;
-    let against = 0;
-    for (const [s, h] of hashes) {
-      if (!current.has(s)) continue;
-      if (h === hash) n++;
-      else against++;
-    }
-    // So many servers give another hash for this seq that the provider's can never get a
+    if (done || hash === null || seq === null || provider === null) return;
+    const t = tally();
+    // So many holders give another hash for this seq that the provider's can never get a
     // majority (a state and update forged consistently): waiting would never end.
-    if (against > current.size - cfg.N_majority) return badProvider();
-    if (!payload || n < cfg.N_majority) return;
+    if (t.against > t.holders - cfg.N_majority) return badProvider(null, 'the majority gives another hash');
+    if (!payload || t.n < cfg.N_majority) return;
     done = true;
-    opts.onDone({ seq, hash, payload, hashes: new Map(hashes) });
+    const from = provider;
+    provider = null;
+    opts.onDone({ seq, hash, payload, from, hashes: new Map(hashes) });
+  }
+
+  /** The joined bytes of the provider's chunks: a transfer that hashes as its update says. */
+  function check(bytes: Uint8Array): TransferPayload | null {
+    const parsed = decodeTransfer(bytes);
+    if (!parsed.ok) {
+      badProvider('ERR_MALFORMED', parsed.message);
+      return null;
+    }
+    const p = parsed.value;
+    const { hash: claimed, ...body } = p.update;
+    if (
+      body.site !== site ||
+      p.state.site !== site ||
+      body.seq !== seq ||
+      claimed !== hash ||
+      updateHash(body) !== claimed ||
+      hashOf(p.state) !== body.stateHash ||
+      p.state.window !== body.window
+    ) {
+      badProvider('ERR_BAD_HASH', 'transferred state does not match its hashes');
+      return null;
+    }
+    return p;
   }
 
   return {
@@ -134,46 +192,40 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
         // A server asked before that answers late (a loaded machine) is as good as the one asked
         // now, until a first chunk came: moving on at every timeout, a state slower than our
         // patience never came in.
-        if (seq !== null || !tried.has(from)) return;
+        if (slots !== null || !tried.has(from)) return;
         provider = from;
         askedAt = opts.now();
       }
-      if (seq === null) {
+      if (slots === null) {
         seq = msg.seq;
         hash = msg.hash;
-        chunks = new Array<Uint8Array | undefined>(msg.count);
-        askHashes();
+        slots = new ChunkSlots(msg.count);
+        // Ask the holders for their hash of it while the chunks come, unless they told already.
+        if (tally().n < cfg.N_majority) askHashes();
       }
-      if (msg.seq !== seq || msg.hash !== hash || msg.count !== chunks.length || msg.index >= chunks.length) return;
-      chunks[msg.index] = msg.data;
-      if (chunks.some((c) => c === undefined)) return;
-      const bytes = new Uint8Array(chunks.reduce((n, c) => n + (c?.byteLength ?? 0), 0));
-      let off = 0;
-      for (const c of chunks) {
-        if (c) bytes.set(c, off);
-        off += c?.byteLength ?? 0;
+      if (msg.seq !== seq || msg.hash !== hash || msg.count !== slots.count || msg.index >= slots.count) {
+        opts.onRejected?.(from, 'ERR_STALE', 'chunk of another transfer');
+        return;
       }
-      const parsed = decodeTransfer(bytes);
-      if (!parsed.ok) return badProvider();
-      const { hash: claimed, ...body } = parsed.value.update;
-      if (claimed !== hash || updateHash(body) !== claimed || hashOf(parsed.value.state) !== body.stateHash || body.site !== site) {
-        return badProvider();
-      }
-      payload = parsed.value;
-      tryFinish();
+      const whole = slots.put(msg.index, msg.data);
+      if (!whole) return;
+      payload = check(whole);
+      if (payload) tryFinish();
     },
     onHash(from, s, h) {
-      if (done || seq === null || s !== seq) return;
-      hashes.set(from, h);
+      if (done) return;
+      if (s === seq) hashes.set(from, h);
+      // Another seq's hash may come with news `known` holds for ours (a server's announcements).
       tryFinish();
     },
     nextWakeAt() {
-      return done || provider === null ? null : askedAt + patience;
+      return done || !started ? null : askedAt + patience;
     },
     tick() {
-      if (done || provider === null || opts.now() < askedAt + patience) return;
+      if (done || !started || opts.now() < askedAt + patience) return;
+      // No chunk in time, or nobody to ask yet: the next provider.
       if (!payload) return ask();
-      // The state is here but not enough servers vouched for it yet (lost answers, or the
+      // The state is here but not enough holders vouched for it yet (lost answers, or the
       // provider was ahead of the others): ask again.
       askedAt = opts.now();
       askHashes();

@@ -2,14 +2,16 @@
  * Timeslots of a Site Server: emitting our own (entries, heads of the others, our latest update)
  * and echoes of the heads; receiving the others' with their signatures, chain rules and conflict
  * checks (two signed versions are an equivocation proof); cross-checking the heads peers echo;
- * and serving and asking for ranges of Timeslots (TRM).
+ * and serving and asking for ranges of Timeslots (TRM). This module alone writes `ctx.timeslots`
+ * (our chain and what goes in our next Timeslot, the chains held of the others, what the others
+ * say: heads, echoes, announced updates); the others change it through the functions here.
  */
 import { Chain, type ChainItem } from './chain.js';
 import { ZERO_HASH } from './crypto.js';
 import type { ErrorCode } from './errors.js';
-import { dropBranch } from './finality.js';
-import { requestIgnore } from './liveness.js';
-import { ADMIN_ID, MAX_TIMESLOTS_PER_REPLY, type PeerMessage, type PeerOf, type Timeslot } from './messages.js';
+import { creditCover, dropBranch } from './finality.js';
+import { heardInTime, markLiar, requestIgnore } from './liveness.js';
+import { ADMIN_ID, MAX_TIMESLOTS_PER_REPLY, type PeerMessage, type PeerOf, type Timeslot, type TransferPayload } from './messages.js';
 
 /** Suspicions (a peer echoed another hash than ours) remembered at once; each lasts T_timeout. */
 export const MAX_SUSPICIONS = 1024;
@@ -17,12 +19,14 @@ import { indexItem } from './reports.js';
 import {
   activeIds,
   askRecords,
-  chainOf,
+  becomeEvicted,
   due,
+  dueFetch,
   fromUnknownPeer,
   EPS,
   fetchRange,
   HORIZON_WINDOWS,
+  key2,
   isActive,
   latestStint,
   MAX_PENDING_CLAIMS,
@@ -31,19 +35,109 @@ import {
   timeslotReply,
   timeslotRequest,
   type ServerCtx,
+  own,
 } from './serverContext.js';
 import { signTimeslot, timeslotHash, timeslotsConflict, verifyTimeslot, type TimeslotBody } from './signed.js';
-import { noteAnnounce } from './stateSync.js';
 
 // ---------------------------------------------------------------------------------------------
 // Own Timeslots and echoes
 // ---------------------------------------------------------------------------------------------
 
+/** Starts our chain and those of the hand-over's `members` at `frontier`; the first Timeslot follows. */
+export function startChains(ctx: ServerCtx, members: readonly string[], frontier: number, startedAt: number): void {
+  const t = own(ctx, 'timeslots');
+  const { cfg, T } = ctx;
+  t.lastStamp = frontier;
+  for (const id of members) t.chains.set(id, new Chain(id, { seq: 0, hash: ZERO_HASH, stamp: frontier }, cfg.maxEntries, cfg.keepTimeslots));
+  t.nextSlotAt = Math.max(frontier + T, (Math.floor(startedAt / T) + 1) * T);
+}
+
+/** Joining: our first Timeslot at the next period, unless one is due already. */
+export function scheduleFirstSlot(ctx: ServerCtx, now: number): void {
+  const t = own(ctx, 'timeslots');
+  if (t.nextSlotAt === null) t.nextSlotAt = (Math.floor(now / ctx.T) + 1) * ctx.T;
+}
+
+/** Started from a hand-over a peer forwarded: sign nothing until the peers' heads clear us. */
+export function checkSelfFirst(ctx: ServerCtx): void {
+  own(ctx, 'timeslots').checkSelf = true;
+}
+
+/** Our own arrival of an action, for our next Timeslot; arrivals strictly grow past our last stamp. */
+export function recordArrival(ctx: ServerCtx, user: string, no: number, hash: string, now: number): void {
+  const t = own(ctx, 'timeslots');
+  // A Timeslot's entries lie in (prev stamp, stamp].
+  const arrival = now > t.lastStamp ? now : t.lastStamp + EPS;
+  t.recorded.set(key2(user, no), arrival);
+  t.outbox.push([user, no, arrival, hash]);
+}
+
+/** The chain we hold of `id`; created (anchored before it) on the first Timeslot seen of it. */
+export function chainOf(ctx: ServerCtx, id: string, firstSeen?: Timeslot): Chain | undefined {
+  let ch = own(ctx, 'timeslots').chains.get(id);
+  if (!ch && firstSeen) {
+    ch = new Chain(id, { seq: firstSeen.seq - 1, hash: firstSeen.prevHash, stamp: -Infinity }, ctx.cfg.maxEntries, ctx.cfg.keepTimeslots);
+    own(ctx, 'timeslots').chains.set(id, ch);
+  }
+  return ch;
+}
+
+
+/** Server `server` says its update `seq` has `hash` (in a Timeslot, an update or a hash). */
+export function noteAnnounce(ctx: ServerCtx, server: string, seq: number, hash: string): void {
+  const { announced } = own(ctx, 'timeslots');
+  let m = announced.get(server);
+  if (!m) announced.set(server, (m = new Map()));
+  m.set(seq, hash);
+  if (m.size > 4 * ctx.cfg.keepUpdates) {
+    const min = Math.min(...m.keys());
+    m.delete(min);
+  }
+}
+
+/** Anchors the chains of the hand-over's `members` at seq 0 (a joiner that takes the hand-over as its state). */
+export function anchorAtHandOver(ctx: ServerCtx, members: readonly string[], frontier: number): void {
+  const { chains } = own(ctx, 'timeslots');
+  const { cfg } = ctx;
+  for (const id of members) {
+    if (id === ctx.me) continue;
+    const ch = chains.get(id);
+    const anchor = { seq: 0, hash: ZERO_HASH, stamp: frontier };
+    if (!ch) chains.set(id, new Chain(id, anchor, cfg.maxEntries, cfg.keepTimeslots));
+    else if (ch.anchor.seq === 0 && ch.anchor.hash === ZERO_HASH) ch.anchor = anchor;
+    else ch.reset(anchor);
+  }
+}
+
+/** Anchors the chains at a transferred state's hints, unless what we hold already covers them. */
+export function anchorAtHints(ctx: ServerCtx, hints: TransferPayload['hints']): void {
+  const { chains } = own(ctx, 'timeslots');
+  const { cfg } = ctx;
+  for (const [id, seq, hash, stamp] of hints.chains) {
+    if (id === ctx.me) continue;
+    const ch = chains.get(id);
+    const anchor = { seq, hash, stamp: stamp <= -1e299 ? -Infinity : stamp };
+    if (!ch) {
+      chains.set(id, new Chain(id, anchor, cfg.maxEntries, cfg.keepTimeslots));
+      continue;
+    }
+    if (ch.hashOf(seq) === hash) continue;
+    ch.reset(anchor);
+  }
+  for (const [id, epoch, seq, stamp] of hints.marks) {
+    const ch = chains.get(id);
+    if (ch && !ch.marks.some((m) => m.seq === seq)) {
+      ch.marks.push({ epoch, seq, stamp });
+      ch.marks.sort((a, b) => a.seq - b.seq);
+    }
+  }
+}
+
 function myChain(ctx: ServerCtx): Chain {
-  let ch = ctx.chains.get(ctx.me);
+  let ch = own(ctx, 'timeslots').chains.get(ctx.me);
   if (!ch) {
-    ch = new Chain(ctx.me, { seq: 0, hash: ZERO_HASH, stamp: ctx.lastStamp }, ctx.cfg.maxEntries, ctx.cfg.keepTimeslots);
-    ctx.chains.set(ctx.me, ch);
+    ch = new Chain(ctx.me, { seq: 0, hash: ZERO_HASH, stamp: own(ctx, 'timeslots').lastStamp }, ctx.cfg.maxEntries, ctx.cfg.keepTimeslots);
+    own(ctx, 'timeslots').chains.set(ctx.me, ch);
   }
   return ch;
 }
@@ -51,12 +145,12 @@ function myChain(ctx: ServerCtx): Chain {
 /** The latest Timeslot held of each active server (capped where we asked to ignore it). */
 function currentHeads(ctx: ServerCtx): Timeslot['heads'] {
   const heads: Timeslot['heads'] = [];
-  for (const [id, ch] of ctx.chains) {
+  for (const [id, ch] of own(ctx, 'timeslots').chains) {
     if (id === ctx.me) continue;
-    const m = ctx.members.get(id);
+    const m = ctx.roster.members.get(id);
     if (!m || !isActive(m)) continue;
     let seq = ch.top.seq;
-    const fr = ctx.frozen.get(id);
+    const fr = ctx.liveness.frozen.get(id);
     if (fr) seq = Math.min(seq, fr.seq);
     const hash = ch.hashOf(seq);
     if (seq < 1 || hash === undefined) continue;
@@ -71,31 +165,31 @@ function currentHeads(ctx: ServerCtx): Timeslot['heads'] {
  * every active server's Timeslot of this round is in, or T_timeslot / 3 after the first one.
  */
 export function maybeEcho(ctx: ServerCtx, force: boolean): void {
-  if (ctx.status === 'waiting' || ctx.status === 'evicted') return;
+  if (ctx.lifecycle.status === 'waiting' || ctx.lifecycle.status === 'evicted') return;
   const { T } = ctx;
   const now = ctx.opts.now();
   const grid = Math.floor(now / T + 1e-9) * T;
   if (!force) {
-    if (ctx.echoedGrid >= grid) {
-      if (ctx.echoDueAt === null) ctx.echoDueAt = now + T / 3;
+    if (own(ctx, 'timeslots').echoedGrid >= grid) {
+      if (own(ctx, 'timeslots').echoDueAt === null) own(ctx, 'timeslots').echoDueAt = now + T / 3;
       return;
     }
     for (const id of activeIds(ctx)) {
-      if (id === ctx.me || ctx.frozen.has(id)) continue;
-      const ch = ctx.chains.get(id);
+      if (id === ctx.me || ctx.liveness.frozen.has(id)) continue;
+      const ch = own(ctx, 'timeslots').chains.get(id);
       if (!ch || ch.top.stamp < grid) {
-        if (ctx.echoDueAt === null) ctx.echoDueAt = now + T / 3;
+        if (own(ctx, 'timeslots').echoDueAt === null) own(ctx, 'timeslots').echoDueAt = now + T / 3;
         return;
       }
     }
   }
-  ctx.echoedGrid = grid;
-  ctx.echoDueAt = null;
+  own(ctx, 'timeslots').echoedGrid = grid;
+  own(ctx, 'timeslots').echoDueAt = null;
   const msg: PeerMessage = {
     type: 'echo',
     site: ctx.site,
     heads: currentHeads(ctx),
-    ...(ctx.frozen.size > 0 ? { ignoring: [...ctx.frozen.keys()].sort() } : {}),
+    ...(ctx.liveness.frozen.size > 0 ? { ignoring: [...ctx.liveness.frozen.keys()].sort() } : {}),
   };
   for (const id of activeIds(ctx)) if (id !== ctx.me) ctx.opts.send(id, msg);
 }
@@ -103,20 +197,20 @@ export function maybeEcho(ctx: ServerCtx, force: boolean): void {
 export function emitTimeslot(ctx: ServerCtx): void {
   const { T, me } = ctx;
   const now = ctx.opts.now();
-  if (ctx.checkSelf) {
-    const others = [...ctx.members.values()].filter((m) => m.id !== me && m.slot !== null).length;
-    if (ctx.selfChecked.size < Math.min(Math.max(1, ctx.N_maj - 1), others)) {
-      ctx.nextSlotAt = (Math.floor(now / T + 1e-9) + 1) * T;
+  if (own(ctx, 'timeslots').checkSelf) {
+    const others = [...ctx.roster.members.values()].filter((m) => m.id !== me && m.slot !== null).length;
+    if (own(ctx, 'timeslots').selfChecked.size < Math.min(Math.max(1, ctx.N_maj - 1), others)) {
+      own(ctx, 'timeslots').nextSlotAt = (Math.floor(now / T + 1e-9) + 1) * T;
       return;
     }
-    ctx.checkSelf = false;
+    own(ctx, 'timeslots').checkSelf = false;
   }
-  const entries = ctx.outbox;
-  ctx.outbox = [];
-  let stamp = Math.max(now, ctx.lastStamp + EPS);
+  const entries = own(ctx, 'timeslots').outbox;
+  own(ctx, 'timeslots').outbox = [];
+  let stamp = Math.max(now, own(ctx, 'timeslots').lastStamp + EPS);
   for (const e of entries) stamp = Math.max(stamp, e[2]);
   const heads = currentHeads(ctx);
-  ctx.echoDueAt = null;
+  own(ctx, 'timeslots').echoDueAt = null;
   const mine = myChain(ctx);
   const body: TimeslotBody = {
     site: ctx.site,
@@ -124,20 +218,20 @@ export function emitTimeslot(ctx: ServerCtx): void {
     seq: mine.top.seq + 1,
     stamp,
     prevHash: mine.top.hash,
-    epoch: ctx.membership?.epoch ?? 0,
+    epoch: ctx.roster.membership?.epoch ?? 0,
     entries,
     heads,
-    update: ctx.lastSeq > 0 && ctx.status === 'running' ? [ctx.lastSeq, ctx.lastHash] : null,
-    ...(ctx.frozen.size > 0 ? { ignoring: [...ctx.frozen.keys()].sort() } : {}),
+    update: ctx.ordering.lastSeq > 0 && ctx.lifecycle.status === 'running' ? [ctx.ordering.lastSeq, ctx.ordering.lastHash] : null,
+    ...(ctx.liveness.frozen.size > 0 ? { ignoring: [...ctx.liveness.frozen.keys()].sort() } : {}),
   };
   const ts = signTimeslot(body, ctx.opts.secretKey, ctx.crypto);
   const r = mine.offer(ts, now, true);
-  if (r.kind === 'added') for (const it of r.items) indexItem(ctx, me, it, ctx.frontier);
-  ctx.lastStamp = stamp;
-  ctx.nextSlotAt = (Math.floor(stamp / T + 1e-9) + 1) * T;
+  if (r.kind === 'added') for (const it of r.items) indexItem(ctx, me, it, ctx.ordering.frontier);
+  own(ctx, 'timeslots').lastStamp = stamp;
+  own(ctx, 'timeslots').nextSlotAt = (Math.floor(stamp / T + 1e-9) + 1) * T;
   const msg: PeerMessage = { type: 'timeslot', ...ts };
-  for (const m of ctx.members.values()) if (m.id !== me && m.slot !== null) ctx.opts.send(m.id, msg);
-  for (const [k, at] of ctx.recorded) if (at < ctx.frontier - HORIZON_WINDOWS * T) ctx.recorded.delete(k);
+  for (const m of ctx.roster.members.values()) if (m.id !== me && m.slot !== null) ctx.opts.send(m.id, msg);
+  for (const [k, at] of own(ctx, 'timeslots').recorded) if (at < ctx.ordering.frontier - HORIZON_WINDOWS * T) own(ctx, 'timeslots').recorded.delete(k);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,7 +243,7 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
   if (ts.site !== ctx.site) return reject(ctx, from, 'timeslot', 'ERR_WRONG_SITE', `site ${ts.site}`);
   if (ts.server === ctx.me) return; // our own, echoed back
   if (direct && from !== ts.server) return reject(ctx, from, 'timeslot', 'ERR_UNKNOWN_PEER', 'timeslot not from its server');
-  const m = ctx.members.get(ts.server);
+  const m = ctx.roster.members.get(ts.server);
   if (!m) return fromUnknownPeer(ctx, from, 'timeslot', ts.epoch, `unknown server ${ts.server}`);
   if (!heldAndVerified(ctx, ts) && !verifyTimeslot(ts, m.key, ctx.crypto)) {
     return reject(ctx, from, 'timeslot', 'ERR_BAD_SIGNATURE', `from ${ts.server}`);
@@ -161,13 +255,13 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
   switch (r.kind) {
     case 'added':
       for (const it of r.items) {
-        indexItem(ctx, ts.server, it, ctx.frontier);
+        indexItem(ctx, ts.server, it, ctx.ordering.frontier);
         if (it.update) noteAnnounce(ctx, ts.server, it.update[0], it.update[1]);
         onHeads(ctx, ts.server, it);
       }
       recheckPendingHeads(ctx, ts.server);
-      if (ts.stamp > ctx.lastStamp - ctx.cfg.T_timeout) ctx.trm.delete(ts.server);
-      if (ctx.membership && ts.epoch > ctx.membership.epoch) askRecords(ctx, from);
+      if (ts.stamp > own(ctx, 'timeslots').lastStamp - ctx.cfg.T_timeout) heardInTime(ctx, ts.server);
+      if (ctx.roster.membership && ts.epoch > ctx.roster.membership.epoch) askRecords(ctx, from);
       maybeEcho(ctx, false);
       break;
     case 'duplicate':
@@ -208,7 +302,7 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
  * (A server id keeps its key: a restarted server comes back under a new id.)
  */
 function heldAndVerified(ctx: ServerCtx, ts: Timeslot): boolean {
-  const ch = ctx.chains.get(ts.server);
+  const ch = own(ctx, 'timeslots').chains.get(ts.server);
   if (!ch) return false;
   const held = ch.get(ts.seq);
   if (held?.full) return held.full.sig === ts.sig && held.hash === timeslotHash(ts);
@@ -227,15 +321,15 @@ function codeFor(reason: string): ErrorCode {
 /** Two signed versions of one Timeslot: a proof for the admin, and we ask to ignore the liar. */
 function onConflict(ctx: ServerCtx, held: ChainItem, ts: Timeslot): void {
   const k = `${ts.server}\u0000${ts.seq}`;
-  if (ctx.equivSeen.has(k)) return;
-  ctx.equivSeen.add(k);
-  ctx.equivs.push({ server: ts.server, seq: ts.seq });
-  ctx.liars.add(ts.server);
+  if (own(ctx, 'timeslots').equivSeen.has(k)) return;
+  own(ctx, 'timeslots').equivSeen.add(k);
+  own(ctx, 'timeslots').equivs.push({ server: ts.server, seq: ts.seq });
+  markLiar(ctx, ts.server);
   observe(ctx, { kind: 'equivocation', server: ts.server, seq: ts.seq });
   reject(ctx, ts.server, 'timeslot', 'ERR_EQUIVOCATION', `${ts.server}#${ts.seq}`);
   if (held.full) ctx.opts.send(ADMIN_ID, { type: 'equivocationProof', site: ctx.site, a: held.full, b: ts });
   // It will be evicted; ask for the cut now (holding back our heads of it) rather than wait.
-  const m = ctx.members.get(ts.server);
+  const m = ctx.roster.members.get(ts.server);
   if (m && isActive(m)) requestIgnore(ctx, ts.server);
 }
 
@@ -247,9 +341,9 @@ function onConflict(ctx: ServerCtx, held: ChainItem, ts: Timeslot): void {
  */
 function onCutBranchMismatch(ctx: ServerCtx, ts: Timeslot, from: string, direct: boolean): void {
   const y = ts.server;
-  const m = ctx.members.get(y);
+  const m = ctx.roster.members.get(y);
   const cut = m ? latestStint(m).cut : null;
-  const ch = ctx.chains.get(y);
+  const ch = own(ctx, 'timeslots').chains.get(y);
   if (!cut || !ch || ts.seq > cut.seq) return;
   if (ch.top.seq >= cut.seq && ch.hashOf(cut.seq) === cut.hash) return; // we hold the cut's branch
   dropBranch(ctx, y, ch.anchor.seq);
@@ -263,19 +357,18 @@ function onCutBranchMismatch(ctx: ServerCtx, ts: Timeslot, from: string, direct:
 // ---------------------------------------------------------------------------------------------
 
 export function onHeads(ctx: ServerCtx, p: string, item: ChainItem): void {
-  if (ctx.checkSelf) {
-    ctx.selfChecked.add(p);
+  if (own(ctx, 'timeslots').checkSelf) {
+    own(ctx, 'timeslots').selfChecked.add(p);
     const mine = item.heads.find((h) => h[0] === ctx.me);
-    if (mine && mine[1] > (ctx.chains.get(ctx.me)?.top.seq ?? 0)) {
-      ctx.status = 'evicted';
-      ctx.sync = null;
+    if (mine && mine[1] > (own(ctx, 'timeslots').chains.get(ctx.me)?.top.seq ?? 0)) {
+      becomeEvicted(ctx);
       reject(ctx, p, 'timeslot', 'ERR_EQUIVOCATION', `peers hold our Timeslot #${mine[1]}: a restarted server must not sign again`);
       return;
     }
   }
   const now = ctx.opts.now();
-  let d = ctx.declared.get(p);
-  if (!d) ctx.declared.set(p, (d = new Map()));
+  let d = own(ctx, 'timeslots').declared.get(p);
+  if (!d) own(ctx, 'timeslots').declared.set(p, (d = new Map()));
   for (const y of [...d.keys()]) if (!item.ignoring.includes(y)) d.delete(y);
   for (const y of item.ignoring) if (!d.has(y)) d.set(y, now);
   for (const [y, h, hash] of item.heads) {
@@ -286,7 +379,7 @@ export function onHeads(ctx: ServerCtx, p: string, item: ChainItem): void {
 
 /** An echo: the heads of a Timeslot, sent without one. */
 export function onEcho(ctx: ServerCtx, from: string, msg: PeerOf<'echo'>): void {
-  if (!ctx.members.has(from) || from === ctx.me) return;
+  if (!ctx.roster.members.has(from) || from === ctx.me) return;
   const fake: ChainItem = {
     seq: 0,
     hash: '',
@@ -305,57 +398,53 @@ export function onEcho(ctx: ServerCtx, from: string, msg: PeerOf<'echo'>): void 
 
 /** P says it holds Y#h with `hash`: credit P's cover of Y if we hold the same, else find out why. */
 function checkHead(ctx: ServerCtx, p: string, y: string, h: number, hash: string): void {
-  const ch = ctx.chains.get(y);
+  const ch = own(ctx, 'timeslots').chains.get(y);
   if (!ch || h > ch.top.seq) {
     // Claims are kept only about members (heads may name any id: they must not grow the map).
-    if (!ctx.members.has(y)) return;
-    let m = ctx.pendingHead.get(p);
-    if (!m) ctx.pendingHead.set(p, (m = new Map()));
+    if (!ctx.roster.members.has(y)) return;
+    let m = own(ctx, 'timeslots').pendingHead.get(p);
+    if (!m) own(ctx, 'timeslots').pendingHead.set(p, (m = new Map()));
     let claims = m.get(y);
     if (!claims) m.set(y, (claims = new Map()));
     claims.set(h, hash);
     if (claims.size > MAX_PENDING_CLAIMS) claims.delete(Math.min(...claims.keys()));
     // P holds Timeslots of Y that we lack: ask P for them now rather than T_timeout later
     // (a server that withholds its Timeslots from us costs one hop, not a timeout).
-    if (ch && y !== ctx.me && ctx.members.has(y)) {
-      if (due(ctx, ctx.lastFetch, `echo-fetch:${y}`, ctx.T / 2)) {
+    if (ch && y !== ctx.me && ctx.roster.members.has(y)) {
+      if (dueFetch(ctx, `echo-fetch:${y}`, ctx.T / 2)) {
         ctx.opts.send(p, timeslotRequest(ctx, y, ch.top.seq + 1, Math.min(h, ch.top.seq + MAX_TIMESLOTS_PER_REPLY)));
       }
     }
     return;
   }
-  let c = ctx.cover.get(p);
-  if (!c) ctx.cover.set(p, (c = new Map()));
   if (h <= ch.anchor.seq) {
     if (h === ch.anchor.seq && ch.anchor.hash !== hash) return suspect(ctx, p, y, h);
-    if ((c.get(y) ?? -1) < h) c.set(y, h);
-    return;
+    return creditCover(ctx, p, y, h);
   }
-  if (ch.hashOf(h) === hash) {
-    if ((c.get(y) ?? -1) < h) c.set(y, h);
-  } else suspect(ctx, p, y, h);
+  if (ch.hashOf(h) === hash) creditCover(ctx, p, y, h);
+  else suspect(ctx, p, y, h);
 }
 
 /** P echoed a different Y#h than ours: fetch P's copy (a proof if Y signed both). */
 function suspect(ctx: ServerCtx, p: string, y: string, h: number): void {
-  if (ctx.suspicion.size >= MAX_SUSPICIONS) {
+  if (own(ctx, 'timeslots').suspicion.size >= MAX_SUSPICIONS) {
     // An entry only matters for T_timeout (the `due` below): older ones go.
     const now = ctx.opts.now();
-    for (const [k, t] of ctx.suspicion) if (now - t >= ctx.cfg.T_timeout) ctx.suspicion.delete(k);
-    if (ctx.suspicion.size >= MAX_SUSPICIONS) return;
+    for (const [k, t] of own(ctx, 'timeslots').suspicion) if (now - t >= ctx.cfg.T_timeout) own(ctx, 'timeslots').suspicion.delete(k);
+    if (own(ctx, 'timeslots').suspicion.size >= MAX_SUSPICIONS) return;
   }
-  if (!due(ctx, ctx.suspicion, `${p}\u0000${y}\u0000${h}`, ctx.cfg.T_timeout)) return;
+  if (!due(ctx, own(ctx, 'timeslots').suspicion, `${p}\u0000${y}\u0000${h}`, ctx.cfg.T_timeout)) return;
   if (y === ctx.me) return; // someone claims another version of our own: nothing to fetch
   ctx.opts.send(p, timeslotRequest(ctx, y, h, h));
 }
 
 /** Claims about Y#seq beyond what we held, checked now that we hold more of Y; those about ex-members go. */
 function recheckPendingHeads(ctx: ServerCtx, y: string): void {
-  const ch = ctx.chains.get(y);
+  const ch = own(ctx, 'timeslots').chains.get(y);
   if (!ch) return;
-  for (const [p, m] of ctx.pendingHead) {
-    if (!ctx.members.has(p)) {
-      ctx.pendingHead.delete(p);
+  for (const [p, m] of own(ctx, 'timeslots').pendingHead) {
+    if (!ctx.roster.members.has(p)) {
+      own(ctx, 'timeslots').pendingHead.delete(p);
       continue;
     }
     const claims = m.get(y);
@@ -374,17 +463,17 @@ function recheckPendingHeads(ctx: ServerCtx, y: string): void {
 // ---------------------------------------------------------------------------------------------
 
 export function onTimeslotRequest(ctx: ServerCtx, from: string, msg: PeerOf<'timeslotRequest'>): void {
-  if (!ctx.members.has(from)) return fromUnknownPeer(ctx, from, 'timeslotRequest', msg.epoch, 'not a member');
-  const ch = ctx.chains.get(msg.server);
+  if (!ctx.roster.members.has(from)) return fromUnknownPeer(ctx, from, 'timeslotRequest', msg.epoch, 'not a member');
+  const ch = own(ctx, 'timeslots').chains.get(msg.server);
   const to = Math.min(msg.toSeq, msg.fromSeq + MAX_TIMESLOTS_PER_REPLY - 1);
   const timeslots = ch ? ch.range(msg.fromSeq, to, MAX_TIMESLOTS_PER_REPLY) : [];
   ctx.opts.send(from, timeslotReply(ctx, timeslots));
 }
 
 export function onTimeslotReply(ctx: ServerCtx, from: string, msg: PeerOf<'timeslotReply'>): void {
-  if (!ctx.members.has(from)) return fromUnknownPeer(ctx, from, 'timeslotReply', msg.epoch, 'not a member');
+  if (!ctx.roster.members.has(from)) return fromUnknownPeer(ctx, from, 'timeslotReply', msg.epoch, 'not a member');
   if (msg.timeslots.length === 0) {
-    for (const t of ctx.trm.values()) if (t.asked.has(from)) t.noHelp.add(from);
+    for (const t of ctx.liveness.trm.values()) if (t.asked.has(from)) t.noHelp.add(from);
     return;
   }
   const sorted = [...msg.timeslots].sort((a, b) => a.seq - b.seq);
