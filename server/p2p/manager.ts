@@ -360,6 +360,13 @@ export class P2PManager {
         const r = convict({ suspects: this.suspects, registry: this.registry, now: this.deps.now(), evict }, site, id, what);
         log.warn('p2p.minority', { site, server: id, what, user: r.user, times: r.times });
       },
+      onEquivocation: (id, seq) => {
+        // Proof, not a vote: its player is not chosen again for as long as a minority verdict bars.
+        const user = this.registry.byServerId(id)?.user ?? null;
+        if (user !== null) this.registry.bar(user, 'equivocated');
+        this.suspects.flag(site, id, user, { at: this.deps.now(), by: 'admin', seq, kind: 'equivocation', evidence: null });
+        log.warn('p2p.equivocated', { site, server: id, seq, user });
+      },
       onFlag: (e) =>
         this.suspects.flag(site, e.server, this.registry.byServerId(e.server)?.user ?? null, {
           at: this.deps.now(),

@@ -68,6 +68,8 @@ export interface SiteDeps {
   onMinority(serverId: string, what: string): void;
   /** Every flag about a server: a user's report (a claim) or the admin's own finding (suspects.ts). */
   onFlag?(e: Extract<CoreEvent, { kind: 'flagged' }>): void;
+  /** A server proved to have signed two Timeslots for one seq (already evicted by the coordinator). */
+  onEquivocation?(serverId: string, seq: number): void;
   /** The admin's own probe: the server's tab is heard from over its WebSocket (unreachable.ts). */
   answers?(serverId: string): boolean;
   /** How often to take a verified copy. */
@@ -153,6 +155,8 @@ export class P2PSite {
           deps.onFlag?.(e);
           if (e.by === MINORITY) deps.onMinority(e.server, `update ${e.seq}`);
         }
+        // The coordinator evicts an equivocator itself (the proof is two signed Timeslots).
+        if (e.kind === 'equivocation') deps.onEquivocation?.(e.server, e.seq);
         if (e.kind === 'rejected' || e.kind === 'equivocation' || e.kind === 'flagged' || e.kind === 'membership')
           deps.log.info('p2p.coordinator', { site: this.site, ...e });
       },
