@@ -7,6 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { Bot } from '../src/bots/bot.js';
 import { clockError, type OperatorServer, type OperatorView } from './operator.js';
 import { startServer } from './testkit.js';
+import { until } from './p2pKit.js';
 
 describe('operator figures', () => {
   it('puts the clock figure midway in the window the stats were sent in', () => {
@@ -22,15 +23,17 @@ describe('operator figures', () => {
     const bots = ['meadow', 'town', 'meadow', 'town', 'meadow', 'town'].map((site) => new Bot({ url: s.url, site, rate: 4 }));
     onTestFinished(() => bots.forEach((b) => b.close()));
     await Promise.all(bots.map((b) => b.start()));
-    const deadline = Date.now() + 30_000;
-    let view: OperatorView | null = null;
     let measured: OperatorServer[] = [];
-    while (Date.now() < deadline) {
-      view = (await (await fetch(`${s.base}/api/admin`, { headers: { authorization: 'Bearer operator-token' } })).json()) as OperatorView;
-      measured = view.sites.flatMap((x) => x.servers).filter((x) => x.state === 'active' && x.clockError !== null && x.actionDelay !== null);
-      if (measured.length >= 3 && view.admin?.rates) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // Polls the operator view (an HTTP read, no event to await) until three servers have figures.
+    const view = await until(
+      'three measured servers and the admin rates',
+      async () => {
+        const v = (await (await fetch(`${s.base}/api/admin`, { headers: { authorization: 'Bearer operator-token' } })).json()) as OperatorView;
+        measured = v.sites.flatMap((x) => x.servers).filter((x) => x.state === 'active' && x.clockError !== null && x.actionDelay !== null);
+        return measured.length >= 3 && v.admin?.rates ? v : null;
+      },
+      30_000,
+    );
     expect(measured.length).toBeGreaterThanOrEqual(3);
     for (const x of measured) {
       // Same machine, synced clocks: within the estimate's uncertainty (plus a busy machine's slack),
