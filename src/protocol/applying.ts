@@ -147,10 +147,15 @@ export function buildHints(ctx: ServerCtx, b: number): TransferPayload['hints'] 
   const hintChains: TransferPayload['hints']['chains'] = [];
   const marks: TransferPayload['hints']['marks'] = [];
   for (const [id, ch] of ctx.timeslots.chains) {
-    let pos = { seq: ch.anchor.seq, hash: ch.anchor.hash, stamp: ch.anchor.stamp };
-    for (const it of ch.items) {
-      if (it.stamp <= b) pos = { seq: it.seq, hash: it.hash, stamp: it.stamp };
-      else break;
+    // The last item stamped at or before b: stamps grow strictly along a chain (chain.ts), so
+    // search from the top, where the few items past b are (a chain holds up to keepTimeslots).
+    let pos: { seq: number; hash: string; stamp: number } = ch.anchor;
+    for (let i = ch.items.length - 1; i >= 0; i--) {
+      const it = ch.items[i] as (typeof ch.items)[number];
+      if (it.stamp <= b) {
+        pos = it;
+        break;
+      }
     }
     if (Number.isFinite(pos.stamp) || pos.seq === 0) hintChains.push([id, pos.seq, pos.hash, Number.isFinite(pos.stamp) ? pos.stamp : -1e300]);
     for (const mk of ch.marks) marks.push([id, mk.epoch, mk.seq, mk.stamp]);

@@ -21,6 +21,7 @@ import {
   type SysActionMessage,
   type Timeslot,
 } from './messages.js';
+import { alreadyParsed } from './parsed.js';
 import { HORIZON_WINDOWS } from './serverContext.js';
 import {
   signMembership,
@@ -369,7 +370,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   return {
     receive(from, raw) {
       try {
-        const parsed = parsePeerMessage(raw);
+        const parsed = alreadyParsed(raw) ?? parsePeerMessage(raw);
         if (!parsed.ok) {
           const type = (raw as { type?: unknown } | null)?.type;
           const msgType = typeof type === 'string' ? type.slice(0, 40) : '?';

@@ -7,6 +7,7 @@ import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpa
 import type { ErrorCode } from './errors.js';
 import { TAG_MSGPACK } from './codec.js';
 import { decodeCompact, encodeCompact, isCompactTag } from './peerCodec.js';
+import { markParsed } from './parsed.js';
 import type { GameEvent, SiteAction, UserState } from '../game/types.js';
 import type { SiteView } from '../game/view.js';
 import { MAX_SAY_LENGTH } from '../game/text.js';
@@ -729,7 +730,9 @@ export function parsePeerMessage(data: unknown): ParseResult<PeerMessage> {
   if (typeof type !== 'string' || !(PEER_MESSAGE_TYPES as readonly string[]).includes(type)) {
     return { ok: false, code: 'ERR_UNKNOWN_TYPE', message: `unknown peer message type ${String(type).slice(0, 40)}` };
   }
-  return fromZod(peerMessageSchema.safeParse(data));
+  const r = fromZod(peerMessageSchema.safeParse(data));
+  if (r.ok) markParsed(r.value); // the core's receive then skips a second validation (parsed.ts)
+  return r;
 }
 
 /** Validates a Timeslot given as plain data (without `type`). Never throws. */

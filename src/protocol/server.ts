@@ -15,6 +15,7 @@ import { livenessChecks, onIgnoreCall, onRequestDeclined } from './liveness.js';
 import { adoptInit, applyMembership, onRecordRequest, start } from './membership.js';
 import { RECORD_COST, STATE_COST } from './budget.js';
 import { ADMIN_ID, parsePeerMessage, type PeerMessage } from './messages.js';
+import { alreadyParsed } from './parsed.js';
 import { createContext, fromUnknownPeer, HORIZON_WINDOWS, isUserHere, latestStint, reject, type ServerCtx } from './serverContext.js';
 import { checkOutOfStep, onAnnounce, onHashRequest, onStateChunk, onUpdateRequest, serveState, syncTimeouts } from './stateSync.js';
 import { checkSelfFirst, emitTimeslot, maybeEcho, onEcho, onTimeslot, onTimeslotReply, onTimeslotRequest } from './timeslots.js';
@@ -107,7 +108,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     id: me,
     receive(from, raw) {
       try {
-        const parsed = parsePeerMessage(raw);
+        const parsed = alreadyParsed(raw) ?? parsePeerMessage(raw);
         if (!parsed.ok) {
           reject(ctx, from, String((raw as { type?: unknown } | null)?.type ?? '?'), parsed.code, parsed.message);
           return;

@@ -124,6 +124,10 @@ export interface TimeslotsPart {
   declared: Map<string, Map<string, number>>;
   /** Server -> update seq -> the hash it announced. */
   announced: Map<string, Map<number, string>>;
+  /** Server -> the highest seq in its `announced` (kept by noteAnnounce: read every tick). */
+  announcedTop: Map<string, number>;
+  /** Bumped by every change of `announced` (checkOutOfStep skips a tick when nothing moved). */
+  announcedVersion: number;
   equivs: Array<{ server: string; seq: number }>;
   equivSeen: Set<string>;
   /** Echoed heads we doubt, by `P\0Y\0seq`, when last asked about (rate limit). */
@@ -258,6 +262,8 @@ export function createContext(opts: SiteServerOptions): ServerState {
       pendingHead: new Map(),
       declared: new Map(),
       announced: new Map(),
+      announcedTop: new Map(),
+      announcedVersion: 0,
       equivs: [],
       equivSeen: new Set(),
       suspicion: new Map(),

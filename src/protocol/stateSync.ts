@@ -13,14 +13,30 @@ import { activeIds, becomeRunning, becomeSyncing, fetchRange, myEpoch, observe, 
 import { createStateFetch } from './stateFetch.js';
 import { anchorAtHints, noteAnnounce } from './timeslots.js';
 
+/**
+ * Runs every tick: whether the majority announced another hash for one of our recent updates, or
+ * is far ahead of us. Allocates nothing in the usual case (no announcement differs from ours).
+ */
 export function checkOutOfStep(ctx: ServerCtx): void {
   if (ctx.lifecycle.status !== 'running') return;
   const others = activeIds(ctx).filter((id) => id !== ctx.me);
-  const { log } = ctx.ordering;
-  for (const entry of log.slice(Math.max(ctx.ordering.checkFrom, log.length - ctx.cfg.keepUpdates))) {
+  const { announced, announcedTop, announcedVersion } = ctx.timeslots;
+  const { log, checkFrom, lastSeq, lastHash } = ctx.ordering;
+  // Everything the answer depends on: the same inputs as the last clean check give the same answer.
+  const inputs = `${announcedVersion}|${log.length}|${checkFrom}|${lastSeq}|${lastHash}|${ctx.N_maj}|${others.join(',')}`;
+  if (inSteps.get(ctx) === inputs) return;
+  for (let i = Math.max(0, checkFrom, log.length - ctx.cfg.keepUpdates); i < log.length; i++) {
+    const entry = log[i] as (typeof log)[number];
+    let differing = 0;
+    for (const id of others) {
+      const h = announced.get(id)?.get(entry.seq);
+      if (h !== undefined && h !== entry.hash) differing++;
+    }
+    // Fewer differing announcements than a majority: no other hash can have one.
+    if (differing < ctx.N_maj) continue;
     const tally = new Map<string, number>();
     for (const id of others) {
-      const h = ctx.timeslots.announced.get(id)?.get(entry.seq);
+      const h = announced.get(id)?.get(entry.seq);
       if (h !== undefined) tally.set(h, (tally.get(h) ?? 0) + 1);
     }
     for (const [h, n] of tally) {
@@ -29,20 +45,21 @@ export function checkOutOfStep(ctx: ServerCtx): void {
   }
   let ahead = 0;
   for (const id of others) {
-    const m = ctx.timeslots.announced.get(id);
-    if (m && m.size > 0 && Math.max(...m.keys()) > ctx.ordering.lastSeq + Math.floor(ctx.cfg.keepUpdates / 2)) ahead++;
+    const top = announcedTop.get(id);
+    if (top !== undefined && top > lastSeq + Math.floor(ctx.cfg.keepUpdates / 2)) ahead++;
   }
-  if (ahead >= ctx.N_maj) startSync(ctx, 'far behind the majority');
+  if (ahead >= ctx.N_maj) return startSync(ctx, 'far behind the majority');
+  inSteps.set(ctx, inputs);
 }
+
+/** The inputs of each server's last check that found it in step (a memo, not state: see above). */
+const inSteps = new WeakMap<ServerCtx, string>();
 
 export function startSync(ctx: ServerCtx, reason: string): void {
   if (ctx.lifecycle.status === 'syncing' || ctx.lifecycle.status === 'evicted') return;
   observe(ctx, { kind: 'resync', reason, seq: ctx.ordering.lastSeq });
   const others = (): string[] => activeIds(ctx).filter((id) => id !== ctx.me);
-  const latest = (id: string): number => {
-    const m = ctx.timeslots.announced.get(id);
-    return m && m.size > 0 ? Math.max(...m.keys()) : -1;
-  };
+  const latest = (id: string): number => ctx.timeslots.announcedTop.get(id) ?? -1;
   // Joining in the slot of a server whose player walked in: its copy first (it holds no slot now).
   const from = ctx.opts.stateFrom;
   const fetch = createStateFetch({

@@ -85,12 +85,18 @@ export function chainOf(ctx: ServerCtx, id: string, firstSeen?: Timeslot): Chain
 
 /** Server `server` says its update `seq` has `hash` (in a Timeslot, an update or a hash). */
 export function noteAnnounce(ctx: ServerCtx, server: string, seq: number, hash: string): void {
-  const { announced } = own(ctx, 'timeslots');
+  const t = own(ctx, 'timeslots');
+  const { announced, announcedTop } = t;
+  t.announcedVersion++;
   let m = announced.get(server);
   if (!m) announced.set(server, (m = new Map()));
   m.set(seq, hash);
+  if (!(seq <= (announcedTop.get(server) ?? -Infinity))) announcedTop.set(server, seq);
   if (m.size > 4 * ctx.cfg.keepUpdates) {
-    const min = Math.min(...m.keys());
+    // Drops the lowest seq (never the top: the map holds more than one). A loop, not a spread:
+    // this runs on every announcement once the map is full.
+    let min = Infinity;
+    for (const k of m.keys()) if (k < min) min = k;
     m.delete(min);
   }
 }

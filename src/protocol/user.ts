@@ -8,6 +8,7 @@ import type { PlayerAction } from '../game/types.js';
 import type { AcceptedUpdate, CoreEvent, ServerView, SiteUser, SiteUserOptions } from './api.js';
 import { ed25519Scheme } from './crypto.js';
 import { ADMIN_ID, parsePeerMessage, type Evidence, type PeerMessage, type UpdateMessage } from './messages.js';
+import { alreadyParsed } from './parsed.js';
 import { verifyMembership } from './signed.js';
 import { createStateFetch, type FetchedState, type StateFetch } from './stateFetch.js';
 import { VoteTally, type TallyFlag } from './tally.js';
@@ -233,7 +234,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     },
     receive(from, raw) {
       try {
-        const parsed = parsePeerMessage(raw);
+        const parsed = alreadyParsed(raw) ?? parsePeerMessage(raw);
         if (!parsed.ok) {
           observe({ kind: 'rejected', from, msgType: '?', code: parsed.code, reason: parsed.message });
           return;
