@@ -25,11 +25,12 @@ export function checkOutOfStep(ctx: ServerCtx): void {
   // Everything the answer depends on: the same inputs as the last clean check give the same answer.
   const inputs = `${announcedVersion}|${log.length}|${checkFrom}|${lastSeq}|${lastHash}|${ctx.N_maj}|${others.join(',')}`;
   if (inSteps.get(ctx) === inputs) return;
+  const heard = others.flatMap((id) => announced.get(id) ?? []);
   for (let i = Math.max(0, checkFrom, log.length - ctx.cfg.keepUpdates); i < log.length; i++) {
     const entry = log[i] as (typeof log)[number];
     let differing = 0;
-    for (const id of others) {
-      const h = announced.get(id)?.get(entry.seq);
+    for (const m of heard) {
+      const h = m.get(entry.seq);
       if (h !== undefined && h !== entry.hash) differing++;
     }
     // Fewer differing announcements than a majority: no other hash can have one.
