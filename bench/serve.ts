@@ -56,6 +56,11 @@ export interface ServeOptions {
   /** One-way latency of every link, ms. */
   latency: number;
   seed: number;
+  /**
+   * Also split the servers' CPU into signing, verifying, encoding, decoding and the rest (nested
+   * process.cpuUsage brackets, which add their own cost to the servers' figure: off by default).
+   */
+  split: boolean;
 }
 
 export const SERVE_DEFAULTS: ServeOptions = {
@@ -67,9 +72,11 @@ export const SERVE_DEFAULTS: ServeOptions = {
   warmup: 5,
   latency: 1,
   seed: 1,
+  split: false,
 };
 
 type Role = 'server' | 'user' | 'admin';
+type Part = 'sign' | 'verify' | 'encode' | 'decode';
 
 interface Traffic {
   frames: number;
@@ -86,6 +93,8 @@ export interface ServeResult {
   insideMs: Record<Role, number>;
   /** CPU ms per simulated second of one Site Server. */
   cpuPerServerSecond: number;
+  /** With `split`: of cpuPerServerSecond, ms in signing, verifying, encoding, decoding. */
+  serverParts: Record<Part, number> | null;
   /** The same for one user. */
   cpuPerUserSecond: number;
   /** Frames and bytes one server sends per simulated second, by message type and in all. */
@@ -107,28 +116,45 @@ export function serveBench(input: Partial<ServeOptions> = {}): ServeResult {
   const o: ServeOptions = { ...SERVE_DEFAULTS, ...input };
   checkOptions(o);
   const config = siteConfigFor({ ...DEFAULTS, servers: o.servers, users: o.users, tTimeslot: o.tTimeslot });
-  const crypto = useNodeCrypto('native');
+  const native = useNodeCrypto('native');
   const rng = createRng(o.seed);
   const queue = new EventQueue();
   const now = (): number => queue.now;
 
   // ---- metering: the outermost timed call is charged to its role ----
   const inside: Record<Role, number> = { server: 0, user: 0, admin: 0 };
+  const parts: Record<Part, number> = { sign: 0, verify: 0, encode: 0, decode: 0 };
   let measuring = false;
-  let busy = false;
+  let busy: Role | null = null;
+  const cpuMsSince = (c0: NodeJS.CpuUsage): number => {
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000;
+  };
   const timed = <T>(role: Role, fn: () => T): T => {
     if (busy) return fn();
-    busy = true;
+    busy = role;
     const c0 = measuring ? process.cpuUsage() : null;
     try {
       return fn();
     } finally {
-      if (c0) {
-        const c = process.cpuUsage(c0);
-        inside[role] += (c.user + c.system) / 1000;
-      }
-      busy = false;
+      if (c0) inside[role] += cpuMsSince(c0);
+      busy = null;
     }
+  };
+  /** With `split`, a server's call's part of its CPU. */
+  const part = <T>(name: Part, fn: () => T): T => {
+    if (!o.split || !measuring || busy !== 'server') return fn();
+    const c0 = process.cpuUsage();
+    try {
+      return fn();
+    } finally {
+      parts[name] += cpuMsSince(c0);
+    }
+  };
+  const crypto: typeof native = {
+    ...native,
+    sign: (key, message) => part('sign', () => native.sign(key, message)),
+    verify: (key, message, sig) => part('verify', () => native.verify(key, message, sig)),
   };
   const metered = (role: Role, core: Tickable<PeerMessage>): Tickable<PeerMessage> => ({
     receive: (from, msg) => timed(role, () => core.receive(from, msg)),
@@ -145,7 +171,7 @@ export function serveBench(input: Partial<ServeOptions> = {}): ServeResult {
   let rejected = 0;
   let undecodable = 0;
   const send = (from: string, to: string, msg: PeerMessage): void => {
-    const bytes = encodePeerMessage(msg);
+    const bytes = part('encode', () => encodePeerMessage(msg));
     if (measuring) {
       const role = roleOf(from);
       add(sent[role], bytes.byteLength);
@@ -162,7 +188,7 @@ export function serveBench(input: Partial<ServeOptions> = {}): ServeResult {
     if (!ep) return;
     if (measuring) add(received[ep.role], bytes.byteLength);
     timed(ep.role, () => {
-      const r = decodePeerMessage(bytes);
+      const r = part('decode', () => decodePeerMessage(bytes));
       if (r.ok) ep.host.deliver(from, r.value);
       else undecodable++;
     });
@@ -290,6 +316,9 @@ export function serveBench(input: Partial<ServeOptions> = {}): ServeResult {
     wallMs,
     insideMs: { ...inside },
     cpuPerServerSecond: inside.server / serverSeconds,
+    serverParts: o.split
+      ? { sign: parts.sign / serverSeconds, verify: parts.verify / serverSeconds, encode: parts.encode / serverSeconds, decode: parts.decode / serverSeconds }
+      : null,
     cpuPerUserSecond: userSeconds > 0 ? inside.user / userSeconds : 0,
     sentPerServerSecond: { ...per(sent.server, serverSeconds), byType },
     receivedPerServerSecond: per(received.server, serverSeconds),
@@ -316,7 +345,9 @@ function randomAction(x: number, dir: (typeof DIRS)[number]): PlayerAction {
   return { kind: 'move', dir };
 }
 
-const BOUNDS: Record<keyof ServeOptions, [number, number]> = {
+type NumericOption = Exclude<keyof ServeOptions, 'split'>;
+
+const BOUNDS: Record<NumericOption, [number, number]> = {
   servers: [1, 15],
   users: [0, 200],
   rate: [0.1, 20],
@@ -328,7 +359,7 @@ const BOUNDS: Record<keyof ServeOptions, [number, number]> = {
 };
 
 function checkOptions(o: ServeOptions): void {
-  for (const [k, [lo, hi]] of Object.entries(BOUNDS) as Array<[keyof ServeOptions, [number, number]]>) {
+  for (const [k, [lo, hi]] of Object.entries(BOUNDS) as Array<[NumericOption, [number, number]]>) {
     const v = o[k];
     if (!Number.isFinite(v) || v < lo || v > hi) throw new Error(`--${k} must be in [${lo}, ${hi}], got ${v}`);
   }
@@ -336,7 +367,7 @@ function checkOptions(o: ServeOptions): void {
   if (!Number.isInteger(o.users)) throw new Error(`--users must be an integer, got ${o.users}`);
 }
 
-const FLAGS: Record<string, keyof ServeOptions> = {
+const FLAGS: Record<string, NumericOption> = {
   '--servers': 'servers',
   '--users': 'users',
   '--rate': 'rate',
@@ -357,9 +388,13 @@ export function parseServeArgs(argv: readonly string[]): { options: Partial<Serv
       json = true;
       continue;
     }
+    if (a === '--split') {
+      options.split = true;
+      continue;
+    }
     const key = FLAGS[a];
     const raw = argv[i + 1];
-    if (!key || raw === undefined) throw new Error(`unknown or incomplete option ${a} (known: --json ${Object.keys(FLAGS).join(' ')})`);
+    if (!key || raw === undefined) throw new Error(`unknown or incomplete option ${a} (known: --json --split ${Object.keys(FLAGS).join(' ')})`);
     options[key] = Number(raw);
     i++;
   }
@@ -377,6 +412,11 @@ export function serveLines(r: ServeResult): string[] {
     `   N_server ${o.servers}, ${o.users} users acting ${o.rate}/s, T_timeslot ${o.tTimeslot} ms, ${o.seconds} s simulated after ${o.warmup} s warm-up (seed ${o.seed})`,
     `   process CPU ${fmt(r.cpuMs, 0)} ms over ${fmt(r.wallMs, 0)} ms wall: servers ${fmt(r.insideMs.server, 0)} ms, users ${fmt(r.insideMs.user, 0)} ms, admin ${fmt(r.insideMs.admin, 0)} ms, the rest harness`,
     `   one Site Server: ${fmt(r.cpuPerServerSecond, 2)} ms CPU per simulated second; one user: ${fmt(r.cpuPerUserSecond, 2)} ms`,
+    ...(r.serverParts
+      ? [
+          `   of a Site Server's: sign ${fmt(r.serverParts.sign, 2)}, verify ${fmt(r.serverParts.verify, 2)}, encode ${fmt(r.serverParts.encode, 2)}, decode ${fmt(r.serverParts.decode, 2)} ms, the rest ${fmt(r.cpuPerServerSecond - Object.values(r.serverParts).reduce((x, y) => x + y, 0), 2)} ms (protocol core, brackets)`,
+        ]
+      : []),
     `   one Site Server sends ${fmt(s.frames)} frames, ${fmt(s.bytes / 1000, 2)} kB per second (${Object.entries(s.byType)
       .map(([k, t]) => `${k} ${fmt(t.frames)}`)
       .join(', ')}); receives ${fmt(r.receivedPerServerSecond.frames)} frames, ${fmt(r.receivedPerServerSecond.bytes / 1000, 2)} kB`,
