@@ -7,7 +7,20 @@ import { describe, expect, it } from 'vitest';
 import { Chain } from './chain.js';
 import { makeSiteConfig } from './config.js';
 import { insecureFastScheme, ZERO_HASH } from './crypto.js';
-import { admission, counted, cutComplete, dropBranch, pruneChains, stableSeq, stableStamp, windowReady } from './finality.js';
+import {
+  admission,
+  blockedReason,
+  counted,
+  creditCover,
+  cutComplete,
+  dropBranch,
+  forgetAdmissions,
+  noteBlocked,
+  pruneChains,
+  stableSeq,
+  stableStamp,
+  windowReady,
+} from './finality.js';
 import type { Member, PeerMessage, Stint, TimeslotEntry } from './messages.js';
 import { indexItem } from './reports.js';
 import { createContext, type ServerState } from './serverContext.js';
@@ -225,6 +238,26 @@ describe('admission points', () => {
     expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 200 });
     ctx.timeslots.chains.get('s1')?.reset({ seq: 4, hash: ZERO_HASH, stamp: 400 });
     expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 200 });
+    // After a state is adopted the points are worked out again from the chains now held: here
+    // s1's chain marks epoch 2 at #3 (stamp 300).
+    grow(ctx, 's1', 4, { epoch: (s) => (s >= 3 ? 2 : 1) });
+    expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 200 });
+    forgetAdmissions(ctx);
+    expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 300 });
+  });
+});
+
+describe('echo cover', () => {
+  it('an echo raises what its sender covers, never lowers it', () => {
+    const { ctx } = fixture();
+    creditCover(ctx, 's1', 's2', 5);
+    creditCover(ctx, 's1', 's2', 3);
+    expect(ctx.finality.cover.get('s1')?.get('s2')).toBe(5);
+    creditCover(ctx, 's1', 's2', 7);
+    expect(ctx.finality.cover.get('s1')?.get('s2')).toBe(7);
+    creditCover(ctx, 's3', 's2', 0); // a first echo is recorded, whatever its seq
+    expect(ctx.finality.cover.get('s3')?.get('s2')).toBe(0);
+    expect(ctx.finality.cover.get('s1')?.get('s3')).toBeUndefined();
   });
 });
 
@@ -237,6 +270,20 @@ describe('window readiness', () => {
     ctx.finality.cover.get('s3')?.delete('s2');
     expect(windowReady(ctx)).toBe(false);
     expect(ctx.finality.blocked).toMatch(/^s2 not stable past 100/);
+    // The details are worked out when asked; a window that closes again clears them.
+    expect(blockedReason(ctx)).toBe('s2 not stable past 100 (held #1 @100, frozen -, echoes s1:1 s3:- s4:1)');
+    echo(ctx, 's3', 's2', 1);
+    expect(windowReady(ctx)).toBe(true);
+    expect(blockedReason(ctx)).toBe('');
+  });
+
+  it('a reason another module notes replaces the last one, details and all', () => {
+    const { ctx } = fixture();
+    allStable(ctx, 1);
+    ctx.finality.cover.get('s3')?.delete('s2');
+    expect(windowReady(ctx)).toBe(false);
+    noteBlocked(ctx, 'content missing for a final action of window 100');
+    expect(blockedReason(ctx)).toBe('content missing for a final action of window 100');
   });
 
   it('needs a stable Timeslot stamped at or after the window end', () => {

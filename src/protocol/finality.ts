@@ -134,7 +134,7 @@ export function dropBranch(ctx: ServerCtx, y: string, keep: number): void {
 /** Whether window (frontier, frontier + T] can be closed now (else `ctx.finality.blocked` says why). */
 export function windowReady(ctx: ServerCtx): boolean {
   if (!ctx.roster.membership || ctx.lifecycle.status !== 'running') {
-    own(ctx, 'finality').blocked = `status ${ctx.lifecycle.status}`;
+    block(ctx, `status ${ctx.lifecycle.status}`);
     return false;
   }
   const frontier = ctx.ordering.frontier;
@@ -144,7 +144,7 @@ export function windowReady(ctx: ServerCtx): boolean {
       if (st.admit === 0) continue;
       const a = admission(ctx, m, st);
       if (!a.known && !a.exceeds(frontier)) {
-        own(ctx, 'finality').blocked = `admission of ${m.id} (epoch ${st.admit}) not known yet`;
+        block(ctx, `admission of ${m.id} (epoch ${st.admit}) not known yet`);
         return false;
       }
     }
@@ -153,12 +153,12 @@ export function windowReady(ctx: ServerCtx): boolean {
     const ch = ctx.timeslots.chains.get(m.id);
     if (m.id !== ctx.me && ch && !ch.complete(frontier) && (last.cut === null || last.cut.seq > ch.anchor.seq)) {
       fetchRange(ctx, m.id, Math.max(1, ch.anchor.seq - MAX_TIMESLOTS_PER_REPLY + 1), ch.anchor.seq, 'backfill');
-      own(ctx, 'finality').blocked = `backfilling ${m.id}'s Timeslots before #${ch.anchor.seq + 1}`;
+      block(ctx, `backfilling ${m.id}'s Timeslots before #${ch.anchor.seq + 1}`);
       return false;
     }
     if (last.cut) {
       if (!cutComplete(ctx, m, last.cut)) {
-        own(ctx, 'finality').blocked = `fetching ${m.id}'s Timeslots up to its cut ${last.cut.seq}`;
+        block(ctx, `fetching ${m.id}'s Timeslots up to its cut ${last.cut.seq}`);
         return false;
       }
       continue;
@@ -168,16 +168,19 @@ export function windowReady(ctx: ServerCtx): boolean {
     const required = a.known ? a.at <= frontier : false;
     if (!required) continue;
     if (stableStamp(ctx, m.id) < b) {
-      const ch = ctx.timeslots.chains.get(m.id);
-      const echo = activeIds(ctx)
-        .filter((p) => p !== m.id && p !== ctx.me)
-        .map((p) => `${p}:${ctx.finality.cover.get(p)?.get(m.id) ?? '-'}`)
-        .join(' ');
-      own(ctx, 'finality').blocked = `${m.id} not stable past ${b} (held #${ch?.top.seq ?? '-'} @${ch?.top.stamp ?? '-'}, frozen ${ctx.liveness.frozen.get(m.id)?.seq ?? '-'}, echoes ${echo})`;
+      const id = m.id;
+      block(ctx, `${id} not stable past ${b}`, () => {
+        const ch = ctx.timeslots.chains.get(id);
+        const echo = activeIds(ctx)
+          .filter((p) => p !== id && p !== ctx.me)
+          .map((p) => `${p}:${ctx.finality.cover.get(p)?.get(id) ?? '-'}`)
+          .join(' ');
+        return `(held #${ch?.top.seq ?? '-'} @${ch?.top.stamp ?? '-'}, frozen ${ctx.liveness.frozen.get(id)?.seq ?? '-'}, echoes ${echo})`;
+      });
       return false;
     }
   }
-  own(ctx, 'finality').blocked = '';
+  block(ctx, '');
   return true;
 }
 
@@ -202,7 +205,20 @@ export function pruneChains(ctx: ServerCtx, horizon: number): void {
 
 /** Why the next window cannot close, when another module finds out (content missing). */
 export function noteBlocked(ctx: ServerCtx, why: string): void {
-  own(ctx, 'finality').blocked = why;
+  block(ctx, why);
+}
+
+/** Records why the window is blocked; `detail` is worked out only if someone asks (blockedReason). */
+function block(ctx: ServerCtx, why: string, detail: (() => string) | null = null): void {
+  const f = own(ctx, 'finality');
+  f.blocked = why;
+  f.blockedDetail = detail;
+}
+
+/** Why the next window cannot close, with its details ('' when it can). */
+export function blockedReason(ctx: ServerCtx): string {
+  const { blocked, blockedDetail } = ctx.finality;
+  return blockedDetail ? `${blocked} ${blockedDetail()}` : blocked;
 }
 
 /** A state was adopted: admission points are worked out again from the chains now held. */

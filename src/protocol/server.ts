@@ -10,7 +10,7 @@
  */
 import type { ServerStatus, SiteServer, SiteServerOptions } from './api.js';
 import { finalizeLoop, onAction, onContentRequest, onSysAction, requestContent } from './applying.js';
-import { pruneChains } from './finality.js';
+import { blockedReason, pruneChains } from './finality.js';
 import { livenessChecks, onIgnoreCall, onRequestDeclined } from './liveness.js';
 import { adoptInit, applyMembership, onRecordRequest, start } from './membership.js';
 import { RECORD_COST, STATE_COST } from './budget.js';
@@ -155,7 +155,7 @@ export function createSiteServer(opts: SiteServerOptions): SiteServer {
     snapshot: () => ctx.ordering.snapshot,
     timeslotSeq: () => ctx.timeslots.chains.get(me)?.top.seq ?? 0,
     equivocations: () => ctx.timeslots.equivs,
-    blockedReason: () => ctx.finality.blocked,
+    blockedReason: () => blockedReason(ctx),
     frontier: () => ctx.ordering.frontier,
   };
 }

@@ -162,6 +162,12 @@ export interface FinalityPart {
   admissionCache: Map<string, number>;
   /** Why the next window cannot close ('' if it can). */
   blocked: string;
+  /**
+   * Details of `blocked`, worked out only when asked (blockedReason): windowReady runs on every
+   * message and is mostly blocked, waiting for the round's Timeslots. They describe the state
+   * when asked, not when blocked.
+   */
+  blockedDetail: (() => string) | null;
 }
 
 /** Rate limits of what we ask the others. Owner: this module (askRecords, fetchRange). */
@@ -281,7 +287,7 @@ export function createContext(opts: SiteServerOptions): ServerState {
       lastPush: new Map(),
       liars: new Set(),
     },
-    finality: { cover: new Map(), admissionCache: new Map(), blocked: '' },
+    finality: { cover: new Map(), admissionCache: new Map(), blocked: '', blockedDetail: null },
     requests: { lastFetch: new Map() },
   };
 }
