@@ -320,8 +320,8 @@ describe('WebSocket: round-trip pings', () => {
     vi.useFakeTimers();
     try {
       const pinger = new RttPinger();
-      const at: Record<string, number[]> = { a: [], b: [], c: [] };
-      const link = (k: string) => ({ measureRtt: () => void at[k]!.push(Date.now()) });
+      const at = { a: [] as number[], b: [] as number[], c: [] as number[] };
+      const link = (k: keyof typeof at) => ({ measureRtt: () => void at[k].push(Date.now()) });
       const [a, b, c] = [link('a'), link('b'), link('c')];
       const t0 = Date.now();
       pinger.add(a);
