@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createSite, getSite } from '../src/game/index.js';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { guest, login, Player, post, register, startServer, WsClient } from './testkit.js';
+import { until } from './p2pKit.js';
+import { RTT_PING_MS, RttPinger } from './ws.js';
 
 describe('WebSocket: hello', () => {
   it('welcomes a registered user and puts a new one on the default spawn', async () => {
@@ -310,5 +312,52 @@ describe('WebSocket: playing', () => {
     // Guests are not accounts.
     const r = await post<{ error: string }>(s.base, '/api/login', { name: g.user, password: 'whatever' });
     expect(r.body.error).toBe('ERR_BAD_CREDENTIALS');
+  });
+});
+
+describe('WebSocket: round-trip pings', () => {
+  it('one timer pings every tab at once, whenever each said hello; none is left once all are gone', () => {
+    vi.useFakeTimers();
+    try {
+      const pinger = new RttPinger();
+      const at = { a: [] as number[], b: [] as number[], c: [] as number[] };
+      const link = (k: keyof typeof at) => ({ measureRtt: () => void at[k].push(Date.now()) });
+      const [a, b, c] = [link('a'), link('b'), link('c')];
+      const t0 = Date.now();
+      pinger.add(a);
+      vi.advanceTimersByTime(1300);
+      pinger.add(b);
+      vi.advanceTimersByTime(2100);
+      pinger.add(c);
+      // Each is pinged at once on hello.
+      expect([at.a, at.b, at.c]).toEqual([[t0], [t0 + 1300], [t0 + 3400]]);
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(2 * RTT_PING_MS - 3400);
+      // Then all together, on the one timer's beat.
+      expect([at.a.slice(1), at.b.slice(1), at.c.slice(1)]).toEqual([
+        [t0 + RTT_PING_MS, t0 + 2 * RTT_PING_MS],
+        [t0 + RTT_PING_MS, t0 + 2 * RTT_PING_MS],
+        [t0 + RTT_PING_MS, t0 + 2 * RTT_PING_MS],
+      ]);
+      pinger.delete(a);
+      pinger.delete(b);
+      vi.advanceTimersByTime(RTT_PING_MS);
+      expect([at.a.length, at.b.length, at.c.length]).toEqual([3, 3, 4]);
+      pinger.delete(c);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('measures a welcomed tab\'s round trip at once (the operator view shows it)', async () => {
+    const s = await startServer({ adminToken: 'rtt-test-operator-token-of-32-chars' });
+    await Player.connect(s.wsUrl, await register(s.base, 'alice'));
+    const rtt = await until('alice\'s round trip', async () => {
+      const view = (await (await fetch(`${s.base}/api/admin`, { headers: { authorization: 'Bearer rtt-test-operator-token-of-32-chars' } })).json()) as { peers: Array<{ user: string; rtt: number | null }> };
+      const r = view.peers.find((x) => x.user === 'alice')?.rtt;
+      return typeof r === 'number' && { r };
+    });
+    expect(rtt.r).toBeGreaterThanOrEqual(0);
   });
 });

@@ -76,7 +76,40 @@ export interface WsDeps {
 }
 
 /** The admin measures each tab's round trip (WebSocket ping) this often: slow links never serve. */
-const RTT_PING_MS = 5000;
+export const RTT_PING_MS = 5000;
+
+/**
+ * One timer pings every welcomed tab each RTT_PING_MS: the admin wakes once for all of them, not
+ * once per connection at scattered times (an idle admin's wake-ups cost more than its work).
+ */
+export class RttPinger {
+  private readonly links = new Set<{ measureRtt(): void }>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(private readonly everyMs = RTT_PING_MS) {}
+
+  /** Pings `link` now, then with all the others. */
+  add(link: { measureRtt(): void }): void {
+    this.links.add(link);
+    link.measureRtt();
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      for (const l of this.links) l.measureRtt();
+    }, this.everyMs);
+    this.timer.unref();
+  }
+
+  delete(link: { measureRtt(): void }): void {
+    this.links.delete(link);
+    if (this.links.size > 0 || !this.timer) return;
+    clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  get size(): number {
+    return this.links.size;
+  }
+}
 
 export interface WsEndpoint {
   /** Closes every connection (1001) and the endpoint. */
@@ -91,6 +124,7 @@ export interface WsEndpoint {
 export function attachWebSocket(server: Server, deps: WsDeps, shareUpgrades = false): WsEndpoint {
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false });
   const actionLimiter = new KeyedRateLimiter(deps.limits.actions);
+  const pinger = new RttPinger();
   let nextId = 1;
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -121,7 +155,7 @@ export function attachWebSocket(server: Server, deps: WsDeps, shareUpgrades = fa
       if (n > 0) perIp.set(ip, n);
       else perIp.delete(ip);
     });
-    new Connection(ws, nextId++, ip, deps, actionLimiter);
+    new Connection(ws, nextId++, ip, deps, actionLimiter, pinger);
   });
 
   const sweep = setInterval(() => actionLimiter.sweep(deps.now()), 60_000);
@@ -158,7 +192,6 @@ class Connection implements PlayerLink {
   private readonly peerFrames: TokenBucket;
   private lastRateLog = -Infinity;
   private readonly helloTimer: ReturnType<typeof setTimeout>;
-  private rttTimer: ReturnType<typeof setInterval> | null = null;
   private pingSentAt: number | null = null;
 
   constructor(
@@ -167,6 +200,7 @@ class Connection implements PlayerLink {
     private readonly ip: string,
     private readonly deps: WsDeps,
     private readonly actionLimiter: KeyedRateLimiter,
+    private readonly pinger: RttPinger,
   ) {
     this.peerFrames = new TokenBucket(deps.limits.peerFrames, deps.now());
     ws.on('message', (data: RawData, isBinary: boolean) =>
@@ -214,7 +248,7 @@ class Connection implements PlayerLink {
     this.phase = { kind: 'closed' };
     clearTimeout(this.helloTimer);
     // Not released: the peer registry already belongs to the link that took over.
-    if (this.rttTimer) clearInterval(this.rttTimer);
+    this.pinger.delete(this);
     this.ws.close(1000, code);
   }
 
@@ -278,9 +312,7 @@ class Connection implements PlayerLink {
           ...this.deps.welcome,
         }),
       );
-      this.measureRtt();
-      this.rttTimer = setInterval(() => this.guard('rtt', () => this.measureRtt()), RTT_PING_MS);
-      this.rttTimer.unref();
+      this.pinger.add(this);
       try {
         game.enter(who.user, who.guest, this);
       } catch (err) {
@@ -350,16 +382,18 @@ class Connection implements PlayerLink {
     });
   }
 
-  private measureRtt(): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    this.pingSentAt = performance.now();
-    this.ws.ping();
+  /** Called by the RttPinger; its `pong` gives the round trip. */
+  measureRtt(): void {
+    this.guard('rtt', () => {
+      if (this.ws.readyState !== WebSocket.OPEN) return;
+      this.pingSentAt = performance.now();
+      this.ws.ping();
+    });
   }
 
   /** The connection is gone: it serves and signals nothing more. */
   private released(user: string): void {
-    if (this.rttTimer) clearInterval(this.rttTimer);
-    this.rttTimer = null;
+    this.pinger.delete(this);
     this.deps.p2p.disconnect(user);
   }
 

@@ -4,6 +4,14 @@
  * site lost its majority (a fetch with no majority answer for `lostAfterMs` while fewer than
  * N_majority of the servers known to hold the state are connected). site.ts owns the rest of the
  * site and acts on what this finds (`SiteReadEvents`).
+ *
+ * A save is fetched only when the site moved: once a seq is known current, the next save first
+ * asks every server for its hash of the seq after it (`hashRequest`, a few bytes). Any answer
+ * means an update exists past what is stored, and the full fetch runs at once; silence from all
+ * of them means nothing moved, and nothing is fetched or stored. A lying server can only cause a
+ * fetch (what every save did before); silence is trusted only while the servers still keep that
+ * seq's hash (PROBE_HORIZON_UPDATES), and never when the majority may be gone (the fetch then
+ * finds a lost site as before).
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
@@ -24,6 +32,12 @@ const MARKER_DELAY_SLOTS = 3;
 export const LOST_AFTER_MS = 20_000;
 /** Past LOST_AFTER_MS, whether the majority is gone is checked this often. */
 const LOST_CHECK_MS = 1000;
+/**
+ * A server keeps the hashes of its last 4 keepUpdates updates (stateSync's hashBySeq), at most
+ * one update a T_timeslot: silence about seq + 1 means "not moved" only while fewer than this
+ * many keepUpdates of windows passed since that seq was known current (half, for margin).
+ */
+const PROBE_HORIZON_UPDATES = 2;
 
 export interface SiteReadEvents {
   /** A verified save while running. */
@@ -66,6 +80,12 @@ export class SiteReads {
   private readonly noUpdateYet = new Set<string>();
   /** The latest majority-verified state: servers' hashes of it are compared as they come. */
   private lastVerified: { seq: number; hash: string; compared: Set<string> } | null = null;
+  /** The seq stored (or the hand-over's, before any update), and when it was last known current. */
+  private known: { seq: number; at: number } | null = null;
+  /** A server spoke of a seq past `known` since: the next save fetches without asking first. */
+  private moved = false;
+  /** The save's question "anything past `known`?" under way: silence until `until` is "no". */
+  private probe: { startedAt: number; until: number } | null = null;
   /**
    * Servers known to hold the site's state: the hand-over's, then those whose hash agreed with
    * the last verified fetch. A replacement that came after is not (with the majority gone it
@@ -85,6 +105,11 @@ export class SiteReads {
     return this.fetchFor;
   }
 
+  /** A save's probe is under way (tests, the operator page). */
+  get probing(): boolean {
+    return this.probe !== null;
+  }
+
   /** The next save is at `at` (a resumed site waits for its servers first). */
   saveAt(at: number): void {
     this.nextSaveAt = at;
@@ -93,6 +118,7 @@ export class SiteReads {
   /** Starts the hand-back: the marker goes out MARKER_DELAY_SLOTS from now. */
   close(): void {
     this.closing = true;
+    this.probe = null;
     this.markerAt = this.d.now() + MARKER_DELAY_SLOTS * this.d.config.T_timeslot;
   }
 
@@ -101,6 +127,7 @@ export class SiteReads {
     this.fetch = null;
     this.fetchFor = null;
     this.markerAt = null;
+    this.probe = null;
   }
 
   /**
@@ -114,6 +141,7 @@ export class SiteReads {
       if (this.fetchFor !== 'save' || !this.fetch || this.fetch.provider !== from) return { consumed: true, refused: 'no state asked for' };
       this.noUpdateYet.add(from);
       if (this.noUpdateYet.size >= this.d.config.N_majority) {
+        this.known = { seq: msg.seq, at: this.fetchStartedAt };
         this.fetch = null;
         this.fetchFor = null;
       } else this.fetch.start();
@@ -128,19 +156,21 @@ export class SiteReads {
       return { consumed: true };
     }
     if (this.fetch && (msg.type === 'updateHash' || msg.type === 'update')) this.fetch.onHash(from, msg.seq, msg.hash);
+    // Outside a fetch (whose own hashes are past `known` by nature), word of a later seq is news.
+    if (!this.fetch && (msg.type === 'updateHash' || msg.type === 'update') && this.known && msg.seq > this.known.seq && this.d.servers().includes(from)) this.onMoved();
     return { consumed: false };
   }
 
   /** When to tick next (null: nothing due). */
   wakeAt(): number | null {
     const now = this.d.now();
-    const wakes = [this.fetch?.nextWakeAt() ?? null, this.markerAt];
+    const wakes = [this.fetch?.nextWakeAt() ?? null, this.markerAt, this.probe?.until ?? null];
     if (this.fetch) {
       // Past the limit with servers still there: look again now and then.
       const lostAt = this.fetchStartedAt + this.d.lostAfterMs;
       wakes.push(lostAt > now ? lostAt : now + LOST_CHECK_MS);
     }
-    if (!this.closing && this.fetch === null) wakes.push(this.nextSaveAt);
+    if (!this.closing && this.fetch === null && this.probe === null) wakes.push(this.nextSaveAt);
     let at: number | null = null;
     for (const w of wakes) if (w !== null && (at === null || w < at)) at = w;
     return at;
@@ -159,13 +189,38 @@ export class SiteReads {
     if (this.markerAt !== null && now >= this.markerAt) {
       this.markerAt = null;
       this.markerNo = this.d.orderMarker();
+      this.probe = null;
       this.start('close');
     }
-    if (!this.closing && this.fetch === null && now >= this.nextSaveAt) {
+    if (this.probe && now >= this.probe.until) {
+      // Nobody has an update past the known seq: nothing to fetch or store.
+      if (this.known) this.known.at = this.probe.startedAt;
+      this.probe = null;
+    }
+    if (!this.closing && this.fetch === null && this.probe === null && now >= this.nextSaveAt) {
       this.nextSaveAt = now + this.d.saveEveryMs;
-      if (this.d.servers().length > 0) this.start('save');
+      if (this.d.servers().length > 0) this.save();
     }
     return true;
+  }
+
+  /** A periodic save: the full fetch, unless asking first may spare it. */
+  private save(): void {
+    const now = this.d.now();
+    const k = this.known;
+    const horizon = PROBE_HORIZON_UPDATES * this.d.config.keepUpdates * this.d.config.T_timeslot;
+    if (this.moved || !k || now - k.at >= horizon || this.majorityGone()) return this.start('save');
+    const seq = k.seq + 1;
+    this.probe = { startedAt: now, until: now + 4 * this.d.config.T_timeout };
+    for (const s of this.d.servers()) this.d.defer(() => this.d.send(s, { type: 'hashRequest', site: this.d.config.site, seq }));
+  }
+
+  /** A server holds an update past the known seq: fetch now if a probe asked, else at the next save. */
+  private onMoved(): void {
+    this.moved = true;
+    if (!this.probe) return;
+    this.probe = null;
+    this.start('save');
   }
 
   /** Fewer than N_majority of the servers known to hold the state are connected. */
@@ -181,6 +236,7 @@ export class SiteReads {
 
   private start(purpose: 'save' | 'close'): void {
     this.fetchFor = purpose;
+    this.moved = false;
     this.noUpdateYet.clear();
     this.fetch = createStateFetch({
       config: this.d.config,
@@ -205,6 +261,8 @@ export class SiteReads {
     this.fetchFor = null;
     // The majority's state is what is stored; who said otherwise is remembered.
     this.lastVerified = { seq: r.seq, hash: r.hash, compared: new Set() };
+    // Current when the fetch started at the latest: what the next save's probe asks past.
+    this.known = { seq: r.seq, at: this.fetchStartedAt };
     this.holders = new Set([...r.hashes].filter(([, h]) => h === r.hash).map(([id]) => id));
     for (const [server, h] of r.hashes) this.compareHash(server, h, this.lastVerified);
     const lastActionNo = new Map<string, number>();
