@@ -1,7 +1,7 @@
 /**
  * One logged-in session over the admin WebSocket: says hello, feeds `enter`/`update` into the
  * state through its pure transitions (the only writer of accepted state), measures round trip
- * (ping every 2 s) and action delay, numbers and sends the player's actions. When the player's
+ * (ping every 5 s) and action delay, numbers and sends the player's actions. When the player's
  * site is P2P its actions go to the Site Servers instead (P2PNode) and only majority-accepted
  * updates reach the state; at each change of route the actions not applied yet are resent.
  *
@@ -18,7 +18,12 @@ import { AdminSocket, defaultSocketUrl, type SocketFactory } from './adminSocket
 import { P2PNode, type NodeBinding, type NodeOptions } from './p2p/node.js';
 import { enterSite, expire, receiveUpdate, sentAction, type ClientError, type GameState, type StateBox } from './state.js';
 
-export const PING_INTERVAL_MS = 2000;
+/**
+ * The HUD's round trip, nothing else (the admin pings tabs itself for server choice, and P2P clock
+ * sync has its own exchange): every 5 s, not 2, because each ping wakes the admin, and at a few
+ * players per site those wake-ups were a fifth of its P2P CPU (docs/performance.md section 7).
+ */
+export const PING_INTERVAL_MS = 5000;
 /** Sent but not yet applied actions at most; more key presses wait (the server limits 20/s anyway). */
 export const MAX_INFLIGHT = 6;
 /** Recently sent actions kept to resend across a change of route (hand-over, hand-back). */
