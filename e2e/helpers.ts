@@ -7,24 +7,12 @@
 import { expect, test as base, type BrowserContext, type Page } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../bench/live/freePort.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { getSite, isWalkable, pathTo, stepFrom, type Dir } from '../src/game/index.js';
 import type { Snapshot } from '../src/client/store.js';
 import type { OperatorView } from '../server/operator.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForServer(url: string, ms: number): Promise<void> {
   const until = Date.now() + ms;

@@ -14,6 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { nodeP2P, Bot } from '../../src/bots/bot.js';
+import { overLink } from '../../src/bots/instrument.js';
 import { Recorder, type LinkClass } from '../../src/bots/tally.js';
 import { NO_DELAY, type DelaySpec } from '../../src/net/p2p/delayLink.js';
 import type { LinkFactory } from '../../src/net/p2p/link.js';
@@ -42,13 +43,7 @@ const received: Frame[] = [];
 function tap(factory: LinkFactory, rec: TapRecorder): LinkFactory {
   return (args) => {
     const link = factory(args);
-    return {
-      get open() {
-        return link.open;
-      },
-      get buffered() {
-        return link.buffered;
-      },
+    return overLink(link, {
       send(bytes) {
         const d = decodePeerMessage(bytes);
         if (d.ok)
@@ -61,7 +56,6 @@ function tap(factory: LinkFactory, rec: TapRecorder): LinkFactory {
         rec.lastWaited = 0;
         return link.send(bytes);
       },
-      onOpen: (cb) => link.onOpen(cb),
       onMessage: (cb) =>
         link.onMessage((bytes) => {
           const d = decodePeerMessage(bytes);
@@ -69,10 +63,7 @@ function tap(factory: LinkFactory, rec: TapRecorder): LinkFactory {
             received.push({ from: args.remote, to: args.local, sentAt: performance.now(), msg: d.value });
           cb(bytes);
         }),
-      onClose: (cb) => link.onClose(cb),
-      close: () => link.close(),
-      signal: (data) => link.signal(data),
-    };
+    });
   };
 }
 
@@ -114,6 +105,7 @@ async function main(): Promise<void> {
   const accepted = new Map<string, number>();
   const inStepUsers = new Set<string>();
   const timers: Array<ReturnType<typeof setInterval>> = [];
+  const clockErrors: number[] = [];
   try {
     const make = (site: string, serve: boolean, rate = 2): Bot => {
       const rec = new TapRecorder();
@@ -164,6 +156,14 @@ async function main(): Promise<void> {
     received.length = 0;
     accepted.clear();
     await sleep(num(values.seconds, 15) * 1000);
+    // The admin's clock is Date.now() on this machine, the bots' local one performance.now():
+    // the true offset is their difference, the same for every bot of this process.
+    const truth = Date.now() - performance.now();
+    for (const b of bots.slice(0, nServer + 1)) {
+      const node = b.conn?.node;
+      const off = node?.clockOffset();
+      if (node?.server && off !== null && off !== undefined) clockErrors.push(off - truth);
+    }
   } finally {
     for (const t of timers) clearInterval(t);
     for (const b of bots) b.close();
@@ -171,6 +171,9 @@ async function main(): Promise<void> {
   }
   const pick = (old: boolean): Map<string, number> =>
     new Map([...accepted].filter(([k]) => inStepUsers.has(k.split(' ')[0] ?? '') === old));
+  console.log(
+    `serving clocks' offset estimate - truth, ms: ${clockErrors.map(f1).join(', ')} (spread ${f1(Math.max(...clockErrors) - Math.min(...clockErrors))})`,
+  );
   console.log(`--- ${inStep} players acting in step (a plain interval from entry, as before):`);
   analyse(T, nServer, pick(true));
   console.log(`--- ${players - inStep} players acting at a random point of each period (bot.ts now):`);
@@ -188,6 +191,16 @@ function analyse(T: number, nServer: number, accepted: Map<string, number>): voi
   const lateness: number[] = [];
   for (const f of sent)
     if (f.msg.type === 'timeslot') lateness.push(f.sentAt - f.msg.stamp - (offset.get(f.from) ?? 0));
+  // How long after its grid point a Timeslot is stamped (its server's timer lateness; the stamp
+  // is the synced clock when it is built), and the last server's per grid point.
+  const stampLate: number[] = [];
+  const lastStampLate = new Map<number, number>();
+  for (const f of sent)
+    if (f.msg.type === 'timeslot') {
+      const g = Math.round(f.msg.stamp / T) * T;
+      stampLate.push(f.msg.stamp - g);
+      lastStampLate.set(g, Math.max(lastStampLate.get(g) ?? -Infinity, f.msg.stamp - g));
+    }
   const off = mean([...offset.values()]);
   const actSent = new Map<string, number>();
   const arrivals = new Map<string, number[]>();
@@ -271,7 +284,10 @@ function analyse(T: number, nServer: number, accepted: Map<string, number>): voi
   }
   const offs = [...offset.values()];
   console.log(
-    `actions traced: ${terms.total.length}; Driver lateness of Timeslots: mean ${f1(mean(lateness))} ms; servers' synced clocks spread over ${f1(Math.max(...offs) - Math.min(...offs))} ms`,
+    `actions traced: ${terms.total.length}; a Timeslot leaves after its stamp: mean ${f1(mean(lateness))} ms; servers' synced clocks spread over ${f1(Math.max(...offs) - Math.min(...offs))} ms`,
+  );
+  console.log(
+    `Timeslot stamped after its grid point: mean ${f1(mean(stampLate))} ms, the last server's per grid point ${f1(mean([...lastStampLate.values()]))} ms`,
   );
   console.log(`user send -> median arrival (l_su):                  ${f1(mean(terms.su1))}`);
   console.log(`median arrival -> window end (T/2 term):             ${f1(mean(terms.wait))}`);

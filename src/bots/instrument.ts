@@ -8,7 +8,7 @@
 import type { SocketLike } from '../net/adminSocket.js';
 import { DelayLine, delayLinks, realDelayEnv, type DelayEnv, type DelaySpec } from '../net/p2p/delayLink.js';
 import type { Wakeup } from '../net/p2p/driver.js';
-import type { LinkFactory } from '../net/p2p/link.js';
+import type { LinkFactory, PeerLink } from '../net/p2p/link.js';
 import { isServerEnd } from '../net/p2p/mesh.js';
 import type { Recorder, Role } from './tally.js';
 
@@ -54,6 +54,24 @@ export function timedWakeup(inner: Wakeup, timed: Timed): Wakeup {
   return { set: (ms, cb) => inner.set(ms, timed(cb)), clear: () => inner.clear() };
 }
 
+/** `link` with some of its methods replaced (a tap, a counter); everything else goes to `link`. */
+export function overLink(link: PeerLink, over: Partial<Pick<PeerLink, 'send' | 'onOpen' | 'onMessage'>>): PeerLink {
+  return {
+    get open() {
+      return link.open;
+    },
+    get buffered() {
+      return link.buffered;
+    },
+    send: over.send ?? ((bytes) => link.send(bytes)),
+    onOpen: over.onOpen ?? ((cb) => link.onOpen(cb)),
+    onMessage: over.onMessage ?? ((cb) => link.onMessage(cb)),
+    onClose: (cb) => link.onClose(cb),
+    close: () => link.close(),
+    signal: (data) => link.signal(data),
+  };
+}
+
 /** Peer links counted (by the role of the local end) and timed; delayed per class when `specs` is given. */
 export function instrumentLinks(factory: LinkFactory, rec: Recorder, timed: Timed, specs: LinkSpecs | null, env: DelayEnv = realDelayEnv): LinkFactory {
   const base = specs
@@ -70,13 +88,7 @@ export function instrumentLinks(factory: LinkFactory, rec: Recorder, timed: Time
   return (args) => {
     const link = base(args);
     const role: Role = isServerEnd(args.local) ? 'serving' : 'playing';
-    return {
-      get open() {
-        return link.open;
-      },
-      get buffered() {
-        return link.buffered;
-      },
+    return overLink(link, {
       send(bytes) {
         const ok = link.send(bytes);
         if (ok) rec.peerBytes(role, 'sent', bytes.byteLength);
@@ -90,10 +102,7 @@ export function instrumentLinks(factory: LinkFactory, rec: Recorder, timed: Time
             cb(bytes);
           }),
         ),
-      onClose: (cb) => link.onClose(cb),
-      close: () => link.close(),
-      signal: (data) => link.signal(data),
-    };
+    });
   };
 }
 

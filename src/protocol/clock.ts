@@ -3,9 +3,18 @@
  * A round sends `samples` requests; each reply gives t0 (local send), t1 (admin receive),
  * t2 (admin send), t3 (local receive):
  *   round trip = (t3 - t0) - (t2 - t1),  offset = ((t1 - t0) + (t2 - t3)) / 2.
- * The sample with the lowest round trip wins (its offset error is at most half its round trip).
- * Rounds repeat every `resyncEvery`. The synced clock never runs backward: a new offset that is
- * larger is applied at once (time jumps forward), a smaller one is slewed in at `maxSlew`.
+ * Whatever the two one-way delays, the true offset lies in [t2 - t3, t1 - t0] (the admin received
+ * after t0 and replied before t3); its midpoint is the offset above, its half width half the
+ * round trip. The estimate intersects these intervals over the recent samples, each widened by
+ * `maxDrift` per ms of its age (the clocks may have drifted apart since), and takes the middle:
+ * the least delay seen upward and the least downward bound it, even from different samples, so
+ * it beats the lowest-round-trip sample (docs/performance.md 7: the servers of a site each sync
+ * with the admin alone, and each window waits for the one whose clock runs latest). An older
+ * sample that would empty the intersection marks a clock step: it and older ones are dropped.
+ * Rounds come quickly after the start (`firstResync`, doubling up to `resyncEvery`), so a tab's
+ * clock is tight within seconds of joining; a step starts the quick rounds again.
+ * The synced clock never runs backward: a new offset that is larger is applied at once (time
+ * jumps forward), a smaller one is slewed in at `maxSlew`.
  */
 import type { ClockSync, ClockSyncOptions } from './api.js';
 
@@ -14,6 +23,16 @@ export interface ClockSample {
   t1: number;
   t2: number;
   t3: number;
+}
+
+/** Options of the estimator beyond api.ts's ClockSyncOptions. */
+export interface ClockFilterOptions {
+  /** The second round starts this long after the first; the gap doubles up to resyncEvery (default 1 s). */
+  firstResync?: number;
+  /** Largest drift assumed between the two clocks, ms per ms (default 1e-4: 100 ppm). */
+  maxDrift?: number;
+  /** Most recent samples kept (default 64). */
+  poolSize?: number;
 }
 
 /** Round trip of one sample, excluding the admin's processing time. */
@@ -26,41 +45,80 @@ export function sampleOffset(s: ClockSample): number {
   return (s.t1 - s.t0 + (s.t2 - s.t3)) / 2;
 }
 
-/** The sample with the lowest round trip (first of equals), or null. */
-export function bestSample(samples: readonly ClockSample[]): ClockSample | null {
-  let best: ClockSample | null = null;
-  for (const s of samples) if (best === null || sampleRoundTrip(s) < sampleRoundTrip(best)) best = s;
-  return best;
+export interface OffsetInterval {
+  lo: number;
+  hi: number;
+  /** How many of the newest samples agree (the rest, older, contradict them: a clock stepped). */
+  used: number;
 }
 
-export function createClockSync(opts: ClockSyncOptions): ClockSync {
+/**
+ * Where the offset lies at local time `now`, from samples ordered oldest first: the intersection of
+ * each one's [t2 - t3, t1 - t0], widened by `maxDrift` per ms of age, newest first, stopping at the
+ * first sample that would empty it. Null without samples.
+ */
+export function offsetInterval(samples: readonly ClockSample[], now: number, maxDrift: number): OffsetInterval | null {
+  let lo = -Infinity;
+  let hi = Infinity;
+  let used = 0;
+  for (let i = samples.length - 1; i >= 0; i--) {
+    const s = samples[i] as ClockSample;
+    const widen = maxDrift * Math.max(0, now - s.t3);
+    const nlo = Math.max(lo, s.t2 - s.t3 - widen);
+    const nhi = Math.min(hi, s.t1 - s.t0 + widen);
+    if (nlo > nhi) break;
+    [lo, hi] = [nlo, nhi];
+    used++;
+  }
+  return used > 0 ? { lo, hi, used } : null;
+}
+
+export function createClockSync(opts: ClockSyncOptions & ClockFilterOptions): ClockSync {
   const samplesPerRound = opts.samples ?? 8;
   const gap = opts.sampleGap ?? 50;
   const every = opts.resyncEvery ?? 30_000;
   const retry = Math.min(every, opts.retryEvery ?? 1000);
   const maxSlew = opts.maxSlew ?? 0.05;
   const timeout = opts.sampleTimeout ?? 2000;
+  const maxDrift = opts.maxDrift ?? 1e-4;
+  const poolSize = Math.max(1, opts.poolSize ?? 64);
+  const firstResync = Math.min(every, opts.firstResync ?? 1000);
 
   let nextId = 1;
   const outstanding = new Map<number, number>(); // id -> t0
-  let round: ClockSample[] = [];
+  let pool: ClockSample[] = []; // oldest first
+  let answeredInRound = 0;
   let sentInRound = 0;
+  let resyncGap = firstResync;
   let nextSendAt: number | null = opts.now(); // first round at once
   let target: number | null = null;
-  let rtt: number | null = null;
+  let width: number | null = null;
   let applied = 0; // offset in use
   let lastLocal: number | null = null;
   let lastOut = -Infinity;
   let handedOut = false;
 
+  /** Re-estimates; returns whether older samples contradicted the newer ones (and were dropped). */
+  function estimate(local: number): boolean {
+    const iv = offsetInterval(pool, local, maxDrift);
+    if (!iv) return false;
+    target = (iv.lo + iv.hi) / 2;
+    width = iv.hi - iv.lo;
+    if (!handedOut) applied = target;
+    const stepped = iv.used < pool.length;
+    if (stepped) pool = pool.slice(pool.length - iv.used);
+    return stepped;
+  }
+
   function finishRoundIfDone(): void {
-    if (sentInRound >= samplesPerRound && outstanding.size === 0) {
-      // A round nobody answered (sent before the link was up, or lost) is tried again soon.
-      const answered = round.length > 0;
-      round = [];
-      sentInRound = 0;
-      nextSendAt = opts.now() + (answered ? every : retry);
-    }
+    if (sentInRound < samplesPerRound || outstanding.size > 0) return;
+    // A round nobody answered (sent before the link was up, or lost) is tried again soon.
+    if (answeredInRound > 0) {
+      nextSendAt = opts.now() + resyncGap;
+      resyncGap = Math.min(every, resyncGap * 2);
+    } else nextSendAt = opts.now() + retry;
+    answeredInRound = 0;
+    sentInRound = 0;
   }
 
   function expire(local: number): void {
@@ -73,15 +131,14 @@ export function createClockSync(opts: ClockSyncOptions): ClockSync {
       if (t0 === undefined) return;
       if (!Number.isFinite(reply.t1) || !Number.isFinite(reply.t2)) return;
       outstanding.delete(reply.id);
-      const sample: ClockSample = { t0, t1: reply.t1, t2: reply.t2, t3: opts.now() };
+      const local = opts.now();
+      const sample: ClockSample = { t0, t1: reply.t1, t2: reply.t2, t3: local };
       if (sampleRoundTrip(sample) < 0) return; // impossible: the admin's clock went backward
-      round.push(sample);
-      const best = bestSample(round);
-      if (best) {
-        target = sampleOffset(best);
-        rtt = sampleRoundTrip(best);
-        if (!handedOut) applied = target;
-      }
+      answeredInRound++;
+      pool.push(sample);
+      if (pool.length > poolSize) pool.shift();
+      // A step: the next round comes soon, and the quick rounds start again.
+      if (estimate(local)) resyncGap = firstResync;
       finishRoundIfDone();
     },
     nextWakeAt() {
@@ -94,6 +151,8 @@ export function createClockSync(opts: ClockSyncOptions): ClockSync {
       const local = opts.now();
       expire(local);
       if (nextSendAt !== null && local >= nextSendAt && sentInRound < samplesPerRound) {
+        // The samples aged since the last estimate: their bounds widened.
+        if (sentInRound === 0) estimate(local);
         const id = nextId++;
         outstanding.set(id, local);
         sentInRound++;
@@ -118,8 +177,9 @@ export function createClockSync(opts: ClockSyncOptions): ClockSync {
     offset() {
       return target;
     },
+    /** The width of the interval the offset lies in (a single sample's: its round trip). */
     roundTrip() {
-      return rtt;
+      return width;
     },
   };
 }
