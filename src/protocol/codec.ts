@@ -14,6 +14,8 @@ import type { SiteAction } from '../game/types.js';
 import { SITE_IDS } from '../game/world.js';
 
 export const TAG_MSGPACK = 0;
+/** A data-channel frame carrying several peer frames (peerCodec.ts `encodeBundle`); never a message itself. */
+export const TAG_BUNDLE = 8;
 export const TAG = { action: 1, sysAction: 2, timeslot: 3, update: 4, updateHash: 5, timeslotReply: 6, echo: 7 } as const;
 /** First byte of hashed or signed content, one per kind (never '[' = 0x5b, which starts canonical JSON). */
 export const DOMAIN = { action: 0xf1, sysAction: 0xf2, timeslot: 0xf3, update: 0xf4 } as const;
@@ -140,6 +142,12 @@ export class Writer {
   }
   hash(s: string): void {
     this.hex(s, 16);
+  }
+  /** Bytes as they are. */
+  raw(b: Uint8Array): void {
+    this.room(b.byteLength);
+    this.buf.set(b, this.n);
+    this.n += b.byteLength;
   }
   /** A site of the world as its index + 1, any other as 0 then the string. */
   site(s: string): void {

@@ -12,8 +12,11 @@ import type { SiteView } from '../game/view.js';
 import { MAX_SAY_LENGTH } from '../game/text.js';
 import { SITE_IDS } from '../game/world.js';
 
-/** 5: hot peer messages in the compact layout of peerCodec.ts, which their signatures and hashes cover. */
-export const PROTOCOL_VERSION = 5;
+/**
+ * 5: hot peer messages in the compact layout of peerCodec.ts, which their signatures and hashes
+ * cover. 6: bundles (several frames in one data-channel frame, TAG_BUNDLE).
+ */
+export const PROTOCOL_VERSION = 6;
 
 /** Largest WebSocket frame the admin accepts from a client, in bytes. */
 export const MAX_CLIENT_MESSAGE_BYTES = 4096;

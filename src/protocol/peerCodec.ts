@@ -18,6 +18,7 @@ import {
   NOT_COMPACT,
   Reader,
   TAG,
+  TAG_BUNDLE,
   Writer,
   readEvent,
   readPlayerAction,
@@ -337,4 +338,92 @@ export function sysActionContent(a: SysActionContent): Uint8Array {
     () => ['sysAction/1', a.site, a.sysNo, a.actor, a.action],
     false,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundles: the frames one host sends one peer during one wake, as one data-channel frame
+// ---------------------------------------------------------------------------------------------
+
+/** Most frames in one bundle (a wake sends a peer a handful; a link's opening queue more). */
+export const MAX_BUNDLE_FRAMES = 128;
+/**
+ * Most bytes of one bundle: 16 KiB, the message size every WebRTC stack delivers whole (larger
+ * messages depend on the peers' max-message-size). A frame larger than this goes alone.
+ */
+export const MAX_BUNDLE_BYTES = 16 * 1024;
+/** Bytes a bundle adds: its tag and count (up to 2 B), and each frame's length (up to 3 B). */
+const BUNDLE_HEAD = 3;
+const FRAME_HEAD = 3;
+
+/**
+ * Packs `frames` (in order) into as few data-channel frames as the bounds allow: a bundle is
+ * TAG_BUNDLE, the frame count, then each frame's length and bytes; a lone frame, and one too large
+ * for a bundle, go as they are.
+ */
+export function packFrames(frames: readonly Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let group: Uint8Array[] = [];
+  let size = BUNDLE_HEAD;
+  const close = (): void => {
+    if (group.length === 1) out.push(group[0] as Uint8Array);
+    else if (group.length > 1) out.push(encodeBundle(group));
+    group = [];
+    size = BUNDLE_HEAD;
+  };
+  for (const f of frames) {
+    if (f.byteLength + FRAME_HEAD + BUNDLE_HEAD > MAX_BUNDLE_BYTES) {
+      close();
+      out.push(f);
+      continue;
+    }
+    if (group.length >= MAX_BUNDLE_FRAMES || size + FRAME_HEAD + f.byteLength > MAX_BUNDLE_BYTES) close();
+    group.push(f);
+    size += FRAME_HEAD + f.byteLength;
+  }
+  close();
+  return out;
+}
+
+const bundling = new Writer();
+
+function encodeBundle(frames: readonly Uint8Array[]): Uint8Array {
+  const w = bundling.reset();
+  w.byte(TAG_BUNDLE);
+  w.uint(frames.length);
+  for (const f of frames) {
+    w.uint(f.byteLength);
+    w.raw(f);
+  }
+  return w.bytes();
+}
+
+/** Whether a data-channel frame is a bundle (then `unpackBundle` it) rather than one peer frame. */
+export const isBundle = (bytes: Uint8Array): boolean => bytes[0] === TAG_BUNDLE;
+
+/**
+ * The frames of a bundle, in order (views into `bytes`), or why it is refused: a count of 2 to
+ * MAX_BUNDLE_FRAMES, at most MAX_BUNDLE_BYTES in all, every frame non-empty, no bundle inside,
+ * nothing after the last. Never throws.
+ */
+export function unpackBundle(bytes: Uint8Array): { ok: true; frames: Uint8Array[] } | { ok: false; message: string } {
+  if (bytes.byteLength > MAX_BUNDLE_BYTES) return { ok: false, message: `bundle of ${bytes.byteLength} bytes exceeds ${MAX_BUNDLE_BYTES}` };
+  try {
+    const r = new Reader(bytes);
+    if (r.byte() !== TAG_BUNDLE) return { ok: false, message: 'not a bundle' };
+    const count = r.uint();
+    if (count < 2 || count > MAX_BUNDLE_FRAMES) return { ok: false, message: `bundle of ${count} frames (2 to ${MAX_BUNDLE_FRAMES})` };
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const len = r.uint();
+      if (len === 0 || len > r.left) return { ok: false, message: `frame ${i} of the bundle is empty or truncated` };
+      const frame = bytes.subarray(r.pos, r.pos + len);
+      if (frame[0] === TAG_BUNDLE) return { ok: false, message: `frame ${i} of the bundle is a bundle` };
+      frames.push(frame);
+      r.pos += len;
+    }
+    if (r.left !== 0) return { ok: false, message: `${r.left} bytes after the bundle's last frame` };
+    return { ok: true, frames };
+  } catch {
+    return { ok: false, message: 'truncated bundle' };
+  }
 }
