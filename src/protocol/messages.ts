@@ -7,6 +7,7 @@ import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpa
 import type { ErrorCode } from './errors.js';
 import { TAG_MSGPACK } from './codec.js';
 import { decodeCompact, encodeCompact, isCompactTag } from './peerCodec.js';
+import { checkCompact } from './compactCheck.js';
 import type { GameEvent, SiteAction, UserState } from '../game/types.js';
 import type { SiteView } from '../game/view.js';
 import { MAX_SAY_LENGTH } from '../game/text.js';
@@ -807,6 +808,8 @@ export function decodePeerMessage(bytes: Uint8Array): ParseResult<PeerMessage> {
     } catch {
       return { ok: false, code: 'ERR_MALFORMED', message: `truncated or invalid compact message (tag ${tag})` };
     }
+    // The compact reader guarantees the types: only the schema's bounds are left (compactCheck.ts).
+    return checkCompact(data);
   } else {
     return { ok: false, code: 'ERR_MALFORMED', message: `unknown peer message tag ${tag}` };
   }
