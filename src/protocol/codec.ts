@@ -371,28 +371,29 @@ export function readSystemAction(r: Reader): { kind: 'join'; user: UserV } | { k
 
 type EventV = { kind: string } & Record<string, unknown>;
 
-export function writeEvent(w: Writer, e: EventV): void {
+/** `user` writes an acting user's name (an update writes an index into its name table). */
+export function writeEvent(w: Writer, e: EventV, user: (name: unknown) => void = (n) => w.str(n as string)): void {
   w.byte(indexIn(EVENT_KINDS, e.kind));
   switch (e.kind) {
     case 'moved':
-      w.str(e.user as string);
+      user(e.user);
       w.num(e.x as number);
       w.num(e.y as number);
       return;
     case 'rejected':
-      w.str(e.user as string);
+      user(e.user);
       w.byte(indexIn(ACTION_KINDS, e.action));
       w.byte(indexIn(REASONS, e.reason));
       return;
     case 'picked':
-      w.str(e.user as string);
+      user(e.user);
       writeItem(w, e.item as ItemV);
       return;
     case 'spawned':
       writeItem(w, e.item as ItemV);
       return;
     case 'said':
-      w.str(e.user as string);
+      user(e.user);
       w.str(e.text as string);
       return;
     case 'joined':
@@ -403,19 +404,19 @@ export function writeEvent(w: Writer, e: EventV): void {
       w.byte(indexIn(VIAS, e.via));
   }
 }
-export function readEvent(r: Reader): EventV {
+export function readEvent(r: Reader, user: () => string = () => r.str()): EventV {
   const kind = r.pick(EVENT_KINDS);
   switch (kind) {
     case 'moved':
-      return { kind, user: r.str(), x: r.num(), y: r.num() };
+      return { kind, user: user(), x: r.num(), y: r.num() };
     case 'rejected':
-      return { kind, user: r.str(), action: r.pick(ACTION_KINDS), reason: r.pick(REASONS) };
+      return { kind, user: user(), action: r.pick(ACTION_KINDS), reason: r.pick(REASONS) };
     case 'picked':
-      return { kind, user: r.str(), item: readItem(r) };
+      return { kind, user: user(), item: readItem(r) };
     case 'spawned':
       return { kind, item: readItem(r) };
     case 'said':
-      return { kind, user: r.str(), text: r.str() };
+      return { kind, user: user(), text: r.str() };
     case 'joined':
       return { kind, user: readUser(r) };
     default:

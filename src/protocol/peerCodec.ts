@@ -243,28 +243,65 @@ function writeTimeslotBody(w: Writer, t: TimeslotBody, signed: boolean): void {
   optionalList(w, signed ? (t.ignoring ?? []) : t.ignoring);
 }
 
+/**
+ * An update names each acting user once: a table of the names in order of first use (applied,
+ * then events), then indices into it. A name is most of an action's bytes in an update (a bot's
+ * is 14), and each action named its user twice (applied, event): this is what grew with n.
+ */
 function writeUpdateBody(w: Writer, u: UpdateBody): void {
   w.site(u.site);
   w.uint(u.seq);
   w.hash(u.prev);
   w.num(u.window);
+  if (!Array.isArray(u.applied) || !Array.isArray(u.events)) throw NOT_COMPACT;
+  const index = new Map<string, number>();
+  const names: string[] = [];
+  const name = (n: unknown): number => {
+    if (typeof n !== 'string') throw NOT_COMPACT;
+    let i = index.get(n);
+    if (i === undefined) {
+      i = names.length;
+      index.set(n, i);
+      names.push(n);
+    }
+    return i;
+  };
+  const appliedAt = u.applied.map((a) => name(a[0]));
+  const eventAt = u.events.map((e) => ('user' in e && typeof e.user === 'string' ? name(e.user) : -1));
+  w.list(names, (n) => w.str(n));
+  let k = 0;
   w.list(u.applied, (a) => {
-    w.str(a[0]);
+    w.uint(appliedAt[k++] ?? -1);
     w.uint(a[1]);
   });
-  w.list(u.events, (e) => writeEvent(w, e));
+  k = 0;
+  w.list(u.events, (e) => {
+    const at = eventAt[k++] ?? -1;
+    writeEvent(w, e, () => w.uint(at));
+  });
   w.hash(u.stateHash);
 }
 function readUpdateBody(r: Reader): UpdateBody {
-  return {
-    site: r.site(),
-    seq: r.uint(),
-    prev: r.hash(),
-    window: r.num(),
-    applied: r.list((): [string, number] => [r.str(), r.uint()]),
-    events: r.list(() => readEvent(r)) as UpdateBody['events'],
-    stateHash: r.hash(),
+  const site = r.site();
+  const seq = r.uint();
+  const prev = r.hash();
+  const window = r.num();
+  const names = r.list(() => r.str());
+  // Canonical: each index is one already used or the next new one, and every name is used
+  // (so equal values have one encoding, as without a table).
+  let used = 0;
+  const name = (): string => {
+    const i = r.uint();
+    if (i > used) throw BAD_BYTES;
+    if (i === used) used++;
+    const n = names[i];
+    if (n === undefined) throw BAD_BYTES;
+    return n;
   };
+  const applied = r.list((): [string, number] => [name(), r.uint()]);
+  const events = r.list(() => readEvent(r, name)) as UpdateBody['events'];
+  if (used !== names.length) throw BAD_BYTES;
+  return { site, seq, prev, window, applied, events, stateHash: r.hash() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,8 +394,8 @@ const FRAME_HEAD = 3;
 
 /**
  * Packs `frames` (in order) into as few data-channel frames as the bounds allow: a bundle is
- * TAG_BUNDLE, the frame count, then each frame's length and bytes; a lone frame, and one too large
- * for a bundle, go as they are.
+ * TAG_BUNDLE, the frame count, then each frame's length and bytes; a lone frame, one too large
+ * for a bundle and one that is a bundle go as they are.
  */
 export function packFrames(frames: readonly Uint8Array[]): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -371,7 +408,8 @@ export function packFrames(frames: readonly Uint8Array[]): Uint8Array[] {
     size = BUNDLE_HEAD;
   };
   for (const f of frames) {
-    if (f.byteLength + FRAME_HEAD + BUNDLE_HEAD > MAX_BUNDLE_BYTES) {
+    // Too large, or a bundle itself (only a hostile or broken sender has one): alone, as it is.
+    if (f.byteLength + FRAME_HEAD + BUNDLE_HEAD > MAX_BUNDLE_BYTES || f[0] === TAG_BUNDLE) {
       close();
       out.push(f);
       continue;
