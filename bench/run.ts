@@ -7,7 +7,9 @@
  *  3. the simulator at the paper's settings: wall time per simulated second, and bytes on the wire
  *     per user beside the paper's eqs. (4) and (7),
  *  4. Timeslot signature checks per server per T_timeslot in that run, and in one where a server
- *     crashes for 3 s (relayed copies of Timeslots already verified are not checked again).
+ *     crashes for 3 s (relayed copies of Timeslots already verified are not checked again),
+ *  5. one site's real core in one process with native Ed25519 (serve.ts): CPU per Site Server
+ *     second and per user second, frames and bytes per Site Server second.
  */
 import { performance } from 'node:perf_hooks';
 import {
@@ -22,6 +24,7 @@ import { nodeEd25519Scheme, nodeSha256 } from '../src/net/crypto/node.js';
 import { runScenario } from '../sim/scenario.js';
 import { DOMAIN } from '../src/protocol/codec.js';
 import { codecBench } from './codec.js';
+import { serveBench, serveLines } from './serve.js';
 
 const S_HEADER = 66;
 const S_HASH = 16;
@@ -168,3 +171,6 @@ const crashed = runScenario({ ...paper, crashes: [{ server: 's3', at: 2000, unti
 console.log(
   `   s3 crashed from 2 s to 5 s: ${fmt(timeslotVerifies)} verifies, ${perServerRound(timeslotVerifies, crashed.report.simulatedMs)} per server per T_timeslot`,
 );
+
+console.log('5. one site\'s real core in one process, native Ed25519, every frame encoded and decoded (bench/serve.ts)');
+for (const line of serveLines(serveBench())) console.log(line);
