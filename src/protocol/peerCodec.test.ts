@@ -69,54 +69,66 @@ describe('bundles', () => {
   });
 });
 
-describe("an update's name table", () => {
-  const update = (users: string[]): PeerMessage => ({
+describe("an update's events name their users by reference", () => {
+  type Events = Extract<PeerMessage, { type: 'update' }>['events'];
+  const update = (users: string[], events: Events = users.map((u, i) => ({ kind: 'moved' as const, user: u, x: 10 + i, y: 3 }))): PeerMessage => ({
     type: 'update',
     site: 'meadow',
     seq: 9,
     prev: H,
     window: 1_733_480_000_100,
     applied: users.map((u, i): [string, number] => [u, 100 + i]),
-    events: users.map((u, i) => ({ kind: 'moved' as const, user: u, x: 10 + i, y: 3 })),
+    events,
     stateHash: H,
     hash: H,
   });
+  const size = (m: PeerMessage): number => (encodeCompact(m) as Uint8Array).byteLength;
+  const bots = ['guest-abcdefghi', 'guest-bcdefghij', 'guest-cdefghijk', 'guest-defghijkl'];
 
   it('names each acting user once: four bots moving cost 6 B each beyond their names', () => {
-    const bots = ['guest-abcdefghi', 'guest-bcdefghij', 'guest-cdefghijk', 'guest-defghijkl'];
-    const empty = (encodeCompact(update([])) as Uint8Array).byteLength;
-    const four = (encodeCompact(update(bots)) as Uint8Array).byteLength;
     const names = bots.reduce((n, b) => n + 1 + b.length, 0);
-    // Per action: index + actionNo (2 B, actionNo under 128) in applied, kind + index + x + y in its event (4 B).
-    expect(four - empty).toBe(names + 4 * 6);
-    // The same user acting twice is named once.
-    const twice = (encodeCompact(update([bots[0]!, bots[0]!])) as Uint8Array).byteLength;
-    expect(twice - empty).toBe(1 + bots[0]!.length + 2 * 6);
+    // Per action: actionNo (1 B, under 128) in applied; kind, reference, x, y in its event (4 B).
+    expect(size(update(bots)) - size(update([]))).toBe(names + 4 * 5);
     expect(decodePeerMessage(encodePeerMessage(update(bots)))).toEqual({ ok: true, value: update(bots) });
   });
 
-  it('refuses a table out of order, with a name never used, or an index past it', () => {
-    // The update's fields up to the table, then the table, applied, no events, the hashes.
-    const body = (table: string[], applied: Array<[number, number]>): Uint8Array => {
+  it('round-trips events of two per action, of no action and of other users exactly', () => {
+    const [a, b, c] = bots as [string, string, string];
+    const item = { id: 'i1', kind: 'gem', x: 1, y: 2 };
+    const events: Events = [
+      { kind: 'picked' as const, user: a, item },
+      { kind: 'spawned' as const, item },
+      { kind: 'said' as const, user: a, text: 'hi' },
+      { kind: 'moved' as const, user: c, x: 1, y: 1 }, // out of order: in full
+      { kind: 'moved' as const, user: b, x: 2, y: 2 },
+      { kind: 'said' as const, user: 'someone-else', text: 'x' },
+    ];
+    const m = update([a, b], events);
+    expect(decodeCompact(encodeCompact(m) as Uint8Array)).toEqual(m);
+  });
+
+  it('refuses a reference past the applied actions', () => {
+    // The update's fields, one applied action, then an event of kind moved naming applied action 2.
+    const body = (ref: number): Uint8Array => {
       const w = new Writer();
       w.byte(TAG.update);
       w.site('meadow');
       w.uint(9);
       w.hash(H);
       w.num(0);
-      w.list(table, (n) => w.str(n));
-      w.list(applied, ([i, no]) => {
-        w.uint(i);
-        w.uint(no);
-      });
-      w.uint(0);
+      w.uint(1);
+      w.str('amy');
+      w.uint(1);
+      w.uint(1);
+      w.byte(0); // moved
+      w.uint(ref);
+      w.num(1);
+      w.num(1);
       w.hash(H); // stateHash
       w.hash(H); // the update's own hash
       return w.bytes();
     };
-    expect(() => decodeCompact(body(['amy', 'bob'], [[0, 1], [1, 1]]))).not.toThrow();
-    expect(() => decodeCompact(body(['amy', 'bob'], [[1, 1], [0, 1], [1, 2]]))).toThrow(); // bob used before amy
-    expect(() => decodeCompact(body(['amy', 'bob'], [[0, 1]]))).toThrow(); // bob never used
-    expect(() => decodeCompact(body(['amy'], [[0, 1], [1, 1]]))).toThrow(); // no name 1
+    expect(decodeCompact(body(1))).toMatchObject({ events: [{ kind: 'moved', user: 'amy' }] });
+    expect(() => decodeCompact(body(2))).toThrow();
   });
 });

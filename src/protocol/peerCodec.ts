@@ -244,41 +244,36 @@ function writeTimeslotBody(w: Writer, t: TimeslotBody, signed: boolean): void {
 }
 
 /**
- * An update names each acting user once: a table of the names in order of first use (applied,
- * then events), then indices into it. A name is most of an action's bytes in an update (a bot's
- * is 14), and each action named its user twice (applied, event): this is what grew with n.
+ * An update's event names its user by reference to the applied action it comes from: 1 + that
+ * action's index, or 0 then the name (an event of no applied action's user). A name was most of
+ * an action's bytes in an update (a bot's is 14) and each action named its user twice (applied,
+ * event): this is what grew with n. Events come in the order of the actions that made them, so
+ * the encoder tries the action at its cursor and the one before (two events of one action), and
+ * no search: an update is hashed by writing it, once per full copy a user receives. Equal values
+ * may have other encodings (a name in full where a reference could be); nothing depends on that:
+ * hashes and signatures are over the values, written by this encoder.
  */
 function writeUpdateBody(w: Writer, u: UpdateBody): void {
   w.site(u.site);
   w.uint(u.seq);
   w.hash(u.prev);
   w.num(u.window);
-  if (!Array.isArray(u.applied) || !Array.isArray(u.events)) throw NOT_COMPACT;
-  const index = new Map<string, number>();
-  const names: string[] = [];
-  const name = (n: unknown): number => {
-    if (typeof n !== 'string') throw NOT_COMPACT;
-    let i = index.get(n);
-    if (i === undefined) {
-      i = names.length;
-      index.set(n, i);
-      names.push(n);
-    }
-    return i;
-  };
-  const appliedAt = u.applied.map((a) => name(a[0]));
-  const eventAt = u.events.map((e) => ('user' in e && typeof e.user === 'string' ? name(e.user) : -1));
-  w.list(names, (n) => w.str(n));
-  let k = 0;
-  w.list(u.applied, (a) => {
-    w.uint(appliedAt[k++] ?? -1);
+  const applied = u.applied;
+  w.list(applied, (a) => {
+    w.str(a[0]);
     w.uint(a[1]);
   });
-  k = 0;
-  w.list(u.events, (e) => {
-    const at = eventAt[k++] ?? -1;
-    writeEvent(w, e, () => w.uint(at));
-  });
+  let next = 0;
+  const user = (name: unknown): void => {
+    if (applied[next]?.[0] === name) {
+      w.uint(++next);
+      return;
+    }
+    if (next > 0 && applied[next - 1]?.[0] === name) return w.uint(next);
+    w.uint(0);
+    w.str(name as string);
+  };
+  w.list(u.events, (e) => writeEvent(w, e, user));
   w.hash(u.stateHash);
 }
 function readUpdateBody(r: Reader): UpdateBody {
@@ -286,21 +281,15 @@ function readUpdateBody(r: Reader): UpdateBody {
   const seq = r.uint();
   const prev = r.hash();
   const window = r.num();
-  const names = r.list(() => r.str());
-  // Canonical: each index is one already used or the next new one, and every name is used
-  // (so equal values have one encoding, as without a table).
-  let used = 0;
-  const name = (): string => {
-    const i = r.uint();
-    if (i > used) throw BAD_BYTES;
-    if (i === used) used++;
-    const n = names[i];
-    if (n === undefined) throw BAD_BYTES;
-    return n;
+  const applied = r.list((): [string, number] => [r.str(), r.uint()]);
+  const user = (): string => {
+    const k = r.uint();
+    if (k === 0) return r.str();
+    const a = applied[k - 1];
+    if (a === undefined) throw BAD_BYTES;
+    return a[0];
   };
-  const applied = r.list((): [string, number] => [name(), r.uint()]);
-  const events = r.list(() => readEvent(r, name)) as UpdateBody['events'];
-  if (used !== names.length) throw BAD_BYTES;
+  const events = r.list(() => readEvent(r, user)) as UpdateBody['events'];
   return { site, seq, prev, window, applied, events, stateHash: r.hash() };
 }
 
