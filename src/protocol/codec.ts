@@ -5,7 +5,7 @@
  * UTF-8 strings with their length, hashes as their 16 raw bytes, a known site as one byte.
  *
  * Only the framing lives here; messages.ts decides what is compact (the rest is MessagePack behind
- * TAG_MSGPACK) and validates every decoded value with the one schema. The tags are those of
+ * TAG_MSGPACK) and checks every decoded value against the schema's bounds. The tags are those of
  * PROTOCOL_VERSION (a new layout is a new version; the admin's `hello` refuses a tab of another).
  * A value the layout cannot carry exactly (a hash that is not 32 hex characters, an unknown event
  * kind) throws NOT_COMPACT, and the caller takes the general form: every round trip is exact.
@@ -371,7 +371,7 @@ export function readSystemAction(r: Reader): { kind: 'join'; user: UserV } | { k
 
 type EventV = { kind: string } & Record<string, unknown>;
 
-/** `user` writes an acting user's name (an update writes an index into its name table). */
+/** `user` writes an acting user's name (an update writes a reference to an applied action). */
 export function writeEvent(w: Writer, e: EventV, user: (name: unknown) => void = (n) => w.str(n as string)): void {
   w.byte(indexIn(EVENT_KINDS, e.kind));
   switch (e.kind) {

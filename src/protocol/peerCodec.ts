@@ -2,8 +2,9 @@
  * The compact layouts of the hot peer messages (codec.ts has the primitives) and the bytes that
  * sign and hash Timeslots, updates and actions. A move is about a dozen bytes: tag, site, user,
  * action number, one byte for the move. messages.ts calls `encodeCompact`/`decodeCompact` and
- * validates every decoded value with its schema; a message without a compact layout, or with a
- * value none can carry exactly, goes as MessagePack behind TAG_MSGPACK.
+ * checks every decoded value against the schema's bounds (compactCheck.ts); a message without a
+ * compact layout, or with a value none can carry exactly, goes as MessagePack behind TAG_MSGPACK.
+ * Bundles (at the end) carry several frames in one data-channel frame.
  *
  * Signed and hashed content is the same compact layout behind a DOMAIN byte (one per kind; the
  * kind's canonical JSON, which starts with '[', only for content no layout carries), so signing
