@@ -9,6 +9,7 @@ import {
   MAX_CLIENT_MESSAGE_BYTES,
   PROTOCOL_VERSION,
 } from '../src/protocol/messages.js';
+import { packFrames } from '../src/protocol/peerCodec.js';
 
 /** Values that stress parsers: wrong types, edges of numbers, prototype keys, long and odd strings. */
 export const oddValue: fc.Arbitrary<unknown> = fc.oneof(
@@ -154,6 +155,25 @@ export function peerBytes(valid: Uint8Array[]): fc.Arbitrary<Uint8Array> {
       return out;
     });
   return fc.oneof({ weight: 1, arbitrary: random }, { weight: 3, arbitrary: broken });
+}
+
+/**
+ * Bundles (several frames in one data-channel frame): of valid and broken frames, and bundles
+ * themselves broken (flipped, cut or extended).
+ */
+export function bundleBytes(valid: Uint8Array[]): fc.Arbitrary<Uint8Array> {
+  const bundle = fc
+    .array(peerBytes(valid).filter((f) => f.length > 0), { minLength: 2, maxLength: 6 })
+    .map((frames) => packFrames(frames)[0] ?? new Uint8Array(0));
+  const broken = fc.tuple(bundle, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'cut', 'extend')).map(([v, i, b, how]) => {
+    const at = v.length === 0 ? 0 : i % v.length;
+    if (how === 'cut') return v.slice(0, at);
+    if (how === 'extend') return Uint8Array.from([...v, b]);
+    const out = Uint8Array.from(v);
+    if (out.length > 0) out[at] = out[at]! ^ (1 << (b % 8));
+    return out;
+  });
+  return fc.oneof({ weight: 1, arbitrary: bundle }, { weight: 1, arbitrary: broken });
 }
 
 /** An HTTP request from a hostile client. */

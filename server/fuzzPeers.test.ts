@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Bot } from '../src/bots/bot.js';
 import { decodePeerMessage, encodePeerMessage, PEER_CHUNK_BYTES } from '../src/protocol/messages.js';
 import type { Mesh } from '../src/net/p2p/mesh.js';
-import { peerBytes } from './fuzzInputs.js';
+import { bundleBytes, peerBytes } from './fuzzInputs.js';
 import { bot, FAST, until } from './p2pKit.js';
 import { startServer } from './testkit.js';
 
@@ -92,6 +92,9 @@ describe('data-channel fuzzing', () => {
     const frames = fc.sample(peerBytes(valid), { seed: SEED, numRuns: 600 });
     for (const [i, bytes] of frames.entries())
       mesh.send(mallory.name, serverIds[i % serverIds.length]!, bytes);
+    // Bundles of such frames, whole or broken (sent outside a wake: each leaves as it is).
+    for (const [i, bytes] of fc.sample(bundleBytes(valid), { seed: SEED + 2, numRuns: 200 }).entries())
+      mesh.send(mallory.name, serverIds[i % serverIds.length]!, bytes);
     // And through the admin's relay, as chunks of a user's peer message.
     // The admin socket (private to the session: reached here, in a test, on purpose).
     const socket = (mallory.conn as unknown as { socket: { send(m: unknown): void } }).socket;
@@ -111,6 +114,8 @@ describe('data-channel fuzzing', () => {
     await until('b sees it', () => b.state.chatLog.some((l) => l.text === 'after the barrage'), 20_000);
     const rejected = servers.reduce((n, x) => n + (x.conn?.node?.server?.rejected ?? 0), 0);
     expect(rejected, 'servers counted the broken frames as rejected').toBeGreaterThan(0);
+    const badBundles = servers.reduce((n, x) => n + (meshOf(x).badBundles ?? 0), 0);
+    expect(badBundles, 'servers refused the broken bundles').toBeGreaterThan(0);
 
     expect(internal(logs)).toEqual([]);
     expect(internal(s.logs)).toEqual([]);

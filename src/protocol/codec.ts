@@ -5,7 +5,7 @@
  * UTF-8 strings with their length, hashes as their 16 raw bytes, a known site as one byte.
  *
  * Only the framing lives here; messages.ts decides what is compact (the rest is MessagePack behind
- * TAG_MSGPACK) and validates every decoded value with the one schema. The tags are those of
+ * TAG_MSGPACK) and checks every decoded value against the schema's bounds. The tags are those of
  * PROTOCOL_VERSION (a new layout is a new version; the admin's `hello` refuses a tab of another).
  * A value the layout cannot carry exactly (a hash that is not 32 hex characters, an unknown event
  * kind) throws NOT_COMPACT, and the caller takes the general form: every round trip is exact.
@@ -14,6 +14,8 @@ import type { SiteAction } from '../game/types.js';
 import { SITE_IDS } from '../game/world.js';
 
 export const TAG_MSGPACK = 0;
+/** A data-channel frame carrying several peer frames (peerCodec.ts `encodeBundle`); never a message itself. */
+export const TAG_BUNDLE = 8;
 export const TAG = { action: 1, sysAction: 2, timeslot: 3, update: 4, updateHash: 5, timeslotReply: 6, echo: 7 } as const;
 /** First byte of hashed or signed content, one per kind (never '[' = 0x5b, which starts canonical JSON). */
 export const DOMAIN = { action: 0xf1, sysAction: 0xf2, timeslot: 0xf3, update: 0xf4 } as const;
@@ -140,6 +142,12 @@ export class Writer {
   }
   hash(s: string): void {
     this.hex(s, 16);
+  }
+  /** Bytes as they are. */
+  raw(b: Uint8Array): void {
+    this.room(b.byteLength);
+    this.buf.set(b, this.n);
+    this.n += b.byteLength;
   }
   /** A site of the world as its index + 1, any other as 0 then the string. */
   site(s: string): void {
@@ -363,28 +371,29 @@ export function readSystemAction(r: Reader): { kind: 'join'; user: UserV } | { k
 
 type EventV = { kind: string } & Record<string, unknown>;
 
-export function writeEvent(w: Writer, e: EventV): void {
+/** `user` writes an acting user's name (an update writes a reference to an applied action). */
+export function writeEvent(w: Writer, e: EventV, user: (name: unknown) => void = (n) => w.str(n as string)): void {
   w.byte(indexIn(EVENT_KINDS, e.kind));
   switch (e.kind) {
     case 'moved':
-      w.str(e.user as string);
+      user(e.user);
       w.num(e.x as number);
       w.num(e.y as number);
       return;
     case 'rejected':
-      w.str(e.user as string);
+      user(e.user);
       w.byte(indexIn(ACTION_KINDS, e.action));
       w.byte(indexIn(REASONS, e.reason));
       return;
     case 'picked':
-      w.str(e.user as string);
+      user(e.user);
       writeItem(w, e.item as ItemV);
       return;
     case 'spawned':
       writeItem(w, e.item as ItemV);
       return;
     case 'said':
-      w.str(e.user as string);
+      user(e.user);
       w.str(e.text as string);
       return;
     case 'joined':
@@ -395,19 +404,19 @@ export function writeEvent(w: Writer, e: EventV): void {
       w.byte(indexIn(VIAS, e.via));
   }
 }
-export function readEvent(r: Reader): EventV {
+export function readEvent(r: Reader, user: () => string = () => r.str()): EventV {
   const kind = r.pick(EVENT_KINDS);
   switch (kind) {
     case 'moved':
-      return { kind, user: r.str(), x: r.num(), y: r.num() };
+      return { kind, user: user(), x: r.num(), y: r.num() };
     case 'rejected':
-      return { kind, user: r.str(), action: r.pick(ACTION_KINDS), reason: r.pick(REASONS) };
+      return { kind, user: user(), action: r.pick(ACTION_KINDS), reason: r.pick(REASONS) };
     case 'picked':
-      return { kind, user: r.str(), item: readItem(r) };
+      return { kind, user: user(), item: readItem(r) };
     case 'spawned':
       return { kind, item: readItem(r) };
     case 'said':
-      return { kind, user: r.str(), text: r.str() };
+      return { kind, user: user(), text: r.str() };
     case 'joined':
       return { kind, user: readUser(r) };
     default:

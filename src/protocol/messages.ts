@@ -8,13 +8,17 @@ import type { ErrorCode } from './errors.js';
 import { TAG_MSGPACK } from './codec.js';
 import { decodeCompact, encodeCompact, isCompactTag } from './peerCodec.js';
 import { markParsed } from './parsed.js';
+import { checkCompact } from './compactCheck.js';
 import type { GameEvent, SiteAction, UserState } from '../game/types.js';
 import type { SiteView } from '../game/view.js';
 import { MAX_SAY_LENGTH } from '../game/text.js';
 import { SITE_IDS } from '../game/world.js';
 
-/** 5: hot peer messages in the compact layout of peerCodec.ts, which their signatures and hashes cover. */
-export const PROTOCOL_VERSION = 5;
+/**
+ * 5: hot peer messages in the compact layout of peerCodec.ts, which their signatures and hashes
+ * cover. 6: bundles (several frames in one data-channel frame, TAG_BUNDLE).
+ */
+export const PROTOCOL_VERSION = 6;
 
 /** Largest WebSocket frame the admin accepts from a client, in bytes. */
 export const MAX_CLIENT_MESSAGE_BYTES = 4096;
@@ -807,6 +811,10 @@ export function decodePeerMessage(bytes: Uint8Array): ParseResult<PeerMessage> {
     } catch {
       return { ok: false, code: 'ERR_MALFORMED', message: `truncated or invalid compact message (tag ${tag})` };
     }
+    // The compact reader guarantees the types: only the schema's bounds are left (compactCheck.ts).
+    const checked = checkCompact(data);
+    if (checked.ok) markParsed(checked.value); // validated: the core's receive takes it as is
+    return checked;
   } else {
     return { ok: false, code: 'ERR_MALFORMED', message: `unknown peer message tag ${tag}` };
   }

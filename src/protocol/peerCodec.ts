@@ -2,8 +2,9 @@
  * The compact layouts of the hot peer messages (codec.ts has the primitives) and the bytes that
  * sign and hash Timeslots, updates and actions. A move is about a dozen bytes: tag, site, user,
  * action number, one byte for the move. messages.ts calls `encodeCompact`/`decodeCompact` and
- * validates every decoded value with its schema; a message without a compact layout, or with a
- * value none can carry exactly, goes as MessagePack behind TAG_MSGPACK.
+ * checks every decoded value against the schema's bounds (compactCheck.ts); a message without a
+ * compact layout, or with a value none can carry exactly, goes as MessagePack behind TAG_MSGPACK.
+ * Bundles (at the end) carry several frames in one data-channel frame.
  *
  * Signed and hashed content is the same compact layout behind a DOMAIN byte (one per kind; the
  * kind's canonical JSON, which starts with '[', only for content no layout carries), so signing
@@ -18,6 +19,7 @@ import {
   NOT_COMPACT,
   Reader,
   TAG,
+  TAG_BUNDLE,
   Writer,
   readEvent,
   readPlayerAction,
@@ -242,28 +244,54 @@ function writeTimeslotBody(w: Writer, t: TimeslotBody, signed: boolean): void {
   optionalList(w, signed ? (t.ignoring ?? []) : t.ignoring);
 }
 
+/**
+ * An update's event names its user by reference to the applied action it comes from: 1 + that
+ * action's index, or 0 then the name (an event of no applied action's user). A name was most of
+ * an action's bytes in an update (a bot's is 14) and each action named its user twice (applied,
+ * event): this is what grew with n. Events come in the order of the actions that made them, so
+ * the encoder tries the action at its cursor and the one before (two events of one action), and
+ * no search: an update is hashed by writing it, once per full copy a user receives. Equal values
+ * may have other encodings (a name in full where a reference could be); nothing depends on that:
+ * hashes and signatures are over the values, written by this encoder.
+ */
 function writeUpdateBody(w: Writer, u: UpdateBody): void {
   w.site(u.site);
   w.uint(u.seq);
   w.hash(u.prev);
   w.num(u.window);
-  w.list(u.applied, (a) => {
+  const applied = u.applied;
+  w.list(applied, (a) => {
     w.str(a[0]);
     w.uint(a[1]);
   });
-  w.list(u.events, (e) => writeEvent(w, e));
+  let next = 0;
+  const user = (name: unknown): void => {
+    if (applied[next]?.[0] === name) {
+      w.uint(++next);
+      return;
+    }
+    if (next > 0 && applied[next - 1]?.[0] === name) return w.uint(next);
+    w.uint(0);
+    w.str(name as string);
+  };
+  w.list(u.events, (e) => writeEvent(w, e, user));
   w.hash(u.stateHash);
 }
 function readUpdateBody(r: Reader): UpdateBody {
-  return {
-    site: r.site(),
-    seq: r.uint(),
-    prev: r.hash(),
-    window: r.num(),
-    applied: r.list((): [string, number] => [r.str(), r.uint()]),
-    events: r.list(() => readEvent(r)) as UpdateBody['events'],
-    stateHash: r.hash(),
+  const site = r.site();
+  const seq = r.uint();
+  const prev = r.hash();
+  const window = r.num();
+  const applied = r.list((): [string, number] => [r.str(), r.uint()]);
+  const user = (): string => {
+    const k = r.uint();
+    if (k === 0) return r.str();
+    const a = applied[k - 1];
+    if (a === undefined) throw BAD_BYTES;
+    return a[0];
   };
+  const events = r.list(() => readEvent(r, user)) as UpdateBody['events'];
+  return { site, seq, prev, window, applied, events, stateHash: r.hash() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -337,4 +365,93 @@ export function sysActionContent(a: SysActionContent): Uint8Array {
     () => ['sysAction/1', a.site, a.sysNo, a.actor, a.action],
     false,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundles: the frames one host sends one peer during one wake, as one data-channel frame
+// ---------------------------------------------------------------------------------------------
+
+/** Most frames in one bundle (a wake sends a peer a handful; a link's opening queue more). */
+export const MAX_BUNDLE_FRAMES = 128;
+/**
+ * Most bytes of one bundle: 16 KiB, the message size every WebRTC stack delivers whole (larger
+ * messages depend on the peers' max-message-size). A frame larger than this goes alone.
+ */
+export const MAX_BUNDLE_BYTES = 16 * 1024;
+/** Bytes a bundle adds: its tag and count (up to 2 B), and each frame's length (up to 3 B). */
+const BUNDLE_HEAD = 3;
+const FRAME_HEAD = 3;
+
+/**
+ * Packs `frames` (in order) into as few data-channel frames as the bounds allow: a bundle is
+ * TAG_BUNDLE, the frame count, then each frame's length and bytes; a lone frame, one too large
+ * for a bundle and one that is a bundle go as they are.
+ */
+export function packFrames(frames: readonly Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let group: Uint8Array[] = [];
+  let size = BUNDLE_HEAD;
+  const close = (): void => {
+    if (group.length === 1) out.push(group[0] as Uint8Array);
+    else if (group.length > 1) out.push(encodeBundle(group));
+    group = [];
+    size = BUNDLE_HEAD;
+  };
+  for (const f of frames) {
+    // Too large, or a bundle itself (only a hostile or broken sender has one): alone, as it is.
+    if (f.byteLength + FRAME_HEAD + BUNDLE_HEAD > MAX_BUNDLE_BYTES || f[0] === TAG_BUNDLE) {
+      close();
+      out.push(f);
+      continue;
+    }
+    if (group.length >= MAX_BUNDLE_FRAMES || size + FRAME_HEAD + f.byteLength > MAX_BUNDLE_BYTES) close();
+    group.push(f);
+    size += FRAME_HEAD + f.byteLength;
+  }
+  close();
+  return out;
+}
+
+const bundling = new Writer();
+
+function encodeBundle(frames: readonly Uint8Array[]): Uint8Array {
+  const w = bundling.reset();
+  w.byte(TAG_BUNDLE);
+  w.uint(frames.length);
+  for (const f of frames) {
+    w.uint(f.byteLength);
+    w.raw(f);
+  }
+  return w.bytes();
+}
+
+/** Whether a data-channel frame is a bundle (then `unpackBundle` it) rather than one peer frame. */
+export const isBundle = (bytes: Uint8Array): boolean => bytes[0] === TAG_BUNDLE;
+
+/**
+ * The frames of a bundle, in order (views into `bytes`), or why it is refused: a count of 2 to
+ * MAX_BUNDLE_FRAMES, at most MAX_BUNDLE_BYTES in all, every frame non-empty, no bundle inside,
+ * nothing after the last. Never throws.
+ */
+export function unpackBundle(bytes: Uint8Array): { ok: true; frames: Uint8Array[] } | { ok: false; message: string } {
+  if (bytes.byteLength > MAX_BUNDLE_BYTES) return { ok: false, message: `bundle of ${bytes.byteLength} bytes exceeds ${MAX_BUNDLE_BYTES}` };
+  try {
+    const r = new Reader(bytes);
+    if (r.byte() !== TAG_BUNDLE) return { ok: false, message: 'not a bundle' };
+    const count = r.uint();
+    if (count < 2 || count > MAX_BUNDLE_FRAMES) return { ok: false, message: `bundle of ${count} frames (2 to ${MAX_BUNDLE_FRAMES})` };
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const len = r.uint();
+      if (len === 0 || len > r.left) return { ok: false, message: `frame ${i} of the bundle is empty or truncated` };
+      const frame = bytes.subarray(r.pos, r.pos + len);
+      if (frame[0] === TAG_BUNDLE) return { ok: false, message: `frame ${i} of the bundle is a bundle` };
+      frames.push(frame);
+      r.pos += len;
+    }
+    if (r.left !== 0) return { ok: false, message: `${r.left} bytes after the bundle's last frame` };
+    return { ok: true, frames };
+  } catch {
+    return { ok: false, message: 'truncated bundle' };
+  }
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SignalData } from '../../protocol/messages.js';
+import { isBundle, unpackBundle } from '../../protocol/peerCodec.js';
 import { MemoryHub } from './memoryLink.js';
 import { Mesh, offers } from './mesh.js';
 
@@ -80,6 +81,13 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** The frames of one link frame (the queue leaves as a bundle). */
+const framesOf = (b: Uint8Array): Uint8Array[] => {
+  if (!isBundle(b)) return [b];
+  const u = unpackBundle(b);
+  return u.ok ? u.frames : [];
+};
+
 const send = (m: Mesh, local: string, remote: string, text: string): void => m.send(local, remote, enc.encode(text));
 
 describe('offers', () => {
@@ -134,7 +142,7 @@ describe('Mesh frames', () => {
     const link = {
       open: false,
       buffered: 0,
-      send: (b: Uint8Array): boolean => (link.open ? (sent.push(dec.decode(b)), true) : false),
+      send: (b: Uint8Array): boolean => (link.open ? (sent.push(...framesOf(b).map((f) => dec.decode(f))), true) : false),
       onOpen: (cb: () => void): void => void opened.push(cb),
       onMessage: (): void => undefined,
       onClose: (): void => undefined,

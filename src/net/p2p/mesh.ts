@@ -8,8 +8,15 @@
  * Who offers: a user end always (it knows its servers), between two servers the smaller id. The
  * other side queues what it has to send until the offer comes. A link that does not open in
  * time is reported to the admin and dropped; the next send tries again after a pause.
+ *
+ * Batching: what a host sends during one wake of its core (inside `batch`) leaves as one
+ * data-channel frame per peer, a bundle of its frames in order (peerCodec.ts `packFrames`), and
+ * so do the frames a link queued while it opened. A bundle received is unpacked here and its
+ * frames handed on one by one, in order, inside one batch: the answers to a bundle leave as one
+ * too. A send outside a batch leaves at once, alone.
  */
 import type { SignalData } from '../../protocol/messages.js';
+import { isBundle, packFrames, unpackBundle } from '../../protocol/peerCodec.js';
 import type { LinkFactory, PeerLink } from './link.js';
 
 export interface MeshOptions {
@@ -37,6 +44,8 @@ interface Entry {
   opened: boolean;
   /** Links started for this entry (one that fails while opening is started again). */
   attempts: number;
+  /** Frames sent during the current batch, leaving together when it ends. */
+  pending: Uint8Array[];
 }
 
 /** Frames kept per link while it opens; older ones are dropped (the protocol repeats what matters). */
@@ -45,6 +54,8 @@ const MAX_QUEUE = 512;
 const RETRY_PAUSE_MS = 2000;
 /** A link that fails before it ever opens (ICE racing its signaling) is started this often at most. */
 const MAX_ATTEMPTS = 3;
+/** Refused bundles are logged at most this often per mesh (a hostile peer could send many). */
+const REJECT_LOG_MS = 1000;
 
 /** Server ids carry a `~` (`name~xxxx`, ENDPOINT_RE); user names cannot. */
 export const isServerEnd = (end: string): boolean => end.includes('~');
@@ -65,6 +76,15 @@ export class Mesh {
   private readonly timer: ReturnType<typeof setInterval>;
   bytesIn = 0;
   bytesOut = 0;
+  /** Data-channel frames sent and received (a bundle counts once). */
+  framesOut = 0;
+  framesIn = 0;
+  /** Bundles refused as malformed. */
+  badBundles = 0;
+  private lastBadLog = -Infinity;
+  /** Depth of nested `batch` calls; frames wait in `held` entries until the outermost ends. */
+  private batching = 0;
+  private readonly held = new Set<Entry>();
 
   constructor(private readonly opts: MeshOptions) {
     this.timer = setInterval(() => this.expire(), 500);
@@ -94,7 +114,7 @@ export class Mesh {
     const failed = this.failedAt.get(k);
     if (failed !== undefined && this.opts.now() - failed < RETRY_PAUSE_MS) return;
     const initiator = offers(local, remote);
-    const e: Entry = { local, remote, link: null, initiator, createdAt: this.opts.now(), queue: [], answered: false, opened: false, attempts: 0 };
+    const e: Entry = { local, remote, link: null, initiator, createdAt: this.opts.now(), queue: [], answered: false, opened: false, attempts: 0, pending: [] };
     this.entries.set(k, e);
     if (initiator) this.start(e);
   }
@@ -110,19 +130,59 @@ export class Mesh {
     return n;
   }
 
+  /**
+   * Runs `fn` (one wake of a core) and then sends what it sent, one frame per peer. Nested
+   * calls join the outer one. The frames are sent even when `fn` throws.
+   */
+  batch<T>(fn: () => T): T {
+    this.batching++;
+    try {
+      return fn();
+    } finally {
+      if (--this.batching === 0) this.flush();
+    }
+  }
+
   send(local: string, remote: string, bytes: Uint8Array): void {
     this.ensure(local, remote);
     const e = this.entries.get(key(local, remote));
     if (!e) return; // pausing after a failure
-    if (e.link?.open) {
-      // A link can report open before its open callback has drained the queue (node-datachannel
-      // calls back later): the queue goes first, or this frame would overtake the older ones.
-      this.drain(e, e.link);
-      if (e.link.send(bytes)) this.bytesOut += bytes.byteLength;
+    if (this.batching > 0) {
+      e.pending.push(bytes);
+      this.held.add(e);
       return;
     }
-    e.queue.push(bytes);
-    if (e.queue.length > MAX_QUEUE) e.queue.shift();
+    this.put(e, [bytes]);
+  }
+
+  private flush(): void {
+    for (const e of this.held) {
+      const frames = e.pending;
+      e.pending = [];
+      // Removed while the batch ran: its frames go with it, like its queue.
+      if (this.entries.get(key(e.local, e.remote)) === e) this.put(e, frames);
+    }
+    this.held.clear();
+  }
+
+  /** Frames to one peer: sent (bundled, behind what waited) when the link is open, else queued. */
+  private put(e: Entry, frames: Uint8Array[]): void {
+    if (e.link?.open) {
+      // A link can report open before its open callback has drained the queue (node-datachannel
+      // calls back later): the queue goes first, or these frames would overtake the older ones.
+      this.transmit(e.link, e.queue.length > 0 ? [...e.queue.splice(0), ...frames] : frames);
+      return;
+    }
+    e.queue.push(...frames);
+    if (e.queue.length > MAX_QUEUE) e.queue.splice(0, e.queue.length - MAX_QUEUE);
+  }
+
+  private transmit(link: PeerLink, frames: Uint8Array[]): void {
+    for (const f of frames.length === 1 ? frames : packFrames(frames)) {
+      if (!link.send(f)) continue;
+      this.bytesOut += f.byteLength;
+      this.framesOut++;
+    }
   }
 
   /** Signaling from `from` (remote) for our end `to`, relayed by the admin. */
@@ -140,7 +200,7 @@ export class Mesh {
     }
     if (!e) {
       if (data.type !== 'offer') return; // a candidate for a link we already dropped
-      e = { local: to, remote: from, link: null, initiator: false, createdAt: this.opts.now(), queue: [], answered: false, opened: false, attempts: 0 };
+      e = { local: to, remote: from, link: null, initiator: false, createdAt: this.opts.now(), queue: [], answered: false, opened: false, attempts: 0, pending: [] };
       this.entries.set(k, e);
     }
     if (!e.link) this.start(e);
@@ -168,13 +228,13 @@ export class Mesh {
     });
     link.onMessage((bytes) => {
       this.bytesIn += bytes.byteLength;
-      // A handler that throws is our bug, not the link's: logged as such, and the link stays
-      // (thrown into simple-peer it would close the channel, and look like a dead peer).
-      try {
-        this.handlers.get(e.local)?.(e.remote, bytes);
-      } catch (err) {
-        this.opts.log?.('mesh.handler_failed', { code: 'ERR_INTERNAL', local: e.local, remote: e.remote, err: String(err), stack: (err as Error)?.stack });
-      }
+      this.framesIn++;
+      if (!isBundle(bytes)) return this.deliver(e, bytes);
+      const b = unpackBundle(bytes);
+      if (!b.ok) return this.refuse(e, b.message);
+      this.batch(() => {
+        for (const f of b.frames) this.deliver(e, f);
+      });
     });
     link.onClose((why) => {
       this.opts.log?.('mesh.closed', { local: e.local, remote: e.remote, why });
@@ -193,13 +253,33 @@ export class Mesh {
     });
   }
 
+  private deliver(e: Entry, bytes: Uint8Array): void {
+    // A handler that throws is our bug, not the link's: logged as such, and the link stays
+    // (thrown into simple-peer it would close the channel, and look like a dead peer).
+    try {
+      this.handlers.get(e.local)?.(e.remote, bytes);
+    } catch (err) {
+      this.opts.log?.('mesh.handler_failed', { code: 'ERR_INTERNAL', local: e.local, remote: e.remote, err: String(err), stack: (err as Error)?.stack });
+    }
+  }
+
+  /** A malformed bundle: none of its frames is read (they cannot be told apart). */
+  private refuse(e: Entry, message: string): void {
+    this.badBundles++;
+    const now = this.opts.now();
+    if (now - this.lastBadLog < REJECT_LOG_MS) return;
+    this.lastBadLog = now;
+    this.opts.log?.('mesh.bad_bundle', { code: 'ERR_MALFORMED', local: e.local, remote: e.remote, message, refused: this.badBundles });
+  }
+
   private drain(e: Entry, link: PeerLink): void {
-    for (const b of e.queue.splice(0)) if (link.send(b)) this.bytesOut += b.byteLength;
+    if (e.queue.length > 0) this.transmit(link, e.queue.splice(0));
   }
 
   private remove(e: Entry, why: string): void {
     this.entries.delete(key(e.local, e.remote));
     e.queue = [];
+    e.pending = [];
     e.link?.close();
     this.opts.log?.('mesh.removed', { local: e.local, remote: e.remote, why });
   }

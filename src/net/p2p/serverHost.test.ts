@@ -8,20 +8,37 @@ import { createSite, newUser } from '../../game/index.js';
 import { createSiteCoordinator } from '../../protocol/coordinator.js';
 import { makeSiteConfig } from '../../protocol/config.js';
 import { insecureFastScheme as crypto, ZERO_HASH } from '../../protocol/crypto.js';
-import type { PeerMessage } from '../../protocol/messages.js';
+import { decodePeerMessage, type PeerMessage } from '../../protocol/messages.js';
 import { Driver } from './driver.js';
 import { MemoryHub } from './memoryLink.js';
 import { Mesh } from './mesh.js';
-import { ADMIN_OUTBOX, SiteServerHost } from './serverHost.js';
+import { isBundle, unpackBundle } from '../../protocol/peerCodec.js';
+import { ADMIN_OUTBOX, SiteServerHost, type ServerHostOptions } from './serverHost.js';
 
 const SID = 'tab~0001';
 
-function oneServerSite(users: string[]) {
+function oneServerSite(users: string[], cheater?: ServerHostOptions['cheater']) {
   const config = makeSiteConfig({ site: 'meadow', N_server: 1 });
   let now = 0;
   let wake: (() => void) | null = null;
   const driver = new Driver({ set: (_ms, cb) => (wake = cb), clear: () => (wake = null) });
-  const mesh = new Mesh({ factory: new MemoryHub({ manual: true }).factory(), sendSignal: () => undefined, reportFailure: () => undefined, now: () => now });
+  const hub = new MemoryHub({ manual: true });
+  /** Meshes by end, for the signaling relay (a test admin). */
+  const meshes = new Map<string, Mesh>();
+  const newMesh = (ends: string[], factory = hub.factory()): Mesh => {
+    const m = new Mesh({ factory, sendSignal: (from, to, data) => hub.later(() => meshes.get(to)?.signal(from, to, data)), reportFailure: () => undefined, now: () => now });
+    for (const e of ends) meshes.set(e, m);
+    return m;
+  };
+  /** Link frames the server's end sent, per remote. */
+  const frames = new Map<string, Uint8Array[]>();
+  const base = hub.factory();
+  const mesh = newMesh([SID], (o) => {
+    const link = base(o);
+    const send = link.send.bind(link);
+    link.send = (b) => (send(b) ? (frames.set(o.remote, [...(frames.get(o.remote) ?? []), b]), true) : false);
+    return link;
+  });
   const adminSecret = 'ad'.repeat(32);
   const secret = '5a'.repeat(32);
   const admin = { up: true };
@@ -54,6 +71,7 @@ function oneServerSite(users: string[]) {
       if (admin.up) coordinator.receive(SID, m);
     },
     log: () => undefined,
+    ...(cheater ? { cheater } : {}),
   });
   // An admin that is down does nothing.
   driver.add({ nextWakeAt: () => (admin.up ? coordinator.nextWakeAt() : null), tick: () => coordinator.tick() }, () => now);
@@ -62,6 +80,7 @@ function oneServerSite(users: string[]) {
       const w = wake as (() => void) | null;
       wake = null;
       w?.();
+      hub.flush();
     }
   };
   const snapshot = { ...createSite('meadow'), users: users.map((u) => newUser(u, 'meadow')).sort((a, b) => (a.name < b.name ? -1 : 1)) };
@@ -69,7 +88,7 @@ function oneServerSite(users: string[]) {
   run(500);
   expect(host.core.status()).toBe('running');
   const updates = (): number[] => sent.flatMap((m) => (m.type === 'update' || m.type === 'updateHash' ? [m.seq] : []));
-  return { host, coordinator, admin, sent, left, run, updates };
+  return { host, coordinator, admin, sent, left, run, updates, hub, newMesh, frames };
 }
 
 describe('SiteServerHost outbox to the admin', () => {
@@ -108,5 +127,41 @@ describe('SiteServerHost outbox to the admin', () => {
     const departed = resent.flatMap((m) => m.events.flatMap((e) => (e.kind === 'left' ? [e.user.name] : [])));
     expect(departed.length).toBeGreaterThanOrEqual(ADMIN_OUTBOX);
     expect(s.left).toEqual(departed);
+  });
+});
+
+describe('SiteServerHost batching', () => {
+  it('what one wake of its core sends a peer leaves as one frame, in order', () => {
+    // Every message the core sends goes out twice (the test-only hook that cheat modes use), so
+    // each wake that sends alice anything sends her at least two frames.
+    const s = oneServerSite(['alice', 'bob'], {
+      outgoing: (to, msg, send) => {
+        send(to, msg);
+        send(to, msg);
+      },
+      incoming: () => undefined,
+    });
+    const got: string[] = [];
+    const alice = s.newMesh(['alice']);
+    alice.listen('alice', (_r, bytes) => {
+      const m = decodePeerMessage(bytes);
+      if (m.ok) got.push(`${m.value.type}:${'seq' in m.value ? m.value.seq : ''}`);
+    });
+    alice.ensure('alice', SID);
+    s.hub.flush();
+    s.frames.clear();
+    got.length = 0;
+    s.coordinator.systemAction('bob', { kind: 'leave' });
+    s.run(500);
+    const toAlice = s.frames.get('alice') ?? [];
+    expect(toAlice.length).toBeGreaterThan(0);
+    // Each frame is a bundle of the wake's frames: the update, twice.
+    for (const f of toAlice) {
+      expect(isBundle(f)).toBe(true);
+      const u = unpackBundle(f);
+      expect(u.ok && u.frames.length).toBe(2);
+    }
+    expect(got.length).toBe(2 * toAlice.length);
+    for (let i = 0; i < got.length; i += 2) expect(got[i]).toBe(got[i + 1]);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Hosts one Site Server core (createSiteServer) in a tab or bot: peer frames from the mesh and
  * peer messages from the admin go in, the core's sends go out over the mesh (servers, users) or
- * the admin WebSocket (ADMIN_ID). It keeps links to every other server of the site and counts
+ * the admin WebSocket (ADMIN_ID); what one wake of the core sends a peer leaves as one frame
+ * (Mesh.batch). It keeps links to every other server of the site and counts
  * what the operator page shows. No protocol logic here: it only drives the core.
  *
  * The updates it sends the admin (those with departures, which the admin learns by majority) are
@@ -106,11 +107,12 @@ export class SiteServerHost {
           const h = this.held ? Math.min(this.held.since + (this.o.warmupMs ?? 3000), this.o.now() + WARMUP_POLL_MS) : null;
           return w === null ? h : h === null ? w : Math.min(w, h);
         },
-        tick: () => {
-          this.releaseInit(false);
-          this.core.tick();
-          this.keepLinks();
-        },
+        tick: () =>
+          o.mesh.batch(() => {
+            this.releaseInit(false);
+            this.core.tick();
+            this.keepLinks();
+          }),
       },
       o.now,
     );
@@ -252,9 +254,12 @@ export class SiteServerHost {
     this.step(() => this.core.receive(remote, parsed.value));
   }
 
+  /** One wake of the core: what it sends leaves as one frame per peer (Mesh.batch). */
   private step(fn: () => void): void {
-    fn();
-    this.keepLinks();
+    this.o.mesh.batch(() => {
+      fn();
+      this.keepLinks();
+    });
     this.o.driver.poke();
   }
 

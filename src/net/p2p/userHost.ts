@@ -63,7 +63,8 @@ export class SiteUserHost {
       },
     });
     o.mesh.listen(o.user, (remote, bytes) => this.fromPeer(remote, bytes));
-    this.detach = o.driver.add(this.core, o.now);
+    // Each wake's frames leave as one per server (Mesh.batch).
+    this.detach = o.driver.add({ nextWakeAt: () => this.core.nextWakeAt(), tick: () => o.mesh.batch(() => this.core.tick()) }, o.now);
     // Entering a running site, the state transfer starts with the servers' first update (the
     // admin's join of this user): their frames wait in the mesh until our offers connect.
     this.keepLinks();
@@ -75,15 +76,17 @@ export class SiteUserHost {
   }
 
   act(action: PlayerAction): number {
-    const no = this.core.act(action);
+    const no = this.o.mesh.batch(() => this.core.act(action));
     this.o.driver.poke();
     return no;
   }
 
   fromAdmin(msg: PeerMessage): void {
     if (this.closed) return;
-    this.core.receive(ADMIN_ID, msg);
-    this.keepLinks();
+    this.o.mesh.batch(() => {
+      this.core.receive(ADMIN_ID, msg);
+      this.keepLinks();
+    });
     this.o.driver.poke();
   }
 
@@ -114,9 +117,11 @@ export class SiteUserHost {
       this.o.log('p2p.reject', { site: this.site, user: this.o.user, from: remote, code: parsed.code, message: parsed.message });
       return;
     }
-    this.core.receive(remote, parsed.value);
-    // A link that failed is tried again (after the mesh's pause) even by a player who only watches.
-    this.keepLinks();
+    this.o.mesh.batch(() => {
+      this.core.receive(remote, parsed.value);
+      // A link that failed is tried again (after the mesh's pause) even by a player who only watches.
+      this.keepLinks();
+    });
     this.o.driver.poke();
   }
 
