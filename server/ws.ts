@@ -159,6 +159,8 @@ class Connection implements PlayerLink {
   private lastRateLog = -Infinity;
   private readonly helloTimer: ReturnType<typeof setTimeout>;
   private rttTimer: ReturnType<typeof setInterval> | null = null;
+  /** This connection's handle at the P2P manager: its close must not disconnect a newer connection of the user. */
+  private readonly p2pTab = { send: (m: ServerMessage): void => this.send(encode(m)) };
   private pingSentAt: number | null = null;
 
   constructor(
@@ -266,7 +268,7 @@ class Connection implements PlayerLink {
       clearTimeout(this.helloTimer);
       this.phase = { kind: 'playing', user: who.user, guest: who.guest, token: msg.token };
       this.deps.log.info('ws.hello', { conn: this.id, user: who.user, guest: who.guest });
-      const challenge = this.deps.p2p.connect(who.user, { send: (m) => this.send(encode(m)) }, { ip: this.ip, guest: who.guest });
+      const challenge = this.deps.p2p.connect(who.user, this.p2pTab, { ip: this.ip, guest: who.guest });
       this.send(
         encode({
           type: 'welcome',
@@ -360,7 +362,7 @@ class Connection implements PlayerLink {
   private released(user: string): void {
     if (this.rttTimer) clearInterval(this.rttTimer);
     this.rttTimer = null;
-    this.deps.p2p.disconnect(user);
+    this.deps.p2p.disconnect(user, this.p2pTab);
   }
 
   // --- helpers ------------------------------------------------------------------------------
