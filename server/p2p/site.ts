@@ -438,7 +438,9 @@ export class P2PSite {
     // Back at the admin: sends still deferred are dropped (a stopping admin's still go out, as before its sockets close).
     if (!this.withServers()) return;
     // A server learns it serves this site before its first peer message.
-    if ((msg.type === 'siteInit' || msg.type === 'membership') && !this.serving.has(to) && this.slotted(msg, to)) {
+    // Only a server slotted now: a record sent late (deferred, or sent again) may still slot one
+    // evicted since, e.g. whose player walked in, and must not enlist it again.
+    if ((msg.type === 'siteInit' || msg.type === 'membership') && !this.serving.has(to) && this.slotted(msg, to) && this.servers().includes(to)) {
       const target = msg.type === 'membership' ? msg.change.target : null;
       const from = target !== null && this.walkedIn.has(target) ? target : undefined;
       if (!this.deps.startServing(to, from)) return;

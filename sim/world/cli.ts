@@ -25,9 +25,7 @@ const LIMITS: Record<string, [number, number]> = {
   '--rounds': [1, 100],
 };
 
-export function parseWorldArgs(
-  argv: readonly string[],
-):
+export function parseWorldArgs(argv: readonly string[]):
   | {
       seed: number;
       seeds: number;

@@ -124,6 +124,16 @@ describe('each managed-world property fails on a broken trace', () => {
       `stored: ${c.site} as the admin stored it at the cut ${c.seq} is not the majority's state`,
     ]);
   });
+
+  it('choice: a player picked to serve the site it plays on', () => {
+    const t = copy();
+    expect(t.serves!.length).toBeGreaterThan(2);
+    const c = t.serves![0]!;
+    c.playingOn = c.site;
+    expect(checkWorld(t)).toEqual([
+      `choice: ${c.user} was picked to serve ${c.site} at ${c.at} while playing on it`,
+    ]);
+  });
 });
 
 describe('the re-login stall as a seed', () => {

@@ -121,6 +121,7 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
     faults: [],
     transfers: 0,
     lingered: 0,
+    serves: [],
   };
   const debug = process.env.WORLD_DEBUG === '1';
   const say = (level: string) => (event: string, fields?: Record<string, unknown>) =>
@@ -234,6 +235,9 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
     }
   };
   const toTab = (tab: SimTab, session: number, m: ServerMessage): void => {
+    // Whom the manager picks to serve, and where the game has that player then.
+    if (m.type === 'serve')
+      trace.serves?.push({ user: tab.name, site: m.site, playingOn: hooks.siteOf(tab.name), at: now() });
     if (m.type === 'enter' && tab.session === session) {
       // The admin puts the player on a site: a portal's landing opens an entry (a login has one).
       const open = entryOpen.get(tab.name);

@@ -12,7 +12,8 @@
  *   that seq (what the user saw agrees with the majority's log);
  * - entries: every login and portal landing had the site's state within ENTRY_BOUND_MS once the
  *   last fault (partition) that began before it was done had healed;
- * - stored: at each hand-back, what the admin stored of the site is the majority's state at the cut.
+ * - stored: at each hand-back, what the admin stored of the site is the majority's state at the cut;
+ * - choice: the manager never picks a player to serve the site it plays on.
  */
 import { ENTRY_BOUND_MS } from './managed.js';
 import { JOIN_BOUND_MS, type WorldTrace } from './world.js';
@@ -110,5 +111,8 @@ export function checkWorld(t: WorldTrace): string[] {
     if (c.stored !== c.majority)
       out.push(`stored: ${c.site} as the admin stored it at the cut ${c.seq} is not the majority's state`);
   }
+  for (const c of t.serves ?? [])
+    if (c.playingOn === c.site)
+      out.push(`choice: ${c.user} was picked to serve ${c.site} at ${c.at} while playing on it`);
   return out;
 }

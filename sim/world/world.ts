@@ -95,6 +95,8 @@ export interface WorldTrace {
   transfers?: number;
   /** Messages from servers lost down a user's previous session's channel (tab.ts). */
   lingered?: number;
+  /** Each `serve` the manager sent: the player picked, and the site the game had it on then. */
+  serves?: Array<{ user: string; site: string; playingOn: string | null; at: number }>;
 }
 
 /** A login or a portal landing as the user saw it. */
