@@ -14,6 +14,8 @@ import type { VerifiedSite } from './p2p/types.js';
 import { Transit } from './p2p/transit.js';
 import type { SiteHost } from './sites.js';
 import type { Storage } from './storage/types.js';
+import { Driver, type Wakeup } from '../src/net/p2p/driver.js';
+import { nodeWakeup } from './p2p/wakeup.js';
 
 /** The game's handle on one connection. */
 export interface PlayerLink {
@@ -39,7 +41,7 @@ export interface ActError {
 export const encode = (m: ServerMessage): string => JSON.stringify(m);
 
 /** A login waits this long for a departing state from a P2P site before using the stored one. */
-const DEPARTURE_WAIT_MS = 5000;
+export const DEPARTURE_WAIT_MS = 5000;
 
 export class Game {
   private readonly players = new Map<string, Player>();
@@ -49,6 +51,10 @@ export class Game {
   readonly transit = new Transit();
   /** Logins waiting for a departing state, by link: a link that closes meanwhile never enters. */
   private readonly waitingLinks = new Map<PlayerLink, () => void>();
+  /** When each waiting login gives up on its departing state (on `now`'s clock). */
+  private readonly loginWaits = new Map<() => void, number>();
+  /** Runs the login waits, as the admin's P2P code runs its sites: time and wake-ups injected. */
+  private readonly driver: Driver;
   private p2p: P2PManager | null = null;
   private closed = false;
   /** Actions the admin applied per site (operator page: a P2P site's stay put). */
@@ -59,7 +65,28 @@ export class Game {
     private readonly storage: Storage,
     private readonly log: Logger,
     private readonly now: () => number,
-  ) {}
+    /** What wakes the login waits (default: a Node timer; a simulator its own). */
+    wakeup: Wakeup = nodeWakeup(),
+  ) {
+    this.driver = new Driver(wakeup, (err) => log.error('game.tick_failed', { err, stack: (err as Error)?.stack }));
+    this.driver.add({ nextWakeAt: () => this.nextLoginWaitAt(), tick: () => this.expireLoginWaits() }, now);
+  }
+
+  private nextLoginWaitAt(): number | null {
+    let at = Infinity;
+    for (const t of this.loginWaits.values()) at = Math.min(at, t);
+    return Number.isFinite(at) ? at : null;
+  }
+
+  /** Logins whose departing state did not come in time enter with the stored one. */
+  private expireLoginWaits(): void {
+    const now = this.now();
+    for (const [expire, at] of [...this.loginWaits]) {
+      if (at > now) continue;
+      this.loginWaits.delete(expire);
+      expire();
+    }
+  }
 
   /** Whether `name` (any case) is online or its state is on its way back from a P2P site. */
   holds(name: string): boolean {
@@ -96,23 +123,29 @@ export class Game {
     if (d) {
       // Its state is still on its way back from a P2P site: enter with that state.
       let done = false;
+      const expire = (): void => {
+        if (done) return;
+        this.log.warn('user.departure_timeout', { user: name, site: d.site });
+        this.transit.departing.delete(name);
+        go();
+      };
       const go = (): void => {
         if (done) return;
         done = true;
         this.waitingLinks.delete(link);
+        this.loginWaits.delete(expire);
+        this.driver.poke();
         this.enter(name, guest, link);
       };
       d.waiting.push(go);
       this.waitingLinks.set(link, () => {
         done = true;
         this.waitingLinks.delete(link);
+        this.loginWaits.delete(expire);
+        this.driver.poke();
       });
-      setTimeout(() => {
-        if (done) return;
-        this.log.warn('user.departure_timeout', { user: name, site: d.site });
-        this.transit.departing.delete(name);
-        go();
-      }, DEPARTURE_WAIT_MS).unref();
+      this.loginWaits.set(expire, this.now() + DEPARTURE_WAIT_MS);
+      this.driver.poke();
       return;
     }
     const stored = this.storage.getUser(name);
@@ -219,6 +252,8 @@ export class Game {
     if (this.closed) return;
     this.saveAll();
     this.closed = true;
+    this.loginWaits.clear();
+    this.driver.poke();
   }
 
   listing(): SiteListing[] {

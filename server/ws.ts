@@ -192,6 +192,8 @@ class Connection implements PlayerLink {
   private readonly peerFrames: TokenBucket;
   private lastRateLog = -Infinity;
   private readonly helloTimer: ReturnType<typeof setTimeout>;
+  /** This connection's handle at the P2P manager: its close must not disconnect a newer connection of the user. */
+  private readonly p2pTab = { send: (m: ServerMessage): void => this.send(encode(m)) };
   private pingSentAt: number | null = null;
 
   constructor(
@@ -300,7 +302,7 @@ class Connection implements PlayerLink {
       clearTimeout(this.helloTimer);
       this.phase = { kind: 'playing', user: who.user, guest: who.guest, token: msg.token };
       this.deps.log.info('ws.hello', { conn: this.id, user: who.user, guest: who.guest });
-      const challenge = this.deps.p2p.connect(who.user, { send: (m) => this.send(encode(m)) }, { ip: this.ip, guest: who.guest });
+      const challenge = this.deps.p2p.connect(who.user, this.p2pTab, { ip: this.ip, guest: who.guest });
       this.send(
         encode({
           type: 'welcome',
@@ -394,7 +396,7 @@ class Connection implements PlayerLink {
   /** The connection is gone: it serves and signals nothing more. */
   private released(user: string): void {
     this.pinger.delete(this);
-    this.deps.p2p.disconnect(user);
+    this.deps.p2p.disconnect(user, this.p2pTab);
   }
 
   // --- helpers ------------------------------------------------------------------------------

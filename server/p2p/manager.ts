@@ -177,21 +177,32 @@ export class P2PManager {
 
   // --- connections ----------------------------------------------------------------------------
 
-  /** A tab said hello: returns its key challenge. */
+  /**
+   * A tab said hello: returns its key challenge. A previous connection of the user that is still
+   * open (its close not seen yet: a reconnect, a login elsewhere) is replaced: its server, if it
+   * serves, is evicted now, as if its tab had left (the registry forgets its server id).
+   */
   connect(user: string, tab: Tab, info?: ConnectionInfo): string {
+    const old = this.registry.get(user);
+    if (old && !this.closedDown) this.gone(old, 'its tab was replaced');
     return this.registry.open(user, tab, info);
   }
 
-  disconnect(user: string): void {
+  /** A connection closed. With `tab`: only if it is still the user's (a replaced one's late close changes nothing). */
+  disconnect(user: string, tab?: Tab): void {
     if (this.closedDown) return;
+    if (tab !== undefined && this.registry.get(user)?.tab !== tab) return;
     const p = this.registry.close(user);
     this.relay.forget(user);
-    if (p?.serverId && p.serving) {
-      // Its tab is gone (closed, reloaded, logged out): replace it now rather than after the
-      // servers' TRM, ignore and T_ignore. Its Timeslots up to the cut the others decide still count.
-      this.deps.log.info('p2p.server_gone', { site: p.serving, server: p.serverId });
-      this.sites.get(p.serving)?.evict(p.serverId, 'its tab left');
-    }
+    if (p) this.gone(p, 'its tab left');
+  }
+
+  private gone(p: Peer, why: string): void {
+    if (!p.serverId || !p.serving) return;
+    // Its tab is gone (closed, reloaded, logged out, replaced): replace it now rather than after
+    // the servers' TRM, ignore and T_ignore. Its Timeslots up to the cut the others decide still count.
+    this.deps.log.info('p2p.server_gone', { site: p.serving, server: p.serverId });
+    this.sites.get(p.serving)?.evict(p.serverId, why);
   }
 
   /** Measured at the admin (WebSocket ping). */

@@ -439,10 +439,15 @@ export class P2PSite {
     if (!this.withServers()) return;
     // A server learns it serves this site before its first peer message.
     if ((msg.type === 'siteInit' || msg.type === 'membership') && !this.serving.has(to) && this.slotted(msg, to)) {
-      const target = msg.type === 'membership' ? msg.change.target : null;
-      const from = target !== null && this.walkedIn.has(target) ? target : undefined;
-      if (!this.deps.startServing(to, from)) return;
-      this.serving.add(to);
+      // A record sent late (deferred, or again) may still slot a server whose player walked in
+      // since: it is not enlisted again (it plays there now), and the manager's claim on it is let go.
+      if (this.walkedIn.has(to)) this.deps.stopServing(to, 'its player walked in');
+      else {
+        const target = msg.type === 'membership' ? msg.change.target : null;
+        const from = target !== null && this.walkedIn.has(target) ? target : undefined;
+        if (!this.deps.startServing(to, from)) return;
+        this.serving.add(to);
+      }
     }
     this.deps.deliver(to, msg);
   }

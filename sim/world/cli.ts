@@ -1,7 +1,8 @@
 /**
- * `npm run sim -- --world --seed S [--seeds N] [--players P] [--rounds R]`: whole-world runs
- * (world.ts), each judged by checkWorld; a failing seed prints the line that replays it. Returns
- * the exit code: 1 when a property was violated, 2 on bad arguments.
+ * `npm run sim -- --world --seed S [--seeds N] [--players P] [--rounds R] [--managed]`: whole-world
+ * runs (world.ts; with --managed the admin's real Game and P2PManager, managed.ts), each judged by
+ * checkWorld; a failing seed prints the line that replays it. Returns the exit code: 1 when a
+ * property was violated, 2 on bad arguments.
  */
 import { checkWorld } from './properties.js';
 import { runWorld, type WorldOptions } from './world.js';
@@ -12,6 +13,8 @@ export const WORLD_USAGE = `usage: npm run sim -- --world [options]
   --seeds N     runs with seeds seed, seed+1, ... default 1
   --players N   players in the world (1-64)    default 8
   --rounds N    rounds of play (1-100)         default 6
+  --managed     the admin's real Game and P2PManager, users' own cores,
+                loss and partitions (default players 14)
   --help        this text
 `;
 
@@ -22,15 +25,41 @@ const LIMITS: Record<string, [number, number]> = {
   '--rounds': [1, 100],
 };
 
-export function parseWorldArgs(
-  argv: readonly string[],
-): { seed: number; seeds: number; players: number; rounds: number; help: boolean } | string {
-  const o = { seed: 1, seeds: 1, players: 8, rounds: 6, help: false };
+export function parseWorldArgs(argv: readonly string[]):
+  | {
+      seed: number;
+      seeds: number;
+      players: number | undefined;
+      rounds: number;
+      help: boolean;
+      managed: boolean;
+    }
+  | string {
+  const o: {
+    seed: number;
+    seeds: number;
+    players: number | undefined;
+    rounds: number;
+    help: boolean;
+    managed: boolean;
+  } = {
+    seed: 1,
+    seeds: 1,
+    players: undefined,
+    rounds: 6,
+    help: false,
+    managed: false,
+  };
   const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? '';
     if (flag === '--help' || flag === '-h') {
       o.help = true;
+      continue;
+    }
+    if (flag === '--managed') {
+      if (o.managed) return `${flag} given twice`;
+      o.managed = true;
       continue;
     }
     const lim = LIMITS[flag];
@@ -51,7 +80,7 @@ export function formatFailure(
   o: Omit<WorldOptions, 'seed'> & { seed: number },
   violations: readonly string[],
 ): string {
-  const extra = `${o.players !== undefined ? ` --players ${o.players}` : ''}${o.rounds !== undefined ? ` --rounds ${o.rounds}` : ''}`;
+  const extra = `${o.players !== undefined ? ` --players ${o.players}` : ''}${o.rounds !== undefined ? ` --rounds ${o.rounds}` : ''}${o.managed ? ' --managed' : ''}`;
   return (
     [
       `seed ${o.seed}: ${violations.length} violation(s)`,
@@ -79,9 +108,15 @@ export function runWorldCli(
   const failed: number[] = [];
   let joins = 0;
   for (let seed = a.seed; seed < a.seed + a.seeds; seed++) {
-    const o = { seed, players: a.players, rounds: a.rounds };
+    const o = {
+      seed,
+      rounds: a.rounds,
+      ...(a.players !== undefined ? { players: a.players } : {}),
+      ...(a.managed ? { managed: true } : {}),
+    };
     const trace = runWorld(o);
-    joins += trace.joins.length;
+    // The managed world counts its logins and portal landings as entries.
+    joins += trace.joins.length + (trace.entries?.length ?? 0);
     const v = checkWorld(trace);
     if (v.length > 0) {
       failed.push(seed);
@@ -90,7 +125,7 @@ export function runWorldCli(
   }
   const s = (performance.now() - t0) / 1000;
   write(
-    `${a.seeds} world run(s), seeds ${a.seed}..${a.seed + a.seeds - 1}, in ${s.toFixed(1)} s; ${joins} joins; runs with property violations: ${failed.length}${failed.length ? ` (seeds ${failed.join(', ')})` : ''}\n`,
+    `${a.seeds} world run(s), seeds ${a.seed}..${a.seed + a.seeds - 1}, in ${s.toFixed(1)} s; ${joins} ${a.managed ? 'entries' : 'joins'}; runs with property violations: ${failed.length}${failed.length ? ` (seeds ${failed.join(', ')})` : ''}\n`,
   );
   return failed.length > 0 ? 1 : 0;
 }

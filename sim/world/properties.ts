@@ -7,7 +7,15 @@
  * - items: no item exists twice (maps, inventories of present, stored and arrived users);
  * - logs: the servers of a site accepted the same update for every seq they share;
  * - joins: every join showed on the majority's copy of its site within JOIN_BOUND_MS.
+ * The managed world's (managed.ts) too:
+ * - views: every update a user's own core accepted is the one the site's servers applied for
+ *   that seq (what the user saw agrees with the majority's log);
+ * - entries: every login and portal landing had the site's state within ENTRY_BOUND_MS once the
+ *   last fault (partition) that began before it was done had healed;
+ * - stored: at each hand-back, what the admin stored of the site is the majority's state at the cut;
+ * - choice: the manager never picks a player to serve the site it plays on.
  */
+import { ENTRY_BOUND_MS } from './managed.js';
 import { JOIN_BOUND_MS, type WorldTrace } from './world.js';
 
 export function checkWorld(t: WorldTrace): string[] {
@@ -16,7 +24,8 @@ export function checkWorld(t: WorldTrace): string[] {
     const path = t.lifecycles.get(site) ?? [];
     if (!t.closed.has(site))
       out.push(`back: ${site} never came back to the admin (lifecycle ${path.join(' > ')})`);
-    else if (path.at(-1) !== 'cut' && path.at(-1) !== 'fellBack')
+    // An empty path: the site never left the admin (the managed world's quiet sites).
+    else if (path.length > 0 && path.at(-1) !== 'cut' && path.at(-1) !== 'fellBack')
       out.push(`back: ${site} came back but its lifecycle ends ${path.join(' > ')}`);
   }
   for (const e of t.errors) out.push(`back: the admin logged an error: ${e}`);
@@ -60,5 +69,50 @@ export function checkWorld(t: WorldTrace): string[] {
     else if (j.seenAt - j.at > JOIN_BOUND_MS)
       out.push(`joins: ${j.user} took ${j.seenAt - j.at} ms to show on ${j.site} (bound ${JOIN_BOUND_MS})`);
   }
+  for (const v of t.views ?? []) {
+    const logs = t.logs.get(v.key);
+    const bySeq = new Map<number, string>();
+    for (const log of logs?.values() ?? []) for (const [seq, hash] of log) bySeq.set(seq, hash);
+    for (const [seq, hash] of v.accepted) {
+      const h = bySeq.get(seq);
+      if (h === undefined)
+        out.push(`views: ${v.user} accepted update ${seq} on ${v.key} that no server applied`);
+      else if (h !== hash)
+        out.push(`views: ${v.user} accepted another update ${seq} on ${v.key} than its servers`);
+    }
+  }
+
+  for (const e of t.entries ?? []) {
+    const done = e.readyAt ?? e.abandoned ?? Infinity;
+    // Counted from when the last fault that began before the entry was done had healed.
+    const faults = (t.faults ?? []).filter(
+      (f) => f.start < done && (f.site === undefined || f.site === e.site),
+    );
+    const healed = Math.max(e.at, ...faults.map((f) => f.end));
+    // A tab that closed before it had the state is a failure only if it had waited past the bound.
+    if (e.readyAt === null && e.abandoned !== undefined) {
+      if (e.abandoned - healed > ENTRY_BOUND_MS)
+        out.push(
+          `entries: ${e.user}'s ${e.via} (${e.site ?? 'no site'}) at ${e.at} had no state after ${Math.round(e.abandoned - healed)} ms when its tab closed (bound ${ENTRY_BOUND_MS})`,
+        );
+    } else if (e.readyAt === null)
+      out.push(
+        `entries: ${e.user}'s ${e.via} (${e.site ?? 'no site'}) at ${e.at} never had the site's state`,
+      );
+    else if (e.readyAt - healed > ENTRY_BOUND_MS)
+      out.push(
+        `entries: ${e.user}'s ${e.via} (${e.site ?? 'no site'}) took ${Math.round(e.readyAt - healed)} ms after the faults healed (bound ${ENTRY_BOUND_MS})`,
+      );
+  }
+
+  for (const c of t.storedChecks ?? []) {
+    // A site that lost its majority comes back from its fallback: there is no majority state to compare.
+    if (c.majority === null) continue;
+    if (c.stored !== c.majority)
+      out.push(`stored: ${c.site} as the admin stored it at the cut ${c.seq} is not the majority's state`);
+  }
+  for (const c of t.serves ?? [])
+    if (c.playingOn === c.site)
+      out.push(`choice: ${c.user} was picked to serve ${c.site} at ${c.at} while playing on it`);
   return out;
 }

@@ -120,11 +120,16 @@ describe('npm run sim -- --world', () => {
     expect(parseWorldArgs(['--seeds', '0'])).toMatch(/--seeds needs a whole number/);
     expect(parseWorldArgs(['--runs', '2'])).toMatch(/unknown option --runs/);
     expect(parseWorldArgs(['--seed', '1', '--seed', '2'])).toMatch(/given twice/);
+    expect(parseWorldArgs(['--managed', '--seed', '4'])).toMatchObject({ seed: 4, managed: true });
+    expect(parseWorldArgs(['--managed', '--managed'])).toMatch(/--managed given twice/);
   });
 
   it('prints the line that replays a failing seed', () => {
     expect(formatFailure({ seed: 42, players: 8, rounds: 6 }, ['users: p1 is in no place'])).toContain(
       'replay: npm run sim -- --world --seed 42 --players 8 --rounds 6',
+    );
+    expect(formatFailure({ seed: 4, rounds: 6, managed: true }, ['logs: …'])).toContain(
+      'replay: npm run sim -- --world --seed 4 --rounds 6 --managed',
     );
   });
 

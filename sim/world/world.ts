@@ -10,8 +10,8 @@
  * from their records; servers resend the departures it missed). What the run saw is a
  * `WorldTrace`, which `checkWorld` (properties.ts) judges.
  *
- * Not yet here (issue 18): the admin's P2PManager and Game themselves (transfer at the threshold,
- * server choice, the login wait), site users' own cores, loss and partitions.
+ * With `managed: true` the run is the managed world instead (managed.ts): the admin's real Game
+ * and P2PManager, users' own cores, loss and partitions; same trace, more fields.
  */
 import { pathTo } from '../../src/game/path.js';
 import { createSite, newUser } from '../../src/game/rules.js';
@@ -32,6 +32,7 @@ import { EventQueue } from '../eventQueue.js';
 import { Host } from '../host.js';
 import { Network } from '../network.js';
 import { createRng } from '../rng.js';
+import { runManagedWorld } from './managed.js';
 
 const crypto = insecureFastScheme;
 const ADMIN_SECRET = 'ad'.repeat(32);
@@ -43,6 +44,8 @@ export interface WorldOptions {
   seed: number;
   players?: number;
   rounds?: number;
+  /** Run the admin's real Game and P2PManager, with users' own cores (managed.ts). */
+  managed?: boolean;
 }
 
 /** A departure or a join as the admin's side saw it. */
@@ -79,6 +82,33 @@ export interface WorldTrace {
   restarts: number;
   /** Departure updates the servers resent to a restarted admin (applied while it was down). */
   resentDepartures: number;
+  // The managed world's (managed.ts); absent from a P2P-only run.
+  /** Logins and portal landings, and when the user had the site's state (null: never). */
+  entries?: WorldEntry[];
+  /** What each user core accepted, with the key of its site's period in `logs`. */
+  views?: Array<{ user: string; key: string; accepted: Array<[number, string]> }>;
+  /** At each hand-back: the site as the admin took it back and as the majority of its servers had it at the cut (canonical JSON; majority null when it was lost). */
+  storedChecks?: Array<{ site: string; seq: number; stored: string | null; majority: string | null }>;
+  /** Faults with an end (partitions; a site's lost majority, until it fell back): the entry bound counts from the last one's healing. */
+  faults?: Array<{ start: number; end: number; what: string; site?: string }>;
+  /** Transfers of a site from the admin to Site Servers the manager chose. */
+  transfers?: number;
+  /** Messages from servers lost down a user's previous session's channel (tab.ts). */
+  lingered?: number;
+  /** Each `serve` the manager sent: the player picked, and the site the game had it on then. */
+  serves?: Array<{ user: string; site: string; playingOn: string | null; at: number }>;
+}
+
+/** A login or a portal landing as the user saw it. */
+export interface WorldEntry {
+  user: string;
+  /** Null until the admin said where (a login). */
+  site: string | null;
+  via: 'login' | 'portal';
+  at: number;
+  readyAt: number | null;
+  /** When the tab closed before it had the state (a logout or crash). */
+  abandoned?: number;
 }
 
 interface SiteRig {
@@ -103,6 +133,7 @@ function secret(id: string): string {
 }
 
 export function runWorld(o: WorldOptions): WorldTrace {
+  if (o.managed) return runManagedWorld(o);
   const rng = createRng(o.seed);
   const queue = new EventQueue();
   // Links: a base latency per run, and a few slow peers (a loaded machine, a far tab) slower still.

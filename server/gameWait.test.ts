@@ -1,0 +1,84 @@
+/**
+ * Game's login wait (a login whose state is still on its way back from a P2P site) runs on
+ * injected time and an injected wake-up, like the rest of the admin's P2P code: no Node timer, so
+ * the whole-world simulator can run Game. Here the clock and the wake-up are the test's own.
+ */
+import { describe, expect, it } from 'vitest';
+import { newUser } from '../src/game/rules.js';
+import type { Wakeup } from '../src/net/p2p/driver.js';
+import { DEPARTURE_WAIT_MS, Game, type PlayerLink } from './game.js';
+import { createLogger } from './log.js';
+import type { P2PManager } from './p2p/manager.js';
+import { SiteHost } from './sites.js';
+import { SqliteStorage } from './storage/sqlite.js';
+
+/** A wake-up the test fires by hand: it only remembers when it was asked to call back. */
+function manualWakeup(now: () => number): Wakeup & { due: () => number | null; fire: () => void } {
+  let pending: { at: number; cb: () => void } | null = null;
+  return {
+    set: (delayMs, cb) => void (pending = { at: now() + delayMs, cb }),
+    clear: () => void (pending = null),
+    due: () => pending?.at ?? null,
+    fire: () => {
+      const p = pending;
+      pending = null;
+      p?.cb();
+    },
+  };
+}
+
+function p2pGame() {
+  let t = 1000;
+  const now = (): number => t;
+  const wakeup = manualWakeup(now);
+  const logs: string[] = [];
+  const storage = new SqliteStorage(':memory:');
+  const game = new Game(new SiteHost((id) => storage.getSite(id)), storage, createLogger({ sink: (l) => void logs.push(l) }), now, wakeup);
+  const joins: string[] = [];
+  const fake = {
+    hosting: () => ({ mode: 'p2p', blocked: null, closing: false }),
+    join: (_site: string, user: string) => (joins.push(user), 'joined'),
+    leave: () => undefined,
+    site: () => ({ servers: () => [] }),
+    consider: () => undefined,
+    storableStates: () => [],
+  };
+  game.attachP2P(fake as unknown as P2PManager);
+  const link = (): PlayerLink => ({ send: () => undefined, kick: () => undefined });
+  return { game, joins, link, logs, wakeup, advance: (ms: number) => void (t += ms) };
+}
+
+describe("Game's login wait on injected time", () => {
+  it('expires after DEPARTURE_WAIT_MS of the injected clock, not before, and the login enters', () => {
+    const { game, joins, link, logs, wakeup, advance } = p2pGame();
+    const first = link();
+    game.enter('dee', false, first);
+    game.leave('dee', first, { forget: false, reason: 'closed' });
+    game.enter('dee', false, link());
+    expect(game.onlineCount).toBe(0);
+    // The wait asked to be woken when it ends, on the injected clock.
+    expect(wakeup.due()).toBe(1000 + DEPARTURE_WAIT_MS);
+    advance(DEPARTURE_WAIT_MS - 1);
+    wakeup.fire();
+    expect(game.onlineCount).toBe(0);
+    advance(1);
+    wakeup.fire();
+    expect(game.onlineCount).toBe(1);
+    expect(joins).toEqual(['dee', 'dee']);
+    expect(logs.some((l) => l.includes('user.departure_timeout'))).toBe(true);
+    // Nothing is left to wake for.
+    expect(wakeup.due()).toBe(null);
+  });
+
+  it('is cancelled when the state comes back first: no wake-up is left pending', () => {
+    const { game, link, wakeup } = p2pGame();
+    const first = link();
+    game.enter('eve', false, first);
+    game.leave('eve', first, { forget: false, reason: 'closed' });
+    game.enter('eve', false, link());
+    expect(wakeup.due()).not.toBe(null);
+    game.hooks().departed('meadow', newUser('eve', 'meadow'), 'logout', 3);
+    expect(game.onlineCount).toBe(1);
+    expect(wakeup.due()).toBe(null);
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * A user's new connection while its previous one is still open (a reconnect, a login elsewhere;
+ * found by the managed world, sim/world/managed.ts): the previous tab's server is evicted at once,
+ * and the previous connection's late close does not disconnect the new one.
+ */
+import { describe, expect, it } from 'vitest';
+import { createSite, newUser } from '../../src/game/rules.js';
+import { insecureFastScheme } from '../../src/protocol/crypto.js';
+import { keyProofBytes } from '../../src/protocol/keys.js';
+import type { ServerMessage } from '../../src/protocol/messages.js';
+import type { Logger } from '../log.js';
+import { P2PManager, type GameHooks } from './manager.js';
+import { DEFAULT_P2P } from './settings.js';
+import { Transit } from './transit.js';
+
+const crypto = insecureFastScheme;
+const USERS = ['u0', 'u1', 'u2', 'u3'];
+
+function world() {
+  let t = 1000;
+  const logs: Array<{ event: string; fields: Record<string, unknown> }> = [];
+  const log: Logger = {
+    info: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
+    warn: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
+    error: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
+  };
+  // u0 plays on the meadow; the others are elsewhere and may serve it.
+  const game: GameHooks = {
+    siteOf: (u) => (u === 'u0' ? 'meadow' : 'town'),
+    usersOn: (site) => (site === 'meadow' ? ['u0'] : []),
+    lastActionNo: () => 0,
+    snapshotFor: (site) => ({ ...createSite(site), users: site === 'meadow' ? [newUser('u0', site)] : [] }),
+    tell: () => undefined,
+    departed: () => undefined,
+    verified: () => undefined,
+    closed: () => undefined,
+    stored: (site) => ({ seq: 0, snapshot: { ...createSite(site), users: [] }, lastActionNo: new Map() }),
+    transit: new Transit(),
+  };
+  const m = new P2PManager({
+    options: { ...DEFAULT_P2P, transferThreshold: 1 },
+    adminSecret: 'ad'.repeat(32),
+    crypto,
+    now: () => t,
+    random: () => 0,
+    log,
+    game,
+    wakeup: { set: () => undefined, clear: () => undefined },
+    defer: (fn) => fn(),
+  });
+  const tab = (): { send: (msg: ServerMessage) => void; got: ServerMessage[] } => {
+    const got: ServerMessage[] = [];
+    return { got, send: (msg) => void got.push(msg) };
+  };
+  /** A connection of `user` with its key registered and its round trip measured. */
+  const connect = (user: string, i: number) => {
+    const tb = tab();
+    const challenge = m.connect(user, tb);
+    const secret = (i.toString(16).padStart(2, '0') + '3d').repeat(16);
+    const key = crypto.publicKeyOf(secret);
+    expect(m.onMessage(user, { type: 'key', key, sig: crypto.sign(secret, keyProofBytes(challenge, user, key)) })).toBe(null);
+    m.setRtt(user, 20);
+    return tb;
+  };
+  return { m, logs, connect, advance: (ms: number) => void (t += ms) };
+}
+
+describe('a user connecting again while its previous connection is open', () => {
+  it("evicts the previous tab's server at once, and the previous connection's late close leaves the new one", () => {
+    const w = world();
+    const tabs = USERS.map((u, i) => w.connect(u, i));
+    w.m.consider('meadow');
+    const servers = w.m.site('meadow')!.servers();
+    expect(servers).toHaveLength(3);
+    const id = servers[0]!;
+    const user = id.split('~')[0]!;
+    const old = tabs[USERS.indexOf(user)]!;
+    expect(old.got.some((x) => x.type === 'serve')).toBe(true);
+
+    const fresh = w.connect(user, 9);
+    expect(w.logs).toContainEqual({ event: 'p2p.evict', fields: expect.objectContaining({ server: id, why: 'its tab was replaced' }) });
+    // The previous connection closes now: the new one keeps its registration.
+    w.m.disconnect(user, old);
+    expect(w.m.registry.get(user)?.tab).toBe(fresh);
+    expect(w.m.registry.get(user)?.serverId).not.toBe(null);
+    // Its own close does disconnect it.
+    w.m.disconnect(user, fresh);
+    expect(w.m.registry.get(user)).toBeUndefined();
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * The managed world (managed.ts: the admin's real Game and P2PManager, users' own cores, loss,
+ * partitions, slow tabs) under `npm run test:sim`: its runs keep the properties, each managed
+ * property fails on a broken trace, and the re-login stall is kept as a seed.
+ */
+import { describe, expect, it } from 'vitest';
+import { ENTRY_BOUND_MS, runManagedWorld } from './managed.js';
+import { checkWorld } from './properties.js';
+import { runWorld, type WorldTrace } from './world.js';
+
+const SEEDS = Number(process.env.MANAGED_SEEDS ?? 8);
+/**
+ * Seeds of 1..40 that still fail, each on an open defect of the core (sim/FINDINGS.md): a site's
+ * servers stop applying updates, so its hand-back never ends ('back:'), or an honest replacement
+ * server applies another update than the others and is convicted ('logs:'). Listed with the
+ * violation they show, so that the test says when a fix makes them pass; every other seed must
+ * be clean.
+ */
+const OPEN: ReadonlyMap<number, string> = new Map([
+  [4, 'logs:'],
+  [23, 'back:'],
+  [32, 'back:'],
+]);
+
+/** One clean managed run, copied fresh for each breakage. */
+const BASE_SEED = 1;
+const base = runWorld({ seed: BASE_SEED, managed: true });
+const copy = (): WorldTrace => structuredClone(base);
+
+describe('the managed world', () => {
+  it(`keeps every property over ${SEEDS} seeds (but the open core defect's)`, () => {
+    const bad: string[] = [];
+    const stillOpen: number[] = [];
+    let transfers = 0;
+    let accepted = 0;
+    let compared = 0;
+    let entries = 0;
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const t = runWorld({ seed, managed: true });
+      const v = checkWorld(t);
+      transfers += t.transfers ?? 0;
+      accepted += (t.views ?? []).reduce((n, x) => n + x.accepted.length, 0);
+      compared += (t.storedChecks ?? []).filter((c) => c.majority !== null).length;
+      entries += (t.entries ?? []).filter((e) => e.readyAt !== null).length;
+      const open = OPEN.get(seed);
+      if (open !== undefined) {
+        if (v.some((x) => x.startsWith(open))) stillOpen.push(seed);
+        continue;
+      }
+      for (const x of v) bad.push(`seed ${seed}: ${x}`);
+    }
+    expect(bad).toEqual([]);
+    // A seed listed as open that passes now: the defect is fixed, take it off the list.
+    expect(stillOpen).toEqual([...OPEN.keys()].filter((s) => s <= SEEDS));
+    // The runs did something: the manager moved sites to servers, users accepted updates by
+    // majority, hand-backs were compared with the majority, players logged in and took portals.
+    expect(transfers).toBeGreaterThan(SEEDS);
+    expect(accepted).toBeGreaterThan(SEEDS * 20);
+    expect(compared).toBeGreaterThan(SEEDS);
+    expect(entries).toBeGreaterThan(SEEDS * 15);
+  }, 600_000);
+
+  it('is reproducible: a seed gives the same run', () => {
+    const again = runWorld({ seed: BASE_SEED, managed: true });
+    expect(again.entries).toEqual(base.entries);
+    expect([...again.lifecycles]).toEqual([...base.lifecycles]);
+    expect([...again.closed]).toEqual([...base.closed]);
+  });
+});
+
+describe('each managed-world property fails on a broken trace', () => {
+  it('the real trace is clean and has what the breakages need', () => {
+    expect(checkWorld(base)).toEqual([]);
+    expect(base.views?.some((v) => v.accepted.length > 1)).toBe(true);
+    expect(base.storedChecks?.some((c) => c.majority !== null)).toBe(true);
+    const calm = Math.max(0, ...(base.faults ?? []).map((f) => f.end));
+    const ready = base.entries!.filter((e) => e.readyAt !== null && e.at > calm);
+    expect(ready.filter((e) => e.site !== ready.at(-1)!.site).length).toBeGreaterThan(2);
+  });
+
+  it('views: a user that accepted another update than its servers, or one no server applied', () => {
+    const t = copy();
+    const v = t.views!.find((x) => x.accepted.length > 1)!;
+    const [seq] = v.accepted[0]!;
+    v.accepted[0] = [seq, 'f'.repeat(32)];
+    v.accepted.push([1e9, 'e'.repeat(32)]);
+    expect(checkWorld(t)).toEqual([
+      `views: ${v.user} accepted another update ${seq} on ${v.key} than its servers`,
+      `views: ${v.user} accepted update 1000000000 on ${v.key} that no server applied`,
+    ]);
+  });
+
+  it('entries: one never ready, one too slow, one closed after waiting past the bound; a fault on its site healing later excuses the wait', () => {
+    const t = copy();
+    // Entries after every fault of the run healed (faults before them excuse nothing).
+    const calm = Math.max(0, ...(t.faults ?? []).map((f) => f.end));
+    const ready = t.entries!.filter((e) => e.readyAt !== null && e.at > calm);
+    // d's site gets a fault of its own: the three others are on other sites.
+    const d = ready.at(-1)!;
+    const [a, b, c] = ready.filter((e) => e.site !== d.site);
+    a!.readyAt = null;
+    b!.readyAt = b!.at + ENTRY_BOUND_MS + 1;
+    c!.readyAt = null;
+    c!.abandoned = c!.at + ENTRY_BOUND_MS + 1;
+    // Late, but a partition ended just before: counted from its healing, in bound.
+    d.readyAt = d.at + ENTRY_BOUND_MS + 500;
+    t.faults = [
+      ...(t.faults ?? []),
+      { start: d.at, end: d.at + 1000, what: `${d.site} lost its majority`, site: d.site! },
+    ];
+    const out = checkWorld(t).filter((x) => x.startsWith('entries:'));
+    expect(out).toHaveLength(3);
+    expect(out[0]).toContain(`${a!.user}'s ${a!.via}`);
+    expect(out[0]).toContain('never had');
+    expect(out[1]).toContain(`took ${ENTRY_BOUND_MS + 1} ms`);
+    expect(out[2]).toContain('when its tab closed');
+  });
+
+  it('stored: the admin took back another state than the majority had at the cut', () => {
+    const t = copy();
+    const c = t.storedChecks!.find((x) => x.majority !== null)!;
+    c.stored = c.stored!.replace(/"x":\d+/, '"x":99');
+    expect(checkWorld(t)).toEqual([
+      `stored: ${c.site} as the admin stored it at the cut ${c.seq} is not the majority's state`,
+    ]);
+  });
+
+  it('choice: a player picked to serve the site it plays on', () => {
+    const t = copy();
+    expect(t.serves!.length).toBeGreaterThan(2);
+    const c = t.serves![0]!;
+    c.playingOn = c.site;
+    expect(checkWorld(t)).toEqual([
+      `choice: ${c.user} was picked to serve ${c.site} at ${c.at} while playing on it`,
+    ]);
+  });
+});
+
+describe('the re-login stall as a seed', () => {
+  /**
+   * On each P2P site, quiet by then, one player at a time logs out and in again, three times;
+   * servers keep sending to the user's previous session until the new one speaks (tab.ts), as
+   * closed tabs' channels did. Without last session's fix (src/protocol/user.ts: an entering user
+   * asks for the state after 4 T_timeout on its own) these logins never get the state: checked
+   * by reverting it, which gives "entries: ...'s login (...) had no state after 7938 ms when its
+   * tab closed".
+   */
+  it('every log-out-and-in on a P2P site gets the state within the bound', () => {
+    const t = runManagedWorld({ seed: 2, relogins: 3 });
+    // The scenario is the stall's: messages went down previous sessions' channels.
+    expect(t.lingered).toBeGreaterThan(0);
+    const logins = (t.entries ?? []).filter((e) => e.via === 'login' && e.at > 6000);
+    expect(logins.length).toBeGreaterThan(6);
+    expect(checkWorld(t)).toEqual([]);
+  }, 60_000);
+});
