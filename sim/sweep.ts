@@ -65,24 +65,26 @@ export function dealSeeds(base: number, count: number, parts: number): number[][
 }
 
 /**
- * Runs `fn(seeds, extra)`, exported by the module at `module`, in a worker thread
+ * Runs `fn(seeds, extra, done)`, exported by the module at `module`, in a worker thread
  * (sweepWorker.mjs); resolves to what it returned (structured-cloned), rejects if it threw or the
- * worker died first.
+ * worker died first. `onSeed` hears each `done()` the function calls (one per seed finished).
  */
 export function runInWorker<R>(
   module: URL,
   fn: string,
   seeds: readonly number[],
   extra?: unknown,
+  onSeed?: () => void,
 ): Promise<R> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./sweepWorker.mjs', import.meta.url), {
       workerData: { module: module.href, fn, seeds: [...seeds], extra },
     });
     let settled = false;
-    worker.once('message', (result: R) => {
+    worker.on('message', (m: { seedDone: true } | { result: R }) => {
+      if ('seedDone' in m) return onSeed?.();
       settled = true;
-      resolve(result);
+      resolve(m.result);
       void worker.terminate();
     });
     worker.once('error', (err) => {

@@ -39,8 +39,9 @@ describe(`the world sweep over ${SEEDS} seeds from ${BASE} on ${SWEEP_WORKERS} w
 /** A share runner that finishes shares in reverse order and fails the given seeds. */
 function fakeRunner(failing: Record<number, string[]>, shares: number[][]): ShareRunner {
   let pending = 0;
-  return async (seeds) => {
+  return async (seeds, _options, onSeed) => {
     shares.push([...seeds]);
+    seeds.forEach(() => onSeed?.());
     const mine = ++pending;
     // Later shares answer first: the merge, not the finishing order, puts seeds in order.
     await new Promise((r) => setImmediate(r));
@@ -103,6 +104,17 @@ describe('npm run sim -- --world --workers K', () => {
     expect(r.out).toMatch(
       /^2 world run\(s\), seeds 3\.\.4, in [\d.]+ s on 2 worker\(s\); 4 joins; runs with property violations: 0\n$/,
     );
+  });
+
+  it('tells stderr each tenth of a long sweep done', async () => {
+    const r = await cli(['--seed', '1', '--seeds', '100', '--workers', '4'], fakeRunner({}, []));
+    expect(r.code).toBe(0);
+    expect(r.err.trimEnd().split('\n')).toEqual(
+      [10, 20, 30, 40, 50, 60, 70, 80, 90].map((n) =>
+        expect.stringMatching(new RegExp(`^sim: ${n}/100 world runs done, \\d+ s$`)),
+      ),
+    );
+    expect((await cli(['--seed', '1', '--seeds', '99', '--workers', '4'], fakeRunner({}, []))).err).toBe('');
   });
 
   it('refuses bad --workers and bad world options with exit 2 and the usage', async () => {

@@ -25,23 +25,43 @@ export interface WorldSeedResult {
   violations: string[];
 }
 
-/** A share of the seeds, run one after the other in this thread (what each worker runs). */
-export function worldSweepSeeds(seeds: readonly number[], options: WorldRunOptions = {}): WorldSeedResult[] {
+/** A share of the seeds, run one after the other in this thread (what each worker runs); `done` after each. */
+export function worldSweepSeeds(
+  seeds: readonly number[],
+  options: WorldRunOptions = {},
+  done: () => void = () => undefined,
+): WorldSeedResult[] {
   return seeds.map((seed) => {
-    try {
-      const trace = runWorld({ ...options, seed });
-      return { seed, joins: trace.joins.length, violations: checkWorld(trace) };
-    } catch (e) {
-      return { seed, joins: 0, violations: [`threw: ${e instanceof Error ? e.message : String(e)}`] };
-    }
+    const result = runOne(seed, options);
+    done();
+    return result;
   });
 }
 
-/** Runs one share somewhere (a worker thread by default; tests put a fake in). */
-export type ShareRunner = (seeds: readonly number[], options: WorldRunOptions) => Promise<WorldSeedResult[]>;
+function runOne(seed: number, options: WorldRunOptions): WorldSeedResult {
+  try {
+    const trace = runWorld({ ...options, seed });
+    return { seed, joins: trace.joins.length, violations: checkWorld(trace) };
+  } catch (e) {
+    return { seed, joins: 0, violations: [`threw: ${e instanceof Error ? e.message : String(e)}`] };
+  }
+}
 
-export const inWorker: ShareRunner = (seeds, options) =>
-  runInWorker<WorldSeedResult[]>(new URL('./sweep.ts', import.meta.url), 'worldSweepSeeds', seeds, options);
+/** Runs one share somewhere (a worker thread by default; tests put a fake in); `onSeed` per seed done. */
+export type ShareRunner = (
+  seeds: readonly number[],
+  options: WorldRunOptions,
+  onSeed?: () => void,
+) => Promise<WorldSeedResult[]>;
+
+export const inWorker: ShareRunner = (seeds, options, onSeed) =>
+  runInWorker<WorldSeedResult[]>(
+    new URL('./sweep.ts', import.meta.url),
+    'worldSweepSeeds',
+    seeds,
+    options,
+    onSeed,
+  );
 
 export interface WorldSweepPlan {
   seed: number;
@@ -51,14 +71,15 @@ export interface WorldSweepPlan {
   options: WorldRunOptions;
 }
 
-/** Every seed's result, in seed order. */
+/** Every seed's result, in seed order; `onSeed` hears each seed finish, in whatever order. */
 export async function worldSweep(
   plan: WorldSweepPlan,
   runShare: ShareRunner = inWorker,
+  onSeed?: () => void,
 ): Promise<WorldSeedResult[]> {
   const all = dealSeeds(plan.seed, plan.seeds, 1)[0] ?? [];
-  if (plan.workers <= 1) return worldSweepSeeds(all, plan.options);
+  if (plan.workers <= 1) return worldSweepSeeds(all, plan.options, onSeed);
   const shares = dealSeeds(plan.seed, plan.seeds, Math.min(plan.workers, plan.seeds));
-  const results = await Promise.all(shares.map((share) => runShare(share, plan.options)));
+  const results = await Promise.all(shares.map((share) => runShare(share, plan.options, onSeed)));
   return mergeBySeed(results, all);
 }

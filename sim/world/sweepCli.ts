@@ -1,7 +1,8 @@
 /**
  * `npm run sim -- --world [--workers K] ...`: the world CLI's options (cli.ts parses them) run
  * through the parallel sweep (sweep.ts). Failing seeds print in seed order, each with the line
- * that replays it alone; the summary names the seeds, time and workers. Returns the exit code:
+ * that replays it alone; the summary names the seeds, time and workers. A sweep of 100 seeds or
+ * more tells stderr each tenth done, so a long one is not silent. Returns the exit code:
  * 1 when a property was violated, 2 on bad arguments.
  */
 import { availableParallelism } from 'node:os';
@@ -9,6 +10,8 @@ import { formatFailure, parseWorldArgs, WORLD_USAGE } from './cli.js';
 import { inWorker, worldSweep, type ShareRunner } from './sweep.js';
 
 const MAX_WORKERS = 64;
+/** Sweeps this long report progress. */
+const PROGRESS_FROM = 100;
 
 export const WORKERS_USAGE = `  --workers N   worker threads (1-${MAX_WORKERS})         default: the machine's cores, at most 8
 `;
@@ -57,7 +60,13 @@ export async function runWorldSweepCli(
   const { seed, seeds, help: _help, ...options } = a;
   const workers = Math.min(w.workers ?? Math.min(8, availableParallelism()), seeds);
   const t0 = performance.now();
-  const results = await worldSweep({ seed, seeds, workers, options }, io.runShare ?? inWorker);
+  let done = 0;
+  const tenth = Math.ceil(seeds / 10);
+  const onSeed = (): void => {
+    if (++done % tenth === 0 && seeds >= PROGRESS_FROM && done < seeds)
+      writeErr(`sim: ${done}/${seeds} world runs done, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  };
+  const results = await worldSweep({ seed, seeds, workers, options }, io.runShare ?? inWorker, onSeed);
   const failed = results.filter((r) => r.violations.length > 0);
   for (const r of failed) write(formatFailure({ ...options, seed: r.seed }, r.violations));
   const joins = results.reduce((n, r) => n + r.joins, 0);
