@@ -117,6 +117,22 @@ describe('npm run sim -- --world --workers K', () => {
     expect((await cli(['--seed', '1', '--seeds', '99', '--workers', '4'], fakeRunner({}, []))).err).toBe('');
   });
 
+  it('exits 1 when a worker dies or a share loses seeds', async () => {
+    const died: ShareRunner = () =>
+      Promise.reject(new Error('sweep worker exited with code 1 before answering'));
+    const r = await cli(['--seed', '1', '--seeds', '4', '--workers', '2'], died);
+    expect(r).toMatchObject({
+      code: 1,
+      out: '',
+      err: 'sim: the world sweep failed: sweep worker exited with code 1 before answering\n',
+    });
+    const lossy: ShareRunner = (seeds) =>
+      Promise.resolve(seeds.slice(1).map((seed) => ({ seed, joins: 1, violations: [] })));
+    const l = await cli(['--seed', '1', '--seeds', '4', '--workers', '2'], lossy);
+    expect(l.code).toBe(1);
+    expect(l.err).toMatch(/^sim: the world sweep failed: .*missing \[1, 2\]/);
+  });
+
   it('refuses bad --workers and bad world options with exit 2 and the usage', async () => {
     const never: ShareRunner = () => Promise.reject(new Error('must not run'));
     for (const argv of [

@@ -66,7 +66,14 @@ export async function runWorldSweepCli(
     if (++done % tenth === 0 && seeds >= PROGRESS_FROM && done < seeds)
       writeErr(`sim: ${done}/${seeds} world runs done, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
   };
-  const results = await worldSweep({ seed, seeds, workers, options }, io.runShare ?? inWorker, onSeed);
+  let results;
+  try {
+    results = await worldSweep({ seed, seeds, workers, options }, io.runShare ?? inWorker, onSeed);
+  } catch (e) {
+    // A worker that died or lost seeds: the sweep itself broke, so nothing may be called clean.
+    writeErr(`sim: the world sweep failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
   const failed = results.filter((r) => r.violations.length > 0);
   for (const r of failed) write(formatFailure({ ...options, seed: r.seed }, r.violations));
   const joins = results.reduce((n, r) => n + r.joins, 0);
