@@ -117,6 +117,18 @@ describe('npm run sim -- --world --workers K', () => {
     expect((await cli(['--seed', '1', '--seeds', '99', '--workers', '4'], fakeRunner({}, []))).err).toBe('');
   });
 
+  it('replays one seed in its own thread, with no worker', async () => {
+    const noWorker: ShareRunner = () => Promise.reject(new Error('must not start a worker'));
+    const r = await cli(['--seed', String(BASE), '--players', '4', '--rounds', '2'], noWorker);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(
+      new RegExp(
+        `^1 world run\\(s\\), seeds ${BASE}\\.\\.${BASE}, in [\\d.]+ s on 1 worker\\(s\\); [1-9]\\d* joins; runs with property violations: 0\n$`,
+      ),
+    );
+    expect(r.code).toBe(0);
+  });
+
   it('exits 1 when a worker dies or a share loses seeds', async () => {
     const died: ShareRunner = () =>
       Promise.reject(new Error('sweep worker exited with code 1 before answering'));
