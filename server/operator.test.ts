@@ -1,7 +1,8 @@
 /**
  * The operator page's figures on a live P2P site: six bots on two sites (each site served by the
  * other's bots), then every active server shows how far its clock is from the admin's, within the
- * estimate's uncertainty, and its action delay; the admin shows its own CPU and bytes per player.
+ * estimate's uncertainty, and its action delay; each site shows its lifecycle state, since when,
+ * and its transitions; the admin shows its own CPU and bytes per player.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Bot } from '../src/bots/bot.js';
@@ -19,18 +20,22 @@ describe('operator figures', () => {
   });
 
   it('shows each server of a live P2P site with its clock against the admin, its action delay, and the admin costs', async () => {
-    const s = await startServer({ p2p: { transferThreshold: 3 }, adminToken: 'operator-token' });
+    const startedAt = Date.now();
+    // Saves every second: a site is `p2p` (not `transferring`) once the admin saw its majority's state.
+    const s = await startServer({ p2p: { transferThreshold: 3, p2pSaveMs: 1000 }, adminToken: 'operator-token' });
     const bots = ['meadow', 'town', 'meadow', 'town', 'meadow', 'town'].map((site) => new Bot({ url: s.url, site, rate: 4 }));
     onTestFinished(() => bots.forEach((b) => b.close()));
     await Promise.all(bots.map((b) => b.start()));
     let measured: OperatorServer[] = [];
     // Polls the operator view (an HTTP read, no event to await) until three servers have figures.
     const view = await until(
-      'three measured servers and the admin rates',
+      'three measured servers, their sites running at them, and the admin rates',
       async () => {
         const v = (await (await fetch(`${s.base}/api/admin`, { headers: { authorization: 'Bearer operator-token' } })).json()) as OperatorView;
         measured = v.sites.flatMap((x) => x.servers).filter((x) => x.state === 'active' && x.clockError !== null && x.actionDelay !== null);
-        return measured.length >= 3 && v.admin?.rates ? v : null;
+        const served = new Set(measured.map((x) => v.sites.find((y) => y.servers.includes(x))?.id));
+        const running = v.sites.filter((x) => served.has(x.id)).every((x) => x.state === 'p2p');
+        return measured.length >= 3 && v.admin?.rates && running ? v : null;
       },
       30_000,
     );
@@ -47,6 +52,23 @@ describe('operator figures', () => {
     const p2pSites = view?.sites.filter((x) => x.mode === 'p2p' && x.servers.some((v) => v.actionDelay !== null)) ?? [];
     expect(p2pSites.length).toBeGreaterThan(0);
     for (const site of p2pSites) expect(site.actionDelay).toBeGreaterThan(0);
+    // Each site's lifecycle: the served ones were handed over and run at their servers since the
+    // hand-over's `running`; the others never left the admin.
+    for (const site of view?.sites ?? []) {
+      if (p2pSites.includes(site)) {
+        expect(site.state).toBe('p2p');
+        expect(site.transitions.map((t) => `${t.from} -${t.event}-> ${t.to}`)).toEqual([
+          'client-server -transfer-> transferring',
+          'transferring -running-> p2p',
+        ]);
+        expect(site.since).toBe(site.transitions[1]?.at);
+        expect(site.since).toBeGreaterThanOrEqual(site.transitions[0]?.at ?? Infinity);
+        expect(site.since).toBeGreaterThanOrEqual(startedAt);
+        expect(site.since).toBeLessThanOrEqual(view?.now ?? 0);
+      } else if (site.mode === 'cs') {
+        expect(site).toMatchObject({ state: 'client-server', since: null, transitions: [] });
+      }
+    }
     const a = view?.admin;
     expect(a?.players).toBe(6);
     expect(a?.rates?.cpuPercent).toBeGreaterThan(0);
@@ -54,5 +76,6 @@ describe('operator figures', () => {
     const page = await (await fetch(`${s.base}/admin`, { headers: { authorization: 'Bearer operator-token' } })).text();
     expect(page).toContain('clock vs admin ms');
     expect(page).toContain('per player-second');
+    expect(page).toContain('data-testid="lifecycle"');
   }, 60_000);
 });

@@ -12,6 +12,7 @@ import type { Game } from './game.js';
 import { sendJson } from './http.js';
 import type { Logger } from './log.js';
 import type { AdminMetrics, ServerMetrics } from './metrics.js';
+import type { SiteEvent, SiteState } from './p2p/lifecycle.js';
 import type { P2PManager } from './p2p/manager.js';
 import type { P2POptions } from './p2p/settings.js';
 import type { Suspect } from './p2p/suspects.js';
@@ -59,10 +60,19 @@ export interface OperatorServer {
   minority: number | null;
 }
 
+/** How many of a site's last lifecycle transitions the view carries. */
+const TRANSITIONS_SHOWN = 6;
+
 export interface OperatorSite {
   id: string;
   name: string;
   mode: 'cs' | 'p2p';
+  /** Where the site is in its lifecycle at the admin (p2p/lifecycle.ts). */
+  state: SiteState;
+  /** When it entered that state (admin clock, ms, as `now`); null: client-server since the admin started. */
+  since: number | null;
+  /** Its last lifecycle transitions, oldest first. */
+  transitions: Array<{ from: SiteState; event: SiteEvent; to: SiteState; at: number }>;
   users: string[];
   blocked: string | null;
   closing: boolean;
@@ -91,6 +101,7 @@ export function operatorView(d: Pick<OperatorDeps, 'p2p' | 'game' | 'now' | 'opt
   const hooks = d.game.hooks();
   const sites: OperatorSite[] = listSites().map((def) => {
     const h = d.p2p.hosting(def.id);
+    const history = d.p2p.lifecycle(def.id).history;
     const s = d.p2p.site(def.id);
     const record = s?.membership() ?? null;
     const servers: OperatorServer[] = (record?.members ?? []).map((m) => {
@@ -121,6 +132,9 @@ export function operatorView(d: Pick<OperatorDeps, 'p2p' | 'game' | 'now' | 'opt
       id: def.id,
       name: def.name,
       mode: h.mode,
+      state: h.state,
+      since: history.at(-1)?.at ?? null,
+      transitions: history.slice(-TRANSITIONS_SHOWN).map((t) => ({ ...t })),
       users: s ? [...s.users] : hooks.usersOn(def.id),
       blocked: h.blocked,
       closing: h.closing,

@@ -22,6 +22,16 @@ small{color:#888}
 <script>
 const esc = (v) => String(v ?? '—').replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
 const n = (v, d = 0) => (v === null || v === undefined ? '—' : Number(v).toFixed(d));
+const clock = (t) => esc(new Date(t).toLocaleTimeString());
+const ago = (ms) => { const sec = Math.max(0, Math.round(ms / 1000));
+  return sec < 60 ? sec + ' s' : sec < 3600 ? Math.floor(sec / 60) + ' min ' + (sec % 60) + ' s' : Math.floor(sec / 3600) + ' h ' + Math.floor((sec % 3600) / 60) + ' min'; };
+// The site's lifecycle at the admin (server/p2p/lifecycle.ts): state, since when, last transitions.
+function lifecycle(s, now) {
+  const cls = s.state === 'lost' || s.state === 'suspended' ? 'bad' : s.state === 'p2p' || s.state === 'client-server' ? '' : 'warn';
+  return '<div data-testid="lifecycle" data-state="' + esc(s.state) + '">lifecycle <b class="' + cls + '">' + esc(s.state) + '</b> ' +
+    (s.since === null ? '<small>since the admin started</small>' : 'since ' + clock(s.since) + ' <small>(' + ago(now - s.since) + ')</small>') +
+    (s.transitions.length ? ' <small>after ' + s.transitions.map((t) => esc(t.from) + ' —' + esc(t.event) + '→ ' + esc(t.to) + ' at ' + clock(t.at)).join(', ') + '</small>' : '') + '</div>';
+}
 function table(head, rows) {
   return '<table><tr>' + head.map((h) => '<th>' + esc(h) + '</th>').join('') + '</tr>' +
     rows.map((r) => '<tr>' + r.map((c) => '<td>' + c + '</td>').join('') + '</tr>').join('') + '</table>';
@@ -39,8 +49,9 @@ async function refresh() {
       ', in ' + (ra ? n(ra.bytesInPerPlayerSecond) : '—') + ' B and out ' + (ra ? n(ra.bytesOutPerPlayerSecond) : '—') + ' B per player-second' +
       (ra ? ' (last ' + n(ra.windowMs / 1000) + ' s)' : '') + '; since start ' + n(a.cpuUserMs + a.cpuSystemMs) + ' ms CPU, ' + n(a.bytesIn) + ' B in, ' + n(a.bytesOut) + ' B out, ' + n(a.playerSeconds) + ' player-seconds';
     document.getElementById('sites').innerHTML = v.sites.map((s) =>
-      '<h2 data-site="' + esc(s.id) + '" data-mode="' + esc(s.mode) + '">' + esc(s.name) + ' <span class="' + s.mode + '">' + s.mode.toUpperCase() + (s.closing ? ' (going back to the admin)' : '') + '</span> <small>' +
+      '<h2 data-site="' + esc(s.id) + '" data-mode="' + esc(s.mode) + '" data-state="' + esc(s.state) + '">' + esc(s.name) + ' <span class="' + s.mode + '">' + s.mode.toUpperCase() + (s.closing ? ' (going back to the admin)' : '') + '</span> <small>' +
       s.users.length + ' users, ' + s.actionsAtAdmin + ' actions applied by the admin' + (s.epoch ? ', membership epoch ' + s.epoch : '') + (s.actionDelay !== null ? ', action delay at its servers ' + n(s.actionDelay) + ' ms' : '') + '</small></h2>' +
+      lifecycle(s, v.now) +
       (s.blocked ? '<div class="warn" data-testid="blocked">not P2P: ' + esc(s.blocked) + '</div>' : '') +
       (s.waitingFor ? '<div class="warn" data-testid="resuming">resumed after a restart, waiting for servers ' + s.waitingFor.servers.map(esc).join(', ') + ' and users ' + s.waitingFor.users.map(esc).join(', ') + '</div>' : '') +
       (s.users.length ? '<div><small>users: ' + s.users.map(esc).join(', ') + '</small></div>' : '') +

@@ -1,6 +1,11 @@
-/** `npm run sim -- [options]` (see sim/README.md, or `--help`); `--world` runs whole worlds (sim/world/). */
+/**
+ * `npm run sim -- [options]` (see sim/README.md, or `--help`); `--world` runs whole worlds
+ * (sim/world/), over `--workers` threads.
+ */
 import { runCli } from './runCli.js';
-import { runWorldCli } from './world/cli.js';
+import { runWorldSweepCli } from './world/sweepCli.js';
 
 const argv = process.argv.slice(2);
-process.exitCode = argv.includes('--world') ? runWorldCli(argv.filter((a) => a !== '--world')) : runCli(argv);
+process.exitCode = argv.includes('--world')
+  ? await runWorldSweepCli(argv.filter((a) => a !== '--world'))
+  : runCli(argv);
