@@ -41,7 +41,8 @@ export function worldSweepSeeds(
 function runOne(seed: number, options: WorldRunOptions): WorldSeedResult {
   try {
     const trace = runWorld({ ...options, seed });
-    return { seed, joins: trace.joins.length, violations: checkWorld(trace) };
+    // The managed world counts its logins and portal landings as entries, not joins.
+    return { seed, joins: trace.joins.length + (trace.entries?.length ?? 0), violations: checkWorld(trace) };
   } catch (e) {
     return { seed, joins: 0, violations: [`threw: ${e instanceof Error ? e.message : String(e)}`] };
   }
