@@ -424,6 +424,10 @@ describe('regressions found by the long sweeps (seeds 1-20000)', () => {
     // The record cutting a crashed s3 restarted every initial member's grace period, so the late
     // withholder s0 counted as on time again and was ignored a T_timeout late (an 811 ms stall).
     '--servers 5 --users 5 --seconds 0.6 --seed 6524 --latency-su 1 --latency-ss 4 --link-spread 7 --jitter 17 --rate 5 --timeout 250 --req-timeout 150 --ignore 300 --resend 400 --content 100 --spares 2 --cheat withhold:1 --crash 1@0.137',
+    // A replacement still fetching its state refused a user of the site's updateRequest as from a
+    // stranger (FINDINGS 19; 958 is the sweep's seed).
+    '--servers 3 --users 2 --seconds 0.9 --seed 958 --latency-su 9 --latency-ss 7 --link-spread 2 --jitter 8 --rate 4 --clock-offset 1 --timeslot 50 --timeout 125 --req-timeout 75 --ignore 300 --resend 400 --content 50 --spares 2 --partition s1@0.681-1.241,u0@0.398-0.989',
+    '--servers 5 --users 5 --seconds 1.2 --seed 2164 --latency-su 4 --latency-ss 1 --link-spread 1 --jitter 7 --rate 8 --clock-offset 3 --timeout 250 --req-timeout 150 --ignore 300 --resend 400 --content 100 --spares 2 --partition s4@0.031-0.671,u4@0.834-1.004',
   ];
   it.each(lines.map((l) => [l.match(/--seed (\d+)/)?.[1] ?? '?', l] as const))(
     'seed %s: properties hold',

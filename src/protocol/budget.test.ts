@@ -97,4 +97,14 @@ describe('a Site Server answers requests only as the protocol needs them', () =>
     s.net.run(50);
     expect(to('alice').filter((m) => m.type === 'siteInit' || m.type === 'membership')).toEqual([]);
   });
+
+  it('a server still without a state stays silent to a user asking for updates (it cannot tell who is on the site)', () => {
+    // A replacement fetching its state was found refusing a user of the site ERR_UNKNOWN_PEER
+    // (sim seeds 958 and 2164): a spare, with no state yet, stands for it here.
+    const { s, rejected } = site();
+    playMoves(s, 2);
+    s.net.poke('alice', () => s.net.sender('alice')('c0', { type: 'updateRequest', site: 'meadow', seq: 1 }));
+    s.net.run(50);
+    expect(rejected('c0', 'ERR_UNKNOWN_PEER')).toEqual([]);
+  });
 });

@@ -77,7 +77,10 @@ function handle(ctx: ServerCtx, from: string, msg: PeerMessage): void {
       if (!withinBudget(ctx, from, msg.type, RECORD_COST)) return;
       return onRecordRequest(ctx, from, msg);
     case 'updateRequest':
-      // Users on the site that missed votes (servers take states and hashes instead).
+      // Users on the site that missed votes (servers take states and hashes instead). A server
+      // still without a state (a replacement fetching it) cannot tell who is on the site, and has
+      // no update to give: it stays silent, as to a hash request, and the user asks the others.
+      if (ctx.ordering.snapshot === null && !ctx.roster.members.has(from)) return;
       if (!isUserHere(ctx, from) && !ctx.roster.members.has(from)) return reject(ctx, from, msg.type, 'ERR_UNKNOWN_PEER', 'not on the site');
       if (!withinBudget(ctx, from, msg.type, 1)) return;
       return onUpdateRequest(ctx, from, msg);
