@@ -35,6 +35,7 @@ import { Network } from '../network.js';
 import { createRng } from '../rng.js';
 import { Channels, SimTab, type TabWorld } from './tab.js';
 import type { WorldEntry, WorldOptions, WorldTrace } from './world.js';
+import { emptyTrace } from './trace.js';
 
 const crypto = insecureFastScheme;
 const ADMIN_SECRET = 'ad'.repeat(32);
@@ -101,20 +102,7 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
   const siteIds = listSites().map((s) => s.id);
   const players = Array.from({ length: o.players ?? 14 }, (_, i) => `p${i}`);
   const trace: WorldTrace = {
-    seed: o.seed,
-    players,
-    itemsAtStart: [],
-    closed: new Map(),
-    sites: siteIds,
-    stored: new Map(),
-    arrivedAtAdmin: new Map(),
-    logs: new Map(),
-    joins: [],
-    lifecycles: new Map(),
-    errors: [],
-    crashed: [],
-    restarts: 0,
-    resentDepartures: 0,
+    ...emptyTrace(o.seed, players, siteIds),
     entries: [],
     views: [],
     storedChecks: [],

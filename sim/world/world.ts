@@ -33,6 +33,7 @@ import { Host } from '../host.js';
 import { Network } from '../network.js';
 import { createRng } from '../rng.js';
 import { runManagedWorld } from './managed.js';
+import { emptyTrace } from './trace.js';
 
 const crypto = insecureFastScheme;
 const ADMIN_SECRET = 'ad'.repeat(32);
@@ -155,22 +156,7 @@ export function runWorld(o: WorldOptions): WorldTrace {
   const now = (): number => queue.now;
   const siteIds = listSites().map((s) => s.id);
   const players = Array.from({ length: o.players ?? 8 }, (_, i) => `p${i}`);
-  const trace: WorldTrace = {
-    seed: o.seed,
-    players,
-    itemsAtStart: [],
-    closed: new Map(),
-    sites: siteIds,
-    stored: new Map(),
-    arrivedAtAdmin: new Map(),
-    logs: new Map(),
-    joins: [],
-    lifecycles: new Map(),
-    errors: [],
-    crashed: [],
-    restarts: 0,
-    resentDepartures: 0,
-  };
+  const trace = emptyTrace(o.seed, players, siteIds);
   const log = {
     info: () => undefined,
     warn: () => undefined,
