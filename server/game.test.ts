@@ -1,22 +1,47 @@
 /**
  * Game's login path against a P2P site (issue 17, finding 6): a login that waits for its user's
- * departing state and whose connection closes meanwhile never enters (no ghost player).
+ * departing state and whose connection closes meanwhile never enters (no ghost player). The wait
+ * runs on injected time and an injected wake-up, like the rest of the admin's P2P code (no Node
+ * timer, so the whole-world simulator can run Game): here the clock and the wake-up are the test's.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newUser } from '../src/game/rules.js';
-import { Game, type PlayerLink } from './game.js';
+import type { Wakeup } from '../src/net/p2p/driver.js';
+import { DEPARTURE_WAIT_MS, Game, type PlayerLink } from './game.js';
 import { createLogger } from './log.js';
 import type { P2PManager } from './p2p/manager.js';
 import { SiteHost } from './sites.js';
 import { SqliteStorage } from './storage/sqlite.js';
 
-beforeEach(() => vi.useFakeTimers());
-afterEach(() => vi.useRealTimers());
+/** A wake-up the test fires by hand: it only remembers when it was asked to call back. */
+function manualWakeup(now: () => number): Wakeup & { due: () => number | null; fire: () => void } {
+  let pending: { at: number; cb: () => void } | null = null;
+  return {
+    set: (delayMs, cb) => void (pending = { at: now() + delayMs, cb }),
+    clear: () => void (pending = null),
+    due: () => pending?.at ?? null,
+    fire: () => {
+      const p = pending;
+      pending = null;
+      p?.cb();
+    },
+  };
+}
 
 /** A game whose every site is P2P (a fake manager that only records joins and leaves). */
 function p2pGame() {
+  let t = 1000;
+  const now = (): number => t;
+  const wakeup = manualWakeup(now);
+  const logs: string[] = [];
   const storage = new SqliteStorage(':memory:');
-  const game = new Game(new SiteHost((id) => storage.getSite(id)), storage, createLogger({ sink: () => undefined }), () => 0);
+  const game = new Game(
+    new SiteHost((id) => storage.getSite(id)),
+    storage,
+    createLogger({ sink: (l) => void logs.push(l) }),
+    now,
+    wakeup,
+  );
   const joins: string[] = [];
   const fake = {
     hosting: () => ({ mode: 'p2p', blocked: null, closing: false }),
@@ -31,12 +56,12 @@ function p2pGame() {
     const sent: string[] = [];
     return { sent, send: (json) => void sent.push(json), kick: () => undefined };
   };
-  return { game, joins, link, storage };
+  return { game, joins, link, storage, logs, wakeup, advance: (ms: number) => void (t += ms) };
 }
 
 describe('a login waiting for a departing state', () => {
-  it('whose connection closes before the wait ends does not enter', async () => {
-    const { game, joins, link } = p2pGame();
+  it('whose connection closes before the wait ends does not enter', () => {
+    const { game, joins, link, wakeup, advance } = p2pGame();
     const first = link();
     game.enter('ann', false, first);
     game.leave('ann', first, { forget: false, reason: 'closed' });
@@ -44,7 +69,8 @@ describe('a login waiting for a departing state', () => {
     game.enter('ann', false, second);
     expect(game.onlineCount).toBe(0);
     game.leave('ann', second, { forget: false, reason: 'closed 1001' });
-    await vi.advanceTimersByTimeAsync(10_000);
+    advance(10_000);
+    wakeup.fire();
     expect(game.onlineCount).toBe(0);
     expect(joins).toEqual(['ann']);
     expect(second.sent).toEqual([]);
@@ -73,5 +99,40 @@ describe('a login waiting for a departing state', () => {
     game.hooks().departed('meadow', newUser('cid', 'meadow'), 'logout', 5);
     expect(game.onlineCount).toBe(1);
     expect(joins).toEqual(['cid', 'cid']);
+  });
+});
+
+describe("Game's login wait on injected time", () => {
+  it('expires after DEPARTURE_WAIT_MS of the injected clock, not before, and the login enters', () => {
+    const { game, joins, link, logs, wakeup, advance } = p2pGame();
+    const first = link();
+    game.enter('dee', false, first);
+    game.leave('dee', first, { forget: false, reason: 'closed' });
+    game.enter('dee', false, link());
+    expect(game.onlineCount).toBe(0);
+    // The wait asked to be woken when it ends, on the injected clock.
+    expect(wakeup.due()).toBe(1000 + DEPARTURE_WAIT_MS);
+    advance(DEPARTURE_WAIT_MS - 1);
+    wakeup.fire();
+    expect(game.onlineCount).toBe(0);
+    advance(1);
+    wakeup.fire();
+    expect(game.onlineCount).toBe(1);
+    expect(joins).toEqual(['dee', 'dee']);
+    expect(logs.some((l) => l.includes('user.departure_timeout'))).toBe(true);
+    // Nothing is left to wake for.
+    expect(wakeup.due()).toBe(null);
+  });
+
+  it('is cancelled when the state comes back first: no wake-up is left pending', () => {
+    const { game, link, wakeup } = p2pGame();
+    const first = link();
+    game.enter('eve', false, first);
+    game.leave('eve', first, { forget: false, reason: 'closed' });
+    game.enter('eve', false, link());
+    expect(wakeup.due()).not.toBe(null);
+    game.hooks().departed('meadow', newUser('eve', 'meadow'), 'logout', 3);
+    expect(game.onlineCount).toBe(1);
+    expect(wakeup.due()).toBe(null);
   });
 });
