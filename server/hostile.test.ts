@@ -38,6 +38,11 @@ describe('N_server 3, one cheating Site Server', () => {
       expect(seen).toEqual(byMedian);
     }
 
+    // Who flagged the cheater, by the players' own cores, read before the leaver's core goes. A
+    // player may see no forged update at all: the admin's own tally can evict the cheater first.
+    const cheaterId = h.cheaters[0]!.conn?.node?.serverId;
+    const flaggers = h.players.filter((p) => p.conn?.node?.userHost?.core.flaggedServers().some((f) => f.server === cheaterId)).map((p) => p.name);
+
     // A switch: the admin takes the leaver's state by majority, never the forged one.
     const leaver = h.players[1]!;
     await switchSite(leaver, 'forest');
@@ -46,10 +51,10 @@ describe('N_server 3, one cheating Site Server', () => {
     const cheater = h.cheaters[0]!;
     const row = (): Promise<OperatorServer | undefined> => rowOf(h.s, cheater);
     if (evidence === 'flagged by players') {
-      const players = h.players.map((p) => p.name);
-      await until('both players flag the cheater', async () => {
+      expect(flaggers.length).toBeGreaterThan(0);
+      await until('every flag a player raised reaches the admin', async () => {
         const r = await row();
-        return r !== undefined && players.every((n) => r.flaggedBy.includes(n));
+        return r !== undefined && flaggers.every((n) => r.flaggedBy.includes(n));
       });
     }
     if (evidence === 'in the minority at the admin') {
