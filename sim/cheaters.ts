@@ -8,12 +8,13 @@ import {
   type Cheater,
   type CheaterContext as CoreContext,
   type CheatKind,
-  CollusionGroup,
 } from '../src/net/p2p/cheat.js';
+import type { CollusionGroup } from '../src/net/p2p/cheatGroup.js';
 import type { EventQueue } from './eventQueue.js';
 import type { Rng } from './rng.js';
 
-export { CollusionGroup, InventionPlan, type Cheater, type Emit } from '../src/net/p2p/cheat.js';
+export type { Cheater, Emit } from '../src/net/p2p/cheat.js';
+export { CollusionGroup } from '../src/net/p2p/cheatGroup.js';
 
 export interface CheaterContext extends Omit<CoreContext, 'rng' | 'after' | 'elapsed'> {
   queue: EventQueue;

@@ -4,7 +4,8 @@ import { DEFAULT_SITE_CONFIG, type SiteConfig } from '../../protocol/config.js';
 import { ed25519Scheme, hashOf, toHex, ZERO_HASH } from '../../protocol/crypto.js';
 import { ADMIN_ID, decodeTransfer, encodeTransfer, type PeerMessage, type TransferPayload } from '../../protocol/messages.js';
 import { updateHash } from '../../protocol/signed.js';
-import { CHEAT_MODES, createCheater, parseCheatMode, seededRng, type CheatKind } from './cheat.js';
+import { CHEAT_MODES, createCheater, parseCheatMode, type CheatKind } from './cheat.js';
+import { seededRng } from './cheatGroup.js';
 
 const config: SiteConfig = { ...DEFAULT_SITE_CONFIG, site: 'meadow' };
 type Update = PeerMessage & { type: 'update' };

@@ -28,16 +28,10 @@ import type { GameEvent, SiteSnapshot } from '../../game/types.js';
 import type { SiteServer } from '../../protocol/api.js';
 import type { SiteConfig } from '../../protocol/config.js';
 import { hashOf, type SignatureScheme } from '../../protocol/crypto.js';
-import {
-  ADMIN_ID,
-  decodeTransfer,
-  encodeTransfer,
-  type Membership,
-  type PeerMessage,
-  type Timeslot,
-  type TimeslotEntry,
-} from '../../protocol/messages.js';
-import { sendsFullUpdate, signTimeslot, timeslotHash, updateHash, type TimeslotBody } from '../../protocol/signed.js';
+import { ADMIN_ID, type Membership, type PeerMessage, type Timeslot, type TimeslotEntry } from '../../protocol/messages.js';
+import { sendsFullUpdate, timeslotHash, type TimeslotBody } from '../../protocol/signed.js';
+import { ChainRewriter, forgeDepartures, forgeStateChunks, stripTimeslot, withEvents, type UpdateMsg } from './cheatForge.js';
+import { CollusionGroup, collusionGroupFor, InventionPlan, seededRng, type CheatRng } from './cheatGroup.js';
 
 /** The modes a tab (`?cheat=`) or a bot (`--cheat`) may run. */
 export const CHEAT_MODES = ['tamper', 'shift', 'invent', 'withhold', 'equivocate', 'forge-state', 'collude'] as const;
@@ -60,16 +54,6 @@ export interface Cheater {
   incoming(from: string, msg: PeerMessage): void;
 }
 
-/** The randomness a cheater draws (the simulator's Rng has all of it). */
-export interface CheatRng {
-  int(n: number): number;
-  chance(p: number): boolean;
-  range(lo: number, hi: number): number;
-  pick<T>(items: readonly T[]): T;
-  shuffle<T>(items: readonly T[]): T[];
-  fork(label: string): CheatRng;
-}
-
 export interface CheaterContext {
   id: string;
   secretKey: string;
@@ -90,204 +74,6 @@ export interface CheaterContext {
   now: () => number;
   /** The server's current snapshot, if any (tamper hands one of its items over). */
   snapshot?: () => SiteSnapshot | null;
-}
-
-/** A seeded generator for hosts (mulberry32 over an FNV-1a hash of `label`): colluders that derive it from the site agree. */
-export function seededRng(label: string): CheatRng {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
-  let s = h;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x100000000;
-  };
-  const rng: CheatRng = {
-    int: (n) => Math.floor(next() * n),
-    chance: (p) => next() < p,
-    range: (lo, hi) => lo + next() * (hi - lo),
-    pick: (items) => {
-      if (items.length === 0) throw new Error('pick from nothing');
-      return items[Math.floor(next() * items.length)] as (typeof items)[number];
-    },
-    shuffle: (items) => {
-      const a = [...items];
-      for (let i = a.length - 1; i > 0; i--) {
-        const j = Math.floor(next() * (i + 1));
-        [a[i], a[j]] = [a[j] as (typeof a)[number], a[i] as (typeof a)[number]];
-      }
-      return a;
-    },
-    fork: (l) => seededRng(`${label}/${l}`),
-  };
-  return rng;
-}
-
-/** Shared state of a colluding group. */
-export class CollusionGroup {
-  readonly members: string[] = [];
-  /** seq → forged update hash every member sends. */
-  readonly forged = new Map<number, string>();
-  private readonly waiters = new Map<number, Array<() => void>>();
-  private chosen: string | undefined;
-  readonly plan: InventionPlan;
-
-  /** `users`: the site's users, or how to read them once the first member needs them (a host knows them only once it serves). */
-  constructor(
-    readonly rng: CheatRng,
-    private readonly users: readonly string[] | (() => readonly string[]),
-  ) {
-    this.plan = new InventionPlan(rng.fork('plan'));
-  }
-
-  /** The user the group favours (and tampers on), picked once there are users. */
-  get favoured(): string {
-    if (this.chosen !== undefined) return this.chosen;
-    const users = typeof this.users === 'function' ? [...this.users()].sort() : this.users;
-    if (users.length === 0) return 'nobody';
-    return (this.chosen = this.rng.pick(users));
-  }
-
-  setForged(seq: number, hash: string): string {
-    const have = this.forged.get(seq);
-    if (have !== undefined) return have;
-    this.forged.set(seq, hash);
-    const ws = this.waiters.get(seq) ?? [];
-    this.waiters.delete(seq);
-    for (const w of ws) w();
-    return hash;
-  }
-
-  wait(seq: number, fn: () => void): void {
-    const ws = this.waiters.get(seq) ?? [];
-    ws.push(fn);
-    this.waiters.set(seq, ws);
-  }
-}
-
-/** Colluders in one process (bots of one `npm run bots`, one test) find each other here, by site. */
-const groups = new Map<string, CollusionGroup>();
-export function collusionGroupFor(site: string, users: () => readonly string[]): CollusionGroup {
-  let g = groups.get(site);
-  if (!g) groups.set(site, (g = new CollusionGroup(seededRng(`collude:${site}`), users)));
-  return g;
-}
-
-/** Fake actions a cheater (or a colluding group, identically) reports. */
-export class InventionPlan {
-  private readonly made = new Map<string, TimeslotEntry[]>();
-  private n = 0;
-  constructor(private readonly rng: CheatRng) {}
-
-  /**
-   * Fake entries to add to a Timeslot covering (from, to] of synced time: about one per 150 ms.
-   * The same window gives the same entries to every member of a group (windows are grid-aligned
-   * by the caller so members agree).
-   */
-  entriesFor(window: number, from: number, to: number, users: readonly string[], nextNo: (user: string) => number): TimeslotEntry[] {
-    const key = String(window);
-    const have = this.made.get(key);
-    if (have) return have;
-    const out: TimeslotEntry[] = [];
-    if (users.length > 0 && this.rng.chance(0.7)) {
-      const user = this.rng.pick(users);
-      const ahead = this.rng.chance(0.5);
-      const actionNo = ahead ? 1_000_000 + ++this.n : nextNo(user);
-      const arrival = Math.max(from + 1e-3, to - this.rng.range(0, Math.max(0, to - from)));
-      out.push([user, actionNo, Math.min(arrival, to), hashOf(['invented', user, actionNo, this.n])]);
-    }
-    this.made.set(key, out);
-    return out;
-  }
-}
-
-const stripTimeslot = (m: PeerMessage & { type: 'timeslot' }): Timeslot => {
-  const { type: _type, ...ts } = m;
-  return ts;
-};
-
-/** Rewrites a server's own Timeslot stream per recipient view, keeping hash chains consistent. */
-class ChainRewriter {
-  private readonly views = new Map<string, Map<string, Timeslot>>();
-  /** Latest Timeslot head received directly from each other server (what a cheater echoes). */
-  readonly latest = new Map<string, [string, number, string]>();
-  constructor(private readonly ctx: CheaterContext) {}
-
-  rewrite(view: string, ts: Timeslot, f: (body: TimeslotBody, prev: Timeslot | undefined) => TimeslotBody): Timeslot {
-    let m = this.views.get(view);
-    if (!m) this.views.set(view, (m = new Map()));
-    const origHash = timeslotHash(ts);
-    const cached = m.get(origHash);
-    if (cached) return cached;
-    const { sig: _sig, ...orig } = ts;
-    const prev = m.get(ts.prevHash);
-    const self = this.ctx.id;
-    let body: TimeslotBody = {
-      ...orig,
-      prevHash: prev ? timeslotHash(prev) : ts.prevHash,
-      // Echo the freshest heads received: the cheater's own core may fall out of step with its
-      // peers because of its lies, and a stale echo would stall everyone (a different attack).
-      heads: ts.heads.map((h) => {
-        if (h[0] === self) {
-          const r = m.get(h[2]);
-          return r ? [h[0], h[1], timeslotHash(r)] : h;
-        }
-        const fresh = this.latest.get(h[0]);
-        return fresh && fresh[1] > h[1] ? fresh : h;
-      }),
-    };
-    body = f(body, prev);
-    const signed = signTimeslot(body, this.ctx.secretKey, this.ctx.crypto);
-    m.set(origHash, signed);
-    return signed;
-  }
-}
-
-type UpdateMsg = PeerMessage & { type: 'update' };
-
-/** An update with other events and the hash that matches them. */
-function withEvents(msg: UpdateMsg, events: GameEvent[]): UpdateMsg {
-  const { type: _t, hash: _h, ...rest } = msg;
-  const body = { ...rest, events };
-  return { ...body, type: 'update', hash: updateHash(body) };
-}
-
-/** A leaver's state with one more item than it had (the forged departure the admin must not store). */
-function forgeDepartures(msg: UpdateMsg): UpdateMsg {
-  return withEvents(
-    msg,
-    msg.events.map((e): GameEvent =>
-      e.kind === 'left' ? { ...e, user: { ...e.user, inventory: [...e.user.inventory, { id: `forged-${msg.seq}`, kind: 'gem' }] } } : e,
-    ),
-  );
-}
-
-/**
- * A state chunk series with a forged snapshot (every user handed a forged item), its update's
- * `stateHash` and hash recomputed: self-consistent, only the majority's hashes say otherwise.
- */
-function forgeStateChunks(chunks: Array<PeerMessage & { type: 'stateChunk' }>): Array<PeerMessage & { type: 'stateChunk' }> {
-  const first = chunks[0];
-  if (!first) return chunks;
-  const whole = new Uint8Array(chunks.reduce((n, c) => n + c.data.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    whole.set(c.data, at);
-    at += c.data.byteLength;
-  }
-  const p = decodeTransfer(whole);
-  if (!p.ok) return chunks;
-  const { state, update, hints } = p.value;
-  const users = state.snapshot.users.map((u) => ({ ...u, inventory: [...u.inventory, { id: `forged-${update.seq}`, kind: 'gem' }] }));
-  const forgedState = { ...state, snapshot: { ...state.snapshot, users } };
-  const { hash: _h, ...body } = { ...update, stateHash: hashOf(forgedState) };
-  const forgedUpdate = { ...body, hash: updateHash(body) };
-  const bytes = encodeTransfer({ update: forgedUpdate, state: forgedState, hints });
-  const size = first.data.byteLength > 0 ? Math.max(...chunks.map((c) => c.data.byteLength)) : bytes.byteLength;
-  const count = Math.max(1, Math.ceil(bytes.byteLength / Math.max(1, size)));
-  return Array.from({ length: count }, (_, i) => ({ ...first, hash: forgedUpdate.hash, index: i, count, data: bytes.slice(i * size, (i + 1) * size) }));
 }
 
 export interface CheatOptions {
