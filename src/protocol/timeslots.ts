@@ -130,12 +130,11 @@ export function anchorAtHints(ctx: ServerCtx, hints: TransferPayload['hints']): 
     if (ch.hashOf(seq) === hash) continue;
     ch.reset(anchor);
   }
+  // Marks of Timeslots we do not hold (at or below the anchor); those above it are marked from
+  // the signed Timeslots themselves as they come.
   for (const [id, epoch, seq, stamp] of hints.marks) {
     const ch = chains.get(id);
-    if (ch && !ch.marks.some((m) => m.seq === seq)) {
-      ch.marks.push({ epoch, seq, stamp });
-      ch.marks.sort((a, b) => a.seq - b.seq);
-    }
+    if (ch && seq <= ch.anchor.seq) ch.mark({ epoch, seq, stamp });
   }
 }
 
