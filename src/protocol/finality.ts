@@ -67,7 +67,8 @@ export function admission(ctx: ServerCtx, m: Member, stint: Stint): Admission {
     if (mark) knownMax = Math.max(knownMax, mark.stamp);
     else if (cut) {
       if (cut.seq === 0) continue;
-      const st = ch?.stampOf(cut.seq);
+      // The record says it: a server that took a state since holds q's chain from later on only.
+      const st = cut.stamp ?? ch?.stampOf(cut.seq);
       if (st === undefined) {
         allKnown = false;
       } else knownMax = Math.max(knownMax, st);

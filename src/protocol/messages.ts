@@ -18,7 +18,7 @@ import { SITE_IDS } from '../game/world.js';
  * 5: hot peer messages in the compact layout of peerCodec.ts, which their signatures and hashes
  * cover. 6: bundles (several frames in one data-channel frame, TAG_BUNDLE).
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** Largest WebSocket frame the admin accepts from a client, in bytes. */
 export const MAX_CLIENT_MESSAGE_BYTES = 4096;
@@ -467,8 +467,12 @@ const updateSchema = z.strictObject(updateFields);
 const stintSchema = z.strictObject({
   /** Epoch of the record that admitted this stint (0: an initial server). */
   admit: seqNo,
-  /** Set once ignored: only the server's Timeslots up to `seq` (hash `hash`) count for this stint. */
-  cut: z.strictObject({ seq: seqNo, hash: hexHash }).nullable(),
+  /**
+   * Set once ignored: only the server's Timeslots up to `seq` (hash `hash`) count for this stint.
+   * `stamp` is that Timeslot's stamp (none for seq 0): an admission point may rest on it, and a
+   * server that took a state after the cut holds the chain only from later on.
+   */
+  cut: z.strictObject({ seq: seqNo, hash: hexHash, stamp: time.optional() }).nullable(),
 });
 const memberSchema = z.strictObject({
   id: peerId,
