@@ -100,6 +100,15 @@ export function counted(ctx: ServerCtx, server: string, r: Report): boolean {
   return false;
 }
 
+/**
+ * Whether our own report of an arrival at `arrival`, in our next Timeslot, would count: our
+ * stint's admission point is known and passed, and we are not cut.
+ */
+export function ownReportCounts(ctx: ServerCtx, arrival: number): boolean {
+  const next = (ctx.timeslots.chains.get(ctx.me)?.top.seq ?? 0) + 1;
+  return counted(ctx, ctx.me, { arrival, tsSeq: next });
+}
+
 /** Whether a cut member's chain is held up to its cut, with the cut's hash; fetches otherwise. */
 export function cutComplete(ctx: ServerCtx, m: Member, cut: { seq: number; hash: string }): boolean {
   if (m.id === ctx.me) return true;
