@@ -127,9 +127,9 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
 
   function decideIgnore(p: Pending): void {
     if (!membership) return;
-    let cut: { seq: number; hash: string; stamp?: number } = { seq: 0, hash: ZERO_HASH };
+    let cut: { seq: number; hash: string; stamp?: number; epoch?: number } = { seq: 0, hash: ZERO_HASH };
     for (const { held } of p.from.values()) {
-      if (held && held.seq > cut.seq) cut = { seq: held.seq, hash: timeslotHash(held), stamp: held.stamp };
+      if (held && held.seq > cut.seq) cut = { seq: held.seq, hash: timeslotHash(held), stamp: held.stamp, epoch: held.epoch };
     }
     const epoch = membership.epoch + 1;
     ignores.set(p.target, (ignores.get(p.target) ?? 0) + 1);

@@ -67,8 +67,13 @@ export function admission(ctx: ServerCtx, m: Member, stint: Stint): Admission {
     if (mark) knownMax = Math.max(knownMax, mark.stamp);
     else if (cut) {
       if (cut.seq === 0) continue;
-      // The record says it: a server that took a state since holds q's chain from later on only.
-      const st = cut.stamp ?? ch?.stampOf(cut.seq);
+      // The record says whether q was cut before it marked (its cut Timeslot's epoch) and where
+      // (its stamp): a server that took a state since holds q's chain from later on only, and
+      // nobody may keep that Timeslot any more. If q marked before its cut, the mark is needed
+      // (not held yet: unknown). A record without them (from before) leaves it to the chain.
+      let st: number | undefined;
+      if (cut.epoch === undefined || cut.stamp === undefined) st = ch?.stampOf(cut.seq);
+      else if (cut.epoch < stint.admit) st = cut.stamp;
       if (st === undefined) {
         allKnown = false;
       } else knownMax = Math.max(knownMax, st);

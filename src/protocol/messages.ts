@@ -469,10 +469,10 @@ const stintSchema = z.strictObject({
   admit: seqNo,
   /**
    * Set once ignored: only the server's Timeslots up to `seq` (hash `hash`) count for this stint.
-   * `stamp` is that Timeslot's stamp (none for seq 0): an admission point may rest on it, and a
-   * server that took a state after the cut holds the chain only from later on.
+   * `stamp` and `epoch` are that Timeslot's (none for seq 0): an admission point may rest on
+   * them, and a server that took a state after the cut holds the chain only from later on.
    */
-  cut: z.strictObject({ seq: seqNo, hash: hexHash, stamp: time.optional() }).nullable(),
+  cut: z.strictObject({ seq: seqNo, hash: hexHash, stamp: time.optional(), epoch: seqNo.optional() }).nullable(),
 });
 const memberSchema = z.strictObject({
   id: peerId,
