@@ -180,6 +180,9 @@ export class Chain {
    * Only the 16 latest epochs are kept.
    */
   mark(mk: EpochMark): void {
+    // The usual case, allocating nothing: a Timeslot past the last mark, of an epoch marked.
+    const last = this.marks[this.marks.length - 1];
+    if (last && last.seq <= mk.seq && last.epoch >= mk.epoch) return;
     if (this.marks.some((m) => m.seq <= mk.seq && m.epoch >= mk.epoch)) return;
     this.marks = this.marks.filter((m) => m.seq < mk.seq || m.epoch > mk.epoch);
     this.marks.push(mk);
