@@ -14,9 +14,10 @@ const SEEDS = Number(process.env.MANAGED_SEEDS ?? 8);
  * Seeds that found core defects (sim/FINDINGS.md 17 and 18), kept as ordinary seeds: 4 (an
  * honest replacement applied another update 7: 'logs:'), 23 (a replacement's admission point
  * never known, its site never handed back: 'back:'), 32 (a join two new servers noted before
- * their admission points: 'entries:').
+ * their admission points: 'entries:'), 172 (a cut's stamp taken for a server that had marked
+ * before its cut: 'logs:').
  */
-const FOUND = [4, 23, 32];
+const FOUND = [4, 23, 32, 172];
 // (Seed 4 runs twice with the default MANAGED_SEEDS: named here, it stays when that changes.)
 
 /** One clean managed run, copied fresh for each breakage. */
