@@ -16,7 +16,8 @@ import { SITE_IDS } from '../game/world.js';
 
 /**
  * 5: hot peer messages in the compact layout of peerCodec.ts, which their signatures and hashes
- * cover. 6: bundles (several frames in one data-channel frame, TAG_BUNDLE).
+ * cover. 6: bundles (several frames in one data-channel frame, TAG_BUNDLE). 7: a membership
+ * record's cut carries its Timeslot's stamp and epoch.
  */
 export const PROTOCOL_VERSION = 7;
 
