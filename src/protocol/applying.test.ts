@@ -9,6 +9,7 @@ import { makeSiteConfig } from './config.js';
 import { insecureFastScheme, ZERO_HASH } from './crypto.js';
 import { createContext } from './serverContext.js';
 import { signTimeslot } from './signed.js';
+import { anchorAtHints } from './timeslots.js';
 
 /** A server's state with chains s1 (Timeslots 1..n stamped seq × 100) and s2 (none yet). */
 function fixture(n: number) {
@@ -51,5 +52,24 @@ describe('buildHints', () => {
       ['s1', 1, 1, 100],
       ['s1', 2, 4, 400],
     ]);
+  });
+});
+
+describe('anchorAtHints', () => {
+  it('an adopter takes the marks at or below each anchor; those above come with the Timeslots it fetches', () => {
+    const { ctx: provider, ch } = fixture(6);
+    const hints = buildHints(provider, 250); // s1 anchored at #2; its marks: epoch 1 at #1, 2 at #4
+    expect(hints.marks).toEqual([
+      ['s1', 1, 1, 100],
+      ['s1', 2, 4, 400],
+    ]);
+    const { ctx: adopter } = fixture(0);
+    adopter.timeslots.chains.delete('s1');
+    anchorAtHints(adopter, hints);
+    const got = adopter.timeslots.chains.get('s1');
+    expect(got?.anchor).toEqual({ seq: 2, hash: ch.get(2)?.hash, stamp: 200 });
+    expect(got?.marks).toEqual([{ epoch: 1, seq: 1, stamp: 100 }]);
+    for (let seq = 3; seq <= 6; seq++) got?.offer(ch.get(seq)!.full!, 0, true);
+    expect(got?.marks).toEqual(ch.marks);
   });
 });

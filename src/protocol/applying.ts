@@ -20,10 +20,11 @@ import {
   type TransferPayload,
   type UpdateMessage,
 } from './messages.js';
-import { counted, noteBlocked, windowReady } from './finality.js';
+import { counted, noteBlocked, ownReportCounts, windowReady } from './finality.js';
 import { dropApplied, pruneReports, unwant, wantNow } from './reports.js';
 import { recordArrival } from './timeslots.js';
 import {
+  EPS,
   HORIZON_WINDOWS,
   isApplied,
   key2,
@@ -278,6 +279,11 @@ function record(ctx: ServerCtx, user: string, no: number, hash: string, k: strin
   if (ctx.timeslots.recorded.has(rk) || isApplied(ctx, user, no)) return;
   if (ctx.timeslots.outbox.length >= ctx.cfg.maxEntries) return reject(ctx, from, type, 'ERR_RATE_LIMITED', 'timeslot full');
   const now = ctx.opts.now();
+  // Our report counts only past our stint's admission point (docs/protocol.md "Admission point"):
+  // noted before it, it would never count, and the copies sent again would be dropped as held
+  // until the horizon. Not noted, the next copy (users and the admin send one every T_resend) is
+  // noted once it counts (sim/FINDINGS.md 17).
+  if (!ownReportCounts(ctx, Math.max(now, ctx.timeslots.lastStamp + EPS))) return;
   // A user's new actions are held to the admin's action budget (resends of one it has are free).
   if (content.kind === 'user' && !ctx.actionBudget.take(user, now)) return reject(ctx, from, type, 'ERR_RATE_LIMITED', 'over the action budget');
   recordArrival(ctx, user, no, hash, now);

@@ -301,6 +301,40 @@ describe('Chain: truncate, prune, reset, range', () => {
     expect(seqs(c)).toEqual([5]);
   });
 
+  it('reset forgets the marks above its new anchor: Timeslots fetched again are marked as if they came in order', () => {
+    // A server syncing holds s1#6 (epoch 3) when it adopts a state anchored at #2, then fetches
+    // #3..#6; #4 is epoch 2's first Timeslot (sim/FINDINGS.md 18: a later epoch's mark left
+    // above the anchor hid it, and an admission point came out a grid step late).
+    const ts = build([{ epoch: 1 }, { epoch: 1 }, { epoch: 1 }, { epoch: 2 }, { epoch: 2 }, { epoch: 3 }]);
+    const inOrder = fresh();
+    for (const t of ts) inOrder.offer(t, 0, true);
+    const c = midway(ts, 6);
+    c.offer(at(ts, 6), 0, true);
+    expect(c.marks).toEqual([{ epoch: 3, seq: 6, stamp: 600 }]);
+    c.reset({ seq: 2, hash: timeslotHash(at(ts, 2)), stamp: 200 });
+    expect(c.marks).toEqual([]);
+    c.mark({ epoch: 1, seq: 1, stamp: 100 }); // the state's hints, below the anchor
+    for (const t of ts.slice(2)) c.offer(t, 0, true);
+    expect(c.marks).toEqual(inOrder.marks);
+    expect(c.marks).toEqual([
+      { epoch: 1, seq: 1, stamp: 100 },
+      { epoch: 2, seq: 4, stamp: 400 },
+      { epoch: 3, seq: 6, stamp: 600 },
+    ]);
+  });
+
+  it('marks are the first Timeslot of each epoch whatever order they are noted in', () => {
+    const mk = (epoch: number, seq: number) => ({ epoch, seq, stamp: seq * 100 });
+    const first = [mk(1, 1), mk(2, 4), mk(4, 9)];
+    const noted = [mk(4, 9), mk(2, 5), mk(4, 10), mk(2, 4), mk(1, 3), mk(1, 1), mk(2, 6), mk(1, 2)];
+    const a = fresh();
+    for (const m of noted) a.mark(m);
+    expect(a.marks).toEqual(first);
+    const b = fresh();
+    for (const m of [...noted].reverse()) b.mark(m);
+    expect(b.marks).toEqual(first);
+  });
+
   it('reset starts over from a new anchor with nothing held', () => {
     const ts = build([{}, {}, {}]);
     const c = fresh();

@@ -105,7 +105,7 @@ export class Chain {
       this.items.unshift(item);
       this.anchor = { seq: ts.seq - 1, hash: ts.prevHash, stamp: -Infinity };
       if (ts.seq - 1 === 0) this.anchor = { seq: 0, hash: ts.prevHash, stamp: -Infinity };
-      this.marks = [{ epoch: ts.epoch, seq: ts.seq, stamp: ts.stamp }, ...this.marks.filter((m) => m.epoch > ts.epoch)];
+      this.mark({ epoch: ts.epoch, seq: ts.seq, stamp: ts.stamp });
       return { kind: 'added', items: [item] };
     }
     if (ts.seq <= this.anchor.seq) return { kind: 'old' };
@@ -168,12 +168,26 @@ export class Chain {
   private push(ts: Timeslot, hash: string, receivedAt: number, direct: boolean): ChainItem {
     const item = this.makeItem(ts, hash, receivedAt, direct);
     this.items.push(item);
-    const lastMark = this.marks[this.marks.length - 1];
-    if (!lastMark || ts.epoch > lastMark.epoch) {
-      this.marks.push({ epoch: ts.epoch, seq: ts.seq, stamp: ts.stamp });
-      if (this.marks.length > 16) this.marks.shift();
-    }
+    this.mark({ epoch: ts.epoch, seq: ts.seq, stamp: ts.stamp });
     return item;
+  }
+
+  /**
+   * Notes that the Timeslot at `mk.seq` carries epoch `mk.epoch` (held, backfilled, or below the
+   * anchor as a state transfer's hints say). The marks stay the first Timeslot of each epoch
+   * along the chain: by seq, each with a higher epoch than the one before; a mark another one at
+   * or before it already covers is redundant, and it supersedes later ones of no higher epoch.
+   * Only the 16 latest epochs are kept.
+   */
+  mark(mk: EpochMark): void {
+    // The usual case, allocating nothing: a Timeslot past the last mark, of an epoch marked.
+    const last = this.marks[this.marks.length - 1];
+    if (last && last.seq <= mk.seq && last.epoch >= mk.epoch) return;
+    if (this.marks.some((m) => m.seq <= mk.seq && m.epoch >= mk.epoch)) return;
+    this.marks = this.marks.filter((m) => m.seq < mk.seq || m.epoch > mk.epoch);
+    this.marks.push(mk);
+    this.marks.sort((a, b) => a.seq - b.seq);
+    if (this.marks.length > 16) this.marks.shift();
   }
 
   /** Drops held items above `seq` (a cut that our copy disagrees with); returns dropped seqs' range. */
@@ -204,11 +218,16 @@ export class Chain {
     }
   }
 
-  /** Starts over from a new anchor (state transfer); keeps nothing held. */
+  /**
+   * Starts over from a new anchor (state transfer); keeps nothing held, nor the marks of what it
+   * held above the anchor: those Timeslots are fetched again and marked as they come, and a
+   * later epoch's mark left above them would hide an earlier epoch's first Timeslot among them.
+   */
   reset(anchor: Anchor): void {
     this.anchor = anchor;
     this.items = [];
     this.future.clear();
+    this.marks = this.marks.filter((m) => m.seq <= anchor.seq);
   }
 
   /** Full Timeslots held in [from, to]. */

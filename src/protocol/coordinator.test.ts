@@ -51,6 +51,11 @@ describe('coordinator: withdrawn ignore requests', () => {
 describe('coordinator: evicting a server the admin decided to drop', () => {
   it('cuts it where the servers hold its Timeslots, gives its slot to a replacement, and the site runs on', () => {
     const s = setupSite({ nServer: 3, spares: 1 });
+    const sent = new Map<number, { stamp: number; epoch: number }>();
+    s.net.rewrite = (from, _to, m) => {
+      if (from === 's1' && m.type === 'timeslot') sent.set(m.seq, { stamp: m.stamp, epoch: m.epoch });
+      return m;
+    };
     playMoves(s, 10);
     expect(s.coordinator.evict('s1')).toBe(true);
     // Once only, and never for a non-member.
@@ -62,7 +67,12 @@ describe('coordinator: evicting a server the admin decided to drop', () => {
     expect(rec?.change.kind).toBe('evict');
     expect(s1?.slot).toBeNull();
     // The cut names a Timeslot s1 really sent: everything the others used of it.
-    expect(s1?.stints.at(-1)?.cut?.seq).toBeGreaterThan(0);
+    const cut = s1?.stints.at(-1)?.cut;
+    expect(cut?.seq).toBeGreaterThan(0);
+    // With its stamp and epoch: an admission point may rest on them, and a server that takes a
+    // state later holds s1's chain only from past the cut (sim/FINDINGS.md 17).
+    expect(cut && { stamp: cut.stamp, epoch: cut.epoch }).toEqual(sent.get(cut?.seq ?? -1));
+    expect(cut?.stamp).toBeGreaterThan(0);
     expect(s.coordinator.activeServers()).toContain('c0');
     playMoves(s, 20);
     s.net.run(3000);

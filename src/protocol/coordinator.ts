@@ -127,19 +127,15 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
 
   function decideIgnore(p: Pending): void {
     if (!membership) return;
-    let cutSeq = 0;
-    let cutHash = ZERO_HASH;
+    let cut: { seq: number; hash: string; stamp?: number; epoch?: number } = { seq: 0, hash: ZERO_HASH };
     for (const { held } of p.from.values()) {
-      if (held && held.seq > cutSeq) {
-        cutSeq = held.seq;
-        cutHash = timeslotHash(held);
-      }
+      if (held && held.seq > cut.seq) cut = { seq: held.seq, hash: timeslotHash(held), stamp: held.stamp, epoch: held.epoch };
     }
     const epoch = membership.epoch + 1;
     ignores.set(p.target, (ignores.get(p.target) ?? 0) + 1);
     let members = membership.members.map((m) =>
       m.id === p.target
-        ? { ...m, stints: m.stints.map((s, i) => (i === m.stints.length - 1 ? { ...s, cut: { seq: cutSeq, hash: cutHash } } : s)) }
+        ? { ...m, stints: m.stints.map((s, i) => (i === m.stints.length - 1 ? { ...s, cut } : s)) }
         : m,
     );
     let kind: MembershipBody['change']['kind'] = 'ignore';

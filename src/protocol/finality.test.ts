@@ -230,6 +230,45 @@ describe('admission points', () => {
     expect(admission(ctx, s4, { admit: 3, cut: null })).toEqual({ known: true, at: 500 });
   });
 
+  it("takes a cut server's part from the record when the chain is held only from past the cut (a state taken since)", () => {
+    // As above, but s0 took a state after s3's cut: it holds s3's chain from #7 on. The record's
+    // cut carries the stamp of s3#5, so s0 computes the same point as everyone else (sim/FINDINGS.md
+    // 17: without it the point stayed unknown, and s0's windows with it).
+    const { ctx } = fixture();
+    for (const y of ['s0', 's1', 's2']) grow(ctx, y, 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
+    grow(ctx, 's3', 8, { epoch: (s) => (s >= 6 ? 4 : 1) });
+    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 8);
+    const cut3 = { ...cutAt(ctx, 's3', 5), stamp: 500, epoch: 1 };
+    const s3 = ctx.timeslots.chains.get('s3') as Chain;
+    s3.reset({ seq: 7, hash: s3.hashOf(7) ?? '', stamp: 700 });
+    setMembers(ctx, [
+      member('s0'),
+      member('s1'),
+      member('s2'),
+      member('s3', [{ admit: 0, cut: cut3 }, { admit: 4, cut: null }]),
+      member('s4', [{ admit: 3, cut: null }]),
+    ]);
+    const s4 = ctx.roster.members.get('s4') as Member;
+    expect(admission(ctx, s4, { admit: 3, cut: null })).toEqual({ known: true, at: 500 });
+  });
+
+  it("waits for a cut server's chain when the record says it marked the epoch before its cut", () => {
+    // s3 moved to epoch 3 at #4 (stamp 400) and was cut at #5 (epoch 3). Its part is its mark,
+    // not its cut: while s0 holds s3's chain only up to #2, the point is unknown, not the cut's
+    // stamp (taken from the record, it made a point a grid step late: managed seed 172).
+    const { ctx } = fixture();
+    for (const y of ['s0', 's1', 's2']) grow(ctx, y, 8, { epoch: (s) => (s >= 4 ? 3 : 1) });
+    const full = grow(ctx, 's3', 5, { epoch: (s) => (s >= 4 ? 3 : 1) });
+    const cut3 = { ...cutAt(ctx, 's3', 5), stamp: 500, epoch: 3 };
+    const s3 = grow(ctx, 's3', 2, { epoch: (s) => (s >= 4 ? 3 : 1) });
+    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 8);
+    setMembers(ctx, [member('s0'), member('s1'), member('s2'), member('s3', [{ admit: 0, cut: cut3 }]), member('s4', [{ admit: 3, cut: null }])]);
+    const s4 = ctx.roster.members.get('s4') as Member;
+    expect(admission(ctx, s4, { admit: 3, cut: null }).known).toBe(false);
+    for (let seq = 3; seq <= 5; seq++) s3.offer(full.get(seq)!.full!, 0, true);
+    expect(admission(ctx, s4, { admit: 3, cut: null })).toEqual({ known: true, at: 400 });
+  });
+
   it('once known it never moves (cached), even when the chains it came from change', () => {
     const { ctx } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', [{ admit: 2, cut: null }])]);
     for (const y of ['s0', 's1', 's2', 's3']) grow(ctx, y, 4, { epoch: (s) => (s >= 2 ? 2 : 1) });

@@ -67,7 +67,13 @@ export function admission(ctx: ServerCtx, m: Member, stint: Stint): Admission {
     if (mark) knownMax = Math.max(knownMax, mark.stamp);
     else if (cut) {
       if (cut.seq === 0) continue;
-      const st = ch?.stampOf(cut.seq);
+      // The record says whether q was cut before it marked (its cut Timeslot's epoch) and where
+      // (its stamp): a server that took a state since holds q's chain from later on only, and
+      // nobody may keep that Timeslot any more. If q marked before its cut, the mark is needed
+      // (not held yet: unknown). A record without them (from before) leaves it to the chain.
+      let st: number | undefined;
+      if (cut.epoch === undefined || cut.stamp === undefined) st = ch?.stampOf(cut.seq);
+      else if (cut.epoch < stint.admit) st = cut.stamp;
       if (st === undefined) {
         allKnown = false;
       } else knownMax = Math.max(knownMax, st);
@@ -97,6 +103,15 @@ export function counted(ctx: ServerCtx, server: string, r: Report): boolean {
     if (r.arrival > from && (st.cut === null || r.tsSeq <= st.cut.seq)) return true;
   }
   return false;
+}
+
+/**
+ * Whether our own report of an arrival at `arrival`, in our next Timeslot, would count: our
+ * stint's admission point is known and passed, and we are not cut.
+ */
+export function ownReportCounts(ctx: ServerCtx, arrival: number): boolean {
+  const next = (ctx.timeslots.chains.get(ctx.me)?.top.seq ?? 0) + 1;
+  return counted(ctx, ctx.me, { arrival, tsSeq: next });
 }
 
 /** Whether a cut member's chain is held up to its cut, with the cut's hash; fetches otherwise. */

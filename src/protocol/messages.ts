@@ -16,9 +16,10 @@ import { SITE_IDS } from '../game/world.js';
 
 /**
  * 5: hot peer messages in the compact layout of peerCodec.ts, which their signatures and hashes
- * cover. 6: bundles (several frames in one data-channel frame, TAG_BUNDLE).
+ * cover. 6: bundles (several frames in one data-channel frame, TAG_BUNDLE). 7: a membership
+ * record's cut carries its Timeslot's stamp and epoch.
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** Largest WebSocket frame the admin accepts from a client, in bytes. */
 export const MAX_CLIENT_MESSAGE_BYTES = 4096;
@@ -467,8 +468,12 @@ const updateSchema = z.strictObject(updateFields);
 const stintSchema = z.strictObject({
   /** Epoch of the record that admitted this stint (0: an initial server). */
   admit: seqNo,
-  /** Set once ignored: only the server's Timeslots up to `seq` (hash `hash`) count for this stint. */
-  cut: z.strictObject({ seq: seqNo, hash: hexHash }).nullable(),
+  /**
+   * Set once ignored: only the server's Timeslots up to `seq` (hash `hash`) count for this stint.
+   * `stamp` and `epoch` are that Timeslot's (none for seq 0): an admission point may rest on
+   * them, and a server that took a state after the cut holds the chain only from later on.
+   */
+  cut: z.strictObject({ seq: seqNo, hash: hexHash, stamp: time.optional(), epoch: seqNo.optional() }).nullable(),
 });
 const memberSchema = z.strictObject({
   id: peerId,

@@ -46,4 +46,26 @@ describe('system actions sent again', () => {
     expect(Math.max(...leaves.map((x) => x.at)) - t).toBeLessThanOrEqual(3 * 100 * s.config.T_timeslot);
     expect(s.coordinator.nextWakeAt()).toBeNull();
   });
+
+  it('a join that two new servers got before their admission points is noted again when sent again, and applied', () => {
+    // s1 and s2 are replaced at once (two records); the join reaches c0 and c1 before their
+    // admission points, so only s0's report counts. Noted then, the copies sent again were
+    // dropped as held until the horizon (10 s), and the joining user waited (sim/FINDINGS.md 17,
+    // managed seed 32).
+    const s = setupSite({ nServer: 3, spares: 2 });
+    s.net.run(500);
+    s.net.poke('admin', () => {
+      s.coordinator.evict('s1');
+      s.coordinator.evict('s2');
+    });
+    const epoch = (id: string): number => s.servers.get(id)?.membership()?.epoch ?? 0;
+    for (let t = 0; t < 2000 && !(epoch('c0') === 3 && epoch('c1') === 3); t += 5) s.net.run(5);
+    expect(s.coordinator.activeServers().sort()).toEqual(['c0', 'c1', 's0']);
+    const sentAt = s.net.time;
+    s.net.poke('admin', () => s.coordinator.systemAction('dave', { kind: 'join', user: dave }));
+    const joined = (id: string): boolean => s.servers.get(id)?.snapshot()?.users.some((u) => u.name === 'dave') ?? false;
+    for (let t = 0; t < 3 * s.config.T_resend && !['s0', 'c0', 'c1'].every(joined); t += 10) s.net.run(10);
+    expect(['s0', 'c0', 'c1'].filter(joined)).toEqual(['s0', 'c0', 'c1']);
+    expect(s.net.time - sentAt).toBeLessThan(2 * s.config.T_resend);
+  });
 });

@@ -6,6 +6,8 @@ import { createSiteCoordinator } from './coordinator.js';
 import { ed25519Scheme, insecureFastScheme, ZERO_HASH, type SignatureScheme } from './crypto.js';
 import type { PeerMessage, SiteInit, Timeslot } from './messages.js';
 import { createSiteServer } from './server.js';
+import { createContext } from './serverContext.js';
+import { onTimeslot, onTimeslotReply } from './timeslots.js';
 import { signTimeslot, timeslotHash, type TimeslotBody } from './signed.js';
 
 const secret = (id: string): string => (id.charCodeAt(id.length - 1).toString(16) + 'ab').repeat(16).slice(0, 64);
@@ -298,5 +300,37 @@ describe('relayed copies of a verified Timeslot', () => {
     expect(c.verifies() - before).toBe(1);
     expect(t.codes()).toEqual(['ERR_BAD_SIGNATURE']);
     expect(t.server.equivocations()).toEqual([]);
+  });
+});
+
+describe('a backfill reply', () => {
+  it('adds every Timeslot it brings below a chain joined midway, not one per round trip', () => {
+    // s0 holds s1's chain from #5 on (it joined midway); s2 answers its backfill request with
+    // #1..#4 in one reply. Taken in seq order, only #4 (the anchor's predecessor) linked, and
+    // each further one cost a round trip (sim/FINDINGS.md 17: a replacement backfilled for 3 s).
+    const crypto = insecureFastScheme;
+    const ctx = createContext({
+      config: makeSiteConfig({ site: 'meadow', N_server: 3 }),
+      id: 's0',
+      secretKey: secret('s0'),
+      adminKey: '00'.repeat(16),
+      crypto,
+      now: () => 1000,
+      send: () => {},
+    });
+    const members = ['s0', 's1', 's2'].map((id, slot) => ({ id, key: crypto.publicKeyOf(secret(id)), slot, stints: [{ admit: 0, cut: null }] }));
+    ctx.roster.membership = { site: 'meadow', epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
+    ctx.roster.members = new Map(members.map((m) => [m.id, m]));
+    const chain: Timeslot[] = [];
+    for (let seq = 1; seq <= 5; seq++) {
+      const b: TimeslotBody = { site: 'meadow', server: 's1', seq, stamp: seq * 100, prevHash: chain.at(-1) ? timeslotHash(chain.at(-1)!) : ZERO_HASH, epoch: 1, entries: [], heads: [], update: null };
+      chain.push(signTimeslot(b, secret('s1'), crypto));
+    }
+    onTimeslot(ctx, chain[4]!, 's1', true);
+    expect(ctx.timeslots.chains.get('s1')?.anchor.seq).toBe(4);
+    onTimeslotReply(ctx, 's2', { type: 'timeslotReply', site: 'meadow', timeslots: chain.slice(0, 4) });
+    const ch = ctx.timeslots.chains.get('s1');
+    expect(ch?.items.map((i) => i.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(ch?.anchor.seq).toBe(0);
   });
 });

@@ -130,12 +130,11 @@ export function anchorAtHints(ctx: ServerCtx, hints: TransferPayload['hints']): 
     if (ch.hashOf(seq) === hash) continue;
     ch.reset(anchor);
   }
+  // Marks of Timeslots we do not hold (at or below the anchor); those above it are marked from
+  // the signed Timeslots themselves as they come.
   for (const [id, epoch, seq, stamp] of hints.marks) {
     const ch = chains.get(id);
-    if (ch && !ch.marks.some((m) => m.seq === seq)) {
-      ch.marks.push({ epoch, seq, stamp });
-      ch.marks.sort((a, b) => a.seq - b.seq);
-    }
+    if (ch && seq <= ch.anchor.seq) ch.mark({ epoch, seq, stamp });
   }
 }
 
@@ -482,6 +481,11 @@ export function onTimeslotReply(ctx: ServerCtx, from: string, msg: PeerOf<'times
     for (const t of ctx.liveness.trm.values()) if (t.asked.has(from)) t.noHelp.add(from);
     return;
   }
-  const sorted = [...msg.timeslots].sort((a, b) => a.seq - b.seq);
-  for (const ts of sorted) onTimeslot(ctx, ts, from, false);
+  // A backfill (Timeslots at or below the anchor of a chain joined midway) is taken from the top
+  // down, each the predecessor of the one before; the rest in order. In order, a backfill reply
+  // added only its last Timeslot, one per round trip (sim/FINDINGS.md 17).
+  const anchorOf = (ts: Timeslot): number => ctx.timeslots.chains.get(ts.server)?.anchor.seq ?? -1;
+  const below = msg.timeslots.filter((ts) => ts.seq <= anchorOf(ts)).sort((a, b) => b.seq - a.seq);
+  const rest = msg.timeslots.filter((ts) => ts.seq > anchorOf(ts)).sort((a, b) => a.seq - b.seq);
+  for (const ts of [...below, ...rest]) onTimeslot(ctx, ts, from, false);
 }
