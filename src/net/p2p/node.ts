@@ -302,7 +302,7 @@ export class P2PNode {
       log: this.log,
     });
     this.server = built = host;
-    this.log('p2p.serve', { site, serverId, ...(cheater ? { cheat: this.o.cheat } : {}) });
+    this.log('p2p.serve', { site, serverId, ...(stateFrom !== undefined ? { stateFrom } : {}), ...(cheater ? { cheat: this.o.cheat } : {}) });
     this.bound.hooks.serving(site);
     this.lastStats = null;
     this.statsTimer = setInterval(() => this.sendStats(), STATS_EVERY_MS);
