@@ -6,7 +6,9 @@
  * that unpacks bundles and decodes every frame. Per serving bot-second it prints: data-channel
  * frames sent and received (a bundle counts once) per peer kind, the messages inside them by type
  * and by the end that sent or got them (the bot's Site Server end or its user end), the event-loop
- * turns in which the bot sent at least one frame, the Driver's wake-ups, and what went to the
+ * turns in which the bot sent at least one frame (a turn ends at the next check phase, when a
+ * setImmediate runs: sends in the timers phase just after a check-phase send count with it, so
+ * this may undercount a little), the Driver's wake-ups, and what went to the
  * admin's WebSocket by type. Why: each lone data-channel frame costs a bot ~300 µs of process CPU
  * (dcspread.ts), so the count of frames and of the turns that send them is the serving cost.
  */
