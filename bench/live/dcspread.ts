@@ -1,14 +1,16 @@
 /**
- * `npx tsx bench/live/dcspread.ts [pairs] [rate]`: what data-channel frames cost a bot's process when
+ * `npx tsx bench/live/dcspread.ts [pairs] [rate] [sack]`: what data-channel frames cost a bot's process when
  * they come one at a time, as a Site Server's do (a Timeslot here, an echo there, an update per user
  * after each window), where dcsend.ts sends them in bursts of 100 per event-loop turn. `pairs`
  * linked pairs of node-datachannel links in this process (datachannelLink.ts, loopback), each
  * sending `rate` 200 B frames a second at its own phase (0: idle links), 10 s after a 2 s settle;
  * prints the process CPU (every thread) per second and per frame, and each thread group's share
  * from /proc/self/task (Linux): Node's main thread, libdatachannel's workers, SCTP timer, ICE poll.
+ * `sack`: how long a receiver holds its SCTP ack, ms (default SCTP_SACK_DELAY_MS, as bots do;
+ * 20 is libdatachannel's own default).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { dataChannelFactory } from '../../src/net/p2p/datachannelLink.js';
+import { dataChannelFactory, SCTP_SACK_DELAY_MS } from '../../src/net/p2p/datachannelLink.js';
 import type { PeerLink } from '../../src/net/p2p/link.js';
 
 const arg = (i: number, d: number, max: number): number => {
@@ -38,7 +40,8 @@ function threadTicks(): Map<string, number> {
 async function main(): Promise<void> {
   const pairs = arg(2, 10, 200);
   const rate = arg(3, 20, 1000);
-  const make = dataChannelFactory({ iceServers: [] });
+  const sackDelayMs = arg(4, SCTP_SACK_DELAY_MS, 500);
+  const make = dataChannelFactory({ iceServers: [], sackDelayMs });
   const senders: PeerLink[] = [];
   const all: PeerLink[] = [];
   for (let i = 0; i < pairs; i++) {
@@ -71,7 +74,7 @@ async function main(): Promise<void> {
   const msPerS = (cpu.user + cpu.system) / 1000 / s;
   const frames = pairs * rate;
   console.log(
-    `${pairs} pairs, ${rate} frames/s each (${frames} frames/s in all, sent and received here): process CPU ` +
+    `${pairs} pairs, ${rate} frames/s each, SCTP acks held up to ${sackDelayMs} ms (${frames} frames/s in all, sent and received here): process CPU ` +
       `${msPerS.toFixed(1)} ms/s` + (frames > 0 ? `, ${((msPerS * 1000) / frames).toFixed(0)} µs per frame, idle links' cost included` : ''),
   );
   for (const [name, v] of th1) {

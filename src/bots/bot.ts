@@ -15,7 +15,7 @@ import type { SocketFactory, SocketLike } from '../net/adminSocket.js';
 import type { GameConnection, P2PEnvironment, SessionEnd } from '../net/connection.js';
 import { ReconnectingSession } from '../net/reconnect.js';
 import { timeoutWakeup } from '../net/p2p/driver.js';
-import { dataChannelFactory } from '../net/p2p/datachannelLink.js';
+import { dataChannelFactory, sackDelayChoice } from '../net/p2p/datachannelLink.js';
 import { nodeCryptoChoice, useNodeCrypto } from '../net/crypto/node.js';
 import { initialState, type GameState, type StateBox } from '../net/state.js';
 import type { SiteUpdate } from '../protocol/messages.js';
@@ -71,10 +71,14 @@ export function stateBox(): StateBox & { changed: Array<(s: GameState) => void> 
   };
 }
 
-/** Bots sign and hash with Node's native crypto unless `MMO_CRYPTO=noble` (to compare). */
+/**
+ * Bots sign and hash with Node's native crypto unless `MMO_CRYPTO=noble`, and hold SCTP acks
+ * SCTP_SACK_DELAY_MS unless `MMO_SCTP_SACK_MS` says otherwise (both to compare, in benches).
+ */
 export function nodeP2P(): P2PEnvironment {
+  const sackDelayMs = sackDelayChoice(process.env.MMO_SCTP_SACK_MS);
   return {
-    links: (iceServers) => dataChannelFactory({ iceServers }),
+    links: (iceServers) => dataChannelFactory({ iceServers, sackDelayMs }),
     wakeup: timeoutWakeup(),
     randomBytes: (n) => globalThis.crypto.getRandomValues(new Uint8Array(n)),
     crypto: useNodeCrypto(nodeCryptoChoice(process.env.MMO_CRYPTO)),
