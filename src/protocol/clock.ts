@@ -18,6 +18,9 @@
  */
 import type { ClockSync, ClockSyncOptions } from './api.js';
 
+/** Clock-sync pings use ids from here up, so they never collide with the session's RTT pings. */
+export const CLOCK_PING_BASE = 1 << 30;
+
 export interface ClockSample {
   t0: number;
   t1: number;

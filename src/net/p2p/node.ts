@@ -10,7 +10,7 @@
  */
 import type { AcceptedUpdate, ServerView } from '../../protocol/api.js';
 import { ChunkAssembler, splitChunks } from '../../protocol/chunks.js';
-import { createClockSync } from '../../protocol/clock.js';
+import { CLOCK_PING_BASE, createClockSync } from '../../protocol/clock.js';
 import { parseSiteConfig, type SiteConfig } from '../../protocol/config.js';
 import { ed25519Scheme, toHex, type SignatureScheme } from '../../protocol/crypto.js';
 import { keyProofBytes } from '../../protocol/keys.js';
@@ -30,8 +30,7 @@ import { Mesh } from './mesh.js';
 import { SiteServerHost } from './serverHost.js';
 import { SiteUserHost } from './userHost.js';
 
-/** Clock-sync pings use ids from here up, so they never collide with the session's RTT pings. */
-export const CLOCK_PING_BASE = 1 << 30;
+export { CLOCK_PING_BASE };
 /** Serving tabs report their measurements this often. */
 const STATS_EVERY_MS = 2000;
 /** A server whose player walked into its site answers the replacement's state requests this long. */
