@@ -10,7 +10,7 @@
  */
 import type { AcceptedUpdate, ServerView } from '../../protocol/api.js';
 import { ChunkAssembler, splitChunks } from '../../protocol/chunks.js';
-import { CLOCK_PING_BASE, createClockSync } from '../../protocol/clock.js';
+import { CLOCK_PING_BASE, createClockSync, LIVE_CLOCK_RESOLUTION } from '../../protocol/clock.js';
 import { parseSiteConfig, type SiteConfig } from '../../protocol/config.js';
 import { ed25519Scheme, toHex, type SignatureScheme } from '../../protocol/crypto.js';
 import { keyProofBytes } from '../../protocol/keys.js';
@@ -102,6 +102,8 @@ export class P2PNode {
     this.driver = new Driver(o.wakeup, (err) => this.log('p2p.tick_failed', { err: String(err), stack: (err as Error)?.stack }));
     this.clock = createClockSync({
       now: o.localNow,
+      adminResolution: LIVE_CLOCK_RESOLUTION.admin,
+      localResolution: LIVE_CLOCK_RESOLUTION.local,
       send: ({ id, t0 }) => this.toAdmin({ type: 'ping', id: CLOCK_PING_BASE + id, t: t0 }),
     });
   }
