@@ -21,6 +21,7 @@ import {
   type PeerMessage,
   type PeerRole,
   type ServerMessage,
+  SERVER_STATS_EVERY_MS,
 } from '../../protocol/messages.js';
 import type { PlayerAction, SiteSnapshot } from '../../game/types.js';
 import { cheaterForHost, type CheatMode } from './cheat.js';
@@ -31,8 +32,6 @@ import { SiteServerHost } from './serverHost.js';
 import { SiteUserHost } from './userHost.js';
 
 export { CLOCK_PING_BASE };
-/** Serving tabs report their measurements this often. */
-const STATS_EVERY_MS = 2000;
 /** A server whose player walked into its site answers the replacement's state requests this long. */
 export const HAND_OFF_MS = 15_000;
 
@@ -306,7 +305,7 @@ export class P2PNode {
     this.log('p2p.serve', { site, serverId, ...(cheater ? { cheat: this.o.cheat } : {}) });
     this.bound.hooks.serving(site);
     this.lastStats = null;
-    this.statsTimer = setInterval(() => this.sendStats(), STATS_EVERY_MS);
+    this.statsTimer = setInterval(() => this.sendStats(), SERVER_STATS_EVERY_MS);
   }
 
   /** The cheater to serve with: only with a mode and the admin's leave (welcome.p2p.cheatModes). */
