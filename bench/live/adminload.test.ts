@@ -15,9 +15,11 @@ describe('adminload: per-type rates', () => {
     expect(() => kindRates(a, b, 0)).toThrow(/player-seconds/);
   });
 
-  it("reads admin.messages from /api/admin's answer and refuses anything else", () => {
+  it("reads admin.messages from /api/admin's answer (none from an older admin) and refuses anything else", () => {
     expect(parseMessages({ admin: { messages: { action: c(1, 2) } }, sites: [] })).toEqual({ action: c(1, 2) });
-    expect(() => parseMessages({ admin: null })).toThrow(/admin.messages/);
+    expect(() => parseMessages({ admin: null })).toThrow(/admin counters/);
+    // An admin from before the per-type counters: its totals are still measured.
+    expect(parseMessages({ admin: { cpuUserMs: 1 } })).toEqual({});
     expect(() => parseMessages({ admin: { messages: { action: { framesIn: -1, bytesIn: 0, framesOut: 0, bytesOut: 0 } } } })).toThrow();
   });
 

@@ -22,13 +22,16 @@ const Count = z.object({
   bytesOut: z.number().finite().nonnegative(),
 });
 export type MessageCount = z.infer<typeof Count>;
-const Messages = z.object({ admin: z.object({ messages: z.record(z.string().max(64), Count) }) });
+const Messages = z.object({ admin: z.object({ messages: z.record(z.string().max(64), Count).optional() }) });
 
-/** The per-type counters of an `/api/admin` answer (another process's: validated). */
+/**
+ * The per-type counters of an `/api/admin` answer (another process's: validated); empty from an
+ * admin older than them (c05b6ba), so the totals of an older commit can be measured alongside.
+ */
 export function parseMessages(raw: unknown): Record<string, MessageCount> {
   const r = Messages.safeParse(raw);
-  if (!r.success) throw new Error(`/api/admin has no admin.messages: ${r.error.message}`);
-  return r.data.admin.messages;
+  if (!r.success) throw new Error(`/api/admin has no admin counters: ${r.error.message}`);
+  return r.data.admin.messages ?? {};
 }
 
 export interface KindRate {
@@ -90,6 +93,9 @@ interface RunResult {
   players: number;
   p2pSites: number;
   admin: AdminWindow;
+  /** The admin's CPU split, ms per player-second. */
+  cpuUserMs: number;
+  cpuSystemMs: number;
   kinds: KindRate[];
 }
 
@@ -117,7 +123,9 @@ async function measure(o: Options, mode: 'cs' | 'p2p', run: number, log: (l: str
     if (!va.admin || !vb.admin) throw new Error('/api/admin has no admin counters');
     // The first answer's body went out inside the window: it is the bench's, not the players'.
     const w = adminWindow(va.admin, { ...vb.admin, bytesOut: vb.admin.bytesOut - a.bodyBytes });
-    return { mode, run, players: playersOnline(vb), p2pSites: p2pSites(vb).length, admin: w, kinds: kindRates(parseMessages(a.json), parseMessages(b.json), w.playerSeconds) };
+    const cpuUserMs = (vb.admin.cpuUserMs - va.admin.cpuUserMs) / w.playerSeconds;
+    const cpuSystemMs = (vb.admin.cpuSystemMs - va.admin.cpuSystemMs) / w.playerSeconds;
+    return { mode, run, players: playersOnline(vb), p2pSites: p2pSites(vb).length, admin: w, cpuUserMs, cpuSystemMs, kinds: kindRates(parseMessages(a.json), parseMessages(b.json), w.playerSeconds) };
   } finally {
     bots.stop();
     await bots.done.catch(() => undefined);
@@ -126,9 +134,9 @@ async function measure(o: Options, mode: 'cs' | 'p2p', run: number, log: (l: str
 }
 
 function report(r: RunResult): string {
-  const sum = (k: 'bytesIn' | 'bytesOut'): number => r.kinds.reduce((n, x) => n + x[k], 0);
+  const sum = (k: keyof MessageCount): number => r.kinds.reduce((n, x) => n + x[k], 0);
   return [
-    `${r.mode} #${r.run}: ${r.players} players, ${r.p2pSites} P2P sites; admin CPU ${fmt(r.admin.cpuMsPerPlayerSecond, 3)} ms, socket bytes in ${fmt(r.admin.bytesInPerPlayerSecond, 0)} / out ${fmt(r.admin.bytesOutPerPlayerSecond, 0)} per player-second (WebSocket payloads ${fmt(sum('bytesIn'), 0)} / ${fmt(sum('bytesOut'), 0)})`,
+    `${r.mode} #${r.run}: ${r.players} players, ${r.p2pSites} P2P sites; per player-second: admin CPU ${fmt(r.admin.cpuMsPerPlayerSecond, 3)} ms (user ${fmt(r.cpuUserMs, 3)}, system ${fmt(r.cpuSystemMs, 3)}), socket bytes in ${fmt(r.admin.bytesInPerPlayerSecond, 0)} / out ${fmt(r.admin.bytesOutPerPlayerSecond, 0)}, WebSocket frames in ${fmt(sum('framesIn'), 2)} / out ${fmt(sum('framesOut'), 2)}, their payloads ${fmt(sum('bytesIn'), 0)} / ${fmt(sum('bytesOut'), 0)} B`,
     table(
       ['type', 'frames in', 'B in', 'frames out', 'B out'],
       r.kinds.map((k) => [k.kind, fmt(k.framesIn, 3), fmt(k.bytesIn, 1), fmt(k.framesOut, 3), fmt(k.bytesOut, 1)]),
