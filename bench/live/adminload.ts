@@ -146,7 +146,13 @@ function report(r: RunResult): string {
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  // The admin and bots run from the working directory: another commit's tree (git archive) can be measured alongside.
+  let commit = `tree ${process.cwd()}`;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // not a git checkout: the directory names it
+  }
   const log = (l: string): void => console.log(l);
   log(`adminload: ${o.bots} bots, ${o.runs} run(s) of each mode alternated, window ${o.measureS} s after ${o.warmupS} s, commit ${commit}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const results: RunResult[] = [];
