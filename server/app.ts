@@ -199,6 +199,7 @@ export async function createAdminServer(opts: AdminServerOptions = {}): Promise<
       now: peerNow,
       limits,
       p2p,
+      metrics,
       welcome: {
         adminKey: crypto.publicKeyOf(adminSecret),
         p2p: { ...settingsForPeers(p2pOptions), ...(opts.allowCheatModes === true ? { cheatModes: true } : {}) },

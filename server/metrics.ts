@@ -2,7 +2,9 @@
  * The Administration Server's own costs, for the operator page and the benchmark: cumulative
  * counters that a reader diffs between two snapshots (process CPU, real bytes read and written on
  * every HTTP and WebSocket socket, the integral of players online over time) and live rates over
- * the last few seconds (CPU %, bytes per player-second).
+ * the last few seconds (CPU %, bytes per player-second). WebSocket frames are also counted per
+ * message type, each way (payload bytes; a bench diffs them per player-second to see what the
+ * admin's bytes and CPU go to).
  */
 import type { Socket } from 'node:net';
 
@@ -24,7 +26,21 @@ export interface AdminCounters {
   at: number;
 }
 
+/** Frames and payload bytes of one message type, each way, since the start. */
+export interface MessageCount {
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
+}
+
+/** Kinds counted apart; any more share OTHER_KIND (the names come from our own schema, but stay bounded). */
+const MAX_KINDS = 64;
+const OTHER_KIND = 'other';
+
 export interface AdminMetrics extends AdminCounters {
+  /** Cumulative WebSocket frames and payload bytes per message type (metrics.ts `countIn`/`countOut`). */
+  messages: Record<string, MessageCount>;
   /** Over the last RATE_WINDOW_MS or so; null until two samples that far apart exist. */
   rates: {
     windowMs: number;
@@ -50,6 +66,7 @@ export class ServerMetrics {
   private lastPlayers: number;
   private readonly samples: AdminCounters[] = [];
   private readonly cpu: () => { user: number; system: number };
+  private readonly kinds = new Map<string, MessageCount>();
 
   constructor(private readonly o: MetricsOptions) {
     this.cpu = o.cpu ?? (() => process.cpuUsage());
@@ -65,6 +82,30 @@ export class ServerMetrics {
       this.closedIn += socket.bytesRead;
       this.closedOut += socket.bytesWritten;
     });
+  }
+
+  /** A WebSocket frame of `kind` (a message type) came in, `bytes` of payload. */
+  countIn(kind: string, bytes: number): void {
+    const c = this.kind(kind);
+    c.framesIn++;
+    c.bytesIn += bytes;
+  }
+
+  /** A WebSocket frame of `kind` went out, `bytes` of payload. */
+  countOut(kind: string, bytes: number): void {
+    const c = this.kind(kind);
+    c.framesOut++;
+    c.bytesOut += bytes;
+  }
+
+  private kind(kind: string): MessageCount {
+    let c = this.kinds.get(kind);
+    if (!c) {
+      const k = this.kinds.size < MAX_KINDS ? kind : OTHER_KIND;
+      c = this.kinds.get(k) ?? { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0 };
+      this.kinds.set(k, c);
+    }
+    return c;
   }
 
   /** Cumulative counters now. */
@@ -92,12 +133,15 @@ export class ServerMetrics {
 
   snapshot(): AdminMetrics {
     const now = this.counters();
+    const messages: Record<string, MessageCount> = {};
+    for (const [k, c] of this.kinds) messages[k] = { ...c };
     const old = [...this.samples].reverse().find((s) => now.at - s.at >= RATE_WINDOW_MS) ?? null;
-    if (!old) return { ...now, rates: null };
+    if (!old) return { ...now, messages, rates: null };
     const ms = now.at - old.at;
     const ps = now.playerSeconds - old.playerSeconds;
     return {
       ...now,
+      messages,
       rates: {
         windowMs: ms,
         cpuPercent: (100 * (now.cpuUserMs + now.cpuSystemMs - old.cpuUserMs - old.cpuSystemMs)) / ms,

@@ -247,6 +247,8 @@ describe('P2P hosting with Node peers', () => {
     const walker = servers[0]!;
     const walkerId = walker.conn?.node?.serverId ?? '';
     await until('walker serves meadow', () => walker.state.serving === 'meadow');
+    // Its core running, not still waiting for its links (a host that never started has no copy to hand over).
+    await until('walker runs', () => walker.conn?.node?.server?.stats().status === 'running');
     // From the town's spawn to its portal to the meadow, then through it.
     const me = walker.state.view!.users.find((u) => u.name === walker.name)!;
     for (const dir of pathTo('town', me, { x: 1, y: 6 })) {

@@ -8,6 +8,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { ACTION_BUDGET } from '../src/protocol/budget.js';
+import { CLOCK_PING_BASE } from '../src/protocol/clock.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
 import {
   MAX_CLIENT_MESSAGE_BYTES,
@@ -22,6 +23,7 @@ import type { Accounts } from './accounts.js';
 import type { P2PManager } from './p2p/manager.js';
 import { encode, type Game, type PlayerLink } from './game.js';
 import type { Logger } from './log.js';
+import type { ServerMetrics } from './metrics.js';
 import { KeyedRateLimiter, TokenBucket, WindowCounter, type RateSpec } from './rateLimit.js';
 
 export const WS_PATH = '/ws';
@@ -73,6 +75,8 @@ export interface WsDeps {
   p2p: P2PManager;
   /** What every peer learns at login besides its identity. */
   welcome: Pick<Extract<ServerMessage, { type: 'welcome' }>, 'adminKey' | 'p2p' | 'iceServers'>;
+  /** Frames per message type, each way (the operator JSON's `admin.messages`). */
+  metrics?: Pick<ServerMetrics, 'countIn' | 'countOut'>;
 }
 
 /** The admin measures each tab's round trip (WebSocket ping) this often: slow links never serve. */
@@ -211,6 +215,7 @@ class Connection implements PlayerLink {
     ws.on('close', (code: number) => this.guard('close', () => this.onClose(code)));
     ws.on('pong', () =>
       this.guard('pong', () => {
+        this.deps.metrics?.countIn('ws.pong', 0);
         if (this.pingSentAt === null || this.phase.kind !== 'playing') return;
         this.deps.p2p.setRtt(this.phase.user, performance.now() - this.pingSentAt);
         this.pingSentAt = null;
@@ -240,6 +245,7 @@ class Connection implements PlayerLink {
       queueMicrotask(() => this.guard('slow', () => this.end(1008, null, 'not reading', true)));
       return;
     }
+    this.deps.metrics?.countOut(outKind(json), json.length);
     this.ws.send(json);
   }
 
@@ -264,6 +270,7 @@ class Connection implements PlayerLink {
     if (this.phase.kind === 'closed') return;
     const buf = toBuffer(data);
     const parsed = parseClientMessage(isBinary ? new Uint8Array(buf) : buf.toString('utf8'));
+    this.deps.metrics?.countIn(parsed.ok ? inKind(parsed.value) : 'invalid', buf.length);
     // Peer envelopes have their own, larger budget: a serving tab sends a whole state in them
     // (thousands of frames at once) when the admin asks for it.
     const now = this.deps.now();
@@ -389,6 +396,7 @@ class Connection implements PlayerLink {
     this.guard('rtt', () => {
       if (this.ws.readyState !== WebSocket.OPEN) return;
       this.pingSentAt = performance.now();
+      this.deps.metrics?.countOut('ws.ping', 0);
       this.ws.ping();
     });
   }
@@ -450,6 +458,20 @@ class Connection implements PlayerLink {
       }
     }
   }
+}
+
+/** What a frame in is counted as: its type; a clock-sync ping apart from a round-trip one. */
+function inKind(m: ClientMessage): string {
+  if (m.type === 'ping') return m.id >= CLOCK_PING_BASE ? 'ping.clock' : 'ping';
+  return m.type;
+}
+
+/** The type of an encoded ServerMessage (`encode` writes `type` first when the literal does), read without parsing. */
+function outKind(json: string): string {
+  const head = '{"type":"';
+  if (!json.startsWith(head)) return 'other';
+  const end = json.indexOf('"', head.length);
+  return end > head.length && end - head.length <= 24 ? json.slice(head.length, end) : 'other';
 }
 
 function toBuffer(data: RawData): Buffer {

@@ -20,6 +20,7 @@ import { checkStoredSite } from './resume.js';
 import { P2PSite, type SiteDeps } from './site.js';
 import type { ResumedFrom, VerifiedSite } from './types.js';
 import { Driver, type Wakeup } from '../../src/net/p2p/driver.js';
+import { statsFresh } from './unreachable.js';
 import { nodeWakeup } from './wakeup.js';
 import type { Transit } from './transit.js';
 import { SiteLifecycle, type SiteState } from './lifecycle.js';
@@ -69,8 +70,6 @@ export interface ManagerDeps {
 
 /** Distinct peers of a site that cannot reach one of its servers before the admin replaces it. */
 const UNREACHABLE_EVICT = 2;
-/** A serving tab whose last stats (every 2 s) are older than this is silent to the admin's probe. */
-const STATS_FRESH_MS = 6000;
 
 export interface SiteHosting {
   mode: 'cs' | 'p2p';
@@ -388,7 +387,7 @@ export class P2PManager {
         }),
       answers: (id) => {
         const p = this.registry.byServerId(id);
-        return p !== undefined && (p.stats === null || this.deps.now() - p.stats.at <= STATS_FRESH_MS);
+        return p !== undefined && statsFresh(p.stats?.at ?? null, this.deps.now());
       },
       saveEveryMs: this.deps.options.p2pSaveMs,
       wake: () => this.driver.poke(),

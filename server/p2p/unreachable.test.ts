@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { REPORTS_SETTLE_MS, UnreachableReports } from './unreachable.js';
+import { SERVER_STATS_EVERY_MS } from '../../src/protocol/messages.js';
+import { REPORTS_SETTLE_MS, STATS_FRESH_MS, statsFresh, UnreachableReports } from './unreachable.js';
+
+describe("the admin's probe of a server (its serverStats)", () => {
+  it('answers while its last stats are at most three periods old; one late report is no silence', () => {
+    expect(STATS_FRESH_MS).toBe(3 * SERVER_STATS_EVERY_MS);
+    // A server whose reports come a period late each time still answers between two of them.
+    expect(statsFresh(1000, 1000 + 2 * SERVER_STATS_EVERY_MS)).toBe(true);
+    expect(statsFresh(1000, 1000 + STATS_FRESH_MS)).toBe(true);
+    expect(statsFresh(1000, 1000 + STATS_FRESH_MS + 1)).toBe(false);
+    // Nothing yet since it started serving: not silent (its first report is one period away).
+    expect(statsFresh(null, 1e9)).toBe(true);
+  });
+});
 
 describe('UnreachableReports', () => {
   it('evicts a server two peers cannot reach, once the burst settled, one at a time', () => {

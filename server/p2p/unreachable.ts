@@ -9,6 +9,19 @@
  * one), and one such eviction at a time per site.
  */
 
+import { SERVER_STATS_EVERY_MS } from '../../src/protocol/messages.js';
+
+/**
+ * The admin's own probe of a server: it answers while its last serverStats is at most this old.
+ * Three periods: a busy tab's timer may run a period late, and one late report is no silence.
+ */
+export const STATS_FRESH_MS = 3 * SERVER_STATS_EVERY_MS;
+
+/** Whether a server whose last stats came at `at` (null: none since it started serving) still answers at `now`. */
+export function statsFresh(at: number | null, now: number): boolean {
+  return at === null || now - at <= STATS_FRESH_MS;
+}
+
 /** Link-failure reports are weighed this long after the first of a burst. */
 export const REPORTS_SETTLE_MS = 1000;
 

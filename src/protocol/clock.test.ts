@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createClockSync, offsetInterval, sampleOffset, sampleRoundTrip } from './clock.js';
+import { createClockSync, LIVE_CLOCK_RESOLUTION, offsetInterval, sampleOffset, sampleRoundTrip, type ClockFilterOptions } from './clock.js';
 
 describe('clock sync math', () => {
   it('offset = ((t1 - t0) + (t2 - t3)) / 2, round trip excludes the admin time', () => {
@@ -23,6 +23,25 @@ describe('clock sync math', () => {
     const stale = { t0: -50, t1: 500, t2: 500, t3: -40 };
     expect(offsetInterval([a, stale, b], 112, 0)).toEqual({ lo: 998, hi: 1010, used: 1 });
     expect(offsetInterval([], 0, 0)).toBeNull();
+  });
+
+  it("widens each interval by the clocks' resolution: an admin stamping whole milliseconds is not a step", () => {
+    // True offset 1000.5; 0.1 ms each way; the admin stamps floor(true time), as Date.now does.
+    const a = { t0: 0, t1: 1000, t2: 1000, t3: 0.2 }; // true admin time 1000.6
+    const b = { t0: 10, t1: 1011, t2: 1011, t3: 10.2 }; // true admin time 1011.0
+    const exact = offsetInterval([a], 0.2, 0);
+    expect(exact?.hi).toBeLessThan(1000.5); // without the resolution the truth is outside
+    expect(offsetInterval([a, b], 10.2, 0)?.used).toBe(1); // and a looks like a step against b
+    const res = { admin: 1, local: 0 };
+    expect(offsetInterval([a], 0.2, 0, res)).toEqual({ lo: 999.8, hi: 1001, used: 1 });
+    const both = offsetInterval([a, b], 10.2, 0, res);
+    expect(both).toMatchObject({ used: 2 });
+    expect(both?.lo).toBeCloseTo(1000.8, 9);
+    expect(both?.hi).toBeCloseTo(1001, 9);
+    // A coarse local clock widens both sides.
+    const coarse = offsetInterval([a], 0.2, 0, { admin: 1, local: 0.1 });
+    expect(coarse?.lo).toBeCloseTo(999.7, 9);
+    expect(coarse?.hi).toBeCloseTo(1001.1, 9);
   });
 
   function run(opts: { offset: number; delays: number[]; admin?: (t: number) => number }) {
@@ -201,21 +220,38 @@ function prng(seed: number): () => number {
  * clock runs `driftPpm` fast against the admin's; the admin's clock may step at `stepAt`.
  * Returns the error of the estimate (offset() - true offset) at each `probeEvery`.
  */
-function syncOverJitter(o: { seed: number; seconds: number; driftPpm?: number; stepAt?: number; stepBy?: number; probeEvery?: number }) {
+function syncOverJitter(o: {
+  seed: number;
+  seconds: number;
+  driftPpm?: number;
+  stepAt?: number;
+  stepBy?: number;
+  probeEvery?: number;
+  /** Loopback: 0.05-0.35 ms each way, as the bench's bots and admin on one machine. */
+  loopback?: boolean;
+  /** The admin stamps its replies with its true time rounded down to whole ms, as Date.now does. */
+  wholeMs?: boolean;
+  clock?: ClockFilterOptions;
+  /** Called with the true time of every request sent. */
+  onSend?: (t: number) => void;
+}) {
   const rand = prng(o.seed);
   const trueOffset0 = 1_000_000 * rand();
   let t = 0; // true time
   const local = (): number => t * (1 + (o.driftPpm ?? 0) / 1e6);
   const admin = (): number => t + trueOffset0 + (o.stepAt !== undefined && t >= o.stepAt ? (o.stepBy ?? 0) : 0);
+  const stamp = (): number => (o.wholeMs ? Math.floor(admin()) : admin());
   const events: Array<{ at: number; run: () => void }> = [];
   const after = (ms: number, run: () => void): void => void events.push({ at: t + ms, run });
   const c = createClockSync({
+    ...o.clock,
     now: local,
     send: ({ id }) => {
-      const up = 25 + 10 * rand() + (rand() < 1 / 3 ? 40 * rand() : 0);
-      const down = 25 + 10 * rand();
+      o.onSend?.(t);
+      const up = o.loopback ? 0.05 + 0.3 * rand() : 25 + 10 * rand() + (rand() < 1 / 3 ? 40 * rand() : 0);
+      const down = o.loopback ? 0.05 + 0.3 * rand() : 25 + 10 * rand();
       after(up, () => {
-        const t1 = admin();
+        const t1 = stamp();
         after(down, () => c.receive({ id, t1, t2: t1 }));
       });
     },
@@ -267,5 +303,39 @@ describe('clock sync over a jittered, asymmetric link', () => {
     expect(Math.abs(errs[198] ?? NaN)).toBeLessThanOrEqual(2);
     // The next round is at most 30 s after the step; from 5 s after that, quick rounds again.
     expect(Math.max(...errs.slice(236).map(Math.abs))).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('clock sync against a live admin, which stamps whole milliseconds (Date.now)', () => {
+  const live: ClockFilterOptions = { adminResolution: LIVE_CLOCK_RESOLUTION.admin, localResolution: LIVE_CLOCK_RESOLUTION.local };
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+  it('on the jittered link, as exact: within 0.5 ms on average after 20 s, 2 ms at worst, over 60 servers', () => {
+    const errs = Array.from({ length: 60 }, (_, k) => Math.abs(syncOverJitter({ seed: 1 + k, seconds: 20, wholeMs: true, clock: live }).at(-1) ?? NaN));
+    expect(mean(errs)).toBeLessThanOrEqual(0.5);
+    expect(Math.max(...errs)).toBeLessThanOrEqual(2);
+  });
+
+  // At a1d0a58 the admin's bytes in rose in both modes: on loopback, intervals of different
+  // samples missed each other by a fraction of the admin's millisecond, every round looked like a
+  // step, and the quick rounds never ended (bench/live/adminload.ts: 5.9 samples a second a tab).
+  it('on loopback, no false step: rounds of 8 at about 0, 1, 3, 7, 15, 31 s, then every 30 s, and within 0.5 ms', () => {
+    // Each gap counts from the end of the previous round (7 sample gaps of 50 ms and a round trip later).
+    const scheduled = (seconds: number): number => {
+      let n = 0;
+      for (let start = 0, gap = 1000; start < seconds * 1000; start += 350 + gap, gap = Math.min(30_000, gap * 2)) n += 8;
+      return n;
+    };
+    for (let seed = 1; seed <= 5; seed++) {
+      const sent: number[] = [];
+      const errs = syncOverJitter({ seed, seconds: 300, loopback: true, wholeMs: true, clock: live, probeEvery: 5000, onSend: (t) => sent.push(t) });
+      expect(sent.filter((t) => t < 60_000)).toHaveLength(scheduled(60));
+      expect(sent).toHaveLength(scheduled(300));
+      expect(Math.max(...errs.map(Math.abs))).toBeLessThanOrEqual(0.5);
+    }
+    // Without the resolution the same link and stamps restart the quick rounds over and over.
+    let unwidened = 0;
+    syncOverJitter({ seed: 1, seconds: 300, loopback: true, wholeMs: true, onSend: () => unwidened++ });
+    expect(unwidened).toBeGreaterThan(3 * scheduled(300));
   });
 });

@@ -11,12 +11,19 @@
  * it beats the lowest-round-trip sample (docs/performance.md 7: the servers of a site each sync
  * with the admin alone, and each window waits for the one whose clock runs latest). An older
  * sample that would empty the intersection marks a clock step: it and older ones are dropped.
+ * Clocks that read coarsely widen each interval by their resolution: the admin's stamps are whole
+ * milliseconds (Date.now), and on loopback, where a round trip is far below 1 ms, unwidened
+ * intervals of different samples missed each other by a fraction of a millisecond, a false step
+ * on every round that restarted the quick rounds for good (~6 samples a second per tab).
  * Rounds come quickly after the start (`firstResync`, doubling up to `resyncEvery`), so a tab's
  * clock is tight within seconds of joining; a step starts the quick rounds again.
  * The synced clock never runs backward: a new offset that is larger is applied at once (time
  * jumps forward), a smaller one is slewed in at `maxSlew`.
  */
 import type { ClockSync, ClockSyncOptions } from './api.js';
+
+/** Clock-sync pings use ids from here up, so they never collide with the session's RTT pings. */
+export const CLOCK_PING_BASE = 1 << 30;
 
 export interface ClockSample {
   t0: number;
@@ -33,7 +40,20 @@ export interface ClockFilterOptions {
   maxDrift?: number;
   /** Most recent samples kept (default 64). */
   poolSize?: number;
+  /** The admin's stamps are its true time rounded down to this (ms): Date.now's 1 (default 0, exact). */
+  adminResolution?: number;
+  /** The local clock may read up to this (ms) either side of its true time (a browser coarsens performance.now; default 0). */
+  localResolution?: number;
 }
+
+/** How coarsely the two clocks read (ClockFilterOptions' adminResolution, localResolution). */
+export interface ClockResolution {
+  admin: number;
+  local: number;
+}
+
+/** What P2PNode's clock assumes: the admin stamps with Date.now (whole ms), a browser's performance.now is coarsened to 100 µs. */
+export const LIVE_CLOCK_RESOLUTION: ClockResolution = { admin: 1, local: 0.1 };
 
 /** Round trip of one sample, excluding the admin's processing time. */
 export function sampleRoundTrip(s: ClockSample): number {
@@ -55,17 +75,24 @@ export interface OffsetInterval {
 /**
  * Where the offset lies at local time `now`, from samples ordered oldest first: the intersection of
  * each one's [t2 - t3, t1 - t0], widened by `maxDrift` per ms of age, newest first, stopping at the
- * first sample that would empty it. Null without samples.
+ * first sample that would empty it. Null without samples. With coarse clocks the true admin times
+ * are in [t, t + res.admin) and the true local ones within res.local of t: each interval becomes
+ * [t2 - t3 - res.local, t1 - t0 + res.admin + res.local].
  */
-export function offsetInterval(samples: readonly ClockSample[], now: number, maxDrift: number): OffsetInterval | null {
+export function offsetInterval(
+  samples: readonly ClockSample[],
+  now: number,
+  maxDrift: number,
+  res: ClockResolution = { admin: 0, local: 0 },
+): OffsetInterval | null {
   let lo = -Infinity;
   let hi = Infinity;
   let used = 0;
   for (let i = samples.length - 1; i >= 0; i--) {
     const s = samples[i] as ClockSample;
     const widen = maxDrift * Math.max(0, now - s.t3);
-    const nlo = Math.max(lo, s.t2 - s.t3 - widen);
-    const nhi = Math.min(hi, s.t1 - s.t0 + widen);
+    const nlo = Math.max(lo, s.t2 - s.t3 - widen - res.local);
+    const nhi = Math.min(hi, s.t1 - s.t0 + widen + res.admin + res.local);
     if (nlo > nhi) break;
     [lo, hi] = [nlo, nhi];
     used++;
@@ -83,6 +110,7 @@ export function createClockSync(opts: ClockSyncOptions & ClockFilterOptions): Cl
   const maxDrift = opts.maxDrift ?? 1e-4;
   const poolSize = Math.max(1, opts.poolSize ?? 64);
   const firstResync = Math.min(every, opts.firstResync ?? 1000);
+  const res: ClockResolution = { admin: Math.max(0, opts.adminResolution ?? 0), local: Math.max(0, opts.localResolution ?? 0) };
 
   let nextId = 1;
   const outstanding = new Map<number, number>(); // id -> t0
@@ -100,7 +128,7 @@ export function createClockSync(opts: ClockSyncOptions & ClockFilterOptions): Cl
 
   /** Re-estimates; returns whether older samples contradicted the newer ones (and were dropped). */
   function estimate(local: number): boolean {
-    const iv = offsetInterval(pool, local, maxDrift);
+    const iv = offsetInterval(pool, local, maxDrift, res);
     if (!iv) return false;
     target = (iv.lo + iv.hi) / 2;
     width = iv.hi - iv.lo;

@@ -153,7 +153,7 @@ const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('peer'), as: roleSchema, ...peerChunkFields }),
   /** This tab could not open a channel to an assigned peer in time. */
   z.strictObject({ type: z.literal('linkFailed'), site: siteIdSchema, as: roleSchema, peer: endpointSchema }),
-  /** A serving tab's measurements, every couple of seconds (operator page). */
+  /** A serving tab's measurements, every SERVER_STATS_EVERY_MS (operator page; the admin's probe of it). */
   z.strictObject({
     type: z.literal('serverStats'),
     site: siteIdSchema,
@@ -186,6 +186,13 @@ export const CLIENT_MESSAGE_TYPES: ReadonlyArray<ClientMessage['type']> = [
   'linkFailed',
   'serverStats',
 ];
+
+/**
+ * A serving tab sends `serverStats` this often. Every frame wakes the admin: at 2 s they were a
+ * third of its frames in a P2P run (bench/live/adminload.ts); the admin's freshness window for
+ * them (server/p2p/unreachable.ts STATS_FRESH_MS) follows.
+ */
+export const SERVER_STATS_EVERY_MS = 5000;
 
 /** Parses one WebSocket frame from a client. Never throws. */
 export function parseClientMessage(raw: string | Uint8Array): ParseResult<ClientMessage> {

@@ -10,7 +10,7 @@
  */
 import type { AcceptedUpdate, ServerView } from '../../protocol/api.js';
 import { ChunkAssembler, splitChunks } from '../../protocol/chunks.js';
-import { createClockSync } from '../../protocol/clock.js';
+import { CLOCK_PING_BASE, createClockSync, LIVE_CLOCK_RESOLUTION } from '../../protocol/clock.js';
 import { parseSiteConfig, type SiteConfig } from '../../protocol/config.js';
 import { ed25519Scheme, toHex, type SignatureScheme } from '../../protocol/crypto.js';
 import { keyProofBytes } from '../../protocol/keys.js';
@@ -21,6 +21,7 @@ import {
   type PeerMessage,
   type PeerRole,
   type ServerMessage,
+  SERVER_STATS_EVERY_MS,
 } from '../../protocol/messages.js';
 import type { PlayerAction, SiteSnapshot } from '../../game/types.js';
 import { cheaterForHost, type CheatMode } from './cheat.js';
@@ -30,10 +31,7 @@ import { Mesh } from './mesh.js';
 import { SiteServerHost } from './serverHost.js';
 import { SiteUserHost } from './userHost.js';
 
-/** Clock-sync pings use ids from here up, so they never collide with the session's RTT pings. */
-export const CLOCK_PING_BASE = 1 << 30;
-/** Serving tabs report their measurements this often. */
-const STATS_EVERY_MS = 2000;
+export { CLOCK_PING_BASE };
 /** A server whose player walked into its site answers the replacement's state requests this long. */
 export const HAND_OFF_MS = 15_000;
 
@@ -103,6 +101,8 @@ export class P2PNode {
     this.driver = new Driver(o.wakeup, (err) => this.log('p2p.tick_failed', { err: String(err), stack: (err as Error)?.stack }));
     this.clock = createClockSync({
       now: o.localNow,
+      adminResolution: LIVE_CLOCK_RESOLUTION.admin,
+      localResolution: LIVE_CLOCK_RESOLUTION.local,
       send: ({ id, t0 }) => this.toAdmin({ type: 'ping', id: CLOCK_PING_BASE + id, t: t0 }),
     });
   }
@@ -305,7 +305,7 @@ export class P2PNode {
     this.log('p2p.serve', { site, serverId, ...(stateFrom !== undefined ? { stateFrom } : {}), ...(cheater ? { cheat: this.o.cheat } : {}) });
     this.bound.hooks.serving(site);
     this.lastStats = null;
-    this.statsTimer = setInterval(() => this.sendStats(), STATS_EVERY_MS);
+    this.statsTimer = setInterval(() => this.sendStats(), SERVER_STATS_EVERY_MS);
   }
 
   /** The cheater to serve with: only with a mode and the admin's leave (welcome.p2p.cheatModes). */
