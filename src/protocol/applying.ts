@@ -188,7 +188,10 @@ function produceUpdate(ctx: ServerCtx, b: number, applied: AppliedAction[], even
   sendUpdate(ctx, update);
 }
 
-/** To the users (and, for a `left` event, the leaver and the admin): in full or as a hash. */
+/**
+ * To the users (and, for a `left` event, the leaver; and the admin for a departure or an update
+ * that applied a system action, so that it stops sending that action again): in full or as a hash.
+ */
 function sendUpdate(ctx: ServerCtx, update: UpdateMessage): void {
   const slot = mySlot(ctx);
   if (slot === null || ctx.lifecycle.status !== 'running') return;
@@ -202,7 +205,7 @@ function sendUpdate(ctx: ServerCtx, update: UpdateMessage): void {
       left = true;
     }
   }
-  if (left) to.add(ADMIN_ID);
+  if (left || update.applied.some(([user]) => user === SYSTEM_ACTOR)) to.add(ADMIN_ID);
   to.delete(ctx.me);
   for (const u of to) {
     if (full) ctx.opts.send(u, update);

@@ -25,6 +25,21 @@ describe('system actions sent again', () => {
     for (const id of ['s0', 's1', 's2']) expect(s.servers.get(id)?.snapshot()?.users.map((u) => u.name)).toContain('dave');
   });
 
+  it('stops sending a join once the servers applied it: they tell the admin of an update with a system action', () => {
+    const s = setupSite({ nServer: 3 });
+    s.net.run(500);
+    let copies = 0;
+    s.net.drop = (from, _to, m: PeerMessage) => {
+      if (from === 'admin' && m.type === 'sysAction') copies++;
+      return false;
+    };
+    s.net.poke('admin', () => s.coordinator.systemAction('dave', { kind: 'join', user: dave }));
+    s.net.run(10 * s.config.T_resend);
+    for (const id of ['s0', 's1', 's2']) expect(s.servers.get(id)?.snapshot()?.users.map((u) => u.name)).toContain('dave');
+    // The first copy to each server, and no resend (a resend every T_resend for 3 horizons otherwise).
+    expect(copies).toBe(3);
+  });
+
   it('stops sending a join again once a later order for the same user is out, and after a bound', () => {
     const s = setupSite({ nServer: 3 });
     s.net.run(500);
