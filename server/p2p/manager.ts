@@ -222,6 +222,8 @@ export class P2PManager {
         p.tab.send({ type: 'keyOk', serverId: r.serverId });
         this.deps.log.info('p2p.key', { user, server: r.serverId });
         this.serverBack(p, r.serverId);
+        // A peer came: a site left short of servers may take it now.
+        this.refillShort();
         return null;
       }
       case 'prefs':
@@ -516,7 +518,7 @@ export class P2PManager {
           this.lowSince.set(site, since);
           if (now - since >= handBackAfterMs) this.handBack(site, 'well below the threshold');
         } else this.lowSince.delete(site);
-        if (s.servers().length < nServer) {
+        if (this.fill(s) < nServer) {
           const since = this.shortSince.get(site) ?? now;
           this.shortSince.set(site, since);
           if (now - since >= 2 * T_ignore) this.handBack(site, 'not enough servers');
@@ -526,6 +528,28 @@ export class P2PManager {
     } catch (err) {
       this.deps.log.error('p2p.check_failed', { err, stack: (err as Error)?.stack });
     }
+  }
+
+  /**
+   * Sites left short of servers (a replacement found no candidate then) take candidates free now:
+   * on a peer's login, and at every check (a peer left a site, or stopped serving one).
+   */
+  private refillShort(): void {
+    for (const s of this.sites.values()) if (s.running) this.fill(s);
+  }
+
+  /** Empty slots of `s` to candidates while there are both; how many servers it has then. */
+  private fill(s: P2PSite): number {
+    let n = s.servers().length;
+    while (n < this.deps.options.nServer) {
+      const id = s.refill();
+      if (id === null) break;
+      // Taken now (its `serve` goes out after this input): no other site may pick it meanwhile.
+      const p = this.registry.byServerId(id);
+      if (p) p.serving = s.site;
+      n = s.servers().length;
+    }
+    return n;
   }
 
   private sitesWithUsers(): string[] {
