@@ -454,8 +454,15 @@ export class P2PManager {
       if (!s.awaitsServerWithKey(p.key ?? '') || !s.serverBack(serverId)) continue;
       p.serving = site;
       p.stats = null;
-      p.tab.send({ type: 'serve', site, serverId });
       this.deps.log.info('p2p.server_back', { site, server: serverId });
+      if (this.deps.game.siteOf(p.user) === site) {
+        // Its player landed on this site before its key came back (a portal taken while the admin
+        // was down): not told to serve on, it walks in as `join` does for a server it knows, and
+        // hands its copy to its replacement (found by the managed world).
+        s.walkIn(serverId);
+        return;
+      }
+      p.tab.send({ type: 'serve', site, serverId });
       return;
     }
   }

@@ -496,6 +496,8 @@ export class P2PSite {
       return;
     }
     this.users.delete(user.name);
+    // Gone, so no longer waited for after a restart (if it joins again, it is back: found by the managed world).
+    this.resumeWait?.userBack(user.name);
     this.deps.onLeft(user, via, seq);
     this.allBack();
   }
