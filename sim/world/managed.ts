@@ -67,15 +67,13 @@ const DRIFT_MAX_PPM = 80;
 /** A resumed site waits this long for its servers and users (the admin's default is 30 s). */
 const RESUME_GRACE_MS = 3000;
 
-export type FaultDraw = 'sometimes' | 'always' | 'never';
+/** A fault of the managed world: drawn per run with its chance (default), in every run, or never. */
+export type FaultDraw = NonNullable<WorldOptions['restarts']>;
 
+/** `restarts`: an admin restart during play (RESTART_CHANCE); `skew`: tabs' clocks off and drifting (SKEW_CHANCE). */
 export interface ManagedOptions extends WorldOptions {
   /** Tests only: every player logs out and in again on its P2P site this many times (the stall). */
   relogins?: number;
-  /** An admin restart during play: drawn per run with RESTART_CHANCE (default), in every run, or none. */
-  restarts?: FaultDraw;
-  /** Tabs' clocks off and drifting: drawn per run with SKEW_CHANCE (default), in every run, or none. */
-  skew?: FaultDraw;
 }
 
 /** The managed world's trace: the world's, and what its own faults did. */

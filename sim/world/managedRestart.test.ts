@@ -5,6 +5,7 @@
  * property, and the seeds that found defects on the way are kept, each failing without its fix.
  */
 import { describe, expect, it } from 'vitest';
+import { formatFailure, parseWorldArgs } from './cli.js';
 import { runManagedWorld, type ManagedOptions } from './managed.js';
 import { checkWorld } from './properties.js';
 
@@ -92,4 +93,18 @@ describe('a P2P site short of servers in the managed world', () => {
     expect(t.refills).toBeGreaterThan(0);
     expect(checkWorld(t)).toEqual([]);
   }, 60_000);
+});
+
+describe('the managed faults on the command line', () => {
+  it('--restarts and --skew take sometimes, always or never, only with --managed, and replay lines keep them', () => {
+    expect(parseWorldArgs(['--managed', '--restarts', 'always', '--skew', 'never'])).toMatchObject({ managed: true, restarts: 'always', skew: 'never' });
+    expect(parseWorldArgs(['--managed'])).not.toHaveProperty('restarts');
+    expect(parseWorldArgs(['--managed', '--skew', 'often'])).toMatch(/--skew needs one of sometimes, always, never, got often/);
+    expect(parseWorldArgs(['--managed', '--restarts'])).toMatch(/got nothing/);
+    expect(parseWorldArgs(['--managed', '--restarts', 'never', '--restarts', 'never'])).toMatch(/given twice/);
+    expect(parseWorldArgs(['--restarts', 'always'])).toMatch(/need --managed/);
+    expect(formatFailure({ seed: 1, rounds: 6, managed: true, restarts: 'always', skew: 'never' }, ['users: …'])).toContain(
+      'replay: npm run sim -- --world --seed 1 --rounds 6 --managed --restarts always --skew never',
+    );
+  });
 });
