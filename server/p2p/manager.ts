@@ -221,6 +221,8 @@ export class P2PManager {
         p.tab.send({ type: 'keyOk', serverId: r.serverId });
         this.deps.log.info('p2p.key', { user, server: r.serverId });
         this.serverBack(p, r.serverId);
+        // A peer came: a site left short of servers may take it now.
+        this.refillShort();
         return null;
       }
       case 'prefs':
@@ -451,8 +453,15 @@ export class P2PManager {
       if (!s.awaitsServerWithKey(p.key ?? '') || !s.serverBack(serverId)) continue;
       p.serving = site;
       p.stats = null;
-      p.tab.send({ type: 'serve', site, serverId });
       this.deps.log.info('p2p.server_back', { site, server: serverId });
+      if (this.deps.game.siteOf(p.user) === site) {
+        // Its player landed on this site before its key came back (a portal taken while the admin
+        // was down): not told to serve on, it walks in as `join` does for a server it knows, and
+        // hands its copy to its replacement (found by the managed world).
+        s.walkIn(serverId);
+        return;
+      }
+      p.tab.send({ type: 'serve', site, serverId });
       return;
     }
   }
@@ -515,7 +524,7 @@ export class P2PManager {
           this.lowSince.set(site, since);
           if (now - since >= handBackAfterMs) this.handBack(site, 'well below the threshold');
         } else this.lowSince.delete(site);
-        if (s.servers().length < nServer) {
+        if (this.fill(s) < nServer) {
           const since = this.shortSince.get(site) ?? now;
           this.shortSince.set(site, since);
           if (now - since >= 2 * T_ignore) this.handBack(site, 'not enough servers');
@@ -525,6 +534,28 @@ export class P2PManager {
     } catch (err) {
       this.deps.log.error('p2p.check_failed', { err, stack: (err as Error)?.stack });
     }
+  }
+
+  /**
+   * Sites left short of servers (a replacement found no candidate then) take candidates free now:
+   * on a peer's login, and at every check (a peer left a site, or stopped serving one).
+   */
+  private refillShort(): void {
+    for (const s of this.sites.values()) if (s.running) this.fill(s);
+  }
+
+  /** Empty slots of `s` to candidates while there are both; how many servers it has then. */
+  private fill(s: P2PSite): number {
+    let n = s.servers().length;
+    while (n < this.deps.options.nServer) {
+      const id = s.refill();
+      if (id === null) break;
+      // Taken now (its `serve` goes out after this input): no other site may pick it meanwhile.
+      const p = this.registry.byServerId(id);
+      if (p) p.serving = s.site;
+      n = s.servers().length;
+    }
+    return n;
   }
 
   private sitesWithUsers(): string[] {

@@ -400,6 +400,16 @@ export class P2PSite {
     return done;
   }
 
+  /** A slot left empty (its replacement found no candidate) goes to a candidate free now; its id, or null. */
+  refill(): string | null {
+    if (!this.life.running) return null;
+    const id = this.coordinator.refill();
+    if (id === null) return null;
+    this.deps.log.info('p2p.refilled', { site: this.site, server: id });
+    this.changed();
+    return id;
+  }
+
   /** Starts the hand-back to client-server mode. */
   close(reason: string): void {
     if (!this.life.can('handBack')) return;
@@ -486,6 +496,8 @@ export class P2PSite {
       return;
     }
     this.users.delete(user.name);
+    // Gone, so no longer waited for after a restart (if it joins again, it is back: found by the managed world).
+    this.resumeWait?.userBack(user.name);
     this.deps.onLeft(user, via, seq);
     this.allBack();
   }

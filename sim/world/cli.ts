@@ -15,8 +15,14 @@ export const WORLD_USAGE = `usage: npm run sim -- --world [options]
   --rounds N    rounds of play (1-100)         default 6
   --managed     the admin's real Game and P2PManager, users' own cores,
                 loss and partitions (default players 14)
+  --restarts D  managed: admin restarts sometimes|always|never  default sometimes (30 %)
+  --skew D      managed: skewed tab clocks sometimes|always|never default sometimes (50 %)
   --help        this text
 `;
+
+/** Flags whose value is how a managed-world fault is drawn. */
+const DRAWS = ['sometimes', 'always', 'never'] as const;
+type Draw = (typeof DRAWS)[number];
 
 const LIMITS: Record<string, [number, number]> = {
   '--seed': [0, 2 ** 31],
@@ -33,6 +39,8 @@ export function parseWorldArgs(argv: readonly string[]):
       rounds: number;
       help: boolean;
       managed: boolean;
+      restarts?: Draw;
+      skew?: Draw;
     }
   | string {
   const o: {
@@ -42,6 +50,8 @@ export function parseWorldArgs(argv: readonly string[]):
     rounds: number;
     help: boolean;
     managed: boolean;
+    restarts?: Draw;
+    skew?: Draw;
   } = {
     seed: 1,
     seeds: 1,
@@ -62,6 +72,14 @@ export function parseWorldArgs(argv: readonly string[]):
       o.managed = true;
       continue;
     }
+    if (flag === '--restarts' || flag === '--skew') {
+      const key = flag === '--restarts' ? 'restarts' : 'skew';
+      if (o[key] !== undefined) return `${flag} given twice`;
+      const raw = argv[++i] ?? '';
+      if (!(DRAWS as readonly string[]).includes(raw)) return `${flag} needs one of ${DRAWS.join(', ')}, got ${raw || 'nothing'}`;
+      o[key] = raw as Draw;
+      continue;
+    }
     const lim = LIMITS[flag];
     if (!lim) return `unknown option ${flag} for --world (see --world --help)`;
     if (seen.has(flag)) return `${flag} given twice`;
@@ -72,6 +90,7 @@ export function parseWorldArgs(argv: readonly string[]):
       return `${flag} needs a whole number in [${lim[0]}, ${lim[1]}], got ${raw ?? 'nothing'}`;
     o[flag.slice(2) as 'seed' | 'seeds' | 'players' | 'rounds'] = n;
   }
+  if ((o.restarts !== undefined || o.skew !== undefined) && !o.managed) return '--restarts and --skew need --managed';
   return o;
 }
 
@@ -80,7 +99,7 @@ export function formatFailure(
   o: Omit<WorldOptions, 'seed'> & { seed: number },
   violations: readonly string[],
 ): string {
-  const extra = `${o.players !== undefined ? ` --players ${o.players}` : ''}${o.rounds !== undefined ? ` --rounds ${o.rounds}` : ''}${o.managed ? ' --managed' : ''}`;
+  const extra = `${o.players !== undefined ? ` --players ${o.players}` : ''}${o.rounds !== undefined ? ` --rounds ${o.rounds}` : ''}${o.managed ? ' --managed' : ''}${o.restarts !== undefined ? ` --restarts ${o.restarts}` : ''}${o.skew !== undefined ? ` --skew ${o.skew}` : ''}`;
   return (
     [
       `seed ${o.seed}: ${violations.length} violation(s)`,
@@ -113,6 +132,8 @@ export function runWorldCli(
       rounds: a.rounds,
       ...(a.players !== undefined ? { players: a.players } : {}),
       ...(a.managed ? { managed: true } : {}),
+      ...(a.restarts !== undefined ? { restarts: a.restarts } : {}),
+      ...(a.skew !== undefined ? { skew: a.skew } : {}),
     };
     const trace = runWorld(o);
     // The managed world counts its logins and portal landings as entries.

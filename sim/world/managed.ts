@@ -10,7 +10,10 @@
  * Faults: peer links lose messages in some runs, a player's tab is cut off from the others for a
  * while (a partition, then it heals), some tabs are slow (a loaded machine: each input waits for
  * its one core), tabs crash (the admin notices its socket close a little later), and players log
- * out and in again (their previous session's channels linger at the servers: tab.ts).
+ * out and in again (their previous session's channels linger at the servers: tab.ts). In some
+ * runs the admin restarts (adminProcess.ts: the process stops as on SIGTERM, every tab's socket
+ * drops, a new process on the same database resumes the P2P sites and the tabs reconnect), and in
+ * some the tabs' clocks are off and drift, synced by the protocol's clock sync (tab.ts).
  *
  * What the run saw is a `WorldTrace` (the fields of world.ts plus the managed ones), judged by
  * `checkWorld` like the P2P-only world's.
@@ -21,24 +24,21 @@ import { getSite, listSites } from '../../src/game/world.js';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
 import type { ClientMessage, PeerMessage, ServerMessage } from '../../src/protocol/messages.js';
 import type { SiteServer, SiteUser } from '../../src/protocol/api.js';
-import type { Wakeup } from '../../src/net/p2p/driver.js';
-import { DEPARTURE_WAIT_MS, Game, type PlayerLink } from '../../server/game.js';
+import { DEPARTURE_WAIT_MS, type PlayerLink } from '../../server/game.js';
 import type { Logger } from '../../server/log.js';
-import { P2PManager } from '../../server/p2p/manager.js';
 import { LOST_AFTER_MS } from '../../server/p2p/reads.js';
 import { DEFAULT_P2P, siteConfigFor, type P2POptions } from '../../server/p2p/settings.js';
-import { SiteHost } from '../../server/sites.js';
 import { SqliteStorage } from '../../server/storage/sqlite.js';
+import { ADMIN_SECRET, startAdmin, stopAdmin, type AdminProcess } from './adminProcess.js';
 import { peerCodec } from '../core.js';
 import { EventQueue } from '../eventQueue.js';
 import { Network } from '../network.js';
 import { createRng } from '../rng.js';
-import { Channels, SimTab, type TabWorld } from './tab.js';
+import { Channels, SimTab, type TabSkew, type TabWorld } from './tab.js';
 import type { WorldEntry, WorldOptions, WorldTrace } from './world.js';
 import { emptyTrace } from './trace.js';
 
 const crypto = insecureFastScheme;
-const ADMIN_SECRET = 'ad'.repeat(32);
 
 /**
  * A login or portal entry has the site's state within this, once the last fault healed: a login
@@ -54,28 +54,39 @@ const OPTIONS: Readonly<P2POptions> = {
   p2pSaveMs: 2000,
 };
 
+/** Runs with an admin restart, and with skewed clocks, when each is drawn ('sometimes'). */
+export const RESTART_CHANCE = 0.3;
+export const SKEW_CHANCE = 0.5;
+/**
+ * A skewed tab's clock: behind the admin's by up to this (a tab's clock is its page's
+ * performance.now, far behind the admin's wall clock: its first offset is a jump forward), and
+ * drifting up to this either way (within the 100 ppm the sync assumes).
+ */
+const SKEW_MAX_MS = 5000;
+const DRIFT_MAX_PPM = 80;
+/** A resumed site waits this long for its servers and users (the admin's default is 30 s). */
+const RESUME_GRACE_MS = 3000;
+
+/** A fault of the managed world: drawn per run with its chance (default), in every run, or never. */
+export type FaultDraw = NonNullable<WorldOptions['restarts']>;
+
+/** `restarts`: an admin restart during play (RESTART_CHANCE); `skew`: tabs' clocks off and drifting (SKEW_CHANCE). */
 export interface ManagedOptions extends WorldOptions {
   /** Tests only: every player logs out and in again on its P2P site this many times (the stall). */
   relogins?: number;
 }
 
-/** The simulator's clock as the admin's Driver wake-up (one pending call, as a Node timer). */
-function queueWakeup(queue: EventQueue): Wakeup {
-  let ev: ReturnType<EventQueue['after']> | undefined;
-  return {
-    set(delayMs, cb) {
-      queue.cancel(ev);
-      ev = queue.after(delayMs, () => {
-        ev = undefined;
-        cb();
-      });
-    },
-    clear() {
-      queue.cancel(ev);
-      ev = undefined;
-    },
-  };
+/** The managed world's trace: the world's, and what its own faults did. */
+export interface ManagedTrace extends WorldTrace {
+  /** Sites left short of servers that took a free peer later (P2PManager: `p2p.refilled`). */
+  refills: number;
+  /** Tabs with a skewed clock, and the largest error of their synced clocks in play (ms, after their first sync). */
+  skewed: number;
+  clockErrorMax: number;
 }
+
+const drawn = (d: FaultDraw | undefined, chance: number, rng: { chance(p: number): boolean }): boolean =>
+  d === 'always' || (d !== 'never' && rng.chance(chance));
 
 /** Stable JSON (sorted keys) to compare states however they were stored. */
 export function canonical(v: unknown): string {
@@ -86,7 +97,7 @@ export function canonical(v: unknown): string {
   );
 }
 
-export function runManagedWorld(o: ManagedOptions): WorldTrace {
+export function runManagedWorld(o: ManagedOptions): ManagedTrace {
   const rng = createRng(o.seed);
   const queue = new EventQueue();
   const now = (): number => queue.now;
@@ -101,8 +112,11 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
   });
   const siteIds = listSites().map((s) => s.id);
   const players = Array.from({ length: o.players ?? 14 }, (_, i) => `p${i}`);
-  const trace: WorldTrace = {
+  const trace: ManagedTrace = {
     ...emptyTrace(o.seed, players, siteIds),
+    refills: 0,
+    skewed: 0,
+    clockErrorMax: 0,
     entries: [],
     views: [],
     storedChecks: [],
@@ -115,38 +129,33 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
   const say = (level: string) => (event: string, fields?: Record<string, unknown>) =>
     debug ? console.log(queue.now.toFixed(0), level, event, JSON.stringify(fields ?? {})) : undefined;
   const log: Logger = {
-    info: say('info'),
+    info: (event, fields) => {
+      if (event === 'p2p.refilled') trace.refills++;
+      say('info')(event, fields);
+    },
     warn: say('warn'),
     error: (event, fields) => void trace.errors.push(`${event} ${JSON.stringify(fields ?? {})}`),
   };
   // Read by the manager at every check: the end of the run raises the threshold (no new transfers).
   const options: P2POptions = { ...OPTIONS };
+  // The database outlives the admin process (a restart keeps it, as the real one keeps its file).
   const storage = new SqliteStorage(':memory:');
-  const sites = new SiteHost((id) => storage.getSite(id));
-  for (const s of siteIds) trace.itemsAtStart.push(...sites.snapshot(s).site.items.map((i) => i.id));
-  const game = new Game(sites, storage, log, now, queueWakeup(queue));
-  const hooks = game.hooks();
   /** Server cores per site and period (a period: one stay at Site Servers). */
   const period = new Map<string, number>();
   const periodKey = (site: string): string => `${site}#${period.get(site) ?? 0}`;
   const cores = new Map<string, Map<string, SiteServer>>();
   const coreById = new Map<string, SiteServer>();
   const userCores: Array<{ user: string; key: string; core: SiteUser }> = [];
-  const manager = new P2PManager({
-    options,
-    adminSecret: ADMIN_SECRET,
-    crypto,
-    now,
-    random: () => rng.next(),
-    log,
-    game: {
-      ...hooks,
-      // The transfer takes the site's snapshot: a new period at Site Servers begins.
-      snapshotFor: (site) => {
-        period.set(site, (period.get(site) ?? 0) + 1);
-        return hooks.snapshotFor(site);
-      },
-      closed: (site, v) => {
+  const startProcess = (): AdminProcess =>
+    startAdmin({
+      queue,
+      storage,
+      log,
+      options,
+      random: () => rng.next(),
+      resumeGraceMs: RESUME_GRACE_MS,
+      onTransfer: (site) => void period.set(site, (period.get(site) ?? 0) + 1),
+      onClosed: (site, v, lost) => {
         // What the admin takes back and stores (before its own joins of the users coming back,
         // which advance it), against the majority of the site's servers, stopped at the cut.
         const votes = new Map<string, number>();
@@ -157,23 +166,19 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
           votes.set(c, (votes.get(c) ?? 0) + 1);
         }
         const majority = [...votes].find(([, n]) => n * 2 > options.nServer)?.[0] ?? null;
-        // A site that lost its majority comes back from its fallback, by design not the majority's state.
-        const lost = manager.lifecycle(site).history.at(-1)?.event === 'fellBack';
         trace.storedChecks?.push({
           site,
           seq: v.seq,
           stored: canonical(v.snapshot),
           majority: lost ? null : majority,
         });
-        hooks.closed(site, v);
       },
-    },
-    checkEveryMs: 500,
-    records: { put: (r) => storage.putP2PSite(r, now()), delete: (s) => storage.deleteP2PSite(s) },
-    wakeup: queueWakeup(queue),
-    defer: (fn) => void queue.schedule(queue.now, fn),
-  });
-  game.attachP2P(manager);
+    });
+  /** The admin process now (a restart replaces it), every one the run had, and whether one is up. */
+  let admin = startProcess();
+  const admins = [admin];
+  let adminUp = true;
+  for (const s of siteIds) trace.itemsAtStart.push(...admin.sites.snapshot(s).site.items.map((i) => i.id));
 
   // --- tabs -----------------------------------------------------------------------------------
   const channels = new Channels();
@@ -182,6 +187,8 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
   const links_ = new Map<string, PlayerLink>();
   /** Each tab's current WebSocket as the manager knows it (a late close of an older one changes nothing). */
   const wsTabs = new Map<string, { send: (m: ServerMessage) => void }>();
+  /** The admin process each tab's socket is connected to (a restart drops them all). */
+  const sockets = new Map<string, AdminProcess>();
   const entryOpen = new Map<string, WorldEntry>();
   const world: TabWorld = {
     queue,
@@ -191,8 +198,10 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
     configFor: (site) => siteConfigFor(OPTIONS, site),
     toAdmin: (tab, msg) => {
       const session = tab.session;
+      const to = sockets.get(tab.name);
       queue.after(latencyOf.get(tab.name) ?? 10, () => {
-        if (tab.session === session) fromTab(tab, msg);
+        // Lost with its socket when the admin process went away meanwhile.
+        if (tab.session === session && to === admin && adminUp) fromTab(tab, msg);
       });
     },
     ready: (tab, site) => {
@@ -214,18 +223,23 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
   const fromTab = (tab: SimTab, msg: ClientMessage): void => {
     const link = links_.get(tab.name);
     if (!link) return;
+    if (msg.type === 'ping') {
+      // The admin's clock answers (ws.ts): the tabs' clock sync.
+      wsTabs.get(tab.name)?.send({ type: 'pong', id: msg.id, t: msg.t, serverTime: now() });
+      return;
+    }
     if (msg.type === 'action') {
-      game.act(tab.name, link, msg.actionNo, msg.action);
+      admin.game.act(tab.name, link, msg.actionNo, msg.action);
       return;
     }
     if (msg.type === 'key' || msg.type === 'peer' || msg.type === 'linkFailed' || msg.type === 'prefs') {
-      manager.onMessage(tab.name, msg);
+      admin.manager.onMessage(tab.name, msg);
     }
   };
-  const toTab = (tab: SimTab, session: number, m: ServerMessage): void => {
+  const toTab = (tab: SimTab, session: number, m: ServerMessage, from: AdminProcess): void => {
     // Whom the manager picks to serve, and where the game has that player then.
     if (m.type === 'serve')
-      trace.serves?.push({ user: tab.name, site: m.site, playingOn: hooks.siteOf(tab.name), at: now() });
+      trace.serves?.push({ user: tab.name, site: m.site, playingOn: from.hooks.siteOf(tab.name), at: now() });
     if (m.type === 'enter' && tab.session === session) {
       // The admin puts the player on a site: a portal's landing opens an entry (a login has one).
       const open = entryOpen.get(tab.name);
@@ -242,39 +256,60 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
   };
 
   const faults = rng.fork('faults');
+  // Skewed clocks, in some runs: each tab's machine clock off and drifting (its own stream of draws).
+  const clocks = rng.fork('clocks');
+  const skewed = drawn(o.skew, SKEW_CHANCE, clocks);
   players.forEach((name, i) => {
     // A loaded machine: a few ms per input (some tens of inputs per Timeslot make that a busy core).
     const cpuMs = faults.chance(0.15) ? 0.5 + faults.next() * 3 : 0;
-    tabs.set(name, new SimTab(name, world, channels, cpuMs, i));
+    const skew: TabSkew | null = skewed
+      ? { offsetMs: -clocks.next() * SKEW_MAX_MS, driftPpm: (clocks.next() * 2 - 1) * DRIFT_MAX_PPM }
+      : null;
+    if (skew) trace.skewed++;
+    tabs.set(name, new SimTab(name, world, channels, cpuMs, i, skew));
     latencyOf.set(name, 3 + links.int(20));
   });
 
-  const login = (tab: SimTab): void => {
-    let session = 0;
+  /**
+   * The tab's socket to the admin process up now: a login (a new session of the tab), or a
+   * reconnect after an admin restart (the same session: its cores and channels go on).
+   */
+  const connect = (tab: SimTab, how: 'login' | 'reconnect'): void => {
+    const proc = admin;
+    let session = tab.session;
     const link: PlayerLink = {
-      send: (json) => toTab(tab, session, JSON.parse(json) as ServerMessage),
+      send: (json) => toTab(tab, session, JSON.parse(json) as ServerMessage, proc),
       kick: () => undefined,
     };
-    const wsTab = { send: (m: ServerMessage) => toTab(tab, session, m) };
+    const wsTab = { send: (m: ServerMessage) => toTab(tab, session, m, proc) };
     wsTabs.set(tab.name, wsTab);
-    const challenge = manager.connect(tab.name, wsTab, {
+    sockets.set(tab.name, proc);
+    const challenge = proc.manager.connect(tab.name, wsTab, {
       ip: `10.0.${tabs.size}.${players.indexOf(tab.name)}`,
       guest: false,
     });
-    const proof = tab.login(challenge);
+    if (how === 'login') tab.login(challenge);
+    else tab.reconnect(challenge);
     session = tab.session;
     links_.set(tab.name, link);
-    const e: WorldEntry = { user: tab.name, site: null, via: 'login', at: now(), readyAt: null };
-    trace.entries?.push(e);
-    entryOpen.set(tab.name, e);
-    manager.setRtt(tab.name, 2 * (latencyOf.get(tab.name) ?? 10));
-    game.enter(tab.name, false, link);
-    world.toAdmin(tab, { type: 'key', key: proof.key, sig: proof.sig });
+    const open = entryOpen.get(tab.name);
+    // An entry the restart interrupted goes on: wherever the new admin puts the player, in the bound.
+    if (open) open.site = null;
+    else {
+      const e: WorldEntry = { user: tab.name, site: null, via: 'login', at: now(), readyAt: null };
+      trace.entries?.push(e);
+      entryOpen.set(tab.name, e);
+    }
+    proc.manager.setRtt(tab.name, 2 * (latencyOf.get(tab.name) ?? 10));
+    proc.game.enter(tab.name, false, link);
+    tab.sendKey();
   };
+  const login = (tab: SimTab): void => connect(tab, 'login');
   /** The tab goes: a logout (the admin hears it after the tab's latency) or a crash (later still). */
   const close = (tab: SimTab, how: 'logout' | 'crash'): void => {
     const link = links_.get(tab.name);
     const ws = wsTabs.get(tab.name);
+    const proc = sockets.get(tab.name);
     const e = entryOpen.get(tab.name);
     if (e) {
       e.abandoned = now();
@@ -285,9 +320,11 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
     if (how === 'crash') trace.crashed.push(tab.name);
     const delay = (latencyOf.get(tab.name) ?? 10) + (how === 'crash' ? 500 + faults.int(2500) : 0);
     queue.after(delay, () => {
-      if (link) game.leave(tab.name, link, { forget: false, reason: how });
+      // An admin process that went away meanwhile never hears it (the next never had this socket).
+      if (!adminUp || proc !== admin) return;
+      if (link) admin.game.leave(tab.name, link, { forget: false, reason: how });
       // A new session may have connected meanwhile: its peer entry is not this one's.
-      manager.disconnect(tab.name, ws);
+      admin.manager.disconnect(tab.name, ws);
     });
   };
 
@@ -308,9 +345,14 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
   const runFor = (ms: number): void => void queue.runUntil(queue.now + ms);
   const viewOf = (tab: SimTab): SiteSnapshot | null => {
     if (!tab.site) return null;
-    if (tab.mode === 'cs') return manager.hosting(tab.site).mode === 'cs' ? sites.snapshot(tab.site) : null;
+    if (tab.mode === 'cs')
+      return adminUp && admin.manager.hosting(tab.site).mode === 'cs' ? admin.sites.snapshot(tab.site) : null;
     if (!tab.user?.ready) return null;
-    for (const id of manager.site(tab.site)?.servers() ?? []) {
+    // While the admin is down the player still knows its site's servers.
+    const servers = adminUp
+      ? (admin.manager.site(tab.site)?.servers() ?? [])
+      : tab.user.core.serverStates().map((x) => x.id);
+    for (const id of servers) {
       const s = coreById.get(id)?.snapshot();
       if (s) return s;
     }
@@ -336,20 +378,58 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
     else send({ kind: 'say', text: `round ${round}` });
   };
 
+  const rounds = o.rounds ?? 6;
+  // The admin restarts in some runs, during play: it stops as on SIGTERM (saved, its P2P sites
+  // suspended, every socket dropped), P2P sites play on without it, and a new process on the same
+  // database resumes them; the tabs still open reconnect, each after a back-off.
+  const restart = rng.fork('restart');
+  if (drawn(o.restarts, RESTART_CHANCE, restart)) {
+    const downAt = 1500 + restart.int(rounds * 700);
+    const upAt = downAt + 300 + restart.int(1500);
+    trace.faults?.push({ start: downAt, end: upAt, what: 'admin restart' });
+    queue.schedule(downAt, () => {
+      adminUp = false;
+      trace.restarts++;
+      stopAdmin(admin);
+      sockets.clear();
+    });
+    queue.schedule(upAt, () => {
+      admin = startProcess();
+      admins.push(admin);
+      adminUp = true;
+      for (const tab of tabs.values()) {
+        if (!tab.online) continue;
+        const session = tab.session;
+        queue.after(1 + restart.int(300), () => {
+          if (tab.session === session && adminUp) connect(tab, 'reconnect');
+        });
+      }
+    });
+  }
+  /** The largest error of a synced clock the players see (after its first sync). */
+  const sampleClocks = (): void => {
+    for (const tab of tabs.values()) {
+      const e = tab.online ? tab.clockError() : null;
+      if (e !== null) trace.clockErrorMax = Math.max(trace.clockErrorMax, Math.abs(e));
+    }
+  };
+
   for (const tab of tabs.values()) login(tab);
   runFor(1500);
-  const rounds = o.rounds ?? 6;
   const r = rng.fork('players');
   for (let round = 0; round < rounds; round++) {
+    sampleClocks();
     for (const tab of tabs.values()) {
       if (!tab.online) {
-        if (r.chance(0.5)) login(tab);
+        // Logins wait for the admin.
+        if (adminUp && r.chance(0.5)) login(tab);
         continue;
       }
       play(tab, r, round);
     }
     runFor(600 + r.int(500));
   }
+  while (!adminUp) runFor(100);
   // Tests (the re-login stall as a seed): on each P2P site, quiet now, one player logs out and in
   // again while the others stay (a site left empty or nearly would be handed back).
   for (let k = 0; k < (o.relogins ?? 0); k++) {
@@ -365,7 +445,9 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
   // The end: everyone still away logs in, play stops, and every P2P site is handed back.
   for (const tab of tabs.values()) if (!tab.online) login(tab);
   runFor(3000);
+  sampleClocks();
   options.transferThreshold = Number.MAX_SAFE_INTEGER;
+  const { manager, game, sites } = admin;
   for (const site of siteIds)
     if (manager.hosting(site).mode === 'p2p') manager.handBack(site, 'end of the run');
   for (let t = 0; t < 30_000 && siteIds.some((s) => manager.hosting(s).mode === 'p2p'); t += 200) runFor(200);
@@ -394,18 +476,21 @@ export function runManagedWorld(o: ManagedOptions): WorldTrace {
     const snap = sites.snapshot(site);
     if (manager.hosting(site).mode === 'cs')
       trace.closed.set(site, { seq: snap.site.step, snapshot: snap, lastActionNo: new Map() });
-    const life = manager.lifecycle(site).history;
-    // A site that lost its majority was down from the fetch that found it out until it fell back.
-    const lose = life.find((h) => h.event === 'lose');
-    const fell = life.find((h) => h.event === 'fellBack');
-    if (lose && fell)
-      trace.faults?.push({
-        start: lose.at - LOST_AFTER_MS,
-        end: fell.at,
-        what: `${site} lost its majority`,
-        site,
-      });
-    const history = life.map((h) => h.event);
+    // Every admin process's lifecycle of the site, one after the other (suspended, then resumed).
+    const lives = admins.map((a) => a.manager.lifecycle(site).history);
+    for (const life of lives) {
+      // A site that lost its majority was down from the fetch that found it out until it fell back.
+      const lose = life.find((h) => h.event === 'lose');
+      const fell = life.find((h) => h.event === 'fellBack');
+      if (lose && fell)
+        trace.faults?.push({
+          start: lose.at - LOST_AFTER_MS,
+          end: fell.at,
+          what: `${site} lost its majority`,
+          site,
+        });
+    }
+    const history = lives.flat().map((h) => h.event);
     trace.lifecycles.set(site, history);
     trace.transfers = (trace.transfers ?? 0) + history.filter((e) => e === 'transfer').length;
   }

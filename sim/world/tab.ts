@@ -11,8 +11,17 @@
  * the far end until that end notices): a server keeps sending to the user's previous session
  * until the new one has said something to it. That is what made logging back in stall (the
  * join's update was lost and a quiet site sent no other).
+ *
+ * A tab's machine clock may be off and drift (sim/clock.ts): its cores then run on the clock that
+ * the protocol's clock sync (createClockSync, over the admin WebSocket's ping/pong, as P2PNode)
+ * gives it, and it registers its key only once that clock has an offset. When the admin restarts,
+ * the tab keeps its cores, channels and key (`reconnect`), as P2PNode does across sessions: a
+ * server the restarted admin resumes serves on and resends the updates it sent the admin (as
+ * SiteServerHost.resendToAdmin); one it does not resume (another id in keyOk) stops.
  */
 import { ChunkAssembler, splitChunks } from '../../src/protocol/chunks.js';
+import { createClockSync } from '../../src/protocol/clock.js';
+import type { ClockSync } from '../../src/protocol/api.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
 import { keyProofBytes } from '../../src/protocol/keys.js';
@@ -30,6 +39,8 @@ import { createSiteUser } from '../../src/protocol/user.js';
 import type { SiteServer, SiteUser } from '../../src/protocol/api.js';
 import type { PlayerAction } from '../../src/game/types.js';
 import { HAND_OFF_MS } from '../../src/net/p2p/node.js';
+import { ADMIN_OUTBOX } from '../../src/net/p2p/serverHost.js';
+import { machineClock, monotonic, type MachineClock } from '../clock.js';
 import type { EventQueue } from '../eventQueue.js';
 import { Host } from '../host.js';
 import type { Network } from '../network.js';
@@ -87,9 +98,16 @@ export class Channels {
   }
 }
 
+/** A machine clock off by `offsetMs` and drifting `driftPpm` (null: the true time, no clock sync). */
+export interface TabSkew {
+  offsetMs: number;
+  driftPpm: number;
+}
+
 export class SimTab {
-  readonly secretKey: string;
-  readonly key: string;
+  /** This session's key (a new tab page makes a new P2P node, with a new key; the first is fixed by the index). */
+  secretKey: string;
+  key: string;
   /** Login session number (Channels), 0 while logged out. */
   session = 0;
   serverId: string | null = null;
@@ -105,6 +123,15 @@ export class SimTab {
   private nextEnvelope = 1;
   /** Slow tab: CPU ms per input, and when its one core is free again. */
   private busyUntil = 0;
+  private readonly index: number;
+  /** The machine's own clock (skewed tabs), and this session's sync of it to the admin's. */
+  private readonly machine: MachineClock | null;
+  private readonly local: () => number;
+  private sync: { clock: ClockSync; host: Host<never> } | null = null;
+  /** The key message, held until the clock has its first offset (as P2PNode does). */
+  private pendingKey: ClientMessage | null = null;
+  /** What the server sent the admin (updates, hashes), to resend to a restarted admin. */
+  private outbox: PeerMessage[] = [];
 
   constructor(
     readonly name: string,
@@ -113,9 +140,22 @@ export class SimTab {
     /** CPU-like delay per input, ms (0: a fast machine). */
     readonly cpuMs: number,
     index: number,
+    skew: TabSkew | null = null,
   ) {
     this.secretKey = (index.toString(16).padStart(4, '0') + '7c').repeat(11).slice(0, 64);
     this.key = w.crypto.publicKeyOf(this.secretKey);
+    this.index = index;
+    this.machine = skew ? machineClock(w.queue, skew.offsetMs, skew.driftPpm) : null;
+    const m = this.machine;
+    this.local = m ? monotonic(() => m.read()) : () => w.queue.now;
+  }
+
+  /** The clock this tab's cores run on: the admin's as its clock sync estimates it (exact without skew). */
+  readonly now = (): number => this.sync?.clock.now() ?? this.local();
+
+  /** How far the synced clock is from the admin's now, ms (null: no skew, or not synced yet). */
+  clockError(): number | null {
+    return this.sync?.clock.offset() != null ? this.now() - this.w.queue.now : null;
   }
 
   get online(): boolean {
@@ -131,19 +171,55 @@ export class SimTab {
     q.schedule(at, fn);
   }
 
-  /** A new login session: the key proof for the admin's challenge. */
-  login(challenge: string): { key: string; sig: string } {
+  /** A new login session, its key proved for `challenge` (`sendKey` sends it). */
+  login(challenge: string): void {
     this.session = this.channels.open(this.name);
+    if (this.session > 1) {
+      // A new page: a new key, so a restarted admin never takes it for the last session's server.
+      this.secretKey = ((this.index * 4096 + this.session).toString(16).padStart(6, '0') + '7d').repeat(8).slice(0, 64);
+      this.key = this.w.crypto.publicKeyOf(this.secretKey);
+    }
     this.w.net.attach(this.name, (from, m) => this.cpu(() => this.fromPeer(from, m)));
-    return {
-      key: this.key,
-      sig: this.w.crypto.sign(this.secretKey, keyProofBytes(challenge, this.name, this.key)),
-    };
+    this.outbox = [];
+    if (this.machine) this.startSync();
+    this.reconnect(challenge);
+  }
+
+  /** A new admin socket (after a restart) or the first: the same key proved for its challenge. */
+  reconnect(challenge: string): void {
+    const sig = this.w.crypto.sign(this.secretKey, keyProofBytes(challenge, this.name, this.key));
+    this.pendingKey = { type: 'key', key: this.key, sig };
+  }
+
+  /** The key goes to the admin now, or once the clock has its first offset. */
+  sendKey(): void {
+    this.sendKeyIfSynced();
+  }
+
+  private sendKeyIfSynced(): void {
+    if (!this.pendingKey || (this.sync && this.sync.clock.offset() === null)) return;
+    this.w.toAdmin(this, this.pendingKey);
+    this.pendingKey = null;
+  }
+
+  /** This session's clock sync: its samples over the admin socket (ping, pong), driven on the local clock. */
+  private startSync(): void {
+    this.sync?.host.crash();
+    const clock = createClockSync({
+      now: this.local,
+      send: ({ id, t0 }) => this.w.toAdmin(this, { type: 'ping', id, t: t0 }),
+    });
+    const host = new Host<never>({ queue: this.w.queue, id: `${this.name}/clock`, coreNow: this.local });
+    host.install({ receive: () => undefined, tick: () => clock.tick(), nextWakeAt: () => clock.nextWakeAt() });
+    this.sync = { clock, host };
   }
 
   /** The tab closes (logout): its cores stop, its channels die with it. */
   close(): void {
     this.session = 0;
+    this.pendingKey = null;
+    this.sync?.host.crash();
+    this.sync = null;
     this.site = null;
     this.mode = null;
     this.stopUser();
@@ -178,6 +254,13 @@ export class SimTab {
     switch (m.type) {
       case 'keyOk':
         this.serverId = m.serverId;
+        // After an admin restart: a server it did not resume has another id now, and stops.
+        if (this.server && this.server.id !== m.serverId) this.stopServing(false);
+        return;
+      case 'pong':
+        this.sync?.clock.receive({ id: m.id, t1: m.serverTime, t2: m.serverTime });
+        this.sync?.host.reschedule();
+        this.sendKeyIfSynced();
         return;
       case 'enter':
         return this.onEnter(m);
@@ -201,7 +284,8 @@ export class SimTab {
 
   private onEnter(m: Extract<ServerMessage, { type: 'enter' }>): void {
     if (m.resumed && m.mode === 'p2p' && this.user?.site === m.site) {
-      this.w.ready(this, m.site, 'resumed');
+      // Plays on with what it has; a user core still entering has the state once it entered.
+      if (this.user.ready) this.w.ready(this, m.site, 'resumed');
       return;
     }
     this.stopUser();
@@ -224,12 +308,12 @@ export class SimTab {
   ): void {
     this.stopUser();
     const q = this.w.queue;
-    const host = new Host<PeerMessage, SiteUser>({ queue: q, id: this.name, coreNow: () => q.now });
+    const host = new Host<PeerMessage, SiteUser>({ queue: q, id: this.name, coreNow: this.now });
     const entering = seq === null;
     const core = createSiteUser({
       config: this.w.configFor(site),
       user: this.name,
-      now: () => q.now,
+      now: this.now,
       send: (to, msg) =>
         to === ADMIN_ID ? this.peerToAdmin('user', site, msg) : this.w.net.send(this.name, to, msg),
       servers,
@@ -261,21 +345,32 @@ export class SimTab {
   }
 
   private serve(site: string, serverId: string, stateFrom?: string): void {
-    if (this.server?.site === site && this.server.id === serverId) return;
+    if (this.server?.site === site && this.server.id === serverId) {
+      // A restarted admin resumed this server: it serves on, and resends what the admin may have missed.
+      for (const m of [...this.outbox]) this.peerToAdmin('server', site, m);
+      return;
+    }
     if (serverId !== this.serverId) return;
     this.stopServing(false);
     this.endHandOff();
+    this.outbox = [];
     const q = this.w.queue;
-    const host = new Host<PeerMessage, SiteServer>({ queue: q, id: serverId, coreNow: () => q.now });
+    const host = new Host<PeerMessage, SiteServer>({ queue: q, id: serverId, coreNow: this.now });
     const core = createSiteServer({
       config: this.w.configFor(site),
       id: serverId,
       secretKey: this.secretKey,
       adminKey: this.w.adminKey,
       crypto: this.w.crypto,
-      now: () => q.now,
+      now: this.now,
       send: (to, msg) => {
-        if (to === ADMIN_ID) return this.peerToAdmin('server', site, msg);
+        if (to === ADMIN_ID) {
+          if (msg.type === 'update' || msg.type === 'updateHash') {
+            this.outbox.push(msg);
+            if (this.outbox.length > ADMIN_OUTBOX) this.outbox.shift();
+          }
+          return this.peerToAdmin('server', site, msg);
+        }
         // The user's previous session's channel, still open at this end: the message is lost.
         if (!to.includes('~') && !this.channels.reaches(serverId, to)) return;
         this.w.net.send(serverId, to, msg);

@@ -47,6 +47,9 @@ export interface WorldOptions {
   rounds?: number;
   /** Run the admin's real Game and P2PManager, with users' own cores (managed.ts). */
   managed?: boolean;
+  /** Managed world only: admin restarts and skewed clocks drawn per run (default), in every run, or never. */
+  restarts?: 'sometimes' | 'always' | 'never';
+  skew?: 'sometimes' | 'always' | 'never';
 }
 
 /** A departure or a join as the admin's side saw it. */

@@ -249,6 +249,11 @@ export interface SiteCoordinator {
    * replacement takes the slot. False when it is not a slotted server or already being evicted.
    */
   evict(target: string): boolean;
+  /**
+   * Fills a slot left empty (a replacement that found no candidate) with a candidate, by an
+   * `admit` record as a replacement's; returns its id, or null (no empty slot, no candidate).
+   */
+  refill(): string | null;
 
   /** What `resume` needs to go on (null before the hand-over). */
   record(): CoordinatorRecord | null;

@@ -151,15 +151,19 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     publish({ site, epoch, members, change: { kind, target: p.target } }, newcomer);
   }
 
+  /** A candidate at random that never was a member (nor banned), or null. */
+  function pickCandidate(members: Member[]): { id: string; key: string } | null {
+    const taken = new Set(members.map((m) => m.id));
+    const cands = opts.candidates().filter((c) => !taken.has(c.id) && !banned.has(c.id));
+    return cands[Math.min(cands.length - 1, Math.floor(opts.random() * cands.length))] ?? null;
+  }
+
   function withReplacement(members: Member[], target: string, epoch: number): { members: Member[]; added: string[] } {
     const old = members.find((m) => m.id === target);
     if (!old || old.slot === null) return { members, added: [] };
-    const taken = new Set(members.map((m) => m.id));
-    const cands = opts.candidates().filter((c) => !taken.has(c.id) && !banned.has(c.id));
     const slot = old.slot;
     const out = members.map((m) => (m.id === target ? { ...m, slot: null } : m));
-    if (cands.length === 0) return { members: out, added: [] };
-    const pick = cands[Math.min(cands.length - 1, Math.floor(opts.random() * cands.length))];
+    const pick = pickCandidate(members);
     if (!pick) return { members: out, added: [] };
     out.push({ id: pick.id, key: pick.key, slot, stints: [{ admit: epoch, cut: null }] });
     return { members: out, added: [pick.id] };
@@ -440,6 +444,20 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       if (!m || m.slot === null || banned.has(target)) return false;
       evictServer(m);
       return true;
+    },
+    refill() {
+      if (!membership) return null;
+      // A slot left empty when its server's replacement found no candidate.
+      const used = new Set(slotted().map((m) => m.slot));
+      let slot = 0;
+      while (used.has(slot)) slot++;
+      if (slot >= cfg.N_server) return null;
+      const pick = pickCandidate(membership.members);
+      if (!pick) return null;
+      const epoch = membership.epoch + 1;
+      const members = [...membership.members, { id: pick.id, key: pick.key, slot, stints: [{ admit: epoch, cut: null }] }];
+      publish(nextBody('admit', pick.id, members), [pick.id]);
+      return pick.id;
     },
     record() {
       if (!membership) return null;
