@@ -49,6 +49,23 @@ describe('the whole world', () => {
   });
 });
 
+describe('seeds the long sweep found (docs/testing.md)', () => {
+  it('100751: two servers 300 ms from the admin withdraw their ignore requests, and the site comes back', () => {
+    // A repeated withdrawal took a new number, so the admin's answer to the one before (a round
+    // trip longer than T_req_timeout) was stale on arrival: frozen for good (src/protocol/liveness.ts).
+    expect(checkWorld(runWorld({ seed: 100751, players: 1, rounds: 2 }))).toEqual([]);
+  });
+
+  it('101779: a departure the stopping admin had one vote for reaches the restarted one by the resend', () => {
+    // forest-s1's update with p0's departure reached the admin just before it stopped, and
+    // forest-s2 crashed while it was down: only a resend of everything kept, as SiteServerHost
+    // does, gives the new admin a majority for it (else "p0 is in no place").
+    const t = runWorld({ seed: 101779, players: 8, rounds: 6 });
+    expect(t.restarts).toBe(1);
+    expect(checkWorld(t)).toEqual([]);
+  });
+});
+
 describe('each world property fails on a broken trace', () => {
   it('the real trace is clean', () => {
     expect(checkWorld(base)).toEqual([]);

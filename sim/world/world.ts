@@ -24,6 +24,7 @@ import { createSiteServer } from '../../src/protocol/server.js';
 import type { CoordinatorServer, SiteServer } from '../../src/protocol/api.js';
 import { SiteLifecycle } from '../../server/p2p/lifecycle.js';
 import { P2PSite } from '../../server/p2p/site.js';
+import { ADMIN_OUTBOX } from '../../src/net/p2p/serverHost.js';
 import { Transit } from '../../server/p2p/transit.js';
 import type { ResumedFrom, VerifiedSite } from '../../server/p2p/types.js';
 import type { StoredP2PSite } from '../../server/storage/types.js';
@@ -166,9 +167,21 @@ export function runWorld(o: WorldOptions): WorldTrace {
   const transit = new Transit();
   /** What each P2P site persisted for a restarted admin (the p2p_sites table). */
   const records = new Map<string, StoredP2PSite>();
-  /** The admin is down: what servers send it is lost, and kept by them to resend (as SiteServerHost does). */
+  /** The admin is down: what servers send it is lost. */
   let adminDown = false;
-  const unsent = new Map<string, PeerMessage[]>();
+  /**
+   * The last ADMIN_OUTBOX updates (and hashes) each server sent the admin, whether it was up or
+   * not, resent whole after a restart, as SiteServerHost's outbox is: a vote that reached the
+   * stopping admin before it had a majority for that update is lost with it, and counts again.
+   */
+  const outbox = new Map<string, Array<{ m: PeerMessage; whileDown: boolean }>>();
+  const toAdmin = (id: string, m: PeerMessage): void => {
+    if (m.type !== 'update' && m.type !== 'updateHash') return;
+    const kept = outbox.get(id) ?? [];
+    kept.push({ m, whileDown: adminDown });
+    if (kept.length > ADMIN_OUTBOX) kept.shift();
+    outbox.set(id, kept);
+  };
   const rigs = new Map<string, SiteRig>();
   const where = new Map<string, string>();
   for (const name of players) where.set(name, rng.pick(siteIds));
@@ -206,7 +219,10 @@ export function runWorld(o: WorldOptions): WorldTrace {
         adminKey: crypto.publicKeyOf(ADMIN_SECRET),
         crypto,
         now,
-        send: (to, m) => net.send(id, to, m),
+        send: (to, m) => {
+          if (to === ADMIN_ID) toAdmin(id, m);
+          net.send(id, to, m);
+        },
       });
       cores.set(id, s);
       hosts.set(id, host);
@@ -277,10 +293,7 @@ export function runWorld(o: WorldOptions): WorldTrace {
   // The admin's one endpoint: each message goes to the site it names.
   net.attach(ADMIN_ID, (from, m) => {
     const site = 'site' in m && typeof m.site === 'string' ? m.site : null;
-    if (adminDown) {
-      if (m.type === 'update' || m.type === 'updateHash') unsent.set(from, [...(unsent.get(from) ?? []), m]);
-      return;
-    }
+    if (adminDown) return;
     if (site) rigs.get(site)?.admin.deliver(from, m);
   });
   for (const name of players) net.attach(name, () => undefined);
@@ -353,15 +366,15 @@ export function runWorld(o: WorldOptions): WorldTrace {
         for (const id of again.p2p.servers()) {
           if (again.hosts.get(id)?.crashed !== false) continue;
           again.admin.poke(() => void again.p2p.serverBack(id));
-          for (const m of unsent.get(id) ?? []) {
-            if (m.type === 'update' && m.events.some((e) => e.kind === 'left')) trace.resentDepartures++;
+          for (const { m, whileDown } of outbox.get(id) ?? []) {
+            if (whileDown && m.type === 'update' && m.events.some((e) => e.kind === 'left'))
+              trace.resentDepartures++;
             again.admin.deliver(id, m);
           }
         }
         for (const name of rec.users)
           if (where.get(name) === site) again.admin.poke(() => void again.p2p.userBack(name));
       }
-      unsent.clear();
     });
   }
   // A serving tab crashes in half the runs: the admin sees its socket close and replaces it
