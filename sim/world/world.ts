@@ -23,6 +23,7 @@ import { ADMIN_ID, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteServer } from '../../src/protocol/server.js';
 import type { CoordinatorServer, SiteServer } from '../../src/protocol/api.js';
 import { SiteLifecycle } from '../../server/p2p/lifecycle.js';
+import { DEFAULT_P2P } from '../../server/p2p/settings.js';
 import { P2PSite } from '../../server/p2p/site.js';
 import { ADMIN_OUTBOX } from '../../src/net/p2p/serverHost.js';
 import { Transit } from '../../server/p2p/transit.js';
@@ -48,6 +49,8 @@ export interface WorldOptions {
   rounds?: number;
   /** Run the admin's real Game and P2PManager, with users' own cores (managed.ts). */
   managed?: boolean;
+  /** Slow peers with a longer round trip to the admin are not chosen (default: MMO_MAX_SERVER_RTT_MS's). */
+  maxServerRttMs?: number;
 }
 
 /** A departure or a join as the admin's side saw it. */
@@ -142,6 +145,7 @@ export function runWorld(o: WorldOptions): WorldTrace {
   const links = rng.fork('links');
   const baseLatency = 5 + links.int(35);
   const slow = new Map<string, number>();
+  const maxRtt = o.maxServerRttMs ?? DEFAULT_P2P.maxServerRttMs;
   const latencyOf = (id: string): number => slow.get(id) ?? 0;
   const net = new Network<PeerMessage>({
     queue,
@@ -228,7 +232,13 @@ export function runWorld(o: WorldOptions): WorldTrace {
       hosts.set(id, host);
       net.attach(id, (from, m) => host.deliver(from, m));
       host.install(s);
-      if (links.chance(0.05)) slow.set(id, 40 + links.int(110));
+      if (links.chance(0.05)) {
+        // A slow peer serves only if the admin would choose it: its round trip to the admin (the
+        // admin's own link is not slow) within MMO_MAX_SERVER_RTT_MS. Otherwise another peer holds
+        // that id, at the base latency.
+        const extra = 40 + links.int(110);
+        if (2 * (baseLatency + extra) <= maxRtt) slow.set(id, extra);
+      }
     }
     const serving = new Set(ids);
     const users = players.filter((p) => where.get(p) === site);
