@@ -5,9 +5,10 @@
  * real codec) and clock (sim/eventQueue.ts), driven like the hosts (sim/host.ts). Players walk to
  * items and pick them, take portals (their departure, accepted by majority, lands them on the next
  * site as a join, as the admin's game does), log out and log in again; then every site is handed
- * back. Links have a latency drawn per run and a few slow peers; in half the runs a serving tab
- * crashes and a spare replaces it; in some the admin restarts (its sites suspended, then resumed
- * from their records; servers resend the departures it missed). What the run saw is a
+ * back. Links have a latency drawn per run and a few slow peers (those the admin would choose); in
+ * half the runs a serving tab crashes and a spare replaces it; in some the admin restarts (its
+ * sites suspended, then resumed from their records; servers resend the updates they kept for it).
+ * What the run saw is a
  * `WorldTrace`, which `checkWorld` (properties.ts) judges.
  *
  * With `managed: true` the run is the managed world instead (managed.ts): the admin's real Game
