@@ -68,6 +68,18 @@ describe('seeds the long sweep found (docs/testing.md)', () => {
   });
 });
 
+describe('found by the long sweep after the fixes', () => {
+  it('205047: an admin stopped during the hand-back takes it up again once restarted, and every site comes back', () => {
+    // The restart came after the run had started handing every site back: the new admin resumed
+    // each site as running, and nothing closed it again ("meadow never came back", players lost).
+    const t = runWorld({ seed: 205047 });
+    expect(t.restarts).toBe(1);
+    expect(checkWorld(t)).toEqual([]);
+    for (const site of t.sites)
+      expect(t.lifecycles.get(site)).toEqual(['resume', 'allBack', 'handBack', 'cut']);
+  });
+});
+
 describe('servers the admin may choose (MMO_MAX_SERVER_RTT_MS)', () => {
   it('keeps its limit within T_timeout - T_timeslot, the echo lag the core tolerates', () => {
     expect(DEFAULT_P2P.maxServerRttMs).toBeLessThanOrEqual(DEFAULT_P2P.T_timeout - DEFAULT_P2P.T_timeslot);

@@ -170,6 +170,8 @@ export function runWorld(o: WorldOptions): WorldTrace {
       void trace.errors.push(`${event} ${JSON.stringify(fields ?? {})}`),
   };
   const transit = new Transit();
+  /** The run is over and every site is being handed back (a restarted admin hands them back too). */
+  let handingBack = false;
   /** What each P2P site persisted for a restarted admin (the p2p_sites table). */
   const records = new Map<string, StoredP2PSite>();
   /** The admin is down: what servers send it is lost. */
@@ -385,6 +387,8 @@ export function runWorld(o: WorldOptions): WorldTrace {
         }
         for (const name of rec.users)
           if (where.get(name) === site) again.admin.poke(() => void again.p2p.userBack(name));
+        // Stopped during the hand-back: the new admin starts it again (the site is as quiet as before).
+        if (handingBack) again.admin.poke(() => again.p2p.close('end of the run'));
       }
     });
   }
@@ -437,6 +441,7 @@ export function runWorld(o: WorldOptions): WorldTrace {
     runFor(500 + r.int(400));
   }
   while (adminDown) runFor(100);
+  handingBack = true;
   for (const rig of rigs.values()) rig.p2p.close('end of the run');
   // Some players log out during the hand-back: their departures are ordered before or after its cut.
   for (const name of players) {
