@@ -78,6 +78,15 @@ describe('found by the long sweep after the fixes', () => {
     for (const site of t.sites)
       expect(t.lifecycles.get(site)).toEqual(['resume', 'allBack', 'handBack', 'cut']);
   });
+
+  it('206965: a join whose user logs out before the next look still counts as shown, once its departure is applied', () => {
+    // p3 landed on forest just before the hand-back and logged out during it: no snapshot ever
+    // held it, yet the majority applied its departure ("p3 joined forest ... and never showed").
+    const t = runWorld({ seed: 206965 });
+    const j = t.joins.find((x) => x.user === 'p3' && x.site === 'forest' && x.at > 5000);
+    expect(j?.seenAt).not.toBeNull();
+    expect(checkWorld(t)).toEqual([]);
+  });
 });
 
 describe('servers the admin may choose (MMO_MAX_SERVER_RTT_MS)', () => {
@@ -90,9 +99,9 @@ describe('servers the admin may choose (MMO_MAX_SERVER_RTT_MS)', () => {
     expect(checkWorld(runWorld({ seed: 131, maxServerRttMs: 400 }))).toEqual([
       expect.stringMatching(/^joins: p5 took \d+(\.\d+)? ms to show on ruins/),
     ]);
-    expect(checkWorld(runWorld({ seed: 101868, players: 3, maxServerRttMs: 400 }))).not.toEqual([]);
+    expect(checkWorld(runWorld({ seed: 101868, players: 6, maxServerRttMs: 400 }))).not.toEqual([]);
     expect(checkWorld(runWorld({ seed: 131 }))).toEqual([]);
-    expect(checkWorld(runWorld({ seed: 101868, players: 3 }))).toEqual([]);
+    expect(checkWorld(runWorld({ seed: 101868, players: 6 }))).toEqual([]);
   });
 });
 

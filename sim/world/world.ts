@@ -205,6 +205,10 @@ export function runWorld(o: WorldOptions): WorldTrace {
     rig.p2p.join(user.name, user);
   };
   const departed = (site: string, user: UserState, via: 'portal' | 'logout'): void => {
+    // The majority applied its departure, so its join had shown by now: a join and a leave in
+    // one update (or between two looks of noteJoins) show in no snapshot.
+    for (const j of trace.joins)
+      if (j.user === user.name && j.site === site && j.seenAt === null) j.seenAt = now();
     where.delete(user.name);
     if (via === 'logout') trace.stored.set(user.name, user);
     // A portal lands the user on its destination after the admin's own handling.
