@@ -41,7 +41,10 @@ export const DEFAULT_P2P: P2POptions = {
   T_ignore: 3000,
   iceServers: [],
   handBackAfterMs: 30_000,
-  maxServerRttMs: 400,
+  // T_timeout - T_timeslot: a server echoes a peer's Timeslot about one round trip plus up to one
+  // T_timeslot after the others have it, and the core counts an echo later than T_timeout as lag.
+  // At 400, peers 150-300 ms away served and their sites stalled (world seeds 131, 101868; FINDINGS 23).
+  maxServerRttMs: 200,
   maxLinkFailures: 3,
   p2pSaveMs: 10_000,
   linkTimeoutMs: 10_000,

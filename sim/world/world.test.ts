@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatFailure, parseWorldArgs, runWorldCli } from './cli.js';
 import { checkWorld } from './properties.js';
+import { DEFAULT_P2P } from '../../server/p2p/settings.js';
 import { runWorld, type WorldTrace } from './world.js';
 
 const SEEDS = Number(process.env.WORLD_SEEDS ?? 24);
@@ -46,6 +47,61 @@ describe('the whole world', () => {
     const again = runWorld({ seed: 1 });
     expect(again.joins).toEqual(base.joins);
     expect([...again.closed]).toEqual([...base.closed]);
+  });
+});
+
+describe('seeds the long sweep found (docs/testing.md)', () => {
+  it('100751: two servers 300 ms from the admin withdraw their ignore requests, and the site comes back', () => {
+    // Servers as the admin chose them before MMO_MAX_SERVER_RTT_MS was 200 (at 400). A repeated
+    // withdrawal took a new number, so the admin's answer to the one before (a round trip longer
+    // than T_req_timeout) was stale on arrival: frozen for good (src/protocol/liveness.ts).
+    expect(checkWorld(runWorld({ seed: 100751, players: 1, rounds: 2, maxServerRttMs: 400 }))).toEqual([]);
+  });
+
+  it('101779: a departure the stopping admin had one vote for reaches the restarted one by the resend', () => {
+    // forest-s1's update with p0's departure reached the admin just before it stopped, and
+    // forest-s2 crashed while it was down: only a resend of everything kept, as SiteServerHost
+    // does, gives the new admin a majority for it (else "p0 is in no place").
+    const t = runWorld({ seed: 101779, players: 8, rounds: 6 });
+    expect(t.restarts).toBe(1);
+    expect(checkWorld(t)).toEqual([]);
+  });
+});
+
+describe('found by the long sweep after the fixes', () => {
+  it('205047: an admin stopped during the hand-back takes it up again once restarted, and every site comes back', () => {
+    // The restart came after the run had started handing every site back: the new admin resumed
+    // each site as running, and nothing closed it again ("meadow never came back", players lost).
+    const t = runWorld({ seed: 205047 });
+    expect(t.restarts).toBe(1);
+    expect(checkWorld(t)).toEqual([]);
+    for (const site of t.sites)
+      expect(t.lifecycles.get(site)).toEqual(['resume', 'allBack', 'handBack', 'cut']);
+  });
+
+  it('206965: a join whose user logs out before the next look still counts as shown, once its departure is applied', () => {
+    // p3 landed on forest just before the hand-back and logged out during it: no snapshot ever
+    // held it, yet the majority applied its departure ("p3 joined forest ... and never showed").
+    const t = runWorld({ seed: 206965 });
+    const j = t.joins.find((x) => x.user === 'p3' && x.site === 'forest' && x.at > 5000);
+    expect(j?.seenAt).not.toBeNull();
+    expect(checkWorld(t)).toEqual([]);
+  });
+});
+
+describe('servers the admin may choose (MMO_MAX_SERVER_RTT_MS)', () => {
+  it('keeps its limit within T_timeout - T_timeslot, the echo lag the core tolerates', () => {
+    expect(DEFAULT_P2P.maxServerRttMs).toBeLessThanOrEqual(DEFAULT_P2P.T_timeout - DEFAULT_P2P.T_timeslot);
+  });
+
+  it('131 and 101868: servers 300 ms and more from the admin stall joins past the bound; within the limit none serve', () => {
+    // The precondition of JOIN_BOUND_MS, shown: with the old limit (400) these peers served.
+    expect(checkWorld(runWorld({ seed: 131, maxServerRttMs: 400 }))).toEqual([
+      expect.stringMatching(/^joins: p5 took \d+(\.\d+)? ms to show on ruins/),
+    ]);
+    expect(checkWorld(runWorld({ seed: 101868, players: 6, maxServerRttMs: 400 }))).not.toEqual([]);
+    expect(checkWorld(runWorld({ seed: 131 }))).toEqual([]);
+    expect(checkWorld(runWorld({ seed: 101868, players: 6 }))).toEqual([]);
   });
 });
 

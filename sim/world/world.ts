@@ -5,9 +5,10 @@
  * real codec) and clock (sim/eventQueue.ts), driven like the hosts (sim/host.ts). Players walk to
  * items and pick them, take portals (their departure, accepted by majority, lands them on the next
  * site as a join, as the admin's game does), log out and log in again; then every site is handed
- * back. Links have a latency drawn per run and a few slow peers; in half the runs a serving tab
- * crashes and a spare replaces it; in some the admin restarts (its sites suspended, then resumed
- * from their records; servers resend the departures it missed). What the run saw is a
+ * back. Links have a latency drawn per run and a few slow peers (those the admin would choose); in
+ * half the runs a serving tab crashes and a spare replaces it; in some the admin restarts (its
+ * sites suspended, then resumed from their records; servers resend the updates they kept for it).
+ * What the run saw is a
  * `WorldTrace`, which `checkWorld` (properties.ts) judges.
  *
  * With `managed: true` the run is the managed world instead (managed.ts): the admin's real Game
@@ -23,7 +24,9 @@ import { ADMIN_ID, type PeerMessage } from '../../src/protocol/messages.js';
 import { createSiteServer } from '../../src/protocol/server.js';
 import type { CoordinatorServer, SiteServer } from '../../src/protocol/api.js';
 import { SiteLifecycle } from '../../server/p2p/lifecycle.js';
+import { DEFAULT_P2P } from '../../server/p2p/settings.js';
 import { P2PSite } from '../../server/p2p/site.js';
+import { ADMIN_OUTBOX } from '../../src/net/p2p/serverHost.js';
 import { Transit } from '../../server/p2p/transit.js';
 import type { ResumedFrom, VerifiedSite } from '../../server/p2p/types.js';
 import type { StoredP2PSite } from '../../server/storage/types.js';
@@ -50,6 +53,8 @@ export interface WorldOptions {
   /** Managed world only: admin restarts and skewed clocks drawn per run (default), in every run, or never. */
   restarts?: 'sometimes' | 'always' | 'never';
   skew?: 'sometimes' | 'always' | 'never';
+  /** Slow peers with a longer round trip to the admin are not chosen (default: MMO_MAX_SERVER_RTT_MS's). */
+  maxServerRttMs?: number;
 }
 
 /** A departure or a join as the admin's side saw it. */
@@ -144,6 +149,7 @@ export function runWorld(o: WorldOptions): WorldTrace {
   const links = rng.fork('links');
   const baseLatency = 5 + links.int(35);
   const slow = new Map<string, number>();
+  const maxRtt = o.maxServerRttMs ?? DEFAULT_P2P.maxServerRttMs;
   const latencyOf = (id: string): number => slow.get(id) ?? 0;
   const net = new Network<PeerMessage>({
     queue,
@@ -167,11 +173,25 @@ export function runWorld(o: WorldOptions): WorldTrace {
       void trace.errors.push(`${event} ${JSON.stringify(fields ?? {})}`),
   };
   const transit = new Transit();
+  /** The run is over and every site is being handed back (a restarted admin hands them back too). */
+  let handingBack = false;
   /** What each P2P site persisted for a restarted admin (the p2p_sites table). */
   const records = new Map<string, StoredP2PSite>();
-  /** The admin is down: what servers send it is lost, and kept by them to resend (as SiteServerHost does). */
+  /** The admin is down: what servers send it is lost. */
   let adminDown = false;
-  const unsent = new Map<string, PeerMessage[]>();
+  /**
+   * The last ADMIN_OUTBOX updates (and hashes) each server sent the admin, whether it was up or
+   * not, resent whole after a restart, as SiteServerHost's outbox is: a vote that reached the
+   * stopping admin before it had a majority for that update is lost with it, and counts again.
+   */
+  const outbox = new Map<string, Array<{ m: PeerMessage; whileDown: boolean }>>();
+  const toAdmin = (id: string, m: PeerMessage): void => {
+    if (m.type !== 'update' && m.type !== 'updateHash') return;
+    const kept = outbox.get(id) ?? [];
+    kept.push({ m, whileDown: adminDown });
+    if (kept.length > ADMIN_OUTBOX) kept.shift();
+    outbox.set(id, kept);
+  };
   const rigs = new Map<string, SiteRig>();
   const where = new Map<string, string>();
   for (const name of players) where.set(name, rng.pick(siteIds));
@@ -188,6 +208,10 @@ export function runWorld(o: WorldOptions): WorldTrace {
     rig.p2p.join(user.name, user);
   };
   const departed = (site: string, user: UserState, via: 'portal' | 'logout'): void => {
+    // The majority applied its departure, so its join had shown by now: a join and a leave in
+    // one update (or between two looks of noteJoins) show in no snapshot.
+    for (const j of trace.joins)
+      if (j.user === user.name && j.site === site && j.seenAt === null) j.seenAt = now();
     where.delete(user.name);
     if (via === 'logout') trace.stored.set(user.name, user);
     // A portal lands the user on its destination after the admin's own handling.
@@ -209,13 +233,22 @@ export function runWorld(o: WorldOptions): WorldTrace {
         adminKey: crypto.publicKeyOf(ADMIN_SECRET),
         crypto,
         now,
-        send: (to, m) => net.send(id, to, m),
+        send: (to, m) => {
+          if (to === ADMIN_ID) toAdmin(id, m);
+          net.send(id, to, m);
+        },
       });
       cores.set(id, s);
       hosts.set(id, host);
       net.attach(id, (from, m) => host.deliver(from, m));
       host.install(s);
-      if (links.chance(0.05)) slow.set(id, 40 + links.int(110));
+      if (links.chance(0.05)) {
+        // A slow peer serves only if the admin would choose it: its round trip to the admin (the
+        // admin's own link is not slow) within MMO_MAX_SERVER_RTT_MS. Otherwise another peer holds
+        // that id, at the base latency.
+        const extra = 40 + links.int(110);
+        if (2 * (baseLatency + extra) <= maxRtt) slow.set(id, extra);
+      }
     }
     const serving = new Set(ids);
     const users = players.filter((p) => where.get(p) === site);
@@ -280,10 +313,7 @@ export function runWorld(o: WorldOptions): WorldTrace {
   // The admin's one endpoint: each message goes to the site it names.
   net.attach(ADMIN_ID, (from, m) => {
     const site = 'site' in m && typeof m.site === 'string' ? m.site : null;
-    if (adminDown) {
-      if (m.type === 'update' || m.type === 'updateHash') unsent.set(from, [...(unsent.get(from) ?? []), m]);
-      return;
-    }
+    if (adminDown) return;
     if (site) rigs.get(site)?.admin.deliver(from, m);
   });
   for (const name of players) net.attach(name, () => undefined);
@@ -356,15 +386,17 @@ export function runWorld(o: WorldOptions): WorldTrace {
         for (const id of again.p2p.servers()) {
           if (again.hosts.get(id)?.crashed !== false) continue;
           again.admin.poke(() => void again.p2p.serverBack(id));
-          for (const m of unsent.get(id) ?? []) {
-            if (m.type === 'update' && m.events.some((e) => e.kind === 'left')) trace.resentDepartures++;
+          for (const { m, whileDown } of outbox.get(id) ?? []) {
+            if (whileDown && m.type === 'update' && m.events.some((e) => e.kind === 'left'))
+              trace.resentDepartures++;
             again.admin.deliver(id, m);
           }
         }
         for (const name of rec.users)
           if (where.get(name) === site) again.admin.poke(() => void again.p2p.userBack(name));
+        // Stopped during the hand-back: the new admin starts it again (the site is as quiet as before).
+        if (handingBack) again.admin.poke(() => again.p2p.close('end of the run'));
       }
-      unsent.clear();
     });
   }
   // A serving tab crashes in half the runs: the admin sees its socket close and replaces it
@@ -416,6 +448,7 @@ export function runWorld(o: WorldOptions): WorldTrace {
     runFor(500 + r.int(400));
   }
   while (adminDown) runFor(100);
+  handingBack = true;
   for (const rig of rigs.values()) rig.p2p.close('end of the run');
   // Some players log out during the hand-back: their departures are ordered before or after its cut.
   for (const name of players) {

@@ -170,6 +170,37 @@ describe('withdrawal', () => {
     expect(kinds(s, 'ignored')).toEqual([]);
     expectPrefixes(s, ['s0', 's1', 's2', 's3', 's4']);
   });
+
+  it('a withdrawal is answered when the round trip to the admin is longer than its repeat (world seed 100751)', () => {
+    // s0's link to the admin takes 190 ms each way: every repeat of its withdrawal (each
+    // T_req_timeout) leaves before the answer to the one before arrives. A repeat must not make
+    // that answer stale, or s0 stays frozen on s4 for good and the others end up cutting s0.
+    const far = (a: string, b: string): boolean =>
+      (a === 's0' && b === 'admin') || (a === 'admin' && b === 's0');
+    const s = setupSite({ latency: (from, to) => (far(from, to) ? 190 : 5) });
+    play(s, 10);
+    const { T_timeout, T_req_timeout } = s.config;
+    expect(2 * 190).toBeGreaterThan(T_req_timeout);
+    const healAt = s.net.time + T_timeout + T_req_timeout + 300;
+    s.net.drop = (_f, to, m) =>
+      to === 's0' &&
+      s.net.time < healAt &&
+      ((m.type === 'timeslot' && m.server === 's4') || m.type === 'timeslotReply');
+    const withdrawals: number[] = [];
+    s.net.rewrite = (f, to, m) => {
+      if (to === 'admin' && f === 's0' && m.type === 'withdrawRequest') withdrawals.push(s.net.time);
+      return m;
+    };
+    play(s, Math.ceil((healAt - s.net.time) / 50));
+    play(s, 40);
+    s.net.run(3000);
+    expect(withdrawals.length).toBeGreaterThan(0);
+    // Answered: s0 stops asking, unfreezes s4 and nobody is cut.
+    expect(withdrawals.at(-1)! - withdrawals[0]!).toBeLessThan(1000);
+    expect(kinds(s, 'ignored')).toEqual([]);
+    for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
+    expectPrefixes(s, ['s0', 's1', 's2', 's3', 's4']);
+  });
 });
 
 describe('out of step', () => {

@@ -42,9 +42,16 @@ function requestMembership(ctx: ServerCtx, kind: 'ignore' | 'readmit' | 'replace
  */
 function withdrawIgnore(ctx: ServerCtx, y: string): void {
   if (!due(ctx, own(ctx, 'liveness').lastRequest, `withdraw:${y}`, ctx.cfg.T_req_timeout)) return;
-  own(ctx, 'liveness').withdrawing.add(y);
-  const no = own(ctx, 'liveness').nextRequestNo++;
-  own(ctx, 'liveness').requestNo.set(`ignore:${y}`, no);
+  const l = own(ctx, 'liveness');
+  // A repeat keeps the withdrawal's number: the admin's answer to the first may arrive after the
+  // repeat left (a round trip to the admin longer than T_req_timeout) and must still count. Safe:
+  // nothing of ours about Y crosses it (no ignore request is sent while withdrawing; links are FIFO).
+  let no = l.withdrawing.has(y) ? l.requestNo.get(`ignore:${y}`) : undefined;
+  if (no === undefined) {
+    no = l.nextRequestNo++;
+    l.requestNo.set(`ignore:${y}`, no);
+  }
+  l.withdrawing.add(y);
   ctx.opts.send(ADMIN_ID, { type: 'withdrawRequest', site: ctx.site, epoch: ctx.roster.membership?.epoch ?? 0, no, target: y });
 }
 
