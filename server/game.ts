@@ -237,7 +237,12 @@ export class Game {
       sites.push(v.snapshot.site);
       for (const u of v.snapshot.users) {
         const p = this.players.get(u.name);
+        const d = this.transit.departing.get(u.name);
         if (p && p.site === site) users.push({ name: p.name, guest: p.guest, state: u, lastActionNo: p.lastActionNo });
+        // Gone from the admin, its departure not applied yet: still on the site, so stored with it.
+        // A restarted admin's fallback for the site (stored()) and a late departure (departed())
+        // read the stored state; a user never stored before would be lost (FINDINGS 21).
+        else if (!p && d?.site === site) users.push({ name: u.name, guest: d.guest, state: u, lastActionNo: d.lastActionNo });
       }
     }
     try {

@@ -16,7 +16,7 @@ import { PeerRegistry, type ConnectionInfo, type Peer, type Tab } from './peers.
 import { convict, SuspectBook } from './suspects.js';
 import { PeerRelay, type Refusal } from './relay.js';
 import { siteConfigFor, type P2POptions } from './settings.js';
-import { checkStoredSite } from './resume.js';
+import { checkStoredSite, storedResends } from './resume.js';
 import { P2PSite, type SiteDeps } from './site.js';
 import type { ResumedFrom, VerifiedSite } from './types.js';
 import { Driver, type Wakeup } from '../../src/net/p2p/driver.js';
@@ -430,7 +430,7 @@ export class P2PManager {
         continue;
       }
       const from: ResumedFrom = {
-        coordinator: { ...r.coordinator, membership: checked.membership },
+        coordinator: { ...r.coordinator, membership: checked.membership, resend: storedResends(r, { adminKey, crypto: this.deps.crypto }) },
         holders: r.holders,
         base: this.deps.game.stored(r.site, r.users),
       };
