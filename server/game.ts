@@ -319,6 +319,14 @@ export class Game {
       this.travel(p, user);
       return;
     }
+    if (p && p.site === site) {
+      // The logout of a session before the admin restarted (that admin's wait for it went with
+      // it): the user, online here again, was taken as never gone, but its servers let it go.
+      // It joins again with the state they gave back (FINDINGS 21).
+      this.log.info('user.rejoin', { user: user.name, site });
+      this.joinSite(p, user);
+      return;
+    }
     if (!p && !d) {
       // Not back since the admin restarted (or gone for good): stored as the majority gave it,
       // unless the stored state says the user is elsewhere (this departure was taken already).
