@@ -429,8 +429,11 @@ export class P2PManager {
         this.deps.records?.delete(r.site);
         continue;
       }
+      const resend = storedResends(r, { adminKey, crypto: this.deps.crypto });
+      const stored = Array.isArray(r.coordinator.resend) ? r.coordinator.resend.length : 0;
+      if (resend.length < stored) this.deps.log.warn('p2p.resume_resend_dropped', { site: r.site, stored, kept: resend.length });
       const from: ResumedFrom = {
-        coordinator: { ...r.coordinator, membership: checked.membership, resend: storedResends(r, { adminKey, crypto: this.deps.crypto }) },
+        coordinator: { ...r.coordinator, membership: checked.membership, resend },
         holders: r.holders,
         base: this.deps.game.stored(r.site, r.users),
       };
