@@ -237,7 +237,12 @@ export class Game {
       sites.push(v.snapshot.site);
       for (const u of v.snapshot.users) {
         const p = this.players.get(u.name);
+        const d = this.transit.departing.get(u.name);
         if (p && p.site === site) users.push({ name: p.name, guest: p.guest, state: u, lastActionNo: p.lastActionNo });
+        // Gone from the admin, its departure not applied yet: still on the site, so stored with it.
+        // A restarted admin's fallback for the site (stored()) and a late departure (departed())
+        // read the stored state; a user never stored before would be lost (FINDINGS 21).
+        else if (!p && d?.site === site) users.push({ name: u.name, guest: d.guest, state: u, lastActionNo: d.lastActionNo });
       }
     }
     try {
@@ -312,6 +317,14 @@ export class Game {
     if (p && p.site === site && via === 'portal') {
       this.bySite.get(site)?.delete(p.name);
       this.travel(p, user);
+      return;
+    }
+    if (p && p.site === site) {
+      // The logout of a session before the admin restarted (that admin's wait for it went with
+      // it): the user, online here again, was taken as never gone, but its servers let it go.
+      // It joins again with the state they gave back (FINDINGS 21).
+      this.log.info('user.rejoin', { user: user.name, site });
+      this.joinSite(p, user);
       return;
     }
     if (!p && !d) {

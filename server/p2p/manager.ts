@@ -16,7 +16,7 @@ import { PeerRegistry, type ConnectionInfo, type Peer, type Tab } from './peers.
 import { convict, SuspectBook } from './suspects.js';
 import { PeerRelay, type Refusal } from './relay.js';
 import { siteConfigFor, type P2POptions } from './settings.js';
-import { checkStoredSite } from './resume.js';
+import { checkStoredSite, storedResends } from './resume.js';
 import { P2PSite, type SiteDeps } from './site.js';
 import type { ResumedFrom, VerifiedSite } from './types.js';
 import { Driver, type Wakeup } from '../../src/net/p2p/driver.js';
@@ -429,8 +429,11 @@ export class P2PManager {
         this.deps.records?.delete(r.site);
         continue;
       }
+      const resend = storedResends(r, { adminKey, crypto: this.deps.crypto });
+      const stored = Array.isArray(r.coordinator.resend) ? r.coordinator.resend.length : 0;
+      if (resend.length < stored) this.deps.log.warn('p2p.resume_resend_dropped', { site: r.site, stored, kept: resend.length });
       const from: ResumedFrom = {
-        coordinator: { ...r.coordinator, membership: checked.membership },
+        coordinator: { ...r.coordinator, membership: checked.membership, resend },
         holders: r.holders,
         base: this.deps.game.stored(r.site, r.users),
       };

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
-import { checkStoredSite, ResumeWait } from './resume.js';
+import { checkStoredSite, ResumeWait, storedResends } from './resume.js';
 import { harness } from './siteHarness.js';
 
 beforeEach(() => vi.useFakeTimers());
@@ -153,5 +153,27 @@ describe('checkStoredSite', () => {
     expect(checkStoredSite(forged, o)).toMatchObject({ why: /not signed/ });
     expect(checkStoredSite({ ...r, coordinator: { ...r.coordinator, membership: { epoch: 'x' } } }, o)).toMatchObject({ why: /^membership: / });
     expect(checkStoredSite({ ...r, coordinator: { ...r.coordinator, membership: null } }, o)).toMatchObject({ why: /^membership: / });
+  });
+});
+
+describe('storedResends', () => {
+  it('keeps the stored system actions still sent again that this admin signed for this site, and drops the rest', async () => {
+    const h = harness();
+    await h.start();
+    // Ordered just before the admin stops: no server has applied it yet.
+    h.site.leave('bob');
+    h.stop();
+    const r = h.records.at(-1)!;
+    const o = { adminKey: insecureFastScheme.publicKeyOf('ad'.repeat(32)), crypto: insecureFastScheme };
+    const kept = storedResends(r, o);
+    expect(kept.map((x) => [x.msg.actor, x.msg.action.kind])).toEqual([['bob', 'leave']]);
+    const [e] = r.coordinator.resend as Array<{ msg: { actor: string }; firstAt: number }>;
+    const withList = (list: unknown) => ({ ...r, coordinator: { ...r.coordinator, resend: list } });
+    expect(storedResends(withList([{ ...e, msg: { ...e!.msg, actor: 'carol' } }]), o)).toEqual([]);
+    expect(storedResends({ ...r, site: 'town' }, o)).toEqual([]);
+    expect(storedResends(r, { ...o, adminKey: insecureFastScheme.publicKeyOf('be'.repeat(32)) })).toEqual([]);
+    expect(storedResends(withList([null, 7, { msg: 'x', firstAt: 1 }, { ...e, firstAt: 'soon' }]), o)).toEqual([]);
+    expect(storedResends(withList('x'), o)).toEqual([]);
+    expect(storedResends(withList(undefined), o)).toEqual([]);
   });
 });

@@ -6,12 +6,14 @@
  */
 
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
-import { parsePeerMessage, type Membership } from '../../src/protocol/messages.js';
-import { verifyMembership } from '../../src/protocol/signed.js';
+import { parsePeerMessage, type Membership, type SysActionMessage } from '../../src/protocol/messages.js';
+import { verifyMembership, verifySysAction } from '../../src/protocol/signed.js';
 import type { StoredP2PSite } from '../storage/types.js';
 
 /** How long after the restart the site waits for its servers and users to reconnect. */
 export const RESUME_GRACE_MS = 30_000;
+/** A record holds one system action per actor still sent again: far fewer than this. */
+const MAX_STORED_RESENDS = 1000;
 
 export class ResumeWait {
   private readonly users: Set<string>;
@@ -67,4 +69,23 @@ export function checkStoredSite(
   const slots = m.members.filter((x) => x.slot !== null).length;
   if (slots !== o.nServer) return { why: `${slots} slots, N_server is ${o.nServer}` };
   return { membership: m };
+}
+
+/** Stored system actions still to send again a restarted admin may keep: those that parse as the wire's, for this site, signed by this admin's key. */
+export function storedResends(
+  r: StoredP2PSite,
+  o: { adminKey: string; crypto: SignatureScheme },
+): Array<{ msg: SysActionMessage; firstAt: number }> {
+  const out: Array<{ msg: SysActionMessage; firstAt: number }> = [];
+  const list: unknown = r.coordinator.resend;
+  if (!Array.isArray(list)) return out;
+  for (const x of list.slice(0, MAX_STORED_RESENDS) as unknown[]) {
+    const e = x as { msg?: unknown; firstAt?: unknown } | null;
+    if (!e || typeof e.firstAt !== 'number' || !Number.isFinite(e.firstAt)) continue;
+    const parsed = parsePeerMessage({ ...(e.msg as object), type: 'sysAction' });
+    if (!parsed.ok || parsed.value.type !== 'sysAction') continue;
+    if (parsed.value.site !== r.site || !verifySysAction(parsed.value, o.adminKey, o.crypto)) continue;
+    out.push({ msg: parsed.value, firstAt: e.firstAt });
+  }
+  return out;
 }

@@ -37,6 +37,8 @@ export const p2pSiteSchema = z.object({
     ignores: z.array(pair(z.string(), int.min(0))),
     evicted: z.array(z.string()),
     done: z.array(pair(int.min(0), z.string())),
+    // Signed system actions still sent again: checked (shape, admin signature) before use.
+    resend: z.unknown().optional(),
   }),
   users: z.array(z.string()),
   holders: z.array(z.string()),

@@ -51,8 +51,8 @@ export interface SaveBatch {
  */
 export interface StoredP2PSite {
   site: string;
-  /** The coordinator's record; `membership` is checked (shape, admin signature) before use. */
-  coordinator: Omit<CoordinatorRecord, 'membership'> & { membership: unknown };
+  /** The coordinator's record; `membership` and `resend` are checked (shape, admin signature) before use. */
+  coordinator: Omit<CoordinatorRecord, 'membership' | 'resend'> & { membership: unknown; resend?: unknown };
   /** Users of the site (its servers hold their states). */
   users: string[];
   /** Servers known to hold the site's state (a lost site counts them). */

@@ -11,8 +11,9 @@ import { runWorld, type WorldTrace } from './world.js';
 
 const SEEDS = Number(process.env.MANAGED_SEEDS ?? 8);
 /**
- * Seeds that found core defects (sim/FINDINGS.md 17 and 18), kept as ordinary seeds: 4 (an
- * honest replacement applied another update 7: 'logs:'), 23 (a replacement's admission point
+ * Seeds that found core defects (sim/FINDINGS.md 17, 18 and 21), kept as ordinary seeds: 4 (an
+ * honest replacement applied another update 7: 'logs:'; then, after an admin restart, two joins
+ * ordered before it never sent again: 'users:'), 23 (a replacement's admission point
  * never known, its site never handed back: 'back:'), 32 (a join two new servers noted before
  * their admission points: 'entries:'), 172 (a cut's stamp taken for a server that had marked
  * before its cut: 'logs:').

@@ -8,7 +8,7 @@ import type { GameEvent, PlayerAction, SiteAction, SiteSnapshot, UserState } fro
 import type { SiteConfig } from './config.js';
 import type { SignatureScheme } from './crypto.js';
 import type { ErrorCode } from './errors.js';
-import type { Evidence, Membership, PeerMessage, SiteInit } from './messages.js';
+import type { Evidence, Membership, PeerMessage, SiteInit, SysActionMessage } from './messages.js';
 
 /** Sends one message; `to` is a server id, a user name, or ADMIN_ID. Must not call back into the core synchronously. */
 export type Send = (to: string, msg: PeerMessage) => void;
@@ -230,6 +230,12 @@ export interface CoordinatorRecord {
   evicted: string[];
   /** Recently decided update seqs and their hash: their departures were passed on already. */
   done: Array<[number, string]>;
+  /**
+   * System actions still being sent again, and when each was first sent: a join ordered before
+   * the restart that no majority applied yet is sent again after it (else its user waits for
+   * good: FINDINGS 21). Absent in records from before.
+   */
+  resend?: Array<{ msg: SysActionMessage; firstAt: number }>;
 }
 
 export interface SiteCoordinator {

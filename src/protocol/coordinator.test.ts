@@ -130,4 +130,38 @@ describe('coordinator: going on from its record after the admin restarted', () =
     expect(again[0]).toMatch(/^bob:logout:/);
     expect(resumed.record()?.sysNo).toBe(2);
   });
+
+  it('sends again after the restart a system action no majority applied before it (FINDINGS 21)', () => {
+    const left: string[] = [];
+    const s = setupSite({ nServer: 3 });
+    // The admin's order of alice's departure never reaches a server before the admin stops.
+    let dropOrders = true;
+    s.net.rewrite = (_from, _to, m) => (dropOrders && m.type === 'sysAction' ? null : m);
+    playMoves(s, 5);
+    s.coordinator.systemAction('alice', { kind: 'leave' });
+    s.net.run(300);
+    const record = s.coordinator.record()!;
+    expect(record.resend?.map((r) => r.msg.actor)).toEqual(['alice']);
+
+    dropOrders = false;
+    const resumed = createSiteCoordinator({
+      config: s.config,
+      secretKey: s.adminSecret,
+      crypto: s.crypto,
+      now: s.net.clock('admin'),
+      random: () => 0.5,
+      send: s.net.sender('admin'),
+      servers: [],
+      candidates: () => [],
+      users: () => [...s.users.keys()],
+      onLeft: (u, via) => left.push(`${u.name}:${via}`),
+      resume: JSON.parse(JSON.stringify(record)) as CoordinatorRecord,
+    });
+    s.net.add('admin', resumed);
+    s.net.run(3000);
+    // Without the order in the record alice would stay on the site for good.
+    expect(left).toEqual(['alice:logout']);
+    expect(resumed.record()?.resend).toEqual([]);
+  });
 });
+

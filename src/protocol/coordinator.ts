@@ -104,6 +104,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     // Who voted is not kept: a server's first word on such a seq after the restart is its resend
     // of what the admin missed while down (compared as evidence), not a replay.
     for (const [seq, hash] of r0.done) tally.decidedAs(seq, hash);
+    // Sent again T_resend after it was last sent before (at once when that is past): servers drop a copy they hold or applied.
+    for (const r of r0.resend ?? []) resend.set(r.msg.sysNo, { msg: r.msg, actor: r.msg.actor, firstAt: r.firstAt, lastAt: r.firstAt });
   }
 
   const latest = (m: Member): Member['stints'][number] => m.stints[m.stints.length - 1] ?? { admit: 0, cut: null };
@@ -469,6 +471,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
         ignores: [...ignores],
         evicted: [...evicted],
         done,
+        resend: [...resend.values()].map((r) => ({ msg: r.msg, firstAt: r.firstAt })),
       } satisfies CoordinatorRecord;
     },
     membership: () => membership,
