@@ -11,14 +11,15 @@ import { runWorld, type WorldTrace } from './world.js';
 
 const SEEDS = Number(process.env.MANAGED_SEEDS ?? 8);
 /**
- * Seeds that found core defects (sim/FINDINGS.md 17, 18 and 21), kept as ordinary seeds: 4 (an
+ * Seeds that found core defects (sim/FINDINGS.md 17, 18, 20 and 21), kept as ordinary seeds: 4 (an
  * honest replacement applied another update 7: 'logs:'; then, after an admin restart, two joins
  * ordered before it never sent again: 'users:'), 23 (a replacement's admission point
  * never known, its site never handed back: 'back:'), 32 (a join two new servers noted before
  * their admission points: 'entries:'), 172 (a cut's stamp taken for a server that had marked
- * before its cut: 'logs:').
+ * before its cut: 'logs:'), 384 and 458 (a server admitted into a slot a refill filled, never
+learning its admission point, FINDINGS 20: 'back:').
  */
-const FOUND = [4, 23, 32, 172];
+const FOUND = [4, 23, 32, 172, 384, 458];
 // (Seed 4 runs twice with the default MANAGED_SEEDS: named here, it stays when that changes.)
 
 /** One clean managed run, copied fresh for each breakage. */
