@@ -31,28 +31,20 @@ const LIMITS: Record<string, [number, number]> = {
   '--rounds': [1, 100],
 };
 
-export function parseWorldArgs(argv: readonly string[]):
-  | {
-      seed: number;
-      seeds: number;
-      players: number | undefined;
-      rounds: number;
-      help: boolean;
-      managed: boolean;
-      restarts?: Draw;
-      skew?: Draw;
-    }
-  | string {
-  const o: {
-    seed: number;
-    seeds: number;
-    players: number | undefined;
-    rounds: number;
-    help: boolean;
-    managed: boolean;
-    restarts?: Draw;
-    skew?: Draw;
-  } = {
+/** What the world's command line asks for (`restarts`/`skew`: the managed world's draws). */
+export interface WorldArgs {
+  seed: number;
+  seeds: number;
+  players: number | undefined;
+  rounds: number;
+  help: boolean;
+  managed: boolean;
+  restarts?: Draw;
+  skew?: Draw;
+}
+
+export function parseWorldArgs(argv: readonly string[]): WorldArgs | string {
+  const o: WorldArgs = {
     seed: 1,
     seeds: 1,
     players: undefined,
