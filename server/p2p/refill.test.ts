@@ -7,10 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
 import { splitChunks } from '../../src/protocol/chunks.js';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
-import { keyProofBytes } from '../../src/protocol/keys.js';
 import { encodePeerMessage, type PeerMessage, type ServerMessage } from '../../src/protocol/messages.js';
-import type { Logger } from '../log.js';
 import { P2PManager, type GameHooks } from './manager.js';
+import { recordingLog, registerTab } from './managerKit.js';
 import { DEFAULT_P2P } from './settings.js';
 import { Transit } from './transit.js';
 
@@ -19,12 +18,7 @@ const CHECK_MS = 500;
 
 function world(onSite: string[]) {
   let t = 1000;
-  const logs: Array<{ event: string; fields: Record<string, unknown> }> = [];
-  const log: Logger = {
-    info: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-    warn: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-    error: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-  };
+  const { log, logs } = recordingLog();
   // Who plays on the meadow (the others are in town and may serve it); a test moves them.
   const where = new Map<string, string>();
   for (const u of onSite) where.set(u, 'meadow');
@@ -56,13 +50,8 @@ function world(onSite: string[]) {
   const tabs = new Map<string, ServerMessage[]>();
   /** A connection of `user` with its key registered and its round trip measured. */
   const connect = (user: string, i: number): ServerMessage[] => {
-    const got: ServerMessage[] = [];
+    const got = registerTab(m, user, i).got;
     tabs.set(user, got);
-    const challenge = m.connect(user, { send: (msg) => void got.push(msg) });
-    m.setRtt(user, 20);
-    const secret = (i.toString(16).padStart(2, '0') + '3d').repeat(16);
-    const key = crypto.publicKeyOf(secret);
-    expect(m.onMessage(user, { type: 'key', key, sig: crypto.sign(secret, keyProofBytes(challenge, user, key)) })).toBe(null);
     return got;
   };
   /** What a serving tab sends the admin over its WebSocket, as one chunk. */

@@ -6,10 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
-import { keyProofBytes } from '../../src/protocol/keys.js';
-import type { ServerMessage } from '../../src/protocol/messages.js';
-import type { Logger } from '../log.js';
 import { P2PManager, type GameHooks } from './manager.js';
+import { recordingLog, registerTab } from './managerKit.js';
 import { DEFAULT_P2P } from './settings.js';
 import { Transit } from './transit.js';
 
@@ -18,12 +16,7 @@ const USERS = ['u0', 'u1', 'u2', 'u3'];
 
 function world() {
   let t = 1000;
-  const logs: Array<{ event: string; fields: Record<string, unknown> }> = [];
-  const log: Logger = {
-    info: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-    warn: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-    error: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-  };
+  const { log, logs } = recordingLog();
   // u0 plays on the meadow; the others are elsewhere and may serve it.
   const game: GameHooks = {
     siteOf: (u) => (u === 'u0' ? 'meadow' : 'town'),
@@ -48,20 +41,8 @@ function world() {
     wakeup: { set: () => undefined, clear: () => undefined },
     defer: (fn) => fn(),
   });
-  const tab = (): { send: (msg: ServerMessage) => void; got: ServerMessage[] } => {
-    const got: ServerMessage[] = [];
-    return { got, send: (msg) => void got.push(msg) };
-  };
   /** A connection of `user` with its key registered and its round trip measured. */
-  const connect = (user: string, i: number) => {
-    const tb = tab();
-    const challenge = m.connect(user, tb);
-    const secret = (i.toString(16).padStart(2, '0') + '3d').repeat(16);
-    const key = crypto.publicKeyOf(secret);
-    expect(m.onMessage(user, { type: 'key', key, sig: crypto.sign(secret, keyProofBytes(challenge, user, key)) })).toBe(null);
-    m.setRtt(user, 20);
-    return tb;
-  };
+  const connect = (user: string, i: number) => registerTab(m, user, i);
   return { m, logs, connect, advance: (ms: number) => void (t += ms) };
 }
 

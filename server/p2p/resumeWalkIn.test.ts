@@ -7,11 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
-import { keyProofBytes } from '../../src/protocol/keys.js';
 import type { ServerMessage } from '../../src/protocol/messages.js';
 import type { StoredP2PSite } from '../storage/types.js';
-import type { Logger } from '../log.js';
 import { P2PManager, type GameHooks } from './manager.js';
+import { recordingLog, registerTab } from './managerKit.js';
 import { DEFAULT_P2P } from './settings.js';
 import { Transit } from './transit.js';
 
@@ -19,12 +18,7 @@ const crypto = insecureFastScheme;
 
 /** An admin process: a manager on a fake game where `where` says who plays where. */
 function admin(where: Map<string, string>, records: Map<string, StoredP2PSite>) {
-  const logs: Array<{ event: string; fields: Record<string, unknown> }> = [];
-  const log: Logger = {
-    info: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-    warn: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-    error: (event, fields) => void logs.push({ event, fields: fields ?? {} }),
-  };
+  const { log, logs } = recordingLog();
   const onSite = (site: string): string[] => [...where].filter(([, s]) => s === site).map(([u]) => u);
   const game: GameHooks = {
     siteOf: (u) => where.get(u) ?? null,
@@ -50,16 +44,7 @@ function admin(where: Map<string, string>, records: Map<string, StoredP2PSite>) 
     wakeup: { set: () => undefined, clear: () => undefined },
     defer: (fn) => fn(),
   });
-  /** `user`'s tab connects and registers the key of index `i` (the same index: the same key, as a reconnecting tab). */
-  const connect = (user: string, i: number): ServerMessage[] => {
-    const got: ServerMessage[] = [];
-    const challenge = m.connect(user, { send: (msg) => void got.push(msg) });
-    m.setRtt(user, 20);
-    const secret = (i.toString(16).padStart(2, '0') + '3d').repeat(16);
-    const key = crypto.publicKeyOf(secret);
-    expect(m.onMessage(user, { type: 'key', key, sig: crypto.sign(secret, keyProofBytes(challenge, user, key)) })).toBe(null);
-    return got;
-  };
+  const connect = (user: string, i: number): ServerMessage[] => registerTab(m, user, i).got;
   return { m, logs, connect };
 }
 

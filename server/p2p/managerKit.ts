@@ -1,0 +1,35 @@
+/**
+ * What the P2PManager tests share (refill, replacedTab, resumeWalkIn): a log that records, and a
+ * tab that connects and registers its key as a real one does (challenge, proof, round trip).
+ */
+import { expect } from 'vitest';
+import { insecureFastScheme } from '../../src/protocol/crypto.js';
+import { keyProofBytes } from '../../src/protocol/keys.js';
+import type { ServerMessage } from '../../src/protocol/messages.js';
+import type { Logger } from '../log.js';
+import type { P2PManager } from './manager.js';
+
+export const kitCrypto = insecureFastScheme;
+
+export type LogLine = { event: string; fields: Record<string, unknown> };
+
+export function recordingLog(): { log: Logger; logs: LogLine[] } {
+  const logs: LogLine[] = [];
+  const push = (event: string, fields?: Record<string, unknown>): void => void logs.push({ event, fields: fields ?? {} });
+  return { logs, log: { info: push, warn: push, error: push } };
+}
+
+/**
+ * `user`'s tab connects, its round trip is measured (20 ms), and it registers the key of index `i`
+ * (the same index, the same key: a reconnecting tab). Returns what the admin sends it.
+ */
+export function registerTab(m: P2PManager, user: string, i: number): { got: ServerMessage[]; send: (msg: ServerMessage) => void } {
+  const got: ServerMessage[] = [];
+  const tab = { got, send: (msg: ServerMessage): void => void got.push(msg) };
+  const challenge = m.connect(user, tab);
+  m.setRtt(user, 20);
+  const secret = (i.toString(16).padStart(2, '0') + '3d').repeat(16);
+  const key = kitCrypto.publicKeyOf(secret);
+  expect(m.onMessage(user, { type: 'key', key, sig: kitCrypto.sign(secret, keyProofBytes(challenge, user, key)) })).toBe(null);
+  return tab;
+}
