@@ -1,18 +1,11 @@
 /** A P2P site the admin takes up again after its restart (site.ts `resumed`, resume.ts), against real Site Servers. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createSite, newUser } from '../../src/game/rules.js';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
 import { checkStoredSite, ResumeWait, storedResends } from './resume.js';
-import { harness } from './siteHarness.js';
+import { handOverState, harness } from './siteHarness.js';
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
-
-const base = () => ({
-  seq: 0,
-  snapshot: { ...createSite('meadow'), users: ['alice', 'bob', 'carol'].map((u) => newUser(u, 'meadow')) },
-  lastActionNo: new Map<string, number>(),
-});
 
 describe('P2PSite after an admin restart', () => {
   it('goes on from its record: departures the admin missed come once, system actions number on, absentees are let go', async () => {
@@ -34,7 +27,7 @@ describe('P2PSite after an admin restart', () => {
     expect(h.lost.some((m) => m.msg.type === 'update' || m.msg.type === 'updateHash')).toBe(true);
 
     for (const id of ['s0', 's1', 's2']) h.down.add(id);
-    const again = h.restart(base(), 2000);
+    const again = h.restart(handOverState(), 2000);
     expect(again.servers()).toEqual(['s0', 's1', 's2']);
     expect(again.awaitsServerWithKey('nope')).toBeNull();
     // Two of the three servers come back and resend what the admin missed: bob's departure, once.
@@ -67,7 +60,7 @@ describe('P2PSite after an admin restart', () => {
     const h = harness();
     await h.start();
     h.stop();
-    const again = h.restart(base(), 60_000);
+    const again = h.restart(handOverState(), 60_000);
     expect(again.state).toBe('resuming');
     for (const id of ['s0', 's1', 's2']) again.serverBack(id);
     again.userBack('alice');
@@ -89,7 +82,7 @@ describe('P2PSite after an admin restart', () => {
     await h.start();
     h.stop();
     for (const id of ['s0', 's1', 's2']) h.down.add(id);
-    const again = h.restart(base(), 1000);
+    const again = h.restart(handOverState(), 1000);
     h.down.delete('s0');
     expect(again.serverBack('s0')).toBe(true);
     await h.run(999);

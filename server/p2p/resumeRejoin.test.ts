@@ -5,17 +5,11 @@
  * joined again).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createSite, newUser } from '../../src/game/rules.js';
-import { harness, SERVERS } from './siteHarness.js';
+import { newUser } from '../../src/game/rules.js';
+import { handOverState, harness, SERVERS } from './siteHarness.js';
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
-
-const base = () => ({
-  seq: 0,
-  snapshot: { ...createSite('meadow'), users: ['alice', 'bob', 'carol'].map((u) => newUser(u, 'meadow')) },
-  lastActionNo: new Map<string, number>(),
-});
 
 describe('a resumed P2P site and a user that left and came back while it waited', () => {
   it('no longer waits for it once its departure came, so a second join keeps it there', async () => {
@@ -27,7 +21,7 @@ describe('a resumed P2P site and a user that left and came back while it waited'
     h.stop();
     await h.run(1200);
     for (const id of SERVERS) h.down.add(id);
-    const again = h.restart(base(), 2000);
+    const again = h.restart(handOverState(), 2000);
     expect(again.waitingFor()).toEqual({ users: ['alice', 'bob', 'carol'], servers: SERVERS });
     for (const id of SERVERS) {
       h.down.delete(id);

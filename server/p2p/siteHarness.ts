@@ -24,6 +24,11 @@ const ADMIN_SECRET = 'ad'.repeat(32);
 export const SERVERS = ['s0', 's1', 's2'];
 export const USERS = ['alice', 'bob', 'carol'];
 
+/** The site as the harness hands it over (seq 0, nothing applied): what a restarted admin resumes from. */
+export function handOverState(users: readonly string[] = USERS): VerifiedSite {
+  return { seq: 0, snapshot: { ...createSite('meadow'), users: users.map((u) => newUser(u, 'meadow')) }, lastActionNo: new Map() };
+}
+
 export interface Sent {
   at: number;
   from: string;
@@ -106,7 +111,7 @@ export function harness(
   const asNode = (s: P2PSite) => ({ receive: (from: string, msg: PeerMessage) => s.receive(from, msg), tick: () => s.tick(), nextWakeAt: () => s.nextWakeAt() });
   const site = new P2PSite(deps, SERVERS.map((id) => ({ id, key: crypto.publicKeyOf(secret(id)) })), users);
   net.add(ADMIN_ID, asNode(site));
-  const snapshot = { ...createSite('meadow'), users: users.map((u) => newUser(u, 'meadow')) };
+  const { snapshot } = handOverState(users);
   const nextNo = new Map<string, number>();
   return {
     net,
