@@ -20,14 +20,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { applyAll, createSite, newUser } from '../src/game/rules.js';
 import type { PlayerAction } from '../src/game/types.js';
 import {
   ADMIN_ID,
   ZERO_HASH,
   createSiteCoordinator,
   createSiteServer,
-  createSiteUser,
   decodePeerMessage,
   encodePeerMessage,
   secretKeyFrom,
@@ -35,12 +33,13 @@ import {
   type PeerMessage,
   type SiteUser,
 } from '../src/protocol/index.js';
+import { createHandOverUser } from '../src/protocol/testing.js';
 import { useNodeCrypto } from '../src/net/crypto/node.js';
 import { EventQueue } from '../sim/eventQueue.js';
 import { Host, type Tickable } from '../sim/host.js';
 import { DEFAULTS } from '../sim/options.js';
 import { createRng } from '../sim/rng.js';
-import { SITE, siteConfigFor } from '../sim/scenario.js';
+import { handOverSnapshot, siteConfigFor } from '../sim/siteSetup.js';
 
 export interface ServeOptions {
   servers: number;
@@ -242,15 +241,12 @@ export function serveBench(input: Partial<ServeOptions> = {}): ServeResult {
   let actionsSent = 0;
   let actionsAccepted = 0;
   const users: Array<{ core: SiteUser; host: Host<PeerMessage> }> = userIds.map((id) => {
-    const core = createSiteUser({
+    const core = createHandOverUser({
       config,
       user: id,
       now,
       send: (to, msg) => send(id, to, msg),
       servers: serverIds,
-      seq: 0,
-      hash: ZERO_HASH,
-      nextActionNo: 1,
       adminKey,
       crypto,
       onAccept: (u) => {
@@ -261,14 +257,11 @@ export function serveBench(input: Partial<ServeOptions> = {}): ServeResult {
     return { core, host: attach(id, 'user', core) };
   });
 
-  // ---- timeline (as sim/scenario.ts): hand-over, then every user acts at its own phase ----
+  // ---- timeline (as sim/timeline.ts): hand-over, then every user acts at its own phase ----
   const T = config.T_timeslot;
   const start = windowEndAfter(100 + T, T);
   queue.schedule(100, () => {
-    const snapshot = applyAll(
-      createSite(SITE),
-      userIds.map((u) => ({ actor: u, action: { kind: 'join' as const, user: newUser(u, SITE) } })),
-    ).snapshot;
+    const snapshot = handOverSnapshot(userIds);
     adminHost.poke(() =>
       timed('admin', () => coordinator.handOver({ snapshot, seq: 0, prev: ZERO_HASH, start, lastActionNo: [] })),
     );

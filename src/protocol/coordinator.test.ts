@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { CoordinatorRecord } from './api.js';
-import { createSiteCoordinator } from './coordinator.js';
 import type { PeerMessage } from './messages.js';
-import { appliedHashes, playMoves, setupSite } from './testing.js';
+import { appliedHashes, playMoves, resumeCoordinator, setupSite } from './testing.js';
 
 describe('coordinator: withdrawn ignore requests', () => {
   it('a withdrawn request no longer counts, the answer names the withdrawal, and after a cut the record is the answer', () => {
@@ -102,22 +100,9 @@ describe('coordinator: going on from its record after the admin restarted', () =
     expect(record?.sysNo).toBe(1);
     expect(record?.done.length).toBeGreaterThan(0);
 
-    // The restarted admin: a new coordinator from the stored record (through JSON, as stored).
+    // The restarted admin: a new coordinator from the stored record.
     const again: string[] = [];
-    const resumed = createSiteCoordinator({
-      config: s.config,
-      secretKey: s.adminSecret,
-      crypto: s.crypto,
-      now: s.net.clock('admin'),
-      random: () => 0.5,
-      send: s.net.sender('admin'),
-      servers: [],
-      candidates: () => [],
-      users: () => [...s.users.keys()],
-      onLeft: (u, via, seq) => again.push(`${u.name}:${via}:${seq}`),
-      resume: JSON.parse(JSON.stringify(record)) as CoordinatorRecord,
-    });
-    s.net.add('admin', resumed);
+    const resumed = resumeCoordinator(s, record!, (u, via, seq) => again.push(`${u.name}:${via}:${seq}`));
     expect(resumed.membership()).toEqual(s.coordinator.membership());
     expect(resumed.activeServers()).toEqual(['s0', 's1', 's2']);
     // Every server resends alice's departure: it was passed on before the restart.
@@ -144,20 +129,7 @@ describe('coordinator: going on from its record after the admin restarted', () =
     expect(record.resend?.map((r) => r.msg.actor)).toEqual(['alice']);
 
     dropOrders = false;
-    const resumed = createSiteCoordinator({
-      config: s.config,
-      secretKey: s.adminSecret,
-      crypto: s.crypto,
-      now: s.net.clock('admin'),
-      random: () => 0.5,
-      send: s.net.sender('admin'),
-      servers: [],
-      candidates: () => [],
-      users: () => [...s.users.keys()],
-      onLeft: (u, via) => left.push(`${u.name}:${via}`),
-      resume: JSON.parse(JSON.stringify(record)) as CoordinatorRecord,
-    });
-    s.net.add('admin', resumed);
+    const resumed = resumeCoordinator(s, record, (u, via) => left.push(`${u.name}:${via}`));
     s.net.run(3000);
     // Without the order in the record alice would stay on the site for good.
     expect(left).toEqual(['alice:logout']);

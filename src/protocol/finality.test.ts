@@ -101,10 +101,25 @@ function echo(ctx: ServerState, p: string, y: string, seq: number): void {
   c.set(y, seq);
 }
 
+/** Every server echoed every other server's chain up to `seq`. */
+function echoAll(ctx: ServerState, seq: number): void {
+  for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, seq);
+}
+
 /** Every server holds every chain up to `n`, and every server echoed all of them. */
 function allStable(ctx: ServerState, n: number): void {
   for (const y of IDS) grow(ctx, y, n);
-  for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, n);
+  echoAll(ctx, n);
+}
+
+/**
+ * s4 admitted at epoch 3 beside s0..s2 (serving throughout) and s3 (with `s3Stints`): sets the
+ * members and returns s4's admission point for that stint, worked out anew at each call.
+ */
+function admitS4AtEpoch3(ctx: ServerState, s3Stints: Stint[]): () => ReturnType<typeof admission> {
+  setMembers(ctx, [member('s0'), member('s1'), member('s2'), member('s3', s3Stints), member('s4', [{ admit: 3, cut: null }])]);
+  const s4 = ctx.roster.members.get('s4') as Member;
+  return () => admission(ctx, s4, { admit: 3, cut: null });
 }
 
 const cutAt = (ctx: ServerState, id: string, seq: number): { seq: number; hash: string } => ({
@@ -172,7 +187,7 @@ describe('counted reports', () => {
     // s1..s3 moved to epoch 3 (s4's readmission) at their Timeslot #4 (stamp 400); s4 was cut at #2.
     for (const y of ['s0', 's1', 's2', 's3']) grow(ctx, y, 6, { epoch: (s) => (s >= 4 ? 3 : 1) });
     grow(ctx, 's4', 6);
-    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 6);
+    echoAll(ctx, 6);
     setMembers(ctx, IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut: cutAt(ctx, 's4', 2) }, { admit: 3, cut: null }]) : member(id))));
     expect(admission(ctx, ctx.roster.members.get('s4') as Member, { admit: 3, cut: null })).toEqual({ known: true, at: 400 });
     expect(counted(ctx, 's4', { arrival: 150, tsSeq: 2 })).toBe(true); // first stint, up to its cut
@@ -213,21 +228,12 @@ describe('admission points', () => {
     // was cut. s3's part of s4's admission point is its cut (#5, stamp 500), not the epoch-4 mark
     // of its new stint (#6, stamp 600).
     const { ctx } = fixture();
-    grow(ctx, 's0', 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
-    grow(ctx, 's1', 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
-    grow(ctx, 's2', 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
+    for (const y of ['s0', 's1', 's2']) grow(ctx, y, 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
     grow(ctx, 's3', 8, { epoch: (s) => (s >= 6 ? 4 : 1) });
-    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 8);
+    echoAll(ctx, 8);
     const cut3 = cutAt(ctx, 's3', 5);
-    setMembers(ctx, [
-      member('s0'),
-      member('s1'),
-      member('s2'),
-      member('s3', [{ admit: 0, cut: cut3 }, { admit: 4, cut: null }]),
-      member('s4', [{ admit: 3, cut: null }]),
-    ]);
-    const s4 = ctx.roster.members.get('s4') as Member;
-    expect(admission(ctx, s4, { admit: 3, cut: null })).toEqual({ known: true, at: 500 });
+    const admissionOfS4 = admitS4AtEpoch3(ctx, [{ admit: 0, cut: cut3 }, { admit: 4, cut: null }]);
+    expect(admissionOfS4()).toEqual({ known: true, at: 500 });
   });
 
   it("takes a cut server's part from the record when the chain is held only from past the cut (a state taken since)", () => {
@@ -237,19 +243,12 @@ describe('admission points', () => {
     const { ctx } = fixture();
     for (const y of ['s0', 's1', 's2']) grow(ctx, y, 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
     grow(ctx, 's3', 8, { epoch: (s) => (s >= 6 ? 4 : 1) });
-    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 8);
+    echoAll(ctx, 8);
     const cut3 = { ...cutAt(ctx, 's3', 5), stamp: 500, epoch: 1 };
     const s3 = ctx.timeslots.chains.get('s3') as Chain;
     s3.reset({ seq: 7, hash: s3.hashOf(7) ?? '', stamp: 700 });
-    setMembers(ctx, [
-      member('s0'),
-      member('s1'),
-      member('s2'),
-      member('s3', [{ admit: 0, cut: cut3 }, { admit: 4, cut: null }]),
-      member('s4', [{ admit: 3, cut: null }]),
-    ]);
-    const s4 = ctx.roster.members.get('s4') as Member;
-    expect(admission(ctx, s4, { admit: 3, cut: null })).toEqual({ known: true, at: 500 });
+    const admissionOfS4 = admitS4AtEpoch3(ctx, [{ admit: 0, cut: cut3 }, { admit: 4, cut: null }]);
+    expect(admissionOfS4()).toEqual({ known: true, at: 500 });
   });
 
   it("waits for a cut server's chain when the record says it marked the epoch before its cut", () => {
@@ -261,18 +260,17 @@ describe('admission points', () => {
     const full = grow(ctx, 's3', 5, { epoch: (s) => (s >= 4 ? 3 : 1) });
     const cut3 = { ...cutAt(ctx, 's3', 5), stamp: 500, epoch: 3 };
     const s3 = grow(ctx, 's3', 2, { epoch: (s) => (s >= 4 ? 3 : 1) });
-    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 8);
-    setMembers(ctx, [member('s0'), member('s1'), member('s2'), member('s3', [{ admit: 0, cut: cut3 }]), member('s4', [{ admit: 3, cut: null }])]);
-    const s4 = ctx.roster.members.get('s4') as Member;
-    expect(admission(ctx, s4, { admit: 3, cut: null }).known).toBe(false);
+    echoAll(ctx, 8);
+    const admissionOfS4 = admitS4AtEpoch3(ctx, [{ admit: 0, cut: cut3 }]);
+    expect(admissionOfS4().known).toBe(false);
     for (let seq = 3; seq <= 5; seq++) s3.offer(full.get(seq)!.full!, 0, true);
-    expect(admission(ctx, s4, { admit: 3, cut: null })).toEqual({ known: true, at: 400 });
+    expect(admissionOfS4()).toEqual({ known: true, at: 400 });
   });
 
   it('once known it never moves (cached), even when the chains it came from change', () => {
     const { ctx } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', [{ admit: 2, cut: null }])]);
     for (const y of ['s0', 's1', 's2', 's3']) grow(ctx, y, 4, { epoch: (s) => (s >= 2 ? 2 : 1) });
-    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 4);
+    echoAll(ctx, 4);
     const s4 = ctx.roster.members.get('s4') as Member;
     expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 200 });
     ctx.timeslots.chains.get('s1')?.reset({ seq: 4, hash: ZERO_HASH, stamp: 400 });
@@ -328,7 +326,7 @@ describe('window readiness', () => {
   it('needs a stable Timeslot stamped at or after the window end', () => {
     const { ctx } = fixture();
     for (const y of IDS) grow(ctx, y, 1, { stamp: (s) => (y === 's3' ? s * 100 - 1 : s * 100) });
-    for (const p of IDS) for (const y of IDS) if (p !== y) echo(ctx, p, y, 1);
+    echoAll(ctx, 1);
     expect(windowReady(ctx)).toBe(false);
     expect(ctx.finality.blocked).toMatch(/^s3 not stable past 100/);
   });

@@ -4,7 +4,16 @@
  * and one pending wake-up per node at its `nextWakeAt()`. Optionally sends every message through
  * the binary wire encoding.
  */
-import type { CoreEvent, SiteCoordinator, SiteCoordinatorOptions, SiteServer, SiteServerOptions, SiteUser } from './api.js';
+import type {
+  CoordinatorRecord,
+  CoreEvent,
+  SiteCoordinator,
+  SiteCoordinatorOptions,
+  SiteServer,
+  SiteServerOptions,
+  SiteUser,
+  SiteUserOptions,
+} from './api.js';
 import { createSite, newUser } from '../game/rules.js';
 import { createSiteCoordinator } from './coordinator.js';
 import { createSiteServer } from './server.js';
@@ -242,15 +251,12 @@ export function setupSite(o: {
   let snapshot = createSite(site);
   snapshot = { ...snapshot, users: userNames.map((u) => newUser(u, site)).sort((a, b) => (a.name < b.name ? -1 : 1)) };
   for (const u of userNames) {
-    const user = createSiteUser({
+    const user = createHandOverUser({
       config,
       user: u,
       now: net.clock(u),
       send: net.sender(u),
       servers: serverIds,
-      seq: 0,
-      hash: ZERO_HASH,
-      nextActionNo: 1,
       adminKey,
       crypto,
       observe: (e) => events.push({ node: u, e }),
@@ -260,6 +266,37 @@ export function setupSite(o: {
   }
   coordinator.handOver({ snapshot, seq: 0, prev: ZERO_HASH, start: 0, lastActionNo: userNames.map((u) => [u, 0]) });
   return { net, config, crypto, adminSecret, coordinator, servers, users, events, secrets, makeServer };
+}
+
+/** A Site User there from the hand-over on: it has update 0 and has sent no action yet. */
+export function createHandOverUser(o: Omit<SiteUserOptions, 'seq' | 'hash' | 'nextActionNo'>): SiteUser {
+  return createSiteUser({ ...o, seq: 0, hash: ZERO_HASH, nextActionNo: 1 });
+}
+
+/**
+ * The admin after a restart: a new coordinator of `s`'s site from its stored record (through JSON,
+ * as stored), with no servers or candidates of its own, in the old one's place on the net.
+ */
+export function resumeCoordinator(
+  s: SiteSetup,
+  record: CoordinatorRecord,
+  onLeft?: SiteCoordinatorOptions['onLeft'],
+): SiteCoordinator {
+  const resumed = createSiteCoordinator({
+    config: s.config,
+    secretKey: s.adminSecret,
+    crypto: s.crypto,
+    now: s.net.clock(ADMIN_ID),
+    random: () => 0.5,
+    send: s.net.sender(ADMIN_ID),
+    servers: [],
+    candidates: () => [],
+    users: () => [...s.users.keys()],
+    ...(onLeft ? { onLeft } : {}),
+    resume: JSON.parse(JSON.stringify(record)) as CoordinatorRecord,
+  });
+  s.net.add(ADMIN_ID, resumed);
+  return resumed;
 }
 
 const DIRS = ['up', 'down', 'left', 'right'] as const;
