@@ -1,6 +1,6 @@
 /**
  * Options of one simulated run, their defaults and their validation. Shared by the CLI
- * (args.ts), the scenario builder (scenario.ts) and tests. Times are in ms here; the CLI takes
+ * (args.ts), the scenario builder (scenario.ts, siteSetup.ts) and tests. Times are in ms here; the CLI takes
  * seconds where the README says so.
  */
 

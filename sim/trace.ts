@@ -50,7 +50,7 @@ export interface TraceSent extends ActionKey {
   /**
    * Whether the run's conditions oblige the protocol to apply it: sent early enough before the
    * end, and delivered to at least N_majority honest servers that stayed up and mutually connected
-   * until the end. (The rule is in scenario.ts; the checkers only read the flag.)
+   * until the end. (The rule is in traceBuild.ts; the checkers only read the flag.)
    */
   mustApply: boolean;
   /** True time the action had reached N_majority stable servers (if it did). */
