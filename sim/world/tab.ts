@@ -19,7 +19,6 @@
  * server the restarted admin resumes serves on and resends the updates it sent the admin (as
  * SiteServerHost.resendToAdmin); one it does not resume (another id in keyOk) stops.
  */
-import { ChunkAssembler, splitChunks } from '../../src/protocol/chunks.js';
 import { createClockSync } from '../../src/protocol/clock.js';
 import type { ClockSync } from '../../src/protocol/api.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
@@ -27,8 +26,6 @@ import type { SignatureScheme } from '../../src/protocol/crypto.js';
 import { keyProofBytes } from '../../src/protocol/keys.js';
 import {
   ADMIN_ID,
-  decodePeerMessage,
-  encodePeerMessage,
   type ClientMessage,
   type PeerMessage,
   type PeerRole,
@@ -38,6 +35,7 @@ import { createSiteServer } from '../../src/protocol/server.js';
 import { createSiteUser } from '../../src/protocol/user.js';
 import type { SiteServer, SiteUser } from '../../src/protocol/api.js';
 import type { PlayerAction } from '../../src/game/types.js';
+import { TabEnvelopes } from '../../src/net/p2p/envelopes.js';
 import { HAND_OFF_MS } from '../../src/net/p2p/node.js';
 import { ADMIN_OUTBOX } from '../../src/net/p2p/serverHost.js';
 import { machineClock, monotonic, type MachineClock } from '../clock.js';
@@ -119,8 +117,7 @@ export class SimTab {
   private handingOff: { site: string; host: Host<PeerMessage, SiteServer> } | null = null;
   /** Next action number (the admin's lastActionNo + 1 at the latest enter). */
   nextNo = 1;
-  private readonly assemblers = new Map<PeerRole, ChunkAssembler>();
-  private nextEnvelope = 1;
+  private readonly envelopes = new TabEnvelopes();
   /** Slow tab: CPU ms per input, and when its one core is free again. */
   private busyUntil = 0;
   private readonly index: number;
@@ -417,12 +414,8 @@ export class SimTab {
   }
 
   private onPeer(m: Extract<ServerMessage, { type: 'peer' }>): void {
-    let asm = this.assemblers.get(m.to);
-    if (!asm) this.assemblers.set(m.to, (asm = new ChunkAssembler()));
-    const r = asm.add(m.site, m, this.w.queue.now);
-    if (r === null || !r.ok) return;
-    const parsed = decodePeerMessage(r.value);
-    if (!parsed.ok) return;
+    const parsed = this.envelopes.unwrap(m, this.w.queue.now);
+    if (!parsed?.ok) return;
     if (m.to === 'server' && this.server?.site === m.site) this.server.host.deliver(ADMIN_ID, parsed.value);
     else if (m.to === 'server' && this.handingOff?.site === m.site)
       this.handingOff.host.deliver(ADMIN_ID, parsed.value);
@@ -430,10 +423,6 @@ export class SimTab {
   }
 
   private peerToAdmin(as: PeerRole, site: string, msg: PeerMessage): void {
-    const chunks = splitChunks(encodePeerMessage(msg));
-    const id = this.nextEnvelope++ & 0x7fffffff;
-    chunks.forEach((data, index) =>
-      this.w.toAdmin(this, { type: 'peer', as, site, id, index, count: chunks.length, data }),
-    );
+    for (const envelope of this.envelopes.wrap(as, site, msg)) this.w.toAdmin(this, envelope);
   }
 }

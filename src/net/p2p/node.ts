@@ -9,14 +9,11 @@
  * welcome it registers the same key again; the admin then says what it still serves (keyOk, serve).
  */
 import type { AcceptedUpdate, ServerView } from '../../protocol/api.js';
-import { ChunkAssembler, splitChunks } from '../../protocol/chunks.js';
 import { CLOCK_PING_BASE, createClockSync, LIVE_CLOCK_RESOLUTION } from '../../protocol/clock.js';
 import { parseSiteConfig, type SiteConfig } from '../../protocol/config.js';
 import { ed25519Scheme, toHex, type SignatureScheme } from '../../protocol/crypto.js';
 import { keyProofBytes } from '../../protocol/keys.js';
 import {
-  decodePeerMessage,
-  encodePeerMessage,
   type ClientMessage,
   type PeerMessage,
   type PeerRole,
@@ -26,6 +23,7 @@ import {
 import type { PlayerAction, SiteSnapshot } from '../../game/types.js';
 import { cheaterForHost, type CheatMode } from './cheat.js';
 import { Driver, type Wakeup } from './driver.js';
+import { TabEnvelopes } from './envelopes.js';
 import type { LinkFactory } from './link.js';
 import { Mesh } from './mesh.js';
 import { SiteServerHost } from './serverHost.js';
@@ -83,8 +81,7 @@ export class P2PNode {
   /** The host of a site this tab stopped serving because its player walked in: it hands its copy over. */
   private handingOff: { host: SiteServerHost; timer: ReturnType<typeof setTimeout> } | null = null;
   userHost: SiteUserHost | null = null;
-  private readonly assemblers = new Map<PeerRole, ChunkAssembler>();
-  private nextEnvelope = 1;
+  private readonly envelopes = new TabEnvelopes();
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private lastStats: { at: number; bytesIn: number; bytesOut: number } | null = null;
 
@@ -381,11 +378,8 @@ export class P2PNode {
   }
 
   private onPeer(m: Msg<'peer'>): void {
-    let asm = this.assemblers.get(m.to);
-    if (!asm) this.assemblers.set(m.to, (asm = new ChunkAssembler()));
-    const r = asm.add(m.site, m, this.o.localNow());
-    if (r === null) return;
-    const parsed = r.ok ? decodePeerMessage(r.value) : r;
+    const parsed = this.envelopes.unwrap(m, this.o.localNow());
+    if (parsed === null) return;
     if (!parsed.ok) {
       this.log('p2p.reject', { from: 'admin', code: parsed.code, message: parsed.message });
       return;
@@ -399,9 +393,7 @@ export class P2PNode {
   }
 
   private toAdminPeer(as: PeerRole, site: string, msg: PeerMessage): void {
-    const chunks = splitChunks(encodePeerMessage(msg));
-    const id = this.nextEnvelope++ & 0x7fffffff;
-    chunks.forEach((data, index) => this.toAdmin({ type: 'peer', as, site: site, id, index, count: chunks.length, data }));
+    for (const envelope of this.envelopes.wrap(as, site, msg)) this.toAdmin(envelope);
   }
 
   private linkFailed(local: string, remote: string): void {
