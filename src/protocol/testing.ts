@@ -2,7 +2,8 @@
  * A tiny deterministic in-memory network for the core's own tests (the simulator in sim/ is the
  * full-featured one). One virtual clock, a message queue with per-link latency and drop rules,
  * and one pending wake-up per node at its `nextWakeAt()`. Optionally sends every message through
- * the binary wire encoding.
+ * the binary wire encoding. Also a whole site on it (`setupSite`), and the parts tests and
+ * bench/serve.ts build alike (a user from the hand-over on, a coordinator resumed from its record).
  */
 import type {
   CoordinatorRecord,
