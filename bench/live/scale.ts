@@ -72,6 +72,9 @@ export function scaleRunsText(runs: readonly ScaleRun[]): string {
       runs.flatMap((r) => r.bySite.map((s) => [r.layout, s.site, String(s.count), String(s.late), f2(s.serversEluMax), fmt(s.serversLateP99Ms)])),
     ),
     '',
+    'What ran out, by run (scaleRuns.ts `verdict`):',
+    ...runs.map((r) => `- ${r.layout} ${r.bots}: ${r.verdict}.`),
+    '',
     'Late P2P actions by phase: before the window (entry, hand-overs, warm-up), in it, and per 10 s of it:',
     table(
       ['layout', 'before window', 'in window', 'per 10 s'],

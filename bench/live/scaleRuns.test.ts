@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { BotFigures, Dist } from './figures.js';
 import type { ScenarioResult } from './scenario.js';
 import { parseBotLoad, type BotLoad } from './scaleLoad.js';
-import { scaleGroups, scaleRun, scaleScenario } from './scaleRuns.js';
+import { scaleGroups, scaleRun, scaleScenario, verdict } from './scaleRuns.js';
 
 const dist = (xs: number[]): Dist => ({ count: xs.length, mean: xs.reduce((a, b) => a + b, 0) / xs.length, p50: xs[0] ?? NaN, p99: xs[xs.length - 1] ?? NaN, max: xs[xs.length - 1] ?? NaN, samples: xs });
 const traffic = { bytesSent: 0, bytesReceived: 0, messagesSent: 0, messagesReceived: 0 };
@@ -89,6 +89,19 @@ describe('scale runs', () => {
     expect(r.processes).toMatchObject({ count: 2, eluMeanMax: 0.9, servingProcesses: 1, servingEluMax: 0.9, mainCpuMax: 900, waitMax: 50 });
     expect(r.processList.map((p) => p.key)).toEqual(['all/child0', 'all/child1']);
     expect(r.machine.benchCores).toBe(1.2);
+    expect(r.verdict).toBe('an event loop saturated (a main thread 900 ms/s on a core); other work used 0.70 of 2 cores');
+  });
+
+  it('names what ran out: a loop, the machine, and whose work filled it', () => {
+    const quiet = { cores: 2, busyCores: 0.5, benchCores: 0.4, mainCpuMax: 300, mainCpuMedian: 200, waitMedian: 10 };
+    expect(verdict(quiet)).toBe('no resource ran out');
+    expect(verdict({ ...quiet, mainCpuMax: 950 })).toBe('an event loop saturated (a main thread 950 ms/s on a core)');
+    expect(verdict({ ...quiet, busyCores: 2, benchCores: 1.9, waitMedian: 300 })).toBe(
+      'the machine saturated (main threads waited 300 ms/s for a core, ran 200); the bench alone used 1.90 of 2 cores',
+    );
+    expect(verdict({ ...quiet, busyCores: 2, benchCores: 0.7, mainCpuMedian: 57, waitMedian: 804 })).toBe(
+      'the machine saturated (main threads waited 804 ms/s for a core, ran 57); other work used 1.30 of 2 cores',
+    );
   });
 
   it('reads an older summary without the load parts as none', () => {

@@ -80,8 +80,30 @@ export interface ScaleRun {
   bySite: SiteLate[];
   /** Every process: its bots, the sites it serves, its loop over the window (for the JSON). */
   processList: Array<{ key: string; bots: number; servingSites: string[]; eluMean: number; lateP99MaxMs: number; cpuMsPerS: number; mainCpuMsPerS: number; runQueueWaitMsPerS: number }>;
+  /** What the run's delay was made of, by the rules of `verdict`. */
+  verdict: string;
   /** Late actions before the window (entry and warm-up) and in it, and the window's per 10 s. */
   phase: { beforeWindow: number; inWindow: number; per10s: number[] };
+}
+
+/** A main thread this busy on a core (ms a second) is a loop saturated by its own work. */
+export const LOOP_SATURATED_MS = 800;
+/** The bench alone at this share of the cores leaves no headroom: queueing, whatever the layout. */
+export const BENCH_FILLS = 0.85;
+
+/**
+ * Which resource ran out: an event loop (a process's main thread on a core LOOP_SATURATED_MS a
+ * second), the machine (the bench's main threads waited for a core longer than they ran), and
+ * whose work filled the machine (the bench's own, or other work beside it).
+ */
+export function verdict(o: { cores: number; busyCores: number; benchCores: number; mainCpuMax: number; mainCpuMedian: number; waitMedian: number }): string {
+  const parts: string[] = [];
+  if (o.mainCpuMax >= LOOP_SATURATED_MS) parts.push(`an event loop saturated (a main thread ${Math.round(o.mainCpuMax)} ms/s on a core)`);
+  if (o.waitMedian > o.mainCpuMedian)
+    parts.push(`the machine saturated (main threads waited ${Math.round(o.waitMedian)} ms/s for a core, ran ${Math.round(o.mainCpuMedian)})`);
+  if (o.benchCores >= BENCH_FILLS * o.cores) parts.push(`the bench alone used ${o.benchCores.toFixed(2)} of ${o.cores} cores`);
+  else if (o.busyCores - o.benchCores >= 0.5) parts.push(`other work used ${(o.busyCores - o.benchCores).toFixed(2)} of ${o.cores} cores`);
+  return parts.length > 0 ? parts.join('; ') : 'no resource ran out';
 }
 
 const median = (xs: number[]): number => {
@@ -125,6 +147,8 @@ export function scaleRun(layout: Layout, bots: number, r: ScenarioResult): Scale
       }
     }
   const d = f.delay.p2p;
+  const mainCpuMax = maxOf(procs.map(mainCpu));
+  const waitMedian = median(procs.map(wait));
   const windowLate = [...sites.values()].reduce((n, x) => n + x.late, 0);
   const windowCount = [...sites.values()].reduce((n, x) => n + x.count, 0);
   return {
@@ -142,13 +166,14 @@ export function scaleRun(layout: Layout, bots: number, r: ScenarioResult): Scale
       eluMeanMax: maxOf(procs.map(elu)),
       eluMeanMedian: median(procs.map(elu)),
       lateP99MaxMs: maxOf(procs.map(lateP99)),
-      mainCpuMax: maxOf(procs.map(mainCpu)),
-      waitMedian: median(procs.map(wait)),
+      mainCpuMax,
+      waitMedian,
       waitMax: maxOf(procs.map(wait)),
       servingProcesses: serving.length,
       servingEluMax: maxOf(serving.map(elu)),
     },
     bySite,
+    verdict: verdict({ ...r.machine, mainCpuMax, mainCpuMedian: median(procs.map(mainCpu)), waitMedian }),
     processList: procs.map((p) => ({ key: p.key, bots: p.bots, servingSites: p.servingSites, eluMean: elu(p), lateP99MaxMs: lateP99(p), cpuMsPerS: p.window.cpuMsPerS ?? NaN, mainCpuMsPerS: mainCpu(p), runQueueWaitMsPerS: wait(p) })),
     phase: { beforeWindow: before, inWindow, per10s },
   };
