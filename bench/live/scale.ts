@@ -60,7 +60,7 @@ export function scaleRunsText(runs: readonly ScaleRun[]): string {
       runs.map((r) => [r.layout, String(r.bots), String(r.online), String(r.p2pSites), fmt(r.readyAfterS, 0), String(r.p2p.count), fmt(r.p2p.mean), fmt(r.p2p.p50), fmt(r.p2p.p99), fmt(r.p2p.max), f2(r.lateShare), `${f2(r.machine.busyCores)} of ${r.machine.cores}`, f2(r.machine.benchCores), fmt(r.machine.loadAverage, 1)]),
     ),
     '',
-    "Bot processes' event loops over the window (utilisation: share of wall time not idle; probe: how late a 20 ms timer ran; the main thread's ms a second on a core and waiting in the run queue for one). A loop saturated by its own work shows ~1000 ms on a core a second; one starved of a core shows the wait:",
+    "Bot processes' event loops over the window (utilisation: share of wall time not idle; probe: how late a 50 ms timer ran; the main thread's ms a second on a core and waiting in the run queue for one). A loop saturated by its own work shows ~1000 ms on a core a second; one starved of a core shows the wait:",
     table(
       ['layout', 'processes', 'ELU median', 'ELU max', 'serving processes', 'their ELU max', 'probe p99 max ms', 'main CPU max ms/s', 'wait median ms/s', 'wait max ms/s'],
       runs.map((r) => [r.layout, String(r.processes.count), f2(r.processes.eluMeanMedian), f2(r.processes.eluMeanMax), String(r.processes.servingProcesses), f2(r.processes.servingEluMax), fmt(r.processes.lateP99MaxMs), fmt(r.processes.mainCpuMax), fmt(r.processes.waitMedian), fmt(r.processes.waitMax)]),

@@ -217,7 +217,7 @@ export function summary(i: SummaryInput): Record<string, unknown> {
       kept: t.late.map((l) => ({ tS: r1((l.at - (i.startedAt ?? 0)) / 1000), site: l.site, mode: l.mode, ms: r1(l.ms), serving: l.serving })),
     },
     processes: {
-      means: "each bot process's event loop per second: utilisation (perf_hooks), how late a 20 ms probe timer ran, CPU ms (every thread), the main thread's ms on a core and waiting in the run queue for one (Linux schedstat), its serving bots; window: over the measured window",
+      means: "each bot process's event loop per second: utilisation (perf_hooks), how late a 50 ms probe timer ran, CPU ms (every thread), the main thread's ms on a core and waiting in the run queue for one (Linux schedstat), its serving bots; window: over the measured window",
       byProcess: Object.fromEntries([...t.loops].map(([k, xs]) => [k, processSummary(xs)])),
     },
     samples: { cs: t.delay.cs.values(), p2p: t.delay.p2p.values() },
