@@ -15,7 +15,7 @@ import { bytes } from './bytes.js';
 import { delay } from './delay.js';
 import { offload, type OffloadRow } from './offload.js';
 import { robust } from './robust.js';
-import { scale } from './scale.js';
+import { scale, scaleSection } from './scale.js';
 import { runScenario, type Scenario, type ScenarioResult } from './scenario.js';
 import type { SectionContext, SectionOutput } from './section.js';
 
@@ -150,13 +150,16 @@ async function main(): Promise<void> {
     writeFileSync(join(out, `${s.name}.json`), JSON.stringify(json, null, 1) + '\n');
   };
   const since = (): ScenarioResult[] => scenarios.splice(0);
-  if (want('offload') || want('scale')) {
+  // A quick scale reads the offload rows (as a full one does when offload runs too); a full one
+  // also runs its own layouts at 200 bots.
+  if (want('offload') || (want('scale') && o.quick)) {
     const r = await offload(ctx);
     offloadRows = r.rows;
     const own = since();
     if (want('offload')) emit(r.out, own);
-    if (want('scale')) emit(scale(offloadRows), want('offload') ? [] : own);
+    if (want('scale') && o.quick) emit(scale(offloadRows), want('offload') ? [] : own);
   }
+  if (want('scale') && !o.quick) emit(await scaleSection(ctx, offloadRows), since());
   if (want('delay')) {
     const r = await delay(ctx);
     delayResults = r.results;

@@ -4,10 +4,12 @@
  * a warm-up, an admin snapshot, the measured window, a second snapshot; the bots are ended then
  * (SIGTERM) and write their JSON. The admin's figures are the diff of the two snapshots.
  */
+import { cpus, loadavg } from 'node:os';
 import { adminWindow, p2pSites, parseAdminView, playersOnline, type AdminView, type AdminWindow } from './admin.js';
 import { parseBotSummary } from './botsJson.js';
 import type { BotFigures } from './figures.js';
 import { procCpuMs, procTreeCpuMs, sleep, startAdmin, startBots, type AdminSettings } from './proc.js';
+import { machineJiffies, parseBotLoad, type BotLoad } from './scaleLoad.js';
 
 export interface BotGroup {
   label: string;
@@ -17,6 +19,8 @@ export interface BotGroup {
   /** Actions per second per bot. */
   rate: number;
   serve: boolean;
+  /** Bots per process (`--per-process`; the bots' default 40 when unset). */
+  perProcess?: number;
 }
 
 /** Test-only latency, loss and link failures the bots inject where they send (same for every group). */
@@ -59,7 +63,7 @@ export interface ScenarioResult {
   name: string;
   settings: AdminSettings;
   injection: Injection;
-  groups: Array<{ label: string; args: string[]; figures: BotFigures }>;
+  groups: Array<{ label: string; args: string[]; figures: BotFigures; load: BotLoad | null }>;
   /** Players online and P2P sites when the window opened, and how long it took to get there. */
   ready: { players: number; requested: number; p2pSites: string[]; afterS: number; reached: boolean; warm: boolean };
   p2pSitesAtEnd: string[];
@@ -69,6 +73,11 @@ export interface ScenarioResult {
    * every thread, libdatachannel's included) over the admin's window, and per player-second of it.
    */
   bots: { cpuMs: number; cpuMsPerPlayerSecond: number };
+  /**
+   * The whole machine over the admin's window (/proc/stat; NaN elsewhere): cores, cores busy, and
+   * of them the bench's (every bot process and the admin); the rest is other work on the machine.
+   */
+  machine: { cores: number; busyCores: number; benchCores: number; loadAverage: number };
   /** Where the admin's counters came from: its `admin` object, or /proc for CPU only. */
   adminSource: 'api' | 'proc';
   /** What the setup reported at the window's end. */
@@ -80,6 +89,7 @@ export function botArgs(g: BotGroup, url: string, inj: Injection, s: Scenario): 
   const args = ['--count', String(g.count), '--url', `${url}/`, '--rate', String(g.rate)];
   if (g.site) args.push('--site', g.site);
   if (!g.serve) args.push('--no-serve');
+  if (g.perProcess !== undefined) args.push('--per-process', String(g.perProcess));
   // No --seconds: the bench ends them (SIGTERM) when its window closes, so both windows end together.
   args.push('--warmup', String(s.readyGuessS + s.warmupS));
   const flag: Array<[keyof Injection, string]> = [
@@ -164,6 +174,9 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
     const a = counters(await view(), admin.pid, Date.now());
     const botPids = runs.map((r) => r.run.pid);
     const botsCpuA = procTreeCpuMs(botPids);
+    const adminCpuA = procCpuMs(admin.pid);
+    const jiffiesA = machineJiffies();
+    const windowAt = Date.now();
     // A's answer is written after its counters were read: it is not the players' traffic.
     const aBody = lastBody;
     let fallbackPlayerMs = 0;
@@ -182,13 +195,27 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
     if (a.source === 'api') v = await view();
     const b = counters(v, admin.pid, Date.now());
     const botsCpuMs = procTreeCpuMs(botPids) - botsCpuA;
+    const adminCpuB = procCpuMs(admin.pid);
+    const jiffiesB = machineJiffies();
+    const windowMs = Date.now() - windowAt;
+    const cores = cpus().length;
+    const adminCpuMs = adminCpuA && adminCpuB ? adminCpuB.user + adminCpuB.system - adminCpuA.user - adminCpuA.system : NaN;
+    const machine = {
+      cores,
+      busyCores: jiffiesA && jiffiesB ? (cores * (jiffiesB.busy - jiffiesA.busy)) / (jiffiesB.total - jiffiesA.total) : NaN,
+      benchCores: (botsCpuMs + adminCpuMs) / windowMs,
+      loadAverage: loadavg()[0] ?? NaN,
+    };
     if (a.source === 'proc') b.c.playerSeconds = fallbackPlayerMs / 1000;
     else b.c.bytesOut -= aBody;
     const p2pSitesAtEnd = p2pSites(v);
     const setupInfo = extra ? await extra.info() : undefined;
     for (const r of runs) r.run.stop();
     const groups = [];
-    for (const r of runs) groups.push({ label: r.g.label, args: r.args, figures: parseBotSummary(await r.run.done, s.admin.T_timeslot) });
+    for (const r of runs) {
+      const raw = await r.run.done;
+      groups.push({ label: r.g.label, args: r.args, figures: parseBotSummary(raw, s.admin.T_timeslot), load: parseBotLoad(raw) });
+    }
     const adminW = adminWindow(a.c, b.c);
     return {
       name: s.name,
@@ -199,6 +226,7 @@ export async function runScenario(s: Scenario, log: (line: string) => void): Pro
       p2pSitesAtEnd,
       admin: adminW,
       bots: { cpuMs: botsCpuMs, cpuMsPerPlayerSecond: botsCpuMs / adminW.playerSeconds },
+      machine,
       adminSource: a.source,
       ...(setupInfo !== undefined ? { setupInfo } : {}),
       wallS: (Date.now() - t0) / 1000,

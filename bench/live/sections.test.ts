@@ -63,11 +63,12 @@ function ctx(o: { noP2P?: boolean; noP2PDelays?: boolean; noBotsCpu?: boolean } 
         name: s.name,
         settings: s.admin,
         injection: s.injection ?? {},
-        groups: s.groups.map((g) => ({ label: g.label, args: [], figures: figures(p2pDelays, [20, 30, 40]) })),
+        groups: s.groups.map((g) => ({ label: g.label, args: [], figures: figures(p2pDelays, [20, 30, 40]), load: null })),
         ready: { players: 6, requested: 6, p2pSites: p2p, afterS: 5, reached: true, warm: true },
         p2pSitesAtEnd: p2p,
         admin: window,
         bots: o.noBotsCpu ? { cpuMs: NaN, cpuMsPerPlayerSecond: NaN } : { cpuMs: 1000, cpuMsPerPlayerSecond: s.expectP2P > 0 ? 5 : 2 },
+        machine: { cores: 2, busyCores: 1.5, benchCores: 1, loadAverage: 2 },
         adminSource: 'api',
         wallS: 20,
       };

@@ -18,6 +18,7 @@ import { timeoutWakeup } from '../net/p2p/driver.js';
 import { dataChannelFactory, sackDelayChoice } from '../net/p2p/datachannelLink.js';
 import { nodeCryptoChoice, useNodeCrypto } from '../net/crypto/node.js';
 import { initialState, type GameState, type StateBox } from '../net/state.js';
+import { DEFAULT_SITE_CONFIG } from '../protocol/config.js';
 import type { SiteUpdate } from '../protocol/messages.js';
 import { handlerTimer, instrumentLinks, instrumentSocket, timedWakeup, type LinkSpecs, type Timed } from './instrument.js';
 import type { Mode, Recorder, Role } from './tally.js';
@@ -219,9 +220,17 @@ export class Bot {
     for (const a of u.applied) {
       if (a.user !== this.name) continue;
       const t = this.tracked.get(a.actionNo);
-      if (t) rec.delay(t.mode, Math.max(0, now - t.at));
+      if (t) rec.delay(t.mode, Math.max(0, now - t.at), this.where(now));
       this.tracked.delete(a.actionNo);
     }
+  }
+
+  /** Where an accepted action counts: its site, the issue's bound 2 T_timeslot there, the bot's role, the time. */
+  private where(now: number): { site: string; lateMs: number; serving: boolean; at: number } | undefined {
+    const site = this.state.site;
+    if (site === null) return undefined;
+    const T = this.session?.node?.configFor(site)?.T_timeslot ?? DEFAULT_SITE_CONFIG.T_timeslot;
+    return { site, lateMs: 2 * T, serving: this.role === 'serving', at: performance.timeOrigin + now };
   }
 
   /** Counts the actions sent over `UNPROCESSED_AFTER_MS` ago and never accepted; call once a second. */

@@ -80,6 +80,9 @@ describe('bots CLI', () => {
       cpu: { processes: number; userMs: number };
       bytes: { admin: { framesSent: number; received: number } };
       injected: { spec: unknown };
+      bySite: Record<string, { count: number; late: number }>;
+      late: { count: number; kept: unknown[] };
+      processes: { byProcess: Record<string, { bots: number; window: { seconds: number; eluMean: number; cpuMsPerS: number }; series: { rows: number[][] } }> };
     };
     expect(j.version).toBe(1);
     expect(j.counts).toMatchObject({ requested: 5, online: 5, failed: 0, enterPending: 0 });
@@ -97,6 +100,20 @@ describe('bots CLI', () => {
     expect(j.bytes.admin.framesSent).toBeGreaterThan(d.cs.count);
     expect(j.bytes.admin.received).toBeGreaterThan(0);
     expect(j.injected.spec).toBeNull();
+    // Where the delays were: each bot's site counted, and no action waited over 2 T_timeslot on an idle server.
+    expect(Object.keys(j.bySite).sort()).toEqual(['cave', 'forest', 'lake', 'meadow', 'town']);
+    expect(Object.values(j.bySite).reduce((n, x) => n + x.count, 0)).toBe(d.cs.count);
+    expect(j.late.kept).toHaveLength(j.late.count);
+    // Each child's event loop, second by second: 2 + 2 + 1 bots, a busy share and CPU in the window.
+    const procs = Object.values(j.processes.byProcess);
+    expect(procs.map((p) => p.bots).sort()).toEqual([1, 2, 2]);
+    for (const p of procs) {
+      expect(p.window.seconds).toBeGreaterThan(1);
+      expect(p.window.eluMean).toBeGreaterThan(0);
+      expect(p.window.eluMean).toBeLessThan(1);
+      expect(p.window.cpuMsPerS).toBeGreaterThan(0);
+      expect(p.series.rows.length).toBeGreaterThan(2);
+    }
     // Every session closed: nobody stays on the server.
     const deadline2 = Date.now() + 5000;
     let online = -1;

@@ -13,9 +13,10 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { linkSpecs, parseArgs, siteFor, USAGE, type Args } from './args.js';
 import { Bot } from './bot.js';
+import { LoopMonitor } from './loop.js';
 import { quantile } from './stats.js';
 import { Recorder, type Tally } from './tally.js';
-import { Totals, summary, type CpuReport } from './totals.js';
+import { Totals, summary, type CpuReport, type ProcessSecond } from './totals.js';
 
 export { parseArgs } from './args.js';
 
@@ -37,6 +38,8 @@ interface Report {
   status: Status;
   tally: Tally;
   cpu: CpuReport;
+  /** This process's event loop over the last second. */
+  loop: ProcessSecond;
 }
 
 /** Bots starting at once in one process (200 simultaneous handshakes would all time out). */
@@ -63,6 +66,7 @@ const cpuNow = (): CpuReport => {
  */
 function runBots(args: Args): { report(): Report; stop(): void } {
   const rec = new Recorder();
+  const monitor = new LoopMonitor();
   const specs = linkSpecs(args);
   const bots: Bot[] = [];
   let failed = 0;
@@ -113,10 +117,12 @@ function runBots(args: Args): { report(): Report; stop(): void } {
       last = now;
       const online = bots.filter((b) => !b.ended);
       const sites: Record<string, number> = {};
+      const servingSites: string[] = [];
       let roundMs: number | null = null;
       for (const b of online) {
         b.sweep(now);
         const s = b.state;
+        if (s.serving !== null) servingSites.push(s.serving);
         rec.botSecond(b.role, s.mode, secs);
         if (s.site) sites[s.site] = (sites[s.site] ?? 0) + 1;
         roundMs ??= s.site ? (b.session?.node?.configFor(s.site)?.T_timeslot ?? null) : null;
@@ -134,10 +140,12 @@ function runBots(args: Args): { report(): Report; stop(): void } {
         },
         tally: rec.flush(),
         cpu: cpuNow(),
+        loop: { ...monitor.sample(), bots: online.length, servingSites },
       };
     },
     stop() {
       stopped = true;
+      monitor.stop();
       for (const b of bots) b.close();
     },
   };
@@ -187,6 +195,7 @@ function main(): void {
   const onReport = (key: string, r: Report): void => {
     parts.set(key, r.status);
     totals.add(r.tally, warm);
+    totals.loop(key, r.loop, elapsed(), warm);
     totals.cpuReport(key, r.cpu);
     recent.push([...r.tally.delay.cs.sample, ...r.tally.delay.p2p.sample]);
   };
@@ -244,7 +253,7 @@ function main(): void {
     // Children send a last report before they exit; one that hangs is not waited for long.
     await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 5000))]);
     if (!local) totals.cpuReport('parent', cpuNow());
-    if (a.json) writeSummary(a, totals, [...parts.values()], { fromMs: windowFrom, toMs: elapsed() });
+    if (a.json) writeSummary(a, totals, [...parts.values()], { fromMs: windowFrom, toMs: elapsed() }, performance.timeOrigin + started);
     children = [];
     setTimeout(() => process.exit(0), local ? 800 : 0).unref();
   };
@@ -252,7 +261,7 @@ function main(): void {
   process.on('SIGTERM', () => void finish());
 }
 
-function writeSummary(a: Args, totals: Totals, st: Status[], window: { fromMs: number; toMs: number }): void {
+function writeSummary(a: Args, totals: Totals, st: Status[], window: { fromMs: number; toMs: number }, startedAt: number): void {
   const sum = (f: (s: Status) => number): number => st.reduce((n, s) => n + f(s), 0);
   const { worker: _w, offset: _o, total: _t, ...args } = a;
   const json = summary({
@@ -267,6 +276,7 @@ function writeSummary(a: Args, totals: Totals, st: Status[], window: { fromMs: n
     },
     totals,
     window,
+    startedAt,
     roundMs: st.find((s) => s.roundMs !== null)?.roundMs ?? 100,
     linkSpec: linkSpecs(a),
   });

@@ -11,6 +11,8 @@ export type Role = 'serving' | 'playing';
 export type LinkClass = 'cu' | 'su' | 'ss';
 
 export const FLUSH_CAP = 2000;
+/** Late actions kept per flush (each one's site, time and delay; the counts stay exact). */
+export const LATE_CAP = 500;
 
 export interface Stream {
   n: number;
@@ -26,8 +28,29 @@ export interface Bytes {
   framesReceived: number;
 }
 
+/** An action accepted later than its bound (2 T_timeslot of its site): where and when. */
+export interface LateAction {
+  /** When it was accepted, ms since the epoch (the processes' clocks are the machine's). */
+  at: number;
+  site: string;
+  mode: Mode;
+  ms: number;
+  /** The acting bot was a Site Server (of some site) then. */
+  serving: boolean;
+}
+
+/** Accepted actions of one site: how many, how many late, the sum and the largest delay. */
+export interface SiteDelays {
+  n: number;
+  late: number;
+  sum: number;
+  max: number;
+}
+
 export interface Tally {
   delay: Record<Mode, Stream>;
+  bySite: Record<string, SiteDelays>;
+  late: LateAction[];
   sent: Record<Mode, number>;
   /** Actions sent and never accepted within the bound (or superseded by a later accepted one). */
   unprocessed: Record<Mode, number>;
@@ -52,6 +75,8 @@ const bytes = (): Bytes => ({ sent: 0, received: 0, framesSent: 0, framesReceive
 export function emptyTally(): Tally {
   return {
     delay: { cs: stream(), p2p: stream() },
+    bySite: {},
+    late: [],
     sent: { cs: 0, p2p: 0 },
     unprocessed: { cs: 0, p2p: 0 },
     enter: stream(),
@@ -118,8 +143,17 @@ export class Recorder {
     return t;
   }
 
-  delay(mode: Mode, ms: number): void {
+  /** An accepted action's delay; with `where`, also its site's counts and, over `lateMs`, the late list. */
+  delay(mode: Mode, ms: number, where?: { site: string; lateMs: number; serving: boolean; at: number }): void {
     addSample(this.t.delay[mode], ms);
+    if (!where || !Number.isFinite(ms)) return;
+    const d = (this.t.bySite[where.site] ??= { n: 0, late: 0, sum: 0, max: 0 });
+    d.n++;
+    d.sum += ms;
+    d.max = Math.max(d.max, ms);
+    if (ms <= where.lateMs) return;
+    d.late++;
+    if (this.t.late.length < LATE_CAP) this.t.late.push({ at: where.at, site: where.site, mode, ms, serving: where.serving });
   }
   sent(mode: Mode): void {
     this.t.sent[mode]++;

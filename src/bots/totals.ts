@@ -4,7 +4,19 @@
  * each process's CPU, and the `--json` summary built from them.
  */
 import { Reservoir, rounded, type DistSummary } from './stats.js';
-import { emptyTally, type Bytes, type LinkClass, type Mode, type Role, type Tally } from './tally.js';
+import type { LoopSample } from './loop.js';
+import { emptyTally, type Bytes, type LateAction, type LinkClass, type Mode, type Role, type SiteDelays, type Tally } from './tally.js';
+
+/** One second of one bot process: its loop, CPU, bots and the sites its serving bots serve. */
+export interface ProcessSecond extends LoopSample {
+  bots: number;
+  servingSites: string[];
+}
+
+/** Late actions kept over the whole run (the count stays exact). */
+export const LATE_KEEP = 20_000;
+/** Seconds of loop samples kept per process. */
+export const LOOP_KEEP = 3600;
 
 export interface CpuReport {
   userMs: number;
@@ -23,6 +35,11 @@ export class Totals {
   readonly linkDelay: Record<LinkClass, Reservoir> = { cu: new Reservoir(), su: new Reservoir(), ss: new Reservoir() };
   /** Counters (the samples of `t` are unused). */
   readonly sum: Tally = emptyTally();
+  /** Late actions of the whole run, warm-up included (entry is a phase worth seeing), and how many there were. */
+  readonly late: LateAction[] = [];
+  lateCount = 0;
+  /** Per process, its seconds with the parent's elapsed ms at each and whether the window was open. */
+  readonly loops = new Map<string, Array<ProcessSecond & { tMs: number; warm: boolean }>>();
   /** Latest cumulative CPU per process, and the values at the end of the warm-up. */
   private readonly cpu = new Map<string, CpuReport>();
   private readonly cpuBase = new Map<string, CpuReport>();
@@ -30,7 +47,10 @@ export class Totals {
   /** Adds one flush; during the warm-up (`counting` false) only the times to enter count. */
   add(t: Tally, counting: boolean): void {
     this.enter.addStream(t.enter);
+    this.lateCount += t.late.length;
+    for (const l of t.late) if (this.late.length < LATE_KEEP) this.late.push(l);
     if (!counting) return;
+    for (const [site, d] of Object.entries(t.bySite)) addSite((this.sum.bySite[site] ??= { n: 0, late: 0, sum: 0, max: 0 }), d);
     for (const m of MODES) {
       this.delay[m].addStream(t.delay[m]);
       this.delayAll.addStream(t.delay[m]);
@@ -51,6 +71,13 @@ export class Totals {
       addBytes(this.sum.peer[r], t.peer[r]);
     }
     addBytes(this.sum.admin, t.admin);
+  }
+
+  /** One second of a process's loop at the parent's elapsed `tMs`. */
+  loop(process: string, l: ProcessSecond, tMs: number, counting: boolean): void {
+    const xs = this.loops.get(process) ?? [];
+    if (xs.length < LOOP_KEEP) xs.push({ ...l, servingSites: [...l.servingSites], tMs, warm: counting });
+    this.loops.set(process, xs);
   }
 
   cpuReport(process: string, c: CpuReport): void {
@@ -74,6 +101,41 @@ export class Totals {
   }
 }
 
+const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+function addSite(a: SiteDelays, b: SiteDelays): void {
+  a.n += b.n;
+  a.late += b.late;
+  a.sum += b.sum;
+  a.max = Math.max(a.max, b.max);
+}
+
+/** A process's seconds in the window: mean and worst loop utilisation, lateness, CPU; and its series. */
+function processSummary(xs: ReadonlyArray<ProcessSecond & { tMs: number; warm: boolean }>): Record<string, unknown> {
+  const w = xs.filter((x) => x.warm);
+  const secs = w.reduce((n, x) => n + x.seconds, 0);
+  const r3 = (v: number): number => Math.round(v * 1000) / 1000;
+  const sites = new Set(w.flatMap((x) => x.servingSites));
+  return {
+    bots: Math.max(0, ...xs.map((x) => x.bots)),
+    servingSites: [...sites].sort(),
+    window: {
+      seconds: r1(secs),
+      eluMean: secs > 0 ? r3(w.reduce((n, x) => n + x.elu * x.seconds, 0) / secs) : null,
+      eluMax: w.length > 0 ? r3(Math.max(...w.map((x) => x.elu))) : null,
+      lateP99MaxMs: w.length > 0 ? r1(Math.max(...w.map((x) => x.delayP99Ms))) : null,
+      lateMaxMs: w.length > 0 ? r1(Math.max(...w.map((x) => x.delayMaxMs))) : null,
+      cpuMsPerS: secs > 0 ? r1(w.reduce((n, x) => n + x.cpuMs, 0) / secs) : null,
+      mainCpuMsPerS: secs > 0 ? finiteOrNull(r1(w.reduce((n, x) => n + x.mainCpuMs, 0) / secs)) : null,
+      runQueueWaitMsPerS: secs > 0 ? finiteOrNull(r1(w.reduce((n, x) => n + x.runQueueWaitMs, 0) / secs)) : null,
+    },
+    series: {
+      columns: ['tS', 'elu', 'lateP99Ms', 'lateMaxMs', 'cpuMs', 'mainCpuMs', 'runQueueWaitMs', 'serving'],
+      rows: xs.map((x) => [r1(x.tMs / 1000), r3(x.elu), r1(x.delayP99Ms), r1(x.delayMaxMs), r1(x.cpuMs), finiteOrNull(r1(x.mainCpuMs)), finiteOrNull(r1(x.runQueueWaitMs)), x.servingSites.length]),
+    },
+  };
+}
+
 function addBytes(a: Bytes, b: Bytes): void {
   a.sent += b.sent;
   a.received += b.received;
@@ -89,6 +151,8 @@ export interface SummaryInput {
   totals: Totals;
   /** ms since the start: the measured window. */
   window: { fromMs: number; toMs: number };
+  /** The parent's start, ms since the epoch (late actions are given from it). */
+  startedAt?: number;
   /** A round (T_timeslot) in ms, for bytes per user per round. */
   roundMs: number;
   linkSpec: unknown;
@@ -144,6 +208,18 @@ export function summary(i: SummaryInput): Record<string, unknown> {
       dropped: s.linkDrops,
     },
     portalSwitches: { ...dist(t.switches), means: 'ms from sending the portal action to the view of the next site' },
+    bySite: Object.fromEntries(
+      Object.entries(s.bySite).map(([site, d]) => [site, { count: d.n, late: d.late, mean: d.n > 0 ? r1(d.sum / d.n) : null, max: r1(d.max) }]),
+    ),
+    late: {
+      means: 'actions accepted later than 2 T_timeslot of their site, the whole run (warm-up included): tS since the start, site, mode, ms, whether the acting bot was serving',
+      count: t.lateCount,
+      kept: t.late.map((l) => ({ tS: r1((l.at - (i.startedAt ?? 0)) / 1000), site: l.site, mode: l.mode, ms: r1(l.ms), serving: l.serving })),
+    },
+    processes: {
+      means: "each bot process's event loop per second: utilisation (perf_hooks), how late a 50 ms probe timer ran, CPU ms (every thread), the main thread's ms on a core and waiting in the run queue for one (Linux schedstat), its serving bots; window: over the measured window",
+      byProcess: Object.fromEntries([...t.loops].map(([k, xs]) => [k, processSummary(xs)])),
+    },
     samples: { cs: t.delay.cs.values(), p2p: t.delay.p2p.values() },
   };
 }
