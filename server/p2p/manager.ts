@@ -319,9 +319,7 @@ export class P2PManager {
 
   private transfer(site: string, users: string[], picks: Peer[]): void {
     const { game, log } = this.deps;
-    // Taken now: the site's first messages (which tell them to serve) go out after this check,
-    // and another site crossing the threshold in the same check must not pick them too.
-    for (const p of picks) p.serving = site;
+    // The picks are taken by the site's first record (P2PSite `claim`), before this check goes on.
     const snapshot = game.snapshotFor(site);
     const seq = snapshot.site.step;
     const prev = hashOf({ handOver: site, seq, snapshot });
@@ -354,6 +352,10 @@ export class P2PManager {
       transit: game.transit,
       deliver: (to, msg) => void this.relay.deliver(site, to, msg),
       startServing: (id, stateFrom) => this.startServing(site, id, stateFrom),
+      claim: (id) => {
+        const p = this.registry.byServerId(id);
+        if (p && p.serving === null) p.serving = site;
+      },
       stopServing: (id, reason, handOff) => this.stopServing(site, id, reason, handOff),
       connected: (id) => this.registry.byServerId(id) !== undefined,
       candidates: () => {
@@ -551,11 +553,8 @@ export class P2PManager {
   private fill(s: P2PSite): number {
     let n = s.servers().length;
     while (n < this.deps.options.nServer) {
-      const id = s.refill();
-      if (id === null) break;
-      // Taken now (its `serve` goes out after this input): no other site may pick it meanwhile.
-      const p = this.registry.byServerId(id);
-      if (p) p.serving = s.site;
+      // The pick is taken by the site's record (P2PSite `claim`): the next round picks another peer.
+      if (s.refill() === null) break;
       n = s.servers().length;
     }
     return n;

@@ -54,8 +54,10 @@ export class ResumeWait {
 
 /**
  * Whether a stored record may be resumed: its membership must parse as the wire's, be signed by
- * this admin's key for this site, and have N_server slots (settings changed across the restart
- * would give servers and admin different configs). Otherwise why not.
+ * this admin's key for this site, and have been handed to N_server servers (settings changed
+ * across the restart would give servers and admin different configs). Fewer slots than that is a
+ * site short of servers (a replacement found no candidate: the manager refills it), resumed as it
+ * ran (sim/FINDINGS.md 25). Otherwise why not.
  */
 export function checkStoredSite(
   r: StoredP2PSite,
@@ -66,8 +68,10 @@ export function checkStoredSite(
   const { type: _t, ...m } = parsed.value;
   void _t;
   if (m.site !== r.site || !verifyMembership(m, o.adminKey, o.crypto)) return { why: 'membership not signed by this admin for this site' };
+  // The hand-over's servers (admitted at 0; members are never dropped from the record) are the N_server it ran with.
+  const handedTo = m.members.filter((x) => x.stints[0]?.admit === 0).length;
   const slots = m.members.filter((x) => x.slot !== null).length;
-  if (slots !== o.nServer) return { why: `${slots} slots, N_server is ${o.nServer}` };
+  if (handedTo !== o.nServer || slots > o.nServer) return { why: `handed to ${handedTo} servers, ${slots} slots; N_server is ${o.nServer}` };
   return { membership: m };
 }
 

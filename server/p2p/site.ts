@@ -34,6 +34,7 @@ import { SiteFallback } from './fallback.js';
 import { HAND_BACK_MARKER, LOST_AFTER_MS, SiteReads } from './reads.js';
 import { ResumeWait } from './resume.js';
 import { UnreachableReports, type ReporterRole } from './unreachable.js';
+import { WalkIns } from './walkIns.js';
 import type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
 import type { SiteLifecycle, SiteState } from './lifecycle.js';
 import type { Transit } from './transit.js';
@@ -53,6 +54,8 @@ export interface SiteDeps {
   /** Tells a chosen peer to serve this site; false when it is gone. */
   /** `stateFrom`: the replacement takes the state from that server first (its player walked in). */
   startServing(serverId: string, stateFrom?: string): boolean;
+  /** A peer the coordinator just slotted is this site's now, before its `serve` goes out (no other site picks it). */
+  claim?(serverId: string): void;
   /** `handOff`: the server keeps answering state requests a while (its player walked in). */
   stopServing(serverId: string, reason: string, handOff?: boolean): void;
   /** Whether a server's tab is connected to the admin (a lost site has fewer than N_majority). */
@@ -93,8 +96,6 @@ export interface SiteDeps {
   defer(fn: () => void): void;
 }
 
-/** A walked-in server and its replacement may signal each other this long (the tab's HAND_OFF_MS and slack). */
-const HAND_OFF_WINDOW_MS = 20_000;
 /** Refused inputs are logged at most this often per site. */
 const REFUSAL_LOG_MS = 1000;
 
@@ -120,8 +121,8 @@ export class P2PSite {
   private dirty = false;
   /** After a restart: the servers and users not back yet. */
   private resumeWait: ResumeWait | null = null;
-  /** Servers whose player walked in, and when: they hand their copy to their replacement. */
-  private readonly walkedIn = new Map<string, number>();
+  /** Servers whose player walked in (walkIns.ts). */
+  private readonly walkedIn = new WalkIns();
 
   constructor(
     private readonly deps: SiteDeps,
@@ -148,6 +149,7 @@ export class P2PSite {
       observe: (e) => {
         if (e.kind === 'membership') {
           this.dirty = true;
+          this.claimSlotted();
           this.defer(() => this.syncServing());
         }
         if (e.kind === 'flagged') {
@@ -376,19 +378,16 @@ export class P2PSite {
    * the state from its copy first (checked against the others' hashes; the core's `stateFrom`).
    */
   walkIn(id: string): boolean {
+    // Picked but not told to serve yet (its `serve` waits for this input's end): it has no copy.
+    const copy = this.serving.has(id);
     const done = this.evict(id, 'its player walked in');
-    if (done) this.walkedIn.set(id, this.deps.now());
+    if (done) this.walkedIn.add(id, this.deps.now(), copy);
     return done;
   }
 
   /** Servers `a` and `b` are a walked-in server and its replacement, during the hand-off (signaling). */
   handingOff(a: string, b: string): boolean {
-    const now = this.deps.now();
-    for (const [id, at] of this.walkedIn) {
-      if (now - at > HAND_OFF_WINDOW_MS) this.walkedIn.delete(id);
-      else if ((a === id && this.servers().includes(b)) || (b === id && this.servers().includes(a))) return true;
-    }
-    return false;
+    return this.walkedIn.handingOff(a, b, this.servers(), this.deps.now());
   }
 
   /** Takes server `id` out now and gives its slot to a fresh peer (coordinator.evict). */
@@ -422,7 +421,8 @@ export class P2PSite {
 
   /** The site is the admin's again (its lifecycle moved on first): its servers stop, its record goes. */
   private dispose(): void {
-    for (const id of this.serving) this.deps.stopServing(id, this.closeReason || 'site closed');
+    // Slotted ones not told yet let their claim go too (a peer that is not this site's is left alone).
+    for (const id of new Set([...this.serving, ...this.servers()])) this.deps.stopServing(id, this.closeReason || 'site closed');
     this.serving.clear();
     this.deps.persist?.(null);
   }
@@ -454,7 +454,7 @@ export class P2PSite {
       if (this.walkedIn.has(to)) this.deps.stopServing(to, 'its player walked in');
       else {
         const target = msg.type === 'membership' ? msg.change.target : null;
-        const from = target !== null && this.walkedIn.has(target) ? target : undefined;
+        const from = target !== null && this.walkedIn.handsOff(target) ? target : undefined;
         if (!this.deps.startServing(to, from)) return;
         this.serving.add(to);
       }
@@ -467,13 +467,18 @@ export class P2PSite {
     return members.some((m) => m.id === id && m.slot !== null);
   }
 
+  /** Slotted servers are taken now: this input may still move one's player here, a walk-in then (FINDINGS 24). */
+  private claimSlotted(): void {
+    for (const id of this.servers()) if (!this.serving.has(id) && !this.walkedIn.has(id)) this.deps.claim?.(id);
+  }
+
   /** Servers that lost their slot stop serving. */
   private syncServing(): void {
     const slotted = new Set(this.servers());
     for (const id of [...this.serving]) {
       if (!slotted.has(id)) {
         this.serving.delete(id);
-        this.deps.stopServing(id, 'left the server set', this.walkedIn.has(id));
+        this.deps.stopServing(id, 'left the server set', this.walkedIn.handsOff(id));
       }
     }
   }

@@ -241,9 +241,10 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
     if (m.type === 'serve')
       trace.serves?.push({ user: tab.name, site: m.site, playingOn: from.hooks.siteOf(tab.name), at: now() });
     if (m.type === 'enter' && tab.session === session) {
-      // The admin puts the player on a site: a portal's landing opens an entry (a login has one).
+      // The admin puts the player on a site: a portal's landing opens an entry (a login has one,
+      // which follows the player if the game moves it before it had the state: seed 74 with restarts).
       const open = entryOpen.get(tab.name);
-      if (open) open.site ??= m.site;
+      if (open) open.site = m.site;
       else if (tab.site !== null && tab.site !== m.site) {
         const e: WorldEntry = { user: tab.name, site: m.site, via: 'portal', at: now(), readyAt: null };
         trace.entries?.push(e);
