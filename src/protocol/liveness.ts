@@ -31,6 +31,11 @@ function requestMembership(ctx: ServerCtx, kind: 'ignore' | 'readmit' | 'replace
     const seq = kind === 'ignore' ? (own(ctx, 'liveness').frozen.get(target)?.seq ?? ch.top.seq) : ch.top.seq;
     held = ch.get(seq)?.full ?? null;
   }
+  // The cut must cover every Timeslot of the target we echoed (docs/protocol.md "Decision", point
+  // 2): others may have used it as stable. A state transfer since may have re-anchored our chain
+  // of it below that (at the state's hints), and a frozen Timeslot's signed copy may be pruned.
+  const echoed = ctx.timeslots.echoed.get(target);
+  if (kind === 'ignore' && echoed && echoed.seq > (held?.seq ?? 0)) held = echoed;
   observe(ctx, { kind: 'membershipRequest', request: kind, target });
   ctx.opts.send(ADMIN_ID, { type: 'membershipRequest', site: ctx.site, epoch: ctx.roster.membership?.epoch ?? 0, no, kind, target, held });
 }
