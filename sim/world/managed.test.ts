@@ -19,7 +19,7 @@ const SEEDS = Number(process.env.MANAGED_SEEDS ?? 8);
  * before its cut: 'logs:'), 384 and 458 (a server admitted into a slot a refill filled, never
 learning its admission point, FINDINGS 20: 'back:').
  */
-const FOUND = [4, 23, 32, 97, 172, 384, 458]; // 97: FINDINGS 24 ('choice:'), the admin's pick
+const FOUND = [4, 23, 32, 97, 111, 172, 384, 458]; // 97: FINDINGS 24 ('choice:'), the admin's pick; 111: FINDINGS 26, a replacement applied another update
 // (Seed 4 runs twice with the default MANAGED_SEEDS: named here, it stays when that changes.)
 
 /** One clean managed run, copied fresh for each breakage. */

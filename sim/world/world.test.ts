@@ -94,11 +94,10 @@ describe('servers the admin may choose (MMO_MAX_SERVER_RTT_MS)', () => {
     expect(DEFAULT_P2P.maxServerRttMs).toBeLessThanOrEqual(DEFAULT_P2P.T_timeout - DEFAULT_P2P.T_timeslot);
   });
 
-  it('131 and 101868: servers 300 ms and more from the admin stall joins past the bound; within the limit none serve', () => {
-    // The precondition of JOIN_BOUND_MS, shown: with the old limit (400) these peers served.
-    expect(checkWorld(runWorld({ seed: 131, maxServerRttMs: 400 }))).toEqual([
-      expect.stringMatching(/^joins: p5 took \d+(\.\d+)? ms to show on ruins/),
-    ]);
+  it('101868: servers 300 ms and more from the admin stall joins past the bound; within the limit none serve (131 too)', () => {
+    // The precondition of JOIN_BOUND_MS, shown: with the old limit (400) these peers served. 131
+    // at 400 stalled also on declines stale on arrival (sim/FINDINGS.md 22), and passes since.
+    expect(checkWorld(runWorld({ seed: 131, maxServerRttMs: 400 }))).toEqual([]);
     expect(checkWorld(runWorld({ seed: 101868, players: 6, maxServerRttMs: 400 }))).not.toEqual([]);
     expect(checkWorld(runWorld({ seed: 131 }))).toEqual([]);
     expect(checkWorld(runWorld({ seed: 101868, players: 6 }))).toEqual([]);

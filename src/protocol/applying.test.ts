@@ -7,12 +7,15 @@ import { buildHints } from './applying.js';
 import { Chain } from './chain.js';
 import { makeSiteConfig } from './config.js';
 import { insecureFastScheme, ZERO_HASH } from './crypto.js';
+import { requestIgnore } from './liveness.js';
+import type { Member, PeerMessage } from './messages.js';
 import { createContext } from './serverContext.js';
 import { signTimeslot } from './signed.js';
-import { anchorAtHints } from './timeslots.js';
+import { anchorAtHints, maybeEcho } from './timeslots.js';
 
 /** A server's state with chains s1 (Timeslots 1..n stamped seq × 100) and s2 (none yet). */
 function fixture(n: number) {
+  const sent: Array<{ to: string; m: PeerMessage }> = [];
   const ctx = createContext({
     config: makeSiteConfig({ site: 'meadow', N_server: 3 }),
     id: 's0',
@@ -20,7 +23,7 @@ function fixture(n: number) {
     adminKey: '00'.repeat(16),
     crypto: insecureFastScheme,
     now: () => 0,
-    send: () => {},
+    send: (to, m) => void sent.push({ to, m }),
   });
   const ch = new Chain('s1', { seq: 0, hash: ZERO_HASH, stamp: 0 }, 256, 256);
   for (let seq = 1; seq <= n; seq++) {
@@ -30,7 +33,7 @@ function fixture(n: number) {
   }
   ctx.timeslots.chains.set('s1', ch);
   ctx.timeslots.chains.set('s2', new Chain('s2', { seq: 0, hash: ZERO_HASH, stamp: 0 }, 256, 256));
-  return { ctx, ch };
+  return { ctx, ch, sent };
 }
 
 describe('buildHints', () => {
@@ -71,5 +74,32 @@ describe('anchorAtHints', () => {
     expect(got?.marks).toEqual([{ epoch: 1, seq: 1, stamp: 100 }]);
     for (let seq = 3; seq <= 6; seq++) got?.offer(ch.get(seq)!.full!, 0, true);
     expect(got?.marks).toEqual(ch.marks);
+  });
+
+  // sim/FINDINGS.md 26 (managed world seed 111): the cut must cover what each decider echoed.
+  it('an ignore request carries the highest Timeslot echoed, also after a state re-anchored the chain lower', () => {
+    const { ctx: provider, ch } = fixture(6);
+    const hints = buildHints(provider, 250); // s1 anchored at #2
+    // A replacement that joined s1's chain midway (it got #5 and #6 while fetching its state),
+    // running, and echoing what it holds: the others may now take s1#6 as stable.
+    const { ctx: adopter, sent } = fixture(0);
+    const members: Member[] = ['s0', 's1', 's2'].map((id, slot) => ({ id, key: '00'.repeat(16), slot, stints: [{ admit: 0, cut: null }] }));
+    adopter.roster.membership = { site: 'meadow', epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
+    adopter.roster.members = new Map(members.map((m) => [m.id, m]));
+    adopter.lifecycle.status = 'syncing';
+    const midway = new Chain('s1', { seq: 4, hash: ch.get(4)!.hash, stamp: -Infinity }, 256, 256);
+    for (const seq of [5, 6]) midway.offer(ch.get(seq)!.full!, 0, true);
+    adopter.timeslots.chains.set('s1', midway);
+    maybeEcho(adopter, true);
+    const echo = sent.find((x) => x.m.type === 'echo')?.m;
+    expect(echo?.type === 'echo' && echo.heads.find(([id]) => id === 's1')?.[1]).toBe(6);
+    // The state it adopts is older: its chain of s1 is anchored at #2, below what it echoed.
+    anchorAtHints(adopter, hints);
+    expect(adopter.timeslots.chains.get('s1')?.top.seq).toBe(2);
+    expect([...adopter.timeslots.chains.get('s1')!.future.keys()]).toEqual([5, 6]); // kept, to join again
+    // s1 falls silent: the request's Timeslot (the cut, if it alone decides) is s1#6, not nothing.
+    requestIgnore(adopter, 's1');
+    const req = sent.find((x) => x.m.type === 'membershipRequest')?.m;
+    expect(req?.type === 'membershipRequest' && req.held?.seq).toBe(6);
   });
 });

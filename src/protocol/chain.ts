@@ -230,6 +230,22 @@ export class Chain {
     this.marks = this.marks.filter((m) => m.seq <= anchor.seq);
   }
 
+  /**
+   * Starts over from an anchor below the one we hold from (a state older than the Timeslots we
+   * joined the chain at), as `reset` does, but keeps the signed Timeslots held: they wait in the
+   * buffer and join again, in order and marked as they join, once the gap below them is fetched.
+   * What we held, and may have echoed, stays ours to serve and to cut at.
+   */
+  rebase(anchor: Anchor): void {
+    const held = [
+      ...this.items.flatMap((it) => (it.full ? [{ ts: it.full, at: it.receivedAt, direct: it.direct }] : [])),
+      ...[...this.future.values()].map((f) => ({ ts: f.ts, at: -Infinity, direct: f.direct })),
+    ];
+    this.reset(anchor);
+    held.sort((a, b) => a.ts.seq - b.ts.seq);
+    for (const h of held) if (h.ts.seq > anchor.seq) this.offer(h.ts, h.at, h.direct);
+  }
+
   /** Full Timeslots held in [from, to]. */
   range(from: number, to: number, max: number): Timeslot[] {
     const out: Timeslot[] = [];

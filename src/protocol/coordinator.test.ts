@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { declineAfter } from './config.js';
 import type { PeerMessage } from './messages.js';
 import { appliedHashes, playMoves, resumeCoordinator, setupSite } from './testing.js';
 
@@ -43,6 +44,35 @@ describe('coordinator: withdrawn ignore requests', () => {
     out.length = 0;
     withdraw(9);
     expect(out.map((o) => `${o.to}:${o.m.type}`)).toEqual(['s0:membership']);
+  });
+});
+
+describe('coordinator: a late copy of a declined ignore request (sim/FINDINGS.md 22)', () => {
+  it('is declined again and never counts: its sender may have unfrozen on the answer', () => {
+    const s = setupSite({});
+    const out: Array<{ to: string; m: PeerMessage }> = [];
+    s.net.rewrite = (from, to, m) => {
+      if (from === 'admin') out.push({ to, m });
+      return m;
+    };
+    const ask = (from: string, no: number): void =>
+      s.net.poke('admin', () =>
+        s.coordinator.receive(from, { type: 'membershipRequest', site: 'meadow', epoch: 1, no, kind: 'ignore', target: 's4', held: null }),
+      );
+    const cutOfS4 = () => s.coordinator.membership()?.members.find((m) => m.id === 's4')?.stints.at(-1)?.cut ?? null;
+    const declinedTo = (to: string, no: number) =>
+      out.filter((o) => o.to === to && o.m.type === 'requestDeclined' && o.m.no === no).length;
+
+    ask('s0', 7); // a lone request: no majority within declineAfter
+    s.net.run(declineAfter(s.config) + 100);
+    expect(declinedTo('s0', 7)).toBe(1);
+    ask('s0', 7); // a repeat that left s0 before the answer arrived there
+    expect(declinedTo('s0', 7)).toBe(2);
+    ask('s1', 1);
+    ask('s2', 1);
+    expect(cutOfS4()).toBeNull(); // s0's late copy is not a third voice
+    ask('s0', 8); // a new request from s0 (it froze s4 again) counts
+    expect(cutOfS4()).not.toBeNull();
   });
 });
 

@@ -65,6 +65,9 @@ const PROBE_RATE = { perSecond: 2, burst: 16 };
  */
 const SYS_RESEND_HORIZONS = 3;
 
+/** Declined request numbers remembered (one per requester, kind and target; the oldest go first). */
+const MAX_DECLINED = 1024;
+
 interface Pending {
   kind: Kind;
   target: string;
@@ -86,6 +89,12 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   const resend = new Map<number, { msg: SysActionMessage; actor: string; firstAt: number; lastAt: number }>();
   const resendFor = SYS_RESEND_HORIZONS * HORIZON_WINDOWS * cfg.T_timeslot;
   const pending = new Map<string, Pending>();
+  /**
+   * Requester, kind and target -> the number of its request last declined. A repeat keeps its
+   * number (liveness.ts), so a copy can arrive after the answer, when its sender may have unfrozen
+   * on it: such a copy is declined again (its answer may have been lost), never counted.
+   */
+  const declined = new Map<string, number>();
   const banned = new Set<string>();
   /** Times each server was ignored; a server ignored MAX_READMITS times is replaced, not readmitted. */
   const ignores = new Map<string, number>();
@@ -188,6 +197,10 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   }
 
   function decline(to: string, no: number, kind: Kind, target: string): void {
+    const k = `${to}\u0000${kind}\u0000${target}`;
+    declined.delete(k);
+    declined.set(k, no);
+    if (declined.size > MAX_DECLINED) declined.delete(declined.keys().next().value as string);
     opts.send(to, { type: 'requestDeclined', site, epoch: membership?.epoch ?? 0, no, kind, target });
   }
 
@@ -218,6 +231,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     const requester = membership.members.find((m) => m.id === from);
     const target = membership.members.find((m) => m.id === msg.target);
     if (!requester || !target || target.id === from) return;
+    if (declined.get(`${from}\u0000${msg.kind}\u0000${msg.target}`) === msg.no) return decline(from, msg.no, msg.kind, msg.target);
     if (!isActive(requester) || target.slot === null) {
       // Not in a position to ask (it is ignored itself, or the target is gone): answer so it lets go.
       decline(from, msg.no, msg.kind, msg.target);

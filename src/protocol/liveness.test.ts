@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { declineAfter } from './config.js';
 import { appliedHashes as hashes, playMoves as play, setupSite, type SiteSetup } from './testing.js';
 
 function expectPrefixes(s: SiteSetup, ids: string[]): void {
@@ -200,6 +201,48 @@ describe('withdrawal', () => {
     expect(kinds(s, 'ignored')).toEqual([]);
     for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
     expectPrefixes(s, ['s0', 's1', 's2', 's3', 's4']);
+  });
+});
+
+describe('a lone ignore request far from the admin (sim/FINDINGS.md 22)', () => {
+  it("is declined while its target still lags: its repeats keep its number, so the admin's answer is not stale", () => {
+    // s0's link to the admin takes 190 ms each way, so each repeat of its ignore request (every
+    // T_req_timeout) leaves before the answer to the one before arrives. s4's Timeslots do not
+    // reach s0 for long; the others see them, so no majority forms and the admin declines. s0
+    // must take that answer and unfreeze s4 while s4 still lags. With a new number per repeat the
+    // answer was stale on arrival: s0 held s4 back until the others cut s0 for stalling them.
+    const far = (a: string, b: string): boolean => (a === 's0' && b === 'admin') || (a === 'admin' && b === 's0');
+    const s = setupSite({ latency: (from, to) => (far(from, to) ? 190 : 5) });
+    play(s, 10);
+    const { T_timeout, T_req_timeout } = s.config;
+    expect(2 * 190).toBeGreaterThan(T_req_timeout);
+    const healAt = s.net.time + T_timeout + T_req_timeout + declineAfter(s.config) + 1500;
+    s.net.drop = (_f, to, m) =>
+      to === 's0' && s.net.time < healAt && ((m.type === 'timeslot' && m.server === 's4') || m.type === 'timeslotReply');
+    const asks: number[] = [];
+    /** When s0's Timeslots declared it ignores s4, or not; when a record first cut s0. */
+    const declares: Array<[number, boolean]> = [];
+    let s0CutAt = Infinity;
+    s.net.rewrite = (f, to, m) => {
+      if (f === 's0' && to === 'admin' && m.type === 'membershipRequest' && m.kind === 'ignore') asks.push(m.no);
+      if (f === 's0' && to === 's1' && m.type === 'timeslot') declares.push([s.net.time, (m.ignoring ?? []).includes('s4')]);
+      if (f === 'admin' && m.type === 'membership' && m.change.target === 's0') s0CutAt = Math.min(s0CutAt, s.net.time);
+      return m;
+    };
+    play(s, Math.ceil((healAt - s.net.time) / 50));
+    const frozeAt = declares.find(([, d]) => d)?.[0] ?? Infinity;
+    expect(frozeAt).toBeLessThan(healAt);
+    expect(asks.length).toBeGreaterThan(2); // repeated while unanswered
+    expect(new Set(asks).size).toBeLessThan(asks.length); // a repeat keeps its number
+    // Answered before s4 came back and before anyone cut s0: s0 stopped declaring s4.
+    const until = Math.min(healAt, s0CutAt);
+    expect(declares.some(([t, d]) => t > frozeAt && t < until && !d)).toBe(true);
+    play(s, 40);
+    s.net.run(3000);
+    for (const u of s.users.values()) expect(u.pendingActions()).toEqual([]);
+    // Every pair of servers agrees on every update both applied (one may have resynced since).
+    const logs = ['s0', 's1', 's2', 's3', 's4'].map((id) => new Map(s.servers.get(id)!.appliedLog().map((u) => [u.seq, u.hash])));
+    for (const a of logs) for (const b of logs) for (const [seq, h] of a) if (b.has(seq)) expect(b.get(seq)).toBe(h);
   });
 });
 

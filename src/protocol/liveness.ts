@@ -23,14 +23,27 @@ function requestMembership(ctx: ServerCtx, kind: 'ignore' | 'readmit' | 'replace
   // Not while a withdrawal is unanswered: its answer would let us unfreeze with this request pending.
   if (kind === 'ignore' && own(ctx, 'liveness').withdrawing.has(target)) return;
   if (!due(ctx, own(ctx, 'liveness').lastRequest, k, every)) return;
-  const no = own(ctx, 'liveness').nextRequestNo++;
-  own(ctx, 'liveness').requestNo.set(k, no);
+  // A repeat of an unanswered ignore request keeps its number, as a withdrawal does: with a round
+  // trip to the admin longer than the repeat, a new number per repeat made every answer stale on
+  // arrival (sim/FINDINGS.md 22). The admin declines a late copy of a request it declined again
+  // (coordinator.ts): no copy counts once we may have unfrozen on the answer.
+  const l = own(ctx, 'liveness');
+  let no = kind === 'ignore' ? l.requestNo.get(k) : undefined;
+  if (no === undefined) {
+    no = l.nextRequestNo++;
+    l.requestNo.set(k, no);
+  }
   const ch = ctx.timeslots.chains.get(target);
   let held: Timeslot | null = null;
   if (ch) {
     const seq = kind === 'ignore' ? (own(ctx, 'liveness').frozen.get(target)?.seq ?? ch.top.seq) : ch.top.seq;
     held = ch.get(seq)?.full ?? null;
   }
+  // The cut must cover every Timeslot of the target we echoed (docs/protocol.md "Decision", point
+  // 2): others may have used it as stable. A state transfer since may have re-anchored our chain
+  // of it below that (at the state's hints), and a frozen Timeslot's signed copy may be pruned.
+  const echoed = ctx.timeslots.echoed.get(target);
+  if (kind === 'ignore' && echoed && echoed.seq > (held?.seq ?? 0)) held = echoed;
   observe(ctx, { kind: 'membershipRequest', request: kind, target });
   ctx.opts.send(ADMIN_ID, { type: 'membershipRequest', site: ctx.site, epoch: ctx.roster.membership?.epoch ?? 0, no, kind, target, held });
 }
@@ -190,8 +203,10 @@ export function onIgnoreCall(ctx: ServerCtx, from: string, msg: PeerOf<'ignoreCa
       return;
     }
     // Keep an existing freeze point: a request we sent with it may already be the admin's
-    // cut, and moving it up would let us use the target's Timeslots past that cut.
+    // cut, and moving it up would let us use the target's Timeslots past that cut. A new number:
+    // the admin may decline the old one before this request reaches it, and this one must count.
     own(ctx, 'liveness').lastRequest.delete(`ignore:${msg.target}`);
+    own(ctx, 'liveness').requestNo.delete(`ignore:${msg.target}`);
     requestIgnore(ctx, msg.target);
   }
 }
@@ -231,6 +246,7 @@ export function markLiar(ctx: ServerCtx, server: string): void {
 /** A record cuts `server`: nothing is pending about it any more; `fresh`: the cut is new (since `now`). */
 export function onCut(ctx: ServerCtx, server: string, fresh: boolean, now: number): void {
   const l = own(ctx, 'liveness');
+  l.requestNo.delete(`ignore:${server}`); // answered: a later request is a new one
   l.frozen.delete(server);
   l.trm.delete(server);
   l.lagSince.delete(server);
@@ -247,6 +263,7 @@ export function onReadmitted(ctx: ServerCtx, server: string): void {
 /** A record cuts us: our heads count for nothing, so our ignore requests go. */
 export function onSelfCut(ctx: ServerCtx): void {
   const l = own(ctx, 'liveness');
+  for (const k of [...l.requestNo.keys()]) if (k.startsWith('ignore:')) l.requestNo.delete(k);
   l.frozen.clear();
   l.withdrawing.clear();
   l.calledWhileWithdrawing.clear();

@@ -132,6 +132,11 @@ export interface TimeslotsPart {
   equivSeen: Set<string>;
   /** Echoed heads we doubt, by `P\0Y\0seq`, when last asked about (rate limit). */
   suspicion: Map<string, number>;
+  /**
+   * Server -> the highest of its Timeslots we have echoed (in our heads), signed. Kept when a
+   * state transfer re-anchors our chain of it lower: an ignore request must carry it (liveness.ts).
+   */
+  echoed: Map<string, Timeslot>;
 }
 
 /** Late servers, ignore requests and their answers. Owner: liveness.ts. */
@@ -273,6 +278,7 @@ export function createContext(opts: SiteServerOptions): ServerState {
       equivs: [],
       equivSeen: new Set(),
       suspicion: new Map(),
+      echoed: new Map(),
     },
     liveness: {
       trm: new Map(),

@@ -128,7 +128,11 @@ export function anchorAtHints(ctx: ServerCtx, hints: TransferPayload['hints']): 
       continue;
     }
     if (ch.hashOf(seq) === hash) continue;
-    ch.reset(anchor);
+    // Joined midway after the state's point: keep what we hold (we may have echoed it: a cut
+    // must be able to reach it, docs/protocol.md "Decision"). Otherwise we hold less than the
+    // state, or another branch: start over from its hint.
+    if (seq < ch.anchor.seq) ch.rebase(anchor);
+    else ch.reset(anchor);
   }
   // Marks of Timeslots we do not hold (at or below the anchor); those above it are marked from
   // the signed Timeslots themselves as they come.
@@ -147,9 +151,13 @@ function myChain(ctx: ServerCtx): Chain {
   return ch;
 }
 
-/** The latest Timeslot held of each active server (capped where we asked to ignore it). */
+/**
+ * The latest Timeslot held of each active server (capped where we asked to ignore it), for heads
+ * we send; each echoed one is remembered (`echoed`), whatever later happens to the chain.
+ */
 function currentHeads(ctx: ServerCtx): Timeslot['heads'] {
   const heads: Timeslot['heads'] = [];
+  const { echoed } = own(ctx, 'timeslots');
   for (const [id, ch] of own(ctx, 'timeslots').chains) {
     if (id === ctx.me) continue;
     const m = ctx.roster.members.get(id);
@@ -160,6 +168,8 @@ function currentHeads(ctx: ServerCtx): Timeslot['heads'] {
     const hash = ch.hashOf(seq);
     if (seq < 1 || hash === undefined) continue;
     heads.push([id, seq, hash]);
+    const full = ch.get(seq)?.full;
+    if (full && !((echoed.get(id)?.seq ?? 0) >= seq)) echoed.set(id, full);
   }
   return heads;
 }
