@@ -54,7 +54,7 @@ export class ResumeWait {
 
 /**
  * Whether a stored record may be resumed: its membership must parse as the wire's, be signed by
- * this admin's key for this site, and have N_server slots (settings changed across the restart
+ * this admin's key for this site, and have N_server slots, some perhaps empty (settings changed across the restart
  * would give servers and admin different configs). Otherwise why not.
  */
 export function checkStoredSite(
@@ -66,8 +66,11 @@ export function checkStoredSite(
   const { type: _t, ...m } = parsed.value;
   void _t;
   if (m.site !== r.site || !verifyMembership(m, o.adminKey, o.crypto)) return { why: 'membership not signed by this admin for this site' };
-  const slots = m.members.filter((x) => x.slot !== null).length;
-  if (slots !== o.nServer) return { why: `${slots} slots, N_server is ${o.nServer}` };
+  // A slot may be empty (a replacement found no candidate; the manager refills it later), so the
+  // site's N_server is how many servers it started with (admitted at 0, in epoch 1's record).
+  const slots = m.members.filter((x) => x.stints[0]?.admit === 0).length;
+  if (slots !== o.nServer || m.members.some((x) => x.slot !== null && x.slot >= o.nServer))
+    return { why: `${slots} slots, N_server is ${o.nServer}` };
   return { membership: m };
 }
 
