@@ -243,7 +243,9 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
     if (m.type === 'enter' && tab.session === session) {
       // The admin puts the player on a site: a portal's landing opens an entry (a login has one).
       const open = entryOpen.get(tab.name);
-      if (open) open.site ??= m.site;
+      // A login the admin moves on before it had the state (its previous session's portal, applied
+      // late at the servers: seed 3798) is done where it was put last.
+      if (open) open.site = m.site;
       else if (tab.site !== null && tab.site !== m.site) {
         const e: WorldEntry = { user: tab.name, site: m.site, via: 'portal', at: now(), readyAt: null };
         trace.entries?.push(e);
