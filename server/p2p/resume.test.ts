@@ -1,6 +1,8 @@
 /** A P2P site the admin takes up again after its restart (site.ts `resumed`, resume.ts), against real Site Servers. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
+import type { Membership } from '../../src/protocol/messages.js';
+import { signMembership } from '../../src/protocol/signed.js';
 import { checkStoredSite, ResumeWait, storedResends } from './resume.js';
 import { handOverState, harness } from './siteHarness.js';
 
@@ -146,6 +148,27 @@ describe('checkStoredSite', () => {
     expect(checkStoredSite(forged, o)).toMatchObject({ why: /not signed/ });
     expect(checkStoredSite({ ...r, coordinator: { ...r.coordinator, membership: { epoch: 'x' } } }, o)).toMatchObject({ why: /^membership: / });
     expect(checkStoredSite({ ...r, coordinator: { ...r.coordinator, membership: null } }, o)).toMatchObject({ why: /^membership: / });
+  });
+
+  it('takes a record with an empty slot (a replacement found no candidate), not one from another N_server', async () => {
+    const h = harness();
+    await h.start();
+    h.stop();
+    const r = h.records.at(-1)!;
+    const secret = 'ad'.repeat(32);
+    const o = { adminKey: insecureFastScheme.publicKeyOf(secret), crypto: insecureFastScheme, nServer: 3 };
+    const { sig: _s, ...m } = r.coordinator.membership as Membership;
+    void _s;
+    // s2 evicted with no candidate: its slot stays empty until the manager refills it (managed seeds 3085, 3167, 3250).
+    const signed = (members: Membership['members']) => ({
+      ...r,
+      coordinator: { ...r.coordinator, membership: signMembership({ ...m, epoch: m.epoch + 1, members, change: { kind: 'evict', target: 's2' } }, secret, insecureFastScheme) },
+    });
+    const short = signed(m.members.map((x) => (x.id === 's2' ? { ...x, slot: null } : x)));
+    expect(checkStoredSite(short, o)).toEqual({ membership: short.coordinator.membership });
+    expect(checkStoredSite(short, { ...o, nServer: 2 })).toEqual({ why: 'handed to 3 servers, 2 slots; N_server is 2' });
+    const wide = signed(m.members.map((x) => (x.id === 's2' ? { ...x, slot: 3 } : x)));
+    expect(checkStoredSite(wide, o)).toEqual({ why: 'handed to 3 servers, 3 slots; N_server is 3' });
   });
 });
 

@@ -71,7 +71,8 @@ export function checkStoredSite(
   // The hand-over's servers (admitted at 0; members are never dropped from the record) are the N_server it ran with.
   const handedTo = m.members.filter((x) => x.stints[0]?.admit === 0).length;
   const slots = m.members.filter((x) => x.slot !== null).length;
-  if (handedTo !== o.nServer || slots > o.nServer) return { why: `handed to ${handedTo} servers, ${slots} slots; N_server is ${o.nServer}` };
+  if (handedTo !== o.nServer || slots > o.nServer || m.members.some((x) => x.slot !== null && x.slot >= o.nServer))
+    return { why: `handed to ${handedTo} servers, ${slots} slots; N_server is ${o.nServer}` };
   return { membership: m };
 }
 

@@ -242,7 +242,7 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
       trace.serves?.push({ user: tab.name, site: m.site, playingOn: from.hooks.siteOf(tab.name), at: now() });
     if (m.type === 'enter' && tab.session === session) {
       // The admin puts the player on a site: a portal's landing opens an entry (a login has one,
-      // which follows the player if the game moves it before it had the state: seed 74 with restarts).
+      // which follows the player if the game moves it before it had the state: seeds 74 with restarts, 3798).
       const open = entryOpen.get(tab.name);
       if (open) open.site = m.site;
       else if (tab.site !== null && tab.site !== m.site) {
