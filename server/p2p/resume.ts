@@ -54,8 +54,9 @@ export class ResumeWait {
 
 /**
  * Whether a stored record may be resumed: its membership must parse as the wire's, be signed by
- * this admin's key for this site, and have N_server slots (settings changed across the restart
- * would give servers and admin different configs). Otherwise why not.
+ * this admin's key for this site, and have run with N_server slots (settings changed across the
+ * restart would give servers and admin different configs); a slot may be empty, waiting for a
+ * refill (a record without `nServer`, older, must fill them all). Otherwise why not.
  */
 export function checkStoredSite(
   r: StoredP2PSite,
@@ -66,8 +67,10 @@ export function checkStoredSite(
   const { type: _t, ...m } = parsed.value;
   void _t;
   if (m.site !== r.site || !verifyMembership(m, o.adminKey, o.crypto)) return { why: 'membership not signed by this admin for this site' };
-  const slots = m.members.filter((x) => x.slot !== null).length;
-  if (slots !== o.nServer) return { why: `${slots} slots, N_server is ${o.nServer}` };
+  const slotted = m.members.filter((x) => x.slot !== null);
+  const slots = slotted.length;
+  if ((r.nServer ?? slots) !== o.nServer || slotted.some((x) => x.slot! >= o.nServer))
+    return { why: `${slots} slots, N_server is ${o.nServer}` };
   return { membership: m };
 }
 

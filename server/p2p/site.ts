@@ -211,7 +211,7 @@ export class P2PSite {
   record(): StoredP2PSite | null {
     const c = this.coordinator.record();
     if (!c || !this.fallback || !this.withServers()) return null;
-    return { site: this.site, coordinator: c, users: [...this.users], holders: [...this.reads.holders], baseSeq: this.fallback.baseSeq };
+    return { site: this.site, coordinator: c, users: [...this.users], holders: [...this.reads.holders], baseSeq: this.fallback.baseSeq, nServer: this.deps.config.N_server };
   }
 
   /** After a restart: the id of the server this site waits for whose key is `key`, or null. */

@@ -41,6 +41,7 @@ export const p2pSiteSchema = z.object({
     resend: z.unknown().optional(),
   }),
   users: z.array(z.string()),
+  nServer: int.min(1).optional(),
   holders: z.array(z.string()),
   baseSeq: int.min(0),
 });

@@ -59,6 +59,11 @@ export interface StoredP2PSite {
   holders: string[];
   /** Update the stored fallback state is at. */
   baseSeq: number;
+  /**
+   * N_server the site runs with: a slot may be empty (its replacement found no candidate, a
+   * refill is due), so the filled slots do not tell it. Absent in older records.
+   */
+  nServer?: number;
 }
 
 export interface Storage {
