@@ -216,7 +216,7 @@ export class Game {
    * Stores a user that left the admin's sites (logout, a departure from a P2P site) with the whole
    * world, in one transaction. Alone, its row would be newer than its site's: a crash (kill -9, no
    * final save) would then find a picked item both in its bag and on the map it was picked from
-   * (stored at the last periodic save), or, the other way, gone from both (sim/FINDINGS.md 28).
+   * (stored at the last periodic save; sim/FINDINGS.md 28).
    */
   private save(name: string, guest: boolean, state: UserState, lastActionNo: number, forget: boolean): void {
     if (forget) this.storeUser(name, guest, state, lastActionNo, true);
@@ -372,19 +372,18 @@ export class Game {
   }
 
   /** A majority-verified copy of a P2P site: store it with the users on it. */
+  /**
+   * A majority-verified copy of a P2P site: stored with the world, as the site's fallback state
+   * (the copy less what left it since: the admin may have applied departures past its seq, whose
+   * users are stored with what they carry). The copy alone would put those items on the stored
+   * map too, for a crash followed by the site losing its majority to double.
+   */
   private verified(site: string, v: VerifiedSite): void {
-    const users = [];
     for (const u of v.snapshot.users) {
       const p = this.players.get(u.name);
-      if (!p || p.site !== site) continue;
-      p.lastActionNo = Math.max(p.lastActionNo, v.lastActionNo.get(u.name) ?? 0);
-      users.push({ name: u.name, guest: p.guest, state: u, lastActionNo: p.lastActionNo });
+      if (p && p.site === site) p.lastActionNo = Math.max(p.lastActionNo, v.lastActionNo.get(u.name) ?? 0);
     }
-    try {
-      this.storage.saveBatch({ users, sites: [v.snapshot.site] }, this.now());
-    } catch (err) {
-      this.log.error('storage.save_failed', { site, err });
-    }
+    this.saveAll();
   }
 
   /** The site is back from its Site Servers, as of the cut: its users continue here. */
