@@ -164,3 +164,24 @@ describe('a crash of the admin (kill -9: no shutdown, no final save)', () => {
     expect({ onMap, inBag }).toEqual({ onMap: 0, inBag: 1 });
   });
 });
+
+describe("a P2P site's verified save", () => {
+  it('stores the site as its fallback state (the copy less what left since), not the fetched copy', () => {
+    // The copy at its seq still has an item that a user who left after it carries (stored with
+    // it); a crash, then the site losing its majority, would fall back to a map with it too.
+    const storage = new SqliteStorage(':memory:');
+    const host = new SiteHost((id) => storage.getSite(id));
+    const copy = host.snapshot('meadow');
+    const carried = copy.site.items[0]!;
+    const fallback = { ...copy.site, items: copy.site.items.slice(1) };
+    const fake = {
+      hosting: (s: string) => ({ mode: s === 'meadow' ? 'p2p' : 'cs', blocked: null, closing: false }),
+      storableStates: () => [['meadow', { seq: 9, snapshot: { site: fallback, users: [] }, lastActionNo: new Map() }]],
+    };
+    const game = new Game(host, storage, createLogger({ sink: () => undefined }), () => 1000, manualWakeup(() => 1000));
+    game.attachP2P(fake as unknown as P2PManager);
+    game.hooks().verified('meadow', { seq: 9, snapshot: copy, lastActionNo: new Map() });
+    expect(storage.getSite('meadow')!.items.map((i) => i.id)).not.toContain(carried.id);
+    expect(storage.getSite('meadow')!.items).toHaveLength(copy.site.items.length - 1);
+  });
+});
