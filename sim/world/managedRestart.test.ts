@@ -110,6 +110,15 @@ describe('admin crashes (kill -9) in the managed world', () => {
     expect(checkWorld(t)).toEqual([]);
   }, 60_000);
 
+  it('a resumed server whose player walked into its site resends its departures (seed 835)', () => {
+    // Not told to serve on (its player had entered the site: P2PManager.serverBack walks it in),
+    // it resent nothing; meadow's other server alone was no majority for p11's departure, missed
+    // by the crashed admin ('users: p11 is in no place'). It resends on its key's reacceptance.
+    const t = runManagedWorld({ seed: 835, crashes: 'always' });
+    expect(t.downs?.[0]?.crash).toBe(true);
+    expect(checkWorld(t)).toEqual([]);
+  }, 60_000);
+
   it('each property still fails on a broken crash trace', () => {
     const base = runManagedWorld({ seed: 3, crashes: 'always' });
     expect(checkWorld(base)).toEqual([]);
