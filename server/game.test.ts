@@ -5,7 +5,9 @@
  * timer, so the whole-world simulator can run Game): here the clock and the wake-up are the test's.
  */
 import { describe, expect, it } from 'vitest';
+import { pathTo } from '../src/game/path.js';
 import { newUser } from '../src/game/rules.js';
+import { DEFAULT_SITE } from '../src/game/world.js';
 import type { Wakeup } from '../src/net/p2p/driver.js';
 import { DEPARTURE_WAIT_MS, Game, type PlayerLink } from './game.js';
 import { createLogger } from './log.js';
@@ -134,5 +136,52 @@ describe("Game's login wait on injected time", () => {
     game.hooks().departed('meadow', newUser('eve', 'meadow'), 'logout', 3);
     expect(game.onlineCount).toBe(1);
     expect(wakeup.due()).toBe(null);
+  });
+});
+
+describe('a crash of the admin (kill -9: no shutdown, no final save)', () => {
+  it('finds an item a player picked and logged out with once: in its stored bag, not back on the map', () => {
+    // sim/FINDINGS.md 28: the logout stored the user's row alone, newer than its site's row from
+    // the last periodic save, which still had the item on the map.
+    const storage = new SqliteStorage(':memory:');
+    const host = new SiteHost((id) => storage.getSite(id));
+    const t = 1000;
+    const game = new Game(host, storage, createLogger({ sink: () => undefined }), () => t, manualWakeup(() => t));
+    const link: PlayerLink = { send: () => undefined, kick: () => undefined };
+    game.enter('fay', false, link);
+    game.enter('gus', false, { send: () => undefined, kick: () => undefined });
+    game.saveAll(); // the periodic save: the item is on the map
+    const item = host.snapshot(DEFAULT_SITE).site.items[0]!;
+    let n = 0;
+    for (const dir of pathTo(DEFAULT_SITE, host.user(DEFAULT_SITE, 'fay')!, item))
+      expect(game.act('fay', link, ++n, { kind: 'move', dir })).toBe(null);
+    expect(game.act('fay', link, ++n, { kind: 'pickup' })).toBe(null);
+    game.leave('fay', link, { forget: false, reason: 'logout' });
+    // The process dies here: a new one reads what was written.
+    const after = new SiteHost((id) => storage.getSite(id));
+    const onMap = after.snapshot(DEFAULT_SITE).site.items.filter((i) => i.id === item.id).length;
+    const inBag = storage.getUser('fay')!.state.inventory.filter((i) => i.id === item.id).length;
+    expect({ onMap, inBag }).toEqual({ onMap: 0, inBag: 1 });
+  });
+});
+
+describe("a P2P site's verified save", () => {
+  it('stores the site as its fallback state (the copy less what left since), not the fetched copy', () => {
+    // The copy at its seq still has an item that a user who left after it carries (stored with
+    // it); a crash, then the site losing its majority, would fall back to a map with it too.
+    const storage = new SqliteStorage(':memory:');
+    const host = new SiteHost((id) => storage.getSite(id));
+    const copy = host.snapshot('meadow');
+    const carried = copy.site.items[0]!;
+    const fallback = { ...copy.site, items: copy.site.items.slice(1) };
+    const fake = {
+      hosting: (s: string) => ({ mode: s === 'meadow' ? 'p2p' : 'cs', blocked: null, closing: false }),
+      storableStates: () => [['meadow', { seq: 9, snapshot: { site: fallback, users: [] }, lastActionNo: new Map() }]],
+    };
+    const game = new Game(host, storage, createLogger({ sink: () => undefined }), () => 1000, manualWakeup(() => 1000));
+    game.attachP2P(fake as unknown as P2PManager);
+    game.hooks().verified('meadow', { seq: 9, snapshot: copy, lastActionNo: new Map() });
+    expect(storage.getSite('meadow')!.items.map((i) => i.id)).not.toContain(carried.id);
+    expect(storage.getSite('meadow')!.items).toHaveLength(copy.site.items.length - 1);
   });
 });

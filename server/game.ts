@@ -212,7 +212,19 @@ export class Game {
     else if (how.forget) this.save(name, p.guest, newUser(name, p.site), p.lastActionNo, true);
   }
 
+  /**
+   * Stores a user that left the admin's sites (logout, a departure from a P2P site) with the whole
+   * world, in one transaction. Alone, its row would be newer than its site's: a crash (kill -9, no
+   * final save) would then find a picked item both in its bag and on the map it was picked from
+   * (stored at the last periodic save; sim/FINDINGS.md 28).
+   */
   private save(name: string, guest: boolean, state: UserState, lastActionNo: number, forget: boolean): void {
+    if (forget) this.storeUser(name, guest, state, lastActionNo, true);
+    this.saveAll(forget ? [] : [{ name, guest, state, lastActionNo }]);
+  }
+
+  /** One user's row alone: only where a world save follows in the same call (the hand-back). */
+  private storeUser(name: string, guest: boolean, state: UserState, lastActionNo: number, forget: boolean): void {
     try {
       if (forget) this.storage.deleteUser(name);
       else this.storage.saveBatch({ users: [{ name, guest, state, lastActionNo }], sites: [] }, this.now());
@@ -224,10 +236,16 @@ export class Game {
   /**
    * Saves every online user and every site in one transaction. A P2P site goes in as its last
    * verified state less what left it since, with its users as in that state (or as they joined):
-   * the stored world then never holds an item twice, whenever the admin stops.
+   * the stored world then never holds an item twice, whenever the admin stops. `also`: users no
+   * longer online (a logout) stored with it.
+   *
+   * Besides the periodic save, this runs whenever a user's state crosses between the admin and a
+   * P2P site's servers (a transfer, a join, a departure), so that what the admin stored always
+   * agrees with the P2P sites' records, which are written on every change: a crash at any moment
+   * finds each user where the servers have it or not (docs/hosting.md "After a crash").
    */
-  saveAll(): void {
-    const users = [];
+  saveAll(also: ReadonlyArray<{ name: string; guest: boolean; state: UserState; lastActionNo: number }> = []): void {
+    let users = [];
     for (const p of this.players.values()) {
       const state = this.host.user(p.site, p.name);
       if (state && !this.isP2P(p.site)) users.push({ name: p.name, guest: p.guest, state, lastActionNo: p.lastActionNo });
@@ -244,6 +262,16 @@ export class Game {
         // read the stored state; a user never stored before would be lost (FINDINGS 21).
         else if (!p && d?.site === site) users.push({ name: u.name, guest: d.guest, state: u, lastActionNo: d.lastActionNo });
       }
+    }
+    // On their way to a site handing back: stored there, as they arrive (the site they came from
+    // let them go).
+    for (const [name, state] of this.transit.allArrivals()) {
+      const p = this.players.get(name);
+      if (p && p.site === state.site) users.push({ name, guest: p.guest, state, lastActionNo: p.lastActionNo });
+    }
+    if (also.length > 0) {
+      const named = new Set(also.map((u) => u.name));
+      users = [...users.filter((u) => !named.has(u.name)), ...also];
     }
     try {
       this.storage.saveBatch({ users, sites }, this.now());
@@ -276,7 +304,12 @@ export class Game {
       siteOf: (user) => this.players.get(user)?.site ?? null,
       usersOn: (site) => [...(this.bySite.get(site) ?? [])],
       lastActionNo: (user) => this.players.get(user)?.lastActionNo ?? 0,
-      snapshotFor: (site) => this.host.snapshot(site),
+      // The world is stored as the site leaves: the hand-over's users are then stored as the
+      // servers start from, whatever the next periodic save finds (a crash before it).
+      snapshotFor: (site) => {
+        this.saveAll();
+        return this.host.snapshot(site);
+      },
       tell: (user, msg) => this.players.get(user)?.link.send(encode(msg)),
       departed: (site, user, via) => this.departed(site, user, via),
       verified: (site, v) => this.verified(site, v),
@@ -317,6 +350,8 @@ export class Game {
     if (p && p.site === site && via === 'portal') {
       this.bySite.get(site)?.delete(p.name);
       this.travel(p, user);
+      // Its servers let it go: stored where it landed (a P2P site's join saved it already).
+      if (!this.isP2P(p.site)) this.saveAll();
       return;
     }
     if (p && p.site === site) {
@@ -337,19 +372,18 @@ export class Game {
   }
 
   /** A majority-verified copy of a P2P site: store it with the users on it. */
+  /**
+   * A majority-verified copy of a P2P site: stored with the world, as the site's fallback state
+   * (the copy less what left it since: the admin may have applied departures past its seq, whose
+   * users are stored with what they carry). The copy alone would put those items on the stored
+   * map too, for a crash followed by the site losing its majority to double.
+   */
   private verified(site: string, v: VerifiedSite): void {
-    const users = [];
     for (const u of v.snapshot.users) {
       const p = this.players.get(u.name);
-      if (!p || p.site !== site) continue;
-      p.lastActionNo = Math.max(p.lastActionNo, v.lastActionNo.get(u.name) ?? 0);
-      users.push({ name: u.name, guest: p.guest, state: u, lastActionNo: p.lastActionNo });
+      if (p && p.site === site) p.lastActionNo = Math.max(p.lastActionNo, v.lastActionNo.get(u.name) ?? 0);
     }
-    try {
-      this.storage.saveBatch({ users, sites: [v.snapshot.site] }, this.now());
-    } catch (err) {
-      this.log.error('storage.save_failed', { site, err });
-    }
+    this.saveAll();
   }
 
   /** The site is back from its Site Servers, as of the cut: its users continue here. */
@@ -366,7 +400,7 @@ export class Game {
         this.joinSite(p, u);
       } else if (d && d.site === site) {
         this.transit.departing.delete(u.name);
-        this.save(u.name, d.guest, u, Math.max(d.lastActionNo, last), d.forget);
+        this.storeUser(u.name, d.guest, u, Math.max(d.lastActionNo, last), d.forget);
         for (const w of d.waiting) w();
       }
     }
@@ -402,9 +436,14 @@ export class Game {
       if (hosting.closing) {
         // Back at the admin in a moment: join then.
         this.transit.arrive(p.site, p.name, state);
+        this.saveAll();
         p.link.send(encode({ type: 'siteStatus', site: p.site, mode: 'p2p', blocked: null, closing: true }));
         return;
       }
+      // Stored on the site before its state goes to the servers (the join writes the site's
+      // record): a crash between the two writes finds it stored there and not yet joined, and the
+      // login joins it.
+      this.saveAll([{ name: p.name, guest: p.guest, state, lastActionNo: p.lastActionNo }]);
       const how = this.p2p?.join(p.site, p.name, state);
       this.sendEnter(p, how === 'resumed');
       return;

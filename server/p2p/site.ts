@@ -179,8 +179,9 @@ export class P2PSite {
           saved: (v) => {
             if (!this.life.running) return;
             this.runsAtServers(v.seq);
-            deps.onVerified(v);
+            // Rebased first: the admin stores the save less the departures it applied since.
             this.fallback?.rebase(v);
+            deps.onVerified(v);
           },
           cut: (v) => this.handedBack(v),
           lost: (fetching) => this.lose(fetching),

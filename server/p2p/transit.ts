@@ -53,6 +53,11 @@ export class Transit {
     return state;
   }
 
+  /** Everyone arriving anywhere, left in place (a world save stores them where they are going). */
+  allArrivals(): Array<[string, UserState]> {
+    return [...this.arriving.values()].flatMap((a) => [...a]);
+  }
+
   /** Everyone arriving at `site`, taken out (the site is back at the admin). */
   takeArrivals(site: string): Array<[string, UserState]> {
     const a = this.arriving.get(site);

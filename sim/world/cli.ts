@@ -17,6 +17,9 @@ export const WORLD_USAGE = `usage: npm run sim -- --world [options]
                 loss and partitions (default players 14)
   --restarts D  managed: admin restarts sometimes|always|never  default sometimes (30 %)
   --skew D      managed: skewed tab clocks sometimes|always|never default sometimes (50 %)
+  --crashes D   managed: the admin's restart is a crash (kill -9, nothing saved at the
+                stop) sometimes|always|never; a crash adds a restart where none was drawn
+                                                 default never (sometimes: 50 %)
   --help        this text
 `;
 
@@ -31,7 +34,7 @@ const LIMITS: Record<string, [number, number]> = {
   '--rounds': [1, 100],
 };
 
-/** What the world's command line asks for (`restarts`/`skew`: the managed world's draws). */
+/** What the world's command line asks for (`restarts`/`skew`/`crashes`: the managed world's draws). */
 export interface WorldArgs {
   seed: number;
   seeds: number;
@@ -41,6 +44,7 @@ export interface WorldArgs {
   managed: boolean;
   restarts?: Draw;
   skew?: Draw;
+  crashes?: Draw;
 }
 
 export function parseWorldArgs(argv: readonly string[]): WorldArgs | string {
@@ -64,8 +68,8 @@ export function parseWorldArgs(argv: readonly string[]): WorldArgs | string {
       o.managed = true;
       continue;
     }
-    if (flag === '--restarts' || flag === '--skew') {
-      const key = flag === '--restarts' ? 'restarts' : 'skew';
+    if (flag === '--restarts' || flag === '--skew' || flag === '--crashes') {
+      const key = flag.slice(2) as 'restarts' | 'skew' | 'crashes';
       if (o[key] !== undefined) return `${flag} given twice`;
       const raw = argv[++i] ?? '';
       if (!(DRAWS as readonly string[]).includes(raw)) return `${flag} needs one of ${DRAWS.join(', ')}, got ${raw || 'nothing'}`;
@@ -82,7 +86,8 @@ export function parseWorldArgs(argv: readonly string[]): WorldArgs | string {
       return `${flag} needs a whole number in [${lim[0]}, ${lim[1]}], got ${raw ?? 'nothing'}`;
     o[flag.slice(2) as 'seed' | 'seeds' | 'players' | 'rounds'] = n;
   }
-  if ((o.restarts !== undefined || o.skew !== undefined) && !o.managed) return '--restarts and --skew need --managed';
+  if ((o.restarts !== undefined || o.skew !== undefined || o.crashes !== undefined) && !o.managed)
+    return '--restarts, --skew and --crashes need --managed';
   return o;
 }
 
@@ -91,7 +96,7 @@ export function formatFailure(
   o: Omit<WorldOptions, 'seed'> & { seed: number },
   violations: readonly string[],
 ): string {
-  const extra = `${o.players !== undefined ? ` --players ${o.players}` : ''}${o.rounds !== undefined ? ` --rounds ${o.rounds}` : ''}${o.managed ? ' --managed' : ''}${o.restarts !== undefined ? ` --restarts ${o.restarts}` : ''}${o.skew !== undefined ? ` --skew ${o.skew}` : ''}`;
+  const extra = `${o.players !== undefined ? ` --players ${o.players}` : ''}${o.rounds !== undefined ? ` --rounds ${o.rounds}` : ''}${o.managed ? ' --managed' : ''}${o.restarts !== undefined ? ` --restarts ${o.restarts}` : ''}${o.skew !== undefined ? ` --skew ${o.skew}` : ''}${o.crashes !== undefined ? ` --crashes ${o.crashes}` : ''}`;
   return (
     [
       `seed ${o.seed}: ${violations.length} violation(s)`,
@@ -126,6 +131,7 @@ export function runWorldCli(
       ...(a.managed ? { managed: true } : {}),
       ...(a.restarts !== undefined ? { restarts: a.restarts } : {}),
       ...(a.skew !== undefined ? { skew: a.skew } : {}),
+      ...(a.crashes !== undefined ? { crashes: a.crashes } : {}),
     };
     const trace = runWorld(o);
     // The managed world counts its logins and portal landings as entries.

@@ -11,8 +11,9 @@
  * while (a partition, then it heals), some tabs are slow (a loaded machine: each input waits for
  * its one core), tabs crash (the admin notices its socket close a little later), and players log
  * out and in again (their previous session's channels linger at the servers: tab.ts). In some
- * runs the admin restarts (adminProcess.ts: the process stops as on SIGTERM, every tab's socket
- * drops, a new process on the same database resumes the P2P sites and the tabs reconnect), and in
+ * runs the admin restarts (adminProcess.ts: the process stops as on SIGTERM, or with `crashes`
+ * dies as on kill -9 with nothing saved at the stop; every tab's socket drops, a new process on
+ * the same database resumes the P2P sites and the tabs reconnect), and in
  * some the tabs' clocks are off and drift, synced by the protocol's clock sync (tab.ts).
  *
  * What the run saw is a `WorldTrace` (the fields of world.ts plus the managed ones), judged by
@@ -29,7 +30,7 @@ import type { Logger } from '../../server/log.js';
 import { LOST_AFTER_MS } from '../../server/p2p/reads.js';
 import { DEFAULT_P2P, siteConfigFor, type P2POptions } from '../../server/p2p/settings.js';
 import { SqliteStorage } from '../../server/storage/sqlite.js';
-import { ADMIN_SECRET, startAdmin, stopAdmin, type AdminProcess } from './adminProcess.js';
+import { ADMIN_SECRET, crashAdmin, startAdmin, stopAdmin, type AdminProcess } from './adminProcess.js';
 import { peerCodec } from '../core.js';
 import { EventQueue } from '../eventQueue.js';
 import { Network } from '../network.js';
@@ -57,6 +58,8 @@ const OPTIONS: Readonly<P2POptions> = {
 /** Runs with an admin restart, and with skewed clocks, when each is drawn ('sometimes'). */
 export const RESTART_CHANCE = 0.3;
 export const SKEW_CHANCE = 0.5;
+/** Runs whose admin crashes (kill -9) rather than stopping, when drawn ('sometimes'; the default is never). */
+export const CRASH_CHANCE = 0.5;
 /**
  * A skewed tab's clock: behind the admin's by up to this (a tab's clock is its page's
  * performance.now, far behind the admin's wall clock: its first offset is a jump forward), and
@@ -383,21 +386,29 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
   // The admin restarts in some runs, during play: it stops as on SIGTERM (saved, its P2P sites
   // suspended, every socket dropped), P2P sites play on without it, and a new process on the same
   // database resumes them; the tabs still open reconnect, each after a back-off.
+  // A crash (kill -9: nothing saved at the stop) takes the restart's place, at any ms of play.
   const restart = rng.fork('restart');
-  if (drawn(o.restarts, RESTART_CHANCE, restart)) {
-    const downAt = 1500 + restart.int(rounds * 700);
+  const crashes = rng.fork('crash');
+  const crash = drawn(o.crashes ?? 'never', CRASH_CHANCE, crashes);
+  if (drawn(o.restarts, RESTART_CHANCE, restart) || crash) {
+    const downAt = crash ? 1000 + crashes.int(rounds * 900) : 1500 + restart.int(rounds * 700);
     const upAt = downAt + 300 + restart.int(1500);
-    trace.faults?.push({ start: downAt, end: upAt, what: 'admin restart' });
+    trace.faults?.push({ start: downAt, end: upAt, what: crash ? 'admin crash' : 'admin restart' });
+    const down = { at: downAt, crash, atServers: [] as string[], resumed: [] as string[] };
     queue.schedule(downAt, () => {
       adminUp = false;
       trace.restarts++;
-      stopAdmin(admin);
+      down.atServers = siteIds.filter((s) => admin.manager.hosting(s).mode === 'p2p');
+      if (crash) crashAdmin(admin);
+      else stopAdmin(admin);
       sockets.clear();
     });
     queue.schedule(upAt, () => {
       admin = startProcess();
       admins.push(admin);
       adminUp = true;
+      down.resumed = siteIds.filter((s) => admin.manager.hosting(s).state === 'resuming');
+      trace.downs = [...(trace.downs ?? []), down];
       for (const tab of tabs.values()) {
         if (!tab.online) continue;
         const session = tab.session;

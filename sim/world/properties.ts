@@ -4,7 +4,8 @@
  * - back: every site came back to the admin, by a legal lifecycle, with no error logged;
  * - users: each player is in exactly one place at the end (on one site, stored after a logout, or
  *   arrived at a site already back at the admin): none lost, none doubled, no ghost;
- * - items: no item exists twice (maps, inventories of present, stored and arrived users);
+ * - items: no item exists twice (maps, inventories of present, stored and arrived users), and
+ *   none of the start's is gone (items are only ever moved: picked, carried, stored);
  * - logs: the servers of a site accepted the same update for every seq they share;
  * - joins: every join showed on the majority's copy of its site within JOIN_BOUND_MS.
  * The managed world's (managed.ts) too:
@@ -13,7 +14,11 @@
  * - entries: every login and portal landing had the site's state within ENTRY_BOUND_MS once the
  *   last fault (partition) that began before it was done had healed;
  * - stored: at each hand-back, what the admin stored of the site is the majority's state at the cut;
- * - choice: the manager never picks a player to serve the site it plays on.
+ * - choice: the manager never picks a player to serve the site it plays on;
+ * - resumed: a site at its servers when the admin went down (stopped, or crashed: kill -9) goes
+ *   on from them under the next admin process, not from what the admin had stored.
+ * After a crash the others hold as they are (docs/hosting.md "After a crash"): what the crash
+ * undoes is client-server play since the last save, which no property sees.
  */
 import { ENTRY_BOUND_MS } from './managed.js';
 import { JOIN_BOUND_MS, type WorldTrace } from './world.js';
@@ -52,6 +57,7 @@ export function checkWorld(t: WorldTrace): string[] {
   for (const u of [...t.stored.values(), ...t.arrivedAtAdmin.values()])
     for (const i of u.inventory) count(i.id);
   for (const [id, n] of items) if (n > 1) out.push(`items: ${id} exists ${n} times`);
+  for (const id of t.itemsAtStart) if (!items.has(id)) out.push(`items: ${id}, there at the start, is lost`);
 
   for (const [site, logs] of t.logs) {
     const bySeq = new Map<number, string>();
@@ -111,6 +117,10 @@ export function checkWorld(t: WorldTrace): string[] {
     if (c.stored !== c.majority)
       out.push(`stored: ${c.site} as the admin stored it at the cut ${c.seq} is not the majority's state`);
   }
+  for (const d of t.downs ?? [])
+    for (const site of d.atServers)
+      if (!d.resumed.includes(site))
+        out.push(`resumed: ${site} was at its servers when the admin ${d.crash ? 'crashed' : 'stopped'} at ${d.at}; the next one did not go on with it`);
   for (const c of t.serves ?? [])
     if (c.playingOn === c.site)
       out.push(`choice: ${c.user} was picked to serve ${c.site} at ${c.at} while playing on it`);

@@ -253,6 +253,8 @@ export class SimTab {
         this.serverId = m.serverId;
         // After an admin restart: a server it did not resume has another id now, and stops.
         if (this.server && this.server.id !== m.serverId) this.stopServing(false);
+        // Resumed: it resends now, not only on `serve` (none comes if its player walked in), as P2PNode.
+        else if (this.server) for (const x of [...this.outbox]) this.peerToAdmin('server', this.server.site, x);
         return;
       case 'pong':
         this.sync?.clock.receive({ id: m.id, t1: m.serverTime, t2: m.serverTime });

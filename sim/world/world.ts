@@ -53,6 +53,8 @@ export interface WorldOptions {
   /** Managed world only: admin restarts and skewed clocks drawn per run (default), in every run, or never. */
   restarts?: 'sometimes' | 'always' | 'never';
   skew?: 'sometimes' | 'always' | 'never';
+  /** Managed world only: the admin's restart is a crash (kill -9) in some runs, every run, or none (default). */
+  crashes?: 'sometimes' | 'always' | 'never';
   /** Slow peers with a longer round trip to the admin are not chosen (default: MMO_MAX_SERVER_RTT_MS's). */
   maxServerRttMs?: number;
 }
@@ -102,6 +104,8 @@ export interface WorldTrace {
   faults?: Array<{ start: number; end: number; what: string; site?: string }>;
   /** Transfers of a site from the admin to Site Servers the manager chose. */
   transfers?: number;
+  /** Each time the admin process went down: a crash or not, the sites then at their servers, and those the next process resumed. */
+  downs?: Array<{ at: number; crash: boolean; atServers: string[]; resumed: string[] }>;
   /** Messages from servers lost down a user's previous session's channel (tab.ts). */
   lingered?: number;
   /** Each `serve` the manager sent: the player picked, and the site the game had it on then. */

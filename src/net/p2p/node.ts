@@ -174,6 +174,10 @@ export class P2PNode {
         // After a reconnect: an admin that kept (or resumed) our server gives its id back; a new
         // id means it evicted it meanwhile.
         if (this.server && this.server.serverId !== m.serverId) this.stopServing('not resumed by the admin');
+        // Resumed: resend now what the admin may have missed, not only on `serve`. A server whose
+        // player walked into its site meanwhile gets none (P2PManager.serverBack), and its votes
+        // may be the majority a missed departure needs (managed world, seed 835 --crashes always).
+        else if (this.server) this.server.resendToAdmin();
         return;
       case 'signal':
         this.mesh?.signal(m.from, m.to, m.data);
