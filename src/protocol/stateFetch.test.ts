@@ -125,6 +125,27 @@ describe('createStateFetch (the admin taking a running site\'s state)', () => {
     expect(f.done[0]?.payload.state.snapshot).toEqual(f.s.servers.get('s1')?.snapshot());
   });
 
+  it('flags no provider while fewer than N_majority holders could contradict it (a site short of servers): it waits', () => {
+    // One holder left of five (N_majority 3): nobody is against, yet no majority can form.
+    const lone = adminFetch({ options: { servers: () => ['s0'] } });
+    lone.start();
+    lone.s.net.run(3000);
+    expect(lone.bad).toEqual([]);
+    expect(lone.done).toEqual([]);
+    expect(lone.fromAdmin('stateRequest').map((m) => m.to)).toEqual(['s0']);
+    // Two holders, the other one giving another hash: a minority, which flags nobody.
+    const other = 'ab'.repeat(32);
+    const split = adminFetch({
+      options: { servers: () => ['s0', 's1'] },
+      tamper: (from, m) => (from === 's1' && m.type === 'updateHash' ? { ...m, hash: other } : m),
+    });
+    split.start();
+    split.s.net.run(3000);
+    expect(split.bad).toEqual([]);
+    expect(split.done).toEqual([]);
+    expect(split.fromAdmin('stateRequest').map((m) => m.to)).toEqual(['s0']);
+  });
+
   it('without N_majority hashes it is not done, and asks for the hashes again after 4 T_timeout', () => {
     const T = 4 * 300;
     const answering = new Set(['s0', 's1']);

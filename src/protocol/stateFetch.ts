@@ -108,17 +108,16 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   }
 
   /** The holders' answers for `seq`: for the provider's hash, and against it. */
-  function tally(): { n: number; against: number; holders: number } {
-    const holders = opts.servers();
+  function tally(): { n: number; against: number } {
     let n = 0;
     let against = 0;
-    for (const s of holders) {
+    for (const s of opts.servers()) {
       const h = seq === null ? undefined : (hashes.get(s) ?? opts.known?.(s, seq));
       if (h === undefined) continue;
       if (h === hash) n++;
       else against++;
     }
-    return { n, against, holders: holders.length };
+    return { n, against };
   }
 
   function askHashes(): void {
@@ -138,9 +137,11 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   function tryFinish(): void {
     if (done || hash === null || seq === null || provider === null) return;
     const t = tally();
-    // So many holders give another hash for this seq that the provider's can never get a
-    // majority (a state and update forged consistently): waiting would never end.
-    if (t.against > t.holders - cfg.N_majority) return badProvider(null, 'the majority gives another hash');
+    // N_majority holders give another hash for this seq (a state and update forged consistently):
+    // one of them is honest, so the provider is not. Fewer against, or fewer holders than
+    // N_majority (a site short of servers), proves nothing: a minority must never get an honest
+    // provider flagged, so the fetch waits (asking the hashes again) for holders to join.
+    if (t.against >= cfg.N_majority) return badProvider(null, 'the majority gives another hash');
     if (!payload || t.n < cfg.N_majority) return;
     done = true;
     const from = provider;
