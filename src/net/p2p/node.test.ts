@@ -101,21 +101,22 @@ describe("P2PNode's clock against the admin's whole-millisecond stamps (Date.now
 // Each sample is a frame in and out at the admin, for every tab: a tab serving nothing has no use
 // for a tight clock until it is picked (docs/performance.md "Admin CPU").
 describe("P2PNode's clock pace", () => {
-  it('serving nothing: a round at once, then one every IDLE_CLOCK_RESYNC_MS; picked to serve: a round at once, then the quick rounds; serving no more: the idle pace again', () => {
+  it('serving nothing: the quick rounds, then one every IDLE_CLOCK_RESYNC_MS; picked to serve: a round at once, then the quick rounds; serving no more: the idle pace again', () => {
     const c = clockedTab();
     c.runUntil(1000 + 2.5 * IDLE_CLOCK_RESYNC_MS);
-    expect(roundStarts(c.pings, 1000)).toEqual([0, 120, 240]);
+    // Gaps of 1, 2, 4 ... 64 s, then 120 s (each from the end of the last round, 350 ms after its start).
+    expect(roundStarts(c.pings, 1000)).toEqual([0, 1, 3, 8, 16, 32, 65, 129, 249]);
     const picked = c.now();
     c.t.sock().deliver({ type: 'keyOk', serverId: 'alice~1111' });
     c.t.sock().deliver({ type: 'serve', site: 'meadow', serverId: 'alice~1111' });
     c.runUntil(picked + 40_000);
-    expect(roundStarts(c.pings.slice(24), picked)).toEqual([0, 1, 3, 8, 16, 32]);
+    expect(roundStarts(c.pings.slice(72), picked)).toEqual([0, 1, 3, 8, 16, 32]);
     const ended = c.now();
     c.t.sock().deliver({ type: 'serveEnd', site: 'meadow', reason: 'test' });
     expect(c.t.conn.node!.server).toBeNull();
     c.runUntil(ended + 300_000);
     // (`ended` is the last round's end.) The round already due 30 s after it comes; the gaps after it are the idle ones.
-    expect(roundStarts(c.pings.slice(24 + 48), ended)).toEqual([30, 150, 270]);
+    expect(roundStarts(c.pings.slice(72 + 48), ended)).toEqual([30, 150, 270]);
     expect(Math.abs((c.t.conn.node!.clockOffset() ?? NaN) - c.offset)).toBeLessThan(0.5);
   });
 });

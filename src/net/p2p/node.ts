@@ -33,10 +33,13 @@ import { SiteUserHost } from './userHost.js';
 
 export { CLOCK_PING_BASE };
 /**
- * A tab that serves no site re-syncs its clock this seldom (8 samples a round, so 0.07 frames a
- * second each way at the admin instead of 0.27): as a user it times only durations, its offset
- * matters only to register its key (the first round) and to serve, and a tab picked to serve
- * starts a round at once (SERVING_CLOCK). Most tabs of a P2P world serve nothing.
+ * A tab that serves no site re-syncs its clock this seldom once its quick rounds are over (8
+ * samples a round, so 0.07 frames a second each way at the admin instead of 0.27): as a user it
+ * times only durations, its offset matters to register its key and to serve, and a tab picked to
+ * serve starts a round at once (SERVING_CLOCK). Most tabs of a P2P world serve nothing. The quick
+ * rounds after the welcome stay: with the first round alone, a tab picked soon after refined its
+ * offset while serving, and server/p2p.test.ts's walk-in stalled 3 times in 5 (docs/performance.md
+ * "Admin CPU").
  */
 export const IDLE_CLOCK_RESYNC_MS = 120_000;
 /** A Site Server stamps arrivals and Timeslots by its clock: a round at once, quick rounds from 1 s, then every 30 s. */
@@ -113,9 +116,8 @@ export class P2PNode {
       now: o.localNow,
       adminResolution: LIVE_CLOCK_RESOLUTION.admin,
       localResolution: LIVE_CLOCK_RESOLUTION.local,
-      // A first round at once (it registers the key), then the idle pace until picked to serve.
+      // A round at once (it registers the key), quick rounds (1, 2, 4 s... apart), then the idle pace until picked to serve.
       resyncEvery: IDLE_CLOCK_RESYNC_MS,
-      firstResync: IDLE_CLOCK_RESYNC_MS,
       send: ({ id, t0 }) => this.toAdmin({ type: 'ping', id: CLOCK_PING_BASE + id, t: t0 }),
     });
   }
