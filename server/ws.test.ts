@@ -3,7 +3,7 @@ import { createSite, getSite } from '../src/game/index.js';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { guest, login, Player, post, register, startServer, WsClient } from './testkit.js';
 import { until } from './p2pKit.js';
-import { RTT_PING_MS, RttPinger } from './ws.js';
+import { RTT_BEAT_MS, RTT_PING_BEATS, RttPinger } from './ws.js';
 
 describe('WebSocket: hello', () => {
   it('welcomes a registered user and puts a new one on the default spawn', async () => {
@@ -316,33 +316,35 @@ describe('WebSocket: playing', () => {
 });
 
 describe('WebSocket: round-trip pings', () => {
-  it('one timer pings every tab at once, whenever each said hello; none is left once all are gone', () => {
+  it('one timer pings the tabs on its beat: each at hello, on the next beat, then every RTT_PING_BEATS beats; none is left once all are gone', () => {
     vi.useFakeTimers();
     try {
       const pinger = new RttPinger();
       const at = { a: [] as number[], b: [] as number[], c: [] as number[] };
-      const link = (k: keyof typeof at) => ({ measureRtt: () => void at[k].push(Date.now()) });
+      const link = (k: keyof typeof at) => ({ measureRtt: () => void at[k].push(Date.now() - t0) });
       const [a, b, c] = [link('a'), link('b'), link('c')];
       const t0 = Date.now();
       pinger.add(a);
       vi.advanceTimersByTime(1300);
       pinger.add(b);
-      vi.advanceTimersByTime(2100);
+      vi.advanceTimersByTime(RTT_BEAT_MS + 2100);
       pinger.add(c);
-      // Each is pinged at once on hello.
-      expect([at.a, at.b, at.c]).toEqual([[t0], [t0 + 1300], [t0 + 3400]]);
+      // Each at once on hello, and b (but not c, added after it) on the next beat.
+      expect([at.a, at.b, at.c]).toEqual([[0, RTT_BEAT_MS], [1300, RTT_BEAT_MS], [RTT_BEAT_MS + 3400]]);
       expect(vi.getTimerCount()).toBe(1);
-      vi.advanceTimersByTime(2 * RTT_PING_MS - 3400);
-      // Then all together, on the one timer's beat.
-      expect([at.a.slice(1), at.b.slice(1), at.c.slice(1)]).toEqual([
-        [t0 + RTT_PING_MS, t0 + 2 * RTT_PING_MS],
-        [t0 + RTT_PING_MS, t0 + 2 * RTT_PING_MS],
-        [t0 + RTT_PING_MS, t0 + 2 * RTT_PING_MS],
+      vi.advanceTimersByTime(7 * RTT_BEAT_MS - (RTT_BEAT_MS + 3400));
+      // Then on the beats only: a and b 3 beats after their first, c on its first beat and 3 after.
+      const beat = (k: number): number => k * RTT_BEAT_MS;
+      expect(RTT_PING_BEATS * RTT_BEAT_MS).toBeGreaterThanOrEqual(15_000);
+      expect([at.a, at.b, at.c]).toEqual([
+        [0, beat(1), beat(1 + RTT_PING_BEATS), beat(1 + 2 * RTT_PING_BEATS)],
+        [1300, beat(1), beat(1 + RTT_PING_BEATS), beat(1 + 2 * RTT_PING_BEATS)],
+        [beat(1) + 3400, beat(2), beat(2 + RTT_PING_BEATS)],
       ]);
       pinger.delete(a);
       pinger.delete(b);
-      vi.advanceTimersByTime(RTT_PING_MS);
-      expect([at.a.length, at.b.length, at.c.length]).toEqual([3, 3, 4]);
+      vi.advanceTimersByTime(RTT_PING_BEATS * RTT_BEAT_MS);
+      expect([at.a.length, at.b.length, at.c.length]).toEqual([4, 4, 4]);
       pinger.delete(c);
       expect(vi.getTimerCount()).toBe(0);
     } finally {

@@ -79,27 +79,40 @@ export interface WsDeps {
   metrics?: Pick<ServerMetrics, 'countIn' | 'countOut'>;
 }
 
-/** The admin measures each tab's round trip (WebSocket ping) this often: slow links never serve. */
-export const RTT_PING_MS = 5000;
+/** The RttPinger's beat: each tab is pinged on the first beat after its hello, then every RTT_PING_BEATS beats. */
+export const RTT_BEAT_MS = 5000;
+/**
+ * Beats between two pings of a tab once it has two round trips (15 s): each ping is a frame out and
+ * a pong in at the admin for every player, 0.2 a player-second each way at 5 s (docs/performance.md
+ * "Admin CPU"); a round trip only picks and keeps Site Servers (slow links never serve), and 15 s
+ * is still a keep-alive well under the usual idle timeouts of proxies.
+ */
+export const RTT_PING_BEATS = 3;
 
 /**
- * One timer pings every welcomed tab each RTT_PING_MS: the admin wakes once for all of them, not
- * once per connection at scattered times (an idle admin's wake-ups cost more than its work).
+ * One timer pings the welcomed tabs on a beat: the admin wakes once for all of them, not once per
+ * connection at scattered times (an idle admin's wake-ups cost more than its work). A tab is pinged
+ * at hello and on the next beat (its first reading is often taken while it loads, and a slow one
+ * keeps it from serving until the next), then every RTT_PING_BEATS beats.
  */
 export class RttPinger {
-  private readonly links = new Set<{ measureRtt(): void }>();
+  /** Each tab with the beats since its hello. */
+  private readonly links = new Map<{ measureRtt(): void }, number>();
   private timer: ReturnType<typeof setInterval> | null = null;
 
-  constructor(private readonly everyMs = RTT_PING_MS) {}
+  constructor(private readonly beatMs = RTT_BEAT_MS, private readonly everyBeats = RTT_PING_BEATS) {}
 
-  /** Pings `link` now, then with all the others. */
+  /** Pings `link` now, on the next beat, then every `everyBeats` beats with the others. */
   add(link: { measureRtt(): void }): void {
-    this.links.add(link);
+    this.links.set(link, 0);
     link.measureRtt();
     if (this.timer) return;
     this.timer = setInterval(() => {
-      for (const l of this.links) l.measureRtt();
-    }, this.everyMs);
+      for (const [l, n] of this.links) {
+        this.links.set(l, n + 1);
+        if (n % this.everyBeats === 0) l.measureRtt();
+      }
+    }, this.beatMs);
     this.timer.unref();
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kindRates, parseMessages, parseOptions, type MessageCount } from './adminload.js';
+import { kindRates, marginalCpu, parseMessages, parseOptions, type MessageCount } from './adminload.js';
 
 const c = (framesIn: number, bytesIn: number, framesOut = 0, bytesOut = 0): MessageCount => ({ framesIn, bytesIn, framesOut, bytesOut });
 
@@ -24,11 +24,21 @@ describe('adminload: per-type rates', () => {
   });
 
   it('takes bounded options', () => {
-    expect(parseOptions([])).toEqual({ bots: 25, runs: 1, warmupS: 8, measureS: 15, json: null });
+    expect(parseOptions([])).toEqual({ bots: 25, runs: 1, warmupS: 8, measureS: 15, idleS: 10, json: null });
+    expect(parseOptions(['--idle', '0'])).toMatchObject({ idleS: 0 });
+    expect(() => parseOptions(['--idle', '-1'])).toThrow(/--idle/);
     expect(parseOptions(['--bots', '60', '--runs', '2', '--json', 'x.json'])).toMatchObject({ bots: 60, runs: 2, json: 'x.json' });
     expect(() => parseOptions(['--bots', '1000'])).toThrow(/--bots/);
     expect(() => parseOptions(['--runs', '1.5'])).toThrow(/--runs/);
     expect(() => parseOptions(['--json'])).toThrow(/--json/);
     expect(() => parseOptions(['--fast', '1'])).toThrow(/unknown option/);
+  });
+});
+
+describe('adminload: the idle floor', () => {
+  it("the marginal CPU per player-second is the window's CPU less the idle admin's rate over the window", () => {
+    // 20 s with 60 players: 300 ms, of which the idle admin's 1.5 ms/s is 30.
+    expect(marginalCpu({ cpuMs: 300, seconds: 20, playerSeconds: 1200 }, 1.5)).toBeCloseTo(270 / 1200, 12);
+    expect(marginalCpu({ cpuMs: 300, seconds: 20, playerSeconds: 1200 }, 0)).toBe(0.25);
   });
 });

@@ -1,9 +1,12 @@
 /**
- * `npx tsx bench/live/adminload.ts [--bots 25] [--runs 1] [--warmup 8] [--measure 15] [--json FILE]`:
+ * `npx tsx bench/live/adminload.ts [--bots 25] [--runs 1] [--warmup 8] [--measure 15] [--idle 10] [--json FILE]`:
  * what the admin receives and sends, per WebSocket message type and per player-second, with the
  * offload section's layout (`spread`: bots over all six sites), all client-server and all sites
  * P2P, the modes alternated `runs` times. Reads `/api/admin`'s cumulative `admin.messages`
  * (server/metrics.ts) at the window's two ends, like the offload section reads the totals.
+ * Before the bots start, each admin is measured `--idle` seconds with no player (its fixed floor:
+ * timers, V8's own threads); the report gives, beside the raw CPU per player-second, the marginal
+ * one (the window's CPU less that floor's share), never instead of it.
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -62,11 +65,18 @@ export interface Options {
   runs: number;
   warmupS: number;
   measureS: number;
+  /** Seconds the admin is measured with no player before the bots start (0: not measured). */
+  idleS: number;
   json: string | null;
 }
 
+/** The window's CPU less what the admin spends with no player at all, per player-second. */
+export function marginalCpu(w: Pick<AdminWindow, 'cpuMs' | 'seconds' | 'playerSeconds'>, idleMsPerS: number): number {
+  return (w.cpuMs - idleMsPerS * w.seconds) / w.playerSeconds;
+}
+
 export function parseOptions(argv: readonly string[]): Options {
-  const o: Options = { bots: 25, runs: 1, warmupS: 8, measureS: 15, json: null };
+  const o: Options = { bots: 25, runs: 1, warmupS: 8, measureS: 15, idleS: 10, json: null };
   const int = (k: string, v: string | undefined, lo: number, hi: number): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < lo || n > hi) throw new Error(`${k} needs an integer in ${lo}..${hi}`);
@@ -79,10 +89,11 @@ export function parseOptions(argv: readonly string[]): Options {
     else if (k === '--runs') o.runs = int(k, v, 1, 10);
     else if (k === '--warmup') o.warmupS = int(k, v, 0, 600);
     else if (k === '--measure') o.measureS = int(k, v, 1, 600);
+    else if (k === '--idle') o.idleS = int(k, v, 0, 600);
     else if (k === '--json') {
       if (v === undefined || v.startsWith('--') || v.length > 500) throw new Error('--json needs a file');
       o.json = v;
-    } else throw new Error(`unknown option ${k} (--bots --runs --warmup --measure --json)`);
+    } else throw new Error(`unknown option ${k} (--bots --runs --warmup --measure --idle --json)`);
   }
   return o;
 }
@@ -96,6 +107,10 @@ interface RunResult {
   /** The admin's CPU split, ms per player-second. */
   cpuUserMs: number;
   cpuSystemMs: number;
+  /** The same admin with no player, before the bots: CPU ms per second (null: not measured). */
+  idleCpuMsPerS: number | null;
+  /** CPU ms per player-second less the idle floor's share (null: not measured). */
+  marginalCpuMs: number | null;
   kinds: KindRate[];
 }
 
@@ -104,6 +119,7 @@ async function measure(o: Options, mode: 'cs' | 'p2p', run: number, log: (l: str
   const admin = await startAdmin(s.admin);
   const group = s.groups[0];
   if (!group) throw new Error('spread has no bot group');
+  const idleCpuMsPerS = o.idleS > 0 ? await idleCpu(admin, o.idleS) : null;
   const bots = startBots(botArgs(group, admin.url, {}, s), s.name);
   try {
     const started = Date.now();
@@ -125,7 +141,8 @@ async function measure(o: Options, mode: 'cs' | 'p2p', run: number, log: (l: str
     const w = adminWindow(va.admin, { ...vb.admin, bytesOut: vb.admin.bytesOut - a.bodyBytes });
     const cpuUserMs = (vb.admin.cpuUserMs - va.admin.cpuUserMs) / w.playerSeconds;
     const cpuSystemMs = (vb.admin.cpuSystemMs - va.admin.cpuSystemMs) / w.playerSeconds;
-    return { mode, run, players: playersOnline(vb), p2pSites: p2pSites(vb).length, admin: w, cpuUserMs, cpuSystemMs, kinds: kindRates(parseMessages(a.json), parseMessages(b.json), w.playerSeconds) };
+    const marginalCpuMs = idleCpuMsPerS === null ? null : marginalCpu(w, idleCpuMsPerS);
+    return { mode, run, players: playersOnline(vb), p2pSites: p2pSites(vb).length, admin: w, cpuUserMs, cpuSystemMs, idleCpuMsPerS, marginalCpuMs, kinds: kindRates(parseMessages(a.json), parseMessages(b.json), w.playerSeconds) };
   } finally {
     bots.stop();
     await bots.done.catch(() => undefined);
@@ -133,10 +150,20 @@ async function measure(o: Options, mode: 'cs' | 'p2p', run: number, log: (l: str
   }
 }
 
+/** The admin's CPU ms per second with no player, over `seconds` (after a few for its start to settle). */
+async function idleCpu(admin: Awaited<ReturnType<typeof startAdmin>>, seconds: number): Promise<number> {
+  await sleep(3000);
+  const a = parseAdminView((await admin.view()).json).admin;
+  await sleep(seconds * 1000);
+  const b = parseAdminView((await admin.view()).json).admin;
+  if (!a || !b) throw new Error('/api/admin has no admin counters');
+  return (b.cpuUserMs + b.cpuSystemMs - a.cpuUserMs - a.cpuSystemMs) / ((b.at - a.at) / 1000);
+}
+
 function report(r: RunResult): string {
   const sum = (k: keyof MessageCount): number => r.kinds.reduce((n, x) => n + x[k], 0);
   return [
-    `${r.mode} #${r.run}: ${r.players} players, ${r.p2pSites} P2P sites; per player-second: admin CPU ${fmt(r.admin.cpuMsPerPlayerSecond, 3)} ms (user ${fmt(r.cpuUserMs, 3)}, system ${fmt(r.cpuSystemMs, 3)}), socket bytes in ${fmt(r.admin.bytesInPerPlayerSecond, 0)} / out ${fmt(r.admin.bytesOutPerPlayerSecond, 0)}, WebSocket frames in ${fmt(sum('framesIn'), 2)} / out ${fmt(sum('framesOut'), 2)}, their payloads ${fmt(sum('bytesIn'), 0)} / ${fmt(sum('bytesOut'), 0)} B`,
+    `${r.mode} #${r.run}: ${r.players} players, ${r.p2pSites} P2P sites; per player-second: admin CPU ${fmt(r.admin.cpuMsPerPlayerSecond, 3)} ms (user ${fmt(r.cpuUserMs, 3)}, system ${fmt(r.cpuSystemMs, 3)}${r.marginalCpuMs === null || r.idleCpuMsPerS === null ? '' : `; ${fmt(r.marginalCpuMs, 3)} above the idle floor of ${fmt(r.idleCpuMsPerS, 2)} ms/s`}), socket bytes in ${fmt(r.admin.bytesInPerPlayerSecond, 0)} / out ${fmt(r.admin.bytesOutPerPlayerSecond, 0)}, WebSocket frames in ${fmt(sum('framesIn'), 2)} / out ${fmt(sum('framesOut'), 2)}, their payloads ${fmt(sum('bytesIn'), 0)} / ${fmt(sum('bytesOut'), 0)} B`,
     table(
       ['type', 'frames in', 'B in', 'frames out', 'B out'],
       r.kinds.map((k) => [k.kind, fmt(k.framesIn, 3), fmt(k.bytesIn, 1), fmt(k.framesOut, 3), fmt(k.bytesOut, 1)]),
@@ -168,8 +195,15 @@ async function main(): Promise<void> {
   };
   const cpu = mean('p2p', (w) => w.cpuMsPerPlayerSecond) / mean('cs', (w) => w.cpuMsPerPlayerSecond);
   const bytes = mean('p2p', (w) => w.bytesInPerPlayerSecond + w.bytesOutPerPlayerSecond) / mean('cs', (w) => w.bytesInPerPlayerSecond + w.bytesOutPerPlayerSecond);
-  log(`P2P/CS (means over runs): CPU ${fmt(cpu, 2)}, bytes ${fmt(bytes, 2)}; load after ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  if (o.json) writeFileSync(o.json, JSON.stringify({ commit, options: o, loadavg: loadavg(), results, ratios: { cpu, bytes } }, null, 2));
+  const marginal = (mode: 'cs' | 'p2p'): number | null => {
+    const xs = results.filter((r) => r.mode === mode).map((r) => r.marginalCpuMs);
+    return xs.every((x): x is number => x !== null) ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  };
+  const mp2p = marginal('p2p');
+  const mcs = marginal('cs');
+  const marginalCpuRatio = mp2p !== null && mcs !== null ? mp2p / mcs : null;
+  log(`P2P/CS (means over runs): CPU ${fmt(cpu, 2)}${marginalCpuRatio === null ? '' : ` (above the idle floor: ${fmt(marginalCpuRatio, 2)})`}, bytes ${fmt(bytes, 2)}; load after ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  if (o.json) writeFileSync(o.json, JSON.stringify({ commit, options: o, loadavg: loadavg(), results, ratios: { cpu, bytes, marginalCpu: marginalCpuRatio } }, null, 2));
 }
 
 if (process.argv[1]?.endsWith('adminload.ts'))

@@ -71,6 +71,19 @@ describe('GameConnection', () => {
     expect(t.sock().sent.filter((m) => m.type === 'ping')).toHaveLength(2);
   });
 
+  it('sends no HUD ping while on a P2P site (the admin is not on its path), and pings again back at a client-server site', () => {
+    const t = p2pSetup();
+    welcomeAndEnter(t);
+    const hudPings = (): number => t.sock().sent.filter((m) => m.type === 'ping' && m.id < CLOCK_PING_BASE).length;
+    expect(hudPings()).toBe(1);
+    t.handOver(0);
+    vi.advanceTimersByTime(3 * PING_INTERVAL_MS);
+    expect(hudPings()).toBe(1);
+    t.enterCs(0);
+    vi.advanceTimersByTime(PING_INTERVAL_MS);
+    expect(hudPings()).toBe(2);
+  });
+
   it('ends with the error of a rejected hello and drops the token', () => {
     const t = setup();
     t.sock().open();

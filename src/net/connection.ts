@@ -1,7 +1,7 @@
 /**
  * One logged-in session over the admin WebSocket: says hello, feeds `enter`/`update` into the
  * state through its pure transitions (the only writer of accepted state), measures round trip
- * (ping every 5 s) and action delay, numbers and sends the player's actions. When the player's
+ * (ping every 5 s on a client-server site) and action delay, numbers and sends the player's actions. When the player's
  * site is P2P its actions go to the Site Servers instead (P2PNode) and only majority-accepted
  * updates reach the state; at each change of route the actions not applied yet are resent.
  *
@@ -22,6 +22,9 @@ import { enterSite, expire, receiveUpdate, sentAction, type ClientError, type Ga
  * The HUD's round trip, nothing else (the admin pings tabs itself for server choice, and P2P clock
  * sync has its own exchange): every 5 s, not 2, because each ping wakes the admin, and at a few
  * players per site those wake-ups were a fifth of its P2P CPU (docs/performance.md section 7).
+ * Not sent while the player is on a P2P site: its actions do not go through the admin then, and
+ * the pings were 0.2 frames a player-second each way at the admin ("Admin CPU" there); the HUD
+ * keeps the last round trip measured.
  */
 export const PING_INTERVAL_MS = 5000;
 /** Sent but not yet applied actions at most; more key presses wait (the server limits 20/s anyway). */
@@ -387,6 +390,7 @@ export class GameConnection {
   }
 
   private ping(): void {
+    if (this.store.getState().mode === 'p2p') return;
     const id = this.pingId++;
     const wall = this.wallNow();
     this.pings.set(id, { sent: this.now(), wall });

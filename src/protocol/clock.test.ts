@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createClockSync, LIVE_CLOCK_RESOLUTION, offsetInterval, sampleOffset, sampleRoundTrip, type ClockFilterOptions } from './clock.js';
+import { createClockSync, LIVE_CLOCK_RESOLUTION, offsetInterval, sampleOffset, sampleRoundTrip, type ClockFilterOptions, type PacedClockSync } from './clock.js';
 
 describe('clock sync math', () => {
   it('offset = ((t1 - t0) + (t2 - t3)) / 2, round trip excludes the admin time', () => {
@@ -234,6 +234,8 @@ function syncOverJitter(o: {
   clock?: ClockFilterOptions;
   /** Called with the true time of every request sent. */
   onSend?: (t: number) => void;
+  /** Called at each probe, before the error is read (a host changing the pace). */
+  onProbe?: (c: PacedClockSync, t: number) => void;
 }) {
   const rand = prng(o.seed);
   const trueOffset0 = 1_000_000 * rand();
@@ -276,6 +278,7 @@ function syncOverJitter(o: {
       }
     }
     t = p;
+    o.onProbe?.(c, t);
     errors.push((c.offset() ?? NaN) - (admin() - local()));
   }
   return errors;
@@ -337,5 +340,42 @@ describe('clock sync against a live admin, which stamps whole milliseconds (Date
     let unwidened = 0;
     syncOverJitter({ seed: 1, seconds: 300, loopback: true, wholeMs: true, onSend: () => unwidened++ });
     expect(unwidened).toBeGreaterThan(3 * scheduled(300));
+  });
+});
+
+// A tab that serves no site syncs rarely (P2PNode: every sample is a frame the admin wakes for);
+// the one picked to serve starts a round at once and the quick rounds again.
+describe('clock sync paced by the host', () => {
+  const live: ClockFilterOptions = { adminResolution: LIVE_CLOCK_RESOLUTION.admin, localResolution: LIVE_CLOCK_RESOLUTION.local };
+  const idle = { resyncEvery: 120_000, firstResync: 120_000 };
+  const serving = { every: 30_000, first: 1000, now: true };
+
+  it('idle: a round at 0, then every 120 s; paced to serve: a round at once, then 1, 2, 4, 8, 16, 30 s; idle again: gaps back to 120 s', () => {
+    const sent: number[] = [];
+    syncOverJitter({
+      seed: 3, seconds: 600, loopback: true, wholeMs: true, clock: { ...live, ...idle }, probeEvery: 1000, onSend: (t) => sent.push(t),
+      onProbe: (c, t) => {
+        if (t === 200_000) c.pace(serving);
+        if (t === 300_000) c.pace({ every: 120_000 });
+      },
+    });
+    // A round is 8 samples 50 ms apart; each gap counts from the end of the previous round.
+    expect(sent.length % 8).toBe(0);
+    const starts = sent.filter((_, i) => i % 8 === 0);
+    expect(starts[2]).toBe(200_000);
+    const gaps = starts.slice(1).map((t, i) => Math.round((t - (starts[i] as number) - 350) / 100) / 10);
+    expect(gaps).toEqual([120, 79.3, 1, 2, 4, 8, 16, 30, 30, 30, 120, 120]);
+  });
+
+  it('idle for minutes with the local clock 50 ppm fast, then paced to serve: within 2 ms from 1 s later, over 20 tabs on the jittered link', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const errs = syncOverJitter({
+        seed, seconds: 260, driftPpm: 50, wholeMs: true, clock: { ...live, ...idle }, probeEvery: 1000,
+        onProbe: (c, t) => void (t === 230_000 && c.pace(serving)),
+      });
+      // Before: the last round was 110 s ago, the clocks drifted apart by about 5.5 ms since.
+      expect(Math.abs(errs[228] ?? NaN)).toBeGreaterThan(2);
+      expect(Math.max(...errs.slice(230).map(Math.abs))).toBeLessThanOrEqual(2);
+    }
   });
 });

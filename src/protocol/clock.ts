@@ -16,7 +16,10 @@
  * intervals of different samples missed each other by a fraction of a millisecond, a false step
  * on every round that restarted the quick rounds for good (~6 samples a second per tab).
  * Rounds come quickly after the start (`firstResync`, doubling up to `resyncEvery`), so a tab's
- * clock is tight within seconds of joining; a step starts the quick rounds again.
+ * clock is tight within seconds of joining; a step starts the quick rounds again. The host may
+ * change that pace (`pace`): a tab that serves no site needs its offset only to register and to
+ * be ready when picked, and every sample is a frame the admin wakes for; a tab picked to serve
+ * starts a round at once and the quick rounds again.
  * The synced clock never runs backward: a new offset that is larger is applied at once (time
  * jumps forward), a smaller one is slewed in at `maxSlew`.
  */
@@ -100,16 +103,30 @@ export function offsetInterval(
   return used > 0 ? { lo, hi, used } : null;
 }
 
-export function createClockSync(opts: ClockSyncOptions & ClockFilterOptions): ClockSync {
+/** How often rounds come, from now on (`PacedClockSync.pace`). */
+export interface ClockPace {
+  /** Longest time between two rounds (ms). */
+  every: number;
+  /** The gap after a round starts here, after this call and again after a step, doubling up to `every` (default `every`: no quick rounds). */
+  first?: number;
+  /** A round starts at once (or, if one is under way, `first` after it ends). */
+  now?: boolean;
+}
+
+export interface PacedClockSync extends ClockSync {
+  pace(p: ClockPace): void;
+}
+
+export function createClockSync(opts: ClockSyncOptions & ClockFilterOptions): PacedClockSync {
   const samplesPerRound = opts.samples ?? 8;
   const gap = opts.sampleGap ?? 50;
-  const every = opts.resyncEvery ?? 30_000;
-  const retry = Math.min(every, opts.retryEvery ?? 1000);
+  let every = Math.max(1, opts.resyncEvery ?? 30_000);
+  const retryEvery = opts.retryEvery ?? 1000;
   const maxSlew = opts.maxSlew ?? 0.05;
   const timeout = opts.sampleTimeout ?? 2000;
   const maxDrift = opts.maxDrift ?? 1e-4;
   const poolSize = Math.max(1, opts.poolSize ?? 64);
-  const firstResync = Math.min(every, opts.firstResync ?? 1000);
+  let firstResync = Math.min(every, opts.firstResync ?? 1000);
   const res: ClockResolution = { admin: Math.max(0, opts.adminResolution ?? 0), local: Math.max(0, opts.localResolution ?? 0) };
 
   let nextId = 1;
@@ -144,7 +161,7 @@ export function createClockSync(opts: ClockSyncOptions & ClockFilterOptions): Cl
     if (answeredInRound > 0) {
       nextSendAt = opts.now() + resyncGap;
       resyncGap = Math.min(every, resyncGap * 2);
-    } else nextSendAt = opts.now() + retry;
+    } else nextSendAt = opts.now() + Math.min(every, retryEvery);
     answeredInRound = 0;
     sentInRound = 0;
   }
@@ -154,6 +171,12 @@ export function createClockSync(opts: ClockSyncOptions & ClockFilterOptions): Cl
   }
 
   return {
+    pace(p) {
+      every = Math.max(1, p.every);
+      firstResync = Math.min(every, Math.max(1, p.first ?? every));
+      resyncGap = firstResync;
+      if (p.now && sentInRound === 0) nextSendAt = opts.now();
+    },
     receive(reply) {
       const t0 = outstanding.get(reply.id);
       if (t0 === undefined) return;

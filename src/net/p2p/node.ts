@@ -9,7 +9,7 @@
  * welcome it registers the same key again; the admin then says what it still serves (keyOk, serve).
  */
 import type { AcceptedUpdate, ServerView } from '../../protocol/api.js';
-import { CLOCK_PING_BASE, createClockSync, LIVE_CLOCK_RESOLUTION } from '../../protocol/clock.js';
+import { CLOCK_PING_BASE, createClockSync, LIVE_CLOCK_RESOLUTION, type ClockPace } from '../../protocol/clock.js';
 import { parseSiteConfig, type SiteConfig } from '../../protocol/config.js';
 import { ed25519Scheme, toHex, type SignatureScheme } from '../../protocol/crypto.js';
 import { keyProofBytes } from '../../protocol/keys.js';
@@ -30,6 +30,19 @@ import { SiteServerHost } from './serverHost.js';
 import { SiteUserHost } from './userHost.js';
 
 export { CLOCK_PING_BASE };
+/**
+ * A tab that serves no site re-syncs its clock this seldom once its quick rounds are over (8
+ * samples a round, so 0.07 frames a second each way at the admin instead of 0.27): as a user it
+ * times only durations, its offset matters to register its key and to serve, and a tab picked to
+ * serve starts a round at once (SERVING_CLOCK). Most tabs of a P2P world serve nothing. The quick
+ * rounds after the welcome stay: with the first round alone, a tab picked soon after refined its
+ * offset while serving, and server/p2p.test.ts's walk-in stalled 3 times in 5 (docs/performance.md
+ * "Admin CPU").
+ */
+export const IDLE_CLOCK_RESYNC_MS = 120_000;
+/** A Site Server stamps arrivals and Timeslots by its clock: a round at once, quick rounds from 1 s, then every 30 s. */
+export const SERVING_CLOCK: ClockPace = { every: 30_000, first: 1000, now: true };
+const IDLE_CLOCK: ClockPace = { every: IDLE_CLOCK_RESYNC_MS };
 /** A server whose player walked into its site answers the replacement's state requests this long. */
 export const HAND_OFF_MS = 15_000;
 
@@ -100,6 +113,8 @@ export class P2PNode {
       now: o.localNow,
       adminResolution: LIVE_CLOCK_RESOLUTION.admin,
       localResolution: LIVE_CLOCK_RESOLUTION.local,
+      // A round at once (it registers the key), quick rounds (1, 2, 4 s... apart), then the idle pace until picked to serve.
+      resyncEvery: IDLE_CLOCK_RESYNC_MS,
       send: ({ id, t0 }) => this.toAdmin({ type: 'ping', id: CLOCK_PING_BASE + id, t: t0 }),
     });
   }
@@ -303,6 +318,8 @@ export class P2PNode {
       log: this.log,
     });
     this.server = built = host;
+    this.clock.pace(SERVING_CLOCK);
+    this.driver.poke();
     this.log('p2p.serve', { site, serverId, ...(stateFrom !== undefined ? { stateFrom } : {}), ...(cheater ? { cheat: this.o.cheat } : {}) });
     this.bound.hooks.serving(site);
     this.lastStats = null;
@@ -339,6 +356,7 @@ export class P2PNode {
       this.handingOff = { host, timer: setTimeout(() => this.endHandOff(), HAND_OFF_MS) };
     } else this.server.close();
     this.server = null;
+    this.clock.pace(IDLE_CLOCK);
     if (this.statsTimer) clearInterval(this.statsTimer);
     this.statsTimer = null;
     this.bound.hooks.serving(null);
