@@ -123,6 +123,38 @@ describe('Bot', () => {
     bot.close();
   });
 
+  it('wanders instead of dying when the item it heads for is out of reach', async () => {
+    const sockets: FakeSocket[] = [];
+    const bot = new Bot({
+      url: 'http://test:1/',
+      site: 'lake',
+      rate: 0,
+      random: () => 0.3, // heads for an item (under 0.6), the first one
+      fetch: () => Promise.resolve(new Response(JSON.stringify({ token: 'tok', user: 'guest-1', guest: true, expiresAt: 0 }), { status: 200 })),
+      socketFactory: (url) => {
+        const k = new FakeSocket(url);
+        sockets.push(k);
+        return k;
+      },
+    });
+    const started = bot.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const sock = sockets[0]!;
+    welcome(sock);
+    const snap = applyAction(createSite('lake'), 'guest-1', { kind: 'join', user: newUser('guest-1', 'lake') }).snapshot;
+    const view = viewOf(snap);
+    const item = view.items[0];
+    expect(item).toBeDefined();
+    // 8,6 is water, reached by no walk from the spawn (path.test.ts).
+    const unreachable = { ...view, items: [{ ...item!, x: 8, y: 6 }] };
+    sock.deliver({ type: 'enter', site: 'lake', mode: 'cs', seq: 1, view: unreachable, hash: null, lastActionNo: 0, servers: [] });
+    await started;
+    const before = sock.sent.length;
+    expect(() => bot.play()).not.toThrow();
+    expect(sock.sent.slice(before)).toContainEqual(expect.objectContaining({ type: 'action', action: expect.objectContaining({ kind: 'move' }) }));
+    bot.close();
+  });
+
   it('roams: heads for a portal of its site, walks there and takes it, and times the switch', async () => {
     const sockets: FakeSocket[] = [];
     const rec = new Recorder();

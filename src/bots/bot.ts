@@ -293,8 +293,9 @@ export class Bot {
         const it = view.items[Math.floor(this.random() * view.items.length)];
         this.target = it ? { x: it.x, y: it.y } : null;
       }
-      const path = this.target ? pathTo(s.site, me, this.target) : [];
+      const path = this.target ? this.pathOrNone(s.site, me, this.target) : [];
       if (path[0]) return { kind: 'move', dir: path[0] };
+      if (path.length === 0) this.target = null; // out of reach (or reached): wander this period
     }
     const def = getSite(s.site);
     const dirs = (['up', 'down', 'left', 'right'] as Dir[]).filter((d) => {
@@ -326,12 +327,17 @@ export class Bot {
       this.portal = null;
       return { kind: 'portal' };
     }
-    let path: Dir[] = [];
-    try {
-      path = pathTo(site, me, p);
-    } catch {
-      this.portal = null;
-    }
+    const path = this.pathOrNone(site, me, p);
+    if (path.length === 0) this.portal = null;
     return path[0] ? { kind: 'move', dir: path[0] } : null;
+  }
+
+  /** The shortest walk to a tile, or none if it is out of reach: an item on a tile the bot cannot walk to must not end its process. */
+  private pathOrNone(site: string, me: { x: number; y: number }, to: { x: number; y: number }): Dir[] {
+    try {
+      return pathTo(site, me, to);
+    } catch {
+      return [];
+    }
   }
 }
