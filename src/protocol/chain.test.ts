@@ -349,23 +349,26 @@ describe('Chain: truncate, prune, reset, range', () => {
     // A replacement joined s1's chain at #5 while fetching its state, and adopts a state anchored
     // at #2 (sim/FINDINGS.md 26: reset dropped #5..#6 it had echoed, and its ignore request then
     // carried nothing).
-    const ts = build([{ epoch: 1 }, { epoch: 1 }, { epoch: 1 }, { epoch: 2 }, { epoch: 2 }, { epoch: 3 }, { epoch: 3 }]);
+    const ts = build([{ epoch: 1 }, { epoch: 1 }, { epoch: 1 }, { epoch: 2 }, { epoch: 2 }, { epoch: 3 }, { epoch: 3 }, { epoch: 3 }, { epoch: 3 }]);
     const inOrder = fresh();
     for (const t of ts) inOrder.offer(t, 0, true);
     const c = midway(ts, 5);
     c.offer(at(ts, 5), 0, true);
     c.offer(at(ts, 6), 0, true);
     c.offer(at(ts, 7), 0, true);
+    c.offer(at(ts, 9), 0, true); // buffered past a gap: kept too
     c.prune(0, 2); // #5's signed copy is gone: it cannot be kept
     const anchor = { seq: 2, hash: timeslotHash(at(ts, 2)), stamp: 200 };
     c.rebase(anchor);
-    expect([c.top, [...c.future.keys()].sort()]).toEqual([anchor, [6, 7]]);
+    expect([c.top, [...c.future.keys()].sort()]).toEqual([anchor, [6, 7, 9]]);
     expect(c.marks).toEqual([]);
     c.mark({ epoch: 1, seq: 1, stamp: 100 }); // the state's hints, below the anchor
     c.offer(at(ts, 3), 0, true);
     c.offer(at(ts, 4), 0, true);
     const r = c.offer(at(ts, 5), 0, true);
     expect(r.kind === 'added' && r.items.map((i) => i.seq)).toEqual([5, 6, 7]);
+    expect(c.offer(at(ts, 8), 0, true).kind).toBe('added');
+    expect(c.top.seq).toBe(9);
     expect(c.marks).toEqual(inOrder.marks);
     expect(c.get(7)?.full).toEqual(at(ts, 7));
   });

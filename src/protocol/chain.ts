@@ -242,8 +242,8 @@ export class Chain {
       ...[...this.future.values()].map((f) => ({ ts: f.ts, at: -Infinity, direct: f.direct })),
     ];
     this.reset(anchor);
-    held.sort((a, b) => a.ts.seq - b.ts.seq);
-    for (const h of held) if (h.ts.seq > anchor.seq) this.offer(h.ts, h.at, h.direct);
+    // In seq order already (the buffer lies past the items); those at or below the anchor are old.
+    for (const h of held) this.offer(h.ts, h.at, h.direct);
   }
 
   /** Full Timeslots held in [from, to]. */
