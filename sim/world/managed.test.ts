@@ -30,6 +30,9 @@ const SWEPT: Array<[number, string]> = [
   [3844, 'back: as 3085'],
   [3798, "entries: a login moved on by its previous session's portal before it had the state (managed.ts)"],
   [3868, 'entries: as 3798, on a resumed site'],
+  [3299, "users: a departure applied while the admin was down, its copies at a server that walked in (FINDINGS 30: resent on keyOk)"],
+  [3627, 'users: as 3299'],
+  [3813, 'users: as 3299'],
 ];
 
 /** One clean managed run, copied fresh for each breakage. */
