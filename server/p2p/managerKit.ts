@@ -1,13 +1,16 @@
 /**
- * What the P2PManager tests share (refill, replacedTab, resumeWalkIn): a log that records, and a
- * tab that connects and registers its key as a real one does (challenge, proof, round trip).
+ * What the P2PManager tests share (refill, replacedTab, resumeWalkIn, pickedWalkIn): a log that
+ * records, a game that only places users, and a tab that connects and registers its key as a real
+ * one does (challenge, proof, round trip).
  */
 import { expect } from 'vitest';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
 import { keyProofBytes } from '../../src/protocol/keys.js';
 import type { ServerMessage } from '../../src/protocol/messages.js';
 import type { Logger } from '../log.js';
-import type { P2PManager } from './manager.js';
+import { createSite } from '../../src/game/rules.js';
+import type { GameHooks, P2PManager } from './manager.js';
+import { Transit } from './transit.js';
 
 export const kitCrypto = insecureFastScheme;
 
@@ -32,4 +35,18 @@ export function registerTab(m: P2PManager, user: string, i: number): { got: Serv
   const key = kitCrypto.publicKeyOf(secret);
   expect(m.onMessage(user, { type: 'key', key, sig: kitCrypto.sign(secret, keyProofBytes(challenge, user, key)) })).toBe(null);
   return tab;
+}
+
+/** A game that only says where users are and what a site's snapshot holds: every other hook does nothing. */
+export function placingGame(o: Pick<GameHooks, 'siteOf' | 'usersOn' | 'snapshotFor'>): GameHooks {
+  return {
+    ...o,
+    lastActionNo: () => 0,
+    tell: () => undefined,
+    departed: () => undefined,
+    verified: () => undefined,
+    closed: () => undefined,
+    stored: (site) => ({ seq: 0, snapshot: { ...createSite(site), users: [] }, lastActionNo: new Map() }),
+    transit: new Transit(),
+  };
 }

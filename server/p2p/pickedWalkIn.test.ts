@@ -9,9 +9,8 @@ import { createSite, newUser } from '../../src/game/rules.js';
 import { splitChunks } from '../../src/protocol/chunks.js';
 import { encodePeerMessage, type PeerMessage, type ServerMessage } from '../../src/protocol/messages.js';
 import { P2PManager, type GameHooks } from './manager.js';
-import { kitCrypto, recordingLog, registerTab } from './managerKit.js';
+import { kitCrypto, placingGame, recordingLog, registerTab } from './managerKit.js';
 import { DEFAULT_P2P } from './settings.js';
-import { Transit } from './transit.js';
 
 const USERS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
 
@@ -19,18 +18,11 @@ const USERS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
 function world() {
   const { log, logs } = recordingLog();
   const where = new Map<string, string>(USERS.map((u) => [u, u === 'u0' ? 'meadow' : 'town']));
-  const game: GameHooks = {
+  const game: GameHooks = placingGame({
     siteOf: (u) => where.get(u) ?? null,
     usersOn: (site) => [...where].filter(([, s]) => s === site).map(([u]) => u),
-    lastActionNo: () => 0,
     snapshotFor: (site) => ({ ...createSite(site), users: [newUser('u0', site)] }),
-    tell: () => undefined,
-    departed: () => undefined,
-    verified: () => undefined,
-    closed: () => undefined,
-    stored: (site) => ({ seq: 0, snapshot: { ...createSite(site), users: [] }, lastActionNo: new Map() }),
-    transit: new Transit(),
-  };
+  });
   const deferred: Array<() => void> = [];
   const m = new P2PManager({
     options: { ...DEFAULT_P2P, transferThreshold: 1 },

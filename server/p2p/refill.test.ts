@@ -9,9 +9,8 @@ import { splitChunks } from '../../src/protocol/chunks.js';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
 import { encodePeerMessage, type PeerMessage, type ServerMessage } from '../../src/protocol/messages.js';
 import { P2PManager, type GameHooks } from './manager.js';
-import { recordingLog, registerTab } from './managerKit.js';
+import { placingGame, recordingLog, registerTab } from './managerKit.js';
 import { DEFAULT_P2P } from './settings.js';
-import { Transit } from './transit.js';
 
 const crypto = insecureFastScheme;
 const CHECK_MS = 500;
@@ -22,18 +21,11 @@ function world(onSite: string[]) {
   // Who plays on the meadow (the others are in town and may serve it); a test moves them.
   const where = new Map<string, string>();
   for (const u of onSite) where.set(u, 'meadow');
-  const game: GameHooks = {
+  const game: GameHooks = placingGame({
     siteOf: (u) => where.get(u) ?? 'town',
     usersOn: (site) => [...where].filter(([, s]) => s === site).map(([u]) => u),
-    lastActionNo: () => 0,
     snapshotFor: (site) => ({ ...createSite(site), users: onSite.map((u) => newUser(u, site)) }),
-    tell: () => undefined,
-    departed: () => undefined,
-    verified: () => undefined,
-    closed: () => undefined,
-    stored: (site) => ({ seq: 0, snapshot: { ...createSite(site), users: [] }, lastActionNo: new Map() }),
-    transit: new Transit(),
-  };
+  });
   let wake: (() => void) | null = null;
   const m = new P2PManager({
     options: { ...DEFAULT_P2P, transferThreshold: 1 },

@@ -7,9 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
 import { P2PManager, type GameHooks } from './manager.js';
-import { recordingLog, registerTab } from './managerKit.js';
+import { placingGame, recordingLog, registerTab } from './managerKit.js';
 import { DEFAULT_P2P } from './settings.js';
-import { Transit } from './transit.js';
 
 const crypto = insecureFastScheme;
 const USERS = ['u0', 'u1', 'u2', 'u3'];
@@ -18,18 +17,11 @@ function world() {
   let t = 1000;
   const { log, logs } = recordingLog();
   // u0 plays on the meadow; the others are elsewhere and may serve it.
-  const game: GameHooks = {
+  const game: GameHooks = placingGame({
     siteOf: (u) => (u === 'u0' ? 'meadow' : 'town'),
     usersOn: (site) => (site === 'meadow' ? ['u0'] : []),
-    lastActionNo: () => 0,
     snapshotFor: (site) => ({ ...createSite(site), users: site === 'meadow' ? [newUser('u0', site)] : [] }),
-    tell: () => undefined,
-    departed: () => undefined,
-    verified: () => undefined,
-    closed: () => undefined,
-    stored: (site) => ({ seq: 0, snapshot: { ...createSite(site), users: [] }, lastActionNo: new Map() }),
-    transit: new Transit(),
-  };
+  });
   const m = new P2PManager({
     options: { ...DEFAULT_P2P, transferThreshold: 1 },
     adminSecret: 'ad'.repeat(32),

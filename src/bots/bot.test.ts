@@ -8,7 +8,7 @@ import { insecureFastScheme } from '../protocol/crypto.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { FakeSocket } from '../net/fakeSocket.js';
 import { MemoryHub } from '../net/p2p/memoryLink.js';
-import { Bot, UNPROCESSED_AFTER_MS } from './bot.js';
+import { Bot, UNPROCESSED_AFTER_MS, type BotOptions } from './bot.js';
 import { Recorder } from './tally.js';
 
 beforeEach(() => vi.useFakeTimers());
@@ -27,6 +27,24 @@ function welcome(sock: FakeSocket): void {
     p2p: { config: {}, transferThreshold: 3, linkTimeoutMs: 10_000 },
     iceServers: [],
   });
+}
+
+/** A guest bot on fake HTTP and WebSocket (no P2P links given): the sockets it opens, in order. */
+function guestBot(o: Partial<BotOptions>): { bot: Bot; sockets: FakeSocket[] } {
+  const sockets: FakeSocket[] = [];
+  const bot = new Bot({
+    url: 'http://test:1/',
+    site: 'meadow',
+    rate: 0,
+    fetch: () => Promise.resolve(new Response(JSON.stringify({ token: 'tok', user: 'guest-1', guest: true, expiresAt: 0 }), { status: 200 })),
+    socketFactory: (url) => {
+      const k = new FakeSocket(url);
+      sockets.push(k);
+      return k;
+    },
+    ...o,
+  });
+  return { bot, sockets };
 }
 
 describe('Bot', () => {
@@ -82,20 +100,8 @@ describe('Bot', () => {
   });
 
   it('records the delay of every accepted action by mode, and counts those not accepted in time as not processed', async () => {
-    const sockets: FakeSocket[] = [];
     const rec = new Recorder();
-    const bot = new Bot({
-      url: 'http://test:1/',
-      site: 'meadow',
-      rate: 0,
-      recorder: rec,
-      fetch: () => Promise.resolve(new Response(JSON.stringify({ token: 'tok', user: 'guest-1', guest: true, expiresAt: 0 }), { status: 200 })),
-      socketFactory: (url) => {
-        const k = new FakeSocket(url);
-        sockets.push(k);
-        return k;
-      },
-    });
+    const { bot, sockets } = guestBot({ recorder: rec });
     const started = bot.start();
     await vi.advanceTimersByTimeAsync(0);
     const sock = sockets[0]!;
@@ -124,19 +130,7 @@ describe('Bot', () => {
   });
 
   it('wanders instead of dying when the item it heads for is out of reach', async () => {
-    const sockets: FakeSocket[] = [];
-    const bot = new Bot({
-      url: 'http://test:1/',
-      site: 'lake',
-      rate: 0,
-      random: () => 0.3, // heads for an item (under 0.6), the first one
-      fetch: () => Promise.resolve(new Response(JSON.stringify({ token: 'tok', user: 'guest-1', guest: true, expiresAt: 0 }), { status: 200 })),
-      socketFactory: (url) => {
-        const k = new FakeSocket(url);
-        sockets.push(k);
-        return k;
-      },
-    });
+    const { bot, sockets } = guestBot({ site: 'lake', random: () => 0.3 }); // heads for an item (under 0.6), the first one
     const started = bot.start();
     await vi.advanceTimersByTimeAsync(0);
     const sock = sockets[0]!;
@@ -145,7 +139,7 @@ describe('Bot', () => {
     const view = viewOf(snap);
     const item = view.items[0];
     expect(item).toBeDefined();
-    // 8,6 is water, reached by no walk from the spawn (path.test.ts).
+    // 8,6 is on the lake's island: walkable, reached by no walk from the spawn (path.test.ts).
     const unreachable = { ...view, items: [{ ...item!, x: 8, y: 6 }] };
     sock.deliver({ type: 'enter', site: 'lake', mode: 'cs', seq: 1, view: unreachable, hash: null, lastActionNo: 0, servers: [] });
     await started;
@@ -156,22 +150,9 @@ describe('Bot', () => {
   });
 
   it('roams: heads for a portal of its site, walks there and takes it, and times the switch', async () => {
-    const sockets: FakeSocket[] = [];
     const rec = new Recorder();
-    const bot = new Bot({
-      url: 'http://test:1/',
-      site: 'meadow',
-      rate: 0,
-      roam: 1,
-      random: () => 0, // always decides to roam, always the first portal (meadow 18,6 -> town)
-      recorder: rec,
-      fetch: () => Promise.resolve(new Response(JSON.stringify({ token: 'tok', user: 'guest-1', guest: true, expiresAt: 0 }), { status: 200 })),
-      socketFactory: (url) => {
-        const k = new FakeSocket(url);
-        sockets.push(k);
-        return k;
-      },
-    });
+    // Always decides to roam, always the first portal (meadow 18,6 -> town).
+    const { bot, sockets } = guestBot({ roam: 1, random: () => 0, recorder: rec });
     const started = bot.start();
     await vi.advanceTimersByTimeAsync(0);
     const sock = sockets[0]!;
