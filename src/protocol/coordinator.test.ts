@@ -3,14 +3,20 @@ import { declineAfter } from './config.js';
 import type { PeerMessage } from './messages.js';
 import { appliedHashes, playMoves, resumeCoordinator, setupSite } from './testing.js';
 
+/** A site whose admin's every outgoing message is kept, in order. */
+function siteSeenFromAdmin() {
+  const s = setupSite({});
+  const out: Array<{ to: string; m: PeerMessage }> = [];
+  s.net.rewrite = (from, to, m) => {
+    if (from === 'admin') out.push({ to, m });
+    return m;
+  };
+  return { s, out };
+}
+
 describe('coordinator: withdrawn ignore requests', () => {
   it('a withdrawn request no longer counts, the answer names the withdrawal, and after a cut the record is the answer', () => {
-    const s = setupSite({});
-    const out: Array<{ to: string; m: PeerMessage }> = [];
-    s.net.rewrite = (from, to, m) => {
-      if (from === 'admin') out.push({ to, m });
-      return m;
-    };
+    const { s, out } = siteSeenFromAdmin();
     const ask = (from: string, no: number): void =>
       s.coordinator.receive(from, {
         type: 'membershipRequest',
@@ -49,12 +55,7 @@ describe('coordinator: withdrawn ignore requests', () => {
 
 describe('coordinator: a late copy of a declined ignore request (sim/FINDINGS.md 22)', () => {
   it('is declined again and never counts: its sender may have unfrozen on the answer', () => {
-    const s = setupSite({});
-    const out: Array<{ to: string; m: PeerMessage }> = [];
-    s.net.rewrite = (from, to, m) => {
-      if (from === 'admin') out.push({ to, m });
-      return m;
-    };
+    const { s, out } = siteSeenFromAdmin();
     const ask = (from: string, no: number): void =>
       s.net.poke('admin', () =>
         s.coordinator.receive(from, { type: 'membershipRequest', site: 'meadow', epoch: 1, no, kind: 'ignore', target: 's4', held: null }),
