@@ -49,17 +49,7 @@ function guestBot(o: Partial<BotOptions>): { bot: Bot; sockets: FakeSocket[] } {
 
 describe('Bot', () => {
   it('reconnects by itself after the admin socket drops, with the same token and the same P2P node', async () => {
-    const sockets: FakeSocket[] = [];
-    const bot = new Bot({
-      url: 'http://test:1/',
-      site: 'meadow',
-      rate: 0,
-      fetch: () => Promise.resolve(new Response(JSON.stringify({ token: 'tok', user: 'guest-1', guest: true, expiresAt: 0 }), { status: 200 })),
-      socketFactory: (url) => {
-        const k = new FakeSocket(url);
-        sockets.push(k);
-        return k;
-      },
+    const { bot, sockets } = guestBot({
       p2p: {
         links: () => new MemoryHub({ manual: true }).factory(),
         wakeup: { set: () => undefined, clear: () => undefined },
