@@ -167,7 +167,9 @@ async function main(): Promise<void> {
     const b = sampleTree(run.pid);
     const s = (performance.now() - t0) / 1000;
     const v = parseAdminView((await admin.view()).json);
-    const serving = v.sites.reduce((n, site) => n + (site.servers?.length ?? 0), 0);
+    // Active members of the sites' records; the others (replaced, ignored, gone) say the sites changed servers.
+    const members = v.sites.flatMap((site) => site.servers ?? []);
+    const serving = members.filter((m) => m.state === 'active').length;
     const before = new Map(a.map((x) => [x.tid, x]));
     const rows = new Map<string, { cpu: number; sys: number; vol: number; invol: number; threads: number }>();
     for (const x of b) {
@@ -193,7 +195,7 @@ async function main(): Promise<void> {
       kinds.set(name, q);
     }
     console.log(
-      `${bots} bots, ${values.mode}, ${playersOnline(v)} online, ${p2pSites(v).length} P2P sites, ${serving} serving; ` +
+      `${bots} bots, ${values.mode}, ${playersOnline(v)} online, ${p2pSites(v).length} P2P sites, ${serving} serving (${members.length - serving} more members replaced, ignored or gone); ` +
         `window ${s.toFixed(1)} s from ${((t0 - started) / 1000).toFixed(1)} s after the bots' start; load average ${loadavg()
           .map((x) => x.toFixed(2))
           .join(' ')}`,
