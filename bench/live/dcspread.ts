@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/live/dcspread.ts [pairs] [rate] [sack]`: what data-channel frames cost a bot's process when
+ * `npx tsx bench/live/dcspread.ts [pairs] [rate] [sack] [idle]`: what data-channel frames cost a bot's process when
  * they come one at a time, as a Site Server's do (a Timeslot here, an echo there, an update per user
  * after each window), where dcsend.ts sends them in bursts of 100 per event-loop turn. `pairs`
  * linked pairs of node-datachannel links in this process (datachannelLink.ts, loopback), each
@@ -7,7 +7,8 @@
  * prints the process CPU (every thread) per second and per frame, and each thread group's share
  * from /proc/self/task (Linux): Node's main thread, libdatachannel's workers, SCTP timer, ICE poll.
  * `sack`: how long a receiver holds its SCTP ack, ms (default SCTP_SACK_DELAY_MS, as bots do;
- * 20 is libdatachannel's own default).
+ * 20 is libdatachannel's own default). `idle`: that many more linked pairs that send nothing, as a
+ * bench bot process holds ~200 links (libjuice's poll thread scans every socket on each wake).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dataChannelFactory, SCTP_SACK_DELAY_MS } from '../../src/net/p2p/datachannelLink.js';
@@ -41,17 +42,18 @@ async function main(): Promise<void> {
   const pairs = arg(2, 10, 200);
   const rate = arg(3, 20, 1000);
   const sackDelayMs = arg(4, SCTP_SACK_DELAY_MS, 500);
+  const idle = arg(5, 0, 400);
   const make = dataChannelFactory({ iceServers: [], sackDelayMs });
   const senders: PeerLink[] = [];
   const all: PeerLink[] = [];
-  for (let i = 0; i < pairs; i++) {
+  for (let i = 0; i < pairs + idle; i++) {
     // eslint-disable-next-line prefer-const -- each end signals to the other, made after it
     let b: PeerLink;
     const a = make({ initiator: true, local: `a${i}`, remote: `b${i}`, onSignal: (d) => b.signal(d) });
     b = make({ initiator: false, local: `b${i}`, remote: `a${i}`, onSignal: (d) => a.signal(d) });
     await Promise.all([a, b].map((l) => new Promise<void>((r) => l.onOpen(r))));
     b.onMessage(() => undefined);
-    senders.push(a);
+    if (i < pairs) senders.push(a);
     all.push(a, b);
   }
   await new Promise((r) => setTimeout(r, 2000));
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
   const msPerS = (cpu.user + cpu.system) / 1000 / s;
   const frames = pairs * rate;
   console.log(
-    `${pairs} pairs, ${rate} frames/s each, SCTP acks held up to ${sackDelayMs} ms (${frames} frames/s in all, sent and received here): process CPU ` +
+    `${pairs} pairs, ${rate} frames/s each, ${idle} idle pairs, SCTP acks held up to ${sackDelayMs} ms (${frames} frames/s in all, sent and received here): process CPU ` +
       `${msPerS.toFixed(1)} ms/s` + (frames > 0 ? `, ${((msPerS * 1000) / frames).toFixed(0)} µs per frame, idle links' cost included` : ''),
   );
   for (const [name, v] of th1) {

@@ -179,13 +179,20 @@ export interface BotRun {
   output(): string;
 }
 
-/** Starts one `src/bots/cli.ts` process with `args` (without --json, added here). */
-export function startBots(args: readonly string[], label: string): BotRun {
+/**
+ * Starts one `src/bots/cli.ts` process with `args` (without --json, added here); `nodeArgs` go to
+ * Node before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses; the groups it forks inherit them).
+ */
+export function startBots(args: readonly string[], label: string, nodeArgs: readonly string[] = []): BotRun {
   const dir = mkdtempSync(join(tmpdir(), 'mmo-bench-bots-'));
   const file = join(dir, `${label}.json`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/bots/cli.ts', ...args, '--json', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', 'src/bots/cli.ts', ...args, '--json', file],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const output = tail(child);
   const done = exited(child).then((code) => {
     try {

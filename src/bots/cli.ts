@@ -210,7 +210,9 @@ function main(): void {
     for (let off = 0, k = 0; off < a.count; off += a.perProcess, k++) {
       const n = Math.min(a.perProcess, a.count - off);
       const rest = [...passOn, '--worker', '--count', String(n), '--offset', String(off), '--total', String(a.count)];
-      const child = fork(fileURLToPath(import.meta.url), rest, { execArgv: ['--import', 'tsx'] });
+      // A profiled run (bench/live/threads.ts --prof) profiles the groups too.
+      const prof = process.execArgv.filter((x) => x.startsWith('--cpu-prof'));
+      const child = fork(fileURLToPath(import.meta.url), rest, { execArgv: [...prof, '--import', 'tsx'] });
       const key = `child${k}`;
       child.on('message', (m: Report) => m && typeof m === 'object' && 'tally' in m && onReport(key, m));
       children.push(child);

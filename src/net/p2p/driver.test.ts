@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { Driver, type Tickable, type Wakeup } from './driver.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Driver, timeoutWakeup, type Tickable, type Wakeup } from './driver.js';
 
 /** A one-shot Wakeup on a virtual clock: `advance` fires it when its time comes. */
 function virtualWakeup() {
@@ -130,5 +130,43 @@ describe('Driver', () => {
     expect(v.pendingAt).toBeNull();
     v.advance(1000);
     expect(b.ticks).toHaveLength(4);
+  });
+});
+
+describe('timeoutWakeup', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('keeps the armed timer for the same deadline, with the latest callback, and re-arms for another', () => {
+    vi.useFakeTimers();
+    let clock = 0;
+    const w = timeoutWakeup(() => clock);
+    const fired: string[] = [];
+    const arm = vi.spyOn(globalThis, 'setTimeout');
+    w.set(100, () => fired.push('a'));
+    clock = 30;
+    w.set(70, () => fired.push('b')); // the same deadline, asked again 30 ms later
+    expect(arm).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(100);
+    expect(fired).toEqual(['b']);
+    clock = 100;
+    w.set(50, () => fired.push('c'));
+    clock = 110;
+    w.set(20, () => fired.push('d')); // earlier than the armed one: armed anew
+    expect(arm).toHaveBeenCalledTimes(3);
+    vi.advanceTimersByTime(20);
+    expect(fired).toEqual(['b', 'd']);
+    vi.advanceTimersByTime(100);
+    expect(fired).toEqual(['b', 'd']);
+  });
+
+  it('clear stops the armed timer', () => {
+    vi.useFakeTimers();
+    const w = timeoutWakeup(() => 0);
+    const fired: string[] = [];
+    w.set(10, () => fired.push('a'));
+    w.clear();
+    w.set(10, () => fired.push('b'));
+    vi.advanceTimersByTime(20);
+    expect(fired).toEqual(['b']);
   });
 });
