@@ -179,4 +179,28 @@ describe('SqliteStorage', () => {
     expect(store.getSite('meadow')).toBeUndefined();
     store.close();
   });
+
+  it("deletes a batch's forgotten users in its transaction: a failing row keeps them", () => {
+    const store = new SqliteStorage(':memory:');
+    const row = (name: string, n = 1) => ({ name, guest: true, state: newUser(name, 'meadow'), lastActionNo: n });
+    store.saveBatch({ users: [row('gone'), row('kept')], sites: [] }, 1);
+    expect(() => store.saveBatch({ users: [{ ...row('x'), lastActionNo: Number.NaN }], sites: [], forget: ['gone'] }, 2)).toThrow();
+    expect(store.getUser('gone')).toBeDefined();
+    store.saveBatch({ users: [row('kept', 2)], sites: [], forget: ['gone'] }, 3);
+    expect(store.getUser('gone')).toBeUndefined();
+    expect(store.getUser('kept')?.lastActionNo).toBe(2);
+    store.close();
+  });
+
+  it("deletes a state left under an account's name as it creates the account, in one transaction", () => {
+    const store = new SqliteStorage(':memory:');
+    store.saveBatch({ users: [{ name: 'dora', guest: true, state: newUser('dora', 'lake'), lastActionNo: 4 }], sites: [] }, 1);
+    expect(store.createAccount({ ...account, name: 'Dora' })).toBe(true);
+    expect(store.getUser('dora')).toBeUndefined();
+    // Refused (the name exists): nothing else changes.
+    store.saveBatch({ users: [{ name: 'Dora', guest: false, state: newUser('Dora', 'lake'), lastActionNo: 5 }], sites: [] }, 2);
+    expect(store.createAccount({ ...account, name: 'DORA' })).toBe(false);
+    expect(store.getUser('Dora')?.lastActionNo).toBe(5);
+    store.close();
+  });
 });
