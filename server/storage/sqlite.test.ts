@@ -114,6 +114,16 @@ describe('SqliteStorage', () => {
     db.close();
   });
 
+  it('syncs every commit (synchronous = FULL) unless told NORMAL', () => {
+    // synchronous is per connection: read through the storage's own.
+    const level = (s: SqliteStorage): unknown => (s as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
+    const full = new SqliteStorage(tempFile());
+    const normal = new SqliteStorage(tempFile(), { synchronous: 'NORMAL' });
+    expect([level(full), level(normal)]).toEqual([2, 1]);
+    full.close();
+    normal.close();
+  });
+
   it('ignores rows that are not valid JSON or not the expected shape', () => {
     const file = tempFile();
     new SqliteStorage(file).close();

@@ -50,10 +50,12 @@ CREATE TABLE IF NOT EXISTS meta (
 
 export type Synchronous = 'NORMAL' | 'FULL';
 /**
- * WAL + NORMAL: a kill -9 loses nothing (the WAL is in the OS's cache), a power cut may lose the
- * last transactions (never corrupts the file). See docs/hosting.md "After a crash".
+ * WAL + FULL: each commit is on disk when the call returns, so before any message its step sends
+ * (a P2P site's servers then never run ahead of its record, even after a power cut). NORMAL
+ * loses nothing on a kill -9 but may lose the last transactions on a power cut; FULL costs a
+ * sync per transaction (docs/hosting.md "After a crash", sim/FINDINGS.md 42; syncCost.ts).
  */
-export const SYNCHRONOUS: Synchronous = 'NORMAL';
+export const SYNCHRONOUS: Synchronous = 'FULL';
 
 interface AccountRow {
   name: string;
