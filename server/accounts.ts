@@ -87,10 +87,10 @@ export class Accounts {
     const h = await hashPassword(c.password, this.scryptParams);
     // Checked again with no await before the insert: a guest may have taken it meanwhile.
     if (!this.nameFree(c.name)) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
+    // A guest that played under this name before is gone: the account starts fresh (its stored
+    // state is deleted with the account's creation, in one transaction).
     const created = this.storage.createAccount({ name: c.name, ...h, created: this.opts.now() });
     if (!created) return fail(409, 'ERR_NAME_TAKEN', 'that name is taken');
-    // A guest that played under this name before is gone: the account starts fresh.
-    this.storage.deleteUser(c.name);
     return { ok: true, value: this.openSession(c.name, false) };
   }
 

@@ -185,3 +185,53 @@ describe("a P2P site's verified save", () => {
     expect(storage.getSite('meadow')!.items).toHaveLength(copy.site.items.length - 1);
   });
 });
+
+describe('a crash inside the hand-back of a P2P site', () => {
+  it('stores a user that left during it and drops the record with the world in one write: its item once, the site the admin\'s', () => {
+    // The user's row was written alone first, then the world, then the site's record deleted: an
+    // admin dying after the first left the item in the stored bag and on the stored map (found by
+    // reading), after the second a record that resumed the site (sim/FINDINGS.md 41). The storage
+    // here dies after the first write of the hand-back.
+    class DyingStorage extends SqliteStorage {
+      armed = false;
+      dead = false;
+      override saveBatch(...a: Parameters<SqliteStorage['saveBatch']>): void {
+        if (this.dead) return;
+        super.saveBatch(...a);
+        if (this.armed) this.dead = true;
+      }
+    }
+    const storage = new DyingStorage(':memory:');
+    const host = new SiteHost((id) => storage.getSite(id));
+    const start = host.snapshot('meadow').site;
+    let mode = 'p2p';
+    const fake = {
+      hosting: () => ({ mode, blocked: null, closing: false }),
+      join: () => 'joined',
+      leave: () => undefined,
+      site: () => ({ servers: () => [] }),
+      consider: () => undefined,
+      // Its fallback: the map as handed over, hal on it as it joined.
+      storableStates: () => (mode === 'p2p' ? [['meadow', { seq: 0, snapshot: { site: start, users: [newUser('hal', 'meadow')] }, lastActionNo: new Map() }]] : []),
+    };
+    const game = new Game(host, storage, createLogger({ sink: () => undefined }), () => 1000, manualWakeup(() => 1000));
+    game.attachP2P(fake as unknown as P2PManager);
+    const link: PlayerLink = { send: () => undefined, kick: () => undefined };
+    game.enter('hal', false, link);
+    game.leave('hal', link, { forget: false, reason: 'logout' });
+    // The cut: hal picked an item on the servers and is still on the site there.
+    const item = start.items[0]!;
+    const hal = { ...newUser('hal', 'meadow'), inventory: [{ id: item.id, kind: item.kind }] };
+    // Its record, as the P2P site keeps it: the next process would resume the site from it.
+    storage.putP2PSite({ site: 'meadow', coordinator: { membership: {}, sysNo: 1, banned: [], ignores: [], evicted: [], done: [] }, users: ['hal'], holders: [], baseSeq: 0 }, 1000);
+    mode = 'cs';
+    storage.armed = true;
+    game.hooks().closed('meadow', { seq: 5, snapshot: { site: { ...start, items: start.items.slice(1) }, users: [hal] }, lastActionNo: new Map() });
+    // A new process reads what was written.
+    const onMap = new SiteHost((id) => storage.getSite(id)).snapshot('meadow').site.items.filter((i) => i.id === item.id).length;
+    const inBag = storage.getUser('hal')!.state.inventory.filter((i) => i.id === item.id).length;
+    expect({ onMap, inBag }).toEqual({ onMap: 0, inBag: 1 });
+    // The record went with that write: the site is the admin's (sim/FINDINGS.md 41).
+    expect(storage.p2pSites()).toEqual([]);
+  });
+});

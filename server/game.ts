@@ -219,32 +219,27 @@ export class Game {
    * (stored at the last periodic save; sim/FINDINGS.md 28).
    */
   private save(name: string, guest: boolean, state: UserState, lastActionNo: number, forget: boolean): void {
-    if (forget) this.storeUser(name, guest, state, lastActionNo, true);
-    this.saveAll(forget ? [] : [{ name, guest, state, lastActionNo }]);
-  }
-
-  /** One user's row alone: only where a world save follows in the same call (the hand-back). */
-  private storeUser(name: string, guest: boolean, state: UserState, lastActionNo: number, forget: boolean): void {
-    try {
-      if (forget) this.storage.deleteUser(name);
-      else this.storage.saveBatch({ users: [{ name, guest, state, lastActionNo }], sites: [] }, this.now());
-    } catch (err) {
-      this.log.error('storage.save_failed', { user: name, err });
-    }
+    if (forget) this.saveAll([], [name]);
+    else this.saveAll([{ name, guest, state, lastActionNo }]);
   }
 
   /**
    * Saves every online user and every site in one transaction. A P2P site goes in as its last
    * verified state less what left it since, with its users as in that state (or as they joined):
    * the stored world then never holds an item twice, whenever the admin stops. `also`: users no
-   * longer online (a logout) stored with it.
+   * longer online (a logout) stored with it; `forget`: users whose rows go (a guest's logout), and
+   * `dropRecords`: P2P sites whose records go (back at the admin), in the same transaction.
    *
    * Besides the periodic save, this runs whenever a user's state crosses between the admin and a
    * P2P site's servers (a transfer, a join, a departure), so that what the admin stored always
    * agrees with the P2P sites' records, which are written on every change: a crash at any moment
    * finds each user where the servers have it or not (docs/hosting.md "After a crash").
    */
-  saveAll(also: ReadonlyArray<{ name: string; guest: boolean; state: UserState; lastActionNo: number }> = []): void {
+  saveAll(
+    also: ReadonlyArray<{ name: string; guest: boolean; state: UserState; lastActionNo: number }> = [],
+    forget: readonly string[] = [],
+    dropRecords: readonly string[] = [],
+  ): void {
     let users = [];
     for (const p of this.players.values()) {
       const state = this.host.user(p.site, p.name);
@@ -269,12 +264,12 @@ export class Game {
       const p = this.players.get(name);
       if (p && p.site === state.site) users.push({ name, guest: p.guest, state, lastActionNo: p.lastActionNo });
     }
-    if (also.length > 0) {
-      const named = new Set(also.map((u) => u.name));
+    if (also.length + forget.length > 0) {
+      const named = new Set([...also.map((u) => u.name), ...forget]);
       users = [...users.filter((u) => !named.has(u.name)), ...also];
     }
     try {
-      this.storage.saveBatch({ users, sites }, this.now());
+      this.storage.saveBatch({ users, sites, ...(forget.length > 0 ? { forget } : {}), ...(dropRecords.length > 0 ? { dropRecords } : {}) }, this.now());
     } catch (err) {
       this.log.error('storage.save_failed', { err });
     }
@@ -391,6 +386,11 @@ export class Game {
     this.host.install(site, { site: v.snapshot.site, users: [] });
     const names = this.bySite.get(site) ?? new Set<string>();
     this.bySite.set(site, new Set());
+    // Departed users are stored with the world below, in one transaction: a row written alone
+    // first would sit beside the site's older row if the admin died between the two (FINDINGS 41).
+    const stored: Array<{ name: string; guest: boolean; state: UserState; lastActionNo: number }> = [];
+    const forgotten: string[] = [];
+    const waiting: Array<() => void> = [];
     for (const u of v.snapshot.users) {
       const p = this.players.get(u.name);
       const d = this.transit.departing.get(u.name);
@@ -400,15 +400,20 @@ export class Game {
         this.joinSite(p, u);
       } else if (d && d.site === site) {
         this.transit.departing.delete(u.name);
-        this.storeUser(u.name, d.guest, u, Math.max(d.lastActionNo, last), d.forget);
-        for (const w of d.waiting) w();
+        if (d.forget) forgotten.push(u.name);
+        else stored.push({ name: u.name, guest: d.guest, state: u, lastActionNo: Math.max(d.lastActionNo, last) });
+        waiting.push(...d.waiting);
       }
     }
     for (const [name, state] of this.transit.takeArrivals(site)) {
       const p = this.players.get(name);
       if (p && p.site === site) this.joinSite(p, state);
     }
-    this.saveAll();
+    // The site's record goes with it: a record left beside this world would make the next process
+    // resume a site whose servers are told to stop, or lost (sim/FINDINGS.md 41).
+    this.saveAll(stored, forgotten, [site]);
+    // Logins that waited for these states read them from storage: after the save.
+    for (const w of waiting) w();
   }
 
   /** Where a user that took a portal lands (a world bug must not lose the user: send it home). */

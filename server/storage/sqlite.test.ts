@@ -114,6 +114,16 @@ describe('SqliteStorage', () => {
     db.close();
   });
 
+  it('syncs every commit (synchronous = FULL) unless told NORMAL', () => {
+    // synchronous is per connection: read through the storage's own.
+    const level = (s: SqliteStorage): unknown => (s as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
+    const full = new SqliteStorage(tempFile());
+    const normal = new SqliteStorage(tempFile(), { synchronous: 'NORMAL' });
+    expect([level(full), level(normal)]).toEqual([2, 1]);
+    full.close();
+    normal.close();
+  });
+
   it('ignores rows that are not valid JSON or not the expected shape', () => {
     const file = tempFile();
     new SqliteStorage(file).close();
@@ -177,6 +187,30 @@ describe('SqliteStorage', () => {
     ).toThrow();
     expect(store.getUser('ok')).toBeUndefined();
     expect(store.getSite('meadow')).toBeUndefined();
+    store.close();
+  });
+
+  it("deletes a batch's forgotten users in its transaction: a failing row keeps them", () => {
+    const store = new SqliteStorage(':memory:');
+    const row = (name: string, n = 1) => ({ name, guest: true, state: newUser(name, 'meadow'), lastActionNo: n });
+    store.saveBatch({ users: [row('gone'), row('kept')], sites: [] }, 1);
+    expect(() => store.saveBatch({ users: [{ ...row('x'), lastActionNo: Number.NaN }], sites: [], forget: ['gone'] }, 2)).toThrow();
+    expect(store.getUser('gone')).toBeDefined();
+    store.saveBatch({ users: [row('kept', 2)], sites: [], forget: ['gone'] }, 3);
+    expect(store.getUser('gone')).toBeUndefined();
+    expect(store.getUser('kept')?.lastActionNo).toBe(2);
+    store.close();
+  });
+
+  it("deletes a state left under an account's name as it creates the account, in one transaction", () => {
+    const store = new SqliteStorage(':memory:');
+    store.saveBatch({ users: [{ name: 'dora', guest: true, state: newUser('dora', 'lake'), lastActionNo: 4 }], sites: [] }, 1);
+    expect(store.createAccount({ ...account, name: 'Dora' })).toBe(true);
+    expect(store.getUser('dora')).toBeUndefined();
+    // Refused (the name exists): nothing else changes.
+    store.saveBatch({ users: [{ name: 'Dora', guest: false, state: newUser('Dora', 'lake'), lastActionNo: 5 }], sites: [] }, 2);
+    expect(store.createAccount({ ...account, name: 'DORA' })).toBe(false);
+    expect(store.getUser('Dora')?.lastActionNo).toBe(5);
     store.close();
   });
 });

@@ -48,6 +48,15 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 `;
 
+export type Synchronous = 'NORMAL' | 'FULL';
+/**
+ * WAL + FULL: each commit is on disk when the call returns, so before any message its step sends
+ * (a P2P site's servers then never run ahead of its record, even after a power cut). NORMAL
+ * loses nothing on a kill -9 but may lose the last transactions on a power cut; FULL costs a
+ * sync per transaction (docs/hosting.md "After a crash", sim/FINDINGS.md 42; syncCost.ts).
+ */
+export const SYNCHRONOUS: Synchronous = 'FULL';
+
 interface AccountRow {
   name: string;
   salt: string;
@@ -72,14 +81,17 @@ export class SqliteStorage implements Storage {
   private readonly stmt;
   private readonly saveTx: (batch: SaveBatch, now: number) => void;
   private readonly purgeTx: (before: number) => number;
+  private readonly createTx: (a: AccountRecord) => boolean;
 
-  /** `file` is a path (its directory is created) or ':memory:'. */
-  constructor(file: string) {
+  /**
+   * `file` is a path (its directory is created) or ':memory:'. `synchronous`: SQLite's setting
+   * (docs/hosting.md "After a crash"; syncCost.ts measures both).
+   */
+  constructor(file: string, opts: { synchronous?: Synchronous } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    // WAL + NORMAL: a power cut may lose the last transaction, never corrupt the file.
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`synchronous = ${opts.synchronous ?? SYNCHRONOUS}`);
     this.db.pragma('busy_timeout = 2000');
     this.db.exec(SCHEMA);
     const db = this.db;
@@ -133,6 +145,8 @@ export class SqliteStorage implements Storage {
       ),
     };
     this.saveTx = db.transaction((batch: SaveBatch, now: number) => {
+      for (const name of batch.forget ?? []) this.stmt.deleteUser.run(name);
+      for (const site of batch.dropRecords ?? []) this.stmt.deleteP2P.run(site);
       for (const u of batch.users) {
         this.stmt.putUser.run({
           name: u.name,
@@ -144,6 +158,20 @@ export class SqliteStorage implements Storage {
       }
       for (const s of batch.sites)
         this.stmt.putSite.run({ site: s.site, state: JSON.stringify(s), updated: now });
+    });
+    // A state left under the name (an ended guest's) goes with the account's creation: written
+    // apart, a crash between the two started the account with that guest's bag.
+    this.createTx = db.transaction((a: AccountRecord) => {
+      const r = this.stmt.insertAccount.run({
+        name: a.name,
+        salt: a.salt,
+        hash: a.hash,
+        params: JSON.stringify(a.params),
+        created: a.created,
+      });
+      if (r.changes !== 1) return false;
+      this.stmt.deleteUser.run(a.name);
+      return true;
     });
     this.purgeTx = db.transaction((before: number) => {
       const n = this.stmt.purgeSessions.run(before).changes;
@@ -161,14 +189,7 @@ export class SqliteStorage implements Storage {
   }
 
   createAccount(a: AccountRecord): boolean {
-    const r = this.stmt.insertAccount.run({
-      name: a.name,
-      salt: a.salt,
-      hash: a.hash,
-      params: JSON.stringify(a.params),
-      created: a.created,
-    });
-    return r.changes === 1;
+    return this.createTx(a);
   }
 
   isNameUsed(name: string): boolean {

@@ -43,6 +43,10 @@ export interface StoredUser {
 export interface SaveBatch {
   users: ReadonlyArray<{ name: string } & StoredUser>;
   sites: readonly SiteState[];
+  /** Users whose rows go (a guest that logged out), in the same transaction. */
+  forget?: readonly string[];
+  /** P2P sites back at the admin: their records go in the same transaction as the world that has them client-server. */
+  dropRecords?: readonly string[];
 }
 
 /**
@@ -63,7 +67,10 @@ export interface StoredP2PSite {
 
 export interface Storage {
   getAccount(name: string): AccountRecord | undefined;
-  /** False when the name (case-insensitively) exists already. */
+  /**
+   * False when the name (case-insensitively) exists already. A state stored under the name (an
+   * ended guest's) is deleted in the same transaction: the account starts fresh.
+   */
   createAccount(account: AccountRecord): boolean;
   /** Whether any account, session or stored state uses this name; for picking fresh guest names. */
   isNameUsed(name: string): boolean;
@@ -83,7 +90,11 @@ export interface Storage {
   deleteUser(name: string): void;
   getSite(siteId: string): SiteState | undefined;
 
-  /** Saves user and site states in one transaction: a crash never keeps an item both on the map and in a bag. */
+  /**
+   * Saves user and site states, and deletes the rows of `forget` and the records of
+   * `dropRecords`, in one transaction: a crash never keeps an item both on the map and in a bag,
+   * nor a row of one step beside the world of the step before.
+   */
   saveBatch(batch: SaveBatch, now: number): void;
 
   /** P2P sites that go on across a restart: put on every change, deleted when the site is back. */

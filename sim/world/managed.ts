@@ -30,7 +30,14 @@ import type { Logger } from '../../server/log.js';
 import { LOST_AFTER_MS } from '../../server/p2p/reads.js';
 import { DEFAULT_P2P, siteConfigFor, type P2POptions } from '../../server/p2p/settings.js';
 import { SqliteStorage } from '../../server/storage/sqlite.js';
-import { ADMIN_SECRET, crashAdmin, startAdmin, stopAdmin, type AdminProcess } from './adminProcess.js';
+import {
+  ADMIN_SECRET,
+  crashAdmin,
+  crashBetweenWrites,
+  startAdmin,
+  stopAdmin,
+  type AdminProcess,
+} from './adminProcess.js';
 import { peerCodec } from '../core.js';
 import { EventQueue } from '../eventQueue.js';
 import { Network } from '../network.js';
@@ -77,6 +84,12 @@ export type FaultDraw = NonNullable<WorldOptions['restarts']>;
 export interface ManagedOptions extends WorldOptions {
   /** Tests only: every player logs out and in again on its P2P site this many times (the stall). */
   relogins?: number;
+  /**
+   * Tests only: a drawn crash falls inside a step, between two of its writes (the first step
+   * after the drawn time that writes twice: adminProcess.ts `crashBetweenWrites`); a string:
+   * only before a write whose name has it (e.g. 'deleted': a P2P site's record deleted).
+   */
+  crashInside?: boolean | string;
 }
 
 /** The managed world's trace: the world's, and what its own faults did. */
@@ -86,6 +99,8 @@ export interface ManagedTrace extends WorldTrace {
   /** Tabs with a skewed clock, and the largest error of their synced clocks in play (ms, after their first sync). */
   skewed: number;
   clockErrorMax: number;
+  /** With `crashInside`: the two writes the crash fell between (unset: no step wrote twice after the drawn time). */
+  crashWrites?: [string, string];
 }
 
 const drawn = (d: FaultDraw | undefined, chance: number, rng: { chance(p: number): boolean }): boolean =>
@@ -240,6 +255,8 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
     }
   };
   const toTab = (tab: SimTab, session: number, m: ServerMessage, from: AdminProcess): void => {
+    // A process that died inside a step sends nothing after the crash.
+    if (!from.alive.up) return;
     // Whom the manager picks to serve, and where the game has that player then.
     if (m.type === 'serve')
       trace.serves?.push({ user: tab.name, site: m.site, playingOn: from.hooks.siteOf(tab.name), at: now() });
@@ -393,17 +410,16 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
   if (drawn(o.restarts, RESTART_CHANCE, restart) || crash) {
     const downAt = crash ? 1000 + crashes.int(rounds * 900) : 1500 + restart.int(rounds * 700);
     const upAt = downAt + 300 + restart.int(1500);
-    trace.faults?.push({ start: downAt, end: upAt, what: crash ? 'admin crash' : 'admin restart' });
     const down = { at: downAt, crash, atServers: [] as string[], resumed: [] as string[] };
-    queue.schedule(downAt, () => {
+    const goDown = (): void => {
       adminUp = false;
       trace.restarts++;
       down.atServers = siteIds.filter((s) => admin.manager.hosting(s).mode === 'p2p');
       if (crash) crashAdmin(admin);
       else stopAdmin(admin);
       sockets.clear();
-    });
-    queue.schedule(upAt, () => {
+    };
+    const goUp = (): void => {
       admin = startProcess();
       admins.push(admin);
       adminUp = true;
@@ -416,7 +432,31 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
           if (tab.session === session && adminUp) connect(tab, 'reconnect');
         });
       }
-    });
+    };
+    if (crash && o.crashInside) {
+      queue.schedule(downAt, () =>
+        crashBetweenWrites(
+          admin,
+          (writes) => {
+            trace.crashWrites = writes;
+            down.at = now();
+            trace.faults?.push({ start: now(), end: now() + upAt - downAt, what: 'admin crash' });
+            goDown();
+            // Mid-step, the admin's own view is half updated: a site was at its servers if a tab
+            // served it too (a transfer whose record was never written had sent nothing).
+            down.atServers = down.atServers.filter((s) =>
+              [...tabs.values()].some((t) => t.online && t.server?.site === s),
+            );
+            queue.after(upAt - downAt, goUp);
+          },
+          typeof o.crashInside === 'string' ? o.crashInside : undefined,
+        ),
+      );
+    } else {
+      trace.faults?.push({ start: downAt, end: upAt, what: crash ? 'admin crash' : 'admin restart' });
+      queue.schedule(downAt, goDown);
+      queue.schedule(upAt, goUp);
+    }
   }
   /** The largest error of a synced clock the players see (after its first sync). */
   const sampleClocks = (): void => {
@@ -441,6 +481,8 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
     }
     runFor(600 + r.int(500));
   }
+  // A crash inside a step falls in play or not at all: the end's hand-backs run on one process.
+  admin.crashInside.died = null;
   while (!adminUp) runFor(100);
   // Tests (the re-login stall as a seed): on each P2P site, quiet now, one player logs out and in
   // again while the others stay (a site left empty or nearly would be handed back).
