@@ -292,7 +292,7 @@ export class P2PManager {
       return;
     }
     const n = this.deps.options.nServer;
-    const eligible = this.registry.eligible(site, (u) => this.deps.game.siteOf(u));
+    const eligible = this.eligible(site);
     if (eligible.length < n) {
       this.setBlocked(site, `needs ${n} eligible peers, ${eligible.length} free`);
       return;
@@ -300,6 +300,12 @@ export class P2PManager {
     const picks = this.pick(eligible, n, this.registry.addressesOf(users, []));
     this.setBlocked(site, null);
     this.transfer(site, users, picks);
+  }
+
+  /** Peers that may serve `site`: not on it, nor on their way into it (the game's transit). */
+  private eligible(site: string): Peer[] {
+    const { game } = this.deps;
+    return this.registry.eligible(site, (u) => game.siteOf(u), (u, s) => game.transit.enRoute(u, s));
   }
 
   /** `n` servers at random, each from the best tier left (peers.ts `preferred`; `taken`: the site's addresses). */
@@ -362,7 +368,7 @@ export class P2PManager {
         const s = this.sites.get(site);
         const taken = this.registry.addressesOf(s?.users ?? [], s?.servers() ?? []);
         return this.registry
-          .preferred(this.registry.eligible(site, (u) => game.siteOf(u)), taken)
+          .preferred(this.eligible(site), taken)
           .map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' }));
       },
       onLeft: (user, via, s) => game.departed(site, user, via, s),

@@ -56,6 +56,17 @@ describe('PeerRegistry.whyNot / eligible', () => {
     expect(r.whyNot(keyless, 'meadow', nowhere)).toBe('no key');
   });
 
+  it("says 'on its way' when its player is on its way into the site (asked with its user and that site)", () => {
+    const r = registry();
+    const p = eligiblePeer(r, 'walker');
+    const asked: Array<[string, string]> = [];
+    const enRoute = (u: string, site: string): boolean => (asked.push([u, site]), site === 'meadow');
+    expect(r.whyNot(p, 'meadow', nowhere, enRoute)).toBe('on its way');
+    expect(r.whyNot(p, 'town', nowhere, enRoute)).toBeNull();
+    expect(asked).toEqual([['walker', 'meadow'], ['walker', 'town']]);
+    expect(r.eligible('meadow', nowhere, enRoute)).toEqual([]);
+  });
+
   it('accepts a peer right at each bound', () => {
     const r = registry();
     const p = eligiblePeer(r, 'edge');

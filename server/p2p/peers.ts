@@ -150,18 +150,21 @@ export class PeerRegistry {
 
   /**
    * Peers the admin may choose as Site Servers of `site`: key registered, willing, serving nothing,
-   * not on that site, a measured round trip within bounds, reachable by others.
+   * not on that site nor on its way there (`enRoute`), a measured round trip within bounds,
+   * reachable by others.
    */
-  eligible(site: string, siteOf: (user: string) => string | null): Peer[] {
-    return this.all().filter((p) => this.whyNot(p, site, siteOf) === null);
+  eligible(site: string, siteOf: (user: string) => string | null, enRoute?: (user: string, site: string) => boolean): Peer[] {
+    return this.all().filter((p) => this.whyNot(p, site, siteOf, enRoute) === null);
   }
 
   /** Why `p` cannot serve `site` now, or null when it can. */
-  whyNot(p: Peer, site: string, siteOf: (user: string) => string | null): string | null {
+  whyNot(p: Peer, site: string, siteOf: (user: string) => string | null, enRoute?: (user: string, site: string) => boolean): string | null {
     if (p.key === null || p.serverId === null) return 'no key';
     if (!p.serve) return 'declined';
     if (p.serving !== null) return 'serving';
     if (siteOf(p.user) === site) return 'on the site';
+    // Its player would walk in as soon as it served (transit.ts `enRoute`; FINDINGS 32, 33).
+    if (enRoute?.(p.user, site)) return 'on its way';
     if (p.rtt === null) return 'round trip not measured';
     if (p.rtt > this.opts.maxServerRttMs) return 'slow link';
     if (this.unreachableCount(p) >= this.opts.maxLinkFailures) return 'unreachable';

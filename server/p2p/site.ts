@@ -145,6 +145,8 @@ export class P2PSite {
       servers,
       candidates: () => deps.candidates(),
       users: () => [...this.users],
+      // The update's portals are known before its departures move players one by one (transit.ts).
+      onUpdate: (u) => deps.transit.expect(u.events, deps.defer),
       onLeft: (user, via, seq) => this.departed(user, via, seq),
       observe: (e) => {
         if (e.kind === 'membership') {
@@ -170,7 +172,8 @@ export class P2PSite {
         log: deps.log,
         send: (to, msg) => this.send(to, msg),
         servers: () => this.servers(),
-        connected: (id) => deps.connected(id),
+        // A server whose player walked in plays here now: gone, as if its tab had closed (FINDINGS 32).
+        connected: (id) => deps.connected(id) && !this.walkedIn.has(id),
         orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, HAND_BACK_MARKER),
         saveEveryMs: deps.saveEveryMs,
         lostAfterMs: deps.lostAfterMs ?? LOST_AFTER_MS,

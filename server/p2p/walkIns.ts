@@ -3,7 +3,8 @@
  * the site it walks into"): they are never enlisted again by a record sent late, and one that was
  * serving hands its copy to its replacement (the replacement's `stateFrom`, and the two may signal
  * each other a while). One picked but not yet told to serve holds no copy: its replacement takes
- * the state from the majority as after any eviction (sim/FINDINGS.md 24).
+ * the state from the majority as after any eviction (sim/FINDINGS.md 24). A site whose slotted
+ * servers all walked in has none left to decide their cuts: it is found lost (FINDINGS 32).
  */
 
 /** A walked-in server and its replacement may signal each other this long (the tab's HAND_OFF_MS and slack). */
@@ -27,11 +28,14 @@ export class WalkIns {
     return this.walked.get(id)?.copy ?? false;
   }
 
-  /** `a` and `b` are a walked-in server with a copy and a server of `servers` (its replacement), during the hand-off. */
+  /**
+   * `a` and `b` are a walked-in server with a copy and a server of `servers` (its replacement),
+   * during the hand-off. Past it the server is still remembered (`has`): it stays out of the site
+   * and, while a record still slots it, does not count as one of its servers (site.ts).
+   */
   handingOff(a: string, b: string, servers: readonly string[], now: number): boolean {
     for (const [id, w] of this.walked) {
-      if (now - w.at > HAND_OFF_WINDOW_MS) this.walked.delete(id);
-      else if (w.copy && ((a === id && servers.includes(b)) || (b === id && servers.includes(a)))) return true;
+      if (now - w.at <= HAND_OFF_WINDOW_MS && w.copy && ((a === id && servers.includes(b)) || (b === id && servers.includes(a)))) return true;
     }
     return false;
   }

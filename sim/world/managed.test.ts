@@ -33,6 +33,8 @@ const SWEPT: Array<[number, string]> = [
   [3299, "users: a departure applied while the admin was down, its copies at a server that walked in (FINDINGS 30: resent on keyOk)"],
   [3627, 'users: as 3299'],
   [3813, 'users: as 3299'],
+  [4157, 'entries: town handed to three players whose portals there came later in the same update (FINDINGS 32: Transit.enRoute)'],
+  [4513, 'entries: a refill picked a player whose login waited for its state from that very site (FINDINGS 33)'],
 ];
 
 /** One clean managed run, copied fresh for each breakage. */
