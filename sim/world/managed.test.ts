@@ -33,6 +33,7 @@ const SWEPT: Array<[number, string]> = [
   [3299, "users: a departure applied while the admin was down, its copies at a server that walked in (FINDINGS 30: resent on keyOk)"],
   [3627, 'users: as 3299'],
   [3813, 'users: as 3299'],
+  [4311, "users: the admin stopped while handing a site back; its record lacked the marker's number, so a join after the restart reused it (FINDINGS 34: server/p2p/reads.ts)"],
 ];
 
 /** One clean managed run, copied fresh for each breakage. */
