@@ -48,7 +48,10 @@ export interface SiteReadEvents {
   lost(fetching: 'save' | 'close' | null): void;
   /** A server's state or hash disagreed with the majority's. */
   minority(server: string, what: string): void;
-  /** A fetch ended: the holders changed (a restarted admin needs them), and so did what is due. */
+  /**
+   * What a restarted admin needs changed: a fetch ended (the holders), or the marker was ordered
+   * (the coordinator's system action number); so did what is due.
+   */
   changed(): void;
 }
 
@@ -189,6 +192,9 @@ export class SiteReads {
     if (this.markerAt !== null && now >= this.markerAt) {
       this.markerAt = null;
       this.markerNo = this.d.orderMarker();
+      // A system action numbered: stored now, or a restarted admin gives the next join this
+      // number, which the servers applied and drop (sim/FINDINGS.md 34).
+      this.d.events.changed();
       this.probe = null;
       this.start('close');
     }

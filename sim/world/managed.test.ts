@@ -35,6 +35,7 @@ const SWEPT: Array<[number, string]> = [
   [3813, 'users: as 3299'],
   [4157, 'entries: town handed to three players whose portals there came later in the same update (FINDINGS 32: Transit.enRoute)'],
   [4513, 'entries: a refill picked a player whose login waited for its state from that very site (FINDINGS 33)'],
+  [4311, "users: the admin stopped while handing a site back; its record lacked the marker's number, so a join after the restart reused it (FINDINGS 34: server/p2p/reads.ts)"],
 ];
 
 /** One clean managed run, copied fresh for each breakage. */

@@ -147,6 +147,31 @@ describe('coordinator: going on from its record after the admin restarted', () =
     expect(resumed.record()?.sysNo).toBe(2);
   });
 
+  it('numbers on past a system action the servers applied that its stored record does not hold (FINDINGS 34)', () => {
+    const left: string[] = [];
+    const s = setupSite({ nServer: 3 });
+    const toAdmin: Array<{ from: string; m: PeerMessage }> = [];
+    s.net.rewrite = (from, to, m) => {
+      if (to === 'admin' && (m.type === 'update' || m.type === 'updateHash')) toAdmin.push({ from, m });
+      return m;
+    };
+    playMoves(s, 5);
+    // The record as stored before alice's leave was ordered (that write lost with the admin).
+    const record = s.coordinator.record()!;
+    s.coordinator.systemAction('alice', { kind: 'leave' });
+    s.net.run(1500);
+    expect(record.sysNo).toBe(0);
+
+    const resumed = resumeCoordinator(s, record, (u, via) => left.push(`${u.name}:${via}`));
+    // The servers resend what they told the admin: alice's departure, system action 1.
+    for (const { from, m } of toAdmin) resumed.receive(from, m);
+    expect(left).toEqual(['alice:logout']);
+    // Bob's leave is 2, not the 1 the servers applied (they would drop it, and bob stay for good).
+    expect(resumed.systemAction('bob', { kind: 'leave' })).toBe(2);
+    s.net.run(1500);
+    expect(left).toEqual(['alice:logout', 'bob:logout']);
+  });
+
   it('sends again after the restart a system action no majority applied before it (FINDINGS 21)', () => {
     const left: string[] = [];
     const s = setupSite({ nServer: 3 });

@@ -331,7 +331,13 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       events: u.events,
     };
     opts.onUpdate?.(acc);
-    for (const [user, no] of u.applied) if (user === SYSTEM_ACTOR) resend.delete(no);
+    for (const [user, no] of u.applied) {
+      if (user !== SYSTEM_ACTOR) continue;
+      resend.delete(no);
+      // Numbers on past what the majority applied: a record stored before an order went out (a
+      // lost write) must not give that number again; servers drop a number they applied (FINDINGS 34).
+      sysNo = Math.max(sysNo, no);
+    }
     for (const e of u.events) if (e.kind === 'left') opts.onLeft?.(e.user, e.via, seq);
   }
 
