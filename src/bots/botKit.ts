@@ -16,7 +16,12 @@ export function guestBot(o: Partial<BotOptions>): { bot: Bot; sockets: FakeSocke
     url: 'http://test:1/',
     site: 'meadow',
     rate: 0,
-    fetch: () => Promise.resolve(new Response(JSON.stringify({ token: 'tok', user: 'guest-1', guest: true, expiresAt: 0 }), { status: 200 })),
+    fetch: () =>
+      Promise.resolve(
+        new Response(JSON.stringify({ token: 'tok', user: 'guest-1', guest: true, expiresAt: 0 }), {
+          status: 200,
+        }),
+      ),
     socketFactory: (url) => {
       const k = new FakeSocket(url);
       sockets.push(k);
@@ -51,7 +56,16 @@ export function soloView(site: string, at?: { x: number; y: number }): SiteView 
 
 /** The admin puts the bot on `view`'s site, client-server, at update 1. */
 export function enterCs(sock: FakeSocket, view: SiteView, lastActionNo = 0): void {
-  sock.deliver({ type: 'enter', site: view.site, mode: 'cs', seq: 1, view, hash: null, lastActionNo, servers: [] });
+  sock.deliver({
+    type: 'enter',
+    site: view.site,
+    mode: 'cs',
+    seq: 1,
+    view,
+    hash: null,
+    lastActionNo,
+    servers: [],
+  });
 }
 
 /**

@@ -53,7 +53,8 @@ function explore(def: SiteDef, starts: ReadonlyArray<{ x: number; y: number }>, 
 export function pathTo(siteId: string, from: { x: number; y: number }, to: { x: number; y: number }): Dir[] {
   const def = getSite(siteId);
   const goal = to.y * def.width + to.x;
-  const onMap = (p: { x: number; y: number }): boolean => p.x >= 0 && p.y >= 0 && p.x < def.width && p.y < def.height;
+  const onMap = (p: { x: number; y: number }): boolean =>
+    p.x >= 0 && p.y >= 0 && p.x < def.width && p.y < def.height;
   const reached: Reached = onMap(from) && onMap(to) ? explore(def, [from], goal) : new Map();
   if (!reached.has(goal)) throw new Error(`no path on ${siteId} from ${from.x},${from.y} to ${to.x},${to.y}`);
   const dirs: Dir[] = [];
@@ -73,6 +74,7 @@ const IN_REACH: ReadonlyMap<string, ReadonlySet<number>> = new Map(
 
 /** Whether a player who came into the site (at its spawn or where a portal lands) can walk to (x, y). */
 export function inReach(def: SiteDef, x: number, y: number): boolean {
-  if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x >= def.width || y >= def.height) return false;
+  if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x >= def.width || y >= def.height)
+    return false;
   return IN_REACH.get(def.id)?.has(y * def.width + x) ?? false;
 }

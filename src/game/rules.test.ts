@@ -246,11 +246,12 @@ describe('items in reach', () => {
     for (const def of listSites())
       for (let seed = 1; seed <= 300; seed++)
         for (const i of createSite(def.id, seed).site.items)
-          if (!inReach(def, i.x, i.y) || def.portals.some((p) => p.x === i.x && p.y === i.y)) misplaced.push(`${def.id} seed ${seed}: ${i.x},${i.y}`);
+          if (!inReach(def, i.x, i.y) || def.portals.some((p) => p.x === i.x && p.y === i.y))
+            misplaced.push(`${def.id} seed ${seed}: ${i.x},${i.y}`);
     expect(misplaced).toEqual([]);
   });
 
-  it("a stored item out of reach moves to the nearest free tile in reach, ties by row then column, keeping id and kind", () => {
+  it('a stored item out of reach moves to the nearest free tile in reach, ties by row then column, keeping id and kind', () => {
     const base = createSite('lake').site;
     // Nearest to the island's 8,6 is 8,2 (4 away), taken here; of 8,1, 7,2, 9,2 and 3,6 (5 away), 8,1 is in the top row.
     const island = { id: 'lake-90', kind: 'fish', x: 8, y: 6 };

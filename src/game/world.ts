@@ -242,7 +242,9 @@ export function isWalkable(def: SiteDef, x: number, y: number): boolean {
 
 /** The tiles a player comes into a site on: its spawn (a new player, or one whose tile is out of reach) and where other sites' portals land. */
 export function entriesOf(def: SiteDef): Array<{ x: number; y: number }> {
-  const arrivals = SITES.flatMap((s) => s.portals.filter((p) => p.to === def.id).map((p) => ({ x: p.toX, y: p.toY })));
+  const arrivals = SITES.flatMap((s) =>
+    s.portals.filter((p) => p.to === def.id).map((p) => ({ x: p.toX, y: p.toY })),
+  );
   return [def.spawn, ...arrivals];
 }
 
