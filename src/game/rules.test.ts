@@ -268,6 +268,9 @@ describe('items in reach', () => {
     expect(picked.events).toContainEqual({ kind: 'picked', user: 'ann', item: { ...island, x: 8, y: 1 } });
     // A state with every item in reach is left as it is.
     expect(withItemsInReach(base)).toBe(base);
+    // So is a hand-edited one naming no site (loading must not throw on it).
+    const nowhere = { ...stored, site: 'nowhere' };
+    expect(withItemsInReach(nowhere)).toBe(nowhere);
   });
 });
 

@@ -16,7 +16,7 @@ import type {
   SiteState,
   UserState,
 } from './types.js';
-import { getSite, isWalkable, portalAt, type SiteDef } from './world.js';
+import { getSite, isSiteId, isWalkable, portalAt, type SiteDef } from './world.js';
 
 /** Applied actions between a pick-up and the item growing back somewhere on the site. */
 export const RESPAWN_STEPS = 12;
@@ -184,9 +184,11 @@ function replaceUser(users: readonly UserState[], user: UserState): UserState[] 
  * A stored site state (from before items kept in reach, or edited by hand) with every item out of
  * reach moved to the nearest free tile in reach (by |dx| + |dy|, then row, then column), keeping
  * its id and kind: the admin loads it so, and no item stays where nobody can take it. Unchanged
- * (the same object) when every item is in reach; an item with no free tile left stays.
+ * (the same object) when every item is in reach or the site is unknown; an item with no free tile
+ * left stays.
  */
 export function withItemsInReach(site: SiteState): SiteState {
+  if (!isSiteId(site.site)) return site; // a hand-edited row: not this function's to judge
   const def = getSite(site.site);
   const out = site.items.filter((i) => !inReach(def, i.x, i.y));
   if (out.length === 0) return site;
