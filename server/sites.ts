@@ -11,6 +11,7 @@ import {
   type SiteSnapshot,
   type SiteState,
   type UserState,
+  withItemsInReach,
 } from '../src/game/index.js';
 import type { SiteUpdate } from '../src/protocol/messages.js';
 
@@ -22,11 +23,15 @@ export interface Applied {
 export class SiteHost {
   private readonly sites = new Map<string, SiteSnapshot>();
 
-  /** `load` returns a stored site state or undefined; missing sites start fresh. Users start empty: everyone is offline at startup. */
+  /**
+   * `load` returns a stored site state or undefined; missing sites start fresh. Users start empty:
+   * everyone is offline at startup. A stored item out of reach (spawned on the lake's island before
+   * items kept in reach) is moved ashore (`withItemsInReach`).
+   */
   constructor(load: (siteId: string) => SiteState | undefined) {
     for (const def of listSites()) {
       const stored = load(def.id);
-      this.sites.set(def.id, stored ? { site: stored, users: [] } : createSite(def.id));
+      this.sites.set(def.id, stored ? { site: withItemsInReach(stored), users: [] } : createSite(def.id));
     }
   }
 

@@ -4,10 +4,8 @@
  * a window's end instead of its mean T_timeslot / 2 (docs/performance.md section 2).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { applyAction, createSite, newUser, viewOf } from '../game/index.js';
-import { PROTOCOL_VERSION } from '../protocol/messages.js';
-import { FakeSocket } from '../net/fakeSocket.js';
-import { Bot } from './bot.js';
+import type { Bot } from './bot.js';
+import { enteredGuest, soloView } from './botKit.js';
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => {
@@ -17,36 +15,7 @@ afterEach(() => {
 
 /** A bot at rate 2 (one action per 500 ms) that entered the meadow client-server at time 0. */
 async function enteredBot(): Promise<{ bot: Bot; actions: () => number }> {
-  const sockets: FakeSocket[] = [];
-  const bot = new Bot({
-    url: 'http://test:1/',
-    site: 'meadow',
-    rate: 2,
-    fetch: () => Promise.resolve(new Response(JSON.stringify({ token: 'tok', user: 'guest-1', guest: true, expiresAt: 0 }), { status: 200 })),
-    socketFactory: (url) => {
-      const k = new FakeSocket(url);
-      sockets.push(k);
-      return k;
-    },
-  });
-  const started = bot.start();
-  await vi.advanceTimersByTimeAsync(0);
-  const sock = sockets[0]!;
-  sock.open();
-  sock.deliver({
-    type: 'welcome',
-    v: PROTOCOL_VERSION,
-    user: 'guest-1',
-    guest: true,
-    serverTime: 1,
-    adminKey: 'ab'.repeat(32),
-    challenge: 'cd'.repeat(32),
-    p2p: { config: {}, transferThreshold: 0, linkTimeoutMs: 10_000 },
-    iceServers: [],
-  });
-  const snap = applyAction(createSite('meadow'), 'guest-1', { kind: 'join', user: newUser('guest-1', 'meadow') }).snapshot;
-  sock.deliver({ type: 'enter', site: 'meadow', mode: 'cs', seq: 1, view: viewOf(snap), hash: null, lastActionNo: 0, servers: [] });
-  await started;
+  const { bot, sock } = await enteredGuest({ rate: 2 }, soloView('meadow'), { transferThreshold: 0 });
   return { bot, actions: () => sock.sent.filter((m) => m.type === 'action').length };
 }
 

@@ -7,9 +7,12 @@ import {
   createSite,
   findUser,
   getSite,
+  inReach,
   isWalkable,
+  listSites,
   newUser,
   RESPAWN_STEPS,
+  withItemsInReach,
   type GameEvent,
   type SiteAction,
   type SiteSnapshot,
@@ -92,6 +95,13 @@ describe('joining', () => {
     expect(findUser(ok, 'ann')).toMatchObject({ x: 2, y: 1, site: 'meadow' });
     const blocked = siteWith('meadow', [{ name: 'ann', x: 3, y: 2 }]); // tree
     expect(findUser(blocked, 'ann')).toMatchObject({ x: 5, y: 7 });
+  });
+
+  it("places an arrival whose tile no walk reaches (the lake's island) at spawn: it could never move again", () => {
+    const lake = getSite('lake');
+    expect(isWalkable(lake, 8, 6)).toBe(true);
+    const snap = siteWith('lake', [{ name: 'ann', x: 8, y: 6 }]);
+    expect(findUser(snap, 'ann')).toMatchObject(lake.spawn);
   });
 
   it('refuses a second join and keeps users sorted by name', () => {
@@ -227,6 +237,40 @@ describe('respawn', () => {
     const b = pickThenWait();
     expect(canonicalJson(a.final)).toBe(canonicalJson(b.final));
     expect(a.events).toEqual(b.events);
+  });
+});
+
+describe('items in reach', () => {
+  it('every site, over 300 world seeds, puts every item on a tile in reach, never on a portal', () => {
+    const misplaced: string[] = [];
+    for (const def of listSites())
+      for (let seed = 1; seed <= 300; seed++)
+        for (const i of createSite(def.id, seed).site.items)
+          if (!inReach(def, i.x, i.y) || def.portals.some((p) => p.x === i.x && p.y === i.y))
+            misplaced.push(`${def.id} seed ${seed}: ${i.x},${i.y}`);
+    expect(misplaced).toEqual([]);
+  });
+
+  it('a stored item out of reach moves to the nearest free tile in reach, ties by row then column, keeping id and kind', () => {
+    const base = createSite('lake').site;
+    // Nearest to the island's 8,6 is 8,2 (4 away), taken here; of 8,1, 7,2, 9,2 and 3,6 (5 away), 8,1 is in the top row.
+    const island = { id: 'lake-90', kind: 'fish', x: 8, y: 6 };
+    const ashore = { id: 'lake-91', kind: 'shell', x: 8, y: 2 };
+    const stored = { ...base, items: [island, ashore] };
+    const loaded = withItemsInReach(stored);
+    expect(loaded.items).toEqual([{ ...island, x: 8, y: 1 }, ashore]);
+    expect({ ...loaded, items: [] }).toEqual({ ...stored, items: [] });
+    // Taken by the first player to walk there.
+    const picked = applyAll({ site: loaded, users: [] }, [
+      { actor: 'ann', action: { kind: 'join', user: { ...newUser('ann', 'lake'), x: 8, y: 1 } } },
+      { actor: 'ann', action: { kind: 'pickup' } },
+    ]);
+    expect(picked.events).toContainEqual({ kind: 'picked', user: 'ann', item: { ...island, x: 8, y: 1 } });
+    // A state with every item in reach is left as it is.
+    expect(withItemsInReach(base)).toBe(base);
+    // So is a hand-edited one naming no site (loading must not throw on it).
+    const nowhere = { ...stored, site: 'nowhere' };
+    expect(withItemsInReach(nowhere)).toBe(nowhere);
   });
 });
 

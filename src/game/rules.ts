@@ -3,7 +3,7 @@
  * client-server sites and every Site Server runs for P2P sites. Integer maths only; all randomness
  * comes from the PRNG state stored in the site state. Inputs are never mutated.
  */
-import { DIR_DELTA } from './path.js';
+import { DIR_DELTA, inReach } from './path.js';
 import { randomInt, seedFrom } from './rng.js';
 import { cleanSayText } from './text.js';
 import type {
@@ -16,7 +16,7 @@ import type {
   SiteState,
   UserState,
 } from './types.js';
-import { getSite, isWalkable, portalAt, type SiteDef } from './world.js';
+import { getSite, isSiteId, isWalkable, portalAt, type SiteDef } from './world.js';
 
 /** Applied actions between a pick-up and the item growing back somewhere on the site. */
 export const RESPAWN_STEPS = 12;
@@ -143,13 +143,17 @@ export function applyAll(
   return { snapshot: current, events };
 }
 
-/** An arriving user lands where they were if that tile is walkable, else at the spawn point. */
+/** An arriving user lands where they were if a walk from the site's entries reaches that tile, else at the spawn point. */
 function placeArrival(def: SiteDef, user: UserState): UserState {
-  if (Number.isInteger(user.x) && Number.isInteger(user.y) && isWalkable(def, user.x, user.y)) return user;
+  if (inReach(def, user.x, user.y)) return user;
   return { ...user, x: def.spawn.x, y: def.spawn.y };
 }
 
-/** Puts one new item on a random free floor tile (no wall, portal or item). Gives up after a bounded number of draws. */
+/**
+ * Puts one new item on a random free tile in reach (no portal, no item; path.ts inReach). Gives up
+ * after a bounded number of draws. A draw out of reach is drawn again, as a wall is, so sites
+ * whose every walkable tile is in reach draw what they always drew.
+ */
 function spawnItem(def: SiteDef, site: SiteState, events: GameEvent[]): SiteState {
   let rng = site.rng;
   for (let attempt = 0; attempt < 64; attempt++) {
@@ -159,7 +163,7 @@ function spawnItem(def: SiteDef, site: SiteState, events: GameEvent[]): SiteStat
     rng = rk.seed;
     const x = rx.value;
     const y = ry.value;
-    if (!isWalkable(def, x, y) || portalAt(def, x, y)) continue;
+    if (!inReach(def, x, y) || portalAt(def, x, y)) continue;
     if (site.items.some((i) => i.x === x && i.y === y)) continue;
     const item: Item = { id: `${def.id}-${site.nextItemNo}`, kind: def.itemKinds[rk.value] ?? 'coin', x, y };
     events.push({ kind: 'spawned', item });
@@ -174,6 +178,35 @@ function insertSorted(users: readonly UserState[], user: UserState): UserState[]
 
 function replaceUser(users: readonly UserState[], user: UserState): UserState[] {
   return users.map((u) => (u.name === user.name ? user : u));
+}
+
+/**
+ * A stored site state (from before items kept in reach, or edited by hand) with every item out of
+ * reach moved to the nearest free tile in reach (by |dx| + |dy|, then row, then column), keeping
+ * its id and kind: the admin loads it so, and no item stays where nobody can take it. Unchanged
+ * (the same object) when every item is in reach or the site is unknown; an item with no free tile
+ * left stays.
+ */
+export function withItemsInReach(site: SiteState): SiteState {
+  if (!isSiteId(site.site)) return site; // a hand-edited row: not this function's to judge
+  const def = getSite(site.site);
+  const out = site.items.filter((i) => !inReach(def, i.x, i.y));
+  if (out.length === 0) return site;
+  const taken = new Set(site.items.filter((i) => inReach(def, i.x, i.y)).map((i) => `${i.x},${i.y}`));
+  const items = site.items.map((item) => {
+    if (inReach(def, item.x, item.y)) return item;
+    let best: { x: number; y: number; d: number } | null = null;
+    for (let y = 0; y < def.height; y++)
+      for (let x = 0; x < def.width; x++) {
+        if (!inReach(def, x, y) || portalAt(def, x, y) || taken.has(`${x},${y}`)) continue;
+        const d = Math.abs(x - item.x) + Math.abs(y - item.y);
+        if (!best || d < best.d) best = { x, y, d };
+      }
+    if (!best) return item;
+    taken.add(`${best.x},${best.y}`);
+    return { ...item, x: best.x, y: best.y };
+  });
+  return { ...site, items };
 }
 
 /**

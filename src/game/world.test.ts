@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_SITE,
   getSite,
+  inReach,
   isSiteId,
   isWalkable,
   listSites,
@@ -91,6 +92,34 @@ describe('world sanity', () => {
       }
     },
   );
+
+  it.each(sites.map((s) => [s.id, s] as const))(
+    '%s: the tiles in reach are exactly those a walk reaches from each way in (spawn, every arrival), portals among them',
+    (_id, def) => {
+      const entries = [
+        def.spawn,
+        ...sites.flatMap((s) =>
+          s.portals.filter((p) => p.to === def.id).map((p) => ({ x: p.toX, y: p.toY })),
+        ),
+      ];
+      const inReachHere = new Set<string>();
+      for (let y = 0; y < def.height; y++)
+        for (let x = 0; x < def.width; x++) if (inReach(def, x, y)) inReachHere.add(`${x},${y}`);
+      for (const e of entries)
+        expect([...reachable(def, e.x, e.y)].sort(), `from ${e.x},${e.y}`).toEqual([...inReachHere].sort());
+      for (const p of def.portals)
+        expect(inReachHere.has(`${p.x},${p.y}`), `portal at ${p.x},${p.y}`).toBe(true);
+    },
+  );
+
+  it("the only walkable tiles out of reach in the world are the lake's island", () => {
+    const pockets: string[] = [];
+    for (const def of sites)
+      for (let y = 0; y < def.height; y++)
+        for (let x = 0; x < def.width; x++)
+          if (isWalkable(def, x, y) && !inReach(def, x, y)) pockets.push(`${def.id} ${x},${y}`);
+    expect(pockets).toEqual(['lake 8,6', 'lake 9,6', 'lake 8,7', 'lake 9,7']);
+  });
 
   it('every site is reachable from the default site through portals', () => {
     const seen = new Set([DEFAULT_SITE]);

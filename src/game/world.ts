@@ -240,6 +240,14 @@ export function isWalkable(def: SiteDef, x: number, y: number): boolean {
   return !BLOCKED.has(tileAt(def, x, y));
 }
 
+/** The tiles a player comes into a site on: its spawn (a new player, or one whose tile is out of reach) and where other sites' portals land. */
+export function entriesOf(def: SiteDef): Array<{ x: number; y: number }> {
+  const arrivals = SITES.flatMap((s) =>
+    s.portals.filter((p) => p.to === def.id).map((p) => ({ x: p.toX, y: p.toY })),
+  );
+  return [def.spawn, ...arrivals];
+}
+
 export function portalAt(def: SiteDef, x: number, y: number): PortalDef | undefined {
   return def.portals.find((p) => p.x === x && p.y === y);
 }

@@ -5,34 +5,16 @@
 import { describe, expect, it } from 'vitest';
 import { buildHints } from './applying.js';
 import { Chain } from './chain.js';
-import { makeSiteConfig } from './config.js';
-import { insecureFastScheme, ZERO_HASH } from './crypto.js';
+import { ZERO_HASH } from './crypto.js';
 import { requestIgnore } from './liveness.js';
-import type { Member, PeerMessage } from './messages.js';
-import { createContext } from './serverContext.js';
-import { signTimeslot } from './signed.js';
+import { growChain, handMadeServer, handMember, setMembers } from './testing.js';
 import { anchorAtHints, maybeEcho } from './timeslots.js';
 
-/** A server's state with chains s1 (Timeslots 1..n stamped seq × 100) and s2 (none yet). */
+/** A server's state (testing.ts handMadeServer) with chains s1 (Timeslots 1..n stamped seq × 100; epoch 2 from #4) and s2 (none yet). */
 function fixture(n: number) {
-  const sent: Array<{ to: string; m: PeerMessage }> = [];
-  const ctx = createContext({
-    config: makeSiteConfig({ site: 'meadow', N_server: 3 }),
-    id: 's0',
-    secretKey: 'ab'.repeat(32),
-    adminKey: '00'.repeat(16),
-    crypto: insecureFastScheme,
-    now: () => 0,
-    send: (to, m) => void sent.push({ to, m }),
-  });
-  const ch = new Chain('s1', { seq: 0, hash: ZERO_HASH, stamp: 0 }, 256, 256);
-  for (let seq = 1; seq <= n; seq++) {
-    const body = { site: 'meadow', server: 's1', seq, stamp: seq * 100, prevHash: ch.top.hash, epoch: seq <= 3 ? 1 : 2, entries: [], heads: [], update: null };
-    const r = ch.offer(signTimeslot(body, 's1key'.padEnd(64, '0'), insecureFastScheme), 0, true);
-    if (r.kind !== 'added') throw new Error(`fixture: s1#${seq} ${r.kind}`);
-  }
-  ctx.timeslots.chains.set('s1', ch);
-  ctx.timeslots.chains.set('s2', new Chain('s2', { seq: 0, hash: ZERO_HASH, stamp: 0 }, 256, 256));
+  const { ctx, sent } = handMadeServer({ nServer: 3 });
+  const ch = growChain(ctx, 's1', n, { epoch: (seq) => (seq <= 3 ? 1 : 2) });
+  growChain(ctx, 's2', 0);
   return { ctx, ch, sent };
 }
 
@@ -83,9 +65,7 @@ describe('anchorAtHints', () => {
     // A replacement that joined s1's chain midway (it got #5 and #6 while fetching its state),
     // running, and echoing what it holds: the others may now take s1#6 as stable.
     const { ctx: adopter, sent } = fixture(0);
-    const members: Member[] = ['s0', 's1', 's2'].map((id, slot) => ({ id, key: '00'.repeat(16), slot, stints: [{ admit: 0, cut: null }] }));
-    adopter.roster.membership = { site: 'meadow', epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
-    adopter.roster.members = new Map(members.map((m) => [m.id, m]));
+    setMembers(adopter, ['s0', 's1', 's2'].map((id, slot) => handMember(id, slot)));
     adopter.lifecycle.status = 'syncing';
     const midway = new Chain('s1', { seq: 4, hash: ch.get(4)!.hash, stamp: -Infinity }, 256, 256);
     for (const seq of [5, 6]) midway.offer(ch.get(seq)!.full!, 0, true);

@@ -5,8 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Chain } from './chain.js';
-import { makeSiteConfig } from './config.js';
-import { insecureFastScheme, ZERO_HASH } from './crypto.js';
+import { ZERO_HASH } from './crypto.js';
 import {
   admission,
   blockedReason,
@@ -21,77 +20,20 @@ import {
   stableStamp,
   windowReady,
 } from './finality.js';
-import type { Member, PeerMessage, Stint, TimeslotEntry } from './messages.js';
+import type { Member, Stint, TimeslotEntry } from './messages.js';
 import { indexItem } from './reports.js';
-import { createContext, type ServerState } from './serverContext.js';
-import { signTimeslot } from './signed.js';
+import type { ServerState } from './serverContext.js';
+import { extendChain, growChain, handMadeServer, handMember, setMembers } from './testing.js';
 
 const IDS = ['s0', 's1', 's2', 's3', 's4'];
 
-function member(id: string, stints: Stint[] = [{ admit: 0, cut: null }], slot: number | null = IDS.indexOf(id)): Member {
-  return { id, key: '00'.repeat(16), slot, stints };
-}
+const member = (id: string, stints?: Stint[], slot: number | null = IDS.indexOf(id)): Member => handMember(id, slot, stints);
 
-/** Server s0 of a five-server site, running, frontier 0, T 100, no chains yet. */
+/** Server s0 of a five-server site (testing.ts handMadeServer), running, frontier 0, T 100, no chains yet. */
 function fixture(members: Member[] = IDS.map((id) => member(id))) {
-  const sent: Array<{ to: string; m: PeerMessage }> = [];
-  const ctx = createContext({
-    config: makeSiteConfig({ site: 'meadow', N_server: 5 }),
-    id: 's0',
-    secretKey: 'ab'.repeat(32),
-    adminKey: '00'.repeat(16),
-    crypto: insecureFastScheme,
-    now: () => 1000,
-    send: (to, m) => sent.push({ to, m }),
-  });
-  ctx.lifecycle.status = 'running';
+  const { ctx, sent } = handMadeServer({ nServer: 5, now: 1000, status: 'running', members });
   ctx.ordering.frontier = 0;
-  ctx.ordering.snapshot = null;
-  setMembers(ctx, members);
   return { ctx, sent };
-}
-
-function setMembers(ctx: ServerState, members: Member[]): void {
-  ctx.roster.membership = { site: 'meadow', epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
-  ctx.roster.members = new Map(members.map((m) => [m.id, m]));
-}
-
-interface Grow {
-  /** Stamp of each seq (default seq × 100). */
-  stamp?: (seq: number) => number;
-  epoch?: (seq: number) => number;
-  entries?: (seq: number) => TimeslotEntry[];
-}
-
-/** Gives `id` a chain of Timeslots 1..n (anchored at seq 0, stamp 0, as a hand-over does). */
-function grow(ctx: ServerState, id: string, n: number, o: Grow = {}): Chain {
-  const ch = new Chain(id, { seq: 0, hash: ZERO_HASH, stamp: 0 }, 256, 256);
-  ctx.timeslots.chains.set(id, ch);
-  extend(ch, n, o);
-  return ch;
-}
-
-function extend(ch: Chain, upTo: number, o: Grow = {}): void {
-  const stamp = o.stamp ?? ((s: number) => s * 100);
-  for (let seq = ch.top.seq + 1; seq <= upTo; seq++) {
-    const ts = signTimeslot(
-      {
-        site: 'meadow',
-        server: ch.server,
-        seq,
-        stamp: stamp(seq),
-        prevHash: ch.top.hash,
-        epoch: o.epoch?.(seq) ?? 1,
-        entries: o.entries?.(seq) ?? [],
-        heads: [],
-        update: null,
-      },
-      `${ch.server}key`.padEnd(64, '0'),
-      insecureFastScheme,
-    );
-    const r = ch.offer(ts, 0, true);
-    if (r.kind !== 'added') throw new Error(`fixture: ${ch.server}#${seq} ${r.kind}`);
-  }
 }
 
 /** Peer `p` echoed holding `y` up to `seq` with our hash. */
@@ -108,7 +50,7 @@ function echoAll(ctx: ServerState, seq: number): void {
 
 /** Every server holds every chain up to `n`, and every server echoed all of them. */
 function allStable(ctx: ServerState, n: number): void {
-  for (const y of IDS) grow(ctx, y, n);
+  for (const y of IDS) growChain(ctx, y, n);
   echoAll(ctx, n);
 }
 
@@ -130,7 +72,7 @@ const cutAt = (ctx: ServerState, id: string, seq: number): { seq: number; hash: 
 describe('stable Timeslots', () => {
   it('a Timeslot is stable once every other active server echoed it, not with one echo missing', () => {
     const { ctx } = fixture();
-    grow(ctx, 's1', 5);
+    growChain(ctx, 's1', 5);
     for (const p of ['s2', 's3', 's4']) echo(ctx, p, 's1', 5);
     expect(stableSeq(ctx, 's1')).toBe(5);
     expect(stableStamp(ctx, 's1')).toBe(500);
@@ -143,14 +85,14 @@ describe('stable Timeslots', () => {
 
   it('our own echo is not needed, and an ignored server echoes for nothing', () => {
     const { ctx } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', [{ admit: 0, cut: { seq: 0, hash: ZERO_HASH } }])]);
-    grow(ctx, 's1', 3);
+    growChain(ctx, 's1', 3);
     for (const p of ['s2', 's3']) echo(ctx, p, 's1', 3);
     expect(stableSeq(ctx, 's1')).toBe(3);
   });
 
   it('stops at the freeze point of a server we asked to ignore, and at a cut unless asked not to', () => {
     const { ctx } = fixture();
-    grow(ctx, 's1', 6);
+    growChain(ctx, 's1', 6);
     for (const p of ['s2', 's3', 's4']) echo(ctx, p, 's1', 6);
     ctx.liveness.frozen.set('s1', { seq: 4, at: 0 });
     expect(stableSeq(ctx, 's1')).toBe(4);
@@ -163,7 +105,7 @@ describe('stable Timeslots', () => {
 
   it('is never above what we hold, and -1 for a chain we do not hold', () => {
     const { ctx } = fixture();
-    grow(ctx, 's1', 2);
+    growChain(ctx, 's1', 2);
     for (const p of ['s2', 's3', 's4']) echo(ctx, p, 's1', 9);
     expect(stableSeq(ctx, 's1')).toBe(2);
     expect(stableSeq(ctx, 's2')).toBe(-1);
@@ -174,7 +116,7 @@ describe('stable Timeslots', () => {
 describe('counted reports', () => {
   it('a report from past a cut does not count; one up to the cut and one from a transferred state do', () => {
     const { ctx } = fixture();
-    grow(ctx, 's4', 5);
+    growChain(ctx, 's4', 5);
     setMembers(ctx, IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut: cutAt(ctx, 's4', 3) }]) : member(id))));
     expect(counted(ctx, 's4', { arrival: 250, tsSeq: 3 })).toBe(true);
     expect(counted(ctx, 's4', { arrival: 350, tsSeq: 4 })).toBe(false);
@@ -185,8 +127,8 @@ describe('counted reports', () => {
   it('a readmitted stint counts only after its admission point; the earlier stint still up to its cut', () => {
     const { ctx } = fixture();
     // s1..s3 moved to epoch 3 (s4's readmission) at their Timeslot #4 (stamp 400); s4 was cut at #2.
-    for (const y of ['s0', 's1', 's2', 's3']) grow(ctx, y, 6, { epoch: (s) => (s >= 4 ? 3 : 1) });
-    grow(ctx, 's4', 6);
+    for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 6, { epoch: (s) => (s >= 4 ? 3 : 1) });
+    growChain(ctx, 's4', 6);
     echoAll(ctx, 6);
     setMembers(ctx, IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut: cutAt(ctx, 's4', 2) }, { admit: 3, cut: null }]) : member(id))));
     expect(admission(ctx, ctx.roster.members.get('s4') as Member, { admit: 3, cut: null })).toEqual({ known: true, at: 400 });
@@ -205,10 +147,10 @@ describe('admission points', () => {
 
   it('is the grid point after the latest stable epoch mark of the others, and unknown before they are stable', () => {
     const { ctx } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', [{ admit: 2, cut: null }])]);
-    grow(ctx, 's0', 5, { epoch: (s) => (s >= 2 ? 2 : 1) });
-    grow(ctx, 's1', 5, { epoch: (s) => (s >= 3 ? 2 : 1), stamp: (s) => s * 100 + 10 });
-    grow(ctx, 's2', 5, { epoch: (s) => (s >= 2 ? 2 : 1) });
-    grow(ctx, 's3', 5, { epoch: (s) => (s >= 2 ? 2 : 1) });
+    growChain(ctx, 's0', 5, { epoch: (s) => (s >= 2 ? 2 : 1) });
+    growChain(ctx, 's1', 5, { epoch: (s) => (s >= 3 ? 2 : 1), stamp: (s) => s * 100 + 10 });
+    growChain(ctx, 's2', 5, { epoch: (s) => (s >= 2 ? 2 : 1) });
+    growChain(ctx, 's3', 5, { epoch: (s) => (s >= 2 ? 2 : 1) });
     const s4 = ctx.roster.members.get('s4') as Member;
     const stint = { admit: 2, cut: null };
     // s1's mark (#3, stamp 310) is not stable yet: nobody echoed s1.
@@ -228,8 +170,8 @@ describe('admission points', () => {
     // was cut. s3's part of s4's admission point is its cut (#5, stamp 500), not the epoch-4 mark
     // of its new stint (#6, stamp 600).
     const { ctx } = fixture();
-    for (const y of ['s0', 's1', 's2']) grow(ctx, y, 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
-    grow(ctx, 's3', 8, { epoch: (s) => (s >= 6 ? 4 : 1) });
+    for (const y of ['s0', 's1', 's2']) growChain(ctx, y, 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
+    growChain(ctx, 's3', 8, { epoch: (s) => (s >= 6 ? 4 : 1) });
     echoAll(ctx, 8);
     const cut3 = cutAt(ctx, 's3', 5);
     const admissionOfS4 = admitS4AtEpoch3(ctx, [{ admit: 0, cut: cut3 }, { admit: 4, cut: null }]);
@@ -241,8 +183,8 @@ describe('admission points', () => {
     // cut carries the stamp of s3#5, so s0 computes the same point as everyone else (sim/FINDINGS.md
     // 17: without it the point stayed unknown, and s0's windows with it).
     const { ctx } = fixture();
-    for (const y of ['s0', 's1', 's2']) grow(ctx, y, 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
-    grow(ctx, 's3', 8, { epoch: (s) => (s >= 6 ? 4 : 1) });
+    for (const y of ['s0', 's1', 's2']) growChain(ctx, y, 8, { epoch: (s) => (s >= 3 ? 3 : 1) });
+    growChain(ctx, 's3', 8, { epoch: (s) => (s >= 6 ? 4 : 1) });
     echoAll(ctx, 8);
     const cut3 = { ...cutAt(ctx, 's3', 5), stamp: 500, epoch: 1 };
     const s3 = ctx.timeslots.chains.get('s3') as Chain;
@@ -256,10 +198,10 @@ describe('admission points', () => {
     // not its cut: while s0 holds s3's chain only up to #2, the point is unknown, not the cut's
     // stamp (taken from the record, it made a point a grid step late: managed seed 172).
     const { ctx } = fixture();
-    for (const y of ['s0', 's1', 's2']) grow(ctx, y, 8, { epoch: (s) => (s >= 4 ? 3 : 1) });
-    const full = grow(ctx, 's3', 5, { epoch: (s) => (s >= 4 ? 3 : 1) });
+    for (const y of ['s0', 's1', 's2']) growChain(ctx, y, 8, { epoch: (s) => (s >= 4 ? 3 : 1) });
+    const full = growChain(ctx, 's3', 5, { epoch: (s) => (s >= 4 ? 3 : 1) });
     const cut3 = { ...cutAt(ctx, 's3', 5), stamp: 500, epoch: 3 };
-    const s3 = grow(ctx, 's3', 2, { epoch: (s) => (s >= 4 ? 3 : 1) });
+    const s3 = growChain(ctx, 's3', 2, { epoch: (s) => (s >= 4 ? 3 : 1) });
     echoAll(ctx, 8);
     const admissionOfS4 = admitS4AtEpoch3(ctx, [{ admit: 0, cut: cut3 }]);
     expect(admissionOfS4().known).toBe(false);
@@ -269,7 +211,7 @@ describe('admission points', () => {
 
   it('once known it never moves (cached), even when the chains it came from change', () => {
     const { ctx } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', [{ admit: 2, cut: null }])]);
-    for (const y of ['s0', 's1', 's2', 's3']) grow(ctx, y, 4, { epoch: (s) => (s >= 2 ? 2 : 1) });
+    for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 4, { epoch: (s) => (s >= 2 ? 2 : 1) });
     echoAll(ctx, 4);
     const s4 = ctx.roster.members.get('s4') as Member;
     expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 200 });
@@ -277,7 +219,7 @@ describe('admission points', () => {
     expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 200 });
     // After a state is adopted the points are worked out again from the chains now held: here
     // s1's chain marks epoch 2 at #3 (stamp 300).
-    grow(ctx, 's1', 4, { epoch: (s) => (s >= 3 ? 2 : 1) });
+    growChain(ctx, 's1', 4, { epoch: (s) => (s >= 3 ? 2 : 1) });
     expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 200 });
     forgetAdmissions(ctx);
     expect(admission(ctx, s4, { admit: 2, cut: null })).toEqual({ known: true, at: 300 });
@@ -325,7 +267,7 @@ describe('window readiness', () => {
 
   it('needs a stable Timeslot stamped at or after the window end', () => {
     const { ctx } = fixture();
-    for (const y of IDS) grow(ctx, y, 1, { stamp: (s) => (y === 's3' ? s * 100 - 1 : s * 100) });
+    for (const y of IDS) growChain(ctx, y, 1, { stamp: (s) => (y === 's3' ? s * 100 - 1 : s * 100) });
     echoAll(ctx, 1);
     expect(windowReady(ctx)).toBe(false);
     expect(ctx.finality.blocked).toMatch(/^s3 not stable past 100/);
@@ -334,7 +276,7 @@ describe('window readiness', () => {
   it('a server admitted later is not required before its admission point, but holds the window while that is unknown', () => {
     // s4 first: its admission is checked before the others' stability.
     const { ctx } = fixture([member('s4', [{ admit: 2, cut: null }]), ...IDS.slice(0, 4).map((id) => member(id))]);
-    for (const y of ['s0', 's1', 's2', 's3']) grow(ctx, y, 3, { epoch: (s) => (s >= 3 ? 2 : 1) });
+    for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 3, { epoch: (s) => (s >= 3 ? 2 : 1) });
     for (const p of IDS) for (const y of ['s0', 's1', 's2', 's3']) if (p !== y) echo(ctx, p, y, 2);
     // The epoch-2 marks (#3, stamp 300) are not stable yet: s4's admission could be at 300.
     ctx.ordering.frontier = 300;
@@ -354,14 +296,14 @@ describe('window readiness', () => {
   it('waits for the Timeslots of a cut server up to its cut, and not beyond', () => {
     const { ctx, sent } = fixture();
     allStable(ctx, 2);
-    grow(ctx, 's4', 4);
+    growChain(ctx, 's4', 4);
     const cut = cutAt(ctx, 's4', 4);
     ctx.timeslots.chains.get('s4')?.truncate(2);
     setMembers(ctx, IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut }]) : member(id))));
     expect(windowReady(ctx)).toBe(false);
     expect(ctx.finality.blocked).toBe("fetching s4's Timeslots up to its cut 4");
     expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's4' && m.fromSeq === 3 && m.toSeq === 4)).toBe(true);
-    extend(ctx.timeslots.chains.get('s4') as Chain, 4);
+    extendChain(ctx.timeslots.chains.get('s4') as Chain, 4);
     expect(windowReady(ctx)).toBe(true); // s4 is not stable past 100 (nobody echoes its #3, #4): not needed
   });
 
@@ -387,7 +329,7 @@ describe('window readiness', () => {
 describe('cut completion', () => {
   it('holds the cut with its hash: complete; held short of it: fetches the rest', () => {
     const { ctx, sent } = fixture();
-    const ch = grow(ctx, 's4', 3);
+    const ch = growChain(ctx, 's4', 3);
     const cut = cutAt(ctx, 's4', 3);
     expect(cutComplete(ctx, member('s4'), cut)).toBe(true);
     expect(cutComplete(ctx, member('s4'), { seq: 5, hash: 'd'.repeat(32) })).toBe(false);
@@ -399,10 +341,10 @@ describe('cut completion', () => {
     const { ctx, sent } = fixture();
     const entries = (s: number): TimeslotEntry[] => [['amy', s, s * 100 - 50, 'a'.repeat(32)]];
     // The cut's branch (what the admin cut at) and ours differ from #3 on: s4 equivocated.
-    const theirs = grow(ctx, 's4', 4, { entries });
+    const theirs = growChain(ctx, 's4', 4, { entries });
     const cut = { seq: 4, hash: theirs.hashOf(4) as string };
-    const ours = grow(ctx, 's4', 2, { entries });
-    extend(ours, 4, { entries, stamp: (s) => s * 100 + 5 });
+    const ours = growChain(ctx, 's4', 2, { entries });
+    extendChain(ours, 4, { entries, stamp: (s) => s * 100 + 5 });
     expect(ours.hashOf(2)).toBe(theirs.hashOf(2));
     expect(ours.hashOf(4)).not.toBe(cut.hash);
     for (const it of ours.items) indexItem(ctx, 's4', it, ctx.ordering.frontier);
@@ -440,7 +382,7 @@ describe('cut completion', () => {
 describe('dropBranch and pruning', () => {
   it('dropping a branch forgets its reports and lowers echoes above it', () => {
     const { ctx } = fixture();
-    const ch = grow(ctx, 's1', 4, { entries: (s) => [['amy', s, s * 100 - 50, 'a'.repeat(32)]] });
+    const ch = growChain(ctx, 's1', 4, { entries: (s) => [['amy', s, s * 100 - 50, 'a'.repeat(32)]] });
     for (const it of ch.items) indexItem(ctx, 's1', it, ctx.ordering.frontier);
     echo(ctx, 's2', 's1', 4);
     echo(ctx, 's3', 's1', 1);

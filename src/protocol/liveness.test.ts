@@ -15,6 +15,26 @@ function kinds(s: SiteSetup, kind: string): Array<{ node: string; e: unknown }> 
   return s.events.filter((x) => x.e.kind === kind);
 }
 
+/**
+ * s0 alone loses s4: until `healAt` every Timeslot of s4, direct or relayed (a TRM answer), is
+ * dropped on its way to s0. The others see s4 on time, so no majority to ignore it forms.
+ */
+function s0LosesS4Until(s: SiteSetup, healAt: number): void {
+  s.net.drop = (_f, to, m) => to === 's0' && s.net.time < healAt && ((m.type === 'timeslot' && m.server === 's4') || m.type === 'timeslotReply');
+}
+
+/**
+ * A site after 10 rounds of play whose s0 reaches the admin over 190 ms each way: every repeat of
+ * a request of s0's (each T_req_timeout) leaves before the answer to the one before arrives.
+ */
+function siteFarFromAdmin(): SiteSetup {
+  const far = (a: string, b: string): boolean => (a === 's0' && b === 'admin') || (a === 'admin' && b === 's0');
+  const s = setupSite({ latency: (from, to) => (far(from, to) ? 190 : 5) });
+  expect(2 * 190).toBeGreaterThan(s.config.T_req_timeout);
+  play(s, 10);
+  return s;
+}
+
 describe('liveness (section 4.4)', () => {
   it('a broken link is bridged by TRM answers; nobody is ignored', () => {
     const s = setupSite({});
@@ -147,13 +167,9 @@ describe('withdrawal', () => {
     const s = setupSite({});
     play(s, 10);
     const { T_timeout, T_req_timeout } = s.config;
-    // s0 alone loses s4: every Timeslot of s4, direct or relayed, is dropped on its way to s0 for
-    // long enough that s0 asks to ignore s4. The others see s4 on time, so no majority forms.
+    // s0 alone loses s4 for long enough that it asks to ignore s4.
     const healAt = s.net.time + T_timeout + T_req_timeout + 300;
-    s.net.drop = (_f, to, m) =>
-      to === 's0' &&
-      s.net.time < healAt &&
-      ((m.type === 'timeslot' && m.server === 's4') || m.type === 'timeslotReply');
+    s0LosesS4Until(s, healAt);
     const toAdmin: string[] = [];
     s.net.rewrite = (f, to, m) => {
       if (to === 'admin' && f === 's0')
@@ -173,20 +189,12 @@ describe('withdrawal', () => {
   });
 
   it('a withdrawal is answered when the round trip to the admin is longer than its repeat (world seed 100751)', () => {
-    // s0's link to the admin takes 190 ms each way: every repeat of its withdrawal (each
-    // T_req_timeout) leaves before the answer to the one before arrives. A repeat must not make
-    // that answer stale, or s0 stays frozen on s4 for good and the others end up cutting s0.
-    const far = (a: string, b: string): boolean =>
-      (a === 's0' && b === 'admin') || (a === 'admin' && b === 's0');
-    const s = setupSite({ latency: (from, to) => (far(from, to) ? 190 : 5) });
-    play(s, 10);
+    // Every repeat of s0's withdrawal leaves before the answer to the one before arrives. A repeat
+    // must not make that answer stale, or s0 stays frozen on s4 for good and the others cut s0.
+    const s = siteFarFromAdmin();
     const { T_timeout, T_req_timeout } = s.config;
-    expect(2 * 190).toBeGreaterThan(T_req_timeout);
     const healAt = s.net.time + T_timeout + T_req_timeout + 300;
-    s.net.drop = (_f, to, m) =>
-      to === 's0' &&
-      s.net.time < healAt &&
-      ((m.type === 'timeslot' && m.server === 's4') || m.type === 'timeslotReply');
+    s0LosesS4Until(s, healAt);
     const withdrawals: number[] = [];
     s.net.rewrite = (f, to, m) => {
       if (to === 'admin' && f === 's0' && m.type === 'withdrawRequest') withdrawals.push(s.net.time);
@@ -211,14 +219,10 @@ describe('a lone ignore request far from the admin (sim/FINDINGS.md 22)', () => 
     // reach s0 for long; the others see them, so no majority forms and the admin declines. s0
     // must take that answer and unfreeze s4 while s4 still lags. With a new number per repeat the
     // answer was stale on arrival: s0 held s4 back until the others cut s0 for stalling them.
-    const far = (a: string, b: string): boolean => (a === 's0' && b === 'admin') || (a === 'admin' && b === 's0');
-    const s = setupSite({ latency: (from, to) => (far(from, to) ? 190 : 5) });
-    play(s, 10);
+    const s = siteFarFromAdmin();
     const { T_timeout, T_req_timeout } = s.config;
-    expect(2 * 190).toBeGreaterThan(T_req_timeout);
     const healAt = s.net.time + T_timeout + T_req_timeout + declineAfter(s.config) + 1500;
-    s.net.drop = (_f, to, m) =>
-      to === 's0' && s.net.time < healAt && ((m.type === 'timeslot' && m.server === 's4') || m.type === 'timeslotReply');
+    s0LosesS4Until(s, healAt);
     const asks: number[] = [];
     /** When s0's Timeslots declared it ignores s4, or not; when a record first cut s0. */
     const declares: Array<[number, boolean]> = [];

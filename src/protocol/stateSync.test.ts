@@ -4,34 +4,18 @@
  * server in step, so each test first checks in step, then changes one input and checks again.
  */
 import { describe, expect, it } from 'vitest';
-import type { CoreEvent } from './api.js';
-import { makeSiteConfig } from './config.js';
-import { insecureFastScheme } from './crypto.js';
 import type { Member } from './messages.js';
-import { createContext, type ServerState } from './serverContext.js';
+import type { ServerState } from './serverContext.js';
 import { checkOutOfStep } from './stateSync.js';
+import { handMadeServer, handMember } from './testing.js';
 import { noteAnnounce } from './timeslots.js';
 
 const h = (n: number): string => n.toString(16).padStart(32, '0');
 
-/** Server s0 of an n-server site, running, with updates 1..updates in its log (update k has hash h(k)). */
+/** Server s0 of an n-server site (testing.ts handMadeServer), running, with updates 1..updates in its log (update k has hash h(k)). */
 function fixture(n: number, updates: number) {
-  const ids = Array.from({ length: n }, (_, i) => `s${i}`);
-  const events: CoreEvent[] = [];
-  const ctx = createContext({
-    config: makeSiteConfig({ site: 'meadow', N_server: n }),
-    id: 's0',
-    secretKey: 'ab'.repeat(32),
-    adminKey: '00'.repeat(16),
-    crypto: insecureFastScheme,
-    now: () => 1000,
-    send: () => {},
-    observe: (e) => events.push(e),
-  });
-  ctx.lifecycle.status = 'running';
-  const members: Member[] = ids.map((id, slot) => ({ id, key: '00'.repeat(16), slot, stints: [{ admit: 0, cut: null }] }));
-  ctx.roster.membership = { site: 'meadow', epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
-  ctx.roster.members = new Map(members.map((m) => [m.id, m]));
+  const members = Array.from({ length: n }, (_, slot) => handMember(`s${slot}`, slot));
+  const { ctx, events } = handMadeServer({ nServer: n, now: 1000, status: 'running', members });
   for (let seq = 1; seq <= updates; seq++) {
     ctx.ordering.log.push({ seq, hash: h(seq), prev: h(seq - 1), window: seq * 100, applied: [], events: [] });
   }

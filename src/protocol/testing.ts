@@ -2,12 +2,14 @@
  * A tiny deterministic in-memory network for the core's own tests (the simulator in sim/ is the
  * full-featured one). One virtual clock, a message queue with per-link latency and drop rules,
  * and one pending wake-up per node at its `nextWakeAt()`. Optionally sends every message through
- * the binary wire encoding. Also a whole site on it (`setupSite`), and the parts tests and
- * bench/serve.ts build alike (a user from the hand-over on, a coordinator resumed from its record).
+ * the binary wire encoding. Also a whole site on it (`setupSite`), the parts tests and
+ * bench/serve.ts build alike (a user from the hand-over on, a coordinator resumed from its record),
+ * and one Site Server's state set up by hand for the tests of one part (`handMadeServer`).
  */
 import type {
   CoordinatorRecord,
   CoreEvent,
+  ServerStatus,
   SiteCoordinator,
   SiteCoordinatorOptions,
   SiteServer,
@@ -19,8 +21,19 @@ import { createSite, newUser } from '../game/rules.js';
 import { createSiteCoordinator } from './coordinator.js';
 import { createSiteServer } from './server.js';
 import { createSiteUser } from './user.js';
-import { ADMIN_ID, decodePeerMessage, encodePeerMessage, type PeerMessage, type SiteInit } from './messages.js';
-import { signSiteInit } from './signed.js';
+import { Chain } from './chain.js';
+import {
+  ADMIN_ID,
+  decodePeerMessage,
+  encodePeerMessage,
+  type Member,
+  type PeerMessage,
+  type SiteInit,
+  type Stint,
+  type TimeslotEntry,
+} from './messages.js';
+import { createContext, type ServerState } from './serverContext.js';
+import { signSiteInit, signTimeslot } from './signed.js';
 import { insecureFastScheme, ZERO_HASH, type SignatureScheme } from './crypto.js';
 import { makeSiteConfig, type SiteConfig } from './config.js';
 
@@ -314,4 +327,89 @@ export function playMoves(s: SiteSetup, rounds: number, gap = 50): void {
 /** A server's applied updates as `seq:hash`, for prefix comparisons. */
 export function appliedHashes(s: SiteSetup, id: string): string[] {
   return (s.servers.get(id)?.appliedLog() ?? []).map((u) => `${u.seq}:${u.hash}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One Site Server's state set up by hand, with no network: the tests of one part of the core
+// (finality, applying, out of step) drive its functions on it directly.
+// ---------------------------------------------------------------------------------------------
+
+/** A member with a placeholder key: a hand-made state checks no member's signature. */
+export function handMember(id: string, slot: number | null, stints: Stint[] = [{ admit: 0, cut: null }]): Member {
+  return { id, key: '00'.repeat(16), slot, stints };
+}
+
+/** Puts `members` in a hand-made state as an (unsigned) epoch-1 record. */
+export function setMembers(ctx: ServerState, members: Member[]): void {
+  ctx.roster.membership = { site: ctx.site, epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
+  ctx.roster.members = new Map(members.map((m) => [m.id, m]));
+}
+
+/**
+ * Server s0 of a meadow site of `nServer` servers, set up by hand: `status` (default waiting, as
+ * created), the clock stopped at `now`, `members` set when given. What it sends and the events
+ * it observes are kept.
+ */
+export function handMadeServer(o: { nServer: number; now?: number; status?: ServerStatus; members?: Member[] }): {
+  ctx: ServerState;
+  sent: Array<{ to: string; m: PeerMessage }>;
+  events: CoreEvent[];
+} {
+  const sent: Array<{ to: string; m: PeerMessage }> = [];
+  const events: CoreEvent[] = [];
+  const now = o.now ?? 0;
+  const ctx = createContext({
+    config: makeSiteConfig({ site: 'meadow', N_server: o.nServer }),
+    id: 's0',
+    secretKey: 'ab'.repeat(32),
+    adminKey: '00'.repeat(16),
+    crypto: insecureFastScheme,
+    now: () => now,
+    send: (to, m) => void sent.push({ to, m }),
+    observe: (e) => void events.push(e),
+  });
+  if (o.status) ctx.lifecycle.status = o.status;
+  if (o.members) setMembers(ctx, o.members);
+  return { ctx, sent, events };
+}
+
+/** How a hand-made chain's Timeslots look, by seq. */
+export interface ChainShape {
+  /** Stamp of each seq (default seq × 100). */
+  stamp?: (seq: number) => number;
+  /** Epoch each declares (default 1). */
+  epoch?: (seq: number) => number;
+  entries?: (seq: number) => TimeslotEntry[];
+}
+
+/** Gives `ctx` a chain of `server`'s Timeslots 1..n, anchored at seq 0, stamp 0 (as a hand-over does). */
+export function growChain(ctx: ServerState, server: string, n: number, o: ChainShape = {}): Chain {
+  const ch = new Chain(server, { seq: 0, hash: ZERO_HASH, stamp: 0 }, 256, 256);
+  ctx.timeslots.chains.set(server, ch);
+  extendChain(ch, n, o);
+  return ch;
+}
+
+/** Adds `ch.server`'s signed Timeslots after its top up to `upTo`. */
+export function extendChain(ch: Chain, upTo: number, o: ChainShape = {}): void {
+  const stamp = o.stamp ?? ((s: number) => s * 100);
+  for (let seq = ch.top.seq + 1; seq <= upTo; seq++) {
+    const ts = signTimeslot(
+      {
+        site: 'meadow',
+        server: ch.server,
+        seq,
+        stamp: stamp(seq),
+        prevHash: ch.top.hash,
+        epoch: o.epoch?.(seq) ?? 1,
+        entries: o.entries?.(seq) ?? [],
+        heads: [],
+        update: null,
+      },
+      `${ch.server}key`.padEnd(64, '0'),
+      insecureFastScheme,
+    );
+    const r = ch.offer(ts, 0, true);
+    if (r.kind !== 'added') throw new Error(`hand-made chain: ${ch.server}#${seq} ${r.kind}`);
+  }
 }
