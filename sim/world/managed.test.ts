@@ -33,6 +33,8 @@ const SWEPT: Array<[number, string]> = [
   [3299, "users: a departure applied while the admin was down, its copies at a server that walked in (FINDINGS 30: resent on keyOk)"],
   [3627, 'users: as 3299'],
   [3813, 'users: as 3299'],
+  [4594, "entries: a slow tab's new server re-asked every T_content for contents queued behind its input, its own login 16 s late (FINDINGS 36: src/protocol/applying.ts backs off)"],
+  [4648, 'entries: a login 9.8 s late at a41994e; passes since b83b174 (not traced)'],
 ];
 
 /** One clean managed run, copied fresh for each breakage. */
