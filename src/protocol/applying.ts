@@ -217,7 +217,7 @@ function sendUpdate(ctx: ServerCtx, update: UpdateMessage): void {
  * A content asked for again waits twice as long each time, up to this many doublings (T_content
  * 50 ms: 50, 100, 200, 400, then every 800 ms). Asked every T_content, a loaded server whose
  * answers queue behind its other input (a slow tab) asks again for all it lacks before they are
- * handled, every server that reported each one answers again, and the queue only grows: 5280
+ * handled, every server that reported each one answers again, and the queue only grows: 4682
  * answers in 6 s at one replacement, 14 s behind (sim/FINDINGS.md 36). A lost copy is still asked
  * again after T_content, as before.
  */
