@@ -36,6 +36,8 @@ const SWEPT: Array<[number, string]> = [
   [4157, 'entries: town handed to three players whose portals there came later in the same update (FINDINGS 32: Transit.enRoute)'],
   [4513, 'entries: a refill picked a player whose login waited for its state from that very site (FINDINGS 33)'],
   [4311, "users: the admin stopped while handing a site back; its record lacked the marker's number, so a join after the restart reused it (FINDINGS 34: server/p2p/reads.ts)"],
+  [4594, "entries: a slow tab's new server re-asked every T_content for contents queued behind its input, its own login 16 s late (FINDINGS 36: src/protocol/applying.ts backs off)"],
+  [4648, 'entries: a login 9.8 s late at a41994e; passes since b83b174 (not traced)'],
 ];
 
 /** One clean managed run, copied fresh for each breakage. */

@@ -34,7 +34,7 @@ export function addReport(
   if (!had || (had.tsSeq !== 0 && tsSeq !== 0 && tsSeq < had.tsSeq)) rec.reports.set(server, { arrival, tsSeq });
   // Another server has it and we do not: our copy was probably lost. Ask after T_content, before
   // it is final, so a lost action costs no extra delay when its window closes.
-  if (server !== ctx.me && !ctx.ordering.contents.has(k) && !wanted.has(k)) wanted.set(k, { since: ctx.opts.now(), askedAt: null });
+  if (server !== ctx.me && !ctx.ordering.contents.has(k) && !wanted.has(k)) wanted.set(k, { since: ctx.opts.now(), askedAt: null, again: 0 });
 }
 
 /** Forgets the reports `server` made in its Timeslots above `seq` (a branch we dropped). */
@@ -79,7 +79,7 @@ export function pruneReports(ctx: ServerCtx, horizon: number): string[] {
 export function wantNow(ctx: ServerCtx, k: string): void {
   const { wanted } = own(ctx, 'reports');
   const w = wanted.get(k);
-  if (!w) wanted.set(k, { since: -Infinity, askedAt: null });
+  if (!w) wanted.set(k, { since: -Infinity, askedAt: null, again: 0 });
   else if (w.askedAt === null) w.since = -Infinity;
 }
 

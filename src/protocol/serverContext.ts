@@ -98,7 +98,8 @@ export interface OrderingPart {
 /** The reports index: candidates and the reports of their arrivals. Owner: reports.ts. */
 export interface ReportsPart {
   actions: Map<string, ActionRec>;
-  wanted: Map<string, { since: number; askedAt: number | null }>;
+  /** Contents we lack: since when, when last asked for, and how many times asked again (applying.ts backs off). */
+  wanted: Map<string, { since: number; askedAt: number | null; again: number }>;
 }
 
 /** Our own Timeslots, the chains we hold of the others, and what the others say. Owner: timeslots.ts. */

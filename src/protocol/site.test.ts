@@ -144,3 +144,34 @@ describe('lost copies of actions', () => {
     expect(lossy - clean).toBeLessThan(25);
   });
 });
+
+describe('a content that does not come', () => {
+  /**
+   * s0 lacks alice's action and every answer to its requests is held up (as behind a loaded tab's
+   * queue): it asks again after T_content, then twice as long each time, not every T_content
+   * (sim/FINDINGS.md 36: re-asked every 50 ms, each ask answered by every reporter, the answers
+   * grew a slow tab's queue to 14 s). Times of s0's requests to s1, ms after the first.
+   */
+  function asks(): number[] {
+    const s = setupSite({ users: ['alice', 'bob'] });
+    s.net.run(450); // past the hand-over's start
+    const at: number[] = [];
+    s.net.drop = (from, to, m) => {
+      if (from === 's0' && to === 's1' && m.type === 'contentRequest') at.push(s.net.time);
+      // s0's copy from alice is lost, and no server's answer reaches it.
+      return m.type === 'action' && to === 's0';
+    };
+    s.net.poke('alice', () => s.users.get('alice')!.act({ kind: 'say', text: 'hi' }));
+    s.net.run(3000);
+    return at;
+  }
+
+  it('is asked for again after T_content, then backing off to every 800 ms', () => {
+    const at = asks();
+    const gaps = at.slice(1).map((t, i) => Math.round((t - at[i]!) / 10) * 10);
+    // T_content is 50 ms: the first ask again comes with the next tick past it (a loss costs no
+    // more than before), then 100, 200, 400 and 800 ms apart, and no closer after that.
+    expect(gaps[0]).toBeLessThanOrEqual(100);
+    expect(gaps.slice(1)).toEqual([100, 200, 400, 800, 800]);
+  });
+});
