@@ -18,11 +18,10 @@ import { describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import type { Bot } from '../src/bots/bot.js';
 import { getSite, listSites } from '../src/game/index.js';
 import { pathTo } from '../src/game/path.js';
-import type { PlayerAction } from '../src/game/types.js';
 import type { OperatorView } from './operator.js';
 import { SqliteStorage } from './storage/sqlite.js';
 import { tempDir } from './testkit.js';
-import { bot, until } from './p2pKit.js';
+import { bot, me, step, until, walkTo } from './p2pKit.js';
 
 const ADMIN_TOKEN = 'k'.repeat(40);
 const HOUR_MS = '3600000';
@@ -96,18 +95,7 @@ async function operator(a: AdminChild): Promise<OperatorView> {
   return (await r.json()) as OperatorView;
 }
 
-const me = (b: Bot) => b.state.view?.users.find((u) => u.name === b.name) ?? null;
 const carried = (b: Bot): string[] => (me(b)?.inventory ?? []).map((i) => i.id).sort();
-
-/** Sends one action and waits until it is applied (by the admin, or by the site's servers' majority). */
-async function step(b: Bot, action: PlayerAction): Promise<void> {
-  await until(`${b.name} sent ${action.kind}`, () => b.act(action));
-  await until(`${b.name}'s ${action.kind} applied`, () => Object.keys(b.state.inflight).length === 0);
-}
-
-async function walkTo(b: Bot, to: { x: number; y: number }): Promise<void> {
-  for (const dir of pathTo(b.state.site!, me(b)!, to)) await step(b, { kind: 'move', dir });
-}
 
 /** Walks to the item of the bot's site nearest to it (not one of `not`) and picks it up; its id. */
 async function pickNearest(b: Bot, not: readonly string[] = []): Promise<string> {

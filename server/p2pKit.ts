@@ -4,6 +4,8 @@
  */
 import { afterEach } from 'vitest';
 import { Bot } from '../src/bots/bot.js';
+import { pathTo } from '../src/game/path.js';
+import type { PlayerAction } from '../src/game/types.js';
 import type { P2PEnvironment } from '../src/net/connection.js';
 import type { SiteUpdate } from '../src/protocol/messages.js';
 import type { OperatorView } from './operator.js';
@@ -68,3 +70,17 @@ export async function operator(s: TestServer): Promise<OperatorView> {
 // Faster than the defaults, slow enough that links still opening (node-datachannel takes up to a
 // second or so on a loaded machine) do not look like a dead server.
 export const FAST = { nServer: 3, transferThreshold: 2, T_timeslot: 50, T_timeout: 400, T_req_timeout: 300, T_ignore: 1500 };
+
+/** The bot's own user in its view, or null. */
+export const me = (b: Bot) => b.state.view?.users.find((u) => u.name === b.name) ?? null;
+
+/** Sends one action and waits until it is applied (by the admin, or by the site's servers' majority). */
+export async function step(b: Bot, action: PlayerAction): Promise<void> {
+  await until(`${b.name} sent ${action.kind}`, () => b.act(action));
+  await until(`${b.name}'s ${action.kind} applied`, () => Object.keys(b.state.inflight).length === 0);
+}
+
+/** Walks the bot to `to` one applied step at a time. */
+export async function walkTo(b: Bot, to: { x: number; y: number }): Promise<void> {
+  for (const dir of pathTo(b.state.site!, me(b)!, to)) await step(b, { kind: 'move', dir });
+}

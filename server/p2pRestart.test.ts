@@ -5,27 +5,13 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Bot } from '../src/bots/bot.js';
 import { getSite, isWalkable, stepFrom } from '../src/game/index.js';
-import { pathTo } from '../src/game/path.js';
-import type { PlayerAction } from '../src/game/types.js';
 import { SqliteStorage } from './storage/sqlite.js';
 import { startServer, tempDir } from './testkit.js';
-import { bot, crowd, FAST, operator, until } from './p2pKit.js';
+import { bot, crowd, FAST, me, operator, step, until, walkTo } from './p2pKit.js';
 
 const DIRS = ['up', 'down', 'left', 'right'] as const;
 
-const me = (b: Bot) => b.state.view?.users.find((u) => u.name === b.name) ?? null;
-
-/** Sends one action and waits until it is applied. */
-async function step(b: Bot, action: PlayerAction): Promise<void> {
-  await until('sent', () => b.act(action));
-  await until('applied', () => Object.keys(b.state.inflight).length === 0);
-}
-
-async function walkTo(b: Bot, to: { x: number; y: number }): Promise<void> {
-  for (const dir of pathTo(b.state.site!, me(b)!, to)) await step(b, { kind: 'move', dir });
-}
 
 describe('an admin restart with a P2P site', () => {
   it('the site plays on while the admin is down; after it the same servers serve on, a portal taken meanwhile completes, nothing is lost', async () => {
