@@ -282,8 +282,11 @@ export class SiteReads {
     if (purpose === 'save') {
       if (!this.closing) this.d.events.saved(verified);
     } else if (!markerIn) {
-      // The provider was not past the cut yet: take it again.
+      // The provider was not past the cut yet: take it again. The lost rule's clock runs on from the
+      // first try: a site whose servers agree on a state but can never order the marker is lost (FINDINGS 40).
+      const since = this.fetchStartedAt;
       this.start('close');
+      this.fetchStartedAt = since;
     } else this.d.events.cut(verified);
     this.d.events.changed();
   }

@@ -136,6 +136,23 @@ describe('P2PSite lifecycle (lifecycle.ts) as the site lives it', () => {
     expect(h.site.state).toBe('client-server');
   });
 
+  it('a hand-back whose marker is never applied is lost once most servers are gone, though they keep sending states (sim/FINDINGS.md 40)', async () => {
+    const h = harness({ lostAfterMs: 1000 });
+    await h.start();
+    // The servers never get the marker, and two of three count as gone (as ignored ones do): every
+    // state they send lacks it and is taken again; the lost rule's wait must not start over each time.
+    h.act('alice', { kind: 'move', dir: 'right' });
+    await h.run(400);
+    h.net.drop = (_from, _to, msg) => msg.type === 'sysAction' && msg.actor === SYSTEM_ACTOR;
+    h.down.add('s0');
+    h.down.add('s1');
+    h.site.close('test');
+    await h.run(3000);
+    expect(h.fromAdmin('stateRequest').length).toBeGreaterThan(2);
+    expect(events(h)).toEqual(['transfer', 'handBack', 'lose', 'fellBack']);
+    expect(h.site.state).toBe('client-server');
+  });
+
   it('a suspended site stays suspended: nothing it still had due moves it', async () => {
     const h = harness();
     await h.start();

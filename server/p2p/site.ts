@@ -34,7 +34,7 @@ import { SiteFallback } from './fallback.js';
 import { HAND_BACK_MARKER, LOST_AFTER_MS, SiteReads } from './reads.js';
 import { ResumeWait } from './resume.js';
 import { UnreachableReports, type ReporterRole } from './unreachable.js';
-import { WalkIns } from './walkIns.js';
+import { latestStintOf, WalkIns } from './walkIns.js';
 import type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
 import type { SiteLifecycle, SiteState } from './lifecycle.js';
 import type { Transit } from './transit.js';
@@ -172,8 +172,8 @@ export class P2PSite {
         log: deps.log,
         send: (to, msg) => this.send(to, msg),
         servers: () => this.servers(),
-        // A server whose player walked in plays here now: gone, as if its tab had closed (FINDINGS 32).
-        connected: (id) => deps.connected(id) && !this.walkedIn.has(id),
+        // Walked in (it plays here now, FINDINGS 32) or ignored (it counts for nothing, 40): as if gone.
+        connected: (id) => deps.connected(id) && !this.walked(id) && latestStintOf(this.membership()?.members, id)?.cut === null,
         orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, HAND_BACK_MARKER),
         saveEveryMs: deps.saveEveryMs,
         lostAfterMs: deps.lostAfterMs ?? LOST_AFTER_MS,
@@ -322,6 +322,11 @@ export class P2PSite {
     return this.coordinator.activeServers();
   }
 
+  /** Its player walked in and no record since picked it again (`members`: the record at hand, else the latest). */
+  private walked(id: string, members = this.coordinator.membership()?.members): boolean {
+    return this.walkedIn.has(id, latestStintOf(members, id)?.admit);
+  }
+
   membership(): ReturnType<SiteCoordinator['membership']> {
     return this.coordinator.membership();
   }
@@ -385,7 +390,7 @@ export class P2PSite {
     // Picked but not told to serve yet (its `serve` waits for this input's end): it has no copy.
     const copy = this.serving.has(id);
     const done = this.evict(id, 'its player walked in');
-    if (done) this.walkedIn.add(id, this.deps.now(), copy);
+    if (done) this.walkedIn.add(id, this.deps.now(), copy, this.coordinator.membership()?.epoch ?? 0);
     return done;
   }
 
@@ -455,7 +460,7 @@ export class P2PSite {
     if ((msg.type === 'siteInit' || msg.type === 'membership') && !this.serving.has(to) && this.slotted(msg, to)) {
       // A record sent late (deferred, or again) may still slot a server whose player walked in
       // since: it is not enlisted again (it plays there now), and the manager's claim on it is let go.
-      if (this.walkedIn.has(to)) this.deps.stopServing(to, 'its player walked in');
+      if (this.walked(to, msg.type === 'siteInit' ? msg.membership.members : msg.members)) this.deps.stopServing(to, 'its player walked in');
       else {
         const target = msg.type === 'membership' ? msg.change.target : null;
         const from = target !== null && this.walkedIn.handsOff(target) ? target : undefined;
@@ -473,7 +478,7 @@ export class P2PSite {
 
   /** Slotted servers are taken now: this input may still move one's player here, a walk-in then (FINDINGS 24). */
   private claimSlotted(): void {
-    for (const id of this.servers()) if (!this.serving.has(id) && !this.walkedIn.has(id)) this.deps.claim?.(id);
+    for (const id of this.servers()) if (!this.serving.has(id) && !this.walked(id)) this.deps.claim?.(id);
   }
 
   /** Servers that lost their slot stop serving. */
