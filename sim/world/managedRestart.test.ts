@@ -127,6 +127,12 @@ describe('admin crashes (kill -9) in the managed world', () => {
     expect(checkWorld(t)).toEqual([]);
   }, 60_000);
 
+  it("a refilled server's first Timeslot, come before its record, is kept for its cut (seed 306; FINDINGS 35)", () => {
+    const t = runManagedWorld({ seed: 306, crashes: 'sometimes' });
+    expect(t.downs?.[0]?.crash).toBe(true);
+    expect(checkWorld(t)).toEqual([]);
+  }, 60_000);
+
   it('each property still fails on a broken crash trace', () => {
     const base = runManagedWorld({ seed: 3, crashes: 'always' });
     expect(checkWorld(base)).toEqual([]);

@@ -1,7 +1,8 @@
 /**
  * Requests from peers that no record the receiver holds names (sim/FINDINGS.md 14): a server a
  * newer record admits, whose record is still on its way to the receiver, is asked for the record
- * and not refused; a stranger is refused.
+ * and not refused, and a Timeslot it sent is kept until the record comes (FINDINGS 35); a stranger
+ * is refused.
  */
 import { describe, expect, it } from 'vitest';
 import { createSite } from '../game/rules.js';
@@ -9,9 +10,10 @@ import type { CoreEvent } from './api.js';
 import { makeSiteConfig } from './config.js';
 import { createSiteCoordinator } from './coordinator.js';
 import { insecureFastScheme, ZERO_HASH } from './crypto.js';
-import type { Membership, PeerMessage, SiteInit } from './messages.js';
+import type { Membership, PeerMessage, SiteInit, Timeslot } from './messages.js';
 import { createSiteServer } from './server.js';
-import { signMembership } from './signed.js';
+import { signMembership, signTimeslot, timeslotHash } from './signed.js';
+import { MAX_EARLY_TIMESLOTS } from './timeslots.js';
 
 const crypto = insecureFastScheme;
 const ADMIN_SECRET = 'ad'.repeat(32);
@@ -87,6 +89,39 @@ describe('requests from peers no record names', () => {
     expect(t.sent.map((x) => `${x.to}:${x.m.type}`)).toEqual(['p0:siteInit', 'p0:timeslotReply']);
     expect(t.sent[1]?.m).toEqual({ type: 'timeslotReply', site: 'meadow', timeslots: [], epoch: 2 });
     expect(t.codes()).toEqual([]);
+  });
+
+  it("keeps a newcomer's Timeslot that came before its record, and serves it once the record is applied", () => {
+    // Seed 306 (sim/FINDINGS.md 35): p0's #1 came before the record that admits it and was dropped;
+    // p0 was cut at #2 and gone, and no server could give #1, so every window waited for it.
+    const t = setup();
+    const p0ts = (seq: number, prevHash: string): Timeslot =>
+      signTimeslot({ site: 'meadow', server: 'p0', seq, stamp: seq * 100, prevHash, epoch: 2, entries: [], heads: [], update: null }, secret('p0'), crypto);
+    const first = p0ts(1, ZERO_HASH);
+    t.server.receive('p0', { type: 'timeslot', ...first });
+    t.server.receive('p0', { type: 'membership', ...t.admitP0() });
+    t.server.receive('p0', { type: 'timeslot', ...p0ts(2, timeslotHash(first)) });
+    expect(t.codes()).toEqual([]);
+    t.sent.length = 0;
+    t.server.receive('s1', { type: 'timeslotRequest', site: 'meadow', server: 'p0', fromSeq: 1, toSeq: 2, epoch: 2 });
+    const reply = t.sent.find((x) => x.to === 's1' && x.m.type === 'timeslotReply')?.m;
+    expect(reply?.type === 'timeslotReply' ? reply.timeslots.map((ts) => ts.seq) : null).toEqual([1, 2]);
+  });
+
+  it('keeps at most MAX_EARLY_TIMESLOTS of them, the latest', () => {
+    const t = setup();
+    let prev = ZERO_HASH;
+    const n = MAX_EARLY_TIMESLOTS + 8;
+    for (let seq = 1; seq <= n; seq++) {
+      const ts = signTimeslot({ site: 'meadow', server: 'p0', seq, stamp: seq * 100, prevHash: prev, epoch: 2, entries: [], heads: [], update: null }, secret('p0'), crypto);
+      prev = timeslotHash(ts);
+      t.server.receive('p0', { type: 'timeslot', ...ts });
+    }
+    t.server.receive('p0', { type: 'membership', ...t.admitP0() });
+    t.sent.length = 0;
+    t.server.receive('s1', { type: 'timeslotRequest', site: 'meadow', server: 'p0', fromSeq: 1, toSeq: n, epoch: 2 });
+    const reply = t.sent.find((x) => x.to === 's1' && x.m.type === 'timeslotReply')?.m;
+    expect(reply?.type === 'timeslotReply' ? reply.timeslots.map((ts) => ts.seq) : null).toEqual(Array.from({ length: MAX_EARLY_TIMESLOTS }, (_, i) => i + 9));
   });
 
   it('a peer that claims no newer epoch than ours is refused as a stranger, and is sent nothing', () => {

@@ -11,7 +11,7 @@ import { forgetReports, indexItem } from './reports.js';
 import { becomeEvicted, becomeRunning, ceilGrid, isActive, latestStint, observe, own, reject, type ServerCtx } from './serverContext.js';
 import { verifyMembership, verifySiteInit } from './signed.js';
 import { fetchAfterAdopting, startSync } from './stateSync.js';
-import { anchorAtHandOver, scheduleFirstSlot, startChains } from './timeslots.js';
+import { anchorAtHandOver, scheduleFirstSlot, startChains, takeEarlyTimeslots } from './timeslots.js';
 
 /** A newer membership record: who is in, who is cut where; a server it lists for the first time joins. */
 export function applyMembership(ctx: ServerCtx, rec: Membership, from: string): void {
@@ -53,6 +53,7 @@ export function applyMembership(ctx: ServerCtx, rec: Membership, from: string): 
     scheduleFirstSlot(ctx, now);
     startSync(ctx, 'joining');
   }
+  takeEarlyTimeslots(ctx);
 }
 
 /** Starts an initial server from the hand-over (the admin's, or one a peer forwarded). */

@@ -118,6 +118,12 @@ export interface TimeslotsPart {
    */
   checkSelf: boolean;
   selfChecked: Set<string>;
+  /**
+   * Timeslots of servers no record we hold names, sent under a newer epoch: kept (unverified, at
+   * most MAX_EARLY_TIMESLOTS) until the record arrives. The sender may be cut before anyone asks it
+   * again, and then only our copy can fill its chain (sim/FINDINGS.md 35).
+   */
+  early: Array<{ ts: Timeslot; from: string; direct: boolean }>;
   /** P -> Y -> claims "I hold Y#seq with this hash" for seqs beyond ours, checked once we hold them.
    *  Several per (P, Y): a peer always one Timeslot ahead of us would otherwise never be credited. */
   pendingHead: Map<string, Map<string, Map<number, string>>>;
@@ -271,6 +277,7 @@ export function createContext(opts: SiteServerOptions): ServerState {
       echoedGrid: -Infinity,
       checkSelf: false,
       selfChecked: new Set(),
+      early: [],
       pendingHead: new Map(),
       declared: new Map(),
       announced: new Map(),
@@ -381,8 +388,9 @@ export function askRecords(ctx: ServerCtx, peer: string): void {
  * sender we do not know runs on a newer record than ours, one still on its way to us: it says so
  * (`claimed`, the epoch its message carries), and we ask it for the record rather than refuse it
  * (sim/FINDINGS.md 14); it repeats what we drop. Only the sender's own claim counts, not what other
- * members' Timeslots say: a claim buys a stranger nothing (its message is dropped all the same, and
- * it gets one rate-limited recordRequest), while one member claiming a high epoch would otherwise
+ * members' Timeslots say: a claim buys a stranger nothing (its message is dropped all the same, a
+ * Timeslot kept aside only until a record names its server or shows it is none, and it gets one
+ * rate-limited recordRequest), while one member claiming a high epoch would otherwise
  * hide every stranger. Waiting, we hold no record that lists us and can rule nothing out.
  */
 export function fromUnknownPeer(ctx: ServerCtx, from: string, msgType: string, claimed: number | undefined, reason: string): void {

@@ -15,6 +15,8 @@ import { ADMIN_ID, MAX_TIMESLOTS_PER_REPLY, type PeerMessage, type PeerOf, type 
 
 /** Suspicions (a peer echoed another hash than ours) remembered at once; each lasts T_timeout. */
 export const MAX_SUSPICIONS = 1024;
+/** Timeslots kept of servers named by a record still on its way to us (a few per newcomer). */
+export const MAX_EARLY_TIMESLOTS = 32;
 import { indexItem } from './reports.js';
 import {
   activeIds,
@@ -30,6 +32,7 @@ import {
   isActive,
   latestStint,
   MAX_PENDING_CLAIMS,
+  myEpoch,
   observe,
   reject,
   timeslotReply,
@@ -259,7 +262,10 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
   if (ts.server === ctx.me) return; // our own, echoed back
   if (direct && from !== ts.server) return reject(ctx, from, 'timeslot', 'ERR_UNKNOWN_PEER', 'timeslot not from its server');
   const m = ctx.roster.members.get(ts.server);
-  if (!m) return fromUnknownPeer(ctx, from, 'timeslot', ts.epoch, `unknown server ${ts.server}`);
+  if (!m) {
+    if (ctx.lifecycle.status !== 'waiting' && ts.epoch > myEpoch(ctx)) keepEarly(ctx, ts, from, direct);
+    return fromUnknownPeer(ctx, from, 'timeslot', ts.epoch, `unknown server ${ts.server}`);
+  }
   if (!heldAndVerified(ctx, ts) && !verifyTimeslot(ts, m.key, ctx.crypto)) {
     return reject(ctx, from, 'timeslot', 'ERR_BAD_SIGNATURE', `from ${ts.server}`);
   }
@@ -307,6 +313,32 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
       break;
     }
   }
+}
+
+/** Keeps a Timeslot of a server a newer record may name, dropping the oldest kept past the bound. */
+function keepEarly(ctx: ServerCtx, ts: Timeslot, from: string, direct: boolean): void {
+  const { early } = own(ctx, 'timeslots');
+  if (early.some((e) => e.ts.server === ts.server && e.ts.seq === ts.seq && e.ts.sig === ts.sig)) return;
+  early.push({ ts, from, direct });
+  if (early.length > MAX_EARLY_TIMESLOTS) early.shift();
+}
+
+/**
+ * A new record applied: takes the kept Timeslots of the servers it names (verified now, with
+ * their keys), and forgets those its epoch shows were no member's after all.
+ */
+export function takeEarlyTimeslots(ctx: ServerCtx): void {
+  const t = own(ctx, 'timeslots');
+  const epoch = myEpoch(ctx);
+  const now: typeof t.early = [];
+  const later: typeof t.early = [];
+  for (const e of t.early) {
+    if (ctx.roster.members.has(e.ts.server)) now.push(e);
+    else if (e.ts.epoch > epoch) later.push(e);
+  }
+  t.early = later;
+  now.sort((a, b) => a.ts.seq - b.ts.seq);
+  for (const e of now) onTimeslot(ctx, e.ts, e.from, e.direct);
 }
 
 /**
