@@ -317,6 +317,28 @@ describe('window readiness', () => {
     expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's2' && m.toSeq === 7)).toBe(true);
   });
 
+  it('needs a chain only from the admission point of a stint that may count, not back to the frontier (sim/FINDINGS.md 38)', () => {
+    // s4 ignored at 0, then readmitted at epoch 2 (admission point 200) and ignored again at #2
+    // (stamp 150, before that point): none of its reports can count. Its chain is held from #2
+    // on (its first Timeslots reached nobody); #1 is gone with it. Asking for #1 stalled the site.
+    const s4Stints: Stint[] = [
+      { admit: 0, cut: { seq: 0, hash: ZERO_HASH } },
+      { admit: 2, cut: { seq: 2, hash: '', stamp: 150, epoch: 1 } },
+    ];
+    const { ctx, sent } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', s4Stints)]);
+    for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 4, { epoch: (s) => (s >= 2 ? 2 : 1) });
+    echoAll(ctx, 4);
+    const s4 = new Chain('s4', { seq: 1, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256);
+    ctx.timeslots.chains.set('s4', s4);
+    extendChain(s4, 2, { stamp: (seq) => seq * 75 });
+    s4Stints[1]!.cut!.hash = s4.hashOf(2) ?? '';
+    setMembers(ctx, [...IDS.slice(0, 4).map((id) => member(id)), member('s4', s4Stints)]);
+    expect(admission(ctx, ctx.roster.members.get('s4') as Member, s4Stints[1]!)).toEqual({ known: true, at: 200 });
+    ctx.ordering.frontier = 100;
+    expect([windowReady(ctx), ctx.finality.blocked]).toEqual([true, '']);
+    expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's4')).toBe(false);
+  });
+
   it('only a running server with a membership closes windows', () => {
     const { ctx } = fixture();
     allStable(ctx, 1);

@@ -164,9 +164,17 @@ export function windowReady(ctx: ServerCtx): boolean {
       }
     }
     const last = latestStint(m);
-    // Reports of this server may count here: we must hold its chain back to the frontier.
+    // Reports of this server may count here: we must hold its chain back to the frontier, or to
+    // the admission point of a stint that may count when that is later (none before it counts,
+    // and a server gone may be the only one that had them: sim/FINDINGS.md 38).
     const ch = ctx.timeslots.chains.get(m.id);
-    if (m.id !== ctx.me && ch && !ch.complete(frontier) && (last.cut === null || last.cut.seq > ch.anchor.seq)) {
+    let since = Infinity;
+    for (const st of m.stints) {
+      if (st.cut?.seq === 0) continue;
+      const a = admission(ctx, m, st);
+      since = Math.min(since, a.known ? Math.max(frontier, a.at) : frontier);
+    }
+    if (m.id !== ctx.me && ch && since !== Infinity && !ch.complete(since) && (last.cut === null || last.cut.seq > ch.anchor.seq)) {
       fetchRange(ctx, m.id, Math.max(1, ch.anchor.seq - MAX_TIMESLOTS_PER_REPLY + 1), ch.anchor.seq, 'backfill');
       block(ctx, `backfilling ${m.id}'s Timeslots before #${ch.anchor.seq + 1}`);
       return false;
