@@ -18,6 +18,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { p2pSites, parseAdminView, playersOnline } from './admin.js';
 import { sleep, startAdmin, startBots } from './proc.js';
+import { intArg } from './args.js';
 
 interface ThreadSample {
   pid: number;
@@ -113,15 +114,10 @@ async function main(): Promise<void> {
       env: { type: 'string', multiple: true },
     },
   });
-  const int = (s: string | undefined, lo: number, hi: number): number => {
-    const x = Number(s);
-    if (!Number.isInteger(x) || x < lo || x > hi) throw new Error(`not an integer in ${lo}..${hi}: ${s}`);
-    return x;
-  };
-  const bots = int(values.bots, 4, 200);
-  const seconds = int(values.seconds, 1, 600);
-  const warmup = int(values.warmup, 0, 600);
-  const perProcess = int(values['per-process'], 1, 200);
+  const bots = intArg(values.bots, 4, 200);
+  const seconds = intArg(values.seconds, 1, 600);
+  const warmup = intArg(values.warmup, 0, 600);
+  const perProcess = intArg(values['per-process'], 1, 200);
   if (values.mode !== 'p2p' && values.mode !== 'cs') throw new Error('--mode p2p|cs');
   const p2p = values.mode === 'p2p';
   for (const kv of values.env ?? []) {

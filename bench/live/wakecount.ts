@@ -23,6 +23,7 @@ import { isServerEnd } from '../../src/net/p2p/mesh.js';
 import { decodePeerMessage } from '../../src/protocol/messages.js';
 import { isBundle, unpackBundle } from '../../src/protocol/peerCodec.js';
 import { sleep, startAdmin } from './proc.js';
+import { intArg } from './args.js';
 
 /** Counts of one bot over the window. */
 class Tally {
@@ -116,15 +117,10 @@ async function main(): Promise<void> {
       nserver: { type: 'string', default: '3' },
     },
   });
-  const num = (s: string | undefined, lo: number, hi: number): number => {
-    const x = Number(s);
-    if (!Number.isInteger(x) || x < lo || x > hi) throw new Error(`not an integer in ${lo}..${hi}: ${s}`);
-    return x;
-  };
-  const count = num(values.bots, 4, 200);
-  const seconds = num(values.seconds, 1, 600);
-  const T = num(values.t, 10, 10_000);
-  const nServer = num(values.nserver, 1, 9);
+  const count = intArg(values.bots, 4, 200);
+  const seconds = intArg(values.seconds, 1, 600);
+  const T = intArg(values.t, 10, 10_000);
+  const nServer = intArg(values.nserver, 1, 9);
   const admin = await startAdmin({ nServer, threshold: 3, T_timeslot: T });
   const bots: Array<{ bot: Bot; tally: Tally }> = [];
   let ticks0 = new Map<Bot, number>();
