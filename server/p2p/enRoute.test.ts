@@ -14,7 +14,7 @@ import { ZERO_HASH } from '../../src/protocol/crypto.js';
 import { encodePeerMessage, type PeerMessage, type ServerMessage } from '../../src/protocol/messages.js';
 import { updateHash } from '../../src/protocol/signed.js';
 import { P2PManager, type GameHooks } from './manager.js';
-import { kitCrypto, placingGame, recordingLog, registerTab } from './managerKit.js';
+import { placingGame, recordingLog, registerTab, testManager } from './managerKit.js';
 import { LOST_AFTER_MS } from './reads.js';
 import { DEFAULT_P2P } from './settings.js';
 import type { VerifiedSite } from './types.js';
@@ -53,12 +53,9 @@ function world(at: Record<string, string>, peers: string[], threshold: number) {
   };
   const deferred: Array<() => void> = [];
   let wake: (() => void) | null = null;
-  m = new P2PManager({
-    options: { ...DEFAULT_P2P, transferThreshold: threshold },
-    adminSecret: 'ad'.repeat(32),
-    crypto: kitCrypto,
+  m = testManager({
+    transferThreshold: threshold,
     now: () => t,
-    random: () => 0,
     log,
     game,
     checkEveryMs: CHECK_MS,

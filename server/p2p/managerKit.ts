@@ -1,7 +1,7 @@
 /**
- * What the P2PManager tests share (refill, replacedTab, resumeWalkIn, pickedWalkIn): a log that
- * records, a game that only places users, and a tab that connects and registers its key as a real
- * one does (challenge, proof, round trip).
+ * What the P2PManager tests share (refill, replacedTab, resumeWalkIn, pickedWalkIn, enRoute): a
+ * manager, a log that records, a game that only places users, and a tab that connects and
+ * registers its key as a real one does (challenge, proof, round trip).
  */
 import { expect } from 'vitest';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
@@ -9,7 +9,8 @@ import { keyProofBytes } from '../../src/protocol/keys.js';
 import type { ServerMessage } from '../../src/protocol/messages.js';
 import type { Logger } from '../log.js';
 import { createSite } from '../../src/game/rules.js';
-import type { GameHooks, P2PManager } from './manager.js';
+import { P2PManager, type GameHooks, type ManagerDeps } from './manager.js';
+import { DEFAULT_P2P } from './settings.js';
 import { Transit } from './transit.js';
 
 export const kitCrypto = insecureFastScheme;
@@ -49,4 +50,22 @@ export function placingGame(o: Pick<GameHooks, 'siteOf' | 'usersOn' | 'snapshotF
     stored: (site) => ({ seq: 0, snapshot: { ...createSite(site), users: [] }, lastActionNo: new Map() }),
     transit: new Transit(),
   };
+}
+
+/**
+ * A manager as the tests build it: transfer at one player (or `transferThreshold`), the first
+ * eligible peer picked (random 0), no timer of its own unless `wakeup` is given.
+ */
+export function testManager(
+  d: Pick<ManagerDeps, 'now' | 'log' | 'game' | 'defer'> & Partial<ManagerDeps> & { transferThreshold?: number },
+): P2PManager {
+  const { transferThreshold = 1, ...rest } = d;
+  return new P2PManager({
+    options: { ...DEFAULT_P2P, transferThreshold },
+    adminSecret: 'ad'.repeat(32),
+    crypto: kitCrypto,
+    random: () => 0,
+    wakeup: { set: () => undefined, clear: () => undefined },
+    ...rest,
+  });
 }

@@ -8,9 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
 import { splitChunks } from '../../src/protocol/chunks.js';
 import { encodePeerMessage, type PeerMessage, type ServerMessage } from '../../src/protocol/messages.js';
-import { P2PManager, type GameHooks } from './manager.js';
-import { kitCrypto, placingGame, recordingLog, registerTab } from './managerKit.js';
-import { DEFAULT_P2P } from './settings.js';
+import type { GameHooks } from './manager.js';
+import { placingGame, recordingLog, registerTab, testManager } from './managerKit.js';
 
 const USERS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
 
@@ -24,15 +23,10 @@ function world() {
     snapshotFor: (site) => ({ ...createSite(site), users: [newUser('u0', site)] }),
   });
   const deferred: Array<() => void> = [];
-  const m = new P2PManager({
-    options: { ...DEFAULT_P2P, transferThreshold: 1 },
-    adminSecret: 'ad'.repeat(32),
-    crypto: kitCrypto,
+  const m = testManager({
     now: () => 1000,
-    random: () => 0,
     log,
     game,
-    wakeup: { set: () => undefined, clear: () => undefined },
     defer: (fn) => void deferred.push(fn),
   });
   /** The input is over: what it deferred runs (queueMicrotask on the admin). */

@@ -6,13 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
 import { splitChunks } from '../../src/protocol/chunks.js';
-import { insecureFastScheme } from '../../src/protocol/crypto.js';
 import { encodePeerMessage, type PeerMessage, type ServerMessage } from '../../src/protocol/messages.js';
-import { P2PManager, type GameHooks } from './manager.js';
-import { placingGame, recordingLog, registerTab } from './managerKit.js';
+import type { GameHooks } from './manager.js';
 import { DEFAULT_P2P } from './settings.js';
+import { placingGame, recordingLog, registerTab, testManager } from './managerKit.js';
 
-const crypto = insecureFastScheme;
 const CHECK_MS = 500;
 
 function world(onSite: string[]) {
@@ -27,12 +25,8 @@ function world(onSite: string[]) {
     snapshotFor: (site) => ({ ...createSite(site), users: onSite.map((u) => newUser(u, site)) }),
   });
   let wake: (() => void) | null = null;
-  const m = new P2PManager({
-    options: { ...DEFAULT_P2P, transferThreshold: 1 },
-    adminSecret: 'ad'.repeat(32),
-    crypto,
+  const m = testManager({
     now: () => t,
-    random: () => 0,
     log,
     game,
     checkEveryMs: CHECK_MS,

@@ -5,12 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
-import { insecureFastScheme } from '../../src/protocol/crypto.js';
-import { P2PManager, type GameHooks } from './manager.js';
-import { placingGame, recordingLog, registerTab } from './managerKit.js';
-import { DEFAULT_P2P } from './settings.js';
+import type { GameHooks } from './manager.js';
+import { placingGame, recordingLog, registerTab, testManager } from './managerKit.js';
 
-const crypto = insecureFastScheme;
 const USERS = ['u0', 'u1', 'u2', 'u3'];
 
 function world() {
@@ -22,15 +19,10 @@ function world() {
     usersOn: (site) => (site === 'meadow' ? ['u0'] : []),
     snapshotFor: (site) => ({ ...createSite(site), users: site === 'meadow' ? [newUser('u0', site)] : [] }),
   });
-  const m = new P2PManager({
-    options: { ...DEFAULT_P2P, transferThreshold: 1 },
-    adminSecret: 'ad'.repeat(32),
-    crypto,
+  const m = testManager({
     now: () => t,
-    random: () => 0,
     log,
     game,
-    wakeup: { set: () => undefined, clear: () => undefined },
     defer: (fn) => fn(),
   });
   /** A connection of `user` with its key registered and its round trip measured. */

@@ -6,15 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSite, newUser } from '../../src/game/rules.js';
-import { insecureFastScheme } from '../../src/protocol/crypto.js';
 import type { ServerMessage } from '../../src/protocol/messages.js';
 import type { StoredP2PSite } from '../storage/types.js';
-import { P2PManager, type GameHooks } from './manager.js';
-import { recordingLog, registerTab } from './managerKit.js';
-import { DEFAULT_P2P } from './settings.js';
+import type { GameHooks } from './manager.js';
+import { recordingLog, registerTab, testManager } from './managerKit.js';
 import { Transit } from './transit.js';
 
-const crypto = insecureFastScheme;
 
 /** An admin process: a manager on a fake game where `where` says who plays where. */
 function admin(where: Map<string, string>, records: Map<string, StoredP2PSite>) {
@@ -32,16 +29,11 @@ function admin(where: Map<string, string>, records: Map<string, StoredP2PSite>) 
     stored: (site, users) => ({ seq: 0, snapshot: { ...createSite(site), users: users.map((u) => newUser(u, site)) }, lastActionNo: new Map() }),
     transit: new Transit(),
   };
-  const m = new P2PManager({
-    options: { ...DEFAULT_P2P, transferThreshold: 1 },
-    adminSecret: 'ad'.repeat(32),
-    crypto,
+  const m = testManager({
     now: () => 1000,
-    random: () => 0,
     log,
     game,
     records: { put: (r) => void records.set(r.site, structuredClone(r)), delete: (s) => void records.delete(s) },
-    wakeup: { set: () => undefined, clear: () => undefined },
     defer: (fn) => fn(),
   });
   const connect = (user: string, i: number): ServerMessage[] => registerTab(m, user, i).got;
