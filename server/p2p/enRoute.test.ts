@@ -14,7 +14,7 @@ import { ZERO_HASH } from '../../src/protocol/crypto.js';
 import { encodePeerMessage, type PeerMessage, type ServerMessage } from '../../src/protocol/messages.js';
 import { updateHash } from '../../src/protocol/signed.js';
 import { P2PManager, type GameHooks } from './manager.js';
-import { placingGame, recordingLog, registerTab, testManager } from './managerKit.js';
+import { placingGame, recordingLog, registerTab, steppedClock, testManager } from './managerKit.js';
 import { LOST_AFTER_MS } from './reads.js';
 import { DEFAULT_P2P } from './settings.js';
 import type { VerifiedSite } from './types.js';
@@ -31,7 +31,6 @@ const served = (got: ServerMessage[] | undefined, site: string): boolean => got?
  * wait for the input's end, as on the admin.
  */
 function world(at: Record<string, string>, peers: string[], threshold: number) {
-  let t = 1000;
   const { log, logs } = recordingLog();
   const where = new Map(Object.entries(at));
   /** Sites back at the admin, as they came back. */
@@ -52,35 +51,27 @@ function world(at: Record<string, string>, peers: string[], threshold: number) {
     closed: (site, v) => void closed.push([site, v]),
   };
   const deferred: Array<() => void> = [];
-  let wake: (() => void) | null = null;
-  m = testManager({
-    transferThreshold: threshold,
-    now: () => t,
-    log,
-    game,
-    checkEveryMs: CHECK_MS,
-    wakeup: { set: (_ms, cb) => void (wake = cb), clear: () => void (wake = null) },
-    defer: (fn) => void deferred.push(fn),
-  });
   const endOfInput = (): void => {
     while (deferred.length > 0) deferred.shift()!();
   };
+  // Time passes; the manager's Driver wakes as it asked, each wake-up one input.
+  const clock = steppedClock(1000, CHECK_MS, endOfInput);
+  m = testManager({
+    transferThreshold: threshold,
+    now: clock.now,
+    log,
+    game,
+    checkEveryMs: CHECK_MS,
+    wakeup: clock.wakeup,
+    defer: (fn) => void deferred.push(fn),
+  });
   const tabs = new Map<string, ServerMessage[]>();
   const connect = (u: string): void => {
     tabs.set(u, registerTab(m!, u, tabs.size).got);
     endOfInput();
   };
   for (const u of peers) connect(u);
-  /** Time passes; the manager's Driver wakes as it asked. */
-  const advance = (ms: number): void => {
-    for (let left = ms; left > 0; left -= CHECK_MS) {
-      t += Math.min(CHECK_MS, left);
-      const cb = wake;
-      wake = null;
-      cb?.();
-      endOfInput();
-    }
-  };
+  const advance = clock.advance;
   let msgId = 0;
   /** A server's message to the admin, as its tab sends it over its WebSocket (in chunks). */
   const fromServer = (site: string, id: string, msg: PeerMessage): void => {

@@ -1,7 +1,7 @@
 /**
  * What the P2PManager tests share (refill, replacedTab, resumeWalkIn, pickedWalkIn, enRoute): a
- * manager, a log that records, a game that only places users, and a tab that connects and
- * registers its key as a real one does (challenge, proof, round trip).
+ * manager, a log that records, a game that only places users, a tab that connects and registers
+ * its key as a real one does (challenge, proof, round trip), and a clock moved by hand.
  */
 import { expect } from 'vitest';
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
@@ -9,6 +9,7 @@ import { keyProofBytes } from '../../src/protocol/keys.js';
 import type { ServerMessage } from '../../src/protocol/messages.js';
 import type { Logger } from '../log.js';
 import { createSite } from '../../src/game/rules.js';
+import type { Wakeup } from '../../src/net/p2p/driver.js';
 import { P2PManager, type GameHooks, type ManagerDeps } from './manager.js';
 import { DEFAULT_P2P } from './settings.js';
 import { Transit } from './transit.js';
@@ -68,4 +69,30 @@ export function testManager(
     wakeup: { set: () => undefined, clear: () => undefined },
     ...rest,
   });
+}
+
+/**
+ * A manager's clock moved by hand: give `now` and `wakeup` to `testManager`. `advance(ms)` moves
+ * time in steps of `stepMs`, firing the Driver's wake-up as the admin's timer would, then `afterStep`.
+ */
+export function steppedClock(startMs: number, stepMs: number, afterStep: () => void = () => undefined): {
+  now: () => number;
+  wakeup: Wakeup;
+  advance: (ms: number) => void;
+} {
+  let t = startMs;
+  let wake: (() => void) | null = null;
+  return {
+    now: () => t,
+    wakeup: { set: (_ms, cb) => void (wake = cb), clear: () => void (wake = null) },
+    advance(ms) {
+      for (let left = ms; left > 0; left -= stepMs) {
+        t += Math.min(stepMs, left);
+        const cb = wake;
+        wake = null;
+        cb?.();
+        afterStep();
+      }
+    },
+  };
 }

@@ -9,12 +9,11 @@ import { splitChunks } from '../../src/protocol/chunks.js';
 import { encodePeerMessage, type PeerMessage, type ServerMessage } from '../../src/protocol/messages.js';
 import type { GameHooks } from './manager.js';
 import { DEFAULT_P2P } from './settings.js';
-import { placingGame, recordingLog, registerTab, testManager } from './managerKit.js';
+import { placingGame, recordingLog, registerTab, steppedClock, testManager } from './managerKit.js';
 
 const CHECK_MS = 500;
 
 function world(onSite: string[]) {
-  let t = 1000;
   const { log, logs } = recordingLog();
   // Who plays on the meadow (the others are in town and may serve it); a test moves them.
   const where = new Map<string, string>();
@@ -24,13 +23,14 @@ function world(onSite: string[]) {
     usersOn: (site) => [...where].filter(([, s]) => s === site).map(([u]) => u),
     snapshotFor: (site) => ({ ...createSite(site), users: onSite.map((u) => newUser(u, site)) }),
   });
-  let wake: (() => void) | null = null;
+  // Time passes; the manager's periodic check runs as its Driver would wake it.
+  const clock = steppedClock(1000, CHECK_MS);
   const m = testManager({
-    now: () => t,
+    now: clock.now,
     log,
     game,
     checkEveryMs: CHECK_MS,
-    wakeup: { set: (_ms, cb) => void (wake = cb), clear: () => void (wake = null) },
+    wakeup: clock.wakeup,
     defer: (fn) => fn(),
   });
   const tabs = new Map<string, ServerMessage[]>();
@@ -45,15 +45,7 @@ function world(onSite: string[]) {
     const [data] = splitChunks(encodePeerMessage(msg));
     expect(m.onMessage(user, { type: 'peer', as: 'server', site: 'meadow', id: 1, index: 0, count: 1, data: data! })).toBe(null);
   };
-  /** Time passes; the manager's periodic check runs as its Driver would wake it. */
-  const advance = (ms: number): void => {
-    for (let left = ms; left > 0; left -= CHECK_MS) {
-      t += Math.min(CHECK_MS, left);
-      const cb = wake;
-      wake = null;
-      cb?.();
-    }
-  };
+  const advance = clock.advance;
   /** Every peer registered; the meadow handed to three of them; one of their tabs closes, nobody is free to replace it. */
   const shortOfOne = (users: string[]) => {
     users.forEach((u, i) => connect(u, i));
