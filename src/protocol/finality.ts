@@ -190,6 +190,16 @@ export function windowReady(ctx: ServerCtx): boolean {
       block(ctx, `backfilling ${m.id}'s Timeslots before #${ch.anchor.seq + 1}`);
       return false;
     }
+    // An earlier stint's reports count up to its cut, whatever the latest stint says: hold its
+    // chain up to that cut when the cut may lie past the frontier (a readmitted server whose
+    // latest stint counts only later: sim/FINDINGS.md 50).
+    for (const st of m.stints) {
+      if (st === last || st.cut === null || st.cut.seq === 0 || (st.cut.stamp ?? Infinity) <= frontier) continue;
+      if (!cutComplete(ctx, m, st.cut)) {
+        block(ctx, `fetching ${m.id}'s Timeslots up to its earlier cut ${st.cut.seq}`);
+        return false;
+      }
+    }
     if (last.cut) {
       if (!cutComplete(ctx, m, last.cut)) {
         block(ctx, `fetching ${m.id}'s Timeslots up to its cut ${last.cut.seq}`);
