@@ -133,6 +133,13 @@ describe('admin crashes (kill -9) in the managed world', () => {
     expect(checkWorld(t)).toEqual([]);
   }, 60_000);
 
+  it("a walked-in server's cut waits for a request that covers it, not a syncing replacement's (seed 5667; FINDINGS 39)", () => {
+    // The replacement admitted while the admin was down held nothing of town's p13 and alone cut
+    // it at 0, below what p9 and p13 had used: p9 applied another update 28.
+    const t = runManagedWorld({ seed: 5667, crashes: 'sometimes' });
+    expect(checkWorld(t)).toEqual([]);
+  }, 60_000);
+
   it('each property still fails on a broken crash trace', () => {
     const base = runManagedWorld({ seed: 3, crashes: 'always' });
     expect(checkWorld(base)).toEqual([]);

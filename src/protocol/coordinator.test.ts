@@ -53,6 +53,28 @@ describe('coordinator: withdrawn ignore requests', () => {
   });
 });
 
+describe('coordinator: ignore requests that do not cover the target (sim/FINDINGS.md 39)', () => {
+  it('never cut it, however many; one that covers, with them, does', () => {
+    const { s } = siteSeenFromAdmin();
+    const ask = (from: string, covers: boolean): void =>
+      s.coordinator.receive(from, {
+        type: 'membershipRequest',
+        site: 'meadow',
+        epoch: 1,
+        no: 1,
+        kind: 'ignore',
+        target: 's4',
+        held: null,
+        covers,
+      });
+    const cutOfS4 = () => s.coordinator.membership()?.members.find((m) => m.id === 's4')?.stints.at(-1)?.cut ?? null;
+    for (const id of ['s0', 's1', 's2', 's3']) ask(id, false);
+    expect(cutOfS4()).toBeNull();
+    ask('s2', true); // its repeat, once it knows its admission point
+    expect(cutOfS4()).not.toBeNull();
+  });
+});
+
 describe('coordinator: a late copy of a declined ignore request (sim/FINDINGS.md 22)', () => {
   it('is declined again and never counts: its sender may have unfrozen on the answer', () => {
     const { s, out } = siteSeenFromAdmin();
@@ -193,3 +215,51 @@ describe('coordinator: going on from its record after the admin restarted', () =
   });
 });
 
+describe('coordinator: a walked-in server cut while its replacement-to-be is still syncing (sim/FINDINGS.md 39)', () => {
+  /**
+   * Three servers; s0 reaches the admin 300 ms late. s2's player walks in: evicted, c0 takes its
+   * slot. Unless `linked`, c0 never gets a state nor anything of s1 (those links never came up).
+   * Then s1's player walks in too: s1 stops, the admin evicts it, and c0 and s0 answer the call.
+   */
+  function walkInsWithReplacement(linked: boolean) {
+    const slow = (from: string, to: string): boolean => from === 's0' && to === 'admin';
+    const s = setupSite({ nServer: 3, spares: 1, latency: (from, to) => (slow(from, to) ? 300 : 5) });
+    const asks: Array<{ from: string; seq: number | null; covers: boolean | undefined }> = [];
+    s.net.rewrite = (from, to, m) => {
+      if (to === 'admin' && m.type === 'membershipRequest' && m.target === 's1')
+        asks.push({ from, seq: m.held?.seq ?? null, covers: m.covers });
+      return m;
+    };
+    if (!linked)
+      s.net.drop = (from, to, m) => to === 'c0' && (from === 's1' || m.type === 'stateChunk' || m.type === 'timeslotReply');
+    playMoves(s, 10);
+    s.net.down.add('s2');
+    expect(s.coordinator.evict('s2')).toBe(true);
+    s.net.run(linked ? 2000 : 100);
+    expect(s.coordinator.activeServers()).toEqual(['s0', 's1', 'c0']);
+    expect(s.servers.get('c0')?.status()).toBe(linked ? 'running' : 'syncing');
+    s.net.down.add('s1');
+    expect(s.coordinator.evict('s1')).toBe(true);
+    s.net.run(1000);
+    const cut = s.coordinator.membership()?.members.find((m) => m.id === 's1')?.stints.at(-1)?.cut ?? null;
+    return { asks, cut };
+  }
+
+  it('is not decided by the syncing replacement, which holds nothing of it, but at what s0 used', () => {
+    const { asks, cut } = walkInsWithReplacement(false);
+    // c0's request reaches the admin first; alone (N_majority - 1 against a server the admin
+    // evicts) it cut s1 at 0.
+    expect(asks.find((a) => a.from === 'c0')).toEqual({ from: 'c0', seq: null, covers: false });
+    const s0 = asks.find((a) => a.from === 's0');
+    expect(s0?.covers).toBe(true);
+    expect(s0?.seq).toBeGreaterThan(0);
+    expect(cut?.seq).toBe(s0?.seq);
+  });
+
+  it('a replacement that took the state and held the target since its admission point covers it', () => {
+    const { asks, cut } = walkInsWithReplacement(true);
+    const c0 = asks.find((a) => a.from === 'c0');
+    expect(c0?.covers).toBe(true);
+    expect(cut?.seq).toBe(c0?.seq);
+  });
+});

@@ -2,9 +2,10 @@
  * The admin side of a P2P site (shared with server/): hands the site over, orders joins and
  * leaves as signed system actions, and is the one sequencer of membership changes. It acts on
  * N_majority matching requests from active servers: ignore (with the cut = the highest Timeslot
- * any of the deciding requesters holds), readmit, replace (a random candidate). It verifies
- * equivocation proofs and then evicts the liar (ignore at an agreed cut, replacement at once).
- * It follows updates that carry departures by majority, to learn leaving users' states.
+ * any of the deciding requesters holds, one of which covers what servers used), readmit, replace
+ * (a random candidate). It verifies equivocation proofs and then evicts the liar (ignore at an
+ * agreed cut, replacement at once). It follows updates that carry departures by majority, to
+ * learn leaving users' states.
  */
 import type { AcceptedUpdate, CoordinatorRecord, CoreEvent, SiteCoordinator, SiteCoordinatorOptions } from './api.js';
 import { TokenBucket } from './budget.js';
@@ -72,8 +73,11 @@ interface Pending {
   kind: Kind;
   target: string;
   since: number;
-  /** requester -> the Timeslot of the target it holds, and its request's number (for the answer). */
-  from: Map<string, { held: Timeslot | null; no: number }>;
+  /**
+   * requester -> the Timeslot of the target it holds, whether that covers everything of the target
+   * servers used (an ignore request's `covers`), and its request's number (for the answer).
+   */
+  from: Map<string, { held: Timeslot | null; covers: boolean; no: number }>;
 }
 
 export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordinator {
@@ -250,7 +254,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     const k = `${msg.kind}:${msg.target}`;
     let p = pending.get(k);
     if (!p) pending.set(k, (p = { kind: msg.kind, target: msg.target, since: opts.now(), from: new Map() }));
-    p.from.set(from, { held, no: msg.no });
+    p.from.set(from, { held, covers: msg.covers !== false, no: msg.no });
     // Only requests from servers still active count (one may have been cut meanwhile).
     for (const id of [...p.from.keys()]) {
       const m = membership.members.find((x) => x.id === id);
@@ -259,7 +263,10 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     // A proven liar needs fewer voices: any one honest request holds everything stable (section 6),
     // and with fewer than N_majority cheaters, N_majority - 1 requests include an honest one.
     const needed = p.kind === 'ignore' && banned.has(p.target) ? Math.max(1, cfg.N_majority - 1) : cfg.N_majority;
-    if (p.from.size >= needed) {
+    // The cut is the highest `held`: one of them must cover everything of the target servers used.
+    // A server admitted after the target's last use may hold none of it (sim/FINDINGS.md 39).
+    const vouched = p.kind !== 'ignore' || [...p.from.values()].some((r) => r.covers);
+    if (p.from.size >= needed && vouched) {
       pending.delete(k);
       decide2(p);
     }

@@ -339,6 +339,51 @@ describe('window readiness', () => {
     expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's4')).toBe(false);
   });
 
+  it("waits for a cut member's Timeslots up to its cut when its chain was joined midway at the cut (sim/FINDINGS.md 43)", () => {
+    // s4 is cut at #2, stamped 150; we never got #1-#2 (our links to it were down) and hold its
+    // chain from #3 on, anchored at #2 with the cut's hash. #2 may carry reports of window 200
+    // that count: closing it without them applied another update than the servers that had them.
+    const cutAt2 = (stamp: number): Stint[] => [{ admit: 0, cut: { seq: 2, hash: 'c'.repeat(32), stamp, epoch: 1 } }];
+    const blockedBy = (stamp: number) => {
+      const { ctx, sent } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', cutAt2(stamp))]);
+      for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 4);
+      echoAll(ctx, 4);
+      const s4 = new Chain('s4', { seq: 2, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256);
+      ctx.timeslots.chains.set('s4', s4);
+      extendChain(s4, 3, { stamp: (seq) => seq * 75 });
+      ctx.ordering.frontier = 100;
+      const ready = windowReady(ctx);
+      const asked = sent.flatMap(({ m }) => (m.type === 'timeslotRequest' ? [`${m.server}:${m.fromSeq}-${m.toSeq}`] : []));
+      return [ready, ctx.finality.blocked, [...new Set(asked)]];
+    };
+    expect(blockedBy(150)).toEqual([false, "backfilling s4's Timeslots before #3", ['s4:1-2']]);
+    // Cut at or before the frontier: none of its reports can count in the windows left to close.
+    expect(blockedBy(100)).toEqual([true, '', []]);
+  });
+
+  it("holds a readmitted member's chain up to its earlier cut when that cut lies past the frontier (sim/FINDINGS.md 50)", () => {
+    // s4 was cut at #5 and readmitted at epoch 2, counting again from 700 on. Its first stint's
+    // reports count up to #5, whatever its latest stint says; we hold its chain only to #1 (a
+    // replacement that took a state anchored early). Closing window 200 without #2-#5 applied
+    // another update than the servers that had them.
+    const blockedBy = (cutStamp: number) => {
+      const cut = { seq: 5, hash: 'c'.repeat(32), stamp: cutStamp, epoch: 1 };
+      const s4: Stint[] = [{ admit: 0, cut }, { admit: 2, cut: null }];
+      const { ctx, sent } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', s4)]);
+      for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 4);
+      echoAll(ctx, 4);
+      growChain(ctx, 's4', 1);
+      ctx.finality.admissionCache.set('s4:2', 700);
+      ctx.ordering.frontier = 100;
+      const ready = windowReady(ctx);
+      const asked = sent.flatMap(({ m }) => (m.type === 'timeslotRequest' ? [`${m.server}:${m.fromSeq}-${m.toSeq}`] : []));
+      return [ready, ctx.finality.blocked, [...new Set(asked)]];
+    };
+    expect(blockedBy(250)).toEqual([false, "fetching s4's Timeslots up to its earlier cut 5", ['s4:2-5']]);
+    // Cut at or before the frontier: none of that stint's reports can count in the windows left.
+    expect(blockedBy(100)).toEqual([true, '', []]);
+  });
+
   it('only a running server with a membership closes windows', () => {
     const { ctx } = fixture();
     allStable(ctx, 1);

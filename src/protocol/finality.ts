@@ -146,6 +146,17 @@ export function dropBranch(ctx: ServerCtx, y: string, keep: number): void {
   }
 }
 
+/**
+ * Whether reports a member's chain lacks below its first held Timeslot may count after `since`:
+ * it is not cut, or cut above the chain's anchor, or (a chain joined midway starts past the cut)
+ * the cut Timeslot is stamped after `since`, so it and those before it may carry such reports
+ * (sim/FINDINGS.md 43). A cut at 0 counts nothing.
+ */
+function mayCountBelow(cut: Stint['cut'], ch: Chain, since: number): boolean {
+  if (cut === null || cut.seq > ch.anchor.seq) return true;
+  return cut.seq > 0 && (cut.stamp ?? Infinity) > since;
+}
+
 /** Whether window (frontier, frontier + T] can be closed now (else `ctx.finality.blocked` says why). */
 export function windowReady(ctx: ServerCtx): boolean {
   if (!ctx.roster.membership || ctx.lifecycle.status !== 'running') {
@@ -174,10 +185,20 @@ export function windowReady(ctx: ServerCtx): boolean {
       const a = admission(ctx, m, st);
       since = Math.min(since, a.known ? Math.max(frontier, a.at) : frontier);
     }
-    if (m.id !== ctx.me && ch && since !== Infinity && !ch.complete(since) && (last.cut === null || last.cut.seq > ch.anchor.seq)) {
+    if (m.id !== ctx.me && ch && since !== Infinity && !ch.complete(since) && mayCountBelow(last.cut, ch, since)) {
       fetchRange(ctx, m.id, Math.max(1, ch.anchor.seq - MAX_TIMESLOTS_PER_REPLY + 1), ch.anchor.seq, 'backfill');
       block(ctx, `backfilling ${m.id}'s Timeslots before #${ch.anchor.seq + 1}`);
       return false;
+    }
+    // An earlier stint's reports count up to its cut, whatever the latest stint says: hold its
+    // chain up to that cut when the cut may lie past the frontier (a readmitted server whose
+    // latest stint counts only later: sim/FINDINGS.md 50).
+    for (const st of m.stints) {
+      if (st === last || st.cut === null || st.cut.seq === 0 || (st.cut.stamp ?? Infinity) <= frontier) continue;
+      if (!cutComplete(ctx, m, st.cut)) {
+        block(ctx, `fetching ${m.id}'s Timeslots up to its earlier cut ${st.cut.seq}`);
+        return false;
+      }
     }
     if (last.cut) {
       if (!cutComplete(ctx, m, last.cut)) {

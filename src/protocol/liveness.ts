@@ -4,6 +4,7 @@
  * for a server back in time, and asking for readmission or replacement of ignored servers.
  */
 import { declineAfter, repeatRequestAfter } from './config.js';
+import { admission } from './finality.js';
 import { ADMIN_ID, MAX_TIMESLOTS_PER_REPLY, type PeerOf, type Timeslot } from './messages.js';
 import {
   activeIds,
@@ -45,7 +46,28 @@ function requestMembership(ctx: ServerCtx, kind: 'ignore' | 'readmit' | 'replace
   const echoed = ctx.timeslots.echoed.get(target);
   if (kind === 'ignore' && echoed && echoed.seq > (held?.seq ?? 0)) held = echoed;
   observe(ctx, { kind: 'membershipRequest', request: kind, target });
-  ctx.opts.send(ADMIN_ID, { type: 'membershipRequest', site: ctx.site, epoch: ctx.roster.membership?.epoch ?? 0, no, kind, target, held });
+  const epoch = ctx.roster.membership?.epoch ?? 0;
+  const covers = kind === 'ignore' ? { covers: heldCovers(ctx, target, held) } : {};
+  ctx.opts.send(ADMIN_ID, { type: 'membershipRequest', site: ctx.site, epoch, no, kind, target, held, ...covers });
+}
+
+/**
+ * Whether `held` covers every Timeslot of `target` that any server may have used (docs/protocol.md
+ * "Decision", point 2); the admin cuts only on a request that does. A window past our admission
+ * point A is closed only by servers holding the record that admits us, and they wait for our
+ * echoes; one ending at or before A may have been closed without them. `held` covers those if it
+ * is stamped at A or later, or if the target's stint counts only from A on. A replacement still
+ * syncing holds nothing of a server gone before it came (sim/FINDINGS.md 39).
+ */
+function heldCovers(ctx: ServerCtx, target: string, held: Timeslot | null): boolean {
+  const self = ctx.roster.members.get(ctx.me);
+  const t = ctx.roster.members.get(target);
+  if (!self || !t) return false;
+  const mine = admission(ctx, self, latestStint(self));
+  if (!mine.known) return false;
+  if (mine.at === -Infinity || (held !== null && held.stamp >= mine.at)) return true;
+  const theirs = admission(ctx, t, latestStint(t));
+  return theirs.known ? theirs.at >= mine.at : theirs.exceeds(mine.at);
 }
 
 /**

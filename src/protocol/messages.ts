@@ -581,6 +581,9 @@ const peerMessageSchema = z.discriminatedUnion('type', [
     kind: z.enum(['ignore', 'readmit', 'replace']),
     target: peerId,
     held: timeslotSchema.nullable(),
+    /** ignore only: false when `held` may miss Timeslots of the target that servers used before the
+     *  sender's admission point (docs/protocol.md "Decision"); absent: it covers them. */
+    covers: z.boolean().optional(),
   }),
   /** server -> admin: "drop my ignore request for `target`" (it is back in time and in step);
    *  answered by requestDeclined with this `no`, or by the record if the cut was already decided. */
