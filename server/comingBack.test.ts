@@ -60,7 +60,10 @@ describe('a site back from its servers with its users', () => {
     const users = ['ann', 'ben', 'cat'].map((n) => newUser(n, 'meadow'));
     game.hooks().closed('meadow', { seq: 9, snapshot: { site: start, users }, lastActionNo: new Map() });
     // Not at servers again without its record (the old one went with the cut's world save).
-    expect({ atServers: atServers(), records: storage.p2pSites().map((r) => r.site) }).toEqual({ atServers: false, records: [] });
+    expect({ atServers: atServers(), records: storage.p2pSites().map((r) => r.site) }).toEqual({
+      atServers: false,
+      records: [],
+    });
     expect(considered).not.toContain('meadow');
     // The next check hands it out again, its record stored with it.
     fake.consider('meadow');

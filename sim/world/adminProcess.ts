@@ -131,7 +131,8 @@ export function startAdmin(d: AdminDeps): AdminProcess {
 
 /** The database as one admin process sees it: a dead process writes nothing, and an armed crash (`crashBetween`) may fall at a write. */
 function processStorage(storage: Storage, alive: { up: boolean }, acts: StepActs): Storage {
-  const write = <T>(what: string, fn: () => T, dead: T): T => (alive.up && acts.act('write', () => what) ? fn() : dead);
+  const write = <T>(what: string, fn: () => T, dead: T): T =>
+    alive.up && acts.act('write', () => what) ? fn() : dead;
   return {
     getAccount: (n) => storage.getAccount(n),
     createAccount: (a) => write('account', () => storage.createAccount(a), false),

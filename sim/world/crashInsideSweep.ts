@@ -37,17 +37,22 @@ const power = flag('--power');
 const [fromArg, countArg, only, extra] = args;
 const from = Number(fromArg ?? 1);
 const count = Number(countArg ?? 20);
-if (!Number.isInteger(from) || from < 0 || from > 1e9) fail(`FROM must be an integer in 0..1e9, got ${fromArg}`);
-if (!Number.isInteger(count) || count < 1 || count > 100_000) fail(`COUNT must be an integer in 1..100000, got ${countArg}`);
+if (!Number.isInteger(from) || from < 0 || from > 1e9)
+  fail(`FROM must be an integer in 0..1e9, got ${fromArg}`);
+if (!Number.isInteger(count) || count < 1 || count > 100_000)
+  fail(`COUNT must be an integer in 1..100000, got ${countArg}`);
 if (extra !== undefined) fail(`unexpected argument ${extra}`);
-if (only !== undefined && !/^[\w -]{1,40}$/.test(only)) fail(`ONLY must be a few word characters, got ${only}`);
-if (power !== undefined && power !== 'FULL' && power !== 'NORMAL') fail(`--power needs FULL or NORMAL, got ${power}`);
+if (only !== undefined && !/^[\w -]{1,40}$/.test(only))
+  fail(`ONLY must be a few word characters, got ${only}`);
+if (power !== undefined && power !== 'FULL' && power !== 'NORMAL')
+  fail(`--power needs FULL or NORMAL, got ${power}`);
 const kinds = betweenArg.split('>');
 const isAct = (k: string | undefined): k is Act => k === 'write' || k === 'send';
 let crashInside: ManagedOptions['crashInside'] = false;
 if (betweenArg !== 'none') {
   const [first, then] = kinds;
-  if (kinds.length !== 2 || !isAct(first) || !isAct(then)) fail(`--between needs FIRST>THEN of write or send, or none, got ${betweenArg}`);
+  if (kinds.length !== 2 || !isAct(first) || !isAct(then))
+    fail(`--between needs FIRST>THEN of write or send, or none, got ${betweenArg}`);
   crashInside = { first, then, ...(only !== undefined ? { only } : {}) };
 } else if (only !== undefined) fail('ONLY needs --between');
 
@@ -74,7 +79,9 @@ for (let seed = from; seed < from + count; seed++) {
   const bad = checkWorld(t);
   if (bad.length > 0) failed++;
   const lost = t.lostCommits !== undefined ? ` lost ${t.lostCommits}` : '';
-  process.stdout.write(`${seed} ${JSON.stringify(acts)}${lost} ${bad.length > 0 ? `FAIL ${bad.join('; ')}` : 'ok'}\n`);
+  process.stdout.write(
+    `${seed} ${JSON.stringify(acts)}${lost} ${bad.length > 0 ? `FAIL ${bad.join('; ')}` : 'ok'}\n`,
+  );
 }
 for (const [pair, n] of pairs) process.stdout.write(`${n} ${pair}\n`);
 process.stdout.write(`${failed} of ${count} failed\n`);

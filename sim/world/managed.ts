@@ -434,6 +434,8 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
   };
 
   const rounds = o.rounds ?? 6;
+  let inPlay = true;
+  const lifeAtDeath = new Map<AdminProcess, Map<string, number>>();
   // The admin restarts in some runs, during play: it stops as on SIGTERM (saved, its P2P sites
   // suspended, every socket dropped), P2P sites play on without it, and a new process on the same
   // database resumes them; the tabs still open reconnect, each after a back-off.
@@ -471,29 +473,34 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
       }
     };
     if (crash && o.crashInside) {
+      /** A process that died inside a step runs the rest of that step (writing and sending nothing): its lifecycles as they were. */
+      const dying = admin;
       const between: Between =
         typeof o.crashInside === 'object'
           ? o.crashInside
-          : { first: 'write', then: 'write', ...(typeof o.crashInside === 'string' ? { only: o.crashInside } : {}) };
-      queue.schedule(downAt, () =>
-        crashBetween(
-          admin,
-          between,
-          (acts) => {
-            if (between.first === 'write' && between.then === 'write') trace.crashWrites = acts;
-            else trace.crashActs = { between, acts };
-            down.at = now();
-            trace.faults?.push({ start: now(), end: now() + upAt - downAt, what: 'admin crash' });
-            goDown();
-            // Mid-step, the admin's own view is half updated: a site was at its servers if a tab
-            // served it too (a transfer whose record was never written had sent nothing).
-            down.atServers = down.atServers.filter((s) =>
-              [...tabs.values()].some((t) => t.online && t.server?.site === s),
-            );
-            queue.after(upAt - downAt, goUp);
-          },
-        ),
-      );
+          : {
+              first: 'write',
+              then: 'write',
+              ...(typeof o.crashInside === 'string' ? { only: o.crashInside } : {}),
+            };
+      // Armed in play only (a drawn time past it: no crash): the end's hand-backs run on one process.
+      queue.schedule(downAt, () => {
+        if (!inPlay) return;
+        crashBetween(admin, between, (acts) => {
+          if (between.first === 'write' && between.then === 'write') trace.crashWrites = acts;
+          else trace.crashActs = { between, acts };
+          lifeAtDeath.set(dying, new Map(siteIds.map((s) => [s, dying.manager.lifecycle(s).history.length])));
+          down.at = now();
+          trace.faults?.push({ start: now(), end: now() + upAt - downAt, what: 'admin crash' });
+          goDown();
+          // Mid-step, the admin's own view is half updated: a site was at its servers if a tab
+          // served it too (a transfer whose record was never written had sent nothing).
+          down.atServers = down.atServers.filter((s) =>
+            [...tabs.values()].some((t) => t.online && t.server?.site === s),
+          );
+          queue.after(upAt - downAt, goUp);
+        });
+      });
     } else {
       trace.faults?.push({ start: downAt, end: upAt, what: crash ? 'admin crash' : 'admin restart' });
       queue.schedule(downAt, goDown);
@@ -524,6 +531,7 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
     runFor(600 + r.int(500));
   }
   // A crash inside a step falls in play or not at all: the end's hand-backs run on one process.
+  inPlay = false;
   admin.acts.disarm();
   while (!adminUp) runFor(100);
   // Tests (the re-login stall as a seed): on each P2P site, quiet now, one player logs out and in
@@ -573,7 +581,9 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
     if (manager.hosting(site).mode === 'cs')
       trace.closed.set(site, { seq: snap.site.step, snapshot: snap, lastActionNo: new Map() });
     // Every admin process's lifecycle of the site, one after the other (suspended, then resumed).
-    const lives = admins.map((a) => a.manager.lifecycle(site).history);
+    const lives = admins.map((a) =>
+      a.manager.lifecycle(site).history.slice(0, lifeAtDeath.get(a)?.get(site)),
+    );
     for (const life of lives) {
       // A site that lost its majority was down from the fetch that found it out until it fell back.
       const lose = life.find((h) => h.event === 'lose');

@@ -6,7 +6,10 @@ import { DiskLog } from './powerCut.js';
 /** A disk on a clock the test moves, with a user saved at 100, 200 and 300 (its x the time). */
 function disk() {
   const clock = { now: 0 };
-  const d = new DiskLog(() => new SqliteStorage(':memory:'), () => clock.now);
+  const d = new DiskLog(
+    () => new SqliteStorage(':memory:'),
+    () => clock.now,
+  );
   for (const at of [100, 200, 300]) {
     clock.now = at;
     const state = { ...newUser('ann', 'meadow'), x: at / 100 };
@@ -38,7 +41,10 @@ describe('DiskLog: a power cut keeps a prefix of the commits', () => {
 
   it('replays what was committed, not what the caller changed afterwards', () => {
     const clock = { now: 10 };
-    const d = new DiskLog(() => new SqliteStorage(':memory:'), () => clock.now);
+    const d = new DiskLog(
+      () => new SqliteStorage(':memory:'),
+      () => clock.now,
+    );
     const state = { ...newUser('bob', 'town'), x: 1 };
     d.saveBatch({ users: [{ name: 'bob', guest: false, state, lastActionNo: 1 }], sites: [] }, 10);
     state.x = 9;
