@@ -297,3 +297,18 @@ describe('a power cut of the admin in the managed world', () => {
     expect(checkWorld(t).filter((x) => x.startsWith('resumed:'))).toHaveLength(2);
   }, 60_000);
 });
+
+describe('the crash inside a step, as the harness places it', () => {
+  it('falls in play or not at all, and a process dead mid-step keeps its lifecycles as at its death (seeds 219, 36)', () => {
+    // 219: the drawn time is past play; armed anyway, it killed the process running the end's
+    // hand-backs ('back: meadow never came back'). 36: the process died at a transfer's world save
+    // and ran the rest of the step, its lifecycle then ending in a transfer it never made.
+    const between = { first: 'send', then: 'write' } as const;
+    const late = runManagedWorld({ seed: 219, crashes: 'always', crashInside: between });
+    expect(late.crashActs).toBeUndefined();
+    expect(checkWorld(late)).toEqual([]);
+    const mid = runManagedWorld({ seed: 36, crashes: 'always', crashInside: between });
+    expect(mid.crashActs?.acts).toEqual(['enter town to p7', 'world']);
+    expect(checkWorld(mid)).toEqual([]);
+  }, 60_000);
+});
