@@ -57,6 +57,12 @@ export class Game {
   private readonly driver: Driver;
   private p2p: P2PManager | null = null;
   private closed = false;
+  /**
+   * The site coming back from its servers now (handedBack): its users' joins do not hand it to
+   * servers again in the same step, or the new P2P site's record would be deleted by this step's
+   * world save and the old site's disposal; the manager's next check does (sim/FINDINGS.md 56).
+   */
+  private comingBack: string | null = null;
   /** Actions the admin applied per site (operator page: a P2P site's stay put). */
   readonly actionsApplied = new Map<string, number>();
 
@@ -383,6 +389,15 @@ export class Game {
 
   /** The site is back from its Site Servers, as of the cut: its users continue here. */
   private handedBack(site: string, v: VerifiedSite): void {
+    this.comingBack = site;
+    try {
+      this.takeBack(site, v);
+    } finally {
+      this.comingBack = null;
+    }
+  }
+
+  private takeBack(site: string, v: VerifiedSite): void {
     this.host.install(site, { site: v.snapshot.site, users: [] });
     const names = this.bySite.get(site) ?? new Set<string>();
     this.bySite.set(site, new Set());
@@ -458,7 +473,7 @@ export class Game {
     this.broadcast(update, p.name);
     this.sendEnter(p);
     if (hosting?.blocked) p.link.send(encode({ type: 'siteStatus', site: p.site, mode: 'cs', blocked: hosting.blocked, closing: false }));
-    this.p2p?.consider(p.site);
+    if (this.comingBack !== p.site) this.p2p?.consider(p.site);
   }
 
   private sendEnter(p: Player, resumed = false): void {

@@ -4,9 +4,10 @@
  * simulator's clock, the periodic world save (app.ts's saver), and the P2P sites of a previous
  * process resumed from their records. An admin restart stops one, either gracefully
  * (`stopAdmin`: the final save and the sites suspended, as app.ts's close on SIGTERM) or by a
- * crash (`crashAdmin`: kill -9, no hook runs and nothing more is written; `crashBetweenWrites`:
- * the same inside a step, between two of its writes), and starts another on the same storage;
- * only what was written to it survives.
+ * crash (`crashAdmin`: kill -9, no hook runs and nothing more is written; `crashBetween`: the
+ * same inside a step, between two of its acts, writes or sends: stepActs.ts; `cutPower`: a power
+ * cut, the disk keeping a prefix of the commits: powerCut.ts), and starts another on the same
+ * storage; only what was written to it survives.
  */
 import { insecureFastScheme } from '../../src/protocol/crypto.js';
 import type { Wakeup } from '../../src/net/p2p/driver.js';
@@ -16,15 +17,17 @@ import { P2PManager, type GameHooks } from '../../server/p2p/manager.js';
 import type { P2POptions } from '../../server/p2p/settings.js';
 import type { VerifiedSite } from '../../server/p2p/types.js';
 import { SiteHost } from '../../server/sites.js';
-import type { SqliteStorage } from '../../server/storage/sqlite.js';
+import type { Synchronous } from '../../server/storage/sqlite.js';
 import type { Storage } from '../../server/storage/types.js';
 import type { EventQueue } from '../eventQueue.js';
+import type { DiskLog } from './powerCut.js';
+import { StepActs, type Between, type CrashActs } from './stepActs.js';
 
 export const ADMIN_SECRET = 'ad'.repeat(32);
 
 export interface AdminDeps {
   queue: EventQueue;
-  storage: SqliteStorage;
+  storage: Storage;
   log: Logger;
   /** Read by the manager at every check (the run's end raises the threshold). */
   options: P2POptions;
@@ -45,10 +48,10 @@ export interface AdminProcess {
   /** False once the process stopped or died: none of its timers or deferred calls runs any more. */
   readonly alive: { up: boolean };
   /**
-   * Armed by `crashBetweenWrites`: called as the process dies, with the two writes it died
-   * between; `before`: only before a write whose name has it.
+   * Its writes and sends step by step (a crash armed by `crashBetween` falls between two): a
+   * message to a tab goes out only if `acts.act('send', …)` says so.
    */
-  readonly crashInside: { died: ((writes: [string, string]) => void) | null; before?: string };
+  readonly acts: StepActs;
 }
 
 /**
@@ -80,8 +83,8 @@ export function startAdmin(d: AdminDeps): AdminProcess {
   const { queue, storage, log } = d;
   const now = (): number => queue.now;
   const alive = { up: true };
-  const crashInside: AdminProcess['crashInside'] = { died: null };
-  const store = processStorage(storage, queue, alive, crashInside);
+  const acts = new StepActs(queue, alive);
+  const store = processStorage(storage, alive, acts);
   const sites = new SiteHost((id) => store.getSite(id));
   const game = new Game(sites, store, log, now, queueWakeup(queue, alive));
   const hooks = game.hooks();
@@ -108,7 +111,11 @@ export function startAdmin(d: AdminDeps): AdminProcess {
     records: { put: (r) => store.putP2PSite(r, now()), delete: (s) => store.deleteP2PSite(s) },
     resumeGraceMs: d.resumeGraceMs,
     wakeup: queueWakeup(queue, alive),
-    defer: (fn) => void queue.schedule(queue.now, () => alive.up && fn()),
+    // Deferred calls belong to the step that deferred them (queueMicrotask on the admin).
+    defer: (fn) => {
+      const step = acts.current();
+      void queue.schedule(queue.now, () => alive.up && acts.within(step, fn));
+    },
   });
   game.attachP2P(manager);
   manager.resume(store.p2pSites());
@@ -119,35 +126,13 @@ export function startAdmin(d: AdminDeps): AdminProcess {
     queue.after(SAVE_EVERY_MS, save);
   };
   queue.after(SAVE_EVERY_MS, save);
-  return { sites, game, hooks, manager, alive, crashInside };
+  return { sites, game, hooks, manager, alive, acts };
 }
 
-/**
- * The database as one admin process sees it: a dead process writes nothing, and an armed crash
- * (`crashBetweenWrites`) kills it at a write that follows another of the same step (one event of
- * the simulator: the admin's synchronous handling of one input), before that write.
- */
-function processStorage(
-  storage: Storage,
-  queue: EventQueue,
-  alive: { up: boolean },
-  crashInside: AdminProcess['crashInside'],
-): Storage {
-  let step = -1;
-  let before: string | null = null;
-  const write = <T>(what: string, fn: () => T, dead: T): T => {
-    if (!alive.up) return dead;
-    if (queue.count !== step) [step, before] = [queue.count, null];
-    const died = crashInside.died;
-    if (died && before !== null && what.includes(crashInside.before ?? '')) {
-      crashInside.died = null;
-      alive.up = false;
-      died([before, what]);
-      return dead;
-    }
-    before = what;
-    return fn();
-  };
+/** The database as one admin process sees it: a dead process writes nothing, and an armed crash (`crashBetween`) may fall at a write. */
+function processStorage(storage: Storage, alive: { up: boolean }, acts: StepActs): Storage {
+  const write = <T>(what: string, fn: () => T, dead: T): T =>
+    alive.up && acts.act('write', () => what) ? fn() : dead;
   return {
     getAccount: (n) => storage.getAccount(n),
     createAccount: (a) => write('account', () => storage.createAccount(a), false),
@@ -179,27 +164,34 @@ export function stopAdmin(a: AdminProcess): void {
 }
 
 /**
- * The process dies (kill -9, a power cut): no shutdown hook, no final save, its timers and
- * deferred sends never run; what it had only in memory is gone. SQLite's writes are synchronous,
- * so everything it wrote before is in the storage.
+ * The process dies (kill -9): no shutdown hook, no final save, its timers and deferred sends
+ * never run; what it had only in memory is gone. Everything it wrote before is in the storage
+ * (the OS holds it, whatever `synchronous` says).
  */
 export function crashAdmin(a: AdminProcess): void {
   a.alive.up = false;
 }
 
 /**
- * Arms a crash inside a step (kill -9 between two writes of one input's handling, e.g. the world
- * saved and the P2P site's record not yet): the process dies at the next write that follows
- * another write of the same step. The first is stored, the second and every later one never is,
- * and nothing sent after it goes out (the caller drops a dead process's sends); with `before`,
- * only a write whose name has it ('deleted': a P2P site's record deleted). `died` runs at
- * that moment with the two writes, to take the process down as `crashAdmin` would.
+ * The power goes (the admin's machine, not the players'): the process dies as on a kill -9, and
+ * the disk keeps a prefix of its commits, all of them with `synchronous = FULL`, those older than
+ * `lostMs` with NORMAL (powerCut.ts). Returns how many commits were lost.
  */
-export function crashBetweenWrites(
-  a: AdminProcess,
-  died: (writes: [string, string]) => void,
-  before?: string,
-): void {
-  a.crashInside.died = died;
-  if (before !== undefined) a.crashInside.before = before;
+export function cutPower(a: AdminProcess, disk: DiskLog, synchronous: Synchronous, lostMs: number): number {
+  crashAdmin(a);
+  return disk.powerCut(synchronous, lostMs);
+}
+
+/**
+ * Arms a crash inside a step (kill -9 between two acts of one input's handling, stepActs.ts): with
+ * `{ first: 'write', then: 'write' }` between two writes (the world saved and the P2P site's
+ * record not yet), with `{ first: 'send', then: 'write' }` after a message went out and before a
+ * write that follows it (peers saw what the database never stored), with `{ first: 'write',
+ * then: 'send' }` after a write and before a message that follows it (stored, and nobody told).
+ * `only`: at an act whose name has it ('deleted': a P2P site's record deleted). Nothing after the
+ * crash is written or sent (the caller drops a dead process's sends); `died` runs at that moment
+ * with the names of the two acts, to take the process down as `crashAdmin` would.
+ */
+export function crashBetween(a: AdminProcess, between: Between, died: (acts: CrashActs) => void): void {
+  a.acts.arm(between, died);
 }

@@ -29,15 +29,21 @@ import { DEPARTURE_WAIT_MS, type PlayerLink } from '../../server/game.js';
 import type { Logger } from '../../server/log.js';
 import { LOST_AFTER_MS } from '../../server/p2p/reads.js';
 import { DEFAULT_P2P, siteConfigFor, type P2POptions } from '../../server/p2p/settings.js';
-import { SqliteStorage } from '../../server/storage/sqlite.js';
+import { SqliteStorage, SYNCHRONOUS, type Synchronous } from '../../server/storage/sqlite.js';
+import type { Storage } from '../../server/storage/types.js';
+import { decodePeerMessage } from '../../src/protocol/messages.js';
+import { fromBase64 } from '../../src/protocol/chunks.js';
 import {
   ADMIN_SECRET,
   crashAdmin,
-  crashBetweenWrites,
+  crashBetween,
+  cutPower,
   startAdmin,
   stopAdmin,
   type AdminProcess,
 } from './adminProcess.js';
+import { DiskLog, NORMAL_LOSS_MAX_MS } from './powerCut.js';
+import type { Between, CrashActs } from './stepActs.js';
 import { peerCodec } from '../core.js';
 import { EventQueue } from '../eventQueue.js';
 import { Network } from '../network.js';
@@ -86,10 +92,18 @@ export interface ManagedOptions extends WorldOptions {
   relogins?: number;
   /**
    * Tests only: a drawn crash falls inside a step, between two of its writes (the first step
-   * after the drawn time that writes twice: adminProcess.ts `crashBetweenWrites`); a string:
-   * only before a write whose name has it (e.g. 'deleted': a P2P site's record deleted).
+   * after the drawn time that writes twice: adminProcess.ts `crashBetween`); a string: only
+   * before a write whose name has it (e.g. 'deleted': a P2P site's record deleted); a `Between`:
+   * between two acts of those kinds, a write or a send (stepActs.ts: e.g. a message sent and the
+   * write that follows it).
    */
-  crashInside?: boolean | string;
+  crashInside?: boolean | string | Between;
+  /**
+   * Tests only: a drawn crash is a power cut of the admin's machine, its disk keeping a prefix of
+   * the commits (powerCut.ts): `true` with SQLite's `synchronous` as the admin sets it
+   * (server/storage/sqlite.ts `SYNCHRONOUS`), or the one given.
+   */
+  powerCut?: boolean | Synchronous;
 }
 
 /** The managed world's trace: the world's, and what its own faults did. */
@@ -101,6 +115,10 @@ export interface ManagedTrace extends WorldTrace {
   clockErrorMax: number;
   /** With `crashInside`: the two writes the crash fell between (unset: no step wrote twice after the drawn time). */
   crashWrites?: [string, string];
+  /** With `crashInside` between a send and a write: the two acts (unset: no such step after the drawn time). */
+  crashActs?: { between: Between; acts: CrashActs };
+  /** With `powerCut`: the commits the disk lost (0 with FULL: a kill -9). */
+  lostCommits?: number;
 }
 
 const drawn = (d: FaultDraw | undefined, chance: number, rng: { chance(p: number): boolean }): boolean =>
@@ -113,6 +131,18 @@ export function canonical(v: unknown): string {
       ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
       : x,
   );
+}
+
+/** A message from the admin to a tab, named for a crash that falls at it ('serve meadow to p3', 'peer membership to p3'). */
+function sendName(to: string, m: ServerMessage): string {
+  let what: string = m.type;
+  if (m.type === 'peer') {
+    const bytes = m.count === 1 ? fromBase64(m.data) : null;
+    const msg = bytes ? decodePeerMessage(bytes) : null;
+    what = `peer ${msg?.ok ? msg.value.type : `(${m.count} chunks)`}`;
+  }
+  if ('site' in m && typeof m.site === 'string') what += ` ${m.site}`;
+  return `${what} to ${to}`;
 }
 
 export function runManagedWorld(o: ManagedOptions): ManagedTrace {
@@ -156,8 +186,10 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
   };
   // Read by the manager at every check: the end of the run raises the threshold (no new transfers).
   const options: P2POptions = { ...OPTIONS };
-  // The database outlives the admin process (a restart keeps it, as the real one keeps its file).
-  const storage = new SqliteStorage(':memory:');
+  // The database outlives the admin process (a restart keeps it, as the real one keeps its file);
+  // with power cuts, as the disk holds it.
+  const disk = o.powerCut ? new DiskLog(() => new SqliteStorage(':memory:'), now) : null;
+  const storage: Storage = disk ?? new SqliteStorage(':memory:');
   /** Server cores per site and period (a period: one stay at Site Servers). */
   const period = new Map<string, number>();
   const periodKey = (site: string): string => `${site}#${period.get(site) ?? 0}`;
@@ -255,8 +287,10 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
     }
   };
   const toTab = (tab: SimTab, session: number, m: ServerMessage, from: AdminProcess): void => {
-    // A process that died inside a step sends nothing after the crash.
-    if (!from.alive.up) return;
+    // A process that died inside a step sends nothing after the crash (which may fall here, at
+    // a message's first chunk: the rest of it goes with it).
+    const whole = m.type !== 'peer' || m.index === 0;
+    if (whole ? !from.acts.act('send', () => sendName(tab.name, m)) : !from.alive.up) return;
     // Whom the manager picks to serve, and where the game has that player then.
     if (m.type === 'serve')
       trace.serves?.push({ user: tab.name, site: m.site, playingOn: from.hooks.siteOf(tab.name), at: now() });
@@ -400,6 +434,8 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
   };
 
   const rounds = o.rounds ?? 6;
+  let inPlay = true;
+  const lifeAtDeath = new Map<AdminProcess, Map<string, number>>();
   // The admin restarts in some runs, during play: it stops as on SIGTERM (saved, its P2P sites
   // suspended, every socket dropped), P2P sites play on without it, and a new process on the same
   // database resumes them; the tabs still open reconnect, each after a back-off.
@@ -411,11 +447,14 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
     const downAt = crash ? 1000 + crashes.int(rounds * 900) : 1500 + restart.int(rounds * 700);
     const upAt = downAt + 300 + restart.int(1500);
     const down = { at: downAt, crash, atServers: [] as string[], resumed: [] as string[] };
+    const power = o.powerCut === true ? SYNCHRONOUS : o.powerCut;
     const goDown = (): void => {
       adminUp = false;
       trace.restarts++;
       down.atServers = siteIds.filter((s) => admin.manager.hosting(s).mode === 'p2p');
-      if (crash) crashAdmin(admin);
+      if (crash && disk && power)
+        trace.lostCommits = cutPower(admin, disk, power, rng.fork('power').int(NORMAL_LOSS_MAX_MS + 1));
+      else if (crash) crashAdmin(admin);
       else stopAdmin(admin);
       sockets.clear();
     };
@@ -434,24 +473,34 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
       }
     };
     if (crash && o.crashInside) {
-      queue.schedule(downAt, () =>
-        crashBetweenWrites(
-          admin,
-          (writes) => {
-            trace.crashWrites = writes;
-            down.at = now();
-            trace.faults?.push({ start: now(), end: now() + upAt - downAt, what: 'admin crash' });
-            goDown();
-            // Mid-step, the admin's own view is half updated: a site was at its servers if a tab
-            // served it too (a transfer whose record was never written had sent nothing).
-            down.atServers = down.atServers.filter((s) =>
-              [...tabs.values()].some((t) => t.online && t.server?.site === s),
-            );
-            queue.after(upAt - downAt, goUp);
-          },
-          typeof o.crashInside === 'string' ? o.crashInside : undefined,
-        ),
-      );
+      /** A process that died inside a step runs the rest of that step (writing and sending nothing): its lifecycles as they were. */
+      const dying = admin;
+      const between: Between =
+        typeof o.crashInside === 'object'
+          ? o.crashInside
+          : {
+              first: 'write',
+              then: 'write',
+              ...(typeof o.crashInside === 'string' ? { only: o.crashInside } : {}),
+            };
+      // Armed in play only (a drawn time past it: no crash): the end's hand-backs run on one process.
+      queue.schedule(downAt, () => {
+        if (!inPlay) return;
+        crashBetween(admin, between, (acts) => {
+          if (between.first === 'write' && between.then === 'write') trace.crashWrites = acts;
+          else trace.crashActs = { between, acts };
+          lifeAtDeath.set(dying, new Map(siteIds.map((s) => [s, dying.manager.lifecycle(s).history.length])));
+          down.at = now();
+          trace.faults?.push({ start: now(), end: now() + upAt - downAt, what: 'admin crash' });
+          goDown();
+          // Mid-step, the admin's own view is half updated: a site was at its servers if a tab
+          // served it too (a transfer whose record was never written had sent nothing).
+          down.atServers = down.atServers.filter((s) =>
+            [...tabs.values()].some((t) => t.online && t.server?.site === s),
+          );
+          queue.after(upAt - downAt, goUp);
+        });
+      });
     } else {
       trace.faults?.push({ start: downAt, end: upAt, what: crash ? 'admin crash' : 'admin restart' });
       queue.schedule(downAt, goDown);
@@ -482,7 +531,8 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
     runFor(600 + r.int(500));
   }
   // A crash inside a step falls in play or not at all: the end's hand-backs run on one process.
-  admin.crashInside.died = null;
+  inPlay = false;
+  admin.acts.disarm();
   while (!adminUp) runFor(100);
   // Tests (the re-login stall as a seed): on each P2P site, quiet now, one player logs out and in
   // again while the others stay (a site left empty or nearly would be handed back).
@@ -531,7 +581,9 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
     if (manager.hosting(site).mode === 'cs')
       trace.closed.set(site, { seq: snap.site.step, snapshot: snap, lastActionNo: new Map() });
     // Every admin process's lifecycle of the site, one after the other (suspended, then resumed).
-    const lives = admins.map((a) => a.manager.lifecycle(site).history);
+    const lives = admins.map((a) =>
+      a.manager.lifecycle(site).history.slice(0, lifeAtDeath.get(a)?.get(site)),
+    );
     for (const life of lives) {
       // A site that lost its majority was down from the fetch that found it out until it fell back.
       const lose = life.find((h) => h.event === 'lose');

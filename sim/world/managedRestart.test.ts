@@ -257,3 +257,65 @@ describe('the managed faults on the command line', () => {
     );
   });
 });
+
+describe('admin crashes between a send and a write of one step in the managed world', () => {
+  /**
+   * The process dies between a message it sent and a write of the same step, either way round
+   * (stepActs.ts; a step's deferred sends are part of it): peers or tabs heard what the database
+   * never stored, or the database stored what nobody was told. docs/hosting.md "After a crash",
+   * the send-and-write table; sim/FINDINGS.md 54.
+   */
+  it(`sent, then died before the write: ${SEEDS} seeds keep every property`, () => {
+    const { traces, bad } = sweep({ crashes: 'always', skew: 'never', crashInside: { first: 'send', then: 'write' } });
+    expect(bad).toEqual([]);
+    expect(traces.filter((t) => t.crashActs !== undefined).length).toBeGreaterThan(SEEDS / 2);
+  }, 300_000);
+
+  it(`written, then died before the send: ${SEEDS} seeds keep every property`, () => {
+    const { traces, bad } = sweep({ crashes: 'always', skew: 'never', crashInside: { first: 'write', then: 'send' } });
+    expect(bad).toEqual([]);
+    expect(traces.filter((t) => t.crashActs !== undefined).length).toBeGreaterThan(SEEDS / 2);
+  }, 300_000);
+});
+
+describe('a power cut of the admin in the managed world', () => {
+  /** What a crash run shows of the world, without the random server ids and update hashes. */
+  const shape = (t: ReturnType<typeof runManagedWorld>): string =>
+    JSON.stringify({ downs: t.downs, lifecycles: t.lifecycles, closed: t.closed, stored: t.stored, entries: t.entries }, (_k, v: unknown) =>
+      v instanceof Map ? [...v] : v,
+    ).replace(/~[0-9a-f]+/g, '~');
+
+  it("with the admin's synchronous = FULL is a kill -9: no commit lost, the same run (seeds 1-3; FINDINGS 42, 55)", () => {
+    // The disk keeps a prefix of the commits (powerCut.ts); with FULL, every one that returned.
+    // With SYNCHRONOUS set to NORMAL (server/storage/sqlite.ts) these runs lose the last commits.
+    for (const seed of [1, 2, 3]) {
+      const cut = runManagedWorld({ seed, crashes: 'always', powerCut: true });
+      expect(cut.lostCommits).toBe(0);
+      expect(checkWorld(cut)).toEqual([]);
+      expect(shape(cut)).toBe(shape(runManagedWorld({ seed, crashes: 'always' })));
+    }
+  }, 120_000);
+
+  it('with NORMAL loses the last commits after their messages went out: sites at servers are not resumed (seed 2)', () => {
+    // meadow's and forest's records (their joins and membership changes of the last seconds)
+    // were lost though their servers had them: the next process started both client-server.
+    const t = runManagedWorld({ seed: 2, crashes: 'always', powerCut: 'NORMAL' });
+    expect(t.lostCommits).toBeGreaterThan(0);
+    expect(checkWorld(t).filter((x) => x.startsWith('resumed:'))).toHaveLength(2);
+  }, 60_000);
+});
+
+describe('the crash inside a step, as the harness places it', () => {
+  it('falls in play or not at all, and a process dead mid-step keeps its lifecycles as at its death (seeds 219, 36)', () => {
+    // 219: the drawn time is past play; armed anyway, it killed the process running the end's
+    // hand-backs ('back: meadow never came back'). 36: the process died at a transfer's world save
+    // and ran the rest of the step, its lifecycle then ending in a transfer it never made.
+    const between = { first: 'send', then: 'write' } as const;
+    const late = runManagedWorld({ seed: 219, crashes: 'always', crashInside: between });
+    expect(late.crashActs).toBeUndefined();
+    expect(checkWorld(late)).toEqual([]);
+    const mid = runManagedWorld({ seed: 36, crashes: 'always', crashInside: between });
+    expect(mid.crashActs?.acts).toEqual(['enter town to p7', 'world']);
+    expect(checkWorld(mid)).toEqual([]);
+  }, 60_000);
+});
