@@ -40,6 +40,7 @@ const SWEPT: Array<[number, string]> = [
   [4648, 'entries: a login 9.8 s late at a41994e; passes since b83b174 (not traced)'],
   [3623, 'entries: a transfer short of a working majority, a refill of a waiting login and a content burst (FINDINGS 37: passes with 33 and 36)'],
   [5731, "back: windows waited for Timeslots, before its admission point, of a server gone that no one else held (FINDINGS 38: finality.ts)"],
+  [215, "back: a walked-in server's cut waited for good when `covers` compared with the rounded admission point (FINDINGS 39: liveness.ts)"],
   [7769, "logs: a chain joined midway at a server's cut lacked the cut Timeslot's reports, and another update 216 was applied (FINDINGS 43: finality.ts)"],
   [9594, "logs: a replacement closed a window without a readmitted server's Timeslots up to its earlier stint's cut, and another update 188 was applied (FINDINGS 50: finality.ts)"],
   [9353, "entries: a slow tab's login 4.7 s into its 7 s bound, its enter still queued when the run stopped (harness: managed.ts runs open entries out)"],

@@ -14,6 +14,7 @@ import {
   cutComplete,
   dropBranch,
   forgetAdmissions,
+  latestMarker,
   noteBlocked,
   pruneChains,
   stableSeq,
@@ -157,12 +158,17 @@ describe('admission points', () => {
     for (const p of IDS) for (const y of ['s0', 's2', 's3']) if (p !== y) echo(ctx, p, y, 5);
     const a = admission(ctx, s4, stint);
     expect(a.known).toBe(false);
+    expect(latestMarker(ctx, s4, stint)).toBeNull();
     if (a.known) return;
     // What is known bounds it from below: s0, s2, s3 marked at stamp 200, s1 is stable up to its anchor.
     expect(a.exceeds(199)).toBe(true);
     expect(a.exceeds(200)).toBe(false);
     for (const p of ['s0', 's2', 's3', 's4']) echo(ctx, p, 's1', 3);
     expect(admission(ctx, s4, stint)).toEqual({ known: true, at: 400 }); // ceil to the grid of 310
+    // What an ignore request's `covers` compares with: the mark itself, before the rounding
+    // (sim/FINDINGS.md 39: seed 215 stalled on a held Timeslot stamped between the two).
+    expect(latestMarker(ctx, s4, stint)).toBe(310);
+    expect(latestMarker(ctx, s4, { admit: 0, cut: null })).toBe(-Infinity);
   });
 
   it('is computed from the stint each other server was serving then, not its latest one', () => {

@@ -51,6 +51,27 @@ export function admission(ctx: ServerCtx, m: Member, stint: Stint): Admission {
   const ck = `${m.id}:${stint.admit}`;
   const cached = own(ctx, 'finality').admissionCache.get(ck);
   if (cached !== undefined) return { known: true, at: cached };
+  const { knownMax, unknownLb, allKnown } = markers(ctx, m, stint);
+  if (allKnown) {
+    const at = ceilGrid(ctx, knownMax);
+    own(ctx, 'finality').admissionCache.set(ck, at);
+    return { known: true, at };
+  }
+  return { known: false, exceeds: (t: number) => unknownLb >= t || knownMax > t };
+}
+
+/**
+ * The latest of a stint's contributors' markers (or cut stamps), before `admission` rounds it up
+ * to the grid, or null while one is not known. A server that had not applied the record admitting
+ * the stint closed no window ending at or past it (docs/protocol.md "Decision", point 2).
+ */
+export function latestMarker(ctx: ServerCtx, m: Member, stint: Stint): number | null {
+  if (stint.admit === 0) return -Infinity;
+  const { knownMax, allKnown } = markers(ctx, m, stint);
+  return allKnown ? knownMax : null;
+}
+
+function markers(ctx: ServerCtx, m: Member, stint: Stint): { knownMax: number; unknownLb: number; allKnown: boolean } {
   let knownMax = -Infinity;
   let unknownLb = -Infinity;
   let allKnown = true;
@@ -82,14 +103,7 @@ export function admission(ctx: ServerCtx, m: Member, stint: Stint): Admission {
       unknownLb = Math.max(unknownLb, ch ? stampAt(ch, limit) : -Infinity);
     }
   }
-  if (allKnown) {
-    const at = ceilGrid(ctx, knownMax);
-    own(ctx, 'finality').admissionCache.set(ck, at);
-    return { known: true, at };
-  }
-  const km = knownMax;
-  const ul = unknownLb;
-  return { known: false, exceeds: (t: number) => ul >= t || km > t };
+  return { knownMax, unknownLb, allKnown };
 }
 
 /** Whether a report of `server` counts: it arrived after a stint's admission and is not past its cut. */

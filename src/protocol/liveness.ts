@@ -4,7 +4,7 @@
  * for a server back in time, and asking for readmission or replacement of ignored servers.
  */
 import { declineAfter, repeatRequestAfter } from './config.js';
-import { admission } from './finality.js';
+import { admission, latestMarker } from './finality.js';
 import { ADMIN_ID, MAX_TIMESLOTS_PER_REPLY, type PeerOf, type Timeslot } from './messages.js';
 import {
   activeIds,
@@ -53,21 +53,22 @@ function requestMembership(ctx: ServerCtx, kind: 'ignore' | 'readmit' | 'replace
 
 /**
  * Whether `held` covers every Timeslot of `target` that any server may have used (docs/protocol.md
- * "Decision", point 2); the admin cuts only on a request that does. A window past our admission
- * point A is closed only by servers holding the record that admits us, and they wait for our
- * echoes; one ending at or before A may have been closed without them. `held` covers those if it
- * is stamped at A or later, or if the target's stint counts only from A on. A replacement still
- * syncing holds nothing of a server gone before it came (sim/FINDINGS.md 39).
+ * "Decision", point 2); the admin cuts only on a request that does. A server that applied the
+ * record admitting our stint counts us active and waits for our echoes; one that had not closed no
+ * window ending at or past our stint's latest marker M (the admission point before its rounding).
+ * `held` covers those windows if it is stamped at M or later, or if the target's stint counts only
+ * from M on. A replacement still syncing holds nothing of a server gone before it came
+ * (sim/FINDINGS.md 39).
  */
 function heldCovers(ctx: ServerCtx, target: string, held: Timeslot | null): boolean {
   const self = ctx.roster.members.get(ctx.me);
   const t = ctx.roster.members.get(target);
   if (!self || !t) return false;
-  const mine = admission(ctx, self, latestStint(self));
-  if (!mine.known) return false;
-  if (mine.at === -Infinity || (held !== null && held.stamp >= mine.at)) return true;
+  const mark = latestMarker(ctx, self, latestStint(self));
+  if (mark === null) return false;
+  if (mark === -Infinity || (held !== null && held.stamp >= mark)) return true;
   const theirs = admission(ctx, t, latestStint(t));
-  return theirs.known ? theirs.at >= mine.at : theirs.exceeds(mine.at);
+  return theirs.known ? theirs.at >= mark : theirs.exceeds(mark);
 }
 
 /**
