@@ -29,7 +29,7 @@ export type SiteEvent =
   | 'handBack'
   /** The hand-back's majority-verified state at the marker arrived: the admin hosts the site again. */
   | 'cut'
-  /** A state fetch got no majority answer while the majority is gone, or a stalled site's last read was answered (reads.ts). */
+  /** A state fetch got no majority answer while the majority is gone. */
   | 'lose'
   /** The lost site is installed from its fallback state: the admin hosts it again. */
   | 'fellBack'
