@@ -108,18 +108,3 @@ describe('SiteFallback (a site that lost its majority)', () => {
     for (let seed = 1; seed <= 3000; seed++) run(seed);
   });
 });
-
-describe('SiteFallback.covers (a stalled site\'s last read as the new base)', () => {
-  const at = (seq: number, names: string[]) => ({ seq, snapshot: { ...createSite('meadow', 1), users: names.map((n) => newUser(n, 'meadow')) }, lastActionNo: new Map<string, number>() });
-
-  it('takes a read that holds every user on the site, or one that joined since', () => {
-    const fb = new SiteFallback(at(0, ['ann', 'ben']));
-    fb.joined(newUser('cat', 'meadow'));
-    expect(fb.covers(at(5, ['ann', 'ben']), ['ann', 'ben', 'cat'])).toBe(true);
-  });
-
-  it('refuses one that lacks a user still here (its departure never reached the admin): the older base keeps it', () => {
-    const fb = new SiteFallback(at(0, ['ann', 'ben']));
-    expect(fb.covers(at(5, ['ann']), ['ann', 'ben'])).toBe(false);
-  });
-});
