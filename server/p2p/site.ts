@@ -34,32 +34,21 @@ import { SiteFallback } from './fallback.js';
 import { HAND_BACK_MARKER, LOST_AFTER_MS, SiteReads } from './reads.js';
 import { ResumeWait } from './resume.js';
 import { UnreachableReports, type ReporterRole } from './unreachable.js';
-import { latestStintOf, WalkIns } from './walkIns.js';
+import { SiteServing, type ServingDeps } from './serving.js';
 import type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
 import type { SiteLifecycle, SiteState } from './lifecycle.js';
 import type { Transit } from './transit.js';
 
 export type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
 
-export interface SiteDeps {
+export interface SiteDeps extends ServingDeps {
   config: SiteConfig;
   secretKey: string;
   crypto: SignatureScheme;
-  /** The admin's clock on the peers' synced timeline. */
-  now: () => number;
   random: () => number;
   log: Logger;
   /** Delivers a peer message to a server id or a user name (over that tab's admin WebSocket). */
   deliver(to: string, msg: PeerMessage): void;
-  /** Tells a chosen peer to serve this site; false when it is gone. */
-  /** `stateFrom`: the replacement takes the state from that server first (its player walked in). */
-  startServing(serverId: string, stateFrom?: string): boolean;
-  /** A peer the coordinator just slotted is this site's now, before its `serve` goes out (no other site picks it). */
-  claim?(serverId: string): void;
-  /** `handOff`: the server keeps answering state requests a while (its player walked in). */
-  stopServing(serverId: string, reason: string, handOff?: boolean): void;
-  /** Whether a server's tab is connected to the admin (a lost site has fewer than N_majority). */
-  connected(serverId: string): boolean;
   candidates(): CoordinatorServer[];
   /** A user left the site (portal or logout) as the majority applied it. */
   onLeft(user: UserState, via: 'portal' | 'logout', seq: number): void;
@@ -112,7 +101,8 @@ export class P2PSite {
   private handOverSeq = 0;
   private readonly coordinator: SiteCoordinator;
   private readonly reads: SiteReads;
-  private readonly serving = new Set<string>();
+  /** Who serves the site, and whose player walked in (serving.ts). */
+  private readonly serving: SiteServing;
   private cutSeq: number | null = null;
   /** What the site comes back to if it loses its majority. */
   private fallback: SiteFallback | null = null;
@@ -121,8 +111,6 @@ export class P2PSite {
   private dirty = false;
   /** After a restart: the servers and users not back yet. */
   private resumeWait: ResumeWait | null = null;
-  /** Servers whose player walked in (walkIns.ts). */
-  private readonly walkedIn = new WalkIns();
 
   constructor(
     private readonly deps: SiteDeps,
@@ -132,6 +120,7 @@ export class P2PSite {
   ) {
     this.site = deps.config.site;
     this.life = deps.life;
+    this.serving = new SiteServing(deps, { membership: () => this.coordinator.membership(), activeServers: () => this.servers() });
     this.unreachable = new UnreachableReports({ nMajority: deps.config.N_majority, evictEveryMs: deps.config.T_ignore });
     for (const u of users) this.users.add(u);
     this.coordinator = createSiteCoordinator({
@@ -151,8 +140,8 @@ export class P2PSite {
       observe: (e) => {
         if (e.kind === 'membership') {
           this.dirty = true;
-          this.claimSlotted();
-          this.defer(() => this.syncServing());
+          this.serving.claimSlotted();
+          this.defer(() => this.serving.sync());
         }
         if (e.kind === 'flagged') {
           this.flag(e.server, e.by);
@@ -173,7 +162,7 @@ export class P2PSite {
         send: (to, msg) => this.send(to, msg),
         servers: () => this.servers(),
         // Walked in (it plays here now, FINDINGS 32) or ignored (it counts for nothing, 40): as if gone.
-        connected: (id) => deps.connected(id) && !this.walked(id) && latestStintOf(this.membership()?.members, id)?.cut === null,
+        connected: (id) => this.serving.counts(id),
         orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, HAND_BACK_MARKER),
         saveEveryMs: deps.saveEveryMs,
         lostAfterMs: deps.lostAfterMs ?? LOST_AFTER_MS,
@@ -234,7 +223,7 @@ export class P2PSite {
   serverBack(id: string): boolean {
     if (!this.life.atServers || !this.servers().includes(id)) return false;
     this.resumeWait?.serverBack(id);
-    this.serving.add(id);
+    this.serving.back(id);
     this.allBack();
     return true;
   }
@@ -322,11 +311,6 @@ export class P2PSite {
     return this.coordinator.activeServers();
   }
 
-  /** Its player walked in and no record since picked it again (`members`: the record at hand, else the latest). */
-  private walked(id: string, members = this.coordinator.membership()?.members): boolean {
-    return this.walkedIn.has(id, latestStintOf(members, id)?.admit);
-  }
-
   membership(): ReturnType<SiteCoordinator['membership']> {
     return this.coordinator.membership();
   }
@@ -390,13 +374,13 @@ export class P2PSite {
     // Picked but not told to serve yet (its `serve` waits for this input's end): it has no copy.
     const copy = this.serving.has(id);
     const done = this.evict(id, 'its player walked in');
-    if (done) this.walkedIn.add(id, this.deps.now(), copy, this.coordinator.membership()?.epoch ?? 0);
+    if (done) this.serving.walkedInto(id, copy);
     return done;
   }
 
   /** Servers `a` and `b` are a walked-in server and its replacement, during the hand-off (signaling). */
   handingOff(a: string, b: string): boolean {
-    return this.walkedIn.handingOff(a, b, this.servers(), this.deps.now());
+    return this.serving.handingOff(a, b);
   }
 
   /** Takes server `id` out now and gives its slot to a fresh peer (coordinator.evict). */
@@ -431,8 +415,7 @@ export class P2PSite {
   /** The site is the admin's again (its lifecycle moved on first): its servers stop, its record goes. */
   private dispose(): void {
     // Slotted ones not told yet let their claim go too (a peer that is not this site's is left alone).
-    for (const id of new Set([...this.serving, ...this.servers()])) this.deps.stopServing(id, this.closeReason || 'site closed');
-    this.serving.clear();
+    this.serving.stopAll(this.closeReason || 'site closed');
     this.deps.persist?.(null);
   }
 
@@ -456,40 +439,9 @@ export class P2PSite {
   private send(to: string, msg: PeerMessage): void {
     // Back at the admin: sends still deferred are dropped (a stopping admin's still go out, as before its sockets close).
     if (!this.withServers()) return;
-    // A server learns it serves this site before its first peer message.
-    if ((msg.type === 'siteInit' || msg.type === 'membership') && !this.serving.has(to) && this.slotted(msg, to)) {
-      // A record sent late (deferred, or again) may still slot a server whose player walked in
-      // since: it is not enlisted again (it plays there now), and the manager's claim on it is let go.
-      if (this.walked(to, msg.type === 'siteInit' ? msg.membership.members : msg.members)) this.deps.stopServing(to, 'its player walked in');
-      else {
-        const target = msg.type === 'membership' ? msg.change.target : null;
-        const from = target !== null && this.walkedIn.handsOff(target) ? target : undefined;
-        if (!this.deps.startServing(to, from)) return;
-        this.serving.add(to);
-      }
-    }
+    // A server learns it serves this site before its first peer message (serving.ts).
+    if (!this.serving.enlist(to, msg)) return;
     this.deps.deliver(to, msg);
-  }
-
-  private slotted(msg: PeerMessage, id: string): boolean {
-    const members = msg.type === 'siteInit' ? msg.membership.members : msg.type === 'membership' ? msg.members : [];
-    return members.some((m) => m.id === id && m.slot !== null);
-  }
-
-  /** Slotted servers are taken now: this input may still move one's player here, a walk-in then (FINDINGS 24). */
-  private claimSlotted(): void {
-    for (const id of this.servers()) if (!this.serving.has(id) && !this.walked(id)) this.deps.claim?.(id);
-  }
-
-  /** Servers that lost their slot stop serving. */
-  private syncServing(): void {
-    const slotted = new Set(this.servers());
-    for (const id of [...this.serving]) {
-      if (!slotted.has(id)) {
-        this.serving.delete(id);
-        this.deps.stopServing(id, 'left the server set', this.walkedIn.handsOff(id));
-      }
-    }
   }
 
   private refuse(from: string, type: string, code: string, why: string): void {

@@ -48,7 +48,7 @@ export class WalkIns {
   /**
    * `a` and `b` are a walked-in server with a copy and a server of `servers` (its replacement),
    * during the hand-off. Past it the server is still remembered (`has`): it stays out of the site
-   * and, while a record still slots it, does not count as one of its servers (site.ts).
+   * and, while a record still slots it, does not count as one of its servers (serving.ts).
    */
   handingOff(a: string, b: string, servers: readonly string[], now: number): boolean {
     for (const [id, w] of this.walked) {
