@@ -107,4 +107,21 @@ describe('SiteFallback (a site that lost its majority)', () => {
   it('never doubles an item and keeps exactly the present users, over 3000 seeded histories', () => {
     for (let seed = 1; seed <= 3000; seed++) run(seed);
   });
+
+  it('resumed after a restart, keeps a user whose join was stored but not yet applied when a later save lacks it (sim/FINDINGS.md 49)', () => {
+    // The stored rows hold ann (on the site) and ben, whose join the servers had not applied
+    // when the admin stopped; ben carries a mushroom the save's map does not have.
+    const ben: UserState = { ...newUser('ben', 'meadow'), inventory: [{ id: 'forest-1', kind: 'mushroom' }] };
+    const stored = applyAction(createSite('meadow', 7), 'ann', { kind: 'join', user: newUser('ann', 'meadow') }).snapshot;
+    const f = SiteFallback.resumed({ seq: 10, snapshot: { ...stored, users: [...stored.users, ben] }, lastActionNo: new Map() });
+    // The first save after the restart, one update on: ann only.
+    f.rebase({ seq: 11, snapshot: stored, lastActionNo: new Map() });
+    const back = f.state(['ann', 'ben']);
+    expect(back.snapshot.users.map((u) => u.name)).toEqual(['ann', 'ben']);
+    expect(back.snapshot.users.find((u) => u.name === 'ben')?.inventory).toEqual(ben.inventory);
+    // A save that has ben (his join applied) is taken as it is.
+    const moved = applyAction(stored, 'ben', { kind: 'join', user: { ...ben, x: 3 } }).snapshot;
+    f.rebase({ seq: 12, snapshot: moved, lastActionNo: new Map() });
+    expect(f.state(['ann', 'ben']).snapshot.users.find((u) => u.name === 'ben')?.x).toBe(3);
+  });
 });

@@ -20,6 +20,17 @@ export class SiteFallback {
     this.base = handOver;
   }
 
+  /**
+   * The fallback of a site resumed after a restart, from its stored rows. Those rows fold into the
+   * base every user the site had, joins not yet applied included, so each counts as joined since:
+   * a later save that lacks one (its join still pending) keeps it as stored (sim/FINDINGS.md 49).
+   */
+  static resumed(stored: VerifiedSite): SiteFallback {
+    const f = new SiteFallback(stored);
+    for (const u of stored.snapshot.users) f.joined(u);
+    return f;
+  }
+
   get baseSeq(): number {
     return this.base.seq;
   }

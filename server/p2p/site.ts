@@ -191,7 +191,7 @@ export class P2PSite {
     );
     if (resumed) {
       this.life.go('resume');
-      this.fallback = new SiteFallback(resumed.base);
+      this.fallback = SiteFallback.resumed(resumed.base);
       this.resumeWait = new ResumeWait(users, this.servers(), deps.now(), deps.resumeGraceMs);
       // No save fetch while the servers are still coming back (it would count them as lost).
       this.reads.saveAt(Math.max(deps.now() + deps.saveEveryMs, this.resumeWait.endsAt ?? 0));
