@@ -9,6 +9,21 @@ import { harness, SERVERS, type Sent } from './siteHarness.js';
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
 
+describe('P2PSite transfer', () => {
+  it('writes its record only after the hand-over went to its servers (sim/FINDINGS.md 54)', async () => {
+    // A kill -9 between the record and the servers' messages left a record naming servers that
+    // were never told to serve: the next process resumed a site nobody ran.
+    const h = harness();
+    const started = h.start();
+    expect(h.records).toEqual([]);
+    expect(h.serving).toEqual(new Set());
+    await started;
+    expect(h.records.length).toBeGreaterThan(0);
+    expect(h.records[0]?.coordinator).toBeDefined();
+    expect(h.serving).toEqual(new Set(SERVERS));
+  });
+});
+
 describe('P2PSite hand-back', () => {
   it('orders the marker system action 3 T_timeslot after close(), and not before', async () => {
     const h = harness();

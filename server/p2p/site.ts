@@ -293,8 +293,12 @@ export class P2PSite {
     this.handOverSeq = h.seq;
     this.fallback = new SiteFallback({ seq: h.seq, snapshot: h.snapshot, lastActionNo: new Map(h.lastActionNo) });
     this.coordinator.handOver({ ...h, start: this.deps.now() });
+    // The record waits for the hand-over's deferred sends: a crash between them must not leave a
+    // record naming servers never told to serve (sim/FINDINGS.md 54); without the record the next
+    // process has the site client-server from the snapshot the transfer stored.
     this.dirty = true;
-    this.changed();
+    this.deps.wake();
+    this.defer(() => this.changed());
   }
 
   /**
