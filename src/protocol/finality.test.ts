@@ -65,6 +65,21 @@ function admitS4AtEpoch3(ctx: ServerState, s3Stints: Stint[]): () => ReturnType<
   return () => admission(ctx, s4, { admit: 3, cut: null });
 }
 
+/**
+ * Window (100, 200] at s0, s0..s3 holding and echoing each other's chains to #4, s4 with `s4Stints`
+ * and what `holdS4` gives of its chain: whether it closes, why not, and the ranges asked of whom.
+ */
+function windowWithS4(s4Stints: Stint[], holdS4: (ctx: ServerState) => void): [boolean, string, string[]] {
+  const { ctx, sent } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', s4Stints)]);
+  for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 4);
+  echoAll(ctx, 4);
+  holdS4(ctx);
+  ctx.ordering.frontier = 100;
+  const ready = windowReady(ctx);
+  const asked = sent.flatMap(({ m }) => (m.type === 'timeslotRequest' ? [`${m.server}:${m.fromSeq}-${m.toSeq}`] : []));
+  return [ready, ctx.finality.blocked, [...new Set(asked)]];
+}
+
 const cutAt = (ctx: ServerState, id: string, seq: number): { seq: number; hash: string } => ({
   seq,
   hash: ctx.timeslots.chains.get(id)?.hashOf(seq) ?? ZERO_HASH,
@@ -350,18 +365,12 @@ describe('window readiness', () => {
     // chain from #3 on, anchored at #2 with the cut's hash. #2 may carry reports of window 200
     // that count: closing it without them applied another update than the servers that had them.
     const cutAt2 = (stamp: number): Stint[] => [{ admit: 0, cut: { seq: 2, hash: 'c'.repeat(32), stamp, epoch: 1 } }];
-    const blockedBy = (stamp: number) => {
-      const { ctx, sent } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', cutAt2(stamp))]);
-      for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 4);
-      echoAll(ctx, 4);
-      const s4 = new Chain('s4', { seq: 2, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256);
-      ctx.timeslots.chains.set('s4', s4);
-      extendChain(s4, 3, { stamp: (seq) => seq * 75 });
-      ctx.ordering.frontier = 100;
-      const ready = windowReady(ctx);
-      const asked = sent.flatMap(({ m }) => (m.type === 'timeslotRequest' ? [`${m.server}:${m.fromSeq}-${m.toSeq}`] : []));
-      return [ready, ctx.finality.blocked, [...new Set(asked)]];
-    };
+    const blockedBy = (stamp: number) =>
+      windowWithS4(cutAt2(stamp), (ctx) => {
+        const s4 = new Chain('s4', { seq: 2, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256);
+        ctx.timeslots.chains.set('s4', s4);
+        extendChain(s4, 3, { stamp: (seq) => seq * 75 });
+      });
     expect(blockedBy(150)).toEqual([false, "backfilling s4's Timeslots before #3", ['s4:1-2']]);
     // Cut at or before the frontier: none of its reports can count in the windows left to close.
     expect(blockedBy(100)).toEqual([true, '', []]);
@@ -372,19 +381,11 @@ describe('window readiness', () => {
     // reports count up to #5, whatever its latest stint says; we hold its chain only to #1 (a
     // replacement that took a state anchored early). Closing window 200 without #2-#5 applied
     // another update than the servers that had them.
-    const blockedBy = (cutStamp: number) => {
-      const cut = { seq: 5, hash: 'c'.repeat(32), stamp: cutStamp, epoch: 1 };
-      const s4: Stint[] = [{ admit: 0, cut }, { admit: 2, cut: null }];
-      const { ctx, sent } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', s4)]);
-      for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 4);
-      echoAll(ctx, 4);
-      growChain(ctx, 's4', 1);
-      ctx.finality.admissionCache.set('s4:2', 700);
-      ctx.ordering.frontier = 100;
-      const ready = windowReady(ctx);
-      const asked = sent.flatMap(({ m }) => (m.type === 'timeslotRequest' ? [`${m.server}:${m.fromSeq}-${m.toSeq}`] : []));
-      return [ready, ctx.finality.blocked, [...new Set(asked)]];
-    };
+    const blockedBy = (cutStamp: number) =>
+      windowWithS4([{ admit: 0, cut: { seq: 5, hash: 'c'.repeat(32), stamp: cutStamp, epoch: 1 } }, { admit: 2, cut: null }], (ctx) => {
+        growChain(ctx, 's4', 1);
+        ctx.finality.admissionCache.set('s4:2', 700);
+      });
     expect(blockedBy(250)).toEqual([false, "fetching s4's Timeslots up to its earlier cut 5", ['s4:2-5']]);
     // Cut at or before the frontier: none of that stint's reports can count in the windows left.
     expect(blockedBy(100)).toEqual([true, '', []]);
