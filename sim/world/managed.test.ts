@@ -44,6 +44,7 @@ const SWEPT: Array<[number, string]> = [
   [7769, "logs: a chain joined midway at a server's cut lacked the cut Timeslot's reports, and another update 216 was applied (FINDINGS 43: finality.ts)"],
   [9594, "logs: a replacement closed a window without a readmitted server's Timeslots up to its earlier stint's cut, and another update 188 was applied (FINDINGS 50: finality.ts)"],
   [8747, "users: a resumed site's fallback folded pending joins into its base, and a later save dropped those users (FINDINGS 49: fallback.ts SiteFallback.resumed)"],
+  [12312, 'threw: the harness played a path on the map of another site, from a view of a server of the site its player had left (harness: managed.ts plays only on a view of its own site)'],
   [9353, "entries: a slow tab's login 4.7 s into its 7 s bound, its enter still queued when the run stopped (harness: managed.ts runs open entries out)"],
 ];
 

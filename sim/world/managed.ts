@@ -416,7 +416,8 @@ export function runManagedWorld(o: ManagedOptions): ManagedTrace {
   const play = (tab: SimTab, r: ReturnType<typeof rng.fork>, round: number): void => {
     const v = viewOf(tab);
     const me = v?.users.find((u) => u.name === tab.name);
-    if (!v || !me || !tab.site) return;
+    // A view from a server of another site (one the player just left) is not this site's map.
+    if (!v || !me || !tab.site || v.site.site !== tab.site) return;
     const site = tab.site;
     const send = (a: PlayerAction): boolean => tab.act(a);
     const x = r.next();
