@@ -140,6 +140,14 @@ describe('admin crashes (kill -9) in the managed world', () => {
     expect(checkWorld(t)).toEqual([]);
   }, 60_000);
 
+  it("a walked-in server's cut is decided by a decider holding its marker, though a syncing newcomer never echoed it (seed 13814; FINDINGS 58)", () => {
+    // forest's p8 held p2's marker and its chain past it, but read marks only from stable
+    // prefixes, which p3 (admitted after p2's last use) held back for good: no request covered,
+    // p2 was never cut, and p10's join in forest never applied.
+    const t = runManagedWorld({ seed: 13814, crashes: 'sometimes' });
+    expect(checkWorld(t)).toEqual([]);
+  }, 60_000);
+
   it('each property still fails on a broken crash trace', () => {
     const base = runManagedWorld({ seed: 3, crashes: 'always' });
     expect(checkWorld(base)).toEqual([]);

@@ -63,15 +63,19 @@ export function admission(ctx: ServerCtx, m: Member, stint: Stint): Admission {
 /**
  * The latest of a stint's contributors' markers (or cut stamps), before `admission` rounds it up
  * to the grid, or null while one is not known. A server that had not applied the record admitting
- * the stint closed no window ending at or past it (docs/protocol.md "Decision", point 2).
+ * the stint closed no window ending at or past it (docs/protocol.md "Decision", point 2). Read
+ * from the chains as held, not only their stable prefixes: a marker is a fact of its signed chain,
+ * and this serves one server's own `covers`, which nobody else must compute alike. A newcomer that
+ * never echoes a gone server keeps that server's marker unstable for good (sim/FINDINGS.md 58).
  */
 export function latestMarker(ctx: ServerCtx, m: Member, stint: Stint): number | null {
   if (stint.admit === 0) return -Infinity;
-  const { knownMax, allKnown } = markers(ctx, m, stint);
+  const { knownMax, allKnown } = markers(ctx, m, stint, true);
   return allKnown ? knownMax : null;
 }
 
-function markers(ctx: ServerCtx, m: Member, stint: Stint): { knownMax: number; unknownLb: number; allKnown: boolean } {
+/** `held`: read marks up to each chain's top, not its stable prefix (`latestMarker` says when). */
+function markers(ctx: ServerCtx, m: Member, stint: Stint, held = false): { knownMax: number; unknownLb: number; allKnown: boolean } {
   let knownMax = -Infinity;
   let unknownLb = -Infinity;
   let allKnown = true;
@@ -83,7 +87,7 @@ function markers(ctx: ServerCtx, m: Member, stint: Stint): { knownMax: number; u
     // The stint q was serving when this one was admitted, even if q came back since: a later
     // readmission must not move an admission point others already computed from q's cut.
     const cut = prior.cut;
-    const limit = cut ? cut.seq : stableSeq(ctx, q.id);
+    const limit = cut ? cut.seq : held ? (ch?.top.seq ?? -1) : stableSeq(ctx, q.id);
     const mark = ch?.marks.find((mk) => mk.epoch >= stint.admit && mk.seq <= limit);
     if (mark) knownMax = Math.max(knownMax, mark.stamp);
     else if (cut) {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { declineAfter } from './config.js';
-import { appliedHashes as hashes, playMoves as play, setupSite, type SiteSetup } from './testing.js';
+import { ZERO_HASH } from './crypto.js';
+import { requestIgnore } from './liveness.js';
+import { appliedHashes as hashes, growChain, handMadeServer, handMember, playMoves as play, setupSite, type SiteSetup } from './testing.js';
 
 function expectPrefixes(s: SiteSetup, ids: string[]): void {
   const lists = ids.map((id) => hashes(s, id));
@@ -295,5 +297,45 @@ describe('restart', () => {
     expect(fresh.timeslotSeq()).toBe(0);
     expect(s.coordinator.evicted()).toEqual([]);
     expectPrefixes(s, ['s0', 's2', 's3', 's4']);
+  });
+});
+
+describe('covers (sim/FINDINGS.md 58)', () => {
+  /**
+   * s0 (us) readmitted at epoch 2 asks to ignore s1, an initial member whose epoch-2 marker (#3,
+   * stamp 300) we hold, as we hold its chain up to #`held`; s2, admitted at epoch 3 and still
+   * syncing, never echoed s1, so that marker is not stable. The `covers` our request carries.
+   */
+  function coversWithUnechoedMarker(held: number): boolean | undefined {
+    const { ctx, sent } = handMadeServer({
+      nServer: 3,
+      now: 1000,
+      status: 'running',
+      members: [
+        handMember('s0', 0, [
+          { admit: 0, cut: { seq: 0, hash: ZERO_HASH } },
+          { admit: 2, cut: null },
+        ]),
+        handMember('s1', 1),
+        handMember('s2', 2, [{ admit: 3, cut: null }]),
+      ],
+    });
+    growChain(ctx, 's1', held, { epoch: (seq) => (seq >= 3 ? 2 : 1) });
+    requestIgnore(ctx, 's1');
+    const req = sent.find(({ m }) => m.type === 'membershipRequest')?.m;
+    if (req?.type !== 'membershipRequest') throw new Error('no ignore request sent');
+    expect(req.held?.seq).toBe(held);
+    return req.covers;
+  }
+
+  it("a held marker counts although a newcomer never echoed it (seed 13814: the target was gone, and the site's cut waited for good)", () => {
+    // Our stint's latest marker is s1's, at 300: every window a server closed without the record
+    // admitting us ends before it, and our held #6 (stamp 600) lies past it.
+    expect(coversWithUnechoedMarker(6)).toBe(true);
+  });
+
+  it('a marker not held leaves the request not covering', () => {
+    // s1's chain up to #2 only (epoch 1): its marker for our stint is not known.
+    expect(coversWithUnechoedMarker(2)).toBe(false);
   });
 });
