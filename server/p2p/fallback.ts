@@ -59,6 +59,15 @@ export class SiteFallback {
     }
   }
 
+  /**
+   * Whether `v` as the new base keeps every user on the site now: each is in it, or joined since
+   * (taken as it came). A user in neither left in an update the admin never got: the base keeps it.
+   */
+  covers(v: VerifiedSite, present: Iterable<string>): boolean {
+    for (const name of present) if (!this.joinedSince.has(name) && !v.snapshot.users.some((u) => u.name === name)) return false;
+    return true;
+  }
+
   /** The site for the users on it now. */
   state(present: Iterable<string>): VerifiedSite {
     const users: UserState[] = [];

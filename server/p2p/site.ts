@@ -163,6 +163,7 @@ export class P2PSite {
         servers: () => this.servers(),
         // Walked in (it plays here now, FINDINGS 32) or ignored (it counts for nothing, 40): as if gone.
         connected: (id) => this.serving.counts(id),
+        stalled: () => this.stalled(),
         orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, HAND_BACK_MARKER),
         saveEveryMs: deps.saveEveryMs,
         lostAfterMs: deps.lostAfterMs ?? LOST_AFTER_MS,
@@ -176,7 +177,7 @@ export class P2PSite {
             deps.onVerified(v);
           },
           cut: (v) => this.handedBack(v),
-          lost: (fetching) => this.lose(fetching),
+          lost: (fetching, last) => this.lose(fetching, last),
           minority: (server, what) => {
             this.flag(server, MINORITY);
             deps.onMinority(server, what);
@@ -485,7 +486,7 @@ export class P2PSite {
     if (gone.users.length + gone.servers.length > 0) this.deps.log.warn('p2p.not_back', { site: this.site, ...gone });
     // Too few came back to go on: the site comes back from its stored state now rather than
     // after a state fetch that cannot get a majority answer.
-    if (this.reads.majorityGone()) return this.lose(null);
+    if (this.reads.majorityGone()) return void this.lose(null, null);
     this.waitOver();
     for (const u of gone.users) this.leave(u);
     for (const id of gone.servers) this.evict(id, 'did not come back after the admin restarted');
@@ -501,11 +502,28 @@ export class P2PSite {
     this.dispose();
   }
 
-  /** No majority answers: the site comes back from its fallback. */
-  private lose(fetching: 'save' | 'close' | null): void {
+  /**
+   * The site cannot order (SiteReadDeps.stalled): fewer than N_majority of its slotted servers count
+   * (serving.ts `counts`: connected, not walked in, not ignored), and too few free peers to refill it
+   * (none during a hand-back, which refills nothing). Not while a resumed site waits for its servers
+   * (`notBack` decides then). A verified read then finds it lost at once (sim/FINDINGS.md 37, 40).
+   */
+  private stalled(): boolean {
+    if (!this.life.atServers || this.life.state === 'resuming') return false;
+    const able = this.servers().filter((id) => this.serving.counts(id)).length;
+    const need = this.deps.config.N_majority;
+    return able < need && (!this.life.running || able + this.deps.candidates().length < need);
+  }
+
+  /** No majority answers, or it cannot order: the site comes back from its fallback (`last`: a stalled site's last read, the new base). */
+  private lose(fetching: 'save' | 'close' | null, last: VerifiedSite | null): boolean {
     const fb = this.fallback;
-    if (!fb || !this.life.can('lose')) return;
+    // A read that lacks a user still here (a departure it holds never reached the admin) would drop
+    // that user, and an older base could undo what the majority accepted: not lost on it (fallback.ts).
+    if (!fb || !this.life.can('lose') || (last && !fb.covers(last, this.users))) return false;
     this.life.go('lose');
+    // Held departures below are added after it.
+    if (last) fb.rebase(last);
     // Departures the majority applied during the hand-back are real: their users are gone.
     for (const d of this.deps.transit.takeHeld(this.site)) {
       fb.left(d.user, d.seq);
@@ -513,11 +531,12 @@ export class P2PSite {
       this.deps.onLeft(d.user, d.via, d.seq);
     }
     const state = fb.state(this.users);
-    this.deps.log.warn('p2p.lost', { site: this.site, fetching, base: fb.baseSeq, users: state.snapshot.users.length, ...fb.counts() });
+    this.deps.log.warn('p2p.lost', { site: this.site, fetching, lastRead: last?.seq ?? null, base: fb.baseSeq, users: state.snapshot.users.length, ...fb.counts() });
     this.closeReason ||= 'lost its majority';
     this.life.go('fellBack');
     this.deps.onClosed(state);
     this.dispose();
+    return true;
   }
 
   /** Something changed: the record is persisted if it must be, and the driver looks at the wake-up again. */
