@@ -60,11 +60,14 @@ export class SiteFallback {
   }
 
   /**
-   * Whether `v` as the new base keeps every user on the site now: each is in it, or joined since
-   * (taken as it came). A user in neither left in an update the admin never got: the base keeps it.
+   * A stalled site's last read as the new base (site.ts `lose`), if it keeps every user on the site
+   * now: each is in it, or joined since (taken as it came). False, and the base stays, when a user is
+   * in neither: it left in an update the admin never got, and an older base keeps it, though it
+   * could undo what the majority accepted (the site is then not lost on that read).
    */
-  covers(v: VerifiedSite, present: Iterable<string>): boolean {
+  rebaseKeeping(v: VerifiedSite, present: Iterable<string>): boolean {
     for (const name of present) if (!this.joinedSince.has(name) && !v.snapshot.users.some((u) => u.name === name)) return false;
+    this.rebase(v);
     return true;
   }
 

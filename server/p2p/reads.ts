@@ -13,12 +13,12 @@
  * seq's hash (PROBE_HORIZON_UPDATES), and never when the majority may be gone (the fetch then
  * finds a lost site as before).
  *
- * A site that cannot order (`stalled`: fewer than N_majority of its servers able to, and nothing to
- * bring it more) is not waited for `lostAfterMs` when its servers still agree on a state: once they
- * had STALL_SETTLE_TIMEOUTS to finish what its last record still lets them close, it is read once
- * more, and a majority-verified answer finds it lost at once, that state its fallback's new base
- * (sim/FINDINGS.md 37, 40). Without one it is waited for as any other: a fallback to an older state
- * could undo updates the majority accepted since.
+ * A hand-back that cannot end (`stalled`: fewer than N_majority of its servers may still order, so
+ * its marker never will; site.ts) is not waited for `lostAfterMs` when its servers still agree on a
+ * state: once they had STALL_SETTLE_TIMEOUTS to finish what its last record still lets them close,
+ * it is read once more, and a majority-verified answer finds it lost at once, that state its
+ * fallback's new base (sim/FINDINGS.md 37, 40, 62). Without one it is waited for as any other: a
+ * fallback to an older state could undo updates the majority accepted since.
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
@@ -77,7 +77,7 @@ export interface SiteReadDeps {
   send(to: string, msg: PeerMessage): void;
   servers(): string[];
   connected(serverId: string): boolean;
-  /** The site cannot order, and nothing can give it servers that could: a verified read finds it lost. */
+  /** A hand-back that can never order its marker (site.ts `stalled`): a verified read finds it lost. */
   stalled(): boolean;
   /** Orders the hand-back's marker system action; its number. */
   orderMarker(): number;
@@ -321,6 +321,7 @@ export class SiteReads {
     }
     const verified: VerifiedSite = { seq: r.seq, snapshot: r.payload.state.snapshot, lastActionNo };
     // A stalled site's last read (the cut, if the marker made it, is taken as ever): lost with it.
+    // Nothing unstalls a hand-back meanwhile: every record it could still decide needs N_majority uncut servers.
     if (this.lastRead !== null && this.attemptAt >= this.lastRead && !(purpose === 'close' && markerIn) && this.d.events.lost(purpose, verified)) {
       this.stop();
       return;

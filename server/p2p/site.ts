@@ -32,6 +32,7 @@ import type { Logger } from '../log.js';
 import type { StoredP2PSite } from '../storage/types.js';
 import { SiteFallback } from './fallback.js';
 import { HAND_BACK_MARKER, LOST_AFTER_MS, SiteReads } from './reads.js';
+import { RefusalLog } from './refusals.js';
 import { ResumeWait } from './resume.js';
 import { UnreachableReports, type ReporterRole } from './unreachable.js';
 import { SiteServing, type ServingDeps } from './serving.js';
@@ -85,9 +86,6 @@ export interface SiteDeps extends ServingDeps {
   defer(fn: () => void): void;
 }
 
-/** Refused inputs are logged at most this often per site. */
-const REFUSAL_LOG_MS = 1000;
-
 export class P2PSite {
   readonly site: string;
   readonly users = new Set<string>();
@@ -106,7 +104,7 @@ export class P2PSite {
   private cutSeq: number | null = null;
   /** What the site comes back to if it loses its majority. */
   private fallback: SiteFallback | null = null;
-  private lastRefusalLog = -Infinity;
+  private readonly refusals: RefusalLog;
   /** Changed since last persisted. */
   private dirty = false;
   /** After a restart: the servers and users not back yet. */
@@ -121,6 +119,7 @@ export class P2PSite {
     this.site = deps.config.site;
     this.life = deps.life;
     this.serving = new SiteServing(deps, { membership: () => this.coordinator.membership(), activeServers: () => this.servers() });
+    this.refusals = new RefusalLog({ site: this.site, now: deps.now, log: deps.log });
     this.unreachable = new UnreachableReports({ nMajority: deps.config.N_majority, evictEveryMs: deps.config.T_ignore });
     for (const u of users) this.users.add(u);
     this.coordinator = createSiteCoordinator({
@@ -163,7 +162,8 @@ export class P2PSite {
         servers: () => this.servers(),
         // Walked in (it plays here now, FINDINGS 32) or ignored (it counts for nothing, 40): as if gone.
         connected: (id) => this.serving.counts(id),
-        stalled: () => this.stalled(),
+        // A hand-back that can never order its marker: a hand-back admits nobody (FINDINGS 37, 40, 62).
+        stalled: () => this.life.state === 'handing-back' && this.serving.orderable() < deps.config.N_majority,
         orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, HAND_BACK_MARKER),
         saveEveryMs: deps.saveEveryMs,
         lostAfterMs: deps.lostAfterMs ?? LOST_AFTER_MS,
@@ -345,7 +345,7 @@ export class P2PSite {
     if (!this.life.atServers) return;
     const r = this.reads.receive(from, msg);
     // State is taken only from the server asked, for the exchange under way.
-    if (r.refused) this.refuse(from, msg.type, 'ERR_STALE', r.refused);
+    if (r.refused) this.refusals.refuse(from, msg.type, 'ERR_STALE', r.refused);
     if (!r.consumed) this.coordinator.receive(from, msg);
     this.changed();
   }
@@ -449,13 +449,6 @@ export class P2PSite {
     this.deps.deliver(to, msg);
   }
 
-  private refuse(from: string, type: string, code: string, why: string): void {
-    const now = this.deps.now();
-    if (now - this.lastRefusalLog < REFUSAL_LOG_MS) return;
-    this.lastRefusalLog = now;
-    this.deps.log.warn('p2p.refused', { site: this.site, from, type, code, why });
-  }
-
   private departed(user: UserState, via: 'portal' | 'logout', seq: number): void {
     this.runsAtServers(seq);
     if (this.life.running) this.fallback?.left(user, seq);
@@ -502,28 +495,12 @@ export class P2PSite {
     this.dispose();
   }
 
-  /**
-   * The site cannot order (SiteReadDeps.stalled): fewer than N_majority of its slotted servers count
-   * (serving.ts `counts`: connected, not walked in, not ignored), and too few free peers to refill it
-   * (none during a hand-back, which refills nothing). Not while a resumed site waits for its servers
-   * (`notBack` decides then). A verified read then finds it lost at once (sim/FINDINGS.md 37, 40).
-   */
-  private stalled(): boolean {
-    if (!this.life.atServers || this.life.state === 'resuming') return false;
-    const able = this.servers().filter((id) => this.serving.counts(id)).length;
-    const need = this.deps.config.N_majority;
-    return able < need && (!this.life.running || able + this.deps.candidates().length < need);
-  }
-
   /** No majority answers, or it cannot order: the site comes back from its fallback (`last`: a stalled site's last read, the new base). */
   private lose(fetching: 'save' | 'close' | null, last: VerifiedSite | null): boolean {
     const fb = this.fallback;
-    // A read that lacks a user still here (a departure it holds never reached the admin) would drop
-    // that user, and an older base could undo what the majority accepted: not lost on it (fallback.ts).
-    if (!fb || !this.life.can('lose') || (last && !fb.covers(last, this.users))) return false;
+    // Not on a last read that would drop a user still here (fallback.ts `rebaseKeeping`); held departures are added after it.
+    if (!fb || !this.life.can('lose') || (last && !fb.rebaseKeeping(last, this.users))) return false;
     this.life.go('lose');
-    // Held departures below are added after it.
-    if (last) fb.rebase(last);
     // Departures the majority applied during the hand-back are real: their users are gone.
     for (const d of this.deps.transit.takeHeld(this.site)) {
       fb.left(d.user, d.seq);
