@@ -320,9 +320,12 @@ export class SiteReads {
       else lastActionNo.set(user, max);
     }
     const verified: VerifiedSite = { seq: r.seq, snapshot: r.payload.state.snapshot, lastActionNo };
-    // A stalled site's last read (the cut, if the marker made it, is taken as ever): lost with it.
-    // Nothing unstalls a hand-back meanwhile: every record it could still decide needs N_majority uncut servers.
-    if (this.lastRead !== null && this.attemptAt >= this.lastRead && !(purpose === 'close' && markerIn) && this.d.events.lost(purpose, verified)) {
+    // A stalled site's last read (the cut, if the marker made it, is taken as ever): lost with it if
+    // still stalled. Records that need requests cannot be decided, but an equivocation proof gives an
+    // ignored server's slot to a newcomer at once (coordinator.ts `evictServer`), and no tick may
+    // have come between (not covered by a test: sim/FINDINGS.md 62).
+    const last = this.lastRead !== null && this.attemptAt >= this.lastRead && !(purpose === 'close' && markerIn);
+    if (last && this.d.stalled() && this.d.events.lost(purpose, verified)) {
       this.stop();
       return;
     }
