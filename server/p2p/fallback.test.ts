@@ -125,3 +125,21 @@ describe('SiteFallback (a site that lost its majority)', () => {
     expect(f.state(['ann', 'ben']).snapshot.users.find((u) => u.name === 'ben')?.x).toBe(3);
   });
 });
+
+describe('SiteFallback.rebaseKeeping (a stalled site\'s last read as the new base)', () => {
+  const at = (seq: number, names: string[]) => ({ seq, snapshot: { ...createSite('meadow', 1), users: names.map((n) => newUser(n, 'meadow')) }, lastActionNo: new Map<string, number>() });
+
+  it('takes a read that holds every user on the site, or one that joined since', () => {
+    const fb = new SiteFallback(at(0, ['ann', 'ben']));
+    fb.joined(newUser('cat', 'meadow'));
+    expect(fb.rebaseKeeping(at(5, ['ann', 'ben']), ['ann', 'ben', 'cat'])).toBe(true);
+    expect(fb.baseSeq).toBe(5);
+    expect(fb.state(['ann', 'ben', 'cat']).snapshot.users.map((u) => u.name)).toEqual(['ann', 'ben', 'cat']);
+  });
+
+  it('refuses one that lacks a user still here (its departure never reached the admin): the older base keeps it', () => {
+    const fb = new SiteFallback(at(0, ['ann', 'ben']));
+    expect(fb.rebaseKeeping(at(5, ['ann']), ['ann', 'ben'])).toBe(false);
+    expect(fb.baseSeq).toBe(0);
+  });
+});

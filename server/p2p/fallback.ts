@@ -59,6 +59,18 @@ export class SiteFallback {
     }
   }
 
+  /**
+   * A stalled site's last read as the new base (site.ts `lose`), if it keeps every user on the site
+   * now: each is in it, or joined since (taken as it came). False, and the base stays, when a user is
+   * in neither: it left in an update the admin never got, and an older base keeps it, though it
+   * could undo what the majority accepted (the site is then not lost on that read).
+   */
+  rebaseKeeping(v: VerifiedSite, present: Iterable<string>): boolean {
+    for (const name of present) if (!this.joinedSince.has(name) && !v.snapshot.users.some((u) => u.name === name)) return false;
+    this.rebase(v);
+    return true;
+  }
+
   /** The site for the users on it now. */
   state(present: Iterable<string>): VerifiedSite {
     const users: UserState[] = [];

@@ -12,6 +12,13 @@
  * fetch (what every save did before); silence is trusted only while the servers still keep that
  * seq's hash (PROBE_HORIZON_UPDATES), and never when the majority may be gone (the fetch then
  * finds a lost site as before).
+ *
+ * A hand-back that cannot end (`stalled`: fewer than N_majority of its servers may still order, so
+ * its marker never will; site.ts) is not waited for `lostAfterMs` when its servers still agree on a
+ * state: once they had STALL_SETTLE_TIMEOUTS to finish what its last record still lets them close,
+ * it is read once more, and a majority-verified answer finds it lost at once, that state its
+ * fallback's new base (sim/FINDINGS.md 37, 40, 62). Without one it is waited for as any other: a
+ * fallback to an older state could undo updates the majority accepted since.
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
@@ -38,14 +45,22 @@ const LOST_CHECK_MS = 1000;
  * many keepUpdates of windows passed since that seq was known current (half, for margin).
  */
 const PROBE_HORIZON_UPDATES = 2;
+/**
+ * A stalled site's last read starts this many T_timeout after the stall: a window its servers could
+ * still close with the Timeslots the last record counts is closed by then (a round trip and an echo).
+ */
+const STALL_SETTLE_TIMEOUTS = 2;
 
 export interface SiteReadEvents {
   /** A verified save while running. */
   saved(v: VerifiedSite): void;
   /** The hand-back's state at or after its marker. */
   cut(v: VerifiedSite): void;
-  /** No majority answers and it is gone. */
-  lost(fetching: 'save' | 'close' | null): void;
+  /**
+   * No majority answers and it is gone, or it cannot order (`last`: its last read's state, to be the
+   * fallback's new base). False: not lost (`last` would not do as a base); the read goes on as any.
+   */
+  lost(fetching: 'save' | 'close' | null, last: VerifiedSite | null): boolean;
   /** A server's state or hash disagreed with the majority's. */
   minority(server: string, what: string): void;
   /**
@@ -62,6 +77,8 @@ export interface SiteReadDeps {
   send(to: string, msg: PeerMessage): void;
   servers(): string[];
   connected(serverId: string): boolean;
+  /** A hand-back that can never order its marker (site.ts `stalled`): a verified read finds it lost. */
+  stalled(): boolean;
   /** Orders the hand-back's marker system action; its number. */
   orderMarker(): number;
   saveEveryMs: number;
@@ -75,6 +92,12 @@ export class SiteReads {
   private fetch: StateFetch | null = null;
   private fetchFor: 'save' | 'close' | null = null;
   private fetchStartedAt = 0;
+  /** When the fetch under way was last (re)started (a hand-back's retries keep `fetchStartedAt`). */
+  private attemptAt = 0;
+  /** Since when the site is stalled (SiteReadDeps.stalled), or null. */
+  private stalledSince: number | null = null;
+  /** When the stalled site's last read began, or null (not yet, or not stalled). */
+  private lastRead: number | null = null;
   private nextSaveAt: number;
   private markerNo: number | null = null;
   private markerAt: number | null = null;
@@ -173,6 +196,10 @@ export class SiteReads {
       const lostAt = this.fetchStartedAt + this.d.lostAfterMs;
       wakes.push(lostAt > now ? lostAt : now + LOST_CHECK_MS);
     }
+    // A stall seen first here is taken up at once; its last read starts once it settled (and a
+    // hand-back's marker is out: its own fetch is then read again).
+    const stalledSince = this.stalledSince ?? (this.d.stalled() ? now : null);
+    if (stalledSince !== null && this.lastRead === null && this.markerAt === null) wakes.push(this.stalledSince === null ? now : stalledSince + this.settleMs());
     if (!this.closing && this.fetch === null && this.probe === null) wakes.push(this.nextSaveAt);
     let at: number | null = null;
     for (const w of wakes) if (w !== null && (at === null || w < at)) at = w;
@@ -182,10 +209,12 @@ export class SiteReads {
   /** False when the site was found lost (nothing else happens then). */
   tick(): boolean {
     const now = this.d.now();
+    if (this.d.stalled()) this.stalledSince ??= now;
+    else this.stalledSince = this.lastRead = null;
     if (this.fetch && now >= this.fetchStartedAt + this.d.lostAfterMs && this.majorityGone()) {
       const fetching = this.fetchFor;
       this.stop();
-      this.d.events.lost(fetching);
+      this.d.events.lost(fetching, null);
       return false;
     }
     this.fetch?.tick();
@@ -197,6 +226,14 @@ export class SiteReads {
       this.d.events.changed();
       this.probe = null;
       this.start('close');
+    }
+    if (this.stalledSince !== null && this.lastRead === null && this.markerAt === null && now >= this.stalledSince + this.settleMs()) {
+      // The last read: whatever was under way is asked again (a hand-back's lost clock runs on).
+      this.probe = null;
+      const since = this.fetch ? this.fetchStartedAt : null;
+      this.start(this.fetchFor ?? 'save');
+      if (since !== null) this.fetchStartedAt = since;
+      this.lastRead = now;
     }
     if (this.probe && now >= this.probe.until) {
       // Nobody has an update past the known seq: nothing to fetch or store.
@@ -229,6 +266,10 @@ export class SiteReads {
     this.start('save');
   }
 
+  private settleMs(): number {
+    return STALL_SETTLE_TIMEOUTS * this.d.config.T_timeout;
+  }
+
   /** Fewer than N_majority of the servers known to hold the state are connected. */
   majorityGone(): boolean {
     return this.d.servers().filter((id) => this.holders.has(id) && this.d.connected(id)).length < this.d.config.N_majority;
@@ -256,7 +297,7 @@ export class SiteReads {
         this.d.events.minority(server, `transferred state at update ${seq}`);
       },
     });
-    this.fetchStartedAt = this.d.now();
+    this.fetchStartedAt = this.attemptAt = this.d.now();
     this.fetch.start();
   }
 
@@ -279,6 +320,15 @@ export class SiteReads {
       else lastActionNo.set(user, max);
     }
     const verified: VerifiedSite = { seq: r.seq, snapshot: r.payload.state.snapshot, lastActionNo };
+    // A stalled site's last read (the cut, if the marker made it, is taken as ever): lost with it if
+    // still stalled. Records that need requests cannot be decided, but an equivocation proof gives an
+    // ignored server's slot to a newcomer at once (coordinator.ts `evictServer`), and no tick may
+    // have come between (not covered by a test: sim/FINDINGS.md 62).
+    const last = this.lastRead !== null && this.attemptAt >= this.lastRead && !(purpose === 'close' && markerIn);
+    if (last && this.d.stalled() && this.d.events.lost(purpose, verified)) {
+      this.stop();
+      return;
+    }
     if (purpose === 'save') {
       if (!this.closing) this.d.events.saved(verified);
     } else if (!markerIn) {

@@ -57,7 +57,21 @@ export class SiteServing {
 
   /** Counts toward the lost rule's majority: connected, not walked in (FINDINGS 32), not ignored (40). */
   counts(id: string): boolean {
-    return this.d.connected(id) && !this.walked(id) && latestStintOf(this.site.membership()?.members, id)?.cut === null;
+    return this.d.connected(id) && !this.walked(id) && this.mayOrder(id);
+  }
+
+  /** Slotted servers that may still order (`mayOrder`): fewer than N_majority, and no window or record can be decided. */
+  orderable(): number {
+    return this.site.activeServers().filter((id) => this.mayOrder(id)).length;
+  }
+
+  /**
+   * May still take part in ordering: its latest stint is not cut. Whatever the admin knows of its
+   * tab: one not connected runs on detached and orders with the others over their channels
+   * (src/net/connection.ts), and a walked-in one serves until the record that cuts it (FINDINGS 62).
+   */
+  mayOrder(id: string): boolean {
+    return latestStintOf(this.site.membership()?.members, id)?.cut === null;
   }
 
   /** Server `id`'s player walked in and it was evicted; `copy`: it was serving then (it holds the state). */

@@ -32,6 +32,7 @@ import type { Logger } from '../log.js';
 import type { StoredP2PSite } from '../storage/types.js';
 import { SiteFallback } from './fallback.js';
 import { HAND_BACK_MARKER, LOST_AFTER_MS, SiteReads } from './reads.js';
+import { RefusalLog } from './refusals.js';
 import { ResumeWait } from './resume.js';
 import { UnreachableReports, type ReporterRole } from './unreachable.js';
 import { SiteServing, type ServingDeps } from './serving.js';
@@ -85,9 +86,6 @@ export interface SiteDeps extends ServingDeps {
   defer(fn: () => void): void;
 }
 
-/** Refused inputs are logged at most this often per site. */
-const REFUSAL_LOG_MS = 1000;
-
 export class P2PSite {
   readonly site: string;
   readonly users = new Set<string>();
@@ -106,7 +104,7 @@ export class P2PSite {
   private cutSeq: number | null = null;
   /** What the site comes back to if it loses its majority. */
   private fallback: SiteFallback | null = null;
-  private lastRefusalLog = -Infinity;
+  private readonly refusals: RefusalLog;
   /** Changed since last persisted. */
   private dirty = false;
   /** After a restart: the servers and users not back yet. */
@@ -121,6 +119,7 @@ export class P2PSite {
     this.site = deps.config.site;
     this.life = deps.life;
     this.serving = new SiteServing(deps, { membership: () => this.coordinator.membership(), activeServers: () => this.servers() });
+    this.refusals = new RefusalLog({ site: this.site, now: deps.now, log: deps.log });
     this.unreachable = new UnreachableReports({ nMajority: deps.config.N_majority, evictEveryMs: deps.config.T_ignore });
     for (const u of users) this.users.add(u);
     this.coordinator = createSiteCoordinator({
@@ -163,6 +162,8 @@ export class P2PSite {
         servers: () => this.servers(),
         // Walked in (it plays here now, FINDINGS 32) or ignored (it counts for nothing, 40): as if gone.
         connected: (id) => this.serving.counts(id),
+        // A hand-back that can never order its marker: a hand-back admits nobody (FINDINGS 37, 40, 62).
+        stalled: () => this.life.state === 'handing-back' && this.serving.orderable() < deps.config.N_majority,
         orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, HAND_BACK_MARKER),
         saveEveryMs: deps.saveEveryMs,
         lostAfterMs: deps.lostAfterMs ?? LOST_AFTER_MS,
@@ -176,7 +177,7 @@ export class P2PSite {
             deps.onVerified(v);
           },
           cut: (v) => this.handedBack(v),
-          lost: (fetching) => this.lose(fetching),
+          lost: (fetching, last) => this.lose(fetching, last),
           minority: (server, what) => {
             this.flag(server, MINORITY);
             deps.onMinority(server, what);
@@ -344,7 +345,7 @@ export class P2PSite {
     if (!this.life.atServers) return;
     const r = this.reads.receive(from, msg);
     // State is taken only from the server asked, for the exchange under way.
-    if (r.refused) this.refuse(from, msg.type, 'ERR_STALE', r.refused);
+    if (r.refused) this.refusals.refuse(from, msg.type, 'ERR_STALE', r.refused);
     if (!r.consumed) this.coordinator.receive(from, msg);
     this.changed();
   }
@@ -448,13 +449,6 @@ export class P2PSite {
     this.deps.deliver(to, msg);
   }
 
-  private refuse(from: string, type: string, code: string, why: string): void {
-    const now = this.deps.now();
-    if (now - this.lastRefusalLog < REFUSAL_LOG_MS) return;
-    this.lastRefusalLog = now;
-    this.deps.log.warn('p2p.refused', { site: this.site, from, type, code, why });
-  }
-
   private departed(user: UserState, via: 'portal' | 'logout', seq: number): void {
     this.runsAtServers(seq);
     if (this.life.running) this.fallback?.left(user, seq);
@@ -485,7 +479,7 @@ export class P2PSite {
     if (gone.users.length + gone.servers.length > 0) this.deps.log.warn('p2p.not_back', { site: this.site, ...gone });
     // Too few came back to go on: the site comes back from its stored state now rather than
     // after a state fetch that cannot get a majority answer.
-    if (this.reads.majorityGone()) return this.lose(null);
+    if (this.reads.majorityGone()) return void this.lose(null, null);
     this.waitOver();
     for (const u of gone.users) this.leave(u);
     for (const id of gone.servers) this.evict(id, 'did not come back after the admin restarted');
@@ -501,10 +495,11 @@ export class P2PSite {
     this.dispose();
   }
 
-  /** No majority answers: the site comes back from its fallback. */
-  private lose(fetching: 'save' | 'close' | null): void {
+  /** No majority answers, or it cannot order: the site comes back from its fallback (`last`: a stalled site's last read, the new base). */
+  private lose(fetching: 'save' | 'close' | null, last: VerifiedSite | null): boolean {
     const fb = this.fallback;
-    if (!fb || !this.life.can('lose')) return;
+    // Not on a last read that would drop a user still here (fallback.ts `rebaseKeeping`); held departures are added after it.
+    if (!fb || !this.life.can('lose') || (last && !fb.rebaseKeeping(last, this.users))) return false;
     this.life.go('lose');
     // Departures the majority applied during the hand-back are real: their users are gone.
     for (const d of this.deps.transit.takeHeld(this.site)) {
@@ -513,11 +508,12 @@ export class P2PSite {
       this.deps.onLeft(d.user, d.via, d.seq);
     }
     const state = fb.state(this.users);
-    this.deps.log.warn('p2p.lost', { site: this.site, fetching, base: fb.baseSeq, users: state.snapshot.users.length, ...fb.counts() });
+    this.deps.log.warn('p2p.lost', { site: this.site, fetching, lastRead: last?.seq ?? null, base: fb.baseSeq, users: state.snapshot.users.length, ...fb.counts() });
     this.closeReason ||= 'lost its majority';
     this.life.go('fellBack');
     this.deps.onClosed(state);
     this.dispose();
+    return true;
   }
 
   /** Something changed: the record is persisted if it must be, and the driver looks at the wake-up again. */

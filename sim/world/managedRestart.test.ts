@@ -127,6 +127,17 @@ describe('admin crashes (kill -9) in the managed world', () => {
     expect(checkWorld(t)).toEqual([]);
   }, 60_000);
 
+  it('a hand-back that can never order its marker is found lost on its last read, not LOST_AFTER_MS later (seed 5542; FINDINGS 37, 40, 62)', () => {
+    // Meadow has one uncut server of three from 3123 (one ignored, one slot empty, no free peer);
+    // the manager hands it back for want of servers at 9500, and its servers still agree on update
+    // 132: lost at 10444 with that state. Before the stall rule: at 30111.
+    const t = runManagedWorld({ seed: 5542, crashes: 'sometimes' });
+    const lost = t.faults?.find((f) => f.what === 'meadow lost its majority');
+    expect(lost?.end).toBeGreaterThan(9500);
+    expect(lost?.end).toBeLessThan(12_000);
+    expect(checkWorld(t)).toEqual([]);
+  }, 60_000);
+
   it("a refilled server's first Timeslot, come before its record, is kept for its cut (seed 306; FINDINGS 35)", () => {
     const t = runManagedWorld({ seed: 306, crashes: 'sometimes' });
     expect(t.downs?.[0]?.crash).toBe(true);
