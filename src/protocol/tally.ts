@@ -154,6 +154,11 @@ export class VoteTally {
     return { hash: h, evidence: h !== null && h !== d.hash ? evidenceOf(seq, d) : null };
   }
 
+  /** The hash `server` voted for at `seq` (open or decided), if it did. */
+  hashBy(server: string, seq: number): string | undefined {
+    return this.open.get(seq)?.byServer.get(server) ?? this.decided.get(seq)?.voters.get(server);
+  }
+
   /** Decided seqs and their hashes, oldest first. */
   decidedSeqs(): Array<[number, string]> {
     return [...this.decided].sort((a, b) => a[0] - b[0]).map(([s, d]) => [s, d.hash]);

@@ -174,6 +174,37 @@ describe('SiteUser entering a running site by state transfer', () => {
     expect(applied('alice')).toContain(no);
   });
 
+  it('counts the votes that came before the provider named its seq: the answers to its hash requests may never come (sim/FINDINGS.md 63, seed 13050)', () => {
+    const { s } = playing();
+    // Once carol has the state, every answer about its seq is lost (in 13050: lost, or from servers
+    // replaced since, which never held it). Only the votes she kept while entering vouch for it.
+    let chunkSeq: number | null = null;
+    s.net.drop = (_f, t, m) => {
+      if (t !== 'carol') return false;
+      if (m.type === 'stateChunk') chunkSeq ??= m.seq;
+      return chunkSeq !== null && m.type === 'updateHash' && m.seq <= chunkSeq;
+    };
+    let entered = false;
+    const carol = createSiteUser({
+      config: s.config,
+      user: 'carol',
+      now: s.net.clock('carol'),
+      send: s.net.sender('carol'),
+      servers: s.coordinator.activeServers(),
+      seq: null,
+      hash: null,
+      nextActionNo: 1,
+      crypto: s.crypto,
+      onEnter: () => (entered = true),
+    });
+    s.net.add('carol', carol);
+    s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
+    s.net.run(3000);
+    expect(chunkSeq).not.toBeNull();
+    expect(entered).toBe(true);
+    expect(carol.lastAccepted().seq).toBeGreaterThanOrEqual(chunkSeq!);
+  });
+
   it('does not count votes a server owed before the user entered, and counts those after', () => {
     const { s } = playing();
     // s4's updates do not reach carol while she enters (its vote for the update she enters at is lost).

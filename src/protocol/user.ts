@@ -126,6 +126,8 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       servers: () => servers,
       onDone: entered,
       onBadProvider: (server, seq) => flag({ server, seq, kind: 'bad-state' }),
+      // Votes that came before the provider named its seq (kept in the tally) vouch for it too.
+      known: (server, seq) => tally.hashBy(server, seq),
     });
   }
 
