@@ -12,8 +12,7 @@ import { anchorAtHints } from './timeslots.js';
 describe('anchorAtHints on a chain joined midway', () => {
   it("takes the hint's stamp when the chain's anchor is the hint's Timeslot, so no backfill is asked", () => {
     // A provider holding s1 #1..#6 (stamped seq × 100) gives a state of window 450: s1 at #4.
-    const { ctx: provider, sent: _p } = handMadeServer({ nServer: 3 });
-    void _p;
+    const { ctx: provider } = handMadeServer({ nServer: 3 });
     const ch = growChain(provider, 's1', 6);
     const hints = buildHints(provider, 450);
     expect(hints.chains.find(([id]) => id === 's1')).toEqual(['s1', 4, ch.get(4)?.hash, 400]);
