@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { makeSiteConfig } from './config.js';
 import { hashOf } from './crypto.js';
 import { ADMIN_ID, decodeTransfer, encodeTransfer, type PeerMessage, type PeerOf } from './messages.js';
 import { updateHash } from './signed.js';
@@ -310,6 +311,31 @@ describe('createStateFetch (the admin taking a running site\'s state)', () => {
     expect(f.fromAdmin('stateRequest').slice(5).map((m) => ({ to: m.to, at: m.at }))).toEqual([{ to: 's0', at: again }]);
     expect(f.done).toEqual([]);
     expect(f.bad).toEqual([]);
+  });
+
+  it('with newerThan, a later state from a holder passed over earlier is taken, and the round does not start over under it', () => {
+    let now = 0;
+    const asked: string[] = [];
+    const f = createStateFetch({
+      config: makeSiteConfig({ site: 'meadow', N_server: 3 }),
+      now: () => now,
+      send: (to, m) => void (m.type === 'stateRequest' && asked.push(to)),
+      servers: () => ['a', 'b'],
+      onDone: () => undefined,
+      newerThan: 5,
+    });
+    const chunk = (seq: number, index: number): PeerOf<'stateChunk'> => ({ type: 'stateChunk', site: 'meadow', seq, hash: 'ab'.repeat(32), index, count: 2, data: new Uint8Array(1) });
+    f.start();
+    f.onChunk('a', chunk(5, 0));
+    f.onChunk('b', chunk(5, 0));
+    expect([asked, f.asking]).toEqual([['a', 'b'], false]);
+    const again = f.nextWakeAt()!;
+    now = 10;
+    f.onChunk('a', chunk(6, 0)); // a moved on since: its later state is coming
+    expect(f.provider).toBe('a');
+    now = again;
+    f.tick();
+    expect([asked, f.provider, f.seq]).toEqual([['a', 'b'], 'a', 6]);
   });
 
   it('with no holder to ask, asks again after its patience', () => {

@@ -220,6 +220,7 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
         if (slots !== null || !tried.has(from)) return;
         provider = from;
         askedAt = opts.now();
+        againAt = null;
       }
       if (slots === null) {
         seq = msg.seq;
