@@ -46,6 +46,7 @@ const SWEPT: Array<[number, string]> = [
   [8747, "users: a resumed site's fallback folded pending joins into its base, and a later save dropped those users (FINDINGS 49: fallback.ts SiteFallback.resumed)"],
   [12312, 'threw: the harness played a path on the map of another site, from a view of a server of the site its player had left (harness: managed.ts plays only on a view of its own site)'],
   [9353, "entries: a slow tab's login 4.7 s into its 7 s bound, its enter still queued when the run stopped (harness: managed.ts runs open entries out)"],
+  [9711, "back: a replacement joined a gone server's chain midway at its state's hint and backfilled for good; the hand-back's fetch verified its older update every time (FINDINGS 60: timeslots.ts anchorAtHints; 51: stateFetch.ts newerThan)"],
 ];
 
 /** One clean managed run, copied fresh for each breakage. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { makeSiteConfig } from './config.js';
 import { hashOf } from './crypto.js';
 import { ADMIN_ID, decodeTransfer, encodeTransfer, type PeerMessage, type PeerOf } from './messages.js';
 import { updateHash } from './signed.js';
@@ -263,6 +264,78 @@ describe('createStateFetch (the admin taking a running site\'s state)', () => {
     // Refused on its own check, not only outvoted by the majority's hashes.
     expect(f.rejected).toEqual([['s0', 'ERR_BAD_HASH']]);
     expect(f.done.map((r) => r.from)).toEqual(['s1']);
+  });
+
+  // sim/FINDINGS.md 51 (managed world seed 9711): the admin's hand-back fetch asked the same
+  // server again and again; it was behind (its latest update lacked the marker) and the others
+  // still kept their hashes of that update, so every fetch verified it.
+  it('with newerThan, passes over a holder whose latest update is not past it (not flagged) and takes the next one\'s', () => {
+    /** s0 serves an older stored update than its latest (a server stuck behind the others). */
+    const behind = (f: ReturnType<typeof adminFetch>, seq: number): void => {
+      const rewrite = f.s.net.rewrite;
+      f.s.net.rewrite = (from, to, msg) => {
+        const m = rewrite?.(from, to, msg) ?? msg;
+        return to === 's0' && m?.type === 'stateRequest' ? { ...m, seq } : m;
+      };
+    };
+    const last = adminFetch().s.servers.get('s1')!.lastUpdate();
+    // Without it, s0's older state is what the majority vouches for: taken.
+    const plain = adminFetch();
+    behind(plain, last.seq - 1);
+    plain.start();
+    plain.s.net.run(300);
+    expect(plain.done.map((r) => [r.from, r.seq])).toEqual([['s0', last.seq - 1]]);
+    const f = adminFetch({ options: { newerThan: last.seq - 1 } });
+    behind(f, last.seq - 1);
+    f.start();
+    f.s.net.run(300);
+    expect(f.fromAdmin('stateRequest').map((m) => m.to)).toEqual(['s0', 's1']);
+    expect(f.done.map((r) => ({ from: r.from, seq: r.seq, hash: r.hash }))).toEqual([{ from: 's1', ...last }]);
+    expect(f.bad).toEqual([]);
+  });
+
+  it('with newerThan past every holder, asks each once, then starts over a T_timeslot on (no flag, no result)', () => {
+    const last = adminFetch().s.servers.get('s1')!.lastUpdate();
+    const f = adminFetch({ options: { newerThan: last.seq } });
+    f.start();
+    // Until the last holder answered (each one's answer moves the fetch to the next).
+    for (let i = 0; i < 300 && (f.fetch.asking || f.fromAdmin('stateRequest').length === 0); i++) f.s.net.run(1);
+    const asked = f.fromAdmin('stateRequest');
+    expect(asked.map((m) => m.to)).toEqual(['s0', 's1', 's2', 's3', 's4']);
+    expect(f.fetch.asking).toBe(false);
+    // The round starts over a T_timeslot after the last holder answered, not a patience later.
+    const again = f.fetch.nextWakeAt()!;
+    expect(again).toBeLessThanOrEqual(f.s.net.time + f.s.config.T_timeslot);
+    expect(again).toBeGreaterThan(asked[4]!.at);
+    f.s.net.run(again - f.s.net.time);
+    expect(f.fromAdmin('stateRequest').slice(5).map((m) => ({ to: m.to, at: m.at }))).toEqual([{ to: 's0', at: again }]);
+    expect(f.done).toEqual([]);
+    expect(f.bad).toEqual([]);
+  });
+
+  it('with newerThan, a later state from a holder passed over earlier is taken, and the round does not start over under it', () => {
+    let now = 0;
+    const asked: string[] = [];
+    const f = createStateFetch({
+      config: makeSiteConfig({ site: 'meadow', N_server: 3 }),
+      now: () => now,
+      send: (to, m) => void (m.type === 'stateRequest' && asked.push(to)),
+      servers: () => ['a', 'b'],
+      onDone: () => undefined,
+      newerThan: 5,
+    });
+    const chunk = (seq: number, index: number): PeerOf<'stateChunk'> => ({ type: 'stateChunk', site: 'meadow', seq, hash: 'ab'.repeat(32), index, count: 2, data: new Uint8Array(1) });
+    f.start();
+    f.onChunk('a', chunk(5, 0));
+    f.onChunk('b', chunk(5, 0));
+    expect([asked, f.asking]).toEqual([['a', 'b'], false]);
+    const again = f.nextWakeAt()!;
+    now = 10;
+    f.onChunk('a', chunk(6, 0)); // a moved on since: its later state is coming
+    expect(f.provider).toBe('a');
+    now = again;
+    f.tick();
+    expect([asked, f.provider, f.seq]).toEqual([['a', 'b'], 'a', 6]);
   });
 
   it('with no holder to ask, asks again after its patience', () => {

@@ -49,6 +49,12 @@ export interface StateFetchOptions {
   known?: (server: string, seq: number) => string | undefined;
   /** The membership epoch a `stateRequest` carries (servers only: see serverContext.fromUnknownPeer). */
   epoch?: () => number;
+  /**
+   * Only a state past this seq will do (the admin's hand-back: the state it took lacked the
+   * marker). A holder whose latest update is not past it is passed over, not flagged: it is
+   * behind, not wrong, and the others still vouch for its older state (sim/FINDINGS.md 51).
+   */
+  newerThan?: number;
 }
 
 export interface StateFetch {
@@ -76,6 +82,8 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   let started = false;
   let provider: string | null = null;
   let askedAt = -Infinity;
+  /** Every holder was behind `newerThan`: when to start over (about when a later update may exist). */
+  let againAt: number | null = null;
   let seq: number | null = null;
   let hash: string | null = null;
   let slots: ChunkSlots | null = null;
@@ -87,6 +95,7 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
     const servers = opts.servers();
     started = true;
     askedAt = opts.now();
+    againAt = null;
     provider = null;
     seq = null;
     hash = null;
@@ -149,6 +158,16 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
     opts.onDone({ seq, hash, payload, from, hashes: new Map(hashes) });
   }
 
+  /**
+   * The provider's latest update is not past `newerThan`: ask a holder not tried yet; with every
+   * one tried, start over a T_timeslot on (a site orders about one update a T_timeslot).
+   */
+  function passOver(): void {
+    provider = null;
+    if (opts.servers().some((s) => !tried.has(s))) ask();
+    else againAt = opts.now() + cfg.T_timeslot;
+  }
+
   /** The joined bytes of the provider's chunks: a transfer that hashes as its update says. */
   function check(bytes: Uint8Array): TransferPayload | null {
     const parsed = decodeTransfer(bytes);
@@ -189,6 +208,11 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
     },
     onChunk(from, msg) {
       if (done || payload) return;
+      if (opts.newerThan !== undefined && msg.seq <= opts.newerThan) {
+        // Behind what is wanted (the site may move on meanwhile): the next holder.
+        if (from === provider && slots === null) passOver();
+        return;
+      }
       if (from !== provider) {
         // A server asked before that answers late (a loaded machine) is as good as the one asked
         // now, until a first chunk came: moving on at every timeout, a state slower than our
@@ -196,6 +220,7 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
         if (slots !== null || !tried.has(from)) return;
         provider = from;
         askedAt = opts.now();
+        againAt = null;
       }
       if (slots === null) {
         seq = msg.seq;
@@ -220,10 +245,12 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
       tryFinish();
     },
     nextWakeAt() {
-      return done || !started ? null : askedAt + patience;
+      return done || !started ? null : Math.min(askedAt + patience, againAt ?? Infinity);
     },
     tick() {
-      if (done || !started || opts.now() < askedAt + patience) return;
+      if (done || !started) return;
+      if (againAt !== null && opts.now() >= againAt) return ask();
+      if (opts.now() < askedAt + patience) return;
       // No chunk in time, or nobody to ask yet: the next provider.
       if (!payload) return ask();
       // The state is here but not enough holders vouched for it yet (lost answers, or the

@@ -130,7 +130,13 @@ export function anchorAtHints(ctx: ServerCtx, hints: TransferPayload['hints']): 
       chains.set(id, new Chain(id, anchor, cfg.maxEntries, cfg.keepTimeslots));
       continue;
     }
-    if (ch.hashOf(seq) === hash) continue;
+    if (ch.hashOf(seq) === hash) {
+      // Joined midway exactly at the state's point (our anchor is the hint's Timeslot, stamp not
+      // known): the state covers what lies before it, so the hint's stamp makes the chain
+      // complete. Kept unknown, windows wait for Timeslots nobody may hold (sim/FINDINGS.md 60).
+      if (seq === ch.anchor.seq && !Number.isFinite(ch.anchor.stamp)) ch.anchor = anchor;
+      continue;
+    }
     // Joined midway after the state's point: keep what we hold (we may have echoed it: a cut
     // must be able to reach it, docs/protocol.md "Decision"). Otherwise we hold less than the
     // state, or another branch: start over from its hint.
