@@ -281,7 +281,7 @@ export class SiteReads {
     if (hash !== v.hash) this.d.events.minority(server, `state at update ${v.seq}`);
   }
 
-  private start(purpose: 'save' | 'close'): void {
+  private start(purpose: 'save' | 'close', newerThan?: number): void {
     this.fetchFor = purpose;
     this.moved = false;
     this.noUpdateYet.clear();
@@ -290,6 +290,7 @@ export class SiteReads {
       now: this.d.now,
       send: (to, msg) => this.d.defer(() => this.d.send(to, msg)),
       servers: () => this.d.servers(),
+      ...(newerThan !== undefined ? { newerThan } : {}),
       onDone: (r) => this.d.defer(() => this.fetched(r)),
       onBadProvider: (server, seq) => {
         // A state that does not hash to what it claims, or that the majority's hashes contradict.
@@ -332,10 +333,11 @@ export class SiteReads {
     if (purpose === 'save') {
       if (!this.closing) this.d.events.saved(verified);
     } else if (!markerIn) {
-      // The provider was not past the cut yet: take it again. The lost rule's clock runs on from the
-      // first try: a site whose servers agree on a state but can never order the marker is lost (FINDINGS 40).
+      // The provider was not past the cut yet: take a later state (another server's, if this one is
+      // stuck behind: sim/FINDINGS.md 51). The lost rule's clock runs on from the first try: a site
+      // whose servers agree on a state but can never order the marker is lost (FINDINGS 40).
       const since = this.fetchStartedAt;
-      this.start('close');
+      this.start('close', r.seq);
       this.fetchStartedAt = since;
     } else this.d.events.cut(verified);
     this.d.events.changed();
