@@ -406,7 +406,8 @@ export class Game {
     const stored: Array<{ name: string; guest: boolean; state: UserState; lastActionNo: number }> = [];
     const forgotten: string[] = [];
     const waiting: Array<() => void> = [];
-    for (const u of v.snapshot.users) {
+    // Users whose join the cut has not applied come back as they joined (sim/FINDINGS.md 67).
+    for (const u of [...v.snapshot.users, ...(v.joinsNotApplied ?? [])]) {
       const p = this.players.get(u.name);
       const d = this.transit.departing.get(u.name);
       const last = v.lastActionNo.get(u.name) ?? 0;

@@ -315,12 +315,15 @@ export class SiteReads {
     for (const [server, h] of r.hashes) this.compareHash(server, h, this.lastVerified);
     const lastActionNo = new Map<string, number>();
     let markerIn = false;
+    let systemApplied = { floor: 0, nos: [] as number[] };
     for (const [user, floor, nos] of r.payload.state.applied) {
       const max = Math.max(floor, ...nos);
-      if (user === SYSTEM_ACTOR) markerIn = this.markerNo !== null && (this.markerNo <= floor || nos.includes(this.markerNo));
-      else lastActionNo.set(user, max);
+      if (user === SYSTEM_ACTOR) {
+        markerIn = this.markerNo !== null && (this.markerNo <= floor || nos.includes(this.markerNo));
+        systemApplied = { floor, nos: [...nos] };
+      } else lastActionNo.set(user, max);
     }
-    const verified: VerifiedSite = { seq: r.seq, snapshot: r.payload.state.snapshot, lastActionNo };
+    const verified: VerifiedSite = { seq: r.seq, snapshot: r.payload.state.snapshot, lastActionNo, systemApplied };
     // A stalled site's last read (the cut, if the marker made it, is taken as ever): lost with it if
     // still stalled. Records that need requests cannot be decided, but an equivocation proof gives an
     // ignored server's slot to a newcomer at once (coordinator.ts `evictServer`), and no tick may

@@ -31,6 +31,7 @@ import type { UserState } from '../../src/game/types.js';
 import type { Logger } from '../log.js';
 import type { StoredP2PSite } from '../storage/types.js';
 import { SiteFallback } from './fallback.js';
+import { JoinOrders } from './joinOrders.js';
 import { HAND_BACK_MARKER, LOST_AFTER_MS, SiteReads } from './reads.js';
 import { RefusalLog } from './refusals.js';
 import { ResumeWait } from './resume.js';
@@ -101,6 +102,7 @@ export class P2PSite {
   private readonly reads: SiteReads;
   /** Who serves the site, and whose player walked in (serving.ts). */
   private readonly serving: SiteServing;
+  private readonly joins = new JoinOrders();
   private cutSeq: number | null = null;
   /** What the site comes back to if it loses its majority. */
   private fallback: SiteFallback | null = null;
@@ -193,6 +195,7 @@ export class P2PSite {
     if (resumed) {
       this.life.go('resume');
       this.fallback = SiteFallback.resumed(resumed.base);
+      this.joins.resumed(resumed.coordinator.resend ?? []);
       this.resumeWait = new ResumeWait(users, this.servers(), deps.now(), deps.resumeGraceMs);
       // No save fetch while the servers are still coming back (it would count them as lost).
       this.reads.saveAt(Math.max(deps.now() + deps.saveEveryMs, this.resumeWait.endsAt ?? 0));
@@ -327,7 +330,7 @@ export class P2PSite {
   join(user: string, state: UserState): void {
     this.users.add(user);
     this.fallback?.joined(state);
-    this.coordinator.systemAction(user, { kind: 'join', user: state });
+    this.joins.ordered(this.coordinator.systemAction(user, { kind: 'join', user: state }), state);
     this.dirty = true;
     this.changed();
   }
@@ -488,10 +491,11 @@ export class P2PSite {
   /** The hand-back's state at the cut: departures up to it count, the site is the admin's again. */
   private handedBack(v: VerifiedSite): void {
     this.cutSeq = v.seq;
-    for (const d of this.deps.transit.takeHeld(this.site)) if (d.seq <= v.seq) this.deps.onLeft(d.user, d.via, d.seq);
+    const left = this.deps.transit.takeHeld(this.site).filter((d) => d.seq <= v.seq);
+    for (const d of left) this.deps.onLeft(d.user, d.via, d.seq);
     // Client-server before the game installs it: its users join the admin's copy.
     this.life.go('cut');
-    this.deps.onClosed(v);
+    this.deps.onClosed({ ...v, joinsNotApplied: this.joins.notApplied(v, this.users, left.map((d) => d.user.name)) });
     this.dispose();
   }
 

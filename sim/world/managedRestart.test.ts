@@ -159,6 +159,14 @@ describe('admin crashes (kill -9) in the managed world', () => {
     expect(checkWorld(t)).toEqual([]);
   }, 60_000);
 
+  it("a join the hand-back's cut has not applied brings its player back as it joined (seed 16341; FINDINGS 67)", () => {
+    // p2's join on meadow was noted by a server whose note could not count, the crash took the
+    // copy sent again to the replacement, and the end's hand-back came first: p2 was in no place.
+    const t = runManagedWorld({ seed: 16341, crashes: 'sometimes' });
+    expect(t.downs?.[0]?.crash).toBe(true);
+    expect(checkWorld(t)).toEqual([]);
+  }, 60_000);
+
   it('each property still fails on a broken crash trace', () => {
     const base = runManagedWorld({ seed: 3, crashes: 'always' });
     expect(checkWorld(base)).toEqual([]);
