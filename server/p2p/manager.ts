@@ -6,7 +6,6 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { hashOf } from '../../src/protocol/crypto.js';
-import type { SiteConfig } from '../../src/protocol/config.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
 import type { ClientMessage, ServerMessage } from '../../src/protocol/messages.js';
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
@@ -16,7 +15,7 @@ import { PeerRegistry, type ConnectionInfo, type Peer, type Tab } from './peers.
 import { convict, SuspectBook } from './suspects.js';
 import { PeerRelay, type Refusal } from './relay.js';
 import { siteConfigFor, type P2POptions } from './settings.js';
-import { checkStoredSite, storedResends } from './resume.js';
+import { refuse, resumableRecord } from './resume.js';
 import { P2PSite, type SiteDeps } from './site.js';
 import type { ResumedFrom, VerifiedSite } from './types.js';
 import { Driver, type Wakeup } from '../../src/net/p2p/driver.js';
@@ -263,13 +262,21 @@ export class P2PManager {
    * if this user's tab serves it, that server is evicted first (a fresh peer takes its slot and
    * the state from the majority), then the user joins as an ordinary player.
    */
-  join(site: string, user: string, state: UserState): 'joined' | 'resumed' | null {
+  join(site: string, user: string, state: UserState): 'joined' | 'resumed' | 'leaving' | null {
     const s = this.sites.get(site);
     if (!s) return null;
     // After a restart: still a user there (its servers never let it go), so no join.
     if (s.userBack(user)) {
       this.deps.log.info('p2p.user_back', { site, user });
       return 'resumed';
+    }
+    // Still a user there, made to leave (not back in time after a restart): a join now, of the
+    // state stored before the servers had it, could be applied after that leave and lose what the
+    // user picked up there. Its departure brings the state back and it joins with that (Game
+    // `departed`, rejoin; sim/FINDINGS.md 64).
+    if (s.users.has(user)) {
+      this.deps.log.info('p2p.user_leaving', { site, user });
+      return 'leaving';
     }
     const p = this.registry.get(user);
     if (p?.serverId && p.serving === site) s.walkIn(p.serverId);
@@ -423,28 +430,14 @@ export class P2PManager {
    * from its stored state, and its servers, told nothing, are stopped when they reconnect.
    */
   resume(records: readonly StoredP2PSite[]): void {
-    const adminKey = this.deps.crypto.publicKeyOf(this.deps.adminSecret);
+    const o = { adminKey: this.deps.crypto.publicKeyOf(this.deps.adminSecret), crypto: this.deps.crypto, options: this.deps.options, log: this.deps.log };
     for (const r of records) {
-      const checked = this.enabled ? checkStoredSite(r, { adminKey, crypto: this.deps.crypto, nServer: this.deps.options.nServer }) : { why: 'P2P hosting is off' };
-      let config: SiteConfig | null = null;
-      try {
-        config = siteConfigFor(this.deps.options, r.site);
-      } catch {
-        // no such site any more
-      }
-      if ('why' in checked || !config || this.sites.has(r.site)) {
-        this.deps.log.warn('p2p.resume_refused', { site: r.site, why: 'why' in checked ? checked.why : 'no such site' });
+      const coordinator = this.enabled ? resumableRecord(r, o, this.sites.has(r.site)) : refuse(r, 'P2P hosting is off', o.log);
+      if (!coordinator) {
         this.deps.records?.delete(r.site);
         continue;
       }
-      const resend = storedResends(r, { adminKey, crypto: this.deps.crypto });
-      const stored = Array.isArray(r.coordinator.resend) ? r.coordinator.resend.length : 0;
-      if (resend.length < stored) this.deps.log.warn('p2p.resume_resend_dropped', { site: r.site, stored, kept: resend.length });
-      const from: ResumedFrom = {
-        coordinator: { ...r.coordinator, membership: checked.membership, resend },
-        holders: r.holders,
-        base: this.deps.game.stored(r.site, r.users),
-      };
+      const from: ResumedFrom = { coordinator, holders: r.holders, base: this.deps.game.stored(r.site, r.users) };
       this.drive(r.site, new P2PSite(this.siteDeps(r.site), [], r.users, from));
     }
   }

@@ -5,10 +5,13 @@
  * (its servers give its state back, as for any disconnect) and a server still away is replaced.
  */
 
+import type { CoordinatorRecord } from '../../src/protocol/api.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
 import { parsePeerMessage, type Membership, type SysActionMessage } from '../../src/protocol/messages.js';
 import { verifyMembership, verifySysAction } from '../../src/protocol/signed.js';
+import type { Logger } from '../log.js';
 import type { StoredP2PSite } from '../storage/types.js';
+import { siteConfigFor, type P2POptions } from './settings.js';
 
 /** How long after the restart the site waits for its servers and users to reconnect. */
 export const RESUME_GRACE_MS = 30_000;
@@ -93,4 +96,35 @@ export function storedResends(
     out.push({ msg: parsed.value, firstAt: e.firstAt });
   }
   return out;
+}
+
+/** A record not taken up again (logged; the manager drops it): null. */
+export function refuse(r: StoredP2PSite, why: string, log: Logger): null {
+  log.warn('p2p.resume_refused', { site: r.site, why });
+  return null;
+}
+
+/**
+ * The coordinator record a restarted admin goes on with from `r` (its membership checked, its
+ * resends those that check out), or null when the record is refused: it does not check out, its
+ * site is no more, or (`running`) the site runs here already.
+ */
+export function resumableRecord(
+  r: StoredP2PSite,
+  o: { adminKey: string; crypto: SignatureScheme; options: P2POptions; log: Logger },
+  running: boolean,
+): CoordinatorRecord | null {
+  const checked = checkStoredSite(r, { adminKey: o.adminKey, crypto: o.crypto, nServer: o.options.nServer });
+  let known = true;
+  try {
+    siteConfigFor(o.options, r.site);
+  } catch {
+    known = false;
+  }
+  if ('why' in checked) return refuse(r, checked.why, o.log);
+  if (!known || running) return refuse(r, 'no such site', o.log);
+  const resend = storedResends(r, o);
+  const stored = Array.isArray(r.coordinator.resend) ? r.coordinator.resend.length : 0;
+  if (resend.length < stored) o.log.warn('p2p.resume_resend_dropped', { site: r.site, stored, kept: resend.length });
+  return { ...r.coordinator, membership: checked.membership, resend };
 }
