@@ -231,7 +231,7 @@ export class SiteReads {
       // The last read: whatever was under way is asked again (a hand-back's lost clock runs on).
       this.probe = null;
       const since = this.fetch ? this.fetchStartedAt : null;
-      this.start(this.fetchFor ?? 'save');
+      this.start(this.fetchFor ?? 'save', undefined, true);
       if (since !== null) this.fetchStartedAt = since;
       this.lastRead = now;
     }
@@ -281,7 +281,13 @@ export class SiteReads {
     if (hash !== v.hash) this.d.events.minority(server, `state at update ${v.seq}`);
   }
 
-  private start(purpose: 'save' | 'close', newerThan?: number): void {
+  /**
+   * `counting`: servers that count for the lost rule are asked first. A stalled site's last read must
+   * answer while it is still stalled (a cut nobody can decide is asked for again after each decline,
+   * and the deciders let the target go in between: sim/FINDINGS.md 70); a gone server asked first
+   * costs the fetch its patience (4 T_timeout), longer than that.
+   */
+  private start(purpose: 'save' | 'close', newerThan?: number, counting = false): void {
     this.fetchFor = purpose;
     this.moved = false;
     this.noUpdateYet.clear();
@@ -291,6 +297,7 @@ export class SiteReads {
       send: (to, msg) => this.d.defer(() => this.d.send(to, msg)),
       servers: () => this.d.servers(),
       ...(newerThan !== undefined ? { newerThan } : {}),
+      ...(counting ? { order: (untried: string[]) => [...untried].sort((a, b) => Number(this.d.connected(b)) - Number(this.d.connected(a))) } : {}),
       onDone: (r) => this.d.defer(() => this.fetched(r)),
       onBadProvider: (server, seq) => {
         // A state that does not hash to what it claims, or that the majority's hashes contradict.
