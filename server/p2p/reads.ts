@@ -14,11 +14,12 @@
  * finds a lost site as before).
  *
  * A hand-back that cannot end (`stalled`: fewer than N_majority of its servers may still order, so
- * its marker never will; site.ts) is not waited for `lostAfterMs` when its servers still agree on a
- * state: once they had STALL_SETTLE_TIMEOUTS to finish what its last record still lets them close,
- * it is read once more, and a majority-verified answer finds it lost at once, that state its
- * fallback's new base (sim/FINDINGS.md 37, 40, 62). Without one it is waited for as any other: a
- * fallback to an older state could undo updates the majority accepted since.
+ * its marker never will; or, running too, a cut nobody can decide: site.ts) is not waited for
+ * `lostAfterMs` when its servers still agree on a state: once they had STALL_SETTLE_TIMEOUTS to
+ * finish what its last record still lets them close, it is read once more, and a majority-verified
+ * answer finds it lost at once, that state its fallback's new base (sim/FINDINGS.md 37, 40, 57, 62,
+ * 70). Without one it is waited for as any other: a fallback to an older state could undo updates
+ * the majority accepted since.
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
@@ -77,7 +78,7 @@ export interface SiteReadDeps {
   send(to: string, msg: PeerMessage): void;
   servers(): string[];
   connected(serverId: string): boolean;
-  /** A hand-back that can never order its marker (site.ts `stalled`): a verified read finds it lost. */
+  /** A hand-back that can never order its marker, or a cut nobody can decide (site.ts `stalled`): a verified read finds it lost. */
   stalled(): boolean;
   /** Orders the hand-back's marker system action; its number. */
   orderMarker(): number;

@@ -113,6 +113,15 @@ describe('coordinator: a cut nobody can decide (sim/FINDINGS.md 57, 70)', () => 
     expect(c.uncoverable()).toBe(false);
   });
 
+  it('is not when they ask again long after the decline: a fresh round may yet be covered', () => {
+    const { s, c, ask } = uncovering();
+    for (const id of ['s0', 's1', 's2']) ask(id, 1);
+    s.net.run(declineAfter(s.config) + 100);
+    s.net.run(declineAfter(s.config));
+    for (const id of ['s0', 's1', 's2']) ask(id, 2);
+    expect(c.uncoverable()).toBe(false);
+  });
+
   it('is not after a round declined for want of requesters, and ends with the cut a covering request decides', () => {
     const { s, c, ask, cutOfS4 } = uncovering();
     ask('s0', 1);

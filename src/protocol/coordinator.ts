@@ -86,10 +86,11 @@ interface Pending {
  */
 export interface CutWatch {
   /**
-   * True while an ignore request has N_majority requesters again after an earlier round of them
-   * was declined for want of one that covers (sim/FINDINGS.md 39, 57): none of them was admitted
-   * before the target's last use, so none ever will, and meanwhile they hold the target frozen and
-   * close no window past it. Until a request covers, the target is cut, or a requester withdraws.
+   * True while an ignore request has N_majority requesters again, asked at once (within
+   * T_req_timeout + T_timeout) after an earlier round of them was declined for want of one that
+   * covers (sim/FINDINGS.md 39, 57, 70): none of them was admitted before the target's last use, so
+   * none ever will, and meanwhile they hold the target frozen and close no window past it. Until a
+   * request covers, the target is cut, or a requester withdraws.
    */
   uncoverable(): boolean;
 }
@@ -113,8 +114,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
    * on it: such a copy is declined again (its answer may have been lost), never counted.
    */
   const declined = new Map<string, number>();
-  /** Targets whose ignore was declined with N_majority requesters, none covering (`uncoverable`). */
-  const uncovered = new Set<string>();
+  /** Target -> when its ignore was last declined with N_majority requesters, none covering (`uncoverable`). */
+  const uncovered = new Map<string, number>();
   const banned = new Set<string>();
   /** Times each server was ignored; a server ignored MAX_READMITS times is replaced, not readmitted. */
   const ignores = new Map<string, number>();
@@ -146,7 +147,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     const rec = signMembership(body, opts.secretKey, crypto);
     membership = rec;
     // A target cut or gone needs no cut any more (a later stint starts over).
-    for (const t of uncovered) if (!rec.members.some((m) => m.id === t && isActive(m))) uncovered.delete(t);
+    for (const t of uncovered.keys()) if (!rec.members.some((m) => m.id === t && isActive(m))) uncovered.delete(t);
     observe({ kind: 'membership', epoch: rec.epoch, change: rec.change.kind, target: rec.change.target });
     const msg: PeerMessage = { type: 'membership', ...rec };
     const to = new Set<string>([...rec.members.map((m) => m.id), ...alsoTo, ...opts.users()]);
@@ -469,7 +470,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
         if (now < p.since + declineAfter(cfg)) continue;
         pending.delete(k);
         // Declined for want of cover alone: if enough ask again and none covers, it never will.
-        if (waitsForCover(p)) uncovered.add(p.target);
+        if (waitsForCover(p)) uncovered.set(p.target, now);
         else if (p.kind === 'ignore') uncovered.delete(p.target);
         declineAll(p);
       }
@@ -544,10 +545,11 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     },
     membership: () => membership,
     uncoverable() {
-      for (const t of uncovered) {
+      for (const [t, at] of uncovered) {
         const p = pending.get(`ignore:${t}`);
-        // Asked again and still waiting: only requests from servers still active count.
-        if (p && activeFrom(p) >= needed(p) && !vouched(p)) return true;
+        // Asked again at once (a requester repeats within T_req_timeout of the decline), and still
+        // waiting: only requests from servers still active count.
+        if (p && p.since - at <= cfg.T_req_timeout + cfg.T_timeout && activeFrom(p) >= needed(p) && !vouched(p)) return true;
       }
       return false;
     },
