@@ -14,11 +14,12 @@
  * finds a lost site as before).
  *
  * A hand-back that cannot end (`stalled`: fewer than N_majority of its servers may still order, so
- * its marker never will; site.ts) is not waited for `lostAfterMs` when its servers still agree on a
- * state: once they had STALL_SETTLE_TIMEOUTS to finish what its last record still lets them close,
- * it is read once more, and a majority-verified answer finds it lost at once, that state its
- * fallback's new base (sim/FINDINGS.md 37, 40, 62). Without one it is waited for as any other: a
- * fallback to an older state could undo updates the majority accepted since.
+ * its marker never will; or, running too, a cut nobody can decide: site.ts) is not waited for
+ * `lostAfterMs` when its servers still agree on a state: once they had STALL_SETTLE_TIMEOUTS to
+ * finish what its last record still lets them close, it is read once more, and a majority-verified
+ * answer finds it lost at once, that state its fallback's new base (sim/FINDINGS.md 37, 40, 57, 62,
+ * 70). Without one it is waited for as any other: a fallback to an older state could undo updates
+ * the majority accepted since.
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
@@ -77,7 +78,7 @@ export interface SiteReadDeps {
   send(to: string, msg: PeerMessage): void;
   servers(): string[];
   connected(serverId: string): boolean;
-  /** A hand-back that can never order its marker (site.ts `stalled`): a verified read finds it lost. */
+  /** A hand-back that can never order its marker, or a cut nobody can decide (site.ts `stalled`): a verified read finds it lost. */
   stalled(): boolean;
   /** Orders the hand-back's marker system action; its number. */
   orderMarker(): number;
@@ -231,7 +232,7 @@ export class SiteReads {
       // The last read: whatever was under way is asked again (a hand-back's lost clock runs on).
       this.probe = null;
       const since = this.fetch ? this.fetchStartedAt : null;
-      this.start(this.fetchFor ?? 'save');
+      this.start(this.fetchFor ?? 'save', undefined, true);
       if (since !== null) this.fetchStartedAt = since;
       this.lastRead = now;
     }
@@ -281,7 +282,13 @@ export class SiteReads {
     if (hash !== v.hash) this.d.events.minority(server, `state at update ${v.seq}`);
   }
 
-  private start(purpose: 'save' | 'close', newerThan?: number): void {
+  /**
+   * `counting`: servers that count for the lost rule are asked first. A stalled site's last read must
+   * answer while it is still stalled (a cut nobody can decide is asked for again after each decline,
+   * and the deciders let the target go in between: sim/FINDINGS.md 70); a gone server asked first
+   * costs the fetch its patience (4 T_timeout), longer than that.
+   */
+  private start(purpose: 'save' | 'close', newerThan?: number, counting = false): void {
     this.fetchFor = purpose;
     this.moved = false;
     this.noUpdateYet.clear();
@@ -291,6 +298,7 @@ export class SiteReads {
       send: (to, msg) => this.d.defer(() => this.d.send(to, msg)),
       servers: () => this.d.servers(),
       ...(newerThan !== undefined ? { newerThan } : {}),
+      ...(counting ? { order: (untried: string[]) => [...untried].sort((a, b) => Number(this.d.connected(b)) - Number(this.d.connected(a))) } : {}),
       onDone: (r) => this.d.defer(() => this.fetched(r)),
       onBadProvider: (server, seq) => {
         // A state that does not hash to what it claims, or that the majority's hashes contradict.

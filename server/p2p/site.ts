@@ -23,7 +23,7 @@
  * its servers are not told to stop.
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
-import { createSiteCoordinator, MINORITY } from '../../src/protocol/coordinator.js';
+import { createSiteCoordinator, MINORITY, type CutWatch } from '../../src/protocol/coordinator.js';
 import type { CoordinatorServer, CoreEvent, SiteCoordinator } from '../../src/protocol/api.js';
 import type { SiteConfig } from '../../src/protocol/config.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
@@ -98,7 +98,7 @@ export class P2PSite {
   private readonly life: SiteLifecycle;
   /** The hand-over's seq: a verified state or departure past it shows the servers run the site. */
   private handOverSeq = 0;
-  private readonly coordinator: SiteCoordinator;
+  private readonly coordinator: SiteCoordinator & CutWatch;
   private readonly reads: SiteReads;
   /** Who serves the site, and whose player walked in (serving.ts). */
   private readonly serving: SiteServing;
@@ -164,8 +164,10 @@ export class P2PSite {
         servers: () => this.servers(),
         // Walked in (it plays here now, FINDINGS 32) or ignored (it counts for nothing, 40): as if gone.
         connected: (id) => this.serving.counts(id),
-        // A hand-back that can never order its marker: a hand-back admits nobody (FINDINGS 37, 40, 62).
-        stalled: () => this.life.state === 'handing-back' && this.serving.orderable() < deps.config.N_majority,
+        // A hand-back that can never order its marker (a hand-back admits nobody: FINDINGS 37, 40, 62),
+        // or a site, running or not, whose deciders can never cut a server they froze (57, 70).
+        stalled: () =>
+          (this.life.state === 'handing-back' && this.serving.orderable() < deps.config.N_majority) || this.coordinator.uncoverable(),
         orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, HAND_BACK_MARKER),
         saveEveryMs: deps.saveEveryMs,
         lostAfterMs: deps.lostAfterMs ?? LOST_AFTER_MS,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { SiteCoordinator } from './api.js';
 import { declineAfter } from './config.js';
+import type { CutWatch } from './coordinator.js';
 import type { PeerMessage } from './messages.js';
 import { appliedHashes, playMoves, resumeCoordinator, setupSite } from './testing.js';
 
@@ -72,6 +74,67 @@ describe('coordinator: ignore requests that do not cover the target (sim/FINDING
     expect(cutOfS4()).toBeNull();
     ask('s2', true); // its repeat, once it knows its admission point
     expect(cutOfS4()).not.toBeNull();
+  });
+});
+
+describe('coordinator: a cut nobody can decide (sim/FINDINGS.md 57, 70)', () => {
+  function uncovering() {
+    const { s, out } = siteSeenFromAdmin();
+    // testing.ts types it as the core's interface; the admin's site reads `uncoverable` too.
+    const c = s.coordinator as SiteCoordinator & CutWatch;
+    // Through the net, so that it wakes the admin for the decline.
+    const ask = (from: string, no: number, covers = false): void =>
+      s.net.poke('admin', () =>
+        c.receive(from, { type: 'membershipRequest', site: 'meadow', epoch: 1, no, kind: 'ignore', target: 's4', held: null, covers }),
+      );
+    const cutOfS4 = () => c.membership()?.members.find((m) => m.id === 's4')?.stints.at(-1)?.cut ?? null;
+    return { s, out, c, ask, cutOfS4 };
+  }
+
+  it('is uncoverable once N_majority ask again after a round of them was declined for want of cover', () => {
+    const { s, c, ask, cutOfS4 } = uncovering();
+    for (const id of ['s0', 's1', 's2', 's3']) ask(id, 1);
+    // A first round may still get its covering request.
+    expect(c.uncoverable()).toBe(false);
+    s.net.run(declineAfter(s.config) + 100);
+    expect(cutOfS4()).toBeNull();
+    // Declined, and nobody asked again yet: nothing says they still want the cut.
+    expect(c.uncoverable()).toBe(false);
+    ask('s0', 2);
+    ask('s1', 2);
+    expect(c.uncoverable()).toBe(false); // two are not N_majority
+    ask('s2', 2);
+    expect(c.uncoverable()).toBe(true);
+    // A withdrawal: a requester saw s4 back.
+    s.net.poke('admin', () => c.receive('s0', { type: 'withdrawRequest', site: 'meadow', epoch: 1, no: 3, target: 's4' }));
+    expect(c.uncoverable()).toBe(false);
+    // Frozen anew: a fresh round, which may yet be covered (s4 came back and may have been used since).
+    ask('s0', 4);
+    expect(c.uncoverable()).toBe(false);
+  });
+
+  it('is not when they ask again long after the decline: a fresh round may yet be covered', () => {
+    const { s, c, ask } = uncovering();
+    for (const id of ['s0', 's1', 's2']) ask(id, 1);
+    s.net.run(declineAfter(s.config) + 100);
+    s.net.run(declineAfter(s.config));
+    for (const id of ['s0', 's1', 's2']) ask(id, 2);
+    expect(c.uncoverable()).toBe(false);
+  });
+
+  it('is not after a round declined for want of requesters, and ends with the cut a covering request decides', () => {
+    const { s, c, ask, cutOfS4 } = uncovering();
+    ask('s0', 1);
+    ask('s1', 1);
+    s.net.run(declineAfter(s.config) + 100);
+    for (const id of ['s0', 's1', 's2']) ask(id, 2);
+    expect(c.uncoverable()).toBe(false);
+    s.net.run(declineAfter(s.config) + 100);
+    for (const id of ['s0', 's1', 's2']) ask(id, 3);
+    expect(c.uncoverable()).toBe(true);
+    ask('s3', 3, true);
+    expect(cutOfS4()).not.toBeNull();
+    expect(c.uncoverable()).toBe(false);
   });
 });
 

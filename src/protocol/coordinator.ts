@@ -80,7 +80,22 @@ interface Pending {
   from: Map<string, { held: Timeslot | null; covers: boolean; no: number }>;
 }
 
-export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordinator {
+/**
+ * What the admin's site reads besides the core's interface: whether a cut can never be decided
+ * (`uncoverable`), so that the site is found lost rather than waited for (server/p2p/site.ts).
+ */
+export interface CutWatch {
+  /**
+   * True while an ignore request has N_majority requesters again, asked at once (within
+   * T_req_timeout + T_timeout) after an earlier round of them was declined for want of one that
+   * covers (sim/FINDINGS.md 39, 57, 70): none of them was admitted before the target's last use, so
+   * none ever will, and meanwhile they hold the target frozen and close no window past it. Until a
+   * request covers, the target is cut, or a requester withdraws.
+   */
+  uncoverable(): boolean;
+}
+
+export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordinator & CutWatch {
   const cfg = opts.config;
   const site = cfg.site;
   const crypto = opts.crypto ?? ed25519Scheme;
@@ -99,6 +114,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
    * on it: such a copy is declined again (its answer may have been lost), never counted.
    */
   const declined = new Map<string, number>();
+  /** Target -> when its ignore was last declined with N_majority requesters, none covering (`uncoverable`). */
+  const uncovered = new Map<string, number>();
   const banned = new Set<string>();
   /** Times each server was ignored; a server ignored MAX_READMITS times is replaced, not readmitted. */
   const ignores = new Map<string, number>();
@@ -129,6 +146,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   function publish(body: MembershipBody, alsoTo: string[] = []): Membership {
     const rec = signMembership(body, opts.secretKey, crypto);
     membership = rec;
+    // A target cut or gone needs no cut any more (a later stint starts over).
+    for (const t of uncovered.keys()) if (!rec.members.some((m) => m.id === t && isActive(m))) uncovered.delete(t);
     observe({ kind: 'membership', epoch: rec.epoch, change: rec.change.kind, target: rec.change.target });
     const msg: PeerMessage = { type: 'membership', ...rec };
     const to = new Set<string>([...rec.members.map((m) => m.id), ...alsoTo, ...opts.users()]);
@@ -227,6 +246,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       p.from.delete(from);
       if (p.from.size === 0) pending.delete(k);
     }
+    // It saw the target back: the cut is no longer wanted, so it is not undecidable either.
+    uncovered.delete(msg.target);
     decline(from, msg.no, 'ignore', msg.target);
   }
 
@@ -260,16 +281,34 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       const m = membership.members.find((x) => x.id === id);
       if (!m || !isActive(m)) p.from.delete(id);
     }
-    // A proven liar needs fewer voices: any one honest request holds everything stable (section 6),
-    // and with fewer than N_majority cheaters, N_majority - 1 requests include an honest one.
-    const needed = p.kind === 'ignore' && banned.has(p.target) ? Math.max(1, cfg.N_majority - 1) : cfg.N_majority;
-    // The cut is the highest `held`: one of them must cover everything of the target servers used.
-    // A server admitted after the target's last use may hold none of it (sim/FINDINGS.md 39).
-    const vouched = p.kind !== 'ignore' || [...p.from.values()].some((r) => r.covers);
-    if (p.from.size >= needed && vouched) {
+    if (p.from.size >= needed(p) && vouched(p)) {
       pending.delete(k);
+      uncovered.delete(p.target);
       decide2(p);
     }
+  }
+
+  /** A proven liar needs fewer voices: any one honest request holds everything stable (section 6), and with fewer than N_majority cheaters, N_majority - 1 requests include an honest one. */
+  function needed(p: Pending): number {
+    return p.kind === 'ignore' && banned.has(p.target) ? Math.max(1, cfg.N_majority - 1) : cfg.N_majority;
+  }
+
+  /**
+   * The cut is the highest `held`: one of them must cover everything of the target servers used.
+   * A server admitted after the target's last use may hold none of it (sim/FINDINGS.md 39).
+   */
+  function vouched(p: Pending): boolean {
+    return p.kind !== 'ignore' || [...p.from.values()].some((r) => r.covers);
+  }
+
+  /** Enough requests to cut the target, none covering: the cut waits (for good, if declined so once: `uncoverable`). */
+  function waitsForCover(p: Pending): boolean {
+    return p.kind === 'ignore' && activeFrom(p) >= needed(p) && !vouched(p);
+  }
+
+  /** Requesters of `p` still active (one may have been cut since it asked). */
+  function activeFrom(p: Pending): number {
+    return [...p.from.keys()].filter((id) => membership?.members.some((m) => m.id === id && isActive(m))).length;
   }
 
   function onProof(from: string, msg: PeerOf<'equivocationProof'>): void {
@@ -430,6 +469,9 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       for (const [k, p] of pending) {
         if (now < p.since + declineAfter(cfg)) continue;
         pending.delete(k);
+        // Declined for want of cover alone: if enough ask again and none covers, it never will.
+        if (waitsForCover(p)) uncovered.set(p.target, now);
+        else if (p.kind === 'ignore') uncovered.delete(p.target);
         declineAll(p);
       }
       if (cfg.T_resend <= 0) resend.clear();
@@ -502,6 +544,15 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       } satisfies CoordinatorRecord;
     },
     membership: () => membership,
+    uncoverable() {
+      for (const [t, at] of uncovered) {
+        const p = pending.get(`ignore:${t}`);
+        // Asked again at once (a requester repeats within T_req_timeout of the decline), and still
+        // waiting: only requests from servers still active count.
+        if (p && p.since - at <= cfg.T_req_timeout + cfg.T_timeout && activeFrom(p) >= needed(p) && !vouched(p)) return true;
+      }
+      return false;
+    },
     evicted: () => evicted,
     activeServers: () => slotted().map((m) => m.id),
     adminKey: () => adminKey,
