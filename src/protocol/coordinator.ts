@@ -358,7 +358,10 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     }
     // Departures in a decided seq were passed on once: a second full copy is a replay. A repeated
     // hash is no replay: it is how servers answer the admin's hash requests.
-    const r = tally.vote(from, seq, hash, full, servers);
+    // Its slot is held from its stint's admission to now (FINDINGS 65: a departed voter's span).
+    const now = membership?.epoch ?? 0;
+    const me = slotted().find((m) => m.id === from);
+    const r = tally.vote(from, seq, hash, full, servers, true, { lo: me ? latest(me).admit : now, hi: now });
     if (r.outcome === 'bad-hash') observe({ kind: 'rejected', from, msgType, code: 'ERR_BAD_HASH', reason: `update ${seq}` });
     if (r.outcome === 'replayed') observe({ kind: 'rejected', from, msgType, code: 'ERR_REPLAYED', reason: `update ${seq}` });
     if (r.outcome === 'too-far')
@@ -366,7 +369,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     // Disagreement is evidence: a server that vouched for another update is in the minority.
     for (const f of r.flags) flagged(f, MINORITY);
     if (r.outcome !== 'counted' && r.outcome !== 'duplicate' && r.outcome !== 'changed') return;
-    const u = tally.ready(seq, servers);
+    // A vote still counts once its server lost its slot, only with voters slotted together with it (FINDINGS 65).
+    const u = tally.readyTogether(seq, now, servers);
     if (!u) return;
     for (const f of tally.accept(seq, u)) flagged(f, MINORITY);
     const acc: AcceptedUpdate = {

@@ -93,6 +93,49 @@ describe('the vote tally', () => {
   });
 });
 
+describe("the admin's rule: voters slotted together (sim/FINDINGS.md 65)", () => {
+  const all5 = new Set(['s0', 's1', 's2', 's3', 's4']);
+  const tally = (): VoteTally => new VoteTally({ nMajority: 3, maxOpen: 8, decidedKept: 8, flagOnHashes: true });
+
+  it('counts voters whose spans share an epoch, also after they lost their slots', () => {
+    const t = tally();
+    const u = update(7, 1);
+    // s0 [1,3], s1 [2,5] voted and left; s2 votes at 6, slotted since 3: all three held slots at 3.
+    t.vote('s0', 7, u.hash, u, all5, true, { lo: 1, hi: 3 });
+    t.vote('s1', 7, u.hash, null, all5, true, { lo: 2, hi: 5 });
+    t.vote('s2', 7, u.hash, null, all5, true, { lo: 3, hi: 6 });
+    expect(t.ready(7, new Set(['s2']))).toBeNull();
+    expect(t.readyTogether(7, 6, new Set(['s2']))).toEqual(u);
+  });
+
+  it('does not count a chain of spans that never all met', () => {
+    const t = tally();
+    const u = update(7, 1);
+    // Pairwise, neighbours overlap ([0,2] [2,4] [4,9]); the first and last never held slots together.
+    t.vote('s0', 7, u.hash, u, all5, true, { lo: 0, hi: 2 });
+    t.vote('s1', 7, u.hash, null, all5, true, { lo: 2, hi: 4 });
+    t.vote('s2', 7, u.hash, null, all5, true, { lo: 4, hi: 9 });
+    expect(t.readyTogether(7, 9, new Set(['s2']))).toBeNull();
+    // Slotted now, a voter holds its slot up to now: it meets every earlier voter still slotted.
+    expect(t.readyTogether(7, 9, all5)).toEqual(u);
+  });
+
+  it("widens a voter's span with its repeated word, never with a changed one", () => {
+    const t = tally();
+    const u = update(7, 1);
+    t.vote('s0', 7, u.hash, u, all5, true, { lo: 0, hi: 1 });
+    t.vote('s1', 7, u.hash, null, all5, true, { lo: 5, hi: 6 });
+    t.vote('s2', 7, u.hash, null, all5, true, { lo: 5, hi: 6 });
+    expect(t.readyTogether(7, 8, new Set())).toBeNull();
+    // A changed word (flagged) leaves s0's span as its first word made it.
+    expect(t.vote('s0', 7, h(9), null, all5, true, { lo: 0, hi: 5 }).outcome).toBe('changed');
+    expect(t.readyTogether(7, 8, new Set())).toBeNull();
+    // s0 held its slot from 0 to its repeat at 5 (a slot once lost is never held again).
+    expect(t.vote('s0', 7, u.hash, null, all5, true, { lo: 4, hi: 5 }).outcome).toBe('duplicate');
+    expect(t.readyTogether(7, 8, new Set())).toEqual(u);
+  });
+});
+
 describe('detection on a site', () => {
   /** s1 tampers with every update it sends (a consistent forgery: its copies hash to what it claims). */
   function tamperer(target: string): (from: string, to: string, m: PeerMessage) => PeerMessage {

@@ -48,6 +48,18 @@ export type VoteOutcome =
   /** Refused: maxOpen seqs are open and this one is above them all. */
   | 'too-far';
 
+/**
+ * Epochs [lo, hi] over which a voter is known to have held its slot: from the admission of the
+ * stint it voted in to the epoch of its vote (a slot, once lost, is never held again, so the span
+ * between is held too). The admin's tally; a user's counts the current servers only.
+ */
+export interface Span {
+  lo: number;
+  hi: number;
+}
+
+type Open = Votes & { flagged: Set<string>; spans: Map<string, Span> };
+
 interface Decided {
   hash: string;
   /** server -> the hash it vouched for. */
@@ -61,14 +73,15 @@ interface Decided {
 const RICH_KEPT = 256;
 
 export class VoteTally {
-  private readonly open = new Map<number, Votes & { flagged: Set<string> }>();
+  private readonly open = new Map<number, Open>();
   private readonly decided = new Map<number, Decided>();
 
   constructor(private readonly o: TallyOptions) {}
 
   /**
    * One server's word on update `seq`. `keepFull` false drops the copy (the caller bounds the
-   * copies it holds) but still counts the hash. Returns what happened and whom to flag.
+   * copies it holds) but still counts the hash. `span`: when the voter held its slot (the admin;
+   * a repeat of the same word widens it). Returns what happened and whom to flag.
    */
   vote(
     from: string,
@@ -77,6 +90,7 @@ export class VoteTally {
     full: UpdateMessage | null,
     servers: ReadonlySet<string>,
     keepFull = true,
+    span?: Span,
   ): { outcome: VoteOutcome; flags: TallyFlag[] } {
     if (full) {
       const { type: _t, hash: claimed, ...body } = full;
@@ -94,9 +108,13 @@ export class VoteTally {
     let v = this.open.get(seq);
     if (!v) {
       if (this.open.size >= this.o.maxOpen && !this.makeRoom(seq)) return { outcome: 'too-far', flags: [] };
-      this.open.set(seq, (v = { ...emptyVotes(), flagged: new Set() }));
+      this.open.set(seq, (v = { ...emptyVotes(), flagged: new Set(), spans: new Map() }));
     }
     const r = addVote(v, from, hash, keepFull ? full : null, servers);
+    if (span && (r === 'counted' || r === 'duplicate')) {
+      const had = v.spans.get(from);
+      v.spans.set(from, had ? { lo: Math.min(had.lo, span.lo), hi: Math.max(had.hi, span.hi) } : span);
+    }
     const flags: TallyFlag[] = r === 'changed' ? [{ server: from, seq, kind: 'changed' }] : [];
     // A hash majority is known before any full copy (the admin's probes are hashes only): the
     // other side is evidence now, whether or not a copy to accept ever comes.
@@ -111,6 +129,32 @@ export class VoteTally {
     const v = this.open.get(seq);
     const h = this.agreedHash(seq, servers);
     return v && h !== null ? (v.full.get(h) ?? null) : null;
+  }
+
+  /**
+   * The admin's rule (sim/FINDINGS.md 65): the update, present in full, that N_majority voters vouch
+   * for who all held their slots at one epoch, in the spans they voted in. A voter in `slotted`
+   * holds its slot up to `now`; one that lost it counts over its recorded span. Cheaters are fewer
+   * than N_majority of the slotted servers at any epoch, so such a set holds an honest voter: its
+   * hash is the update. A vote outlives its slot only with those it was slotted with: two liars
+   * never slotted together make nothing. With every voter slotted now (all share `now`) this is
+   * `ready(seq, slotted)`.
+   */
+  readyTogether(seq: number, now: number, slotted: ReadonlySet<string>): UpdateMessage | null {
+    const v = this.open.get(seq);
+    if (!v) return null;
+    const byHash = new Map<string, Span[]>();
+    for (const [server, h] of v.byServer) {
+      const s = v.spans.get(server);
+      const span = slotted.has(server) ? { lo: s?.lo ?? now, hi: now } : s;
+      if (!span) continue;
+      byHash.set(h, [...(byHash.get(h) ?? []), span]);
+    }
+    for (const [h, spans] of byHash) {
+      const copy = v.full.get(h);
+      if (copy && mostAtOneEpoch(spans) >= this.o.nMajority) return copy;
+    }
+    return null;
   }
 
   /** The hash N_majority servers of `servers` vouch for (with or without a full copy). */
@@ -181,7 +225,7 @@ export class VoteTally {
     for (const s of [...this.open.keys()]) if (s <= seq) this.open.delete(s);
   }
 
-  private flagDissent(seq: number, v: Votes & { flagged: Set<string> }, hash: string, d: Decided | null): TallyFlag[] {
+  private flagDissent(seq: number, v: Open, hash: string, d: Decided | null): TallyFlag[] {
     const out: TallyFlag[] = [];
     const ev = d ?? { hash, voters: v.byServer, window: null, actions: [], actionCount: null };
     for (const s of dissenters(v, hash)) {
@@ -225,6 +269,16 @@ export class VoteTally {
     const stale = this.decided.get(seq - RICH_KEPT);
     if (stale) stale.actions = [];
   }
+}
+
+/**
+ * The most spans that share one epoch. Intervals that pairwise overlap share a point, and the
+ * deepest point can be taken at some span's start: each start is a candidate.
+ */
+function mostAtOneEpoch(spans: Span[]): number {
+  let best = 0;
+  for (const { lo: at } of spans) best = Math.max(best, spans.filter((s) => s.lo <= at && at <= s.hi).length);
+  return best;
 }
 
 function decidedOf(v: Votes, update: UpdateMessage): Decided {
