@@ -4,7 +4,7 @@
  * state-transfer path (stateFetch.ts) and adopting it; serving our state and hashes to others.
  * Owns no part of the state: it changes the others' through their owners' functions.
  */
-import { adoptOrdering } from './applying.js';
+import { adoptOrdering, vouchAdopted } from './applying.js';
 import { cutBytes } from './chunks.js';
 import { forgetAdmissions } from './finality.js';
 import { encodeTransfer, MAX_TIMESLOTS_PER_REPLY, STATE_CHUNK_BYTES, type PeerOf, type TransferPayload } from './messages.js';
@@ -92,6 +92,8 @@ export function onAnnounce(ctx: ServerCtx, from: string, seq: number, hash: stri
 }
 
 function adopt(ctx: ServerCtx, p: TransferPayload, from: string): void {
+  // An update we hold already (applied or taken before) had our word then: a second is a replay.
+  const held = ctx.ordering.hashBySeq.get(p.update.seq) === p.update.hash;
   adoptOrdering(ctx, p);
   forgetReports(ctx, false);
   for (const [user, actionNo, hash, reps] of p.state.pending) {
@@ -101,6 +103,7 @@ function adopt(ctx: ServerCtx, p: TransferPayload, from: string): void {
   forgetAdmissions(ctx);
   for (const [id, ch] of ctx.timeslots.chains) for (const it of ch.items) indexItem(ctx, id, it, ctx.ordering.frontier);
   becomeRunning(ctx);
+  if (!held) vouchAdopted(ctx);
   observe(ctx, { kind: 'resynced', seq: ctx.ordering.lastSeq, hash: ctx.ordering.lastHash, from });
   fetchAfterAdopting(ctx);
 }
