@@ -8,7 +8,7 @@ import { insecureFastScheme } from '../../src/protocol/crypto.js';
 import { keyProofBytes } from '../../src/protocol/keys.js';
 import type { ServerMessage } from '../../src/protocol/messages.js';
 import type { Logger } from '../log.js';
-import { createSite } from '../../src/game/rules.js';
+import { createSite, newUser } from '../../src/game/rules.js';
 import type { Wakeup } from '../../src/net/p2p/driver.js';
 import { P2PManager, type GameHooks, type ManagerDeps } from './manager.js';
 import { DEFAULT_P2P } from './settings.js';
@@ -50,6 +50,19 @@ export function placingGame(o: Pick<GameHooks, 'siteOf' | 'usersOn' | 'snapshotF
     closed: () => undefined,
     stored: (site) => ({ seq: 0, snapshot: { ...createSite(site), users: [] }, lastActionNo: new Map() }),
     transit: new Transit(),
+  };
+}
+
+/** A game where `where` says who plays where (and stores users as new): an admin process's view in the resume tests. */
+export function whereGame(where: Map<string, string>): GameHooks {
+  const onSite = (site: string): string[] => [...where].filter(([, s]) => s === site).map(([u]) => u);
+  return {
+    ...placingGame({
+      siteOf: (u) => where.get(u) ?? null,
+      usersOn: onSite,
+      snapshotFor: (site) => ({ ...createSite(site), users: onSite(site).map((u) => newUser(u, site)) }),
+    }),
+    stored: (site, users) => ({ seq: 0, snapshot: { ...createSite(site), users: users.map((u) => newUser(u, site)) }, lastActionNo: new Map() }),
   };
 }
 

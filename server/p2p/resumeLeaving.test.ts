@@ -7,11 +7,9 @@
  * meadow-1, there at the start, is lost"; sim/FINDINGS.md 64).
  */
 import { describe, expect, it } from 'vitest';
-import { createSite, newUser } from '../../src/game/rules.js';
+import { newUser } from '../../src/game/rules.js';
 import type { StoredP2PSite } from '../storage/types.js';
-import type { GameHooks } from './manager.js';
-import { recordingLog, registerTab, steppedClock, testManager } from './managerKit.js';
-import { Transit } from './transit.js';
+import { recordingLog, registerTab, steppedClock, testManager, whereGame } from './managerKit.js';
 
 const USERS = ['u0', 'u1', 'u2', 'u3'];
 
@@ -19,19 +17,7 @@ const USERS = ['u0', 'u1', 'u2', 'u3'];
 function admin(where: Map<string, string>, records: Map<string, StoredP2PSite>) {
   const { log, logs } = recordingLog();
   const clock = steppedClock(1000, 50);
-  const onSite = (site: string): string[] => [...where].filter(([, s]) => s === site).map(([u]) => u);
-  const game: GameHooks = {
-    siteOf: (u) => where.get(u) ?? null,
-    usersOn: onSite,
-    lastActionNo: () => 0,
-    snapshotFor: (site) => ({ ...createSite(site), users: onSite(site).map((u) => newUser(u, site)) }),
-    tell: () => undefined,
-    departed: () => undefined,
-    verified: () => undefined,
-    closed: () => undefined,
-    stored: (site, users) => ({ seq: 0, snapshot: { ...createSite(site), users: users.map((u) => newUser(u, site)) }, lastActionNo: new Map() }),
-    transit: new Transit(),
-  };
+  const game = whereGame(where);
   const m = testManager({
     now: clock.now,
     wakeup: clock.wakeup,

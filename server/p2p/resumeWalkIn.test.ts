@@ -5,30 +5,15 @@
  * seeds 359 and 421: "choice: pN was picked to serve forest while playing on it").
  */
 import { describe, expect, it } from 'vitest';
-import { createSite, newUser } from '../../src/game/rules.js';
 import type { ServerMessage } from '../../src/protocol/messages.js';
 import type { StoredP2PSite } from '../storage/types.js';
-import type { GameHooks } from './manager.js';
-import { recordingLog, registerTab, testManager } from './managerKit.js';
-import { Transit } from './transit.js';
+import { recordingLog, registerTab, testManager, whereGame } from './managerKit.js';
 
 
 /** An admin process: a manager on a fake game where `where` says who plays where. */
 function admin(where: Map<string, string>, records: Map<string, StoredP2PSite>) {
   const { log, logs } = recordingLog();
-  const onSite = (site: string): string[] => [...where].filter(([, s]) => s === site).map(([u]) => u);
-  const game: GameHooks = {
-    siteOf: (u) => where.get(u) ?? null,
-    usersOn: onSite,
-    lastActionNo: () => 0,
-    snapshotFor: (site) => ({ ...createSite(site), users: onSite(site).map((u) => newUser(u, site)) }),
-    tell: () => undefined,
-    departed: () => undefined,
-    verified: () => undefined,
-    closed: () => undefined,
-    stored: (site, users) => ({ seq: 0, snapshot: { ...createSite(site), users: users.map((u) => newUser(u, site)) }, lastActionNo: new Map() }),
-    transit: new Transit(),
-  };
+  const game = whereGame(where);
   const m = testManager({
     now: () => 1000,
     log,

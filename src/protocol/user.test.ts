@@ -20,6 +20,22 @@ function playing(o: Parameters<typeof setupSite>[0] = {}): { s: SiteSetup; alice
   return { s, alice, bob };
 }
 
+/** A new tab of `user` that enters the running site by state transfer (no seq or hash of its own). */
+function enteringUser(s: SiteSetup, user: string, nextActionNo: number, onEnter?: () => void): SiteUser {
+  return createSiteUser({
+    config: s.config,
+    user,
+    now: s.net.clock(user),
+    send: s.net.sender(user),
+    servers: s.coordinator.activeServers(),
+    seq: null,
+    hash: null,
+    nextActionNo,
+    crypto: s.crypto,
+    ...(onEnter ? { onEnter } : {}),
+  });
+}
+
 /** The record `base` (default: the coordinator's) changed by `edit`, one epoch later, signed by the admin. */
 function nextRecord(
   s: SiteSetup,
@@ -149,18 +165,7 @@ describe('SiteUser entering a running site by state transfer', () => {
     const before = Math.max(...applied('alice'));
     expect(before).toBeGreaterThan(3);
     let entered = false;
-    const alice2 = createSiteUser({
-      config: s.config,
-      user: 'alice',
-      now: s.net.clock('alice'),
-      send: s.net.sender('alice'),
-      servers: s.coordinator.activeServers(),
-      seq: null,
-      hash: null,
-      nextActionNo: 1,
-      crypto: s.crypto,
-      onEnter: () => (entered = true),
-    });
+    const alice2 = enteringUser(s, 'alice', 1, () => (entered = true));
     s.net.add('alice', alice2);
     // Updates (here: bob's move) reach alice, which then asks for the state.
     s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
@@ -185,18 +190,7 @@ describe('SiteUser entering a running site by state transfer', () => {
       return chunkSeq !== null && m.type === 'updateHash' && m.seq <= chunkSeq;
     };
     let entered = false;
-    const carol = createSiteUser({
-      config: s.config,
-      user: 'carol',
-      now: s.net.clock('carol'),
-      send: s.net.sender('carol'),
-      servers: s.coordinator.activeServers(),
-      seq: null,
-      hash: null,
-      nextActionNo: 1,
-      crypto: s.crypto,
-      onEnter: () => (entered = true),
-    });
+    const carol = enteringUser(s, 'carol', 1, () => (entered = true));
     s.net.add('carol', carol);
     s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
     s.net.run(3000);
@@ -210,17 +204,7 @@ describe('SiteUser entering a running site by state transfer', () => {
     // s4's updates do not reach carol while she enters (its vote for the update she enters at is lost).
     let cutS4 = true;
     s.net.drop = (f, t, m) => cutS4 && f === 's4' && t === 'carol' && (m.type === 'update' || m.type === 'updateHash');
-    const carol = createSiteUser({
-      config: s.config,
-      user: 'carol',
-      now: s.net.clock('carol'),
-      send: s.net.sender('carol'),
-      servers: s.coordinator.activeServers(),
-      seq: null,
-      hash: null,
-      nextActionNo: 1,
-      crypto: s.crypto,
-    });
+    const carol = enteringUser(s, 'carol', 1);
     s.net.add('carol', carol);
     s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
     s.net.run(1000);
@@ -256,17 +240,7 @@ describe('SiteUser entering a running site by state transfer', () => {
     const nos = (s.servers.get('s0')?.appliedLog() ?? []).flatMap((u) => u.applied.filter((a) => a.user === 'alice').map((a) => a.actionNo));
     expect(nos).toContain(lost + 1);
     expect(nos).not.toContain(lost);
-    const alice2 = createSiteUser({
-      config: s.config,
-      user: 'alice',
-      now: s.net.clock('alice'),
-      send: s.net.sender('alice'),
-      servers: s.coordinator.activeServers(),
-      seq: null,
-      hash: null,
-      nextActionNo: lost,
-      crypto: s.crypto,
-    });
+    const alice2 = enteringUser(s, 'alice', lost);
     s.net.add('alice', alice2);
     s.net.poke('bob', () => s.users.get('bob')?.act({ kind: 'move', dir: 'up' }));
     s.net.run(1000);
