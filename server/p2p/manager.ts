@@ -105,6 +105,7 @@ export class P2PManager {
     this.registry = new PeerRegistry(deps.crypto, deps.options, deps.now);
     this.relay = new PeerRelay(this.registry, {
       isServer: (site, id) => this.sites.get(site)?.isServer(id) ?? false,
+      wasServer: (site, id) => this.sites.get(site)?.membership()?.members.some((m) => m.id === id) ?? false,
       handingOff: (site, a, b) => this.sites.get(site)?.handingOff(a, b) ?? false,
       isUser: (site, user) => this.sites.get(site)?.users.has(user) ?? false,
       p2pSites: () => this.sites.keys(),

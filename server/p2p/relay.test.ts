@@ -28,8 +28,11 @@ function world(moreUsers: string[] = []) {
     meadow: { servers: [id('amy'), id('ben')], users: ['ula', 'uma', ...moreUsers] },
     lake: { servers: [id('cal')], users: ['uli'] },
   };
+  // zed~ served meadow once and lost its slot.
+  const past: Record<string, string[]> = { meadow: [id('zed')] };
   const assigned: Assignments = {
     isServer: (site, s) => sites[site]?.servers.includes(s) ?? false,
+    wasServer: (site, s) => past[site]?.includes(s) ?? false,
     isUser: (site, u) => sites[site]?.users.includes(u) ?? false,
     p2pSites: () => Object.keys(sites),
   };
@@ -162,6 +165,19 @@ describe('PeerRelay.receive', () => {
       { type: 'withdrawRequest', site: 'meadow', epoch: 1, no: 1, target: 'ben~0002' },
     ];
     for (const m of allowed) expect(relay.receive('amy', envelopes(m, 'server', 'meadow')[0]!), m.type).toMatchObject({ ok: true });
+  });
+
+  it('lets a past server of the site send only its word on updates (sim/FINDINGS.md 76)', () => {
+    const { relay, id } = world();
+    const hash: PeerMessage = { type: 'updateHash', site: 'meadow', seq: 22, hash: 'cd'.repeat(16) };
+    expect(relay.receive('zed', envelopes(hash, 'server', 'meadow')[0]!)).toEqual({ ok: true, done: { site: 'meadow', from: id('zed'), msg: hash } });
+    const refused: PeerMessage[] = [
+      { type: 'withdrawRequest', site: 'meadow', epoch: 1, no: 1, target: 'ben~0002' },
+      { type: 'membershipRequest', site: 'meadow', epoch: 1, no: 1, kind: 'ignore', target: 'ben~0002', held: null },
+    ];
+    for (const m of refused) expect(relay.receive('zed', envelopes(m, 'server', 'meadow', 2)[0]!), m.type).toMatchObject({ ok: false, code: 'ERR_NOT_ASSIGNED' });
+    // Not of another site it never served.
+    expect(relay.receive('zed', envelopes({ ...hash, site: 'lake' }, 'server', 'lake', 3)[0]!)).toMatchObject({ ok: false, code: 'ERR_NOT_ASSIGNED' });
   });
 
   it('refuses a message for another site than its envelope\'s', () => {

@@ -28,6 +28,8 @@ export interface Assignments {
   isUser(site: string, user: string): boolean;
   /** Sites in P2P mode (where signaling can be allowed). */
   p2pSites(): Iterable<string>;
+  /** A past server of the site: it may still send the admin its word on updates (sim/FINDINGS.md 76). */
+  wasServer?(site: string, serverId: string): boolean;
   /** A server whose player walked in and its replacement, while it hands its copy over. */
   handingOff?(site: string, a: string, b: string): boolean;
 }
@@ -107,7 +109,11 @@ export class PeerRelay {
     if (!p) return { ok: false, code: 'ERR_NOT_AUTHENTICATED', message: 'say hello first' };
     const from = msg.as === 'server' ? p.serverId : user;
     if (from !== null && isReservedName(from)) return { ok: false, code: 'ERR_NAME_RESERVED', message: `${from} is a protocol identity` };
-    const given = from !== null && (msg.as === 'server' ? this.assigned.isServer(msg.site, from) : this.assigned.isUser(msg.site, from));
+    const serving = from !== null && msg.as === 'server' && this.assigned.isServer(msg.site, from);
+    // A server that lost its slot may still owe the admin its word on updates it applied while it held
+    // it (its outbox resent on its key): only `update`/`updateHash` pass, checked once decoded below.
+    const late = from !== null && msg.as === 'server' && !serving && (this.assigned.wasServer?.(msg.site, from) ?? false);
+    const given = from !== null && (msg.as === 'server' ? serving || late : this.assigned.isUser(msg.site, from));
     if (!given || from === null) return { ok: false, code: 'ERR_NOT_ASSIGNED', message: `not a ${msg.as} of ${msg.site}` };
     const key = `${user}\u0000${msg.as}`;
     let asm = this.assemblers.get(key);
@@ -118,6 +124,9 @@ export class PeerRelay {
     const parsed = decodePeerMessage(r.value);
     if (!parsed.ok) return parsed;
     const m = parsed.value;
+    if (late && m.type !== 'update' && m.type !== 'updateHash') {
+      return { ok: false, code: 'ERR_NOT_ASSIGNED', message: `a past server of ${msg.site} sends only its word on updates, not ${m.type}` };
+    }
     if (!(msg.as === 'server' ? FROM_SERVER : FROM_USER).has(m.type)) {
       return { ok: false, code: 'ERR_NOT_ASSIGNED', message: `a ${msg.as} does not send ${m.type} to the admin` };
     }

@@ -117,6 +117,12 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   /** Target -> when its ignore was last declined with N_majority requesters, none covering (`uncoverable`). */
   const uncovered = new Map<string, number>();
   const banned = new Set<string>();
+  /**
+   * Servers this coordinator saw lose their slot: the epochs their latest stint held it. Their word
+   * on an update they applied then still counts with voters slotted together with them (FINDINGS
+   * 76: a walked-in server's resent outbox arrives after its eviction). Not kept over a restart.
+   */
+  const slotLost = new Map<string, { lo: number; hi: number }>();
   /** Times each server was ignored; a server ignored MAX_READMITS times is replaced, not readmitted. */
   const ignores = new Map<string, number>();
   const evicted: string[] = [];
@@ -145,6 +151,11 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
 
   function publish(body: MembershipBody, alsoTo: string[] = []): Membership {
     const rec = signMembership(body, opts.secretKey, crypto);
+    const before = membership;
+    for (const m of before?.members ?? [])
+      if (m.slot !== null && !rec.members.some((n) => n.id === m.id && n.slot !== null))
+        slotLost.set(m.id, { lo: latest(m).admit, hi: before!.epoch });
+    for (const id of slotLost.keys()) if (!rec.members.some((n) => n.id === id && n.slot === null)) slotLost.delete(id);
     membership = rec;
     // A target cut or gone needs no cut any more (a later stint starts over).
     for (const t of uncovered.keys()) if (!rec.members.some((m) => m.id === t && isActive(m))) uncovered.delete(t);
@@ -352,7 +363,10 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   function onUpdateVote(from: string, seq: number, hash: string, full: PeerOf<'update'> | null): void {
     const msgType = full ? 'update' : 'updateHash';
     const servers = new Set(slotted().map((m) => m.id));
-    if (!servers.has(from)) {
+    // A server that lost its slot since (its player walked in as its key came back) still gives its
+    // word, counted only within the epochs it held the slot (FINDINGS 76).
+    const lost = servers.has(from) ? undefined : slotLost.get(from);
+    if (!servers.has(from) && !lost) {
       observe({ kind: 'rejected', from, msgType, code: 'ERR_UNKNOWN_PEER', reason: `update ${seq} from a peer holding no slot` });
       return;
     }
@@ -361,7 +375,9 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     // Its slot is held from its stint's admission to now (FINDINGS 65: a departed voter's span).
     const now = membership?.epoch ?? 0;
     const me = slotted().find((m) => m.id === from);
-    const r = tally.vote(from, seq, hash, full, servers, true, { lo: me ? latest(me).admit : now, hi: now });
+    const r = lost
+      ? tally.vote(from, seq, hash, full, new Set([...servers, from]), true, lost)
+      : tally.vote(from, seq, hash, full, servers, true, { lo: me ? latest(me).admit : now, hi: now });
     if (r.outcome === 'bad-hash') observe({ kind: 'rejected', from, msgType, code: 'ERR_BAD_HASH', reason: `update ${seq}` });
     if (r.outcome === 'replayed') observe({ kind: 'rejected', from, msgType, code: 'ERR_REPLAYED', reason: `update ${seq}` });
     if (r.outcome === 'too-far')

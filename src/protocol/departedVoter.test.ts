@@ -95,4 +95,29 @@ describe('coordinator: a vote cast by a server that lost its slot since', () => 
     s.coordinator.receive('s2', wordOf('s2', real.seq));
     expect(left).toEqual(['alice:logout']);
   });
+
+  it('counts a word sent after its server lost its slot, with a voter slotted with it (seed 19543, FINDINGS 76)', () => {
+    const { s, left, copyOf, wordOf } = missedDeparture();
+    const s0 = copyOf('s0');
+    // s1's word first; s0's player walks in as its key comes back (evicted), and only then does
+    // its resent copy arrive: the one full copy, from a server no longer slotted.
+    s.coordinator.receive('s1', wordOf('s1', s0.seq));
+    expect(s.coordinator.evict('s0')).toBe(true);
+    s.net.run(1500);
+    expect(slotOf(s, 's0')).toBeNull();
+    expect(left).toEqual([]);
+    s.coordinator.receive('s0', s0);
+    expect(left).toEqual(['alice:logout']);
+  });
+
+  it('does not count a word sent after losing its slot with its replacement alone', () => {
+    const { s, left, copyOf } = missedDeparture();
+    const s0 = copyOf('s0');
+    expect(s.coordinator.evict('s0')).toBe(true);
+    s.net.run(1500);
+    expect(slotOf(s, 'c0')).not.toBeNull();
+    s.coordinator.receive('s0', s0);
+    s.coordinator.receive('c0', s0);
+    expect(left).toEqual([]);
+  });
 });
