@@ -1,13 +1,14 @@
 /**
- * P2P hosting on the admin (paper 4.2): decides when a site moves to Site Servers and back,
- * chooses the servers at random among eligible peers, runs one P2PSite per P2P site, and handles
- * the peer-related client messages (keys, settings, signaling, peer envelopes, link failures,
- * server stats). Game (game.ts) keeps who is where; this keeps how each site is hosted.
+ * P2P hosting on the admin (paper 4.2): runs one P2PSite per P2P site, moving a site to Site
+ * Servers and back as hostingChecks.ts decides (it chooses the servers at random among eligible
+ * peers), and takes the peers' connections and their peer-related client messages (keys, settings,
+ * signaling, peer envelopes, link failures, server stats: peerMessages.ts). Game (game.ts) keeps
+ * who is where; this keeps how each site is hosted.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { hashOf } from '../../src/protocol/crypto.js';
 import type { SignatureScheme } from '../../src/protocol/crypto.js';
-import type { ClientMessage, ServerMessage } from '../../src/protocol/messages.js';
+import type { ServerMessage } from '../../src/protocol/messages.js';
 import type { SiteSnapshot, UserState } from '../../src/game/types.js';
 import type { Logger } from '../log.js';
 import type { StoredP2PSite } from '../storage/types.js';
@@ -16,13 +17,16 @@ import { convict, SuspectBook } from './suspects.js';
 import { PeerRelay, type Refusal } from './relay.js';
 import { siteConfigFor, type P2POptions } from './settings.js';
 import { refuse, resumableRecord } from './resume.js';
-import { P2PSite, type SiteDeps } from './site.js';
+import { P2PSite } from './site.js';
+import type { SiteDeps } from './siteDeps.js';
 import type { ResumedFrom, VerifiedSite } from './types.js';
 import { Driver, type Wakeup } from '../../src/net/p2p/driver.js';
 import { statsFresh } from './unreachable.js';
 import { nodeWakeup } from './wakeup.js';
 import type { Transit } from './transit.js';
 import { SiteLifecycle, type SiteState } from './lifecycle.js';
+import { HostingChecks } from './hostingChecks.js';
+import { PeerMessages, type PeerClientMessage } from './peerMessages.js';
 
 /** What the manager needs from the game. */
 export interface GameHooks {
@@ -67,9 +71,6 @@ export interface ManagerDeps {
   defer?: (fn: () => void) => void;
 }
 
-/** Distinct peers of a site that cannot reach one of its servers before the admin replaces it. */
-const UNREACHABLE_EVICT = 2;
-
 export interface SiteHosting {
   mode: 'cs' | 'p2p';
   /** Why a site at the threshold is not P2P, or null. */
@@ -87,10 +88,10 @@ export class P2PManager {
   private readonly sites = new Map<string, P2PSite>();
   /** Every site's lifecycle at the admin (client-server until first handed to servers). */
   private readonly lifecycles = new Map<string, SiteLifecycle>();
-  private readonly blocked = new Map<string, string>();
-  /** Since when a P2P site has been well below the threshold, or lacked servers. */
-  private readonly lowSince = new Map<string, number>();
-  private readonly shortSince = new Map<string, number>();
+  /** When sites move to peers and back (hostingChecks.ts). */
+  private readonly checks: HostingChecks;
+  /** The peer-related client messages (peerMessages.ts). */
+  private readonly peerMessages: PeerMessages;
   /** Runs every P2P site and the periodic check, as the hosts' Driver runs their core objects. */
   private readonly driver: Driver;
   private readonly wakeup: Wakeup;
@@ -110,6 +111,25 @@ export class P2PManager {
       isUser: (site, user) => this.sites.get(site)?.users.has(user) ?? false,
       p2pSites: () => this.sites.keys(),
     }, deps.now);
+    this.checks = new HostingChecks({
+      options: deps.options,
+      now: () => deps.now(),
+      random: () => this.random(),
+      log: deps.log,
+      game: deps.game,
+      registry: this.registry,
+      sites: this.sites,
+      transfer: (site, users, picks) => this.transfer(site, users, picks),
+    });
+    this.peerMessages = new PeerMessages({
+      registry: this.registry,
+      relay: this.relay,
+      sites: this.sites,
+      log: deps.log,
+      now: () => deps.now(),
+      siteOf: (user) => deps.game.siteOf(user),
+      refillShort: () => this.checks.refillShort(),
+    });
     this.wakeup = deps.wakeup ?? nodeWakeup();
     this.driver = new Driver(this.wakeup, (err) => deps.log.error('p2p.tick_failed', { err, stack: (err as Error)?.stack }));
     this.nextCheckAt = deps.now() + this.checkEveryMs;
@@ -123,7 +143,7 @@ export class P2PManager {
   /** The periodic check, run by the Driver. */
   private checkNow(): void {
     this.nextCheckAt = this.deps.now() + this.checkEveryMs;
-    this.check();
+    this.checks.check();
   }
 
   /** Starts driving a P2P site (it stops being driven once closed or suspended). */
@@ -156,7 +176,7 @@ export class P2PManager {
   hosting(site: string): SiteHosting {
     const state = this.lifecycles.get(site)?.state ?? 'client-server';
     const atServers = this.lifecycles.get(site)?.atServers ?? false;
-    return { mode: atServers ? 'p2p' : 'cs', blocked: atServers ? null : (this.blocked.get(site) ?? null), closing: state === 'handing-back', state };
+    return { mode: atServers ? 'p2p' : 'cs', blocked: atServers ? null : this.checks.blockedWhy(site), closing: state === 'handing-back', state };
   }
 
   /** A site's lifecycle (created client-server on first use). */
@@ -210,50 +230,9 @@ export class P2PManager {
     if (p) p.rtt = rtt;
   }
 
-  /** One peer-related client message. Null when handled; a refusal to answer with otherwise. */
-  onMessage(user: string, msg: Extract<ClientMessage, { type: 'key' | 'prefs' | 'signal' | 'peer' | 'linkFailed' | 'serverStats' }>): Refusal {
-    const p = this.registry.get(user);
-    if (!p) return { code: 'ERR_NOT_AUTHENTICATED', message: 'say hello first' };
-    switch (msg.type) {
-      case 'key': {
-        const r = this.registry.registerKey(user, msg.key, msg.sig, (key) => this.awaitedServer(key));
-        if (!r.ok) return r;
-        p.tab.send({ type: 'keyOk', serverId: r.serverId });
-        this.deps.log.info('p2p.key', { user, server: r.serverId });
-        this.serverBack(p, r.serverId);
-        // A peer came: a site left short of servers may take it now.
-        this.refillShort();
-        return null;
-      }
-      case 'prefs':
-        p.serve = msg.serve;
-        return null;
-      case 'signal':
-        return this.relay.signal(user, msg);
-      case 'peer': {
-        const r = this.relay.receive(user, msg);
-        if (!r.ok) return r;
-        if (r.done) this.sites.get(r.done.site)?.receive(r.done.from, r.done.msg);
-        return null;
-      }
-      case 'linkFailed': {
-        const target = this.registry.byServerId(msg.peer);
-        if (!this.relay.allowed(msg.as === 'server' ? (p.serverId ?? '') : user, msg.peer)) {
-          return { code: 'ERR_NOT_ASSIGNED', message: `${msg.peer} is not assigned to you` };
-        }
-        if (target) this.registry.reportUnreachable(target, user);
-        this.deps.log.warn('p2p.link_failed', { site: msg.site, from: user, as: msg.as, peer: msg.peer });
-        this.sites.get(msg.site)?.unreachableBy(msg.peer, user, UNREACHABLE_EVICT, msg.as);
-        return null;
-      }
-      case 'serverStats': {
-        if (p.serving !== msg.site) return { code: 'ERR_NOT_ASSIGNED', message: `not serving ${msg.site}` };
-        const { type: _t, ...stats } = msg;
-        void _t;
-        p.stats = { ...stats, at: this.deps.now() };
-        return null;
-      }
-    }
+  /** One peer-related client message. Null when handled; a refusal to answer with otherwise (peerMessages.ts). */
+  onMessage(user: string, msg: PeerClientMessage): Refusal {
+    return this.peerMessages.onMessage(user, msg);
   }
 
   // --- users ----------------------------------------------------------------------------------
@@ -291,44 +270,9 @@ export class P2PManager {
 
   // --- transfer and hand-back -----------------------------------------------------------------
 
-  /** Moves a client-server site at the threshold to peers, or records why it cannot. */
+  /** Moves a client-server site at the threshold to peers, or records why it cannot (hostingChecks.ts). */
   consider(site: string): void {
-    if (!this.enabled || this.sites.has(site)) return;
-    const users = this.deps.game.usersOn(site);
-    if (users.length < this.deps.options.transferThreshold) {
-      this.setBlocked(site, null);
-      return;
-    }
-    const n = this.deps.options.nServer;
-    const eligible = this.eligible(site);
-    if (eligible.length < n) {
-      this.setBlocked(site, `needs ${n} eligible peers, ${eligible.length} free`);
-      return;
-    }
-    const picks = this.pick(eligible, n, this.registry.addressesOf(users, []));
-    this.setBlocked(site, null);
-    this.transfer(site, users, picks);
-  }
-
-  /** Peers that may serve `site`: not on it, nor on their way into it (the game's transit). */
-  private eligible(site: string): Peer[] {
-    const { game } = this.deps;
-    return this.registry.eligible(site, (u) => game.siteOf(u), (u, s) => game.transit.enRoute(u, s));
-  }
-
-  /** `n` servers at random, each from the best tier left (peers.ts `preferred`; `taken`: the site's addresses). */
-  private pick(from: Peer[], n: number, taken: Set<string>): Peer[] {
-    const pool = [...from];
-    const out: Peer[] = [];
-    while (out.length < n && pool.length > 0) {
-      const best = this.registry.preferred(pool, taken);
-      const p = best[Math.min(best.length - 1, Math.floor(this.random() * best.length))];
-      if (!p) break;
-      pool.splice(pool.indexOf(p), 1);
-      out.push(p);
-      if (p.address) taken.add(p.address);
-    }
-    return out;
+    this.checks.consider(site);
   }
 
   private transfer(site: string, users: string[], picks: Peer[]): void {
@@ -376,7 +320,7 @@ export class P2PManager {
         const s = this.sites.get(site);
         const taken = this.registry.addressesOf(s?.users ?? [], s?.servers() ?? []);
         return this.registry
-          .preferred(this.eligible(site), taken)
+          .preferred(this.checks.eligible(site), taken)
           .map((p) => ({ id: p.serverId ?? '', key: p.key ?? '' }));
       },
       onLeft: (user, via, s) => game.departed(site, user, via, s),
@@ -443,34 +387,6 @@ export class P2PManager {
     }
   }
 
-  /** The server id `key` held on a resumed site that waits for it, or null. */
-  private awaitedServer(key: string): string | null {
-    for (const s of this.sites.values()) {
-      const id = s.awaitsServerWithKey(key);
-      if (id) return id;
-    }
-    return null;
-  }
-
-  /** A server of a resumed site is back: it serves on (it never stopped) and resends what the admin missed. */
-  private serverBack(p: Peer, serverId: string): void {
-    for (const [site, s] of this.sites) {
-      if (!s.awaitsServerWithKey(p.key ?? '') || !s.serverBack(serverId)) continue;
-      p.serving = site;
-      p.stats = null;
-      this.deps.log.info('p2p.server_back', { site, server: serverId });
-      if (this.deps.game.siteOf(p.user) === site) {
-        // Its player landed on this site before its key came back (a portal taken while the admin
-        // was down): not told to serve on, it walks in as `join` does for a server it knows, and
-        // hands its copy to its replacement (found by the managed world).
-        s.walkIn(serverId);
-        return;
-      }
-      p.tab.send({ type: 'serve', site, serverId });
-      return;
-    }
-  }
-
   private startServing(site: string, serverId: string, stateFrom?: string): boolean {
     const p = this.registry.byServerId(serverId);
     if (!p || (p.serving !== null && p.serving !== site)) return false;
@@ -490,83 +406,14 @@ export class P2PManager {
 
   private closed(site: string, v: VerifiedSite): void {
     this.drop(site);
-    this.lowSince.delete(site);
-    this.shortSince.delete(site);
+    this.checks.forget(site);
     this.deps.log.info('p2p.closed', { site, seq: v.seq, users: v.snapshot.users.length });
     this.deps.game.closed(site, v);
   }
 
   /** Starts the hand-back of a P2P site. */
   handBack(site: string, reason: string): void {
-    const s = this.sites.get(site);
-    if (!s?.running) return;
-    s.close(reason);
-    for (const u of s.users) this.deps.game.tell(u, { type: 'siteStatus', site, mode: 'p2p', blocked: null, closing: true });
-  }
-
-  private setBlocked(site: string, why: string | null): void {
-    const before = this.blocked.get(site) ?? null;
-    if (why === null) this.blocked.delete(site);
-    else this.blocked.set(site, why);
-    if (before === why) return;
-    if (why) this.deps.log.info('p2p.blocked', { site, why });
-    for (const u of this.deps.game.usersOn(site)) this.deps.game.tell(u, { type: 'siteStatus', site, mode: 'cs', blocked: why, closing: false });
-  }
-
-  /** Periodic: sites at the threshold (peers may have come), P2P sites that emptied or lack servers. */
-  private check(): void {
-    try {
-      const now = this.deps.now();
-      const { transferThreshold, handBackAfterMs, nServer, T_ignore } = this.deps.options;
-      for (const [site, s] of this.sites) {
-        if (!s.running) continue;
-        if (s.users.size === 0) {
-          this.handBack(site, 'empty');
-          continue;
-        }
-        if (s.users.size * 2 < transferThreshold) {
-          const since = this.lowSince.get(site) ?? now;
-          this.lowSince.set(site, since);
-          if (now - since >= handBackAfterMs) this.handBack(site, 'well below the threshold');
-        } else this.lowSince.delete(site);
-        if (this.fill(s) < nServer) {
-          const since = this.shortSince.get(site) ?? now;
-          this.shortSince.set(site, since);
-          if (now - since >= 2 * T_ignore) this.handBack(site, 'not enough servers');
-        } else this.shortSince.delete(site);
-      }
-      for (const site of new Set([...this.blocked.keys(), ...this.sitesWithUsers()])) this.consider(site);
-    } catch (err) {
-      this.deps.log.error('p2p.check_failed', { err, stack: (err as Error)?.stack });
-    }
-  }
-
-  /**
-   * Sites left short of servers (a replacement found no candidate then) take candidates free now:
-   * on a peer's login, and at every check (a peer left a site, or stopped serving one).
-   */
-  private refillShort(): void {
-    for (const s of this.sites.values()) if (s.running) this.fill(s);
-  }
-
-  /** Empty slots of `s` to candidates while there are both; how many servers it has then. */
-  private fill(s: P2PSite): number {
-    let n = s.servers().length;
-    while (n < this.deps.options.nServer) {
-      // The pick is taken by the site's record (P2PSite `claim`): the next round picks another peer.
-      if (s.refill() === null) break;
-      n = s.servers().length;
-    }
-    return n;
-  }
-
-  private sitesWithUsers(): string[] {
-    const out = new Set<string>();
-    for (const p of this.registry.all()) {
-      const s = this.deps.game.siteOf(p.user);
-      if (s && !this.sites.has(s)) out.add(s);
-    }
-    return [...out];
+    this.checks.handBack(site, reason);
   }
 
   /** Shutdown: the P2P sites go on at their servers; their records stay for the next start. */

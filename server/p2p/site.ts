@@ -1,6 +1,6 @@
 /**
- * One site while its Site Servers host it (paper 4.2-4.4): the core's site coordinator, driven like
- * the hosts' core objects (`nextWakeAt()`/`tick()`, run by the manager's Driver; time, sending and
+ * One site while its Site Servers host it (paper 4.2-4.4): the core's site coordinator (wired to the
+ * admin in siteCoordinator.ts), driven like the hosts' core objects (`nextWakeAt()`/`tick()`, run by the manager's Driver; time, sending and
  * deferral injected, no timer of its own), plus the admin's two ways of reading the site without
  * trusting one server:
  * departures accepted by majority (`onLeft`) and majority-verified state fetches (periodic saves,
@@ -19,73 +19,27 @@
  *
  * Restart: what the admin needs to go on (the coordinator's record, users, holders) goes to
  * storage on every change (`persist`); a restarted admin builds the site from it (`resumed`) and
- * waits for its servers and users to reconnect (resume.ts). A shutdown only `suspend`s the site:
+ * waits for its servers and users to reconnect (resume.ts, resumedWaiting.ts). A shutdown only `suspend`s the site:
  * its servers are not told to stop.
  */
 import { SYSTEM_ACTOR, type PeerMessage } from '../../src/protocol/messages.js';
-import { createSiteCoordinator, MINORITY, type CutWatch } from '../../src/protocol/coordinator.js';
-import type { CoordinatorServer, CoreEvent, SiteCoordinator } from '../../src/protocol/api.js';
-import type { SiteConfig } from '../../src/protocol/config.js';
-import type { SignatureScheme } from '../../src/protocol/crypto.js';
+import { MINORITY, type CutWatch } from '../../src/protocol/coordinator.js';
+import type { CoordinatorServer, SiteCoordinator } from '../../src/protocol/api.js';
 import type { UserState } from '../../src/game/types.js';
-import type { Logger } from '../log.js';
 import type { StoredP2PSite } from '../storage/types.js';
 import { SiteFallback } from './fallback.js';
 import { JoinOrders } from './joinOrders.js';
 import { HAND_BACK_MARKER, LOST_AFTER_MS, SiteReads } from './reads.js';
 import { RefusalLog } from './refusals.js';
-import { ResumeWait } from './resume.js';
+import { ResumedWaiting } from './resumedWaiting.js';
 import { UnreachableReports, type ReporterRole } from './unreachable.js';
-import { SiteServing, type ServingDeps } from './serving.js';
+import { SiteServing } from './serving.js';
+import type { SiteDeps } from './siteDeps.js';
+import { siteCoordinator } from './siteCoordinator.js';
 import type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
 import type { SiteLifecycle, SiteState } from './lifecycle.js';
-import type { Transit } from './transit.js';
 
 export type { HandOver, ResumedFrom, VerifiedSite } from './types.js';
-
-export interface SiteDeps extends ServingDeps {
-  config: SiteConfig;
-  secretKey: string;
-  crypto: SignatureScheme;
-  random: () => number;
-  log: Logger;
-  /** Delivers a peer message to a server id or a user name (over that tab's admin WebSocket). */
-  deliver(to: string, msg: PeerMessage): void;
-  candidates(): CoordinatorServer[];
-  /** A user left the site (portal or logout) as the majority applied it. */
-  onLeft(user: UserState, via: 'portal' | 'logout', seq: number): void;
-  /** A majority-verified copy of the site (to store). */
-  onVerified(state: VerifiedSite): void;
-  /** The hand-back finished: the site as of the cut. */
-  onClosed(state: VerifiedSite): void;
-  /** The admin's own tally put a server in the minority (about a state or an update). */
-  onMinority(serverId: string, what: string): void;
-  /** Every flag about a server: a user's report (a claim) or the admin's own finding (suspects.ts). */
-  onFlag?(e: Extract<CoreEvent, { kind: 'flagged' }>): void;
-  /** A server proved to have signed two Timeslots for one seq (already evicted by the coordinator). */
-  onEquivocation?(serverId: string, seq: number): void;
-  /** The admin's own probe: the server's tab is heard from over its WebSocket (unreachable.ts). */
-  answers?(serverId: string): boolean;
-  /** How often to take a verified copy. */
-  saveEveryMs: number;
-  /** A state fetch without a majority answer this long: the site lost its majority (default LOST_AFTER_MS). */
-  lostAfterMs?: number;
-  /** The site's lifecycle at the admin (lifecycle.ts): this site moves it, from client-server or (resumed) from storage. */
-  life: SiteLifecycle;
-  /** Users in transit (transit.ts): departures during a hand-back are held there until the cut. */
-  transit: Transit;
-  /** Keeps what a restarted admin needs to go on; null once the site is back at the admin. */
-  persist?: (record: StoredP2PSite | null) => void;
-  /** After a restart: how long to wait for servers and users to reconnect (default RESUME_GRACE_MS). */
-  resumeGraceMs?: number;
-  /** What this site's `nextWakeAt` is may have changed: its driver looks again (the hosts' Driver.poke). */
-  wake(): void;
-  /**
-   * Runs `fn` once the current input is handled: the coordinator's sends and a fetch's result never
-   * re-enter the caller (queueMicrotask on the admin; a simulator runs them in its own order).
-   */
-  defer(fn: () => void): void;
-}
 
 export class P2PSite {
   readonly site: string;
@@ -109,8 +63,8 @@ export class P2PSite {
   private readonly refusals: RefusalLog;
   /** Changed since last persisted. */
   private dirty = false;
-  /** After a restart: the servers and users not back yet. */
-  private resumeWait: ResumeWait | null = null;
+  /** After a restart: the servers and users not back yet (resumedWaiting.ts). */
+  private waiting: ResumedWaiting | null = null;
 
   constructor(
     private readonly deps: SiteDeps,
@@ -124,36 +78,18 @@ export class P2PSite {
     this.refusals = new RefusalLog({ site: this.site, now: deps.now, log: deps.log });
     this.unreachable = new UnreachableReports({ nMajority: deps.config.N_majority, evictEveryMs: deps.config.T_ignore });
     for (const u of users) this.users.add(u);
-    this.coordinator = createSiteCoordinator({
-      ...(resumed ? { resume: resumed.coordinator } : {}),
-      config: deps.config,
-      secretKey: deps.secretKey,
-      crypto: deps.crypto,
-      now: deps.now,
-      random: deps.random,
-      send: (to, msg) => deps.defer(() => this.send(to, msg)),
+    this.coordinator = siteCoordinator(deps, {
       servers,
-      candidates: () => deps.candidates(),
+      ...(resumed ? { resume: resumed.coordinator } : {}),
       users: () => [...this.users],
-      // The update's portals are known before its departures move players one by one (transit.ts).
-      onUpdate: (u) => deps.transit.expect(u.events, deps.defer),
-      onLeft: (user, via, seq) => this.departed(user, via, seq),
-      observe: (e) => {
-        if (e.kind === 'membership') {
-          this.dirty = true;
-          this.serving.claimSlotted();
-          this.defer(() => this.serving.sync());
-        }
-        if (e.kind === 'flagged') {
-          this.flag(e.server, e.by);
-          deps.onFlag?.(e);
-          if (e.by === MINORITY) deps.onMinority(e.server, `update ${e.seq}`);
-        }
-        // The coordinator evicts an equivocator itself (the proof is two signed Timeslots).
-        if (e.kind === 'equivocation') deps.onEquivocation?.(e.server, e.seq);
-        if (e.kind === 'rejected' || e.kind === 'equivocation' || e.kind === 'flagged' || e.kind === 'membership')
-          deps.log.info('p2p.coordinator', { site: this.site, ...e });
+      send: (to, msg) => this.send(to, msg),
+      departed: (user, via, seq) => this.departed(user, via, seq),
+      membershipChanged: () => {
+        this.dirty = true;
+        this.serving.claimSlotted();
+        this.defer(() => this.serving.sync());
       },
+      flagged: (server, by) => this.flag(server, by),
     });
     this.reads = new SiteReads(
       {
@@ -198,12 +134,13 @@ export class P2PSite {
       this.life.go('resume');
       this.fallback = SiteFallback.resumed(resumed.base);
       this.joins.resumed(resumed.coordinator.resend ?? []);
-      this.resumeWait = new ResumeWait(users, this.servers(), deps.now(), deps.resumeGraceMs);
+      const waitFor = { site: this.site, log: deps.log, users: this.users, membership: () => this.membership() };
+      this.waiting = new ResumedWaiting(waitFor, users, this.servers(), deps.now(), deps.resumeGraceMs);
       // No save fetch while the servers are still coming back (it would count them as lost).
-      this.reads.saveAt(Math.max(deps.now() + deps.saveEveryMs, this.resumeWait.endsAt ?? 0));
+      this.reads.saveAt(Math.max(deps.now() + deps.saveEveryMs, this.waiting.endsAt ?? 0));
       this.deps.log.info('p2p.resumed', { site: this.site, epoch: resumed.coordinator.membership.epoch, servers: this.servers(), users: users.length });
       // Nobody to wait for: waiting is over at once.
-      if (this.resumeWait.endsAt === null) this.waitOver();
+      if (this.waiting.endsAt === null) this.waitOver();
       this.changed();
     }
   }
@@ -217,9 +154,7 @@ export class P2PSite {
 
   /** After a restart: the id of the server this site waits for whose key is `key`, or null. */
   awaitsServerWithKey(key: string): string | null {
-    const waiting = this.resumeWait?.endsAt != null ? this.resumeWait.waitingFor().servers : [];
-    const m = this.membership()?.members.find((x) => x.key === key && waiting.includes(x.id));
-    return m?.id ?? null;
+    return this.waiting?.serverWithKey(key) ?? null;
   }
 
   /**
@@ -228,7 +163,7 @@ export class P2PSite {
    */
   serverBack(id: string): boolean {
     if (!this.life.atServers || !this.servers().includes(id)) return false;
-    this.resumeWait?.serverBack(id);
+    this.waiting?.serverBack(id);
     this.serving.back(id);
     this.allBack();
     return true;
@@ -236,17 +171,14 @@ export class P2PSite {
 
   /** After a restart, a user of this site reconnected: true when it is still a user here (no join). */
   userBack(user: string): boolean {
-    const back = this.users.has(user) && (this.resumeWait?.userBack(user) ?? false);
+    const back = this.waiting?.userBack(user) ?? false;
     this.allBack();
     return back;
   }
 
   /** Everyone the resumed site waited for is back (or gone): waiting ends now. */
   private allBack(): void {
-    const w = this.waitingFor();
-    if (!w || w.users.length + w.servers.length > 0) return;
-    this.resumeWait = null;
-    this.deps.log.info('p2p.all_back', { site: this.site });
+    if (!this.waiting?.allBack()) return;
     this.reads.saveAt(this.deps.now() + this.deps.saveEveryMs);
     this.waitOver();
     this.changed();
@@ -287,10 +219,7 @@ export class P2PSite {
 
   /** Who a resumed site still waits for (operator page), or null. */
   waitingFor(): { users: string[]; servers: string[] } | null {
-    if (this.resumeWait?.endsAt == null) return null;
-    const w = this.resumeWait.waitingFor();
-    // A user that left meanwhile (its departure came) is waited for no more.
-    return { users: w.users.filter((u) => this.users.has(u)), servers: w.servers };
+    return this.waiting?.waitingFor() ?? null;
   }
 
   /** Sends the hand-over to the chosen servers (via their tabs). */
@@ -466,7 +395,7 @@ export class P2PSite {
     }
     this.users.delete(user.name);
     // Gone, so no longer waited for after a restart (if it joins again, it is back: found by the managed world).
-    this.resumeWait?.userBack(user.name);
+    this.waiting?.userGone(user.name);
     this.deps.onLeft(user, via, seq);
     this.allBack();
   }
@@ -479,9 +408,6 @@ export class P2PSite {
 
   /** Waiting after the restart is over: users still away leave (their state comes back), servers are replaced. */
   private notBack(gone: { users: string[]; servers: string[] }): void {
-    this.resumeWait = null;
-    gone = { users: gone.users.filter((u) => this.users.has(u)), servers: gone.servers };
-    if (gone.users.length + gone.servers.length > 0) this.deps.log.warn('p2p.not_back', { site: this.site, ...gone });
     // Too few came back to go on: the site comes back from its stored state now rather than
     // after a state fetch that cannot get a majority answer.
     if (this.reads.majorityGone()) return void this.lose(null, null);
@@ -532,7 +458,7 @@ export class P2PSite {
   /** When this site has something to do next (the Driver's Tickable); null: nothing, or it is over. */
   nextWakeAt(): number | null {
     if (!this.life.atServers) return null;
-    const wakes = [this.coordinator.nextWakeAt(), this.reads.wakeAt(), this.unreachable.weighAt, this.resumeWait?.endsAt ?? null];
+    const wakes = [this.coordinator.nextWakeAt(), this.reads.wakeAt(), this.unreachable.weighAt, this.waiting?.endsAt ?? null];
     let at: number | null = null;
     for (const w of wakes) if (w !== null && (at === null || w < at)) at = w;
     return at;
@@ -548,7 +474,7 @@ export class P2PSite {
       if (!this.reads.tick()) return;
       const weighAt = this.unreachable.weighAt;
       if (weighAt !== null && now >= weighAt) this.weighReports();
-      const gone = this.resumeWait?.end(now);
+      const gone = this.waiting?.end(now);
       if (gone) this.notBack(gone);
     } catch (err) {
       this.deps.log.error('p2p.tick_failed', { site: this.site, err, stack: (err as Error)?.stack });

@@ -15,7 +15,8 @@ import { createSiteServer } from '../../src/protocol/server.js';
 import type { SiteServer } from '../../src/protocol/api.js';
 import { MemNet } from '../../src/protocol/testing.js';
 import type { StoredP2PSite } from '../storage/types.js';
-import { P2PSite, type ResumedFrom, type SiteDeps, type VerifiedSite } from './site.js';
+import { P2PSite, type ResumedFrom, type VerifiedSite } from './site.js';
+import type { SiteDeps } from './siteDeps.js';
 import { SiteLifecycle } from './lifecycle.js';
 import { Transit } from './transit.js';
 

@@ -9,7 +9,6 @@
  */
 import type { AcceptedUpdate, CoordinatorRecord, CoreEvent, SiteCoordinator, SiteCoordinatorOptions } from './api.js';
 import { TokenBucket } from './budget.js';
-import { declineAfter } from './config.js';
 import { ed25519Scheme, ZERO_HASH } from './crypto.js';
 import {
   parsePeerMessage,
@@ -20,10 +19,10 @@ import {
   type PeerOf,
   type SiteInit,
   type SysActionMessage,
-  type Timeslot,
 } from './messages.js';
 import { alreadyParsed } from './parsed.js';
-import { HORIZON_WINDOWS } from './serverContext.js';
+import { MemberRequests, type Pending } from './memberRequests.js';
+import { HORIZON_WINDOWS, isActive, latestStint as latest } from './serverContext.js';
 import {
   signMembership,
   signSiteInit,
@@ -35,13 +34,9 @@ import {
 } from './signed.js';
 import { VoteTally, type TallyFlag } from './tally.js';
 
-type Kind = 'ignore' | 'readmit' | 'replace';
-
 /** `by` of the coordinator's own `flagged` events (a server in the minority of a vote it counted). */
 export const MINORITY = 'admin';
 
-/** A server that keeps getting ignored (e.g. one that stalls its echoes on purpose) is not readmitted again. */
-const MAX_READMITS = 3;
 /** Decided seqs kept (a replayed departure is refused, a late word compared); the newest go into `record()`. */
 const DONE_KEPT = 4096;
 const DONE_RECORDED = 256;
@@ -65,20 +60,6 @@ const PROBE_RATE = { perSecond: 2, burst: 16 };
  * hold or applied.
  */
 const SYS_RESEND_HORIZONS = 3;
-
-/** Declined request numbers remembered (one per requester, kind and target; the oldest go first). */
-const MAX_DECLINED = 1024;
-
-interface Pending {
-  kind: Kind;
-  target: string;
-  since: number;
-  /**
-   * requester -> the Timeslot of the target it holds, whether that covers everything of the target
-   * servers used (an ignore request's `covers`), and its request's number (for the answer).
-   */
-  from: Map<string, { held: Timeslot | null; covers: boolean; no: number }>;
-}
 
 /**
  * What the admin's site reads besides the core's interface: whether a cut can never be decided
@@ -107,15 +88,6 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   /** System actions still sent again: sysNo -> the message, its actor, when first and last sent. */
   const resend = new Map<number, { msg: SysActionMessage; actor: string; firstAt: number; lastAt: number }>();
   const resendFor = SYS_RESEND_HORIZONS * HORIZON_WINDOWS * cfg.T_timeslot;
-  const pending = new Map<string, Pending>();
-  /**
-   * Requester, kind and target -> the number of its request last declined. A repeat keeps its
-   * number (liveness.ts), so a copy can arrive after the answer, when its sender may have unfrozen
-   * on it: such a copy is declined again (its answer may have been lost), never counted.
-   */
-  const declined = new Map<string, number>();
-  /** Target -> when its ignore was last declined with N_majority requesters, none covering (`uncoverable`). */
-  const uncovered = new Map<string, number>();
   const banned = new Set<string>();
   /**
    * Servers this coordinator saw lose their slot: the epochs their latest stint held it. Their word
@@ -123,13 +95,24 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
    * 76: a walked-in server's resent outbox arrives after its eviction). Not kept over a restart.
    */
   const slotLost = new Map<string, { lo: number; hi: number }>();
-  /** Times each server was ignored; a server ignored MAX_READMITS times is replaced, not readmitted. */
+  /** Times each server was ignored; a server ignored MAX_READMITS times (memberRequests.ts) is replaced, not readmitted. */
   const ignores = new Map<string, number>();
   const evicted: string[] = [];
   /** Votes on the updates servers send the admin (departures, answers to its hash requests). */
   const tally = new VoteTally({ nMajority: cfg.N_majority, maxOpen: MAX_OPEN_VOTES, decidedKept: DONE_KEPT, flagOnHashes: true });
   const probed = new Set<number>();
   const probes = new TokenBucket(PROBE_RATE, opts.now());
+  /** Membership requests not decided yet, declined ones, cuts none can cover (memberRequests.ts). */
+  const requests = new MemberRequests({
+    config: cfg,
+    crypto,
+    now: () => opts.now(),
+    send: (to, msg) => opts.send(to, msg),
+    membership: () => membership,
+    banned,
+    ignores,
+    decide: (p) => decide2(p),
+  });
   const r0 = opts.resume;
   if (r0) {
     membership = r0.membership;
@@ -144,8 +127,6 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     for (const r of r0.resend ?? []) resend.set(r.msg.sysNo, { msg: r.msg, actor: r.msg.actor, firstAt: r.firstAt, lastAt: r.firstAt });
   }
 
-  const latest = (m: Member): Member['stints'][number] => m.stints[m.stints.length - 1] ?? { admit: 0, cut: null };
-  const isActive = (m: Member): boolean => m.slot !== null && latest(m).cut === null;
   const slotted = (): Member[] =>
     (membership?.members ?? []).filter((m) => m.slot !== null).sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0));
 
@@ -157,8 +138,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
         slotLost.set(m.id, { lo: latest(m).admit, hi: before!.epoch });
     for (const id of slotLost.keys()) if (!rec.members.some((n) => n.id === id && n.slot === null)) slotLost.delete(id);
     membership = rec;
-    // A target cut or gone needs no cut any more (a later stint starts over).
-    for (const t of uncovered.keys()) if (!rec.members.some((m) => m.id === t && isActive(m))) uncovered.delete(t);
+    requests.published(rec);
     observe({ kind: 'membership', epoch: rec.epoch, change: rec.change.kind, target: rec.change.target });
     const msg: PeerMessage = { type: 'membership', ...rec };
     const to = new Set<string>([...rec.members.map((m) => m.id), ...alsoTo, ...opts.users()]);
@@ -226,100 +206,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       return;
     }
     const r = withReplacement(membership.members, p.target, epoch);
-    if (r.added.length === 0) return declineAll(p);
+    if (r.added.length === 0) return requests.declineAll(p);
     publish(nextBody('admit', r.added[0] ?? p.target, r.members), r.added);
-  }
-
-  function decline(to: string, no: number, kind: Kind, target: string): void {
-    const k = `${to}\u0000${kind}\u0000${target}`;
-    declined.delete(k);
-    declined.set(k, no);
-    if (declined.size > MAX_DECLINED) declined.delete(declined.keys().next().value as string);
-    opts.send(to, { type: 'requestDeclined', site, epoch: membership?.epoch ?? 0, no, kind, target });
-  }
-
-  function declineAll(p: Pending): void {
-    for (const [s, r] of p.from) decline(s, r.no, p.kind, p.target);
-  }
-
-  /** A requester that sees the target back in time drops its ignore request (docs/protocol.md, "Withdrawal"). */
-  function onWithdraw(from: string, msg: PeerOf<'withdrawRequest'>): void {
-    if (!membership || !membership.members.some((m) => m.id === from)) return;
-    const target = membership.members.find((m) => m.id === msg.target);
-    if (target && target.slot !== null && latest(target).cut !== null) {
-      // Already cut: the record is the answer (the requester must apply the cut, not carry on).
-      opts.send(from, { type: 'membership', ...membership });
-      return;
-    }
-    const k = `ignore:${msg.target}`;
-    const p = pending.get(k);
-    if (p) {
-      p.from.delete(from);
-      if (p.from.size === 0) pending.delete(k);
-    }
-    // It saw the target back: the cut is no longer wanted, so it is not undecidable either.
-    uncovered.delete(msg.target);
-    decline(from, msg.no, 'ignore', msg.target);
-  }
-
-  function onRequest(from: string, msg: PeerOf<'membershipRequest'>): void {
-    if (!membership) return;
-    const requester = membership.members.find((m) => m.id === from);
-    const target = membership.members.find((m) => m.id === msg.target);
-    if (!requester || !target || target.id === from) return;
-    if (declined.get(`${from}\u0000${msg.kind}\u0000${msg.target}`) === msg.no) return decline(from, msg.no, msg.kind, msg.target);
-    if (!isActive(requester) || target.slot === null) {
-      // Not in a position to ask (it is ignored itself, or the target is gone): answer so it lets go.
-      decline(from, msg.no, msg.kind, msg.target);
-      if (msg.epoch < membership.epoch) opts.send(from, { type: 'membership', ...membership });
-      return;
-    }
-    const cutNow = latest(target).cut !== null;
-    if ((msg.kind === 'ignore' && cutNow) || ((msg.kind === 'readmit' || msg.kind === 'replace') && !cutNow)) {
-      // Already decided: the requester missed the record (it answers the request).
-      if (msg.epoch < membership.epoch) opts.send(from, { type: 'membership', ...membership });
-      return;
-    }
-    if (msg.kind === 'readmit' && (banned.has(target.id) || (ignores.get(target.id) ?? 0) >= MAX_READMITS)) return;
-    let held: Timeslot | null = msg.held;
-    if (held && (held.server !== target.id || held.site !== site || !verifyTimeslot(held, target.key, crypto))) held = null;
-    const k = `${msg.kind}:${msg.target}`;
-    let p = pending.get(k);
-    if (!p) pending.set(k, (p = { kind: msg.kind, target: msg.target, since: opts.now(), from: new Map() }));
-    p.from.set(from, { held, covers: msg.covers !== false, no: msg.no });
-    // Only requests from servers still active count (one may have been cut meanwhile).
-    for (const id of [...p.from.keys()]) {
-      const m = membership.members.find((x) => x.id === id);
-      if (!m || !isActive(m)) p.from.delete(id);
-    }
-    if (p.from.size >= needed(p) && vouched(p)) {
-      pending.delete(k);
-      uncovered.delete(p.target);
-      decide2(p);
-    }
-  }
-
-  /** A proven liar needs fewer voices: any one honest request holds everything stable (section 6), and with fewer than N_majority cheaters, N_majority - 1 requests include an honest one. */
-  function needed(p: Pending): number {
-    return p.kind === 'ignore' && banned.has(p.target) ? Math.max(1, cfg.N_majority - 1) : cfg.N_majority;
-  }
-
-  /**
-   * The cut is the highest `held`: one of them must cover everything of the target servers used.
-   * A server admitted after the target's last use may hold none of it (sim/FINDINGS.md 39).
-   */
-  function vouched(p: Pending): boolean {
-    return p.kind !== 'ignore' || [...p.from.values()].some((r) => r.covers);
-  }
-
-  /** Enough requests to cut the target, none covering: the cut waits (for good, if declined so once: `uncoverable`). */
-  function waitsForCover(p: Pending): boolean {
-    return p.kind === 'ignore' && activeFrom(p) >= needed(p) && !vouched(p);
-  }
-
-  /** Requesters of `p` still active (one may have been cut since it asked). */
-  function activeFrom(p: Pending): number {
-    return [...p.from.keys()].filter((id) => membership?.members.some((m) => m.id === id && isActive(m))).length;
   }
 
   function onProof(from: string, msg: PeerOf<'equivocationProof'>): void {
@@ -439,9 +327,9 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     if ('site' in msg && msg.site !== site) return;
     switch (msg.type) {
       case 'membershipRequest':
-        return onRequest(from, msg);
+        return requests.onRequest(from, msg);
       case 'withdrawRequest':
-        return onWithdraw(from, msg);
+        return requests.onWithdraw(from, msg);
       case 'equivocationProof':
         return onProof(from, msg);
       case 'flagReport':
@@ -471,11 +359,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       }
     },
     nextWakeAt() {
-      let min: number | null = null;
-      for (const p of pending.values()) {
-        const t = p.since + declineAfter(cfg);
-        if (min === null || t < min) min = t;
-      }
+      let min = requests.wakeAt();
       if (cfg.T_resend > 0) {
         for (const r of resend.values()) {
           const t = r.lastAt + cfg.T_resend;
@@ -486,14 +370,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     },
     tick() {
       const now = opts.now();
-      for (const [k, p] of pending) {
-        if (now < p.since + declineAfter(cfg)) continue;
-        pending.delete(k);
-        // Declined for want of cover alone: if enough ask again and none covers, it never will.
-        if (waitsForCover(p)) uncovered.set(p.target, now);
-        else if (p.kind === 'ignore') uncovered.delete(p.target);
-        declineAll(p);
-      }
+      requests.tick(now);
       if (cfg.T_resend <= 0) resend.clear();
       for (const [no, r] of resend) {
         if (now < r.lastAt + cfg.T_resend) continue;
@@ -564,15 +441,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       } satisfies CoordinatorRecord;
     },
     membership: () => membership,
-    uncoverable() {
-      for (const [t, at] of uncovered) {
-        const p = pending.get(`ignore:${t}`);
-        // Asked again at once (a requester repeats within T_req_timeout of the decline), and still
-        // waiting: only requests from servers still active count.
-        if (p && p.since - at <= cfg.T_req_timeout + cfg.T_timeout && activeFrom(p) >= needed(p) && !vouched(p)) return true;
-      }
-      return false;
-    },
+    uncoverable: () => requests.uncoverable(),
     evicted: () => evicted,
     activeServers: () => slotted().map((m) => m.id),
     adminKey: () => adminKey,
