@@ -232,7 +232,7 @@ export function vouchAdopted(ctx: ServerCtx): void {
  * answers queue behind its other input (a slow tab) asks again for all it lacks before they are
  * handled, every server that reported each one answers again, and the queue only grows: 4682
  * answers in 6 s at one replacement, 14 s behind (sim/FINDINGS.md 36). A lost copy is still asked
- * again after T_content, as before.
+ * again after T_content, as before, unless other answers are coming in (see `requestContent`).
  */
 const CONTENT_BACKOFF_MAX = 4;
 
