@@ -232,13 +232,23 @@ export function vouchAdopted(ctx: ServerCtx): void {
  * answers queue behind its other input (a slow tab) asks again for all it lacks before they are
  * handled, every server that reported each one answers again, and the queue only grows: 4682
  * answers in 6 s at one replacement, 14 s behind (sim/FINDINGS.md 36). A lost copy is still asked
- * again after T_content, as before.
+ * again after T_content, as before, unless other answers are coming in (see `requestContent`).
  */
 const CONTENT_BACKOFF_MAX = 4;
 
-/** Asks the servers that reported an action for its content, when we lacked it T_content long (again: backing off). */
+/**
+ * Asks the servers that reported an action for its content, when we lacked it T_content long
+ * (again: backing off). While contents from servers are still coming in, our earlier asks are
+ * being answered: a loaded server handles them from its input queue seconds late, and asking again
+ * there only lengthens that queue (sim/FINDINGS.md 77). We ask at most once a tick (T apart), so a
+ * stream of answers comes in batches about T apart: one taken within T + T_content means more are
+ * coming. Such a re-ask waits until they stop, but no longer than the longest back-off, so a lost
+ * copy on a busy site is still asked for again.
+ */
 export function requestContent(ctx: ServerCtx): void {
   const now = ctx.opts.now();
+  const answering = now - ctx.ordering.contentAnswerAt < ctx.T + ctx.cfg.T_content;
+  const longest = ctx.cfg.T_content * 2 ** CONTENT_BACKOFF_MAX;
   const byServer = new Map<string, Array<[string, number, string]>>();
   for (const [k, w] of ctx.reports.wanted) {
     if (ctx.ordering.contents.has(k)) {
@@ -248,6 +258,7 @@ export function requestContent(ctx: ServerCtx): void {
     if (now - w.since < ctx.cfg.T_content) continue;
     if (w.askedAt !== null) {
       if (now - w.askedAt < ctx.cfg.T_content * 2 ** Math.min(w.again, CONTENT_BACKOFF_MAX)) continue;
+      if (answering && now - w.askedAt < longest) continue;
       w.again++;
     }
     w.askedAt = now;
@@ -276,11 +287,8 @@ export function onAction(ctx: ServerCtx, from: string, msg: PeerOf<'action'>): v
   const k = key3(msg.user, msg.actionNo, hash);
   if (from !== msg.user) {
     // A server forwarding content we asked for: accepted only for a known (user, no, hash).
-    if (ctx.roster.members.has(from) && ctx.reports.actions.has(k) && !own(ctx, 'ordering').contents.has(k)) {
-      own(ctx, 'ordering').contents.set(k, { kind: 'user', action: msg.action });
-      finalizeLoop(ctx);
-    } else if (!ctx.roster.members.has(from)) reject(ctx, from, 'action', 'ERR_UNKNOWN_PEER', 'action not from its user');
-    return;
+    if (!ctx.roster.members.has(from)) return reject(ctx, from, 'action', 'ERR_UNKNOWN_PEER', 'action not from its user');
+    return takeContent(ctx, k, { kind: 'user', action: msg.action });
   }
   if (msg.user === SYSTEM_ACTOR || ctx.roster.members.has(msg.user)) return reject(ctx, from, 'action', 'ERR_UNKNOWN_PEER', 'reserved name');
   record(ctx, msg.user, msg.actionNo, hash, k, { kind: 'user', action: msg.action }, from, 'action');
@@ -292,13 +300,18 @@ export function onSysAction(ctx: ServerCtx, from: string, msg: SysActionMessage)
   const hash = sysActionContentHash(msg);
   const k = key3(SYSTEM_ACTOR, msg.sysNo, hash);
   if (from !== ADMIN_ID) {
-    if (ctx.roster.members.has(from) && ctx.reports.actions.has(k) && !own(ctx, 'ordering').contents.has(k)) {
-      own(ctx, 'ordering').contents.set(k, { kind: 'sys', msg });
-      finalizeLoop(ctx);
-    }
+    if (ctx.roster.members.has(from)) takeContent(ctx, k, { kind: 'sys', msg });
     return;
   }
   record(ctx, SYSTEM_ACTOR, msg.sysNo, hash, k, { kind: 'sys', msg }, from, 'sysAction');
+}
+
+/** A content a member server sent (an answer to our ask): kept if it is of a candidate we lack. */
+function takeContent(ctx: ServerCtx, k: string, content: Content): void {
+  if (!ctx.reports.actions.has(k) || own(ctx, 'ordering').contents.has(k)) return;
+  own(ctx, 'ordering').contents.set(k, content);
+  own(ctx, 'ordering').contentAnswerAt = ctx.opts.now();
+  finalizeLoop(ctx);
 }
 
 /** Notes our own arrival of an action, for our next Timeslot. */

@@ -93,6 +93,8 @@ export interface OrderingPart {
   checkFrom: number;
   hashBySeq: Map<number, string>;
   stored: Stored[];
+  /** When we last took a content a server sent us (applying.ts defers re-asks while answers come). */
+  contentAnswerAt: number;
 }
 
 /** The reports index: candidates and the reports of their arrivals. Owner: reports.ts. */
@@ -265,6 +267,7 @@ export function createContext(opts: SiteServerOptions): ServerState {
       checkFrom: 0,
       hashBySeq: new Map(),
       stored: [],
+      contentAnswerAt: -Infinity,
     },
     reports: { actions: new Map(), wanted: new Map() },
     timeslots: {

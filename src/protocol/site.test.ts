@@ -175,3 +175,59 @@ describe('a content that does not come', () => {
     expect(gaps.slice(1)).toEqual([100, 200, 400, 800, 800]);
   });
 });
+
+describe('a loaded server whose content answers are queued', () => {
+  /**
+   * s0 (a loaded tab, as p5~' in sim/FINDINGS.md 77) lacks every user's copy and handles each
+   * server's answer 1 s late, as behind a long input queue; bob and carol act every 50 ms in turn,
+   * so answers to its earlier asks keep coming in. With `aliceAt`, alice acts once then and her
+   * content is lost for good: her copy and every answer with it. Returns the times (ms after the
+   * start) of s0's asks to s1 for each action (user#no) made from `from` to `to` ms.
+   */
+  function asks(o: { aliceAt?: number; from: number; to: number; end: number }): Map<string, number[]> {
+    const s = setupSite({
+      users: ['alice', 'bob', 'carol'],
+      latency: (from, to, m) => (to === 's0' && m.type === 'action' && s.servers.has(from) ? 1000 : 5),
+    });
+    s.net.run(450); // past the hand-over's start
+    const t0 = s.net.time;
+    const at = new Map<string, number[]>();
+    const made = new Set<string>();
+    s.net.drop = (from, to, m) => {
+      if (from === 's0' && to === 's1' && m.type === 'contentRequest') {
+        for (const [user, no] of m.items) {
+          const k = `${user}#${no}`;
+          if (made.has(k)) at.set(k, [...(at.get(k) ?? []), s.net.time - t0]);
+        }
+      }
+      if (m.type !== 'action' || to !== 's0') return false;
+      return s.users.has(from) || m.user === 'alice';
+    };
+    let turn = 0;
+    for (let t = 0; t < o.end; t += 50) {
+      const name = t === o.aliceAt ? 'alice' : (['bob', 'carol'][turn++ % 2] as string);
+      const u = s.users.get(name)!;
+      s.net.poke(name, () => u.act({ kind: 'say', text: 'hi' }));
+      if (t >= o.from && t < o.to) made.add(`${name}#${u.pendingActions().at(-1)?.actionNo}`);
+      s.net.run(50);
+    }
+    return at;
+  }
+
+  it('does not ask again for contents whose answers are still coming in', () => {
+    const at = asks({ from: 1500, to: 2500, end: 4000 });
+    expect(at.size).toBe(20);
+    // Answered 1 s after the first ask: once, and once more at the longest back-off (800 ms), not
+    // 50, 100, 200 and 400 ms after it as well (the queue only grows with each ask).
+    for (const times of at.values()) expect(times.length).toBeLessThanOrEqual(2);
+  });
+
+  it('still asks again, at the longest back-off, for a lost copy while the others are answered', () => {
+    const at = asks({ aliceAt: 1500, from: 1500, to: 1550, end: 4000 });
+    const times = at.get('alice#1') ?? [];
+    // Held back while bob's and carol's answers come in, but only to 800 ms (plus a tick's wait):
+    // a lost copy on a busy site is asked for again, not held off for as long as it stays busy.
+    expect(times.length).toBeGreaterThanOrEqual(3);
+    for (const [i, t] of times.slice(1).entries()) expect(t - times[i]!).toBeLessThanOrEqual(900);
+  });
+});
