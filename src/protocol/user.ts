@@ -57,6 +57,11 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
    */
   const enterPatience = 4 * cfg.T_timeout;
   let enterAskAt: number | null = entering ? opts.now() + enterPatience : null;
+  /**
+   * The fetch under way was started with no update to go by: its provider may not list us yet
+   * (our join not applied there) and refuses in silence, so it would cost a whole patience.
+   */
+  let askedBlind = false;
   let nextNo = Math.max(1, opts.nextActionNo);
   /** The latest membership record's members, for serverStates(). */
   let record: Array<{ id: string; slot: number | null; cut: boolean }> | null = null;
@@ -94,6 +99,12 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     if (entering) {
       // Updates reach us once the site lists us: time to ask for the state. Keep the votes.
       if (!entering.asking) entering.start();
+      else if (askedBlind && entering.seq === null && serverSet.has(from)) {
+        // Our first update: its server lists us now, the provider asked blind may not. Ask it.
+        entering = newFetch(from);
+        entering.start();
+      }
+      askedBlind = false;
       entering.onHash(from, seq, hash);
       if (entering && (seq <= (entering.seq ?? 0) || tally.openCount > MAX_AHEAD)) return;
     } else if (seq > lastSeq + MAX_AHEAD) return;
@@ -118,8 +129,9 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     return base !== null ? seq <= base + FULL_AHEAD : tally.openCount <= FULL_AHEAD;
   }
 
-  function newFetch(): StateFetch {
+  function newFetch(preferred?: string): StateFetch {
     return createStateFetch({
+      ...(preferred !== undefined ? { preferred } : {}),
       config: cfg,
       now: opts.now,
       send: opts.send,
@@ -260,6 +272,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       if (entering && !entering.asking && enterAskAt !== null && now >= enterAskAt) {
         observe({ kind: 'resync', reason: 'entering: no update came, asking for the state', seq: lastSeq });
         enterAskAt = now + enterPatience;
+        askedBlind = true;
         entering.start();
       }
       entering?.tick();
