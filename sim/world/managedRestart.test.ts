@@ -177,6 +177,12 @@ describe('admin crashes (kill -9) in the managed world', () => {
     expect(checkWorld(t)).toEqual([]);
   }, 60_000);
 
+  it("a slow refill re-asking for contents still queued behind its input held meadow back (seed 6809; FINDINGS 40, 77 (b), 86)", () => {
+    const t = runManagedWorld({ seed: 6809, crashes: 'sometimes' });
+    expect(t.downs?.[0]?.crash).toBe(true);
+    expect(checkWorld(t)).toEqual([]);
+  }, 60_000);
+
   it('each property still fails on a broken crash trace', () => {
     const base = runManagedWorld({ seed: 3, crashes: 'always' });
     expect(checkWorld(base)).toEqual([]);
