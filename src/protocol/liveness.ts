@@ -95,9 +95,13 @@ function withdrawIgnore(ctx: ServerCtx, y: string): void {
 export function requestIgnore(ctx: ServerCtx, y: string): void {
   const self = ctx.roster.members.get(ctx.me);
   if (!self || !isActive(self)) return; // a server that is itself ignored has no say (and no echo to hold back)
-  if (!own(ctx, 'liveness').frozen.has(y)) {
+  // No record can decide it (too few active servers besides Y to make N_majority requests; a proven
+  // liar needs fewer): freezing Y would only hold every window back until the admin declines it.
+  const l = own(ctx, 'liveness');
+  if (!l.frozen.has(y) && !l.liars.has(y) && activeIds(ctx).filter((id) => id !== y).length < ctx.cfg.N_majority) return;
+  if (!l.frozen.has(y)) {
     const ch = ctx.timeslots.chains.get(y);
-    own(ctx, 'liveness').frozen.set(y, { seq: ch ? ch.top.seq : 0, at: ctx.opts.now() });
+    l.frozen.set(y, { seq: ch ? ch.top.seq : 0, at: ctx.opts.now() });
   }
   requestMembership(ctx, 'ignore', y, 4 * ctx.cfg.T_req_timeout);
 }
