@@ -171,6 +171,40 @@ describe('createStateFetch (the admin taking a running site\'s state)', () => {
     expect(f.bad).toEqual([]);
   });
 
+  it('asks a holder counted after the hashes were asked for its hash at once, not at the next patience round (FINDINGS 82)', () => {
+    // Two holders of five counted (N_majority 3): the state comes, the majority cannot form. A
+    // third holder counted since (a server readmitted) vouches for it at once: waiting the
+    // patience out, the majority could be gone by then (seed 269: the other holder's tab left).
+    let holders = ['s0', 's1'];
+    const f = adminFetch({ options: { servers: () => holders } });
+    f.start();
+    f.s.net.run(200);
+    expect(f.done).toEqual([]);
+    expect(f.fromAdmin('hashRequest').map((m) => m.to).sort()).toEqual(['s0', 's1']);
+    const t0 = f.s.net.time;
+    f.s.net.poke(ADMIN_ID, () => {
+      holders = ['s0', 's1', 's2'];
+    });
+    f.s.net.run(100);
+    const late = f.fromAdmin('hashRequest').slice(2);
+    expect(late.map((m) => ({ to: m.to, at: m.at }))).toEqual([{ to: 's2', at: t0 }]);
+    expect(f.done.map((r) => [...r.hashes.keys()].sort())).toEqual([['s0', 's1', 's2']]);
+    expect(f.bad).toEqual([]);
+  });
+
+  it('asks a newly counted holder nothing once N_majority vouch (its word is not needed)', () => {
+    let holders = ['s0', 's1', 's2'];
+    const f = adminFetch({ options: { servers: () => holders } });
+    f.start();
+    f.s.net.run(200);
+    expect(f.done).toHaveLength(1);
+    f.s.net.poke(ADMIN_ID, () => {
+      holders = ['s0', 's1', 's2', 's3'];
+    });
+    f.s.net.run(2000);
+    expect(f.fromAdmin('hashRequest').map((m) => m.to).sort()).toEqual(['s0', 's1', 's2']);
+  });
+
   it('asks the next provider when the first sends nothing for 4 T_timeout', () => {
     const T = 4 * 300;
     const f = adminFetch({ tamper: (from, m) => (from === 's0' ? null : m) });

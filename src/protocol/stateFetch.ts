@@ -89,6 +89,8 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   let slots: ChunkSlots | null = null;
   let payload: TransferPayload | null = null;
   const hashes = new Map<string, string>();
+  /** The holders asked for their hash of `seq` (one counted after is asked at once: FINDINGS 82). */
+  const hashAsked = new Set<string>();
   let done = false;
 
   function ask(): void {
@@ -102,6 +104,7 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
     slots = null;
     payload = null;
     hashes.clear();
+    hashAsked.clear();
     if (servers.length === 0) return;
     let pool = servers.filter((s) => !tried.has(s));
     if (pool.length === 0) {
@@ -131,7 +134,22 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
 
   function askHashes(): void {
     if (seq === null) return;
-    for (const s of opts.servers()) opts.send(s, { type: 'hashRequest', site, seq });
+    for (const s of opts.servers()) {
+      hashAsked.add(s);
+      opts.send(s, { type: 'hashRequest', site, seq });
+    }
+  }
+
+  /**
+   * Holders counted since the hashes were asked (a server admitted or readmitted meanwhile), not
+   * asked yet and silent so far, while no majority vouches. Waiting for the next patience round
+   * (seconds) to ask them lost a majority that existed only for a while (sim/FINDINGS.md 82).
+   */
+  function newcomers(): string[] {
+    if (done || seq === null) return [];
+    const s0 = seq;
+    const fresh = opts.servers().filter((s) => !hashAsked.has(s) && !hashes.has(s) && opts.known?.(s, s0) === undefined);
+    return fresh.length > 0 && tally().n < cfg.N_majority ? fresh : [];
   }
 
   /** The provider's state is wrong: flag it and ask the next one. */
@@ -245,11 +263,17 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
       tryFinish();
     },
     nextWakeAt() {
-      return done || !started ? null : Math.min(askedAt + patience, againAt ?? Infinity);
+      if (done || !started) return null;
+      if (newcomers().length > 0) return opts.now();
+      return Math.min(askedAt + patience, againAt ?? Infinity);
     },
     tick() {
       if (done || !started) return;
       if (againAt !== null && opts.now() >= againAt) return ask();
+      for (const s of newcomers()) {
+        hashAsked.add(s);
+        if (seq !== null) opts.send(s, { type: 'hashRequest', site, seq });
+      }
       if (opts.now() < askedAt + patience) return;
       // No chunk in time, or nobody to ask yet: the next provider.
       if (!payload) return ask();
