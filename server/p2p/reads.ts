@@ -115,16 +115,24 @@ export class SiteReads {
   private probe: { startedAt: number; until: number } | null = null;
   /**
    * Servers known to hold the site's state: the hand-over's, then those whose hash agreed with
-   * the last verified fetch. A replacement that came after is not (with the majority gone it
+   * the newest state a fetch verified. A replacement that came after is not (with the majority gone it
    * cannot get the state either).
    */
   holders: Set<string>;
+  /**
+   * The seq of the state `holders` vouched for (a resumed site: its stored base, a lower bound).
+   * A fetch that verifies an older state leaves them: its vouchers hold that old state, which a
+   * server stuck behind and the last one left can agree on for good (sim/FINDINGS.md 83).
+   */
+  private holdersSeq: number;
 
   constructor(
     private readonly d: SiteReadDeps,
     holders: Iterable<string>,
+    holdersSeq = -Infinity,
   ) {
     this.holders = new Set(holders);
+    this.holdersSeq = holdersSeq;
     this.nextSaveAt = d.now() + d.saveEveryMs;
   }
 
@@ -319,7 +327,10 @@ export class SiteReads {
     this.lastVerified = { seq: r.seq, hash: r.hash, compared: new Set() };
     // Current when the fetch started at the latest: what the next save's probe asks past.
     this.known = { seq: r.seq, at: this.fetchStartedAt };
-    this.holders = new Set([...r.hashes].filter(([, h]) => h === r.hash).map(([id]) => id));
+    if (r.seq >= this.holdersSeq) {
+      this.holders = new Set([...r.hashes].filter(([, h]) => h === r.hash).map(([id]) => id));
+      this.holdersSeq = r.seq;
+    }
     for (const [server, h] of r.hashes) this.compareHash(server, h, this.lastVerified);
     const lastActionNo = new Map<string, number>();
     let markerIn = false;

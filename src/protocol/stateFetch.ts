@@ -4,7 +4,9 @@
  * join the chunks, check that the state hashes to the update's `stateHash` and the update to its
  * hash, and accept once N_majority holders give that hash for that seq (their `updateHash`,
  * `update` or, for a Site Server, what their Timeslots announced). A provider that sends nothing,
- * a bad state, or one the majority contradicts is replaced by the next one.
+ * a bad state, or one the majority contradicts is replaced by the next one; so is a state that no
+ * N_majority vouch for within GIVE_UP_ROUNDS rounds of hash requests. A holder counted after the
+ * hashes were asked is asked at once.
  *
  * Used by every taker: a Site Server catching up or replacing another (stateSync.ts), a user
  * entering a running site (user.ts), and the admin taking a site back or saving it
@@ -39,7 +41,7 @@ export interface StateFetchOptions {
   onBadProvider?: (server: string, seq: number) => void;
   /** A chunk refused (of another transfer, undecodable, not matching its hashes): for logging. */
   onRejected?: (from: string, code: ErrorCode, reason: string) => void;
-  /** No chunk (or no majority) this long: the next provider, or the hashes asked again (default 4 T_timeout). */
+  /** No chunk (or no majority) this long: the next provider, or the hashes asked again, GIVE_UP_ROUNDS times at most (default 4 T_timeout). */
   patienceMs?: number;
   /** The untried holders in the order to ask them (default: as `servers()` lists them). */
   order?: (untried: string[]) => string[];
@@ -74,6 +76,14 @@ export interface StateFetch {
   tick(): void;
 }
 
+/**
+ * Rounds of hash requests a whole state may wait for N_majority vouchers before it is given up and
+ * the next holder asked (sim/FINDINGS.md 63 (b), 85): the servers that held its seq may all have
+ * been replaced, and those counted now took later states. Giving up accepts nothing (the next
+ * state needs its own majority) and flags nobody (silence is no evidence).
+ */
+export const GIVE_UP_ROUNDS = 3;
+
 export function createStateFetch(opts: StateFetchOptions): StateFetch {
   const cfg = opts.config;
   const site = cfg.site;
@@ -82,6 +92,8 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   let started = false;
   let provider: string | null = null;
   let askedAt = -Infinity;
+  /** Rounds of hash requests for the state held now (its first included). */
+  let rounds = 0;
   /** Every holder was behind `newerThan`: when to start over (about when a later update may exist). */
   let againAt: number | null = null;
   let seq: number | null = null;
@@ -89,6 +101,8 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   let slots: ChunkSlots | null = null;
   let payload: TransferPayload | null = null;
   const hashes = new Map<string, string>();
+  /** The holders asked for their hash of `seq` (one counted after is asked at once: FINDINGS 82). */
+  const hashAsked = new Set<string>();
   let done = false;
 
   function ask(): void {
@@ -96,12 +110,14 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
     started = true;
     askedAt = opts.now();
     againAt = null;
+    rounds = 0;
     provider = null;
     seq = null;
     hash = null;
     slots = null;
     payload = null;
     hashes.clear();
+    hashAsked.clear();
     if (servers.length === 0) return;
     let pool = servers.filter((s) => !tried.has(s));
     if (pool.length === 0) {
@@ -131,7 +147,22 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
 
   function askHashes(): void {
     if (seq === null) return;
-    for (const s of opts.servers()) opts.send(s, { type: 'hashRequest', site, seq });
+    for (const s of opts.servers()) {
+      hashAsked.add(s);
+      opts.send(s, { type: 'hashRequest', site, seq });
+    }
+  }
+
+  /**
+   * Holders counted since the hashes were asked (a server admitted or readmitted meanwhile), not
+   * asked yet and silent so far, while no majority vouches. Waiting for the next patience round
+   * (seconds) to ask them lost a majority that existed only for a while (sim/FINDINGS.md 82).
+   */
+  function newcomers(): string[] {
+    if (done || seq === null) return [];
+    const s0 = seq;
+    const fresh = opts.servers().filter((s) => !hashAsked.has(s) && !hashes.has(s) && opts.known?.(s, s0) === undefined);
+    return fresh.length > 0 && tally().n < cfg.N_majority ? fresh : [];
   }
 
   /** The provider's state is wrong: flag it and ask the next one. */
@@ -245,16 +276,23 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
       tryFinish();
     },
     nextWakeAt() {
-      return done || !started ? null : Math.min(askedAt + patience, againAt ?? Infinity);
+      if (done || !started) return null;
+      if (newcomers().length > 0) return opts.now();
+      return Math.min(askedAt + patience, againAt ?? Infinity);
     },
     tick() {
       if (done || !started) return;
       if (againAt !== null && opts.now() >= againAt) return ask();
+      for (const s of newcomers()) {
+        hashAsked.add(s);
+        if (seq !== null) opts.send(s, { type: 'hashRequest', site, seq });
+      }
       if (opts.now() < askedAt + patience) return;
       // No chunk in time, or nobody to ask yet: the next provider.
       if (!payload) return ask();
       // The state is here but not enough holders vouched for it yet (lost answers, or the
-      // provider was ahead of the others): ask again.
+      // provider was ahead of the others): ask again, a few times; then the next holder's.
+      if (++rounds >= GIVE_UP_ROUNDS) return ask();
       askedAt = opts.now();
       askHashes();
     },
