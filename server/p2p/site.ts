@@ -129,6 +129,8 @@ export class P2PSite {
         },
       },
       resumed?.holders ?? servers.map((x) => x.id),
+      // The holders stored vouched for the base at least (reads.ts `holdersSeq`, FINDINGS 83).
+      resumed?.base.seq,
     );
     if (resumed) {
       this.life.go('resume');

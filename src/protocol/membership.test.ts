@@ -91,6 +91,22 @@ describe('requests from peers no record names', () => {
     expect(t.codes()).toEqual([]);
   });
 
+  it('forwards the hand-over only to a server it names: a replacement asking at epoch 0 gets the record alone (FINDINGS 84)', () => {
+    // Seed 269 (with its crash): p6, a replacement still waiting for its record, asked p3 at epoch
+    // 0; the hand-over came back after its record, while it was syncing with nothing, and it took
+    // it as its state (`adoptInit`: for a joiner before any update) though updates 4-10 existed.
+    const t = setup();
+    t.server.receive('p0', { type: 'membership', ...t.admitP0() });
+    t.sent.length = 0;
+    t.server.receive('p0', { type: 'recordRequest', site: 'meadow', epoch: 0 });
+    expect(t.sent.map((x) => `${x.to}:${x.m.type}`)).toEqual(['p0:membership']);
+    t.sent.length = 0;
+    // An initial member that never got its hand-over still does.
+    t.server.receive('s1', { type: 'recordRequest', site: 'meadow', epoch: 0 });
+    expect(t.sent.map((x) => `${x.to}:${x.m.type}`)).toEqual(['s1:siteInit', 's1:membership']);
+    expect(t.codes()).toEqual([]);
+  });
+
   it("keeps a newcomer's Timeslot that came before its record, and serves it once the record is applied", () => {
     // Seed 306 (sim/FINDINGS.md 35): p0's #1 came before the record that admits it and was dropped;
     // p0 was cut at #2 and gone, and no server could give #1, so every window waited for it.

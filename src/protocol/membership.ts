@@ -101,9 +101,15 @@ function verified(ctx: ServerCtx, init: SiteInit): boolean {
   return false;
 }
 
-/** A peer lacks our signed records: forward the hand-over and the newer membership. */
+/**
+ * A peer lacks our signed records: forward the newer membership, and the hand-over to a server it
+ * names (one that never started). Another has no use for it but to take it as its state, which is
+ * only right before any update (a provider with none answers its stateRequest with it: stateSync.ts
+ * `serveState`); answered after its record, while it syncs, it would replay from the hand-over
+ * through windows long pruned (sim/FINDINGS.md 84).
+ */
 export function onRecordRequest(ctx: ServerCtx, from: string, msg: PeerOf<'recordRequest'>): void {
   const { initMsg, membership } = ctx.roster;
-  if (initMsg && msg.epoch === 0) ctx.opts.send(from, initMsg);
+  if (initMsg && msg.epoch === 0 && initMsg.membership.members.some((m) => m.id === from)) ctx.opts.send(from, initMsg);
   if (membership && membership.epoch > msg.epoch) ctx.opts.send(from, { type: 'membership', ...membership });
 }
