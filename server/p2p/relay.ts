@@ -38,6 +38,7 @@ export interface Assignments {
 const FROM_SERVER: ReadonlySet<PeerMessage['type']> = new Set([
   'membershipRequest',
   'withdrawRequest',
+  'cutWait',
   'equivocationProof',
   'update',
   'updateHash',

@@ -101,9 +101,10 @@ export class P2PSite {
         // Walked in (it plays here now, FINDINGS 32) or ignored (it counts for nothing, 40): as if gone.
         connected: (id) => this.serving.counts(id),
         // A hand-back that can never order its marker (a hand-back admits nobody: FINDINGS 37, 40, 62),
-        // or a site, running or not, whose deciders can never cut a server they froze (57, 70).
+        // or a site, running or not, whose deciders can never cut a server they froze (57, 70), or whose
+        // servers wait for a cut's Timeslots that nobody gives (90).
         stalled: () =>
-          (this.life.state === 'handing-back' && this.serving.orderable() < deps.config.N_majority) || this.coordinator.uncoverable(),
+          (this.life.state === 'handing-back' && this.serving.orderable() < deps.config.N_majority) || this.coordinator.uncoverable() || this.coordinator.cutUnheld(),
         orderMarker: () => this.coordinator.systemAction(SYSTEM_ACTOR, HAND_BACK_MARKER),
         saveEveryMs: deps.saveEveryMs,
         lostAfterMs: deps.lostAfterMs ?? LOST_AFTER_MS,

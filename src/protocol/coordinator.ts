@@ -21,6 +21,7 @@ import {
   type SysActionMessage,
 } from './messages.js';
 import { alreadyParsed } from './parsed.js';
+import { CutWaits } from './cutWaits.js';
 import { MemberRequests, type Pending } from './memberRequests.js';
 import { HORIZON_WINDOWS, isActive, latestStint as latest } from './serverContext.js';
 import {
@@ -74,6 +75,12 @@ export interface CutWatch {
    * request covers, the target is cut, or a requester withdraws.
    */
   uncoverable(): boolean;
+  /**
+   * N_majority active servers said lately that they wait for the Timeslots of a cut in force and no
+   * active member gave them (`cutWait`): no window closes, so no update past their states can be
+   * accepted, and the holders of the cut are gone (sim/FINDINGS.md 90). The site is found lost.
+   */
+  cutUnheld(): boolean;
 }
 
 export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordinator & CutWatch {
@@ -103,6 +110,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
   const probed = new Set<number>();
   const probes = new TokenBucket(PROBE_RATE, opts.now());
   /** Membership requests not decided yet, declined ones, cuts none can cover (memberRequests.ts). */
+  const cutWaits = new CutWaits(cfg);
   const requests = new MemberRequests({
     config: cfg,
     crypto,
@@ -330,6 +338,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
         return requests.onRequest(from, msg);
       case 'withdrawRequest':
         return requests.onWithdraw(from, msg);
+      case 'cutWait':
+        return cutWaits.note(membership, from, msg, opts.now());
       case 'equivocationProof':
         return onProof(from, msg);
       case 'flagReport':
@@ -441,6 +451,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       } satisfies CoordinatorRecord;
     },
     membership: () => membership,
+    cutUnheld: () => cutWaits.unheld(membership, opts.now()),
     uncoverable: () => requests.uncoverable(),
     evicted: () => evicted,
     activeServers: () => slotted().map((m) => m.id),

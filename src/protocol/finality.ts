@@ -5,7 +5,7 @@
  * safety-critical part: every honest server must reach the same answers from what it holds.
  */
 import type { Chain } from './chain.js';
-import { MAX_TIMESLOTS_PER_REPLY, type Member } from './messages.js';
+import { ADMIN_ID, MAX_TIMESLOTS_PER_REPLY, type Member } from './messages.js';
 import { dropReportsAbove } from './reports.js';
 import { activeIds, ceilGrid, fetchRange, latestStint, own, type ServerCtx, type Stint } from './serverContext.js';
 import type { Report } from './window.js';
@@ -221,6 +221,7 @@ export function windowReady(ctx: ServerCtx): boolean {
     if (last.cut) {
       if (!cutComplete(ctx, m, last.cut)) {
         block(ctx, `fetching ${m.id}'s Timeslots up to its cut ${last.cut.seq}`);
+        cutWaiting(ctx, m.id, last.cut.seq);
         return false;
       }
       continue;
@@ -243,7 +244,23 @@ export function windowReady(ctx: ServerCtx): boolean {
     }
   }
   block(ctx, '');
+  own(ctx, 'finality').cutWait = null;
   return true;
+}
+
+/**
+ * Blocked on a cut's Timeslots that no active member gave us (asked every T_timeout / 2): past
+ * 2 T_timeout, tell the admin, every T_req_timeout while it lasts. When N_majority active servers
+ * say so, no update past their states can be accepted, and the admin finds the site lost on a
+ * read (its holders are gone: sim/FINDINGS.md 90).
+ */
+function cutWaiting(ctx: ServerCtx, target: string, seq: number): void {
+  const f = own(ctx, 'finality');
+  const now = ctx.opts.now();
+  if (f.cutWait?.target !== target || f.cutWait.seq !== seq) f.cutWait = { target, seq, since: now, sentAt: -Infinity };
+  if (now - f.cutWait.since < 2 * ctx.cfg.T_timeout || now - f.cutWait.sentAt < ctx.cfg.T_req_timeout) return;
+  f.cutWait.sentAt = now;
+  ctx.opts.send(ADMIN_ID, { type: 'cutWait', site: ctx.site, epoch: ctx.roster.membership?.epoch ?? 0, target, seq });
 }
 
 /**

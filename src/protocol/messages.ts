@@ -585,6 +585,9 @@ const peerMessageSchema = z.discriminatedUnion('type', [
      *  sender's admission point (docs/protocol.md "Decision"); absent: it covers them. */
     covers: z.boolean().optional(),
   }),
+  /** server -> admin: "no window closes here: I lack `target`'s Timeslots up to its cut `seq`, and no
+   *  active member gave them" (repeated while it lasts; sim/FINDINGS.md 90). */
+  z.strictObject({ type: z.literal('cutWait'), site: siteRef, epoch: seqNo, target: peerId, seq: seqNo }),
   /** server -> admin: "drop my ignore request for `target`" (it is back in time and in step);
    *  answered by requestDeclined with this `no`, or by the record if the cut was already decided. */
   z.strictObject({ type: z.literal('withdrawRequest'), site: siteRef, epoch: seqNo, no: seqNo, target: peerId }),
@@ -730,6 +733,7 @@ export const PEER_MESSAGE_TYPES: ReadonlyArray<PeerMessageType> = [
   'equivocationProof',
   'membershipRequest',
   'withdrawRequest',
+  'cutWait',
   'membership',
   'ignoreCall',
   'siteInit',

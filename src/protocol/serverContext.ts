@@ -182,6 +182,8 @@ export interface FinalityPart {
    * when asked, not when blocked.
    */
   blockedDetail: (() => string) | null;
+  /** The cut we wait for the Timeslots of, since when, and when we last told the admin (sim/FINDINGS.md 90). */
+  cutWait: { target: string; seq: number; since: number; sentAt: number } | null;
 }
 
 /** Rate limits of what we ask the others. Owner: this module (askRecords, fetchRange). */
@@ -304,7 +306,7 @@ export function createContext(opts: SiteServerOptions): ServerState {
       lastPush: new Map(),
       liars: new Set(),
     },
-    finality: { cover: new Map(), admissionCache: new Map(), blocked: '', blockedDetail: null },
+    finality: { cover: new Map(), admissionCache: new Map(), blocked: '', blockedDetail: null, cutWait: null },
     requests: { lastFetch: new Map() },
   };
 }

@@ -350,21 +350,21 @@ export function setMembers(ctx: ServerState, members: Member[]): void {
  * created), the clock stopped at `now`, `members` set when given. What it sends and the events
  * it observes are kept.
  */
-export function handMadeServer(o: { nServer: number; now?: number; status?: ServerStatus; members?: Member[] }): {
+export function handMadeServer(o: { nServer: number; now?: number | (() => number); status?: ServerStatus; members?: Member[] }): {
   ctx: ServerState;
   sent: Array<{ to: string; m: PeerMessage }>;
   events: CoreEvent[];
 } {
   const sent: Array<{ to: string; m: PeerMessage }> = [];
   const events: CoreEvent[] = [];
-  const now = o.now ?? 0;
+  const now = typeof o.now === 'function' ? o.now : ((t) => () => t)(o.now ?? 0);
   const ctx = createContext({
     config: makeSiteConfig({ site: 'meadow', N_server: o.nServer }),
     id: 's0',
     secretKey: 'ab'.repeat(32),
     adminKey: '00'.repeat(16),
     crypto: insecureFastScheme,
-    now: () => now,
+    now,
     send: (to, m) => void sent.push({ to, m }),
     observe: (e) => void events.push(e),
   });
