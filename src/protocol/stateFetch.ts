@@ -4,9 +4,7 @@
  * join the chunks, check that the state hashes to the update's `stateHash` and the update to its
  * hash, and accept once N_majority holders give that hash for that seq (their `updateHash`,
  * `update` or, for a Site Server, what their Timeslots announced). A provider that sends nothing,
- * a bad state, or one the majority contradicts is replaced by the next one; so is a state that no
- * N_majority vouch for within GIVE_UP_ROUNDS rounds of hash requests. A holder counted after the
- * hashes were asked is asked at once.
+ * a bad state, or one the majority contradicts is replaced by the next one.
  *
  * Used by every taker: a Site Server catching up or replacing another (stateSync.ts), a user
  * entering a running site (user.ts), and the admin taking a site back or saving it
@@ -41,7 +39,7 @@ export interface StateFetchOptions {
   onBadProvider?: (server: string, seq: number) => void;
   /** A chunk refused (of another transfer, undecodable, not matching its hashes): for logging. */
   onRejected?: (from: string, code: ErrorCode, reason: string) => void;
-  /** No chunk (or no majority) this long: the next provider, or the hashes asked again, GIVE_UP_ROUNDS times at most (default 4 T_timeout). */
+  /** No chunk (or no majority) this long: the next provider, or the hashes asked again (default 4 T_timeout). */
   patienceMs?: number;
   /** The untried holders in the order to ask them (default: as `servers()` lists them). */
   order?: (untried: string[]) => string[];
@@ -76,14 +74,6 @@ export interface StateFetch {
   tick(): void;
 }
 
-/**
- * Rounds of hash requests a whole state may wait for N_majority vouchers before it is given up and
- * the next holder asked (sim/FINDINGS.md 63 (b), 85): the servers that held its seq may all have
- * been replaced, and those counted now took later states. Giving up accepts nothing (the next
- * state needs its own majority) and flags nobody (silence is no evidence).
- */
-export const GIVE_UP_ROUNDS = 3;
-
 export function createStateFetch(opts: StateFetchOptions): StateFetch {
   const cfg = opts.config;
   const site = cfg.site;
@@ -92,8 +82,6 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   let started = false;
   let provider: string | null = null;
   let askedAt = -Infinity;
-  /** Rounds of hash requests for the state held now (its first included). */
-  let rounds = 0;
   /** Every holder was behind `newerThan`: when to start over (about when a later update may exist). */
   let againAt: number | null = null;
   let seq: number | null = null;
@@ -110,7 +98,6 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
     started = true;
     askedAt = opts.now();
     againAt = null;
-    rounds = 0;
     provider = null;
     seq = null;
     hash = null;
@@ -291,8 +278,7 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
       // No chunk in time, or nobody to ask yet: the next provider.
       if (!payload) return ask();
       // The state is here but not enough holders vouched for it yet (lost answers, or the
-      // provider was ahead of the others): ask again, a few times; then the next holder's.
-      if (++rounds >= GIVE_UP_ROUNDS) return ask();
+      // provider was ahead of the others): ask again.
       askedAt = opts.now();
       askHashes();
     },
