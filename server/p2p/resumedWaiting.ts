@@ -37,10 +37,14 @@ export class ResumedWaiting {
     return this.wait?.endsAt ?? null;
   }
 
-  /** The id of the server waited for whose key is `key`, or null. */
+  /**
+   * The id of the server waited for whose key is `key`, or null. Only one still slotted: a server
+   * evicted before its key came back (its player walked in, FINDINGS 91) gets a new id, and its
+   * tab stops the core it ran before the restart instead of serving on with it.
+   */
   serverWithKey(key: string): string | null {
     const waiting = this.wait?.endsAt != null ? this.wait.waitingFor().servers : [];
-    const m = this.d.membership()?.members.find((x) => x.key === key && waiting.includes(x.id));
+    const m = this.d.membership()?.members.find((x) => x.key === key && x.slot !== null && waiting.includes(x.id));
     return m?.id ?? null;
   }
 

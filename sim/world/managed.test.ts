@@ -51,6 +51,7 @@ const SWEPT: Array<[number, string]> = [
   [19543, "users: a departure applied while the admin was down reached it only from a server evicted as its key came back (FINDINGS 76: coordinator.ts counts it over its recorded stint; relay.ts lets a past server's word through)"],
   [18968, "entries: a loaded replacement re-asked for contents whose answers were still in its queue, 2.5 s behind, and held meadow back (FINDINGS 77: applying.ts waits while answers come in)"],
   [23874, "back: every server of town waited for a cut's Timeslots that only gone servers held, and the hand-back never ended (FINDINGS 90: cutWait, coordinator's cutUnheld finds it lost; at the merged code it passes without that too, the run moved)"],
+  [28882, "back: a resumed site gave its old id back to a server it had evicted before its key came back; its tab served on with the old core, which later 'proved' an honest server of the next period equivocated (FINDINGS 91: resumedWaiting.ts)"],
 ];
 
 /** One clean managed run, copied fresh for each breakage. */
