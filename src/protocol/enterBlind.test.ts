@@ -7,26 +7,14 @@
  * (4 T_timeout) of the request nobody answers.
  */
 import { describe, expect, it } from 'vitest';
-import { setupSite } from './testing.js';
-import { createSiteUser } from './user.js';
+import { enteringUser, setupSite } from './testing.js';
 
 describe('entering a site before its join is applied', () => {
   it('asks a server that sent it an update at once, not after the patience of a refused blind ask', () => {
     const s = setupSite({ nServer: 3 });
     s.net.run(500);
     let enteredAt: number | null = null;
-    const user = createSiteUser({
-      config: s.config,
-      user: 'dave',
-      now: s.net.clock('dave'),
-      send: s.net.sender('dave'),
-      servers: s.coordinator.activeServers(),
-      seq: null,
-      hash: null,
-      nextActionNo: 1,
-      crypto: s.crypto,
-      onEnter: () => (enteredAt = s.net.time),
-    });
+    const user = enteringUser(s, 'dave', 1, () => (enteredAt = s.net.time));
     s.net.add('dave', user);
     const asked: number[] = [];
     let firstVote: number | null = null;

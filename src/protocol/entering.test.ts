@@ -6,8 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { PeerMessage } from './messages.js';
-import { setupSite } from './testing.js';
-import { createSiteUser } from './user.js';
+import { enteringUser, setupSite } from './testing.js';
 
 /** A quiet site (nobody acts), `dave` entering it, and `lost` deciding which messages are lost. */
 function entering(lost: (from: string, to: string, m: PeerMessage) => boolean, latency?: (from: string, to: string, m: PeerMessage) => number) {
@@ -15,18 +14,7 @@ function entering(lost: (from: string, to: string, m: PeerMessage) => boolean, l
   s.net.run(500);
   let entered: string[] | null = null;
   const asked: number[] = [];
-  const user = createSiteUser({
-    config: s.config,
-    user: 'dave',
-    now: s.net.clock('dave'),
-    send: s.net.sender('dave'),
-    servers: s.coordinator.activeServers(),
-    seq: null,
-    hash: null,
-    nextActionNo: 1,
-    crypto: s.crypto,
-    onEnter: (e) => (entered = e.snapshot.users.map((u) => u.name)),
-  });
+  const user = enteringUser(s, 'dave', 1, (e) => (entered = e.snapshot.users.map((u) => u.name)));
   s.net.add('dave', user);
   s.net.drop = (from, to, m) => {
     if (from === 'dave' && m.type === 'stateRequest') asked.push(s.net.time);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SiteServer } from './api.js';
-import { setupSite, type SiteSetup } from './testing.js';
-import { createSiteUser } from './user.js';
+import { enteringUser, setupSite, type SiteSetup } from './testing.js';
 
 function logs(s: SiteSetup, ids?: string[]): Array<{ id: string; seqs: string[] }> {
   return [...s.servers]
@@ -97,18 +96,7 @@ describe('entering a running P2P site', () => {
       s.net.run(60);
     }
     let entered: { seq: number; hash: string } | null = null;
-    const dave = createSiteUser({
-      config: s.config,
-      user: 'dave',
-      now: s.net.clock('dave'),
-      send: s.net.sender('dave'),
-      servers: s.coordinator.activeServers(),
-      seq: null,
-      hash: null,
-      nextActionNo: 1,
-      crypto: s.crypto,
-      onEnter: (e) => (entered = { seq: e.seq, hash: e.hash }),
-    });
+    const dave = enteringUser(s, 'dave', 1, (e) => (entered = { seq: e.seq, hash: e.hash }));
     s.net.add('dave', dave);
     s.net.poke('admin', () => s.coordinator.systemAction('dave', { kind: 'join', user: { name: 'dave', site: 'meadow', x: 0, y: 0, inventory: [] } }));
     s.net.run(1000);

@@ -413,3 +413,19 @@ export function extendChain(ch: Chain, upTo: number, o: ChainShape = {}): void {
     if (r.kind !== 'added') throw new Error(`hand-made chain: ${ch.server}#${seq} ${r.kind}`);
   }
 }
+
+/** A user entering the running site of `s` (no hand-over state: seq and hash null), as a login does. */
+export function enteringUser(s: SiteSetup, user: string, nextActionNo = 1, onEnter?: SiteUserOptions['onEnter']): SiteUser {
+  return createSiteUser({
+    config: s.config,
+    user,
+    now: s.net.clock(user),
+    send: s.net.sender(user),
+    servers: s.coordinator.activeServers(),
+    seq: null,
+    hash: null,
+    nextActionNo,
+    crypto: s.crypto,
+    ...(onEnter ? { onEnter } : {}),
+  });
+}

@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ServerView, SiteUser } from './api.js';
 import { ADMIN_ID, type Member, type MembershipMessage } from './messages.js';
 import { signMembership, updateHash } from './signed.js';
-import { playMoves, setupSite, type SiteSetup } from './testing.js';
-import { createSiteUser } from './user.js';
+import { enteringUser, playMoves, setupSite, type SiteSetup } from './testing.js';
 
 function states(u: SiteUser): Record<string, ServerView> {
   return Object.fromEntries(u.serverStates().map((x) => [x.id, x.state]));
@@ -18,22 +17,6 @@ function playing(o: Parameters<typeof setupSite>[0] = {}): { s: SiteSetup; alice
   const bob = s.users.get('bob')!;
   expect(alice.lastAccepted().seq).toBeGreaterThan(2);
   return { s, alice, bob };
-}
-
-/** A new tab of `user` that enters the running site by state transfer (no seq or hash of its own). */
-function enteringUser(s: SiteSetup, user: string, nextActionNo: number, onEnter?: () => void): SiteUser {
-  return createSiteUser({
-    config: s.config,
-    user,
-    now: s.net.clock(user),
-    send: s.net.sender(user),
-    servers: s.coordinator.activeServers(),
-    seq: null,
-    hash: null,
-    nextActionNo,
-    crypto: s.crypto,
-    ...(onEnter ? { onEnter } : {}),
-  });
 }
 
 /** The record `base` (default: the coordinator's) changed by `edit`, one epoch later, signed by the admin. */
