@@ -7,7 +7,7 @@
  * the new ones "proved" an honest server equivocated.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { handOverState, harness } from './siteHarness.js';
+import { handOverState, harness, USERS } from './siteHarness.js';
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
@@ -24,6 +24,7 @@ describe('a resumed site and a server it evicted before its key came back', () =
       expect(again.serverBack(id)).toBe(true);
       h.resend(id, again);
     }
+    for (const u of USERS) again.userBack(u);
     const key = again.membership()!.members.find((m) => m.id === 's0')!.key;
     expect(again.awaitsServerWithKey(key)).toBe('s0');
     // Its player lands on the site before its key comes back: it is evicted.
@@ -31,5 +32,8 @@ describe('a resumed site and a server it evicted before its key came back', () =
     await h.run(1500);
     expect(again.servers()).not.toContain('s0');
     expect(again.awaitsServerWithKey(key)).toBeNull();
+    // Nor is it waited for at all: everyone else is back, so waiting ends with its eviction, not at the grace's end.
+    expect(again.waitingFor()).toBeNull();
+    expect(again.history.map((t) => t.event)).toContain('allBack');
   });
 });

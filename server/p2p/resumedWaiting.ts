@@ -66,8 +66,8 @@ export class ResumedWaiting {
   waitingFor(): Who | null {
     if (this.wait?.endsAt == null) return null;
     const w = this.wait.waitingFor();
-    // A user that left meanwhile (its departure came) is waited for no more.
-    return { users: w.users.filter((u) => this.d.users.has(u)), servers: w.servers };
+    // A user that left meanwhile (its departure came) is waited for no more, nor a server evicted.
+    return { users: w.users.filter((u) => this.d.users.has(u)), servers: this.slotted(w.servers) };
   }
 
   /** True once, when everyone waited for is back (or gone): waiting ends now. */
@@ -79,12 +79,18 @@ export class ResumedWaiting {
     return true;
   }
 
+  /** Those of `ids` that still hold a slot: one evicted meanwhile (its player walked in, FINDINGS 91) is no server here. */
+  private slotted(ids: string[]): string[] {
+    const members = this.d.membership()?.members ?? [];
+    return ids.filter((id) => members.some((m) => m.id === id && m.slot !== null));
+  }
+
   /** At or after `endsAt`, once: who did not come back (users still here); waiting is over. */
   end(now: number): Who | null {
     const gone = this.wait?.end(now);
     if (!gone) return null;
     this.wait = null;
-    const left = { users: gone.users.filter((u) => this.d.users.has(u)), servers: gone.servers };
+    const left = { users: gone.users.filter((u) => this.d.users.has(u)), servers: this.slotted(gone.servers) };
     if (left.users.length + left.servers.length > 0) this.d.log.warn('p2p.not_back', { site: this.d.site, ...left });
     return left;
   }

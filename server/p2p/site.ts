@@ -88,6 +88,7 @@ export class P2PSite {
         this.dirty = true;
         this.serving.claimSlotted();
         this.defer(() => this.serving.sync());
+        this.defer(() => this.allBack()); // a server it waited for may have been evicted
       },
       flagged: (server, by) => this.flag(server, by),
     });
