@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { buildState } from './applying.js';
 import { counted, forgetAdmissions } from './finality.js';
 import type { Member, Stint, TimeslotEntry } from './messages.js';
-import { indexItem } from './reports.js';
+import { addReport, dropReportsAbove, indexItem, pruneReports } from './reports.js';
 import type { ServerState } from './serverContext.js';
 import { growChain, handMadeServer, handMember, setMembers } from './testing.js';
 import { finalCandidates } from './window.js';
@@ -87,5 +87,24 @@ describe("a server's report that stands", () => {
     expect(want.pending).toEqual([['alice', 1, H, [['s0', 620], ['s1', 640], ['s4', 650]]]]);
     expect(close(lateCut)).toEqual(want);
     expect(close(lateAdmission)).toEqual(want);
+  });
+
+  it('keeps one report per Timeslot, and forgets them one by one: a dropped branch, the horizon', () => {
+    const { ctx } = handMadeServer({ nServer: 5, status: 'running' });
+    addReport(ctx, 's4', 'alice', 1, H, 650, 7);
+    addReport(ctx, 's4', 'alice', 1, H, 250, 3);
+    // The same Timeslot indexed again (a refetch), or listing it twice: one report, the earliest.
+    addReport(ctx, 's4', 'alice', 1, H, 640, 7);
+    addReport(ctx, 's4', 'alice', 1, H, 660, 7);
+    const reports = (): unknown => [...ctx.reports.actions.values()].map((a) => a.reports.get('s4'));
+    expect(reports()).toEqual([[{ arrival: 250, tsSeq: 3 }, { arrival: 640, tsSeq: 7 }]]);
+    dropReportsAbove(ctx, 's4', 5);
+    expect(reports()).toEqual([[{ arrival: 250, tsSeq: 3 }]]);
+    addReport(ctx, 's4', 'alice', 1, H, 650, 7);
+    addReport(ctx, 's1', 'alice', 1, H, 300, 4);
+    pruneReports(ctx, 280);
+    expect(reports()).toEqual([[{ arrival: 650, tsSeq: 7 }]]);
+    pruneReports(ctx, 700);
+    expect(ctx.reports.actions.size).toBe(0);
   });
 });
