@@ -43,7 +43,7 @@ import {
   updateHash,
   verifySysAction,
 } from './signed.js';
-import { finalCandidates } from './window.js';
+import { finalCandidates, serverArrival } from './window.js';
 
 /** Closes every window that may close now. */
 export function finalizeLoop(ctx: ServerCtx): void {
@@ -134,7 +134,12 @@ export function buildState(ctx: ServerCtx, b: number): OrderingState {
     const rec = ctx.reports.actions.get(k);
     if (!rec || isApplied(ctx, rec.user, rec.actionNo)) continue;
     const reps: Array<[string, number]> = [];
-    for (const [server, r] of rec.reports) if (r.arrival <= b && counted(ctx, server, r)) reps.push([server, r.arrival]);
+    for (const [server, rs] of rec.reports) {
+      // The report that stands for the server, as `finalCandidates` takes it (one per server: the
+      // state's format and hash are those of one report each).
+      const a = serverArrival(rs, (r) => r.arrival <= b && counted(ctx, server, r));
+      if (a !== null) reps.push([server, a]);
+    }
     if (reps.length === 0) continue;
     reps.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
     pending.push([rec.user, rec.actionNo, rec.hash, reps]);
@@ -318,7 +323,8 @@ function takeContent(ctx: ServerCtx, k: string, content: Content): void {
 function record(ctx: ServerCtx, user: string, no: number, hash: string, k: string, content: Content, from: string, type: string): void {
   if (ctx.lifecycle.status === 'waiting' || ctx.lifecycle.status === 'evicted') return;
   const rk = key2(user, no);
-  if (ctx.timeslots.recorded.has(rk) || isApplied(ctx, user, no)) return;
+  const again = ctx.timeslots.recorded.has(rk);
+  if (isApplied(ctx, user, no) || (again && !noteStopped(ctx, user, no, k))) return;
   if (ctx.timeslots.outbox.length >= ctx.cfg.maxEntries) return reject(ctx, from, type, 'ERR_RATE_LIMITED', 'timeslot full');
   const now = ctx.opts.now();
   // Our report counts only past our stint's admission point (docs/protocol.md "Admission point"):
@@ -326,10 +332,24 @@ function record(ctx: ServerCtx, user: string, no: number, hash: string, k: strin
   // until the horizon. Not noted, the next copy (users and the admin send one every T_resend) is
   // noted once it counts (sim/FINDINGS.md 17).
   if (!ownReportCounts(ctx, Math.max(now, ctx.timeslots.lastStamp + EPS))) return;
-  // A user's new actions are held to the admin's action budget (resends of one it has are free).
-  if (content.kind === 'user' && !ctx.actionBudget.take(user, now)) return reject(ctx, from, type, 'ERR_RATE_LIMITED', 'over the action budget');
+  // A user's new actions are held to the admin's action budget (resends of one it has are free,
+  // and so is noting one again: the user sent nothing new).
+  if (content.kind === 'user' && !again && !ctx.actionBudget.take(user, now)) return reject(ctx, from, type, 'ERR_RATE_LIMITED', 'over the action budget');
   recordArrival(ctx, user, no, hash, now);
   if (!own(ctx, 'ordering').contents.has(k)) own(ctx, 'ordering').contents.set(k, content);
+}
+
+/**
+ * Whether a note we hold of an action no longer counts: not in our outbox (noted since the last
+ * check, it counts), and none of our reports of it in the index counts, since our stint was cut past
+ * it (ignored, then readmitted) or a state we took left it out. Such a note would hold off every copy
+ * until the horizon (10 s) while the action waited for another server's note (sim/FINDINGS.md 67,
+ * 99); noted again, our new report stands for us if ours count by then (`serverArrival`).
+ */
+function noteStopped(ctx: ServerCtx, user: string, no: number, k: string): boolean {
+  if (ctx.timeslots.outbox.some(([u, n]) => u === user && n === no)) return false;
+  const mine = ctx.reports.actions.get(k)?.reports.get(ctx.me) ?? [];
+  return !mine.some((r) => counted(ctx, ctx.me, r));
 }
 
 export function onContentRequest(ctx: ServerCtx, from: string, msg: PeerOf<'contentRequest'>): void {

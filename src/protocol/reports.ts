@@ -5,7 +5,8 @@
  * (`ctx.reports`: the candidates, and the contents we want); the others call the functions here.
  */
 import type { ChainItem } from './chain.js';
-import { isApplied, key3, own, type ServerCtx } from './serverContext.js';
+import { isApplied, key3, own, type ActionRec, type ServerCtx } from './serverContext.js';
+import type { Report } from './window.js';
 
 /** Indexes the entries of one held Timeslot of `server` that arrived after `after`. */
 export function indexItem(ctx: ServerCtx, server: string, item: ChainItem, after: number): void {
@@ -15,7 +16,13 @@ export function indexItem(ctx: ServerCtx, server: string, item: ChainItem, after
   }
 }
 
-/** `tsSeq` 0: from a transferred state (always counts). */
+/**
+ * `tsSeq` 0: from a transferred state (always counts). Every report of a server is kept, one per
+ * Timeslot (the earliest arrival if a Timeslot lists it twice): which counts is decided when a
+ * window closes, never here, since what `counted` says of a report depends on what this replica
+ * knows when it indexes it (sim/FINDINGS.md 99). Bounded as the index is: one per entry of a held
+ * Timeslot (at most maxEntries each) whose arrival lies within the reports horizon.
+ */
 export function addReport(
   ctx: ServerCtx,
   server: string,
@@ -30,22 +37,32 @@ export function addReport(
   const { actions, wanted } = own(ctx, 'reports');
   let rec = actions.get(k);
   if (!rec) actions.set(k, (rec = { user, actionNo, hash, reports: new Map() }));
-  const had = rec.reports.get(server);
-  if (!had || (had.tsSeq !== 0 && tsSeq !== 0 && tsSeq < had.tsSeq)) rec.reports.set(server, { arrival, tsSeq });
+  let rs = rec.reports.get(server);
+  if (!rs) rec.reports.set(server, (rs = []));
+  const at = rs.findIndex((r) => r.tsSeq >= tsSeq);
+  const same = at >= 0 ? rs[at] : undefined;
+  if (same && same.tsSeq === tsSeq) same.arrival = Math.min(same.arrival, arrival);
+  else rs.splice(at < 0 ? rs.length : at, 0, { arrival, tsSeq });
   // Another server has it and we do not: our copy was probably lost. Ask after T_content, before
   // it is final, so a lost action costs no extra delay when its window closes.
   if (server !== ctx.me && !ctx.ordering.contents.has(k) && !wanted.has(k)) wanted.set(k, { since: ctx.opts.now(), askedAt: null, again: 0 });
+}
+
+/** Keeps the reports of candidate `rec` that `keep` accepts; false when none is left. */
+function filterReports(rec: ActionRec, keep: (server: string, r: Report) => boolean): boolean {
+  for (const [server, rs] of rec.reports) {
+    const left = rs.filter((r) => keep(server, r));
+    if (left.length === 0) rec.reports.delete(server);
+    else if (left.length < rs.length) rec.reports.set(server, left);
+  }
+  return rec.reports.size > 0;
 }
 
 /** Forgets the reports `server` made in its Timeslots above `seq` (a branch we dropped). */
 export function dropReportsAbove(ctx: ServerCtx, server: string, seq: number): void {
   const { actions } = own(ctx, 'reports');
   for (const [k, rec] of actions) {
-    const r = rec.reports.get(server);
-    if (r && r.tsSeq > seq) {
-      rec.reports.delete(server);
-      if (rec.reports.size === 0) actions.delete(k);
-    }
+    if (!filterReports(rec, (s, r) => s !== server || r.tsSeq <= seq)) actions.delete(k);
   }
 }
 
@@ -69,8 +86,7 @@ export function pruneReports(ctx: ServerCtx, horizon: number): string[] {
       applied.push(k);
       continue;
     }
-    for (const [server, r] of rec.reports) if (r.arrival <= horizon) rec.reports.delete(server);
-    if (rec.reports.size === 0) actions.delete(k);
+    if (!filterReports(rec, (_s, r) => r.arrival > horizon)) actions.delete(k);
   }
   return applied;
 }

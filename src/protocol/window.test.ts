@@ -10,7 +10,7 @@ function cand(user: string, actionNo: number, arrivals: Record<string, number>):
     user,
     actionNo,
     hash: `${user}${actionNo}`.padEnd(32, '0'),
-    reports: new Map(Object.entries(arrivals).map(([s, a]) => [s, { arrival: a, tsSeq: 1 }])),
+    reports: new Map(Object.entries(arrivals).map(([s, a]) => [s, [{ arrival: a, tsSeq: 1 }]])),
   };
 }
 
@@ -40,7 +40,7 @@ describe('finalCandidates', () => {
         const full = raw.map((r, i) => cand(r.user + i, r.actionNo, r.arrivals));
         const early = full.map((c) => ({
           ...c,
-          reports: new Map([...c.reports].filter(([, r]) => r.arrival <= end)),
+          reports: new Map([...c.reports].filter(([, rs]) => rs.every((r) => r.arrival <= end))),
         }));
         const a = finalCandidates(early, end, 3, always).map((x) => `${x.candidate.user}#${x.median}`);
         const b = finalCandidates(full, end, 3, always).map((x) => `${x.candidate.user}#${x.median}`);
@@ -76,6 +76,24 @@ describe('finalCandidates at its edges (mutants StrykerJS found alive)', () => {
     const cut = finalCandidates([c], 100, 3, (server) => server !== 's1');
     expect(cut.map((x) => x.median)).toEqual([40]);
     expect(finalCandidates([c], 100, 3, (server) => server === 's0' || server === 's1')).toEqual([]);
+  });
+
+  it("a server's earliest report that counts stands for it, whichever came first (sim/FINDINGS.md 99)", () => {
+    // s1 noted the action at 10 in a Timeslot past its stint's cut (#3), and again at 40 (#7)
+    // once readmitted. Whichever order a replica indexed them in, the one that counts stands.
+    const c = cand('amy', 1, { s0: 20, s2: 30 });
+    const s1 = [
+      { arrival: 10, tsSeq: 4 },
+      { arrival: 40, tsSeq: 7 },
+    ];
+    const countedAt = (server: string, r: { tsSeq: number }): boolean => server !== 's1' || r.tsSeq >= 5;
+    for (const rs of [s1, [...s1].reverse()]) {
+      const f = finalCandidates([{ ...c, reports: new Map([...c.reports, ['s1', rs]]) }], 100, 3, countedAt);
+      expect(f.map((x) => x.median)).toEqual([40]);
+    }
+    // Both count: the earlier arrival stands (a server's arrival is the first it reported).
+    const both = finalCandidates([{ ...c, reports: new Map([...c.reports, ['s1', s1]]) }], 100, 2, always);
+    expect(both.map((x) => x.median)).toEqual([20]);
   });
 
   it('a median exactly at the window end belongs to that window', () => {

@@ -12,12 +12,28 @@ export interface Report {
   tsSeq: number;
 }
 
-/** A candidate: one (user, actionNo, content hash) and who reported it when. */
+/**
+ * A candidate: one (user, actionNo, content hash) and who reported it when. A server may have
+ * reported it more than once (noted again once its first note stopped counting: its stint was cut
+ * past it, sim/FINDINGS.md 99): every report is kept, one per Timeslot seq, in seq order, and
+ * which one stands for the server is decided when a window closes (`serverArrival`).
+ */
 export interface Candidate {
   user: string;
   actionNo: number;
   hash: string;
-  reports: Map<string, Report>;
+  reports: Map<string, Report[]>;
+}
+
+/**
+ * The arrival that stands for one server in a closing window: the earliest of its reports that
+ * count, or null. Decided at close, from `counted` as it stands then (every replica agrees on it
+ * for the arrivals up to the window's end), never when a report is indexed (sim/FINDINGS.md 99).
+ */
+export function serverArrival(reports: readonly Report[], counted: (r: Report) => boolean): number | null {
+  let best: number | null = null;
+  for (const r of reports) if ((best === null || r.arrival < best) && counted(r)) best = r.arrival;
+  return best;
 }
 
 /**
@@ -33,7 +49,10 @@ export function finalCandidates<C extends Candidate>(
   const out: Array<{ candidate: C; median: number }> = [];
   for (const c of candidates) {
     const arrivals: number[] = [];
-    for (const [server, r] of c.reports) if (counted(server, r)) arrivals.push(r.arrival);
+    for (const [server, rs] of c.reports) {
+      const a = serverArrival(rs, (r) => counted(server, r));
+      if (a !== null) arrivals.push(a);
+    }
     const median = majorityArrival(arrivals, nMajority);
     if (median !== null && median <= windowEnd) out.push({ candidate: c, median });
   }
