@@ -91,6 +91,8 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   const hashes = new Map<string, string>();
   /** The holders asked for their hash of `seq` (one counted after is asked at once: FINDINGS 82). */
   const hashAsked = new Set<string>();
+  /** The preferred holder gave a bad state, or one the majority contradicts: asked no more alongside. */
+  let prefBad = false;
   let done = false;
 
   function ask(): void {
@@ -111,12 +113,19 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
       tried.clear();
       pool = [...servers];
     }
-    const first = opts.preferred !== undefined && !tried.has(opts.preferred) ? opts.preferred : opts.order ? opts.order(pool)[0] : pool[0];
+    const pref = opts.preferred;
+    const first = pref !== undefined && !tried.has(pref) ? pref : opts.order ? opts.order(pool)[0] : pool[0];
     if (first === undefined) return;
     provider = first;
     tried.add(first);
     const epoch = opts.epoch?.();
-    opts.send(first, { type: 'stateRequest', site, seq: null, ...(epoch !== undefined ? { epoch } : {}) });
+    const request = { type: 'stateRequest', site, seq: null, ...(epoch !== undefined ? { epoch } : {}) } as const;
+    opts.send(first, request);
+    // A preferred copy outside the servers (a walked-in server's, kept for a while) is asked again
+    // alongside each later round: its turn otherwise comes once per cycle of the servers, and a
+    // first ask lost to a partition cost seed 35694 a whole cycle while it was the only copy a
+    // joiner could take (sim/FINDINGS.md 102). Its chunks count as a late answer (onChunk).
+    if (pref !== undefined && pref !== first && tried.has(pref) && !prefBad && !servers.includes(pref)) opts.send(pref, request);
   }
 
   /** The holders' answers for `seq`: for the provider's hash, and against it. */
@@ -155,6 +164,7 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   /** The provider's state is wrong: flag it and ask the next one. */
   function badProvider(code: ErrorCode | null, reason: string): void {
     if (provider !== null) {
+      if (provider === opts.preferred) prefBad = true;
       if (code !== null) opts.onRejected?.(provider, code, reason);
       opts.onBadProvider?.(provider, seq ?? 0);
     }
