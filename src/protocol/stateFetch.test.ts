@@ -260,6 +260,28 @@ describe('createStateFetch (the admin taking a running site\'s state)', () => {
     expect(f.bad).toEqual([]);
   });
 
+  it('asks a preferred copy outside the servers again when it asks the hashes again for a state it holds (FINDINGS 102)', () => {
+    // The held state may never be vouched (its one holder among the servers); the preferred copy
+    // may be the hand-over, which a server adopts on its own.
+    const T = 4 * 300;
+    const others = ['s0', 's1', 's2', 's3'];
+    const f = adminFetch({
+      options: { preferred: 's4', servers: () => others },
+      tamper: (from, m) => ((m.type === 'stateChunk' && from === 's4') || (m.type === 'updateHash' && from !== 's0') ? null : m),
+    });
+    f.start();
+    const t0 = f.s.net.time;
+    f.s.net.run(2 * T + 100);
+    expect(f.fromAdmin('stateRequest').map((m) => ({ to: m.to, at: m.at }))).toEqual([
+      { to: 's4', at: t0 },
+      { to: 's0', at: t0 + T },
+      { to: 's4', at: t0 + T },
+      { to: 's4', at: t0 + 2 * T },
+    ]);
+    expect(f.fromAdmin('hashRequest').filter((m) => m.at === t0 + 2 * T).map((m) => m.to).sort()).toEqual(others);
+    expect(f.done).toEqual([]);
+  });
+
   it('asks a preferred copy that gave a bad state no more alongside the others', () => {
     const T = 4 * 300;
     const others = ['s0', 's1', 's2', 's3'];

@@ -118,14 +118,26 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
     if (first === undefined) return;
     provider = first;
     tried.add(first);
+    opts.send(first, request());
+    askPreferredAgain(servers);
+  }
+
+  function request(): PeerOf<'stateRequest'> {
     const epoch = opts.epoch?.();
-    const request = { type: 'stateRequest', site, seq: null, ...(epoch !== undefined ? { epoch } : {}) } as const;
-    opts.send(first, request);
-    // A preferred copy outside the servers (a walked-in server's, kept for a while) is asked again
-    // alongside each later round: its turn otherwise comes once per cycle of the servers, and a
-    // first ask lost to a partition cost seed 35694 a whole cycle while it was the only copy a
-    // joiner could take (sim/FINDINGS.md 102). Its chunks count as a late answer (onChunk).
-    if (pref !== undefined && pref !== first && tried.has(pref) && !prefBad && !servers.includes(pref)) opts.send(pref, request);
+    return { type: 'stateRequest', site, seq: null, ...(epoch !== undefined ? { epoch } : {}) };
+  }
+
+  /**
+   * A preferred copy outside the servers (a walked-in server's, kept for a while) is asked again
+   * at each later round, a new provider's or the hashes': its turn otherwise came once per cycle
+   * of the servers, and a first ask lost to a partition cost seed 35694 a whole cycle while that
+   * copy, the hand-over (answered with `siteInit`, which a server adopts outside this fetch), was
+   * the one state a joiner could run from (sim/FINDINGS.md 102). Its chunks, before another
+   * provider's, are taken as a late answer (onChunk).
+   */
+  function askPreferredAgain(servers: readonly string[]): void {
+    const pref = opts.preferred;
+    if (pref !== undefined && pref !== provider && tried.has(pref) && !prefBad && !servers.includes(pref)) opts.send(pref, request());
   }
 
   /** The holders' answers for `seq`: for the provider's hash, and against it. */
@@ -291,6 +303,7 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
       // provider was ahead of the others): ask again.
       askedAt = opts.now();
       askHashes();
+      askPreferredAgain(opts.servers());
     },
   };
 }
