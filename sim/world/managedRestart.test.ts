@@ -188,6 +188,13 @@ describe('admin crashes (kill -9) in the managed world', () => {
     expect(checkWorld(runManagedWorld({ seed, crashes: 'sometimes' }))).toEqual([]);
   }, 60_000);
 
+  it("a joiner asks the walked-in server's copy again at its next round, not a whole cycle of the servers later (seed 35694; FINDINGS 102)", () => {
+    // meadow's p11~ replaced p5~ (walked in, partitioned until 5361, its copy the hand-over): with
+    // p8~ the only slotted holder, that copy was the one way a joiner could run; asked once per cycle,
+    // at 5265 (lost) and 11000, p10's login took 7.3 s after the partition healed.
+    expect(checkWorld(runManagedWorld({ seed: 35694 }))).toEqual([]);
+  }, 60_000);
+
   it('each property still fails on a broken crash trace', () => {
     const base = runManagedWorld({ seed: 3, crashes: 'always' });
     expect(checkWorld(base)).toEqual([]);

@@ -238,6 +238,65 @@ describe('createStateFetch (the admin taking a running site\'s state)', () => {
     expect(g.done[0]?.hashes.has('s4')).toBe(false);
   });
 
+  it('asks a preferred copy outside the servers again alongside each later round, and takes it (FINDINGS 102)', () => {
+    // Seed 35694: the walked-in server's copy was the one a joiner could take; its first ask fell
+    // in a partition, and its next turn came only after a whole cycle of the servers.
+    const T = 4 * 300;
+    const others = ['s0', 's1', 's2', 's3'];
+    const f = adminFetch({
+      options: { preferred: 's4', servers: () => others },
+      // The servers' states never come (a loaded site); the preferred copy's answer to the first ask is lost.
+      tamper: (from, m) => (m.type !== 'stateChunk' || (from === 's4' && f.fromAdmin('stateRequest').length > 1) ? m : null),
+    });
+    f.start();
+    const t0 = f.s.net.time;
+    f.s.net.run(T + 200);
+    expect(f.fromAdmin('stateRequest').map((m) => ({ to: m.to, at: m.at }))).toEqual([
+      { to: 's4', at: t0 },
+      { to: 's0', at: t0 + T },
+      { to: 's4', at: t0 + T },
+    ]);
+    expect(f.done.map((r) => r.from)).toEqual(['s4']);
+    expect(f.bad).toEqual([]);
+  });
+
+  it('asks a preferred copy outside the servers again when it asks the hashes again for a state it holds (FINDINGS 102)', () => {
+    // The held state may never be vouched (its one holder among the servers); the preferred copy
+    // may be the hand-over, which a server adopts on its own.
+    const T = 4 * 300;
+    const others = ['s0', 's1', 's2', 's3'];
+    const f = adminFetch({
+      options: { preferred: 's4', servers: () => others },
+      tamper: (from, m) => ((m.type === 'stateChunk' && from === 's4') || (m.type === 'updateHash' && from !== 's0') ? null : m),
+    });
+    f.start();
+    const t0 = f.s.net.time;
+    f.s.net.run(2 * T + 100);
+    expect(f.fromAdmin('stateRequest').map((m) => ({ to: m.to, at: m.at }))).toEqual([
+      { to: 's4', at: t0 },
+      { to: 's0', at: t0 + T },
+      { to: 's4', at: t0 + T },
+      { to: 's4', at: t0 + 2 * T },
+    ]);
+    expect(f.fromAdmin('hashRequest').filter((m) => m.at === t0 + 2 * T).map((m) => m.to).sort()).toEqual(others);
+    expect(f.done).toEqual([]);
+  });
+
+  it('asks a preferred copy that gave a bad state no more alongside the others', () => {
+    const T = 4 * 300;
+    const others = ['s0', 's1', 's2', 's3'];
+    const f = adminFetch({
+      options: { preferred: 's4', servers: () => others },
+      tamper: (from, m) => (m.type === 'stateChunk' && from === 's4' ? forged(m, false) : m.type === 'stateChunk' && from === 's0' ? null : m),
+    });
+    f.start();
+    f.s.net.run(T + 200);
+    // s4's bad state sends the fetch to s0 at once; s0 sends nothing, so s1 is asked, not s4 again.
+    expect(f.fromAdmin('stateRequest').map((m) => m.to)).toEqual(['s4', 's0', 's1']);
+    expect(f.bad.map(([id]) => id)).toEqual(['s4']);
+    expect(f.done.map((r) => r.from)).toEqual(['s1']);
+  });
+
   it('asks the holders in the order given (a server: the one announcing the latest update first)', () => {
     const f = adminFetch({ options: { order: (pool) => [...pool].reverse() } });
     f.start();

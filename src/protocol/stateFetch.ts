@@ -91,6 +91,8 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   const hashes = new Map<string, string>();
   /** The holders asked for their hash of `seq` (one counted after is asked at once: FINDINGS 82). */
   const hashAsked = new Set<string>();
+  /** The preferred holder gave a bad state, or one the majority contradicts: asked no more alongside. */
+  let prefBad = false;
   let done = false;
 
   function ask(): void {
@@ -111,12 +113,31 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
       tried.clear();
       pool = [...servers];
     }
-    const first = opts.preferred !== undefined && !tried.has(opts.preferred) ? opts.preferred : opts.order ? opts.order(pool)[0] : pool[0];
+    const pref = opts.preferred;
+    const first = pref !== undefined && !tried.has(pref) ? pref : opts.order ? opts.order(pool)[0] : pool[0];
     if (first === undefined) return;
     provider = first;
     tried.add(first);
+    opts.send(first, request());
+    askPreferredAgain(servers);
+  }
+
+  function request(): PeerOf<'stateRequest'> {
     const epoch = opts.epoch?.();
-    opts.send(first, { type: 'stateRequest', site, seq: null, ...(epoch !== undefined ? { epoch } : {}) });
+    return { type: 'stateRequest', site, seq: null, ...(epoch !== undefined ? { epoch } : {}) };
+  }
+
+  /**
+   * A preferred copy outside the servers (a walked-in server's, kept for a while) is asked again
+   * at each later round, a new provider's or the hashes': its turn otherwise came once per cycle
+   * of the servers, and a first ask lost to a partition cost seed 35694 a whole cycle while that
+   * copy, the hand-over (answered with `siteInit`, which a server adopts outside this fetch), was
+   * the one state a joiner could run from (sim/FINDINGS.md 102). Its chunks, before another
+   * provider's, are taken as a late answer (onChunk).
+   */
+  function askPreferredAgain(servers: readonly string[]): void {
+    const pref = opts.preferred;
+    if (pref !== undefined && pref !== provider && tried.has(pref) && !prefBad && !servers.includes(pref)) opts.send(pref, request());
   }
 
   /** The holders' answers for `seq`: for the provider's hash, and against it. */
@@ -155,6 +176,7 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
   /** The provider's state is wrong: flag it and ask the next one. */
   function badProvider(code: ErrorCode | null, reason: string): void {
     if (provider !== null) {
+      if (provider === opts.preferred) prefBad = true;
       if (code !== null) opts.onRejected?.(provider, code, reason);
       opts.onBadProvider?.(provider, seq ?? 0);
     }
@@ -281,6 +303,7 @@ export function createStateFetch(opts: StateFetchOptions): StateFetch {
       // provider was ahead of the others): ask again.
       askedAt = opts.now();
       askHashes();
+      askPreferredAgain(opts.servers());
     },
   };
 }
