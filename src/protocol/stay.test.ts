@@ -163,4 +163,32 @@ describe('a Timeslot is bound to its stay (FINDINGS 92)', () => {
     expect(t.server.membership()?.epoch).toBe(1);
     expect(t.server.membership()?.stay).toBe(b.stay);
   });
+
+  it("a replacement syncing before any update takes its own stay's hand-over as its state, not an earlier stay's", () => {
+    const a = stay(0);
+    const b = stay(5000);
+    const first = b.admin.membership()!;
+    const members = first.members.map((m) => (m.id === 's2' ? { ...m, slot: null } : m));
+    members.push({ id: 'p0', key: crypto.publicKeyOf(secret('p0')), slot: 2, stints: [{ admit: 2, cut: null }] });
+    const admit = signMembership({ ...first, epoch: 2, members, change: { kind: 'admit', target: 'p0' } }, ADMIN_SECRET, crypto);
+    const events: CoreEvent[] = [];
+    const p0 = createSiteServer({
+      config,
+      id: 'p0',
+      secretKey: secret('p0'),
+      adminKey: b.admin.adminKey(),
+      crypto,
+      now: () => 5050,
+      send: () => {},
+      observe: (e) => events.push(e),
+    });
+    p0.receive('admin', { type: 'membership', ...admit });
+    expect(p0.status()).toBe('syncing');
+    // A peer of the earlier stay forwards its hand-over (as to a server that missed one).
+    p0.receive('s1', a.init);
+    expect(events.flatMap((e) => (e.kind === 'rejected' ? [e.code] : []))).toEqual(['ERR_STALE']);
+    expect(p0.status()).toBe('syncing');
+    p0.receive('s1', b.init);
+    expect(p0.status()).toBe('running');
+  });
 });
