@@ -273,7 +273,7 @@ describe('bad messages are rejected with a reason and change nothing', () => {
       const { sig: _s, ...body } = t;
       return {
         type: 'timeslot',
-        ...signTimeslot({ ...body, ...change }, s1.opts.secretKey, run.world.crypto),
+        ...signTimeslot({ ...body, ...change }, s1.opts.secretKey, run.world.crypto, s1.core!.membership()!.stay),
       };
     };
     return { last, older, resign };

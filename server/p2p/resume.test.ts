@@ -142,12 +142,12 @@ describe('checkStoredSite', () => {
     const m = r.coordinator.membership as { epoch: number };
     expect(checkStoredSite(r, o)).toEqual({ membership: m });
     expect(checkStoredSite(r, { ...o, nServer: 5 })).toEqual({ why: 'handed to 3 servers, 3 slots; N_server is 5' });
-    expect(checkStoredSite(r, { ...o, adminKey: insecureFastScheme.publicKeyOf('be'.repeat(32)) })).toMatchObject({ why: /not signed/ });
-    expect(checkStoredSite({ ...r, site: 'town' }, o)).toMatchObject({ why: /not signed/ });
+    expect(checkStoredSite(r, { ...o, adminKey: insecureFastScheme.publicKeyOf('be'.repeat(32)) })).toMatchObject({ why: expect.stringMatching(/not signed/) });
+    expect(checkStoredSite({ ...r, site: 'town' }, o)).toMatchObject({ why: expect.stringMatching(/not signed/) });
     const forged = { ...r, coordinator: { ...r.coordinator, membership: { ...m, epoch: m.epoch + 1 } } };
-    expect(checkStoredSite(forged, o)).toMatchObject({ why: /not signed/ });
-    expect(checkStoredSite({ ...r, coordinator: { ...r.coordinator, membership: { epoch: 'x' } } }, o)).toMatchObject({ why: /^membership: / });
-    expect(checkStoredSite({ ...r, coordinator: { ...r.coordinator, membership: null } }, o)).toMatchObject({ why: /^membership: / });
+    expect(checkStoredSite(forged, o)).toMatchObject({ why: expect.stringMatching(/not signed/) });
+    expect(checkStoredSite({ ...r, coordinator: { ...r.coordinator, membership: { epoch: 'x' } } }, o)).toMatchObject({ why: expect.stringMatching(/^membership: /) });
+    expect(checkStoredSite({ ...r, coordinator: { ...r.coordinator, membership: null } }, o)).toMatchObject({ why: expect.stringMatching(/^membership: /) });
   });
 
   it('takes a record with an empty slot (a replacement found no candidate), not one from another N_server', async () => {
@@ -193,7 +193,7 @@ describe('checkStoredSite on a site short of servers', () => {
     expect(m.members.filter((x) => x.slot !== null)).toHaveLength(2);
     expect(checkStoredSite(r, o)).toEqual({ membership: m });
     expect(checkStoredSite(r, { ...o, nServer: 2 })).toEqual({ why: 'handed to 3 servers, 2 slots; N_server is 2' });
-    expect(checkStoredSite(r, { ...o, nServer: 5 })).toMatchObject({ why: /N_server is 5/ });
+    expect(checkStoredSite(r, { ...o, nServer: 5 })).toMatchObject({ why: expect.stringMatching(/N_server is 5/) });
   });
 });
 

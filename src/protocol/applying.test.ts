@@ -49,6 +49,7 @@ describe('anchorAtHints', () => {
       ['s1', 2, 4, 400],
     ]);
     const { ctx: adopter } = fixture(0);
+    setMembers(adopter, ['s0', 's1', 's2'].map((id, slot) => handMember(id, slot))); // a core adopts a state only under a record
     adopter.timeslots.chains.delete('s1');
     anchorAtHints(adopter, hints);
     const got = adopter.timeslots.chains.get('s1');
@@ -67,7 +68,7 @@ describe('anchorAtHints', () => {
     const { ctx: adopter, sent } = fixture(0);
     setMembers(adopter, ['s0', 's1', 's2'].map((id, slot) => handMember(id, slot)));
     adopter.lifecycle.status = 'syncing';
-    const midway = new Chain('s1', { seq: 4, hash: ch.get(4)!.hash, stamp: -Infinity }, 256, 256);
+    const midway = new Chain('s1', { seq: 4, hash: ch.get(4)!.hash, stamp: -Infinity }, 256, 256, ch.stay);
     for (const seq of [5, 6]) midway.offer(ch.get(seq)!.full!, 0, true);
     adopter.timeslots.chains.set('s1', midway);
     maybeEcho(adopter, true);

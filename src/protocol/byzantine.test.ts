@@ -20,7 +20,7 @@ describe('Byzantine servers', () => {
     s.net.rewrite = (from, to, m) => {
       if (from !== liar || m.type !== 'timeslot' || m.seq !== 10 || (to !== 's3' && to !== 's4')) return m;
       const { type: _t, sig: _s, ...body } = m;
-      return { type: 'timeslot', ...signTimeslot({ ...body, stamp: body.stamp - 0.01, entries: [] }, secret, s.crypto) };
+      return { type: 'timeslot', ...signTimeslot({ ...body, stamp: body.stamp - 0.01, entries: [] }, secret, s.crypto, s.coordinator.membership()!.stay) };
     };
     play(s, 40);
     s.net.run(3000);

@@ -4,6 +4,9 @@ import { insecureFastScheme, ZERO_HASH } from './crypto.js';
 import type { Timeslot } from './messages.js';
 import { signTimeslot, timeslotHash } from './signed.js';
 
+/** The stay these Timeslots are signed in (a membership record's). */
+const STAY = '5a'.repeat(16);
+
 function chainOf(n: number): Timeslot[] {
   const out: Timeslot[] = [];
   let prev = ZERO_HASH;
@@ -12,9 +15,10 @@ function chainOf(n: number): Timeslot[] {
       { site: 'meadow', server: 's1', seq, stamp: seq * 100, prevHash: prev, epoch: 1, entries: [['u', seq, seq * 100 - 10, 'a'.repeat(32)]], heads: [], update: null },
       'k'.repeat(64),
       insecureFastScheme,
+      STAY,
     );
     out.push(ts);
-    prev = timeslotHash(ts);
+    prev = timeslotHash(ts, STAY);
   }
   return out;
 }
@@ -22,7 +26,7 @@ function chainOf(n: number): Timeslot[] {
 describe('Chain', () => {
   it('links in order, buffers ahead of a gap, drains it when the gap fills', () => {
     const ts = chainOf(4);
-    const c = new Chain('s1', { seq: 0, hash: ZERO_HASH, stamp: 0 }, 16, 8);
+    const c = new Chain('s1', { seq: 0, hash: ZERO_HASH, stamp: 0 }, 16, 8, STAY);
     expect(c.offer(ts[0] as Timeslot, 0, true).kind).toBe('added');
     expect(c.offer(ts[2] as Timeslot, 0, true).kind).toBe('buffered');
     expect(c.offer(ts[3] as Timeslot, 0, true).kind).toBe('buffered');
@@ -35,7 +39,7 @@ describe('Chain', () => {
   it('a chain joined midway is incomplete until backfilled to seq 1 or to a Timeslot before the frontier', () => {
     const ts = chainOf(5);
     const t3 = ts[2] as Timeslot;
-    const c = new Chain('s1', { seq: 2, hash: t3.prevHash, stamp: -Infinity }, 16, 8);
+    const c = new Chain('s1', { seq: 2, hash: t3.prevHash, stamp: -Infinity }, 16, 8, STAY);
     c.offer(t3, 0, true);
     c.offer(ts[3] as Timeslot, 0, true);
     expect(c.complete(150)).toBe(false);
@@ -46,7 +50,7 @@ describe('Chain', () => {
     expect(c.complete(150)).toBe(true);
     expect(c.items.map((i) => i.seq)).toEqual([1, 2, 3, 4]);
     // A Timeslot that does not hash to the anchor is not prepended.
-    const d = new Chain('s1', { seq: 2, hash: 'f'.repeat(32), stamp: -Infinity }, 16, 8);
+    const d = new Chain('s1', { seq: 2, hash: 'f'.repeat(32), stamp: -Infinity }, 16, 8, STAY);
     expect(d.offer(ts[1] as Timeslot, 0, true).kind).toBe('old');
   });
 });
@@ -87,17 +91,18 @@ function build(specs: Spec[]): Timeslot[] {
       },
       'k'.repeat(64),
       insecureFastScheme,
+      STAY,
     );
     out.push(ts);
-    prev = timeslotHash(ts);
+    prev = timeslotHash(ts, STAY);
   });
   return out;
 }
 
 const at = (ts: Timeslot[], seq: number): Timeslot => ts[seq - 1] as Timeslot;
-const fresh = (): Chain => new Chain('s1', { seq: 0, hash: ZERO_HASH, stamp: 0 }, 16, 8);
+const fresh = (): Chain => new Chain('s1', { seq: 0, hash: ZERO_HASH, stamp: 0 }, 16, 8, STAY);
 const midway = (ts: Timeslot[], from: number): Chain =>
-  new Chain('s1', { seq: from - 1, hash: at(ts, from).prevHash, stamp: -Infinity }, 16, 8);
+  new Chain('s1', { seq: from - 1, hash: at(ts, from).prevHash, stamp: -Infinity }, 16, 8, STAY);
 const seqs = (c: Chain): number[] => c.items.map((i) => i.seq);
 
 describe('Chain: the anchor, backfill and buffer', () => {
@@ -106,7 +111,7 @@ describe('Chain: the anchor, backfill and buffer', () => {
     const c = fresh();
     for (const t of ts) c.offer(t, 0, true);
     expect([c.stampOf(0), c.hashOf(0)]).toEqual([0, ZERO_HASH]);
-    expect([c.stampOf(2), c.hashOf(2)]).toEqual([200, timeslotHash(at(ts, 2))]);
+    expect([c.stampOf(2), c.hashOf(2)]).toEqual([200, timeslotHash(at(ts, 2), STAY)]);
     expect([c.stampOf(9), c.hashOf(9)]).toEqual([undefined, undefined]);
     expect(fresh().complete()).toBe(true);
   });
@@ -206,7 +211,7 @@ describe('Chain: the anchor, backfill and buffer', () => {
     const [other5] = build([{}, {}, {}, {}, { stamp: 480 }]).slice(4);
     if (!other5) throw new Error('fixture');
     expect(c.offer(other5, 0, true).kind).toBe('buffered');
-    expect(c.future.get(5)?.hash).toBe(timeslotHash(at(ts, 5)));
+    expect(c.future.get(5)?.hash).toBe(timeslotHash(at(ts, 5), STAY));
     c.offer(at(ts, 2), 0, true);
     expect(seqs(c)).toEqual([1, 2, 3]);
     expect([...c.future.keys()]).toEqual([5]);
@@ -280,7 +285,7 @@ describe('Chain: truncate, prune, reset, range', () => {
     c.truncate(0);
     expect(seqs(c)).toEqual([]);
     expect(c.marks).toEqual([{ epoch: 1, seq: 1, stamp: 100 }]); // below the anchor is the anchor
-    expect(c.top).toEqual({ seq: 1, hash: timeslotHash(at(ts, 1)), stamp: 100 });
+    expect(c.top).toEqual({ seq: 1, hash: timeslotHash(at(ts, 1), STAY), stamp: 100 });
     const empty = fresh();
     empty.truncate(3);
     expect(empty.top).toEqual({ seq: 0, hash: ZERO_HASH, stamp: 0 });
@@ -292,7 +297,7 @@ describe('Chain: truncate, prune, reset, range', () => {
     for (const t of ts) c.offer(t, 0, true);
     c.prune(3, 2);
     expect(seqs(c)).toEqual([3, 4, 5]);
-    expect(c.anchor).toEqual({ seq: 2, hash: timeslotHash(at(ts, 2)), stamp: 200 });
+    expect(c.anchor).toEqual({ seq: 2, hash: timeslotHash(at(ts, 2), STAY), stamp: 200 });
     expect(c.items.map((i) => i.full !== null)).toEqual([false, true, true]);
     c.prune(99, 2); // never the last item: the top stays
     expect(seqs(c)).toEqual([5]);
@@ -311,7 +316,7 @@ describe('Chain: truncate, prune, reset, range', () => {
     const c = midway(ts, 6);
     c.offer(at(ts, 6), 0, true);
     expect(c.marks).toEqual([{ epoch: 3, seq: 6, stamp: 600 }]);
-    c.reset({ seq: 2, hash: timeslotHash(at(ts, 2)), stamp: 200 });
+    c.reset({ seq: 2, hash: timeslotHash(at(ts, 2), STAY), stamp: 200 });
     expect(c.marks).toEqual([]);
     c.mark({ epoch: 1, seq: 1, stamp: 100 }); // the state's hints, below the anchor
     for (const t of ts.slice(2)) c.offer(t, 0, true);
@@ -358,7 +363,7 @@ describe('Chain: truncate, prune, reset, range', () => {
     c.offer(at(ts, 7), 0, true);
     c.offer(at(ts, 9), 0, true); // buffered past a gap: kept too
     c.prune(0, 2); // #5's signed copy is gone: it cannot be kept
-    const anchor = { seq: 2, hash: timeslotHash(at(ts, 2)), stamp: 200 };
+    const anchor = { seq: 2, hash: timeslotHash(at(ts, 2), STAY), stamp: 200 };
     c.rebase(anchor);
     expect([c.top, [...c.future.keys()].sort()]).toEqual([anchor, [6, 7, 9]]);
     expect(c.marks).toEqual([]);
@@ -389,7 +394,7 @@ describe('Chain: truncate, prune, reset, range', () => {
 describe('linkProblem: each rule with the reason the server turns into a code', () => {
   const [t1, t2] = build([{}, {}]);
   if (!t1 || !t2) throw new Error('fixture');
-  const prev = { seq: 1, hash: timeslotHash(t1), stamp: 100 };
+  const prev = { seq: 1, hash: timeslotHash(t1, STAY), stamp: 100 };
   const entry = (arrival: number, no = 1): Timeslot['entries'][number] => ['u', no, arrival, 'a'.repeat(32)];
   it.each([
     ['fits', {}, null],

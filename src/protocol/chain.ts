@@ -62,6 +62,8 @@ export class Chain {
     anchor: Anchor,
     private readonly maxEntries: number,
     private readonly maxFuture: number,
+    /** The stay its Timeslots are signed in (hashed in it). */
+    readonly stay: string,
   ) {
     this.anchor = anchor;
   }
@@ -93,7 +95,7 @@ export class Chain {
    * (rather than relayed by another).
    */
   offer(ts: Timeslot, receivedAt: number, direct: boolean): OfferResult {
-    const hash = timeslotHash(ts);
+    const hash = timeslotHash(ts, this.stay);
     const top = this.top;
     if (ts.seq === this.anchor.seq && hash === this.anchor.hash && this.anchor.seq > 0 && !Number.isFinite(this.anchor.stamp)) {
       // Backfill of a chain we joined midway: the missing predecessor.

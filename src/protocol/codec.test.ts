@@ -227,38 +227,39 @@ describe('compact peer codec', () => {
 });
 
 describe('signing and hashing the compact layout', () => {
+  const STAY = '5a'.repeat(16);
   const secret = '11'.repeat(32);
   const pub = ed25519Scheme.publicKeyOf(secret);
 
   it('a Timeslot signed with ed25519 verifies after the wire, for a receiver and for a third party holding only the values', () => {
-    const ts = signTimeslot(body, secret, ed25519Scheme);
+    const ts = signTimeslot(body, secret, ed25519Scheme, STAY);
     const got = decodeOk(encodePeerMessage({ type: 'timeslot', ...ts }));
     if (got.type !== 'timeslot') throw new Error('not a timeslot');
     const { type: _t, ...received } = got;
     void _t;
-    expect(verifyTimeslot(received, pub, ed25519Scheme)).toBe(true);
-    expect(timeslotHash(received)).toBe(timeslotHash(ts));
+    expect(verifyTimeslot(received, pub, ed25519Scheme, STAY)).toBe(true);
+    expect(timeslotHash(received, STAY)).toBe(timeslotHash(ts, STAY));
     // Forwarded as evidence in a MessagePack message (an equivocation proof) and rebuilt by the admin.
     const proof = decodeOk(encodePeerMessage({ type: 'equivocationProof', site: 'meadow', a: received, b: received }));
     if (proof.type !== 'equivocationProof') throw new Error('not a proof');
-    expect(verifyTimeslot(JSON.parse(JSON.stringify(proof.a)) as Timeslot, pub, ed25519Scheme)).toBe(true);
-    expect(verifyTimeslot({ ...received, stamp: received.stamp + 1 }, pub, ed25519Scheme)).toBe(false);
-    expect(verifyTimeslot({ ...received, entries: [] }, pub, ed25519Scheme)).toBe(false);
+    expect(verifyTimeslot(JSON.parse(JSON.stringify(proof.a)) as Timeslot, pub, ed25519Scheme, STAY)).toBe(true);
+    expect(verifyTimeslot({ ...received, stamp: received.stamp + 1 }, pub, ed25519Scheme, STAY)).toBe(false);
+    expect(verifyTimeslot({ ...received, entries: [] }, pub, ed25519Scheme, STAY)).toBe(false);
   });
 
   it('signs and hashes by value, never by a stale copy: a changed copy of a signed Timeslot does not verify and conflicts', () => {
     fc.assert(
       fc.property(timeslot, time, (t, stamp) => {
-        const ts = signTimeslot(t, 'aa'.repeat(32), insecureFastScheme);
+        const ts = signTimeslot(t, 'aa'.repeat(32), insecureFastScheme, STAY);
         const key = insecureFastScheme.publicKeyOf('aa'.repeat(32));
-        expect(verifyTimeslot(ts, key, insecureFastScheme)).toBe(true);
+        expect(verifyTimeslot(ts, key, insecureFastScheme, STAY)).toBe(true);
         const copy = JSON.parse(JSON.stringify(ts)) as Timeslot;
         if (Object.is(ts.stamp, -0)) copy.stamp = -0;
-        expect(timeslotHash(copy)).toBe(timeslotHash(ts));
+        expect(timeslotHash(copy, STAY)).toBe(timeslotHash(ts, STAY));
         if (stamp !== ts.stamp) {
           const moved = { ...ts, stamp };
-          expect(verifyTimeslot(moved, key, insecureFastScheme)).toBe(false);
-          expect(timeslotsConflict(ts, moved)).toBe(true);
+          expect(verifyTimeslot(moved, key, insecureFastScheme, STAY)).toBe(false);
+          expect(timeslotsConflict(ts, moved, STAY)).toBe(true);
         }
       }),
       { numRuns: 300 },
@@ -266,7 +267,7 @@ describe('signing and hashing the compact layout', () => {
   });
 
   it('tags each kind with its own first byte, so a signature over one kind never passes as another', () => {
-    expect(timeslotSigningBytes(body)[0]).toBe(0xf3);
+    expect(timeslotSigningBytes(body, STAY)[0]).toBe(0xf3);
     const sys = signSysAction({ site: 'meadow', sysNo: 1, actor: 'alice', action: { kind: 'leave' } }, secret, ed25519Scheme);
     const back = decodeOk(encodePeerMessage(sys));
     if (back.type !== 'sysAction') throw new Error('not a sysAction');

@@ -28,6 +28,7 @@ import {
   signMembership,
   signSiteInit,
   signSysAction,
+  stayHash,
   timeslotHash,
   timeslotsConflict,
   verifyTimeslot,
@@ -154,15 +155,16 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     return rec;
   }
 
-  function nextBody(kind: MembershipBody['change']['kind'], target: string, members: Member[]): MembershipBody {
-    return { site, epoch: (membership?.epoch ?? 0) + 1, members, change: { kind, target } };
+  /** The next record of this stay after `cur` (the one in force). */
+  function nextBody(cur: Membership, kind: MembershipBody['change']['kind'], target: string, members: Member[]): MembershipBody {
+    return { site, stay: cur.stay, epoch: cur.epoch + 1, members, change: { kind, target } };
   }
 
   function decideIgnore(p: Pending): void {
     if (!membership) return;
     let cut: { seq: number; hash: string; stamp?: number; epoch?: number } = { seq: 0, hash: ZERO_HASH };
     for (const { held } of p.from.values()) {
-      if (held && held.seq > cut.seq) cut = { seq: held.seq, hash: timeslotHash(held), stamp: held.stamp, epoch: held.epoch };
+      if (held && held.seq > cut.seq) cut = { seq: held.seq, hash: timeslotHash(held, membership.stay), stamp: held.stamp, epoch: held.epoch };
     }
     const epoch = membership.epoch + 1;
     ignores.set(p.target, (ignores.get(p.target) ?? 0) + 1);
@@ -181,7 +183,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       kind = 'evict';
       if (!evicted.includes(p.target)) evicted.push(p.target);
     }
-    publish({ site, epoch, members, change: { kind, target: p.target } }, newcomer);
+    publish({ site, stay: membership.stay, epoch, members, change: { kind, target: p.target } }, newcomer);
   }
 
   /** A candidate at random that never was a member (nor banned), or null. */
@@ -210,20 +212,25 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       const members = membership.members.map((m) =>
         m.id === p.target ? { ...m, stints: [...m.stints, { admit: epoch, cut: null }] } : m,
       );
-      publish(nextBody('admit', p.target, members));
+      publish(nextBody(membership, 'admit', p.target, members));
       return;
     }
     const r = withReplacement(membership.members, p.target, epoch);
     if (r.added.length === 0) return requests.declineAll(p);
-    publish(nextBody('admit', r.added[0] ?? p.target, r.members), r.added);
+    publish(nextBody(membership, 'admit', r.added[0] ?? p.target, r.members), r.added);
   }
 
+  /**
+   * Both halves must be signed in this stay: a server id can serve the site in several stays, and
+   * its Timeslot #k of one and #k of the next differ without any lie (sim/FINDINGS.md 92).
+   */
   function onProof(from: string, msg: PeerOf<'equivocationProof'>): void {
     if (!membership) return;
     const { a, b } = msg;
+    const { stay } = membership;
     const m = membership.members.find((x) => x.id === a.server);
-    if (!m || a.site !== site || !timeslotsConflict(a, b)) return;
-    if (!verifyTimeslot(a, m.key, crypto) || !verifyTimeslot(b, m.key, crypto)) {
+    if (!m || a.site !== site || !timeslotsConflict(a, b, stay)) return;
+    if (!verifyTimeslot(a, m.key, crypto, stay) || !verifyTimeslot(b, m.key, crypto, stay)) {
       observe({ kind: 'rejected', from, msgType: 'equivocationProof', code: 'ERR_BAD_SIGNATURE', reason: a.server });
       return;
     }
@@ -244,7 +251,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       // Already ignored: evict now, keeping its cut.
       const r = withReplacement(membership.members, m.id, membership.epoch + 1);
       if (!evicted.includes(m.id)) evicted.push(m.id);
-      publish(nextBody('evict', m.id, r.members), r.added);
+      publish(nextBody(membership, 'evict', m.id, r.members), r.added);
       return;
     }
     for (const s of slotted()) {
@@ -394,7 +401,8 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
     },
     handOver(args) {
       const members: Member[] = opts.servers.map((s, i) => ({ id: s.id, key: s.key, slot: i, stints: [{ admit: 0, cut: null }] }));
-      const rec = signMembership({ site, epoch: 1, members, change: { kind: 'init', target: null } }, opts.secretKey, crypto);
+      const stay = stayHash({ site, seq: args.seq, prev: args.prev, start: args.start, servers: opts.servers });
+      const rec = signMembership({ site, stay, epoch: 1, members, change: { kind: 'init', target: null } }, opts.secretKey, crypto);
       membership = rec;
       const start = Math.ceil(args.start / cfg.T_timeslot) * cfg.T_timeslot;
       const init: SiteInit = signSiteInit(
@@ -434,7 +442,7 @@ export function createSiteCoordinator(opts: SiteCoordinatorOptions): SiteCoordin
       if (!pick) return null;
       const epoch = membership.epoch + 1;
       const members = [...membership.members, { id: pick.id, key: pick.key, slot, stints: [{ admit: epoch, cut: null }] }];
-      publish(nextBody('admit', pick.id, members), [pick.id]);
+      publish(nextBody(membership, 'admit', pick.id, members), [pick.id]);
       return pick.id;
     },
     record() {

@@ -24,7 +24,7 @@ import {
 import type { Member, Stint, TimeslotEntry } from './messages.js';
 import { indexItem } from './reports.js';
 import type { ServerState } from './serverContext.js';
-import { extendChain, growChain, handMadeServer, handMember, setMembers } from './testing.js';
+import { extendChain, growChain, HAND_STAY, handMadeServer, handMember, setMembers } from './testing.js';
 
 const IDS = ['s0', 's1', 's2', 's3', 's4'];
 
@@ -332,7 +332,7 @@ describe('window readiness', () => {
   it('backfills a chain held from a midway anchor before it may count', () => {
     const { ctx, sent } = fixture();
     allStable(ctx, 1);
-    const ch = new Chain('s2', { seq: 7, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256);
+    const ch = new Chain('s2', { seq: 7, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256, HAND_STAY);
     ctx.timeslots.chains.set('s2', ch);
     expect(windowReady(ctx)).toBe(false);
     expect(ctx.finality.blocked).toBe("backfilling s2's Timeslots before #8");
@@ -350,7 +350,7 @@ describe('window readiness', () => {
     const { ctx, sent } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', s4Stints)]);
     for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 4, { epoch: (s) => (s >= 2 ? 2 : 1) });
     echoAll(ctx, 4);
-    const s4 = new Chain('s4', { seq: 1, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256);
+    const s4 = new Chain('s4', { seq: 1, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256, HAND_STAY);
     ctx.timeslots.chains.set('s4', s4);
     extendChain(s4, 2, { stamp: (seq) => seq * 75 });
     s4Stints[1]!.cut!.hash = s4.hashOf(2) ?? '';
@@ -368,7 +368,7 @@ describe('window readiness', () => {
     const cutAt2 = (stamp: number): Stint[] => [{ admit: 0, cut: { seq: 2, hash: 'c'.repeat(32), stamp, epoch: 1 } }];
     const blockedBy = (stamp: number) =>
       windowWithS4(cutAt2(stamp), (ctx) => {
-        const s4 = new Chain('s4', { seq: 2, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256);
+        const s4 = new Chain('s4', { seq: 2, hash: 'c'.repeat(32), stamp: -Infinity }, 256, 256, HAND_STAY);
         ctx.timeslots.chains.set('s4', s4);
         extendChain(s4, 3, { stamp: (seq) => seq * 75 });
       });
@@ -446,7 +446,7 @@ describe('cut completion', () => {
 
   it('a cut at or below our anchor is complete when it is the anchor itself or before it', () => {
     const { ctx } = fixture();
-    ctx.timeslots.chains.set('s4', new Chain('s4', { seq: 5, hash: 'e'.repeat(32), stamp: 500 }, 256, 256));
+    ctx.timeslots.chains.set('s4', new Chain('s4', { seq: 5, hash: 'e'.repeat(32), stamp: 500 }, 256, 256, HAND_STAY));
     expect(cutComplete(ctx, member('s4'), { seq: 5, hash: 'e'.repeat(32) })).toBe(true);
     expect(cutComplete(ctx, member('s4'), { seq: 5, hash: 'f'.repeat(32) })).toBe(false);
     expect(cutComplete(ctx, member('s4'), { seq: 4, hash: 'f'.repeat(32) })).toBe(true);

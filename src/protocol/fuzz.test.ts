@@ -63,6 +63,7 @@ const member = fc.record({
 });
 const membership = fc.record({
   site,
+  stay: hash,
   epoch: seq1,
   members: fc.array(member, { minLength: 1, maxLength: 6 }),
   change: fc.record({ kind: fc.constantFrom('init' as const, 'ignore' as const, 'admit' as const, 'evict' as const), target: fc.option(id, { nil: null }) }),
@@ -354,7 +355,7 @@ describe('hostile but valid messages', () => {
     const upd: PeerMessage = { type: 'update', site: 'meadow', seq: 1, prev: ZERO_HASH, window: 100, applied: [['alice', 1]], events: [], stateHash: ZERO_HASH, hash: 'ab'.repeat(16) };
     for (const s of ['s0', 's1', 's2']) user.receive(s, upd);
     expect(events.slice(n).map((e) => e.kind)).toEqual(['flagged', 'flagged', 'flagged']);
-    const forged = signMembership({ site: 'meadow', epoch: 9, members: [{ id: 'm0', key: '00'.repeat(32), slot: 0, stints: [{ admit: 0, cut: null }] }], change: { kind: 'admit', target: 'm0' } }, 'ee'.repeat(32), crypto);
+    const forged = signMembership({ site: 'meadow', stay: ZERO_HASH, epoch: 9, members: [{ id: 'm0', key: '00'.repeat(32), slot: 0, stints: [{ admit: 0, cut: null }] }], change: { kind: 'admit', target: 'm0' } }, 'ee'.repeat(32), crypto);
     user.receive(ADMIN_ID, { type: 'membership', ...forged });
     expect(rejections(n)).toEqual(['ERR_BAD_SIGNATURE']);
     expect(state()).toEqual(initial);

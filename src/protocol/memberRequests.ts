@@ -119,7 +119,8 @@ export class MemberRequests {
     }
     if (msg.kind === 'readmit' && (banned.has(target.id) || (ignores.get(target.id) ?? 0) >= MAX_READMITS)) return;
     let held: Timeslot | null = msg.held;
-    if (held && (held.server !== target.id || held.site !== site || !verifyTimeslot(held, target.key, crypto))) held = null;
+    // Verified in this stay: a Timeslot of the target's earlier stay (seqs start again) is no cut (FINDINGS 92).
+    if (held && (held.server !== target.id || held.site !== site || !verifyTimeslot(held, target.key, crypto, membership.stay))) held = null;
     const k = `${msg.kind}:${msg.target}`;
     let p = this.pending.get(k);
     if (!p) this.pending.set(k, (p = { kind: msg.kind, target: msg.target, since: this.d.now(), from: new Map() }));

@@ -56,9 +56,9 @@ function setup(withInit = true) {
     if (!first) throw new Error('no hand-over');
     const members = first.members.map((m) => (m.id === 's2' ? { ...m, slot: null } : m));
     members.push({ id: 'p0', key: crypto.publicKeyOf(secret('p0')), slot: 2, stints: [{ admit: 2, cut: null }] });
-    return signMembership({ site: 'meadow', epoch: first.epoch + 1, members, change: { kind: 'admit', target: 'p0' } }, ADMIN_SECRET, crypto);
+    return signMembership({ site: 'meadow', stay: first.stay, epoch: first.epoch + 1, members, change: { kind: 'admit', target: 'p0' } }, ADMIN_SECRET, crypto);
   };
-  return { server, events, sent, codes, admitP0 };
+  return { server, events, sent, codes, admitP0, stay: admin.membership()!.stay };
 }
 
 const stateRequest = (epoch?: number): PeerMessage => ({ type: 'stateRequest', site: 'meadow', seq: null, ...(epoch === undefined ? {} : { epoch }) });
@@ -112,11 +112,11 @@ describe('requests from peers no record names', () => {
     // p0 was cut at #2 and gone, and no server could give #1, so every window waited for it.
     const t = setup();
     const p0ts = (seq: number, prevHash: string): Timeslot =>
-      signTimeslot({ site: 'meadow', server: 'p0', seq, stamp: seq * 100, prevHash, epoch: 2, entries: [], heads: [], update: null }, secret('p0'), crypto);
+      signTimeslot({ site: 'meadow', server: 'p0', seq, stamp: seq * 100, prevHash, epoch: 2, entries: [], heads: [], update: null }, secret('p0'), crypto, t.stay);
     const first = p0ts(1, ZERO_HASH);
     t.server.receive('p0', { type: 'timeslot', ...first });
     t.server.receive('p0', { type: 'membership', ...t.admitP0() });
-    t.server.receive('p0', { type: 'timeslot', ...p0ts(2, timeslotHash(first)) });
+    t.server.receive('p0', { type: 'timeslot', ...p0ts(2, timeslotHash(first, t.stay)) });
     expect(t.codes()).toEqual([]);
     t.sent.length = 0;
     t.server.receive('s1', { type: 'timeslotRequest', site: 'meadow', server: 'p0', fromSeq: 1, toSeq: 2, epoch: 2 });
@@ -129,8 +129,8 @@ describe('requests from peers no record names', () => {
     let prev = ZERO_HASH;
     const n = MAX_EARLY_TIMESLOTS + 8;
     for (let seq = 1; seq <= n; seq++) {
-      const ts = signTimeslot({ site: 'meadow', server: 'p0', seq, stamp: seq * 100, prevHash: prev, epoch: 2, entries: [], heads: [], update: null }, secret('p0'), crypto);
-      prev = timeslotHash(ts);
+      const ts = signTimeslot({ site: 'meadow', server: 'p0', seq, stamp: seq * 100, prevHash: prev, epoch: 2, entries: [], heads: [], update: null }, secret('p0'), crypto, t.stay);
+      prev = timeslotHash(ts, t.stay);
       t.server.receive('p0', { type: 'timeslot', ...ts });
     }
     t.server.receive('p0', { type: 'membership', ...t.admitP0() });

@@ -18,6 +18,9 @@ export function applyMembership(ctx: ServerCtx, rec: Membership, from: string): 
   if (rec.site !== ctx.site) return reject(ctx, from, 'membership', 'ERR_WRONG_SITE', rec.site);
   if (!verifyMembership(rec, ctx.opts.adminKey, ctx.crypto)) return reject(ctx, from, 'membership', 'ERR_BAD_SIGNATURE', 'membership');
   const r = own(ctx, 'roster');
+  // Epochs start again at each stay: a record of another one (a stay before ours, or after it at
+  // a core kept past its end) is none of ours, whatever its epoch (sim/FINDINGS.md 92).
+  if (r.membership && rec.stay !== r.membership.stay) return reject(ctx, from, 'membership', 'ERR_STALE', `another stay ${rec.stay}`);
   if (r.membership && rec.epoch <= r.membership.epoch) return;
   const before = r.members;
   r.membership = rec;
@@ -62,6 +65,7 @@ export function start(ctx: ServerCtx, init: SiteInit): void {
   if (init.site !== ctx.site) return reject(ctx, ADMIN_ID, 'siteInit', 'ERR_WRONG_SITE', init.site);
   if (!verified(ctx, init)) return;
   const r = own(ctx, 'roster');
+  if (!sameStay(ctx, init, ADMIN_ID)) return;
   r.initMsg = init;
   if (!init.membership.members.some((m) => m.id === ctx.me)) return; // not for us (a forwarded hand-over)
   r.membership = init.membership;
@@ -78,6 +82,7 @@ export function start(ctx: ServerCtx, init: SiteInit): void {
 export function adoptInit(ctx: ServerCtx, init: SiteInit, from: string): void {
   if (init.site !== ctx.site) return;
   if (!verified(ctx, init)) return;
+  if (!sameStay(ctx, init, from)) return;
   own(ctx, 'roster').initMsg = init;
   const frontier = ceilGrid(ctx, init.start);
   startOrdering(ctx, init, frontier);
@@ -98,6 +103,14 @@ export function adoptInit(ctx: ServerCtx, init: SiteInit, from: string): void {
 function verified(ctx: ServerCtx, init: SiteInit): boolean {
   if (verifySiteInit(init, ctx.opts.adminKey, ctx.crypto) && verifyMembership(init.membership, ctx.opts.adminKey, ctx.crypto)) return true;
   reject(ctx, ADMIN_ID, 'siteInit', 'ERR_BAD_SIGNATURE', 'siteInit');
+  return false;
+}
+
+/** A hand-over of another stay than the records we hold (a peer's from an earlier one) is not ours to start from. */
+function sameStay(ctx: ServerCtx, init: SiteInit, from: string): boolean {
+  const held = ctx.roster.membership;
+  if (!held || held.stay === init.membership.stay) return true;
+  reject(ctx, from, 'siteInit', 'ERR_STALE', `another stay ${init.membership.stay}`);
   return false;
 }
 

@@ -17,9 +17,10 @@ import { SITE_IDS } from '../game/world.js';
 /**
  * 5: hot peer messages in the compact layout of peerCodec.ts, which their signatures and hashes
  * cover. 6: bundles (several frames in one data-channel frame, TAG_BUNDLE). 7: a membership
- * record's cut carries its Timeslot's stamp and epoch.
+ * record's cut carries its Timeslot's stamp and epoch. 8: a membership record names its stay,
+ * which a Timeslot's signature and hash cover (not sent with it).
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 /** Largest WebSocket frame the admin accepts from a client, in bytes. */
 export const MAX_CLIENT_MESSAGE_BYTES = 4096;
@@ -453,7 +454,7 @@ const timeslotFields = {
   update: z.tuple([seqNo, hexHash]).nullable(),
   /** Servers the sender asked the admin to ignore: their heads are held back on purpose (not lag). */
   ignoring: z.array(peerId).max(64).optional(),
-  /** Signature by the sender's registered key over timeslotSigningBytes(). */
+  /** Signature by the sender's registered key over timeslotSigningBytes(): the body in the stay of the records in force. */
   sig: hexSig,
 };
 const timeslotSchema = z.strictObject(timeslotFields);
@@ -492,6 +493,12 @@ const memberSchema = z.strictObject({
 });
 const membershipFields = {
   site: siteRef,
+  /**
+   * The stay this record is of (signed.ts `stayHash`, set at the hand-over, the same in every
+   * record of it): Timeslots are signed in it (timeslotSigningBytes), and a server drops records
+   * of another stay. Epochs and Timeslot seqs start again in each stay (sim/FINDINGS.md 92).
+   */
+  stay: hexHash,
   /** 1 for the hand-over, +1 per change; servers apply records strictly in order. */
   epoch: seqNo.min(1),
   members: z.array(memberSchema).min(1).max(256),

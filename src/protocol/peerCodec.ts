@@ -314,27 +314,36 @@ function contentBytes(domain: number, write: (w: Writer) => void, json: () => un
   return view ? signing.view() : signing.bytes();
 }
 
-// Signing bytes per Timeslot object: verifying a Timeslot and then hashing it into its chain (and
-// signing one and then offering it to our own chain) build them once. A Timeslot is never changed
-// in place once signed or parsed (cheaters in the simulator build a new one and re-sign it).
-const timeslotBytes = new WeakMap<object, Uint8Array>();
+// Signing bytes per Timeslot object and the stay they were built for: verifying a Timeslot and then
+// hashing it into its chain (and signing one and then offering it to our own chain) build them
+// once. A Timeslot is never changed in place once signed or parsed (cheaters in the simulator
+// build a new one and re-sign it). Asked for another stay, the bytes are built again (and kept).
+const timeslotBytes = new WeakMap<object, { stay: string; bytes: Uint8Array }>();
 
-export function timeslotContent(t: TimeslotBody): Uint8Array {
+/**
+ * The signed and hashed content of a Timeslot of the stay `stay` (membership record's `stay`):
+ * DOMAIN byte, the stay's 16 bytes, then the layout. The stay is not sent: each side puts in its
+ * own, so a Timeslot of another stay fails its signature everywhere (sim/FINDINGS.md 92).
+ */
+export function timeslotContent(t: TimeslotBody, stay: string): Uint8Array {
   const held = timeslotBytes.get(t);
-  if (held) return held;
+  if (held && held.stay === stay) return held.bytes;
   const bytes = contentBytes(
     DOMAIN.timeslot,
-    (w) => writeTimeslotBody(w, t, true),
-    () => ['timeslot/1', t.site, t.server, t.seq, t.stamp, t.prevHash, t.epoch, t.entries, t.heads, t.update, t.ignoring ?? []],
+    (w) => {
+      w.hash(stay);
+      writeTimeslotBody(w, t, true);
+    },
+    () => ['timeslot/2', stay, t.site, t.server, t.seq, t.stamp, t.prevHash, t.epoch, t.entries, t.heads, t.update, t.ignoring ?? []],
     false,
   );
-  timeslotBytes.set(t, bytes);
+  timeslotBytes.set(t, { stay, bytes });
   return bytes;
 }
 
 /** Records the signing bytes of a Timeslot just signed over them (its body had the same values). */
-export function rememberTimeslotContent(t: Timeslot, bytes: Uint8Array): void {
-  timeslotBytes.set(t, bytes);
+export function rememberTimeslotContent(t: Timeslot, stay: string, bytes: Uint8Array): void {
+  timeslotBytes.set(t, { stay, bytes });
 }
 
 /** A view, valid until the next content call: hash it at once. */

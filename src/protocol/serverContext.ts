@@ -346,6 +346,15 @@ export const activeIds = (ctx: ServerCtx): string[] => [...ctx.roster.members.va
 export const mySlot = (ctx: ServerCtx): number | null => ctx.roster.members.get(ctx.me)?.slot ?? null;
 /** The membership epoch we run on (0 before any record): what our Timeslots and requests carry. */
 export const myEpoch = (ctx: ServerCtx): number => ctx.roster.membership?.epoch ?? 0;
+/**
+ * The stay our records are of: Timeslots are signed and hashed in it (sim/FINDINGS.md 92). Asked
+ * only once a record is held (before it no server is a member, so no Timeslot is taken or signed).
+ */
+export function stayOf(ctx: ServerCtx): string {
+  const m = ctx.roster.membership;
+  if (!m) throw new Error('no membership record: no stay yet');
+  return m.stay;
+}
 /** The first window boundary at or after `t`. */
 export const ceilGrid = (ctx: ServerCtx, t: number): number =>
   Number.isFinite(t) ? Math.ceil(t / ctx.T - 1e-9) * ctx.T : t;

@@ -15,22 +15,27 @@ export type MembershipBody = Omit<Membership, 'sig'>;
 export type SysActionBody = Omit<SysActionMessage, 'sig' | 'type'>;
 export type SiteInitBody = Omit<SiteInit, 'sig' | 'type'>;
 
-/** Built once per Timeslot object (peerCodec.ts): a Timeslot is not changed once signed or parsed. */
-export function timeslotSigningBytes(t: TimeslotBody): Uint8Array {
-  return timeslotContent(t);
+/**
+ * Built once per Timeslot object (peerCodec.ts): a Timeslot is not changed once signed or parsed.
+ * `stay`: the stay the Timeslot is signed in (the `stay` of the membership records in force).
+ */
+export function timeslotSigningBytes(t: TimeslotBody, stay: string): Uint8Array {
+  return timeslotContent(t, stay);
 }
 
-const timeslotHashes = new WeakMap<object, string>();
+// By the content bytes, which are per Timeslot object and stay: no second map lookup by stay.
+const timeslotHashes = new WeakMap<Uint8Array, string>();
 
-/** Hash of a Timeslot's signed content: what `prevHash`, heads and cuts refer to (once per object). */
-export function timeslotHash(t: TimeslotBody): string {
-  let h = timeslotHashes.get(t);
-  if (h === undefined) timeslotHashes.set(t, (h = hashBytes(timeslotSigningBytes(t))));
+/** Hash of a Timeslot's signed content in `stay`: what `prevHash`, heads and cuts refer to (once per object). */
+export function timeslotHash(t: TimeslotBody, stay: string): string {
+  const bytes = timeslotSigningBytes(t, stay);
+  let h = timeslotHashes.get(bytes);
+  if (h === undefined) timeslotHashes.set(bytes, (h = hashBytes(bytes)));
   return h;
 }
 
-/** Signs a Timeslot body (also for cheater injection in the simulator: rewrite, then re-sign). */
-export function signTimeslot(body: TimeslotBody, secretKey: string, crypto: SignatureScheme): Timeslot {
+/** Signs a Timeslot body in `stay` (also for cheater injection in the simulator: rewrite, then re-sign). */
+export function signTimeslot(body: TimeslotBody, secretKey: string, crypto: SignatureScheme, stay: string): Timeslot {
   const clean: TimeslotBody = {
     site: body.site,
     server: body.server,
@@ -43,33 +48,46 @@ export function signTimeslot(body: TimeslotBody, secretKey: string, crypto: Sign
     update: body.update,
     ...(body.ignoring && body.ignoring.length > 0 ? { ignoring: body.ignoring } : {}),
   };
-  const bytes = timeslotSigningBytes(clean);
+  const bytes = timeslotSigningBytes(clean, stay);
   const signed = { ...clean, sig: crypto.sign(secretKey, bytes) };
-  rememberTimeslotContent(signed, bytes);
+  rememberTimeslotContent(signed, stay, bytes);
   return signed;
 }
 
-export function verifyTimeslot(t: Timeslot, publicKey: string, crypto: SignatureScheme): boolean {
-  return crypto.verify(publicKey, timeslotSigningBytes(t), t.sig);
+/** Whether `t` is signed by `publicKey` in `stay`: a Timeslot of another stay is not (FINDINGS 92). */
+export function verifyTimeslot(t: Timeslot, publicKey: string, crypto: SignatureScheme, stay: string): boolean {
+  return crypto.verify(publicKey, timeslotSigningBytes(t, stay), t.sig);
 }
 
 /**
- * Whether two Timeslots of one server contradict each other (signatures not checked here): the
- * same seq with different content, or `b` right after `a` but linked to another `a`. An honest
- * server signs one chain, so either shape, validly signed, proves equivocation.
+ * Whether two Timeslots of one server, both of `stay`, contradict each other (signatures not
+ * checked here: check both in the same `stay`): the same seq with different content, or `b` right
+ * after `a` but linked to another `a`. An honest server signs one chain per stay, so either
+ * shape, validly signed in one stay, proves equivocation. Seqs start at 1 again in each stay of
+ * a server id, so a pair from two stays proves nothing (and fails the signature check).
  */
-export function timeslotsConflict(a: Timeslot, b: Timeslot): boolean {
+export function timeslotsConflict(a: Timeslot, b: Timeslot, stay: string): boolean {
   if (a.server !== b.server || a.site !== b.site) return false;
-  if (a.seq === b.seq) return timeslotHash(a) !== timeslotHash(b);
-  return b.seq === a.seq + 1 && b.prevHash !== timeslotHash(a);
+  if (a.seq === b.seq) return timeslotHash(a, stay) !== timeslotHash(b, stay);
+  return b.seq === a.seq + 1 && b.prevHash !== timeslotHash(a, stay);
+}
+
+/**
+ * The identity of one stay of a site at its servers (from a hand-over to the site's return or
+ * loss), in every membership record of it. What the hand-over starts from (update seq and hash,
+ * the host's start time) and its servers: another hand-over of the site differs at least in
+ * time. A server id lasts for its tab's session, so one id can serve a site in two stays.
+ */
+export function stayHash(h: { site: string; seq: number; prev: string; start: number; servers: ReadonlyArray<{ id: string; key: string }> }): string {
+  return hashBytes(utf8(canonicalJson(['stay/1', h.site, h.seq, h.prev, h.start, h.servers.map((s) => [s.id, s.key])])));
 }
 
 export function membershipSigningBytes(m: MembershipBody): Uint8Array {
-  return utf8(canonicalJson(['membership/1', m.site, m.epoch, m.members, m.change]));
+  return utf8(canonicalJson(['membership/2', m.site, m.stay, m.epoch, m.members, m.change]));
 }
 
 export function signMembership(body: MembershipBody, secretKey: string, crypto: SignatureScheme): Membership {
-  const clean: MembershipBody = { site: body.site, epoch: body.epoch, members: body.members, change: body.change };
+  const clean: MembershipBody = { site: body.site, stay: body.stay, epoch: body.epoch, members: body.members, change: body.change };
   return { ...clean, sig: crypto.sign(secretKey, membershipSigningBytes(clean)) };
 }
 

@@ -339,9 +339,12 @@ export function handMember(id: string, slot: number | null, stints: Stint[] = [{
   return { id, key: '00'.repeat(16), slot, stints };
 }
 
+/** The stay of a hand-made state's records and chains. */
+export const HAND_STAY = '5a'.repeat(16);
+
 /** Puts `members` in a hand-made state as an (unsigned) epoch-1 record. */
 export function setMembers(ctx: ServerState, members: Member[]): void {
-  ctx.roster.membership = { site: ctx.site, epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
+  ctx.roster.membership = { site: ctx.site, stay: HAND_STAY, epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
   ctx.roster.members = new Map(members.map((m) => [m.id, m]));
 }
 
@@ -384,7 +387,7 @@ export interface ChainShape {
 
 /** Gives `ctx` a chain of `server`'s Timeslots 1..n, anchored at seq 0, stamp 0 (as a hand-over does). */
 export function growChain(ctx: ServerState, server: string, n: number, o: ChainShape = {}): Chain {
-  const ch = new Chain(server, { seq: 0, hash: ZERO_HASH, stamp: 0 }, 256, 256);
+  const ch = new Chain(server, { seq: 0, hash: ZERO_HASH, stamp: 0 }, 256, 256, ctx.roster.membership?.stay ?? HAND_STAY);
   ctx.timeslots.chains.set(server, ch);
   extendChain(ch, n, o);
   return ch;
@@ -408,6 +411,7 @@ export function extendChain(ch: Chain, upTo: number, o: ChainShape = {}): void {
       },
       `${ch.server}key`.padEnd(64, '0'),
       insecureFastScheme,
+      ch.stay,
     );
     const r = ch.offer(ts, 0, true);
     if (r.kind !== 'added') throw new Error(`hand-made chain: ${ch.server}#${seq} ${r.kind}`);

@@ -55,10 +55,13 @@ function setup(crypto: SignatureScheme = insecureFastScheme) {
     update: null,
     ...o,
   });
-  const signed = (b: TimeslotBody, who = b.server): Timeslot => signTimeslot(b, secret(who), crypto);
+  // The stay of the hand-over: what Timeslots of this site are signed and hashed in.
+  const stay = (init as unknown as SiteInit).membership.stay;
+  const signed = (b: TimeslotBody, who = b.server): Timeslot => signTimeslot(b, secret(who), crypto, stay);
+  const hash = (ts: Timeslot): string => timeslotHash(ts, stay);
   const deliver = (ts: Timeslot, from = ts.server): void => server.receive(from, { type: 'timeslot', ...ts });
   const codes = (): string[] => events.flatMap((e) => (e.kind === 'rejected' ? [e.code] : []));
-  return { server, events, sent, body, signed, deliver, codes, setNow: (t: number) => (now = t), admin, adminSent };
+  return { server, events, sent, body, signed, hash, stay, deliver, codes, setNow: (t: number) => (now = t), admin, adminSent };
 }
 
 describe('Timeslot validation', () => {
@@ -66,7 +69,7 @@ describe('Timeslot validation', () => {
     const t = setup();
     const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100, entries: [['alice', 1, 50, 'a'.repeat(32)]] }));
     t.deliver(a);
-    t.deliver(t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200 })));
+    t.deliver(t.signed(t.body({ seq: 2, prevHash: t.hash(a), stamp: 200 })));
     expect(t.codes()).toEqual([]);
   });
 
@@ -82,7 +85,7 @@ describe('Timeslot validation', () => {
       (t) => {
         const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
         t.deliver(a);
-        t.deliver(t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 100 })));
+        t.deliver(t.signed(t.body({ seq: 2, prevHash: t.hash(a), stamp: 100 })));
       },
     ],
     ['stamp not after the hand-over', 'ERR_STAMP_ORDER', (t) => t.deliver(t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: -5 })))],
@@ -97,7 +100,7 @@ describe('Timeslot validation', () => {
       (t) => {
         const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
         t.deliver(a);
-        t.deliver(t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200, entries: [['alice', 1, 100, 'a'.repeat(32)]] })));
+        t.deliver(t.signed(t.body({ seq: 2, prevHash: t.hash(a), stamp: 200, entries: [['alice', 1, 100, 'a'.repeat(32)]] })));
       },
     ],
     [
@@ -148,7 +151,7 @@ describe('Timeslot validation', () => {
   it('a future seq is buffered and asked for (TRM), then linked when the gap fills', () => {
     const t = setup();
     const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
-    const b = t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200 }));
+    const b = t.signed(t.body({ seq: 2, prevHash: t.hash(a), stamp: 200 }));
     t.deliver(b);
     expect(t.sent.some((x) => x.m.type === 'timeslotRequest' && x.m.server === 's1' && x.m.fromSeq === 1)).toBe(true);
     t.deliver(a);
@@ -177,7 +180,7 @@ describe('Timeslot validation', () => {
     const otherA = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 99 }));
     t.deliver(a);
     // s1 sent us #1 = a, but its #2 follows a #1 we never saw: it signed two chains.
-    t.deliver(t.signed(t.body({ seq: 2, prevHash: timeslotHash(otherA), stamp: 200 })));
+    t.deliver(t.signed(t.body({ seq: 2, prevHash: t.hash(otherA), stamp: 200 })));
     expect(t.codes()).toEqual(['ERR_EQUIVOCATION']);
     const proof = t.sent.find((x) => x.m.type === 'equivocationProof');
     expect(proof?.to).toBe('admin');
@@ -189,7 +192,7 @@ describe('Timeslot validation', () => {
     // A well-linked successor is no proof.
     const good = setup();
     const b1 = good.signed(good.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
-    const b2 = good.signed(good.body({ seq: 2, prevHash: timeslotHash(b1), stamp: 200 }));
+    const b2 = good.signed(good.body({ seq: 2, prevHash: good.hash(b1), stamp: 200 }));
     good.admin.receive('s0', { type: 'equivocationProof', site: 'meadow', a: b1, b: b2 });
     expect(good.adminSent.filter((x) => x.m.type === 'ignoreCall')).toEqual([]);
   });
@@ -199,7 +202,7 @@ describe('Timeslot validation', () => {
     const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
     t.deliver(a);
     expect(t.codes()).toEqual([]);
-    const forged = { ...t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200 })), stamp: 201 };
+    const forged = { ...t.signed(t.body({ seq: 2, prevHash: t.hash(a), stamp: 200 })), stamp: 201 };
     t.deliver(forged);
     expect(t.codes()).toEqual(['ERR_BAD_SIGNATURE']);
   });
@@ -229,7 +232,7 @@ describe('relayed copies of a verified Timeslot', () => {
     const c = countingScheme();
     const t = setup(c.scheme);
     const a = t.signed(t.body({ seq: 1, prevHash: ZERO_HASH, stamp: 100 }));
-    const b = t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200 }));
+    const b = t.signed(t.body({ seq: 2, prevHash: t.hash(a), stamp: 200 }));
     const d = t.signed(t.body({ seq: 4, prevHash: 'b'.repeat(32), stamp: 400 }));
     const before = c.verifies();
     t.deliver(a);
@@ -256,8 +259,8 @@ describe('relayed copies of a verified Timeslot', () => {
     t.deliver(a);
     expect(t.codes()).toEqual(['ERR_REPLAYED']);
     // A buffered relayed copy likewise: the direct one after the gap fills is its first.
-    const b = t.signed(t.body({ seq: 2, prevHash: timeslotHash(a), stamp: 200 }));
-    const c = t.signed(t.body({ seq: 3, prevHash: timeslotHash(b), stamp: 300 }));
+    const b = t.signed(t.body({ seq: 2, prevHash: t.hash(a), stamp: 200 }));
+    const c = t.signed(t.body({ seq: 3, prevHash: t.hash(b), stamp: 300 }));
     relay(t, c);
     t.deliver(b);
     t.deliver(c);
@@ -319,12 +322,13 @@ describe('a backfill reply', () => {
       send: () => {},
     });
     const members = ['s0', 's1', 's2'].map((id, slot) => ({ id, key: crypto.publicKeyOf(secret(id)), slot, stints: [{ admit: 0, cut: null }] }));
-    ctx.roster.membership = { site: 'meadow', epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
+    const stay = '5a'.repeat(16);
+    ctx.roster.membership = { site: 'meadow', stay, epoch: 1, members, change: { kind: 'init', target: null }, sig: '00'.repeat(64) };
     ctx.roster.members = new Map(members.map((m) => [m.id, m]));
     const chain: Timeslot[] = [];
     for (let seq = 1; seq <= 5; seq++) {
-      const b: TimeslotBody = { site: 'meadow', server: 's1', seq, stamp: seq * 100, prevHash: chain.at(-1) ? timeslotHash(chain.at(-1)!) : ZERO_HASH, epoch: 1, entries: [], heads: [], update: null };
-      chain.push(signTimeslot(b, secret('s1'), crypto));
+      const b: TimeslotBody = { site: 'meadow', server: 's1', seq, stamp: seq * 100, prevHash: chain.at(-1) ? timeslotHash(chain.at(-1)!, stay) : ZERO_HASH, epoch: 1, entries: [], heads: [], update: null };
+      chain.push(signTimeslot(b, secret('s1'), crypto, stay));
     }
     onTimeslot(ctx, chain[4]!, 's1', true);
     expect(ctx.timeslots.chains.get('s1')?.anchor.seq).toBe(4);

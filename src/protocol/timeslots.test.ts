@@ -21,7 +21,7 @@ describe('anchorAtHints on a chain joined midway', () => {
     const members = ['s0', 's1', 's2'].map((id, slot) => handMember(id, slot));
     const { ctx: adopter, sent } = handMadeServer({ nServer: 3, now: 1000, status: 'running', members });
     setMembers(adopter, members);
-    const midway = new Chain('s1', { seq: 4, hash: ch.get(4)!.hash, stamp: -Infinity }, 256, 256);
+    const midway = new Chain('s1', { seq: 4, hash: ch.get(4)!.hash, stamp: -Infinity }, 256, 256, ch.stay);
     for (const seq of [5, 6]) midway.offer(ch.get(seq)!.full!, 0, true);
     adopter.timeslots.chains.set('s1', midway);
     growChain(adopter, 's2', 6);
@@ -41,7 +41,7 @@ describe('anchorAtHints on a chain joined midway', () => {
     const { ctx: adopter } = handMadeServer({ nServer: 3 });
     const { ctx: provider } = handMadeServer({ nServer: 3 });
     const ch = growChain(provider, 's1', 6);
-    const midway = new Chain('s1', { seq: 4, hash: ch.get(4)!.hash, stamp: -Infinity }, 256, 256);
+    const midway = new Chain('s1', { seq: 4, hash: ch.get(4)!.hash, stamp: -Infinity }, 256, 256, ch.stay);
     adopter.timeslots.chains.set('s1', midway);
     anchorAtHints(adopter, { chains: [['s1', 4, ch.get(4)!.hash, -1e300]], marks: [] });
     expect(adopter.timeslots.chains.get('s1')?.anchor.stamp).toBe(-Infinity);

@@ -39,6 +39,7 @@ import {
   timeslotRequest,
   type ServerCtx,
   own,
+  stayOf,
 } from './serverContext.js';
 import { signTimeslot, timeslotHash, timeslotsConflict, verifyTimeslot, type TimeslotBody } from './signed.js';
 
@@ -51,7 +52,7 @@ export function startChains(ctx: ServerCtx, members: readonly string[], frontier
   const t = own(ctx, 'timeslots');
   const { cfg, T } = ctx;
   t.lastStamp = frontier;
-  for (const id of members) t.chains.set(id, new Chain(id, { seq: 0, hash: ZERO_HASH, stamp: frontier }, cfg.maxEntries, cfg.keepTimeslots));
+  for (const id of members) t.chains.set(id, new Chain(id, { seq: 0, hash: ZERO_HASH, stamp: frontier }, cfg.maxEntries, cfg.keepTimeslots, stayOf(ctx)));
   t.nextSlotAt = Math.max(frontier + T, (Math.floor(startedAt / T) + 1) * T);
 }
 
@@ -79,7 +80,7 @@ export function recordArrival(ctx: ServerCtx, user: string, no: number, hash: st
 export function chainOf(ctx: ServerCtx, id: string, firstSeen?: Timeslot): Chain | undefined {
   let ch = own(ctx, 'timeslots').chains.get(id);
   if (!ch && firstSeen) {
-    ch = new Chain(id, { seq: firstSeen.seq - 1, hash: firstSeen.prevHash, stamp: -Infinity }, ctx.cfg.maxEntries, ctx.cfg.keepTimeslots);
+    ch = new Chain(id, { seq: firstSeen.seq - 1, hash: firstSeen.prevHash, stamp: -Infinity }, ctx.cfg.maxEntries, ctx.cfg.keepTimeslots, stayOf(ctx));
     own(ctx, 'timeslots').chains.set(id, ch);
   }
   return ch;
@@ -112,7 +113,7 @@ export function anchorAtHandOver(ctx: ServerCtx, members: readonly string[], fro
     if (id === ctx.me) continue;
     const ch = chains.get(id);
     const anchor = { seq: 0, hash: ZERO_HASH, stamp: frontier };
-    if (!ch) chains.set(id, new Chain(id, anchor, cfg.maxEntries, cfg.keepTimeslots));
+    if (!ch) chains.set(id, new Chain(id, anchor, cfg.maxEntries, cfg.keepTimeslots, stayOf(ctx)));
     else if (ch.anchor.seq === 0 && ch.anchor.hash === ZERO_HASH) ch.anchor = anchor;
     else ch.reset(anchor);
   }
@@ -127,7 +128,7 @@ export function anchorAtHints(ctx: ServerCtx, hints: TransferPayload['hints']): 
     const ch = chains.get(id);
     const anchor = { seq, hash, stamp: stamp <= -1e299 ? -Infinity : stamp };
     if (!ch) {
-      chains.set(id, new Chain(id, anchor, cfg.maxEntries, cfg.keepTimeslots));
+      chains.set(id, new Chain(id, anchor, cfg.maxEntries, cfg.keepTimeslots, stayOf(ctx)));
       continue;
     }
     if (ch.hashOf(seq) === hash) {
@@ -154,7 +155,7 @@ export function anchorAtHints(ctx: ServerCtx, hints: TransferPayload['hints']): 
 function myChain(ctx: ServerCtx): Chain {
   let ch = own(ctx, 'timeslots').chains.get(ctx.me);
   if (!ch) {
-    ch = new Chain(ctx.me, { seq: 0, hash: ZERO_HASH, stamp: own(ctx, 'timeslots').lastStamp }, ctx.cfg.maxEntries, ctx.cfg.keepTimeslots);
+    ch = new Chain(ctx.me, { seq: 0, hash: ZERO_HASH, stamp: own(ctx, 'timeslots').lastStamp }, ctx.cfg.maxEntries, ctx.cfg.keepTimeslots, stayOf(ctx));
     own(ctx, 'timeslots').chains.set(ctx.me, ch);
   }
   return ch;
@@ -248,7 +249,7 @@ export function emitTimeslot(ctx: ServerCtx): void {
     update: ctx.ordering.lastSeq > 0 && ctx.lifecycle.status === 'running' ? [ctx.ordering.lastSeq, ctx.ordering.lastHash] : null,
     ...(ctx.liveness.frozen.size > 0 ? { ignoring: [...ctx.liveness.frozen.keys()].sort() } : {}),
   };
-  const ts = signTimeslot(body, ctx.opts.secretKey, ctx.crypto);
+  const ts = signTimeslot(body, ctx.opts.secretKey, ctx.crypto, stayOf(ctx));
   const r = mine.offer(ts, now, true);
   if (r.kind === 'added') for (const it of r.items) indexItem(ctx, me, it, ctx.ordering.frontier);
   own(ctx, 'timeslots').lastStamp = stamp;
@@ -272,7 +273,7 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
     if (ctx.lifecycle.status !== 'waiting' && ts.epoch > myEpoch(ctx)) keepEarly(ctx, ts, from, direct);
     return fromUnknownPeer(ctx, from, 'timeslot', ts.epoch, `unknown server ${ts.server}`);
   }
-  if (!heldAndVerified(ctx, ts) && !verifyTimeslot(ts, m.key, ctx.crypto)) {
+  if (!heldAndVerified(ctx, ts) && !verifyTimeslot(ts, m.key, ctx.crypto, stayOf(ctx))) {
     return reject(ctx, from, 'timeslot', 'ERR_BAD_SIGNATURE', `from ${ts.server}`);
   }
   const ch = chainOf(ctx, ts.server, ts);
@@ -310,7 +311,7 @@ export function onTimeslot(ctx: ServerCtx, ts: Timeslot, from: string, direct: b
       // Validly signed, yet linked to another predecessor than the one S signed for us: S signed
       // two chains. The pair is a proof, even if its other branch never reaches us.
       const held = ts.seq === ch.top.seq + 1 ? ch.get(ch.top.seq) : undefined;
-      if (held?.full && timeslotsConflict(held.full, ts)) {
+      if (held?.full && timeslotsConflict(held.full, ts, stayOf(ctx))) {
         onConflict(ctx, held, ts);
         onCutBranchMismatch(ctx, ts, from, direct);
         return;
@@ -358,9 +359,9 @@ function heldAndVerified(ctx: ServerCtx, ts: Timeslot): boolean {
   const ch = own(ctx, 'timeslots').chains.get(ts.server);
   if (!ch) return false;
   const held = ch.get(ts.seq);
-  if (held?.full) return held.full.sig === ts.sig && held.hash === timeslotHash(ts);
+  if (held?.full) return held.full.sig === ts.sig && held.hash === timeslotHash(ts, ch.stay);
   const buffered = ch.future.get(ts.seq);
-  return buffered !== undefined && buffered.ts.sig === ts.sig && buffered.hash === timeslotHash(ts);
+  return buffered !== undefined && buffered.ts.sig === ts.sig && buffered.hash === timeslotHash(ts, ch.stay);
 }
 
 function codeFor(reason: string): ErrorCode {

@@ -215,7 +215,8 @@ export function createCheater(kinds: readonly CheatKind[], ctx: CheaterContext, 
     incoming(from, msg) {
       if (msg.type !== 'timeslot' || msg.server !== from) return;
       const have = rewriter.latest.get(from);
-      if (!have || msg.seq > have[1]) rewriter.latest.set(from, [from, msg.seq, timeslotHash(stripTimeslot(msg))]);
+      const stay = ctx.membership()?.stay;
+      if (stay !== undefined && (!have || msg.seq > have[1])) rewriter.latest.set(from, [from, msg.seq, timeslotHash(stripTimeslot(msg), stay)]);
     },
     outgoing(to, msg, emit) {
       if (forgeState && to === ADMIN_ID) return toAdmin(msg, emit);

@@ -5,7 +5,7 @@
  */
 import type { GameEvent } from '../../game/types.js';
 import { hashOf, type SignatureScheme } from '../../protocol/crypto.js';
-import { decodeTransfer, encodeTransfer, type PeerMessage, type Timeslot } from '../../protocol/messages.js';
+import { decodeTransfer, encodeTransfer, type Membership, type PeerMessage, type Timeslot } from '../../protocol/messages.js';
 import { signTimeslot, timeslotHash, updateHash, type TimeslotBody } from '../../protocol/signed.js';
 
 /** Who signs the rewritten Timeslots: the cheating server itself. */
@@ -13,6 +13,8 @@ export interface Signer {
   id: string;
   secretKey: string;
   crypto: SignatureScheme;
+  /** Its record in force: Timeslots are signed and hashed in its stay. */
+  membership: () => Membership | null;
 }
 
 export const stripTimeslot = (m: PeerMessage & { type: 'timeslot' }): Timeslot => {
@@ -28,9 +30,12 @@ export class ChainRewriter {
   constructor(private readonly ctx: Signer) {}
 
   rewrite(view: string, ts: Timeslot, f: (body: TimeslotBody, prev: Timeslot | undefined) => TimeslotBody): Timeslot {
+    // The core signs nothing before it holds a record: there is a stay whenever there is a Timeslot.
+    const stay = this.ctx.membership()?.stay;
+    if (stay === undefined) return ts;
     let m = this.views.get(view);
     if (!m) this.views.set(view, (m = new Map()));
-    const origHash = timeslotHash(ts);
+    const origHash = timeslotHash(ts, stay);
     const cached = m.get(origHash);
     if (cached) return cached;
     const { sig: _sig, ...orig } = ts;
@@ -38,20 +43,20 @@ export class ChainRewriter {
     const self = this.ctx.id;
     let body: TimeslotBody = {
       ...orig,
-      prevHash: prev ? timeslotHash(prev) : ts.prevHash,
+      prevHash: prev ? timeslotHash(prev, stay) : ts.prevHash,
       // Echo the freshest heads received: the cheater's own core may fall out of step with its
       // peers because of its lies, and a stale echo would stall everyone (a different attack).
       heads: ts.heads.map((h) => {
         if (h[0] === self) {
           const r = m.get(h[2]);
-          return r ? [h[0], h[1], timeslotHash(r)] : h;
+          return r ? [h[0], h[1], timeslotHash(r, stay)] : h;
         }
         const fresh = this.latest.get(h[0]);
         return fresh && fresh[1] > h[1] ? fresh : h;
       }),
     };
     body = f(body, prev);
-    const signed = signTimeslot(body, this.ctx.secretKey, this.ctx.crypto);
+    const signed = signTimeslot(body, this.ctx.secretKey, this.ctx.crypto, stay);
     m.set(origHash, signed);
     return signed;
   }
