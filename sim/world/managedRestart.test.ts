@@ -195,6 +195,12 @@ describe('admin crashes (kill -9) in the managed world', () => {
     expect(checkWorld(runManagedWorld({ seed: 35694 }))).toEqual([]);
   }, 60_000);
 
+  it("a stalled site's users no longer send every pending action to every server every T_resend and on each server change (seed 29908; FINDINGS 96)", () => {
+    // p1's login waited 7070 ms past the heal for its logout's departure: meadow's two loaded servers
+    // spent their input queues (up to 1.8 s behind) on the resent actions of a 3 s stall.
+    expect(checkWorld(runManagedWorld({ seed: 29908, crashes: 'sometimes' }))).toEqual([]);
+  }, 60_000);
+
   it('each property still fails on a broken crash trace', () => {
     const base = runManagedWorld({ seed: 3, crashes: 'always' });
     expect(checkWorld(base)).toEqual([]);

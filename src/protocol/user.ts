@@ -1,8 +1,9 @@
 /**
  * The user side of a P2P site (paper 4.3): numbers actions and sends each to every Site Server,
  * accepts update `seq` when N_majority servers agree (full copies and hashes; a full copy must
- * hash to the majority hash), applies strictly in order, resends what was not applied after a
- * change of servers (and after T_resend), and flags servers whose updates disagree.
+ * hash to the majority hash), applies strictly in order, sends what was not applied to a server
+ * new to the set and again after T_resend (backing off while nothing shows it lost), and flags
+ * servers whose updates disagree.
  */
 import type { PlayerAction } from '../game/types.js';
 import type { AcceptedUpdate, CoreEvent, ServerView, SiteUser, SiteUserOptions } from './api.js';
@@ -37,6 +38,15 @@ const DECIDED_KEPT = 128;
 /** Re-asking rounds without progress before a user takes the whole state again. */
 const REENTER_AFTER = 10;
 
+/**
+ * An action not applied is sent again T_resend after it was sent, then 2, 4 and at most 8
+ * T_resend apart, unless an accepted update shows it lost (`resendAt`). A stalled site applies
+ * nothing: every pending action sent again to every server every T_resend (hundreds after a
+ * stall of seconds) kept a loaded server's input queue seconds behind, which kept the site stalled
+ * once it could go on (sim/FINDINGS.md 96).
+ */
+const RESEND_BACKOFF_MAX = 3;
+
 export function createSiteUser(opts: SiteUserOptions): SiteUser {
   const cfg = opts.config;
   const site = cfg.site;
@@ -67,7 +77,10 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
   let record: Array<{ id: string; slot: number | null; cut: boolean }> | null = null;
   /** Highest seq each server voted for (lateness). */
   const lastVote = new Map<string, number>();
-  const pending = new Map<number, { action: PlayerAction; sentAt: number }>();
+  /** Actions not applied yet: when each was last sent, and how often it was sent again. */
+  const pending = new Map<number, { action: PlayerAction; sentAt: number; resends: number }>();
+  /** The end of the last window an accepted update closed (synced time). */
+  let lastWindow = -Infinity;
   const tally = new VoteTally({ nMajority: cfg.N_majority, maxOpen: MAX_AHEAD, decidedKept: DECIDED_KEPT });
   const accepted: AcceptedUpdate[] = [];
   const flagged: Array<{ server: string; seq: number; reason: string; evidence?: Evidence }> = [];
@@ -80,6 +93,18 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
 
   function send(actionNo: number, action: PlayerAction, to: readonly string[]): void {
     for (const s of to) opts.send(s, { type: 'action', site, user: opts.user, actionNo, action });
+  }
+
+  /**
+   * When to send pending action `p` again. The servers closed the windows past its last send
+   * (an accepted update's window ends T_resend / 2 after it: its arrival with room for latency and
+   * clock error) and it was not in them: lost, sent again T_resend after that send. Otherwise the
+   * site may be quiet (a lost action makes no update) or stalled (sending again changes nothing):
+   * backed off.
+   */
+  function resendAt(p: { sentAt: number; resends: number }): number {
+    const lost = lastWindow >= p.sentAt + cfg.T_resend / 2;
+    return p.sentAt + cfg.T_resend * (lost ? 1 : 2 ** Math.min(p.resends, RESEND_BACKOFF_MAX));
   }
 
   function flag(f: TallyFlag): void {
@@ -177,6 +202,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       for (const f of tally.accept(seq, u)) flag(f);
       lastSeq = seq;
       lastHash = u.hash;
+      lastWindow = Math.max(lastWindow, u.window);
       for (const [user, no] of u.applied) if (user === opts.user) pending.delete(no);
       const a: AcceptedUpdate = {
         site,
@@ -195,14 +221,19 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
   function setServers(next: string[]): void {
     // A server new to the set owes votes only for updates after this one.
     for (const id of next) if (!serverSet.has(id) && !lastVote.has(id)) lastVote.set(id, lastSeq);
-    const changed = next.length !== servers.length || next.some((s, i) => s !== servers[i]);
+    const added = next.filter((id) => !serverSet.has(id));
     servers = [...next];
     serverSet = new Set(servers);
-    if (!changed) return;
+    if (added.length === 0) return;
+    // A server new to the set gets every action not applied; the others have them (they went to
+    // every server, again on the resend schedule), so sending them all again to every server only
+    // filled a loaded one's input queue (sim/FINDINGS.md 96). The schedule starts again from here:
+    // a newcomer still syncing notes no arrival, and needs a copy once it counts (FINDINGS 17).
     const now = opts.now();
     for (const [no, p] of pending) {
       p.sentAt = now;
-      send(no, p.action, servers);
+      p.resends = 0;
+      send(no, p.action, added);
     }
     acceptReady();
   }
@@ -242,7 +273,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
     user: opts.user,
     act(action) {
       const no = nextNo++;
-      pending.set(no, { action, sentAt: opts.now() });
+      pending.set(no, { action, sentAt: opts.now(), resends: 0 });
       send(no, action, servers);
       return no;
     },
@@ -264,7 +295,7 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       if (enterAt !== null) min = enterAt;
       if (entering && !entering.asking && enterAskAt !== null) min = Math.min(min, enterAskAt);
       if (waitingSince !== null && !entering) min = Math.min(min, Math.max(waitingSince, lastAskAt) + reask);
-      if (cfg.T_resend > 0) for (const p of pending.values()) min = Math.min(min, p.sentAt + cfg.T_resend);
+      if (cfg.T_resend > 0) for (const p of pending.values()) min = Math.min(min, resendAt(p));
       return Number.isFinite(min) ? min : null;
     },
     tick() {
@@ -295,8 +326,9 @@ export function createSiteUser(opts: SiteUserOptions): SiteUser {
       }
       if (cfg.T_resend <= 0) return;
       for (const [no, p] of pending) {
-        if (now >= p.sentAt + cfg.T_resend) {
+        if (now >= resendAt(p)) {
           p.sentAt = now;
+          p.resends++;
           send(no, p.action, servers);
         }
       }
