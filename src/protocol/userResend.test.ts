@@ -9,7 +9,7 @@ import type { SiteUser } from './api.js';
 import { makeSiteConfig } from './config.js';
 import { ADMIN_ID, type PeerMessage } from './messages.js';
 import { updateHash } from './signed.js';
-import { handMember } from './testing.js';
+import { HAND_STAY, handMember } from './testing.js';
 import { createSiteUser } from './user.js';
 
 const T_RESEND = 1500;
@@ -88,6 +88,7 @@ describe('a user sending an action not applied again', () => {
     const record = {
       type: 'membership' as const,
       site: 'meadow',
+      stay: HAND_STAY,
       epoch: 2,
       members: [handMember('s0', 0), handMember('s1', 1), handMember('s2', null), handMember('s3', 2, [{ admit: 2, cut: null }])],
       change: { kind: 'evict' as const, target: 's2' },
