@@ -52,6 +52,7 @@ const SWEPT: Array<[number, string]> = [
   [18968, "entries: a loaded replacement re-asked for contents whose answers were still in its queue, 2.5 s behind, and held meadow back (FINDINGS 77: applying.ts waits while answers come in)"],
   [23874, "back: every server of town waited for a cut's Timeslots that only gone servers held, and the hand-back never ended (FINDINGS 90: cutWait, coordinator's cutUnheld finds it lost; at the merged code it passes without that too, the run moved)"],
   [28882, "back: a resumed site gave its old id back to a server it had evicted before its key came back; its tab served on with the old core, which later 'proved' an honest server of the next period equivocated (FINDINGS 91: resumedWaiting.ts)"],
+  [44669, "logs: a replacement held a server's chain only from a later epoch's Timeslot and took that mark for a readmission's marker: a later admission point than the others', two windows closed without the readmitted server's reports, and another update 25 was applied (FINDINGS 105: finality.ts markIsFirst)"],
 ];
 
 /** One clean managed run, copied fresh for each breakage. */

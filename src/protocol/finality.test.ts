@@ -231,6 +231,47 @@ describe('admission points', () => {
     expect(admissionOfS4()).toEqual({ known: true, at: 400 });
   });
 
+  it("is not taken from a chain joined midway, whose first held mark may be a later epoch's (sim/FINDINGS.md 105)", () => {
+    // s1 marked epoch 2 at #2 (stamp 200) and epoch 3 at #5 (stamp 500). s0 holds s1's chain
+    // from #5 on only (joined midway): its first held mark, epoch 3, is not s1's first Timeslot of
+    // an epoch >= 2, and taking it made the point 500 where everyone else computed 200 (managed
+    // seed 44669: a replacement closed two windows without the readmitted server's reports).
+    // s4 first: its admission is checked before s1's chain is (windowReady goes by member).
+    const { ctx, sent } = fixture([member('s4', [{ admit: 2, cut: null }]), ...IDS.slice(0, 4).map((id) => member(id))]);
+    for (const y of ['s0', 's2', 's3']) growChain(ctx, y, 8, { epoch: (s) => (s >= 2 ? 2 : 1) });
+    const full = growChain(ctx, 's1', 8, { epoch: (s) => (s >= 5 ? 3 : s >= 2 ? 2 : 1) });
+    const s1 = new Chain('s1', { seq: 4, hash: full.hashOf(4) ?? '', stamp: -Infinity }, 256, 256, HAND_STAY);
+    for (let seq = 5; seq <= 8; seq++) s1.offer(full.get(seq)!.full!, 0, true);
+    ctx.timeslots.chains.set('s1', s1);
+    echoAll(ctx, 8);
+    const s4 = ctx.roster.members.get('s4') as Member;
+    const stint = { admit: 2, cut: null };
+    expect(admission(ctx, s4, stint).known).toBe(false);
+    expect(latestMarker(ctx, s4, stint)).toBe(null);
+    // The window past the others' marks waits, and asks for s1's chain below what it holds.
+    ctx.ordering.frontier = 200;
+    expect(windowReady(ctx)).toBe(false);
+    expect(ctx.finality.blocked).toBe('admission of s4 (epoch 2) not known yet');
+    expect(sent.some(({ m }) => m.type === 'timeslotRequest' && m.server === 's1' && m.toSeq === 4)).toBe(true);
+    // Backfilled to #1: the epoch-2 mark at #2 is held, and the point is everyone's.
+    for (let seq = 4; seq >= 1; seq--) s1.offer(full.get(seq)!.full!, 0, true);
+    expect(admission(ctx, s4, stint)).toEqual({ known: true, at: 200 });
+    expect(latestMarker(ctx, s4, stint)).toBe(200);
+  });
+
+  it("takes a chain's mark past its first held Timeslot: the one before it is held, of a lower epoch", () => {
+    // As above, but s0 holds s1 from #3 on: the epoch-3 mark at #5 lies past it, and #3, #4 are
+    // epoch 2, so the first mark of an epoch >= 3 is known without a backfill.
+    const { ctx } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', [{ admit: 3, cut: null }])]);
+    for (const y of ['s0', 's2', 's3']) growChain(ctx, y, 8, { epoch: (s) => (s >= 5 ? 3 : 1) });
+    const full = growChain(ctx, 's1', 8, { epoch: (s) => (s >= 5 ? 3 : s >= 2 ? 2 : 1) });
+    const s1 = new Chain('s1', { seq: 2, hash: full.hashOf(2) ?? '', stamp: -Infinity }, 256, 256, HAND_STAY);
+    for (let seq = 3; seq <= 8; seq++) s1.offer(full.get(seq)!.full!, 0, true);
+    ctx.timeslots.chains.set('s1', s1);
+    echoAll(ctx, 8);
+    expect(admission(ctx, ctx.roster.members.get('s4') as Member, { admit: 3, cut: null })).toEqual({ known: true, at: 500 });
+  });
+
   it('once known it never moves (cached), even when the chains it came from change', () => {
     const { ctx } = fixture([...IDS.slice(0, 4).map((id) => member(id)), member('s4', [{ admit: 2, cut: null }])]);
     for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 4, { epoch: (s) => (s >= 2 ? 2 : 1) });

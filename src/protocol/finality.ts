@@ -89,7 +89,12 @@ function markers(ctx: ServerCtx, m: Member, stint: Stint, held = false): { known
     const cut = prior.cut;
     const limit = cut ? cut.seq : held ? (ch?.top.seq ?? -1) : stableSeq(ctx, q.id);
     const mark = ch?.marks.find((mk) => mk.epoch >= stint.admit && mk.seq <= limit);
-    if (mark) knownMax = Math.max(knownMax, mark.stamp);
+    if (mark && ch && !markIsFirst(ch, mark)) {
+      // q's first Timeslot of an epoch >= admit may lie below what we hold: this mark only bounds
+      // it from above, and another server holding q's chain whole takes the earlier one
+      // (sim/FINDINGS.md 105). Unknown until the chain is backfilled.
+      allKnown = false;
+    } else if (mark) knownMax = Math.max(knownMax, mark.stamp);
     else if (cut) {
       if (cut.seq === 0) continue;
       // The record says whether q was cut before it marked (its cut Timeslot's epoch) and where
@@ -108,6 +113,17 @@ function markers(ctx: ServerCtx, m: Member, stint: Stint, held = false): { known
     }
   }
   return { knownMax, unknownLb, allKnown };
+}
+
+/**
+ * Whether a mark is surely the chain's first Timeslot of an epoch at or past its own: the marks
+ * below the chain's first held Timeslot are known (held from #0, or an anchor whose stamp is known,
+ * a hand-over's or a transferred state's with its marks), or the mark lies past that Timeslot, so
+ * the one before it is held with a lower epoch. A chain joined midway marks its first held
+ * Timeslot, whatever epochs it missed below.
+ */
+function markIsFirst(ch: Chain, mk: { seq: number }): boolean {
+  return ch.complete() || mk.seq > (ch.items[0]?.seq ?? Infinity);
 }
 
 /** Whether a report of `server` counts: it arrived after a stint's admission and is not past its cut. */
@@ -188,6 +204,7 @@ export function windowReady(ctx: ServerCtx): boolean {
       if (st.admit === 0) continue;
       const a = admission(ctx, m, st);
       if (!a.known && !a.exceeds(frontier)) {
+        backfillMidway(ctx);
         block(ctx, `admission of ${m.id} (epoch ${st.admit}) not known yet`);
         return false;
       }
@@ -246,6 +263,15 @@ export function windowReady(ctx: ServerCtx): boolean {
   block(ctx, '');
   own(ctx, 'finality').cutWait = null;
   return true;
+}
+
+/**
+ * An admission point waits for marks below the first held Timeslot of chains joined midway:
+ * fetch those chains back (the same request, and pace, as windowReady's backfill).
+ */
+function backfillMidway(ctx: ServerCtx): void {
+  for (const [id, ch] of ctx.timeslots.chains)
+    if (id !== ctx.me && ctx.roster.members.has(id) && !ch.complete()) fetchRange(ctx, id, Math.max(1, ch.anchor.seq - MAX_TIMESLOTS_PER_REPLY + 1), ch.anchor.seq, 'backfill');
 }
 
 /**
