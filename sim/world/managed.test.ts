@@ -132,6 +132,24 @@ describe('each managed-world property fails on a broken trace', () => {
     ]);
   });
 
+  it("views: a user is compared with the update most servers applied, not with a minority's (FINDINGS 105)", () => {
+    const t = copy();
+    // A site whose last-read server log shares its first seq with two others, and a user that accepted that seq there.
+    const found = [...t.logs].flatMap(([key, logs]) => {
+      const withLogs = [...logs].filter(([, x]) => x.length > 0);
+      const [server, log] = withLogs.at(-1) ?? [];
+      if (!server || !log || withLogs.length < 3) return [];
+      const seq = log[0]![0];
+      const agree = withLogs.filter(([, x]) => x.some(([s, h]) => s === seq && h === log[0]![1])).length;
+      const user = t.views?.find((v) => v.key === key && v.accepted.some(([s]) => s === seq));
+      return agree >= 3 && user ? [{ key, server, seq }] : [];
+    })[0]!;
+    // The last server read diverges on that seq: the logs property names it; the users agree with the majority.
+    const log = t.logs.get(found.key)!.get(found.server)!;
+    log[0] = [found.seq, 'f'.repeat(32)];
+    expect(checkWorld(t)).toEqual([`logs: on ${found.key}, ${found.server} accepted another update ${found.seq}`]);
+  });
+
   it('entries: one never ready, one too slow, one closed after waiting past the bound; a fault on its site healing later excuses the wait', () => {
     const t = copy();
     // Entries after every fault of the run healed (faults before them excuse nothing).

@@ -77,8 +77,16 @@ export function checkWorld(t: WorldTrace): string[] {
   }
   for (const v of t.views ?? []) {
     const logs = t.logs.get(v.key);
+    // The hash most servers applied: a minority's other update is the `logs:` property's (sim/FINDINGS.md 105).
+    const votes = new Map<number, Map<string, number>>();
+    for (const log of logs?.values() ?? [])
+      for (const [seq, hash] of log) {
+        const vs = votes.get(seq) ?? new Map<string, number>();
+        vs.set(hash, (vs.get(hash) ?? 0) + 1);
+        votes.set(seq, vs);
+      }
     const bySeq = new Map<number, string>();
-    for (const log of logs?.values() ?? []) for (const [seq, hash] of log) bySeq.set(seq, hash);
+    for (const [seq, vs] of votes) bySeq.set(seq, [...vs].sort((a, b) => b[1] - a[1])[0]![0]);
     for (const [seq, hash] of v.accepted) {
       const h = bySeq.get(seq);
       if (h === undefined)
