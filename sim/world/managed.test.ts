@@ -53,6 +53,7 @@ const SWEPT: Array<[number, string]> = [
   [23874, "back: every server of town waited for a cut's Timeslots that only gone servers held, and the hand-back never ended (FINDINGS 90: cutWait, coordinator's cutUnheld finds it lost; at the merged code it passes without that too, the run moved)"],
   [28882, "back: a resumed site gave its old id back to a server it had evicted before its key came back; its tab served on with the old core, which later 'proved' an honest server of the next period equivocated (FINDINGS 91: resumedWaiting.ts)"],
   [44669, "logs: a replacement held a server's chain only from a later epoch's Timeslot and took that mark for a readmission's marker: a later admission point than the others', two windows closed without the readmitted server's reports, and another update 25 was applied (FINDINGS 105: finality.ts markIsFirst)"],
+  [48968, "back: every server of town waited for good to backfill a cut server's Timeslots below the ones it held, which went to nobody, and never told the admin, so the hand-back never ended (FINDINGS 106: finality.ts, cutWait from the backfill)"],
 ];
 
 /** One clean managed run, copied fresh for each breakage. */

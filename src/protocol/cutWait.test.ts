@@ -4,12 +4,12 @@
  * active servers say so lately (`cutUnheld`, read by the admin's lost rule).
  */
 import { describe, expect, it } from 'vitest';
-import type { Chain } from './chain.js';
+import { Chain } from './chain.js';
 import type { CutWatch } from './coordinator.js';
 import type { SiteCoordinator } from './api.js';
 import { windowReady } from './finality.js';
 import type { Member, Stint } from './messages.js';
-import { extendChain, growChain, handMadeServer, handMember, setMembers, setupSite } from './testing.js';
+import { extendChain, growChain, HAND_STAY, handMadeServer, handMember, setMembers, setupSite } from './testing.js';
 
 const IDS = ['s0', 's1', 's2', 's3', 's4'];
 const member = (id: string, stints?: Stint[]): Member => handMember(id, IDS.indexOf(id), stints);
@@ -49,6 +49,38 @@ describe('a server blocked on a cut it cannot fetch', () => {
     now += 10 * T_req_timeout;
     windowReady(ctx);
     expect(waits()).toHaveLength(2);
+  });
+});
+
+describe("a server blocked backfilling a cut server's chain below what it holds", () => {
+  it('tells the admin after 2 T_timeout, as for Timeslots past what it holds (sim/FINDINGS.md 106, seed 48968)', () => {
+    // s4 is cut at #2 (stamped 150, past the frontier); we hold its chain only from #3 on, anchored
+    // at #2: #1-#2 went to nobody, and s4 is gone. Every server of seed 48968's town waited so for good.
+    let now = 1000;
+    const cut = { seq: 2, hash: 'c'.repeat(32), stamp: 150, epoch: 1 };
+    const { ctx, sent } = handMadeServer({
+      nServer: 5,
+      now: () => now,
+      status: 'running',
+      members: IDS.map((id) => (id === 's4' ? member(id, [{ admit: 0, cut }]) : member(id))),
+    });
+    for (const y of ['s0', 's1', 's2', 's3']) growChain(ctx, y, 4);
+    for (const p of IDS)
+      for (const y of IDS) if (p !== y) ctx.finality.cover.set(p, (ctx.finality.cover.get(p) ?? new Map()).set(y, 4));
+    const s4 = new Chain('s4', { seq: 2, hash: cut.hash, stamp: -Infinity }, 256, 256, HAND_STAY);
+    ctx.timeslots.chains.set('s4', s4);
+    extendChain(s4, 3, { stamp: (seq) => seq * 75 });
+    ctx.ordering.frontier = 100;
+    const waits = () => sent.filter(({ to, m }) => to === 'admin' && m.type === 'cutWait').map(({ m }) => m);
+
+    expect(windowReady(ctx)).toBe(false);
+    expect(ctx.finality.blocked).toBe("backfilling s4's Timeslots before #3");
+    now += 2 * ctx.cfg.T_timeout - 1;
+    windowReady(ctx);
+    expect(waits()).toEqual([]);
+    now += 1;
+    windowReady(ctx);
+    expect(waits()).toEqual([{ type: 'cutWait', site: 'meadow', epoch: ctx.roster.membership?.epoch ?? 0, target: 's4', seq: 2 }]);
   });
 });
 

@@ -223,6 +223,9 @@ export function windowReady(ctx: ServerCtx): boolean {
     if (m.id !== ctx.me && ch && since !== Infinity && !ch.complete(since) && mayCountBelow(last.cut, ch, since)) {
       fetchRange(ctx, m.id, Math.max(1, ch.anchor.seq - MAX_TIMESLOTS_PER_REPLY + 1), ch.anchor.seq, 'backfill');
       block(ctx, `backfilling ${m.id}'s Timeslots before #${ch.anchor.seq + 1}`);
+      // A cut server's Timeslots below its cut are as much the cut's as those above what we hold:
+      // when nobody gives them, the admin must hear it as for those (sim/FINDINGS.md 106, seed 48968).
+      if (last.cut) cutWaiting(ctx, m.id, last.cut.seq);
       return false;
     }
     // An earlier stint's reports count up to its cut, whatever the latest stint says: hold its
